@@ -1,0 +1,100 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.EntityFrameworkCore;
+using OpenDmp.Core.Common;
+using OpenDmp.Core.Storage;
+
+namespace OpenDmp.Core.Audit;
+
+/// <summary>What is recorded for one access.</summary>
+public sealed record AuditItem(
+    string? RecordId,
+    Actor Actor,
+    string Action,
+    string Outcome,
+    string Channel,
+    string? ObjectType = null,
+    string? ObjectId = null,
+    string? Mode = null,
+    string? Detail = null);
+
+/// <summary>
+/// Appends entries to the audit trail inside the caller's unit of work. One SHA-256 chain per
+/// record: hash = SHA-256(previous hash + canonical entry). The caller holds the record's write
+/// gate, so the chain has no gaps and no forks.
+/// </summary>
+public sealed class AuditTrail(TimeProvider time)
+{
+    /// <summary>Chain of entries not tied to a record (directory searches, administration).</summary>
+    public const string SystemChain = "-";
+    public const string Genesis = "0000000000000000000000000000000000000000000000000000000000000000";
+
+    public async Task AppendAsync(DmpDbContext db, AuditItem e, CancellationToken ct)
+    {
+        var chain = e.RecordId ?? SystemChain;
+        // Entries added earlier in the same unit of work are not in the database yet.
+        var pending = db.ChangeTracker.Entries<AuditEntry>()
+            .Where(x => x.State == EntityState.Added && x.Entity.RecordId == chain)
+            .Select(x => x.Entity)
+            .OrderByDescending(x => x.Seq)
+            .FirstOrDefault();
+        long seq;
+        string prev;
+        if (pending is not null)
+        {
+            seq = pending.Seq + 1;
+            prev = pending.Hash;
+        }
+        else
+        {
+            var last = await db.AuditEntries.AsNoTracking()
+                .Where(x => x.RecordId == chain)
+                .OrderByDescending(x => x.Seq)
+                .Select(x => new { x.Seq, x.Hash })
+                .FirstOrDefaultAsync(ct);
+            seq = (last?.Seq ?? 0) + 1;
+            prev = last?.Hash ?? Genesis;
+        }
+
+        var entry = new AuditEntry
+        {
+            RecordId = chain,
+            Seq = seq,
+            Time = time.GetUtcNow(),
+            ActorKind = e.Actor.Kind.ToString(),
+            ActorId = e.Actor.Id,
+            Action = e.Action,
+            ObjectType = e.ObjectType,
+            ObjectId = e.ObjectId,
+            Outcome = e.Outcome,
+            Mode = e.Mode,
+            Channel = e.Channel,
+            Detail = e.Detail,
+            PrevHash = prev,
+            Hash = string.Empty,
+        };
+        entry.Hash = ComputeHash(entry);
+        db.AuditEntries.Add(entry);
+    }
+
+    /// <summary>Canonical encoding: fields in a fixed order, separated by a unit separator, time in UTC ticks.</summary>
+    public static string ComputeHash(AuditEntry e)
+    {
+        var canonical = string.Join('\u001f',
+            e.PrevHash,
+            e.RecordId,
+            e.Seq.ToString(CultureInfo.InvariantCulture),
+            e.Time.UtcTicks.ToString(CultureInfo.InvariantCulture),
+            e.ActorKind,
+            e.ActorId,
+            e.Action,
+            e.ObjectType ?? string.Empty,
+            e.ObjectId ?? string.Empty,
+            e.Outcome,
+            e.Mode ?? string.Empty,
+            e.Channel,
+            e.Detail ?? string.Empty);
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(canonical)));
+    }
+}

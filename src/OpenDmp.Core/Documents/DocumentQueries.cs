@@ -1,0 +1,414 @@
+using Hl7.Fhir.Model;
+using Microsoft.EntityFrameworkCore;
+using OpenDmp.Core.Access;
+using OpenDmp.Core.Audit;
+using OpenDmp.Core.Common;
+using OpenDmp.Core.Content;
+using OpenDmp.Core.Fhir;
+using OpenDmp.Core.Identity;
+using OpenDmp.Core.Storage;
+using Task = System.Threading.Tasks.Task;
+
+namespace OpenDmp.Core.Documents;
+
+/// <summary>
+/// Reading documents: ITI-67 (find documents), ITI-66 (find submission sets), ITI-68 (retrieve),
+/// and the lifecycle operations on one document (status patch, erase, delete). Every method asks
+/// the access policy and appends to the record's audit chain, permit or deny.
+/// </summary>
+public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail audit, IContentStore store, TimeProvider time, DocumentOptions options)
+{
+    public static readonly IReadOnlySet<string> DocumentSearchParams = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "patient", "subject", "patient.identifier", "status", "type", "category", "date", "period", "period-start", "period-end",
+        "author", "author.identifier", "facility", "setting", "related", "relatesto", "security-label", "format", "identifier", "_id",
+        "_count", "_offset", "_total", "_sort",
+    };
+
+    public static readonly IReadOnlySet<string> ListSearchParams = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "patient", "subject", "patient.identifier", "code", "status", "date", "identifier", "sourceId", "source", "_id", "_count", "_offset", "_total",
+    };
+
+    /// <summary>ITI-67: documents of one patient's record matching the parameters, filtered by the access policy.</summary>
+    public async Task<SearchPage> SearchDocumentsAsync(SearchParams sp, Actor actor, string channel, CancellationToken ct)
+    {
+        sp.RequireKnown(DocumentSearchParams);
+        var recordId = await ResolvePatientParamAsync(sp, ct);
+        var (count, offset) = sp.Paging(options.DefaultPageSize, options.MaxPageSize);
+        if (recordId is null)
+        {
+            return new SearchPage([], offset, count, false, sp.First("_total") is "accurate" or "estimate" ? 0 : null);
+        }
+
+        var facts = await FactsAsync(recordId, ct);
+        if (facts is null)
+        {
+            return new SearchPage([], offset, count, false, sp.First("_total") is "accurate" or "estimate" ? 0 : null);
+        }
+
+        var decision = await DecideAndAuditDenialAsync(new AccessRequest(actor, AccessAction.SearchRecord, facts), "search", "DocumentReference", null, channel, ct);
+        var q = db.Documents.AsNoTracking().Where(x => x.RecordId == recordId && !x.Erased);
+        if (decision.Scope == DocumentScope.OwnDocuments)
+        {
+            q = q.Where(x => x.AuthorProfessionalId == actor.Id || x.SubmitterId == actor.Id);
+        }
+
+        q = ApplyDocumentFilters(q, sp, recordId);
+        q = sp.First("_sort") switch
+        {
+            null or "-date" => q.OrderByDescending(x => x.Date).ThenByDescending(x => x.Id),
+            "date" => q.OrderBy(x => x.Date).ThenBy(x => x.Id),
+            var s => throw new DmpException(ErrorKind.BadRequest, $"_sort '{s}' is not supported (date, -date)"),
+        };
+
+        int? total = sp.First("_total") is "accurate" or "estimate" ? await q.CountAsync(ct) : null;
+        var rows = await q.Skip(offset).Take(count + 1).Select(x => new { x.Id, x.ResourceJson, x.AuthorProfessionalId, x.SubmitterId }).ToListAsync(ct);
+        var hits = new List<SearchHit>(Math.Min(rows.Count, count));
+        foreach (var r in rows.Take(count))
+        {
+            // Defence in depth: each hit is checked again, one by one.
+            if (AccessPolicy.Decide(new AccessRequest(actor, AccessAction.ReadDocument, facts, new DocumentFacts(r.Id, r.AuthorProfessionalId, r.SubmitterId))).Permitted)
+            {
+                hits.Add(new SearchHit("DocumentReference", r.Id, r.ResourceJson));
+            }
+        }
+
+        await AuditAsync(new AuditItem(recordId, actor, "search", "success", channel, "DocumentReference", null, decision.Mode, $"hits={hits.Count}"), ct);
+        return new SearchPage(hits, offset, count, rows.Count > count, total);
+    }
+
+    private IQueryable<DocumentEntry> ApplyDocumentFilters(IQueryable<DocumentEntry> q, SearchParams sp, string recordId)
+    {
+        if (sp.First("_id") is { } id)
+        {
+            q = q.Where(x => x.Id == id);
+        }
+
+        var statuses = sp.All("status").SelectMany(s => s.Split(',')).ToList();
+        if (statuses.Count > 0)
+        {
+            q = q.Where(x => statuses.Contains(x.Status));
+        }
+
+        foreach (var v in sp.All("type"))
+        {
+            var codes = v.Split(',').Select(SearchParams.Token).ToList();
+            var plain = codes.Select(c => c.Code).ToList();
+            q = q.Where(x => plain.Contains(x.TypeCode));
+        }
+
+        foreach (var v in sp.All("category"))
+        {
+            var plain = v.Split(',').Select(t => SearchParams.Token(t).Code).ToList();
+            q = q.Where(x => x.ClassCode != null && plain.Contains(x.ClassCode));
+        }
+
+        foreach (var v in sp.All("format"))
+        {
+            var plain = v.Split(',').Select(t => SearchParams.Token(t).Code).ToList();
+            q = q.Where(x => x.FormatCode != null && plain.Contains(x.FormatCode));
+        }
+
+        foreach (var v in sp.All("facility"))
+        {
+            var plain = v.Split(',').Select(t => SearchParams.Token(t).Code).ToList();
+            q = q.Where(x => x.FacilityTypeCode != null && plain.Contains(x.FacilityTypeCode));
+        }
+
+        foreach (var v in sp.All("setting"))
+        {
+            var plain = v.Split(',').Select(t => SearchParams.Token(t).Code).ToList();
+            q = q.Where(x => x.PracticeSettingCode != null && plain.Contains(x.PracticeSettingCode));
+        }
+
+        foreach (var v in sp.All("security-label"))
+        {
+            var plain = v.Split(',').Select(t => SearchParams.Token(t).Code).ToList();
+            q = q.Where(x => x.ConfidentialityCode != null && plain.Contains(x.ConfidentialityCode));
+        }
+
+        foreach (var v in sp.All("identifier"))
+        {
+            var value = SearchParams.Token(v).Code;
+            q = q.Where(x => x.MasterIdentifier == value);
+        }
+
+        foreach (var v in sp.All("date"))
+        {
+            q = FilterDate(q, "date", v, x => x.Date);
+        }
+
+        foreach (var v in sp.All("period-start").Concat(sp.All("period")))
+        {
+            q = FilterDate(q, "period", v, x => x.PeriodStart);
+        }
+
+        foreach (var v in sp.All("period-end"))
+        {
+            q = FilterDate(q, "period-end", v, x => x.PeriodEnd);
+        }
+
+        foreach (var v in sp.All("author"))
+        {
+            var pid = References.LogicalId(v, "Practitioner") ?? v;
+            q = q.Where(x => x.AuthorProfessionalId == pid);
+        }
+
+        foreach (var v in sp.All("author.identifier"))
+        {
+            var (system, value) = SearchParams.Token(v);
+            var rpps = Rpps.FromIdentifier(system ?? Rpps.IdNatPsSystem, value);
+            var candidates = rpps is null ? new List<string> { value } : [value, rpps, Rpps.ToIdNatPs(rpps)];
+            q = q.Where(x => x.AuthorIdentifier != null && candidates.Contains(x.AuthorIdentifier));
+        }
+
+        foreach (var v in sp.All("related").Concat(sp.All("relatesto")))
+        {
+            var target = References.LogicalId(v, "DocumentReference") ?? v;
+            var linked = db.DocumentLinks.Where(l => l.RecordId == recordId && l.Target == target).Select(l => l.DocumentId);
+            q = q.Where(x => linked.Contains(x.Id));
+        }
+
+        return q;
+    }
+
+    private static IQueryable<DocumentEntry> FilterDate(IQueryable<DocumentEntry> q, string name, string value, System.Linq.Expressions.Expression<Func<DocumentEntry, DateTimeOffset?>> field)
+    {
+        var (prefix, low, high) = SearchParams.Date(name, value);
+        var p = field.Parameters[0];
+        var body = field.Body;
+        System.Linq.Expressions.Expression Cmp(System.Linq.Expressions.ExpressionType t, DateTimeOffset v) =>
+            System.Linq.Expressions.Expression.MakeBinary(t, body, System.Linq.Expressions.Expression.Constant((DateTimeOffset?)v, typeof(DateTimeOffset?)));
+        var predicate = prefix switch
+        {
+            "gt" or "sa" => Cmp(System.Linq.Expressions.ExpressionType.GreaterThan, high),
+            "ge" => Cmp(System.Linq.Expressions.ExpressionType.GreaterThanOrEqual, low),
+            "lt" or "eb" => Cmp(System.Linq.Expressions.ExpressionType.LessThan, low),
+            "le" => Cmp(System.Linq.Expressions.ExpressionType.LessThanOrEqual, high),
+            _ => System.Linq.Expressions.Expression.AndAlso(
+                Cmp(System.Linq.Expressions.ExpressionType.GreaterThanOrEqual, low),
+                Cmp(System.Linq.Expressions.ExpressionType.LessThanOrEqual, high)),
+        };
+        return q.Where(System.Linq.Expressions.Expression.Lambda<Func<DocumentEntry, bool>>(predicate, p));
+    }
+
+    /// <summary>Read one DocumentReference (404 if unknown, 410 if erased).</summary>
+    public async Task<string> ReadDocumentAsync(string id, Actor actor, string channel, CancellationToken ct)
+    {
+        var (doc, _) = await RequireDocumentAsync(id, actor, AccessAction.ReadDocument, "read", channel, ct);
+        await AuditAsync(new AuditItem(doc.RecordId, actor, "read", "success", channel, "DocumentReference", id), ct);
+        return doc.ResourceJson;
+    }
+
+    /// <summary>ITI-68: the exact bytes of a document, with its content type.</summary>
+    public async Task<(DocumentEntry Document, byte[] Content)> RetrieveAsync(string id, Actor actor, string channel, CancellationToken ct)
+    {
+        var (doc, _) = await RequireDocumentAsync(id, actor, AccessAction.ReadDocument, "retrieve", channel, ct);
+        var bytes = await store.GetAsync(db, doc.RecordId, doc.ContentKey, ct)
+            ?? throw new InvalidOperationException("document content missing from the content store");
+        await AuditAsync(new AuditItem(doc.RecordId, actor, "retrieve", "success", channel, "Binary", id), ct);
+        return (doc, bytes);
+    }
+
+    /// <summary>FHIRPath Patch on a DocumentReference: only status → superseded is accepted.</summary>
+    public async Task<string> PatchStatusAsync(string id, Parameters patch, Actor actor, string channel, CancellationToken ct)
+    {
+        var ops = patch.Parameter.Where(p => p.Name == "operation").ToList();
+        if (ops.Count != 1
+            || (ops[0].Part.FirstOrDefault(p => p.Name == "type")?.Value as Code)?.Value != "replace"
+            || (ops[0].Part.FirstOrDefault(p => p.Name == "path")?.Value as FhirString)?.Value != "DocumentReference.status"
+            || ops[0].Part.FirstOrDefault(p => p.Name == "value")?.Value?.ToString() != "superseded")
+        {
+            throw DmpException.Invalid("only the FHIRPath Patch 'replace DocumentReference.status with superseded' is accepted");
+        }
+
+        var (doc, _) = await RequireDocumentAsync(id, actor, AccessAction.ReplaceDocument, "replace", channel, ct);
+        await using var scope = await gate.EnterAsync(db, doc.RecordId, ct);
+        var tracked = await db.Documents.FirstAsync(x => x.RecordId == doc.RecordId && x.Id == id, ct);
+        if (tracked.Status != "current")
+        {
+            throw new DmpException(ErrorKind.Conflict, $"the document is already {tracked.Status}");
+        }
+
+        DocumentResources.SetStatus(tracked, "superseded", time.GetUtcNow());
+        await audit.AppendAsync(db, new AuditItem(doc.RecordId, actor, "replace", "success", channel, "DocumentReference", id), ct);
+        await db.SaveChangesAsync(ct);
+        await scope.CommitAsync(ct);
+        return tracked.ResourceJson;
+    }
+
+    /// <summary>
+    /// Erase (effacement): the document disappears from every search and read (410 Gone) but is kept,
+    /// content included, for medico-legal purposes.
+    /// </summary>
+    public async Task EraseAsync(string id, Actor actor, string channel, CancellationToken ct)
+    {
+        var (doc, _) = await RequireDocumentAsync(id, actor, AccessAction.EraseDocument, "erase", channel, ct);
+        await using var scope = await gate.EnterAsync(db, doc.RecordId, ct);
+        var tracked = await db.Documents.FirstAsync(x => x.RecordId == doc.RecordId && x.Id == id, ct);
+        tracked.Erased = true;
+        tracked.ErasedAt = time.GetUtcNow();
+        tracked.LastUpdated = tracked.ErasedAt.Value;
+        await audit.AppendAsync(db, new AuditItem(doc.RecordId, actor, "erase", "success", channel, "DocumentReference", id), ct);
+        await db.SaveChangesAsync(ct);
+        await scope.CommitAsync(ct);
+    }
+
+    /// <summary>
+    /// Delete (suppression, the patient's right of rectification): metadata, links and content are
+    /// removed as if the document had never existed. Only the audit trail keeps the fact of the deletion.
+    /// </summary>
+    public async Task DeleteAsync(string id, Actor actor, string channel, CancellationToken ct)
+    {
+        var (doc, _) = await RequireDocumentAsync(id, actor, AccessAction.DeleteDocument, "delete", channel, ct, allowErased: true);
+        await using (var scope = await gate.EnterAsync(db, doc.RecordId, ct))
+        {
+            await db.DocumentLinks.Where(x => x.RecordId == doc.RecordId && (x.DocumentId == id || x.Target == id)).ExecuteDeleteAsync(ct);
+            await db.Documents.Where(x => x.RecordId == doc.RecordId && x.Id == id).ExecuteDeleteAsync(ct);
+            await store.RemoveAsync(db, doc.RecordId, doc.ContentKey, ct);
+            await audit.AppendAsync(db, new AuditItem(doc.RecordId, actor, "delete", "success", channel, "DocumentReference", id), ct);
+            await db.SaveChangesAsync(ct);
+            await scope.CommitAsync(ct);
+        }
+
+        await store.DiscardAsync(doc.RecordId, doc.ContentKey);
+    }
+
+    /// <summary>ITI-66: submission sets of one patient.</summary>
+    public async Task<SearchPage> SearchListsAsync(SearchParams sp, Actor actor, string channel, CancellationToken ct)
+    {
+        sp.RequireKnown(ListSearchParams);
+        var (count, offset) = sp.Paging(options.DefaultPageSize, options.MaxPageSize);
+        if (sp.All("code").Any(c => SearchParams.Token(c).Code != "submissionset"))
+        {
+            return new SearchPage([], offset, count, false, null);
+        }
+
+        var recordId = await ResolvePatientParamAsync(sp, ct);
+        var facts = recordId is null ? null : await FactsAsync(recordId, ct);
+        if (facts is null)
+        {
+            return new SearchPage([], offset, count, false, sp.Has("_total") ? 0 : null);
+        }
+
+        var decision = await DecideAndAuditDenialAsync(new AccessRequest(actor, AccessAction.SearchRecord, facts), "search", "List", null, channel, ct);
+        var q = db.SubmissionSets.AsNoTracking().Where(x => x.RecordId == facts.RecordId);
+        if (decision.Scope == DocumentScope.OwnDocuments)
+        {
+            q = q.Where(x => x.SubmitterId == actor.Id);
+        }
+
+        if (sp.First("_id") is { } id)
+        {
+            q = q.Where(x => x.Id == id);
+        }
+
+        foreach (var v in sp.All("identifier"))
+        {
+            var value = SearchParams.Token(v).Code;
+            q = q.Where(x => x.MasterIdentifier == value);
+        }
+
+        foreach (var v in sp.All("sourceId"))
+        {
+            var value = SearchParams.Token(v).Code;
+            q = q.Where(x => x.SourceId == value);
+        }
+
+        if (sp.All("status").Any(s => s != "current"))
+        {
+            q = q.Where(x => false);
+        }
+
+        foreach (var v in sp.All("date"))
+        {
+            var (prefix, low, high) = SearchParams.Date("date", v);
+            q = prefix switch
+            {
+                "gt" or "sa" => q.Where(x => x.Date > high),
+                "ge" => q.Where(x => x.Date >= low),
+                "lt" or "eb" => q.Where(x => x.Date < low),
+                "le" => q.Where(x => x.Date <= high),
+                _ => q.Where(x => x.Date >= low && x.Date <= high),
+            };
+        }
+
+        int? total = sp.Has("_total") && sp.First("_total") != "none" ? await q.CountAsync(ct) : null;
+        var rows = await q.OrderByDescending(x => x.Date).ThenByDescending(x => x.Id).Skip(offset).Take(count + 1).Select(x => new { x.Id, x.ResourceJson }).ToListAsync(ct);
+        await AuditAsync(new AuditItem(facts.RecordId, actor, "search", "success", channel, "List", null, decision.Mode, $"hits={Math.Min(rows.Count, count)}"), ct);
+        return new SearchPage(rows.Take(count).Select(r => new SearchHit("List", r.Id, r.ResourceJson)).ToList(), offset, count, rows.Count > count, total);
+    }
+
+    public async Task<string> ReadListAsync(string id, Actor actor, string channel, CancellationToken ct)
+    {
+        var ss = await db.SubmissionSets.AsNoTracking().FirstOrDefaultAsync(x => x.Id == id, ct) ?? throw DmpException.NotFound($"List/{id} does not exist");
+        var facts = await FactsAsync(ss.RecordId, ct) ?? throw DmpException.NotFound($"List/{id} does not exist");
+        var decision = await DecideAndAuditDenialAsync(new AccessRequest(actor, AccessAction.SearchRecord, facts), "read", "List", id, channel, ct);
+        if (decision.Scope == DocumentScope.OwnDocuments && ss.SubmitterId != actor.Id)
+        {
+            await AuditAsync(new AuditItem(ss.RecordId, actor, "read", "denied", channel, "List", id, Detail: "not the submitter"), ct);
+            throw new DmpException(ErrorKind.Forbidden, "you are not authorised to read this submission set");
+        }
+
+        await AuditAsync(new AuditItem(ss.RecordId, actor, "read", "success", channel, "List", id, decision.Mode), ct);
+        return ss.ResourceJson;
+    }
+
+    private async Task<(DocumentEntry Doc, RecordFacts Facts)> RequireDocumentAsync(string id, Actor actor, AccessAction action, string verb, string channel, CancellationToken ct, bool allowErased = false)
+    {
+        var doc = await db.Documents.AsNoTracking().FirstOrDefaultAsync(x => x.Id == id, ct)
+            ?? throw DmpException.NotFound($"DocumentReference/{id} does not exist");
+        var facts = await FactsAsync(doc.RecordId, ct) ?? throw DmpException.NotFound($"DocumentReference/{id} does not exist");
+        await DecideAndAuditDenialAsync(new AccessRequest(actor, action, facts, new DocumentFacts(doc.Id, doc.AuthorProfessionalId, doc.SubmitterId)), verb, "DocumentReference", id, channel, ct);
+        if (doc.Erased && !allowErased)
+        {
+            throw new DmpException(ErrorKind.Gone, $"DocumentReference/{id} was erased");
+        }
+
+        return (doc, facts);
+    }
+
+    private async Task<AccessDecision> DecideAndAuditDenialAsync(AccessRequest request, string verb, string objectType, string? objectId, string channel, CancellationToken ct)
+    {
+        var decision = AccessPolicy.Decide(request);
+        if (!decision.Permitted)
+        {
+            await AuditAsync(new AuditItem(request.Record?.RecordId, request.Actor, verb, "denied", channel, objectType, objectId, Detail: decision.Reason), ct);
+            throw new DmpException(ErrorKind.Forbidden, "you are not authorised to access this patient's record (" + decision.Reason + ")");
+        }
+
+        return decision;
+    }
+
+    private async Task AuditAsync(AuditItem item, CancellationToken ct)
+    {
+        await using var scope = await gate.EnterAsync(db, item.RecordId, ct);
+        await audit.AppendAsync(db, item, ct);
+        await db.SaveChangesAsync(ct);
+        await scope.CommitAsync(ct);
+        db.ChangeTracker.Clear();
+    }
+
+    private async Task<RecordFacts?> FactsAsync(string recordId, CancellationToken ct) =>
+        await db.Records.AsNoTracking().Where(x => x.RecordId == recordId)
+            .Select(x => new RecordFacts(x.RecordId, x.Status, x.TreatingPhysicianId)).FirstOrDefaultAsync(ct);
+
+    private async Task<string?> ResolvePatientParamAsync(SearchParams sp, CancellationToken ct)
+    {
+        var reference = sp.First("patient") ?? sp.First("subject");
+        if (reference is not null)
+        {
+            var id = References.LogicalId(reference, "Patient") ?? reference;
+            return await db.Patients.AsNoTracking().Where(x => x.RecordId == id).Select(x => x.RecordId).FirstOrDefaultAsync(ct);
+        }
+
+        if (sp.First("patient.identifier") is { } ident)
+        {
+            var (system, value) = SearchParams.Token(ident);
+            return await References.ResolvePatientAsync(db, new ResourceReference { Identifier = new Identifier(system, value) }, ct);
+        }
+
+        throw new DmpException(ErrorKind.BadRequest, "a patient is required: patient=[id] or patient.identifier=[system]|[INS]");
+    }
+}

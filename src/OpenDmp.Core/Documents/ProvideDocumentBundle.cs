@@ -1,0 +1,547 @@
+using System.Security.Cryptography;
+using Hl7.Fhir.Model;
+using Microsoft.EntityFrameworkCore;
+using OpenDmp.Core.Access;
+using OpenDmp.Core.Audit;
+using OpenDmp.Core.Common;
+using OpenDmp.Core.Content;
+using OpenDmp.Core.Fhir;
+using OpenDmp.Core.Records;
+using OpenDmp.Core.Storage;
+using Task = System.Threading.Tasks.Task;
+
+namespace OpenDmp.Core.Documents;
+
+/// <summary>
+/// IHE MHD ITI-65 Provide Document Bundle, as the French PDSm profile writes it: one SubmissionSet
+/// List, DocumentReference(s), their Binary content, and optional FHIRPath Patch entries that mark
+/// replaced documents superseded. All or nothing: the bundle is fully validated before anything is
+/// written, and written in one transaction.
+/// </summary>
+public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, AuditTrail audit, IContentStore store, TimeProvider time, DocumentOptions options)
+{
+    private const string SourceIdExtension = "https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-sourceId";
+
+    private sealed class NewDocument
+    {
+        public required DocumentReference Resource { get; init; }
+        public required string FullUrl { get; init; }
+        public required DocumentEntry Entry { get; init; }
+        public required byte[] Content { get; init; }
+        public string? BinaryFullUrl { get; init; }
+        public List<DocumentLink> Links { get; } = [];
+    }
+
+    public async Task<Bundle> HandleAsync(Bundle bundle, Actor actor, string channel, CancellationToken ct)
+    {
+        if (bundle.Type != Bundle.BundleType.Transaction)
+        {
+            throw DmpException.Invalid("ITI-65 needs a Bundle of type 'transaction'", "Bundle.type");
+        }
+
+        if (bundle.Entry.Count == 0)
+        {
+            throw DmpException.Invalid("the Bundle has no entry", "Bundle.entry");
+        }
+
+        List? submissionSet = null;
+        var submissionIndex = -1;
+        var docRefs = new List<(int Index, string FullUrl, DocumentReference Doc)>();
+        var binaries = new Dictionary<string, Binary>(StringComparer.Ordinal);
+        var patches = new List<(int Index, string TargetId, Parameters Patch)>();
+        for (var i = 0; i < bundle.Entry.Count; i++)
+        {
+            var e = bundle.Entry[i];
+            var where = $"Bundle.entry[{i}]";
+            if (e.Request?.Method is not { } method)
+            {
+                throw DmpException.Invalid($"{where} has no request method", where + ".request");
+            }
+
+            switch (e.Resource)
+            {
+                case List list when method == Bundle.HTTPVerb.POST:
+                    if (!list.Code?.Coding.Any(c => c.Code == "submissionset") ?? true)
+                    {
+                        throw DmpException.Invalid($"{where}: only SubmissionSet lists (code 'submissionset') are accepted; folders are not supported", where + ".resource.code");
+                    }
+
+                    if (submissionSet is not null)
+                    {
+                        throw DmpException.Invalid("the Bundle holds more than one SubmissionSet", where);
+                    }
+
+                    submissionSet = list;
+                    submissionIndex = i;
+                    break;
+                case DocumentReference d when method == Bundle.HTTPVerb.POST:
+                    docRefs.Add((i, e.FullUrl ?? string.Empty, d));
+                    break;
+                case Binary b when method == Bundle.HTTPVerb.POST:
+                    if (string.IsNullOrEmpty(e.FullUrl))
+                    {
+                        throw DmpException.Invalid($"{where}: a Binary needs a fullUrl so that a DocumentReference can point to it", where + ".fullUrl");
+                    }
+
+                    binaries[e.FullUrl] = b;
+                    break;
+                case Parameters p when method == Bundle.HTTPVerb.PATCH:
+                    var target = References.LogicalId(e.Request.Url, "DocumentReference")
+                        ?? throw DmpException.Invalid($"{where}: PATCH is accepted on DocumentReference/[id] only", where + ".request.url");
+                    patches.Add((i, target, p));
+                    break;
+                case null:
+                    throw DmpException.Invalid($"{where} has no resource", where);
+                default:
+                    throw DmpException.Invalid($"{where}: {method} {e.Resource.TypeName} is not part of ITI-65 (SubmissionSet List, DocumentReference, Binary, PATCH DocumentReference)", where);
+            }
+        }
+
+        if (submissionSet is null)
+        {
+            throw DmpException.Invalid("ITI-65 needs a SubmissionSet (List with code 'submissionset')", "Bundle.entry");
+        }
+
+        if (docRefs.Count == 0)
+        {
+            throw DmpException.Invalid("the Bundle has no DocumentReference", "Bundle.entry");
+        }
+
+        // One patient, existing, with an open record.
+        var recordId = await References.ResolvePatientAsync(db, submissionSet.Subject, ct)
+            ?? throw DmpException.Invalid("unknown patient: the SubmissionSet subject designates no patient of OpenDMP", $"Bundle.entry[{submissionIndex}].resource.subject");
+        foreach (var (index, _, doc) in docRefs)
+        {
+            var rid = await References.ResolvePatientAsync(db, doc.Subject, ct);
+            if (rid is null)
+            {
+                throw DmpException.Invalid("unknown patient: DocumentReference.subject designates no patient of OpenDMP", $"Bundle.entry[{index}].resource.subject");
+            }
+
+            if (rid != recordId)
+            {
+                throw DmpException.Invalid("all documents of a submission must concern the SubmissionSet's patient", $"Bundle.entry[{index}].resource.subject");
+            }
+        }
+
+        var record = await db.Records.AsNoTracking().FirstOrDefaultAsync(x => x.RecordId == recordId, ct)
+            ?? throw DmpException.Invalid("the patient has no record: it must be opened with the patient's consent first");
+        if (record.Status != RecordStatus.Open)
+        {
+            throw DmpException.Invalid("the patient's record is closed: it accepts no documents");
+        }
+
+        var patientIsTest = await db.Patients.AsNoTracking().Where(x => x.RecordId == recordId).Select(x => x.IsTestIdentity).FirstAsync(ct);
+        var facts = new RecordFacts(recordId, record.Status, record.TreatingPhysicianId);
+        await RequireAsync(new AccessRequest(actor, AccessAction.CreateDocument, facts), recordId, "DocumentReference", null, channel, ct);
+
+        // Validate every document before writing anything.
+        var now = time.GetUtcNow();
+        var submissionSetId = Ids.New();
+        var newDocs = new List<NewDocument>();
+        var masterIds = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (index, fullUrl, doc) in docRefs)
+        {
+            var nd = await ValidateDocumentAsync(index, fullUrl, doc, binaries, recordId, actor.Id, submissionSetId, patientIsTest, now, ct);
+            if (!masterIds.Add(nd.Entry.MasterIdentifier))
+            {
+                throw DmpException.Invalid("two documents of the Bundle have the same masterIdentifier", $"Bundle.entry[{index}].resource.masterIdentifier");
+            }
+
+            newDocs.Add(nd);
+        }
+
+        // The SubmissionSet must list every document.
+        var listed = submissionSet.Entry.Select(x => x.Item?.Reference).Where(x => x is not null).ToHashSet(StringComparer.Ordinal);
+        foreach (var nd in newDocs)
+        {
+            if (!listed.Contains(nd.FullUrl))
+            {
+                throw DmpException.Invalid($"the SubmissionSet does not list the DocumentReference {nd.FullUrl}", $"Bundle.entry[{submissionIndex}].resource.entry");
+            }
+        }
+
+        // Targets of replacements and patches: same record, current, and the actor may replace them.
+        var supersede = new Dictionary<string, DocumentEntry>(StringComparer.Ordinal);
+        foreach (var nd in newDocs)
+        {
+            foreach (var link in nd.Links.Where(l => l.Kind is "replaces" or "transforms" or "appends" or "signs"))
+            {
+                var target = await db.Documents.AsNoTracking().FirstOrDefaultAsync(x => x.RecordId == recordId && x.Id == link.Target && !x.Erased, ct)
+                    ?? throw DmpException.Invalid($"relatesTo target DocumentReference/{link.Target} is not a document of this patient's record", "DocumentReference.relatesTo.target");
+                if (link.Kind == "replaces")
+                {
+                    if (target.Status != "current")
+                    {
+                        throw new DmpException(ErrorKind.Conflict, $"DocumentReference/{target.Id} is already {target.Status}: only a current document can be replaced");
+                    }
+
+                    await RequireAsync(new AccessRequest(actor, AccessAction.ReplaceDocument, facts, new DocumentFacts(target.Id, target.AuthorProfessionalId, target.SubmitterId)), recordId, "DocumentReference", target.Id, channel, ct);
+                    supersede[target.Id] = target;
+                }
+            }
+        }
+
+        foreach (var (index, targetId, patch) in patches)
+        {
+            ValidatePatch(index, patch);
+            if (!supersede.ContainsKey(targetId))
+            {
+                var target = await db.Documents.AsNoTracking().FirstOrDefaultAsync(x => x.RecordId == recordId && x.Id == targetId && !x.Erased, ct)
+                    ?? throw DmpException.Invalid($"PATCH target DocumentReference/{targetId} is not a document of this patient's record", $"Bundle.entry[{index}].request.url");
+                await RequireAsync(new AccessRequest(actor, AccessAction.ReplaceDocument, facts, new DocumentFacts(target.Id, target.AuthorProfessionalId, target.SubmitterId)), recordId, "DocumentReference", target.Id, channel, ct);
+                supersede[targetId] = target;
+            }
+        }
+
+        var existingMaster = newDocs.Select(d => d.Entry.MasterIdentifier).ToList();
+        if (await db.Documents.AsNoTracking().AnyAsync(x => x.RecordId == recordId && existingMaster.Contains(x.MasterIdentifier), ct))
+        {
+            throw new DmpException(ErrorKind.Conflict, "a document with the same masterIdentifier already exists in this record");
+        }
+
+        var ssEntry = BuildSubmissionSet(submissionSet, submissionSetId, recordId, newDocs, actor.Id, patientIsTest, now);
+
+        // Write: content first (file store), then everything in one transaction.
+        var written = new List<string>();
+        try
+        {
+            await using var scope = await gate.EnterAsync(db, recordId, ct);
+            var current = await db.Records.AsNoTracking().FirstAsync(x => x.RecordId == recordId, ct);
+            if (current.Status != RecordStatus.Open)
+            {
+                throw DmpException.Invalid("the patient's record is closed: it accepts no documents");
+            }
+
+            foreach (var nd in newDocs)
+            {
+                await store.PutAsync(db, recordId, nd.Entry.ContentKey, nd.Content, ct);
+                written.Add(nd.Entry.ContentKey);
+                db.Documents.Add(nd.Entry);
+                db.DocumentLinks.AddRange(nd.Links);
+                await audit.AppendAsync(db, new AuditItem(recordId, actor, "create", "success", channel, "DocumentReference", nd.Entry.Id, Mode: "provide"), ct);
+            }
+
+            foreach (var target in supersede.Values)
+            {
+                var tracked = await db.Documents.FirstAsync(x => x.RecordId == recordId && x.Id == target.Id, ct);
+                if (tracked.Status != "current")
+                {
+                    throw new DmpException(ErrorKind.Conflict, $"DocumentReference/{tracked.Id} was superseded meanwhile");
+                }
+
+                DocumentResources.SetStatus(tracked, "superseded", now);
+                await audit.AppendAsync(db, new AuditItem(recordId, actor, "replace", "success", channel, "DocumentReference", tracked.Id), ct);
+            }
+
+            db.SubmissionSets.Add(ssEntry);
+            await audit.AppendAsync(db, new AuditItem(recordId, actor, "create", "success", channel, "List", ssEntry.Id, Mode: "provide"), ct);
+            await db.SaveChangesAsync(ct);
+            await scope.CommitAsync(ct);
+        }
+        catch
+        {
+            db.ChangeTracker.Clear();
+            foreach (var key in written)
+            {
+                await store.DiscardAsync(recordId, key);
+            }
+
+            throw;
+        }
+
+        return BuildResponse(bundle, submissionIndex, ssEntry, newDocs, patches, supersede);
+    }
+
+    private async Task RequireAsync(AccessRequest request, string recordId, string objectType, string? objectId, string channel, CancellationToken ct)
+    {
+        var decision = AccessPolicy.Decide(request);
+        if (decision.Permitted)
+        {
+            return;
+        }
+
+        // A denial is recorded even though nothing else is written.
+        await using (var scope = await gate.EnterAsync(db, recordId, ct))
+        {
+            await audit.AppendAsync(db, new AuditItem(recordId, request.Actor, request.Action.ToString(), "denied", channel, objectType, objectId, Detail: decision.Reason), ct);
+            await db.SaveChangesAsync(ct);
+            await scope.CommitAsync(ct);
+        }
+
+        db.ChangeTracker.Clear();
+        throw new DmpException(ErrorKind.Forbidden, "you are not authorised to write to this patient's record (" + decision.Reason + ")");
+    }
+
+    private async Task<NewDocument> ValidateDocumentAsync(int index, string fullUrl, DocumentReference doc, Dictionary<string, Binary> binaries, string recordId, string submitterId, string submissionSetId, bool patientIsTest, DateTimeOffset now, CancellationToken ct)
+    {
+        var at = $"Bundle.entry[{index}].resource";
+        if (string.IsNullOrEmpty(fullUrl))
+        {
+            throw DmpException.Invalid("a DocumentReference needs a fullUrl so that the SubmissionSet can list it", $"Bundle.entry[{index}].fullUrl");
+        }
+
+        if (doc.MasterIdentifier?.Value is not { Length: > 0 } master)
+        {
+            throw DmpException.Invalid("DocumentReference.masterIdentifier (the document's unique id) is required", at + ".masterIdentifier");
+        }
+
+        if (doc.Status != DocumentReferenceStatus.Current)
+        {
+            throw DmpException.Invalid("a new DocumentReference must have status 'current'", at + ".status");
+        }
+
+        var type = Require(Terminology.TypeCodes, doc.Type, at + ".type", "type");
+        var cls = doc.Category.Count == 0
+            ? throw DmpException.Invalid("DocumentReference.category (class code, JDV_J06) is required", at + ".category")
+            : doc.Category.Select(c => FindIn(Terminology.ClassCodes, c)).FirstOrDefault(c => c is not null)
+              ?? throw DmpException.Invalid($"DocumentReference.category: no code of {Terminology.ClassCodes.Name}", at + ".category");
+        if (doc.Date is null)
+        {
+            throw DmpException.Invalid("DocumentReference.date is required", at + ".date");
+        }
+
+        if (doc.Author.Count == 0)
+        {
+            throw DmpException.Invalid("DocumentReference.author is required", at + ".author");
+        }
+
+        var author = await References.ResolveAuthorAsync(db, doc.Author[0], doc.Contained, ct)
+            ?? throw DmpException.Invalid("DocumentReference.author must identify the author (identifier or name)", at + ".author[0]");
+        var confidentiality = doc.SecurityLabel.Select(c => FindIn(Terminology.ConfidentialityCodes, c)).FirstOrDefault(c => c is not null)
+            ?? throw DmpException.Invalid($"DocumentReference.securityLabel: a confidentiality code of {Terminology.ConfidentialityCodes.Name} is required", at + ".securityLabel");
+        if (doc.Content.Count != 1)
+        {
+            throw DmpException.Invalid("exactly one DocumentReference.content is expected", at + ".content");
+        }
+
+        var content = doc.Content[0];
+        var att = content.Attachment ?? throw DmpException.Invalid("DocumentReference.content.attachment is required", at + ".content[0].attachment");
+        if (string.IsNullOrEmpty(att.ContentType))
+        {
+            throw DmpException.Invalid("attachment.contentType is required", at + ".content[0].attachment.contentType");
+        }
+
+        var format = FindIn(Terminology.FormatCodes, content.Format)
+            ?? throw DmpException.Invalid($"content.format: a code of {Terminology.FormatCodes.Name} is required", at + ".content[0].format");
+        var facility = Require(Terminology.FacilityTypes, doc.Context?.FacilityType, at + ".context.facilityType", "facilityType");
+        var setting = Require(Terminology.PracticeSettings, doc.Context?.PracticeSetting, at + ".context.practiceSetting", "practiceSetting");
+
+        byte[] bytes;
+        if (att.Data is { } inline)
+        {
+            bytes = inline;
+        }
+        else if (att.Url is { } url)
+        {
+            bytes = binaries.TryGetValue(url, out var bin)
+                ? bin.Data ?? throw DmpException.Invalid($"the Binary {url} has no data", at + ".content[0].attachment.url")
+                : throw DmpException.Invalid($"attachment.url {url} designates no Binary of the Bundle", at + ".content[0].attachment.url");
+        }
+        else
+        {
+            throw DmpException.Invalid("attachment.url (pointing to a Binary of the Bundle) is required", at + ".content[0].attachment.url");
+        }
+
+        if (bytes.LongLength > options.MaxContentBytes)
+        {
+            throw new DmpException(ErrorKind.TooLarge, $"the document is {bytes.LongLength} bytes; the limit is {options.MaxContentBytes} bytes", at + ".content[0].attachment");
+        }
+
+        if (att.Size is null)
+        {
+            throw DmpException.Invalid("attachment.size is required", at + ".content[0].attachment.size");
+        }
+
+        if (att.Size != bytes.LongLength)
+        {
+            throw DmpException.Invalid($"attachment.size says {att.Size} bytes but the content has {bytes.LongLength}", at + ".content[0].attachment.size");
+        }
+
+#pragma warning disable CA5350 // FHIR R4 Attachment.hash is defined as SHA-1; it is an integrity check here, not a security one.
+        var sha1 = Convert.ToBase64String(SHA1.HashData(bytes));
+#pragma warning restore CA5350
+        if (att.Hash is null)
+        {
+            throw DmpException.Invalid("attachment.hash (SHA-1 of the content, base64) is required", at + ".content[0].attachment.hash");
+        }
+
+        if (Convert.ToBase64String(att.Hash) != sha1)
+        {
+            throw DmpException.Invalid("attachment.hash does not match the content (SHA-1, base64)", at + ".content[0].attachment.hash");
+        }
+
+        var id = Ids.New();
+        var nd = new NewDocument
+        {
+            Resource = doc,
+            FullUrl = fullUrl,
+            Content = bytes,
+            BinaryFullUrl = att.Data is null ? att.Url : null,
+            Entry = new DocumentEntry
+            {
+                RecordId = recordId,
+                Id = id,
+                MasterIdentifier = master,
+                Status = "current",
+                TypeSystem = type.System,
+                TypeCode = type.Code,
+                TypeDisplay = type.Display,
+                ClassSystem = cls.System,
+                ClassCode = cls.Code,
+                ClassDisplay = cls.Display,
+                FormatCode = format.Code,
+                FacilityTypeCode = facility.Code,
+                PracticeSettingCode = setting.Code,
+                ConfidentialityCode = confidentiality.Code,
+                Title = att.Title ?? doc.Description,
+                ContentType = att.ContentType,
+                Size = bytes.LongLength,
+                Sha1 = sha1,
+                Date = doc.Date?.ToUniversalTime(),
+                PeriodStart = DocumentResources.ParseInstant(doc.Context?.Period?.Start),
+                PeriodEnd = DocumentResources.ParseInstant(doc.Context?.Period?.End),
+                AuthorProfessionalId = author.ProfessionalId,
+                AuthorIdentifier = author.Identifier,
+                AuthorDisplay = author.Display,
+                SubmitterId = submitterId,
+                SubmissionSetId = submissionSetId,
+                ContentKey = id,
+                IsTestIdentity = patientIsTest,
+                CreatedAt = now,
+                LastUpdated = now,
+                VersionId = 1,
+                ResourceJson = string.Empty,
+            },
+        };
+
+        foreach (var rel in doc.RelatesTo)
+        {
+            if (rel.Code is null || rel.Target?.Reference is null)
+            {
+                throw DmpException.Invalid("relatesTo needs a code and a target reference", at + ".relatesTo");
+            }
+
+            var targetId = References.LogicalId(rel.Target.Reference, "DocumentReference")
+                ?? throw DmpException.Invalid($"relatesTo.target must be DocumentReference/[id], got {rel.Target.Reference}", at + ".relatesTo.target");
+            var code = Hl7.Fhir.Utility.EnumUtility.GetLiteral(rel.Code)!;
+            nd.Links.Add(new DocumentLink { RecordId = recordId, DocumentId = id, Kind = code, Target = targetId });
+            rel.Target = new ResourceReference("DocumentReference/" + targetId);
+        }
+
+        foreach (var related in doc.Context?.Related ?? [])
+        {
+            var target = related.Reference ?? (related.Identifier is { } ri ? $"{ri.System}|{ri.Value}" : null);
+            if (target is not null && nd.Links.All(l => !(l.Kind == "related" && l.Target == target)))
+            {
+                nd.Links.Add(new DocumentLink { RecordId = recordId, DocumentId = id, Kind = "related", Target = target });
+            }
+        }
+
+        // The stored resource: server ids, content by reference, the patient as a local reference.
+        doc.Id = id;
+        doc.Meta = new Meta { VersionId = "1", LastUpdated = now, Profile = doc.Meta?.Profile ?? [] };
+        doc.Subject = new ResourceReference("Patient/" + recordId);
+        att.Data = null;
+        att.Url = "Binary/" + id;
+        DocumentResources.MarkTest(doc.Meta, patientIsTest);
+        nd.Entry.ResourceJson = FhirJson.Serialize(doc);
+        return nd;
+    }
+
+    private static void ValidatePatch(int index, Parameters patch)
+    {
+        var ops = patch.Parameter.Where(p => p.Name == "operation").ToList();
+        if (ops.Count == 0)
+        {
+            throw DmpException.Invalid("the PATCH Parameters hold no operation", $"Bundle.entry[{index}].resource");
+        }
+
+        foreach (var op in ops)
+        {
+            var type = (op.Part.FirstOrDefault(p => p.Name == "type")?.Value as Code)?.Value;
+            var path = (op.Part.FirstOrDefault(p => p.Name == "path")?.Value as FhirString)?.Value;
+            var value = op.Part.FirstOrDefault(p => p.Name == "value")?.Value?.ToString();
+            if (type != "replace" || path != "DocumentReference.status" || value != "superseded")
+            {
+                throw DmpException.Invalid("only the FHIRPath Patch 'replace DocumentReference.status with superseded' is accepted (use relatesTo to replace a document)", $"Bundle.entry[{index}].resource");
+            }
+        }
+    }
+
+    private static SubmissionSet BuildSubmissionSet(List list, string id, string recordId, List<NewDocument> docs, string submitterId, bool isTest, DateTimeOffset now)
+    {
+        var master = list.Identifier.FirstOrDefault(x => x.Use == Identifier.IdentifierUse.Usual)?.Value
+            ?? list.Identifier.FirstOrDefault()?.Value
+            ?? "urn:uuid:" + Guid.NewGuid();
+        var sourceId = (list.GetExtension(SourceIdExtension)?.Value as Identifier)?.Value;
+        var byUrl = docs.ToDictionary(d => d.FullUrl, d => d.Entry.Id, StringComparer.Ordinal);
+        foreach (var e in list.Entry)
+        {
+            if (e.Item?.Reference is { } r && byUrl.TryGetValue(r, out var docId))
+            {
+                e.Item = new ResourceReference("DocumentReference/" + docId);
+            }
+        }
+
+        list.Id = id;
+        list.Meta = new Meta { VersionId = "1", LastUpdated = now, Profile = list.Meta?.Profile ?? [] };
+        list.Subject = new ResourceReference("Patient/" + recordId);
+        DocumentResources.MarkTest(list.Meta, isTest);
+        return new SubmissionSet
+        {
+            RecordId = recordId,
+            Id = id,
+            MasterIdentifier = master,
+            SourceId = sourceId,
+            Date = DocumentResources.ParseInstant(list.Date) ?? now,
+            AuthorIdentifier = docs[0].Entry.AuthorIdentifier,
+            SubmitterId = submitterId,
+            IsTestIdentity = isTest,
+            ResourceJson = FhirJson.Serialize(list),
+        };
+    }
+
+    private static Bundle BuildResponse(Bundle request, int submissionIndex, SubmissionSet ss, List<NewDocument> docs, List<(int Index, string TargetId, Parameters Patch)> patches, Dictionary<string, DocumentEntry> superseded)
+    {
+        var response = new Bundle { Type = Bundle.BundleType.TransactionResponse, Id = Ids.New() };
+        for (var i = 0; i < request.Entry.Count; i++)
+        {
+            var e = request.Entry[i];
+            string status;
+            string location;
+            if (i == submissionIndex)
+            {
+                (status, location) = ("201 Created", $"List/{ss.Id}/_history/1");
+            }
+            else if (docs.FirstOrDefault(d => d.FullUrl == e.FullUrl && e.Resource is DocumentReference) is { } nd)
+            {
+                (status, location) = ("201 Created", $"DocumentReference/{nd.Entry.Id}/_history/1");
+            }
+            else if (patches.FirstOrDefault(p => p.Index == i) is { Patch: not null } patch)
+            {
+                (status, location) = ("200 OK", $"DocumentReference/{patch.TargetId}/_history/{superseded[patch.TargetId].VersionId + 1}");
+            }
+            else
+            {
+                var owner = docs.FirstOrDefault(d => d.BinaryFullUrl is not null && d.BinaryFullUrl == e.FullUrl);
+                (status, location) = ("201 Created", owner is null ? "Binary" : $"Binary/{owner.Entry.Id}");
+            }
+
+            response.Entry.Add(new Bundle.EntryComponent { Response = new Bundle.ResponseComponent { Status = status, Location = location } });
+        }
+
+        return response;
+    }
+
+    private static Concept Require(ValueSet vs, CodeableConcept? cc, string where, string name) =>
+        cc is null
+            ? throw DmpException.Invalid($"DocumentReference.{name} ({vs.Name}) is required", where)
+            : FindIn(vs, cc) ?? throw DmpException.Invalid($"DocumentReference.{name}: {Describe(cc)} is not in {vs.Name}", where);
+
+    private static Concept? FindIn(ValueSet vs, CodeableConcept? cc) => cc?.Coding.Select(c => vs.Find(c.System, c.Code)).FirstOrDefault(c => c is not null);
+
+    private static Concept? FindIn(ValueSet vs, Coding? c) => c is null ? null : vs.Find(c.System, c.Code);
+
+    private static string Describe(CodeableConcept cc) => string.Join(", ", cc.Coding.Select(c => $"{c.System}|{c.Code}"));
+}

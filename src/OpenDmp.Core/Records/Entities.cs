@@ -1,0 +1,64 @@
+namespace OpenDmp.Core.Records;
+
+/// <summary>Status of a patient's record.</summary>
+public enum RecordStatus
+{
+    Open = 1,
+    Closed = 2,
+}
+
+/// <summary>Where the patient's consent to open the record was collected.</summary>
+public enum OpeningChannel
+{
+    Office = 1,
+    Hospital = 2,
+    Counter = 3,
+    Online = 4,
+    /// <summary>Record opened by a bulk import of test data (test identities only).</summary>
+    Import = 5,
+}
+
+/// <summary>
+/// A patient and their identity traits. Keyed by <see cref="RecordId"/>, which is also the FHIR
+/// Patient id: one patient, one record (design D16: every patient table carries record_id).
+/// </summary>
+public sealed class Patient
+{
+    public required string RecordId { get; set; }
+    /// <summary>The INS value (or the attributed test identity).</summary>
+    public required string Ins { get; set; }
+    public required string InsSystem { get; set; }
+    /// <summary>True when the identity is not a real qualified INS (test, demo or attributed).</summary>
+    public bool IsTestIdentity { get; set; }
+    public required string Family { get; set; }
+    /// <summary>Given names, space-separated, first one first (strict trait "prénoms de naissance").</summary>
+    public required string Given { get; set; }
+    public DateOnly BirthDate { get; set; }
+    /// <summary>M, F or U (unknown, imported data only).</summary>
+    public required string Sex { get; set; }
+    /// <summary>INSEE code of the birth place (commune or 99xxx for a foreign country).</summary>
+    public string? BirthPlace { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset UpdatedAt { get; set; }
+}
+
+/// <summary>Lookup of patients by identifier (system, value) → record. Distributed by identifier, not by record.</summary>
+public sealed class PatientIdentifier
+{
+    public required string System { get; set; }
+    public required string Value { get; set; }
+    public required string RecordId { get; set; }
+}
+
+/// <summary>The shared medical record of one patient.</summary>
+public sealed class Record
+{
+    public required string RecordId { get; set; }
+    public RecordStatus Status { get; set; }
+    public string? TreatingPhysicianId { get; set; }
+    public string? ConsentCollectedById { get; set; }
+    public OpeningChannel OpeningChannel { get; set; }
+    public DateTimeOffset OpenedAt { get; set; }
+    public DateTimeOffset? ClosedAt { get; set; }
+    public DateTimeOffset UpdatedAt { get; set; }
+}

@@ -1,0 +1,183 @@
+using Microsoft.EntityFrameworkCore;
+using OpenDmp.Core.Audit;
+using OpenDmp.Core.Common;
+using OpenDmp.Core.Directory;
+using OpenDmp.Core.Identity;
+using OpenDmp.Core.Storage;
+
+namespace OpenDmp.Core.Records;
+
+/// <summary>Identity traits of a new patient.</summary>
+public sealed record NewPatient(string Ins, string InsSystem, string Family, string Given, DateOnly BirthDate, string Sex, string? BirthPlace, string? Id = null);
+
+/// <summary>Patients and their records: identity, opening, closing, reopening.</summary>
+public sealed class RecordService(DmpDbContext db, WriteGate gate, AuditTrail audit, TimeProvider time)
+{
+    /// <summary>Registers a patient with strict identity traits. The INS key is verified for NIR/NIA/test/demo systems.</summary>
+    public async Task<Patient> AddPatientAsync(NewPatient p, Actor actor, string channel, CancellationToken ct)
+    {
+        var kind = Ins.KindOf(p.InsSystem) ?? throw DmpException.Invalid($"unknown patient identifier system '{p.InsSystem}' (INS-NIR {Ins.NirSystem}, INS-NIA {Ins.NiaSystem}, test {Ins.TestSystem}, demo {Ins.DemoSystem})");
+        var ins = kind == InsKind.Local ? p.Ins : Ins.Normalize(p.Ins);
+        if (kind != InsKind.Local && Ins.Validate(ins) is { } insError)
+        {
+            throw DmpException.Invalid(insError, "Patient.identifier");
+        }
+
+        if (string.IsNullOrWhiteSpace(p.Family) || string.IsNullOrWhiteSpace(p.Given))
+        {
+            throw DmpException.Invalid("family name and given names (strict identity traits) are required", "Patient.name");
+        }
+
+        if (p.Sex is not ("M" or "F" or "U"))
+        {
+            throw DmpException.Invalid($"sex must be M or F, got '{p.Sex}'", "Patient.gender");
+        }
+
+        if (p.BirthDate > DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime))
+        {
+            throw DmpException.Invalid("the birth date is in the future", "Patient.birthDate");
+        }
+
+        if (p.BirthPlace is { Length: > 0 } bp && (bp.Length != 5 || !(bp.All(char.IsAsciiDigit) || (bp.StartsWith("2A", StringComparison.Ordinal) || bp.StartsWith("2B", StringComparison.Ordinal)) && bp[2..].All(char.IsAsciiDigit))))
+        {
+            throw DmpException.Invalid($"the birth place is an INSEE code of 5 characters (commune, or 99xxx for a country), got '{bp}'", "Patient.extension:birthPlace");
+        }
+
+        var recordId = p.Id ?? Ids.New();
+        await using var scope = await gate.EnterAsync(db, null, ct);
+        if (await db.PatientIdentifiers.AnyAsync(x => x.System == p.InsSystem && x.Value == ins, ct))
+        {
+            throw new DmpException(ErrorKind.Conflict, "a patient with this INS already exists");
+        }
+
+        if (await db.Patients.AnyAsync(x => x.RecordId == recordId, ct))
+        {
+            throw new DmpException(ErrorKind.Conflict, $"a patient with id {recordId} already exists");
+        }
+
+        var now = time.GetUtcNow();
+        var patient = new Patient
+        {
+            RecordId = recordId,
+            Ins = ins,
+            InsSystem = p.InsSystem,
+            IsTestIdentity = Ins.IsTestKind(kind),
+            Family = p.Family.Trim().ToUpperInvariant(),
+            Given = p.Given.Trim(),
+            BirthDate = p.BirthDate,
+            Sex = p.Sex,
+            BirthPlace = p.BirthPlace,
+            CreatedAt = now,
+            UpdatedAt = now,
+        };
+        db.Patients.Add(patient);
+        db.PatientIdentifiers.Add(new PatientIdentifier { System = p.InsSystem, Value = ins, RecordId = recordId });
+        await audit.AppendAsync(db, new AuditItem(recordId, actor, "create", "success", channel, "Patient", recordId), ct);
+        await db.SaveChangesAsync(ct);
+        await scope.CommitAsync(ct);
+        return patient;
+    }
+
+    public async Task<Patient?> FindByInsAsync(string ins, CancellationToken ct)
+    {
+        var normalized = Ins.Normalize(ins);
+        var id = await db.PatientIdentifiers.AsNoTracking().Where(x => x.Value == normalized).Select(x => x.RecordId).FirstOrDefaultAsync(ct);
+        return id is null ? null : await db.Patients.AsNoTracking().FirstOrDefaultAsync(x => x.RecordId == id, ct);
+    }
+
+    /// <summary>Finds a patient by INS (any accepted system) or, failing that, by record id.</summary>
+    public async Task<Patient> RequirePatientAsync(string insOrId, CancellationToken ct) =>
+        await FindByInsAsync(insOrId, ct)
+        ?? await db.Patients.AsNoTracking().FirstOrDefaultAsync(x => x.RecordId == insOrId, ct)
+        ?? throw DmpException.NotFound($"no patient with INS or id '{insOrId}'");
+
+    /// <summary>Opens the record with the patient's express consent, recording who collected it and where.</summary>
+    public async Task<Record> OpenAsync(string recordId, string? treatingPhysicianRpps, string consentCollectedByRpps, OpeningChannel channel, Actor actor, string auditChannel, CancellationToken ct)
+    {
+        var collector = await RequireProfessionalAsync(consentCollectedByRpps, "consent collector", ct);
+        var treating = treatingPhysicianRpps is null ? null : await RequireProfessionalAsync(treatingPhysicianRpps, "treating physician", ct);
+        if (treating is not null && treating.ProfessionCode != "10")
+        {
+            throw DmpException.Invalid($"the treating physician must be a physician (profession 10); {treating.Rpps} has profession {treating.ProfessionCode}");
+        }
+
+        await using var scope = await gate.EnterAsync(db, recordId, ct);
+        if (!await db.Patients.AnyAsync(x => x.RecordId == recordId, ct))
+        {
+            throw DmpException.NotFound("no such patient");
+        }
+
+        var existing = await db.Records.FirstOrDefaultAsync(x => x.RecordId == recordId, ct);
+        RecordStateMachine.Next(existing?.Status, RecordCommand.Open);
+        var now = time.GetUtcNow();
+        var record = new Record
+        {
+            RecordId = recordId,
+            Status = RecordStatus.Open,
+            TreatingPhysicianId = treating?.Id,
+            ConsentCollectedById = collector.Id,
+            OpeningChannel = channel,
+            OpenedAt = now,
+            UpdatedAt = now,
+        };
+        db.Records.Add(record);
+        await audit.AppendAsync(db, new AuditItem(recordId, actor, "open", "success", auditChannel, "Record", recordId, Detail: $"consent collected by {collector.Id} ({channel})"), ct);
+        await db.SaveChangesAsync(ct);
+        await scope.CommitAsync(ct);
+        return record;
+    }
+
+    public Task<Record> CloseAsync(string recordId, Actor actor, string channel, CancellationToken ct) => TransitionAsync(recordId, RecordCommand.Close, actor, channel, ct);
+
+    public Task<Record> ReopenAsync(string recordId, Actor actor, string channel, CancellationToken ct) => TransitionAsync(recordId, RecordCommand.Reopen, actor, channel, ct);
+
+    /// <summary>Sets or changes the treating physician (médecin traitant) of an open record.</summary>
+    public async Task<Record> SetTreatingPhysicianAsync(string recordId, string rpps, Actor actor, string channel, CancellationToken ct)
+    {
+        var treating = await RequireProfessionalAsync(rpps, "treating physician", ct);
+        if (treating.ProfessionCode != "10")
+        {
+            throw DmpException.Invalid($"the treating physician must be a physician (profession 10); {rpps} has profession {treating.ProfessionCode}");
+        }
+
+        await using var scope = await gate.EnterAsync(db, recordId, ct);
+        var record = await db.Records.FirstOrDefaultAsync(x => x.RecordId == recordId, ct) ?? throw new DmpException(ErrorKind.Conflict, "this patient has no record: open one first");
+        if (record.Status != RecordStatus.Open)
+        {
+            throw new DmpException(ErrorKind.Conflict, "the record is closed");
+        }
+
+        record.TreatingPhysicianId = treating.Id;
+        record.UpdatedAt = time.GetUtcNow();
+        await audit.AppendAsync(db, new AuditItem(recordId, actor, "set-treating-physician", "success", channel, "Record", recordId, Detail: treating.Id), ct);
+        await db.SaveChangesAsync(ct);
+        await scope.CommitAsync(ct);
+        return record;
+    }
+
+    private async Task<Record> TransitionAsync(string recordId, RecordCommand command, Actor actor, string channel, CancellationToken ct)
+    {
+        await using var scope = await gate.EnterAsync(db, recordId, ct);
+        var record = await db.Records.FirstOrDefaultAsync(x => x.RecordId == recordId, ct);
+        var next = RecordStateMachine.Next(record?.Status, command);
+        var now = time.GetUtcNow();
+        record!.Status = next;
+        record.UpdatedAt = now;
+        record.ClosedAt = next == RecordStatus.Closed ? now : null;
+        await audit.AppendAsync(db, new AuditItem(recordId, actor, command.ToString().ToLowerInvariant(), "success", channel, "Record", recordId), ct);
+        await db.SaveChangesAsync(ct);
+        await scope.CommitAsync(ct);
+        return record;
+    }
+
+    private async Task<Professional> RequireProfessionalAsync(string rpps, string role, CancellationToken ct)
+    {
+        if (Rpps.Validate(rpps) is { } err)
+        {
+            throw DmpException.Invalid($"{role}: {err}");
+        }
+
+        return await db.Professionals.AsNoTracking().FirstOrDefaultAsync(x => x.Rpps == rpps, ct)
+            ?? throw DmpException.Invalid($"{role}: no professional with RPPS {rpps} in the directory (add it with 'professional add')");
+    }
+}

@@ -1,0 +1,155 @@
+using System.Text;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
+using OpenDmp.Core.Audit;
+using OpenDmp.Core.Clinical;
+using OpenDmp.Core.Content;
+using OpenDmp.Core.Directory;
+using OpenDmp.Core.Documents;
+using OpenDmp.Core.Records;
+
+namespace OpenDmp.Core.Storage;
+
+/// <summary>
+/// The single EF Core model, used with SQLite and PostgreSQL. Every table holding patient data
+/// carries record_id in its primary key (design D16, ready for Citus distribution by record).
+/// </summary>
+public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbContext(options)
+{
+    public DbSet<Professional> Professionals => Set<Professional>();
+    public DbSet<Organization> Organizations => Set<Organization>();
+    public DbSet<Patient> Patients => Set<Patient>();
+    public DbSet<PatientIdentifier> PatientIdentifiers => Set<PatientIdentifier>();
+    public DbSet<Record> Records => Set<Record>();
+    public DbSet<DocumentEntry> Documents => Set<DocumentEntry>();
+    public DbSet<DocumentLink> DocumentLinks => Set<DocumentLink>();
+    public DbSet<SubmissionSet> SubmissionSets => Set<SubmissionSet>();
+    public DbSet<ObservationEntry> Observations => Set<ObservationEntry>();
+    public DbSet<AuditEntry> AuditEntries => Set<AuditEntry>();
+    public DbSet<ContentBlob> ContentBlobs => Set<ContentBlob>();
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        modelBuilder.Entity<Professional>(e =>
+        {
+            e.ToTable("professionals");
+            e.HasKey(x => x.Id);
+            e.HasIndex(x => x.Rpps).IsUnique();
+            e.HasIndex(x => new { x.IdentifierSystem, x.IdentifierValue });
+            e.HasIndex(x => x.Family);
+            e.Ignore(x => x.DisplayName);
+        });
+        modelBuilder.Entity<Organization>(e =>
+        {
+            e.ToTable("organizations");
+            e.HasKey(x => x.Id);
+            e.HasIndex(x => x.Finess);
+            e.HasIndex(x => new { x.IdentifierSystem, x.IdentifierValue });
+        });
+        modelBuilder.Entity<Patient>(e =>
+        {
+            e.ToTable("patients");
+            e.HasKey(x => x.RecordId);
+            e.HasIndex(x => new { x.Family, x.BirthDate });
+        });
+        modelBuilder.Entity<PatientIdentifier>(e =>
+        {
+            e.ToTable("patient_identifiers");
+            e.HasKey(x => new { x.System, x.Value });
+        });
+        modelBuilder.Entity<Record>(e =>
+        {
+            e.ToTable("records");
+            e.HasKey(x => x.RecordId);
+            e.Property(x => x.Status).HasConversion<string>();
+            e.Property(x => x.OpeningChannel).HasConversion<string>();
+        });
+        modelBuilder.Entity<DocumentEntry>(e =>
+        {
+            e.ToTable("documents");
+            e.HasKey(x => new { x.RecordId, x.Id });
+            e.HasIndex(x => x.Id);
+            e.HasIndex(x => new { x.RecordId, x.Date });
+            e.HasIndex(x => new { x.RecordId, x.MasterIdentifier });
+        });
+        modelBuilder.Entity<DocumentLink>(e =>
+        {
+            e.ToTable("document_links");
+            e.HasKey(x => new { x.RecordId, x.DocumentId, x.Kind, x.Target });
+            e.HasIndex(x => new { x.RecordId, x.Target });
+        });
+        modelBuilder.Entity<SubmissionSet>(e =>
+        {
+            e.ToTable("submission_sets");
+            e.HasKey(x => new { x.RecordId, x.Id });
+            e.HasIndex(x => x.Id);
+        });
+        modelBuilder.Entity<ObservationEntry>(e =>
+        {
+            e.ToTable("observations");
+            e.HasKey(x => new { x.RecordId, x.Id });
+            e.HasIndex(x => new { x.RecordId, x.Code, x.Effective });
+        });
+        modelBuilder.Entity<AuditEntry>(e =>
+        {
+            e.ToTable("audit_entries");
+            e.HasKey(x => new { x.RecordId, x.Seq });
+        });
+        modelBuilder.Entity<ContentBlob>(e =>
+        {
+            e.ToTable("content_blobs");
+            e.HasKey(x => new { x.RecordId, x.Key });
+        });
+
+        // SQLite cannot order or compare DateTimeOffset natively: store it as UTC ticks there.
+        if (Database.IsSqlite())
+        {
+            foreach (var entity in modelBuilder.Model.GetEntityTypes())
+            {
+                foreach (var p in entity.GetProperties())
+                {
+                    if (p.ClrType == typeof(DateTimeOffset) || p.ClrType == typeof(DateTimeOffset?))
+                    {
+                        p.SetValueConverter(UtcTicksConverter);
+                    }
+                }
+            }
+        }
+
+        // snake_case column names: readable raw SQL on both providers.
+        foreach (var entity in modelBuilder.Model.GetEntityTypes())
+        {
+            foreach (var p in entity.GetProperties())
+            {
+                p.SetColumnName(ToSnake(p.Name));
+            }
+        }
+    }
+
+    private static readonly ValueConverter<DateTimeOffset, long> UtcTicksConverter =
+        new(v => v.UtcTicks, v => new DateTimeOffset(v, TimeSpan.Zero));
+
+    internal static string ToSnake(string name)
+    {
+        var sb = new StringBuilder(name.Length + 8);
+        for (var i = 0; i < name.Length; i++)
+        {
+            var c = name[i];
+            if (char.IsUpper(c))
+            {
+                if (i > 0)
+                {
+                    sb.Append('_');
+                }
+
+                sb.Append(char.ToLowerInvariant(c));
+            }
+            else
+            {
+                sb.Append(c);
+            }
+        }
+
+        return sb.ToString();
+    }
+}
