@@ -1,0 +1,82 @@
+using Microsoft.EntityFrameworkCore;
+using OpenDmp.Core.Access;
+using OpenDmp.Core.Audit;
+using OpenDmp.Core.Common;
+using OpenDmp.Core.Documents;
+using OpenDmp.Core.Fhir;
+using OpenDmp.Core.Storage;
+
+namespace OpenDmp.Core.Clinical;
+
+/// <summary>Structured results of a record (Observation search), through the access policy and the audit trail.</summary>
+public sealed class ObservationQueries(DmpDbContext db, WriteGate gate, AuditTrail audit, DocumentOptions options)
+{
+    public static readonly IReadOnlySet<string> SearchParamNames = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "patient", "subject", "code", "category", "date", "_count", "_offset", "_total",
+    };
+
+    public async Task<SearchPage> SearchAsync(SearchParams sp, Actor actor, string channel, CancellationToken ct)
+    {
+        sp.RequireKnown(SearchParamNames);
+        var (count, offset) = sp.Paging(options.DefaultPageSize, options.MaxPageSize);
+        var reference = sp.First("patient") ?? sp.First("subject") ?? throw new DmpException(ErrorKind.BadRequest, "a patient is required: patient=[id]");
+        var recordId = References.LogicalId(reference, "Patient") ?? reference;
+        var facts = await db.Records.AsNoTracking().Where(x => x.RecordId == recordId)
+            .Select(x => new RecordFacts(x.RecordId, x.Status, x.TreatingPhysicianId)).FirstOrDefaultAsync(ct);
+        if (facts is null)
+        {
+            return new SearchPage([], offset, count, false, null);
+        }
+
+        var decision = AccessPolicy.Decide(new AccessRequest(actor, AccessAction.SearchRecord, facts));
+        await using (var scope = await gate.EnterAsync(db, recordId, ct))
+        {
+            await audit.AppendAsync(db, new AuditItem(recordId, actor, "search", decision.Permitted ? "success" : "denied", channel, "Observation", null, decision.Mode, decision.Permitted ? null : decision.Reason), ct);
+            await db.SaveChangesAsync(ct);
+            await scope.CommitAsync(ct);
+        }
+
+        db.ChangeTracker.Clear();
+        if (!decision.Permitted)
+        {
+            throw new DmpException(ErrorKind.Forbidden, "you are not authorised to access this patient's record (" + decision.Reason + ")");
+        }
+
+        if (decision.Scope != DocumentScope.All)
+        {
+            // Structured results have no author in OpenDMP yet: only full-record access sees them.
+            return new SearchPage([], offset, count, false, null);
+        }
+
+        var q = db.Observations.AsNoTracking().Where(x => x.RecordId == recordId);
+        foreach (var v in sp.All("code"))
+        {
+            var codes = v.Split(',').Select(t => SearchParams.Token(t).Code).ToList();
+            q = q.Where(x => codes.Contains(x.Code));
+        }
+
+        foreach (var v in sp.All("category"))
+        {
+            var codes = v.Split(',').Select(t => SearchParams.Token(t).Code).ToList();
+            q = q.Where(x => x.Category != null && codes.Contains(x.Category));
+        }
+
+        foreach (var v in sp.All("date"))
+        {
+            var (prefix, low, high) = SearchParams.Date("date", v);
+            q = prefix switch
+            {
+                "gt" or "sa" => q.Where(x => x.Effective > high),
+                "ge" => q.Where(x => x.Effective >= low),
+                "lt" or "eb" => q.Where(x => x.Effective < low),
+                "le" => q.Where(x => x.Effective <= high),
+                _ => q.Where(x => x.Effective >= low && x.Effective <= high),
+            };
+        }
+
+        int? total = sp.First("_total") is "accurate" or "estimate" ? await q.CountAsync(ct) : null;
+        var rows = await q.OrderByDescending(x => x.Effective).ThenBy(x => x.Id).Skip(offset).Take(count + 1).Select(x => new { x.Id, x.ResourceJson }).ToListAsync(ct);
+        return new SearchPage(rows.Take(count).Select(r => new SearchHit("Observation", r.Id, r.ResourceJson)).ToList(), offset, count, rows.Count > count, total);
+    }
+}

@@ -1,0 +1,247 @@
+using System.CommandLine;
+using System.Globalization;
+using Hl7.Fhir.Model;
+using Microsoft.EntityFrameworkCore;
+using OpenDmp.Core.Common;
+using OpenDmp.Core.Directory;
+using OpenDmp.Core.Fhir;
+using OpenDmp.Core.Identity;
+using OpenDmp.Core.Import;
+using OpenDmp.Core.Pki;
+using OpenDmp.Core.Records;
+using OpenDmp.Server.Demo;
+using OpenDmp.Server.Hosting;
+using Spectre.Console;
+
+namespace OpenDmp.Server.Cli;
+
+/// <summary>
+/// The opendmp executable's command line: serve (the default) and the administration subcommands.
+/// Every subcommand accepts --data DIR; bad input prints a clear message and exits non-zero.
+/// </summary>
+public static class AdminCli
+{
+    public static async Task<int> RunAsync(string[] args, IDictionary<string, string?>? configOverrides = null, TextWriter? output = null, TextWriter? error = null)
+    {
+        var stdout = output ?? Console.Out;
+        var stderr = error ?? Console.Error;
+        var dataOption = new Option<string>("--data") { Description = "data directory (database, content, pki)", DefaultValueFactory = _ => "./data", Recursive = true };
+        var root = new RootCommand("OpenDMP — dossier médical partagé: server and administration tool");
+        root.Options.Add(dataOption);
+
+        var urlsOption = new Option<string>("--urls") { Description = "HTTPS URLs to listen on, separated by ';'", DefaultValueFactory = _ => "https://127.0.0.1:5443" };
+        var noDemoOption = new Option<bool>("--no-demo") { Description = "do not create the demo world in an empty data directory" };
+        var serve = new Command("serve", "run the OpenDMP server (default)") { urlsOption, noDemoOption };
+        serve.SetAction((pr, ct) => Guarded(stderr, () => ServeAsync(Data(pr, dataOption), configOverrides, pr.GetValue(urlsOption)!, !pr.GetValue(noDemoOption), stdout, ct)));
+        root.Subcommands.Add(serve);
+        root.Options.Add(urlsOption);
+        root.Options.Add(noDemoOption);
+        root.SetAction((pr, ct) => Guarded(stderr, () => ServeAsync(Data(pr, dataOption), configOverrides, pr.GetValue(urlsOption)!, !pr.GetValue(noDemoOption), stdout, ct)));
+
+        // professional add
+        var rpps = new Option<string>("--rpps") { Description = "RPPS number (11 digits)", Required = true };
+        var profession = new Option<string>("--profession") { Description = "profession code (TRE_G15: 10 = médecin, 21 = pharmacien, …)", Required = true };
+        var specialty = new Option<string?>("--specialty") { Description = "specialty code (TRE_R38, e.g. SM54 = médecine générale)" };
+        var family = new Option<string>("--family") { Description = "family name", Required = true };
+        var given = new Option<string>("--given") { Description = "given name", Required = true };
+        var professionalAdd = new Command("add", "add a health professional to the directory") { rpps, profession, specialty, family, given };
+        professionalAdd.SetAction((pr, ct) => Guarded(stderr, () => WithServicesAsync(Data(pr, dataOption), configOverrides, async sp =>
+        {
+            var p = await sp.GetRequiredService<DirectoryService>().AddProfessionalAsync(pr.GetValue(rpps)!, pr.GetValue(profession)!, pr.GetValue(specialty), pr.GetValue(family)!, pr.GetValue(given)!, Actor.Operator, Channels.Admin, ct);
+            await stdout.WriteLineAsync($"Professional {p.DisplayName} added (RPPS {p.Rpps}, Practitioner/{p.Id}).");
+        }, ct)));
+        root.Subcommands.Add(new Command("professional", "directory of professionals") { professionalAdd });
+
+        // pki issue-professional
+        var pkiRpps = new Option<string>("--rpps") { Description = "RPPS of a professional of the directory", Required = true };
+        var outDir = new Option<string>("--out") { Description = "directory where N.crt and N.key are written", Required = true };
+        var issue = new Command("issue-professional", "issue a CPS-like client certificate for a professional") { pkiRpps, outDir };
+        issue.SetAction((pr, ct) => Guarded(stderr, () => WithServicesAsync(Data(pr, dataOption), configOverrides, async sp =>
+        {
+            var r = pr.GetValue(pkiRpps)!;
+            if (Rpps.Validate(r) is { } err)
+            {
+                throw DmpException.Invalid(err);
+            }
+
+            var p = await sp.GetRequiredService<DirectoryService>().FindByRppsAsync(r, ct) ?? throw DmpException.Invalid($"no professional with RPPS {r} in the directory (add it with 'professional add')");
+            var data = sp.GetRequiredService<DataDirectory>();
+            var ca = TestCertificateAuthority.LoadOrCreate(data.Pki, TimeProvider.System);
+            var dir = pr.GetValue(outDir)!;
+            ca.IssueProfessional(r, p.DisplayName, p.Email, dir, TimeProvider.System);
+            await stdout.WriteLineAsync($"Wrote {Path.Combine(dir, r + ".crt")} and {Path.Combine(dir, r + ".key")} (issuer: {data.CaCertificate}).");
+        }, ct)));
+        root.Subcommands.Add(new Command("pki", "test certification authority") { issue });
+
+        // patient add
+        var ins = new Option<string>("--ins") { Description = "INS (NIR, 15 characters with the key)", Required = true };
+        var insSystem = new Option<string>("--ins-system") { Description = "identifier system: nir (default), nia, test, demo", DefaultValueFactory = _ => "nir" };
+        var pFamily = new Option<string>("--family") { Description = "birth family name", Required = true };
+        var pGiven = new Option<string>("--given") { Description = "birth given names", Required = true };
+        var birthDate = new Option<string>("--birth-date") { Description = "YYYY-MM-DD", Required = true };
+        var sex = new Option<string>("--sex") { Description = "M or F", Required = true };
+        var birthPlace = new Option<string?>("--birth-place") { Description = "INSEE code of the birth place" };
+        var patientAdd = new Command("add", "register a patient with strict identity traits") { ins, insSystem, pFamily, pGiven, birthDate, sex, birthPlace };
+        patientAdd.SetAction((pr, ct) => Guarded(stderr, () => WithServicesAsync(Data(pr, dataOption), configOverrides, async sp =>
+        {
+            if (!DateOnly.TryParseExact(pr.GetValue(birthDate), "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var bd))
+            {
+                throw DmpException.Invalid($"--birth-date must be YYYY-MM-DD, got '{pr.GetValue(birthDate)}'");
+            }
+
+            var system = pr.GetValue(insSystem) switch
+            {
+                "nir" => Ins.NirSystem,
+                "nia" => Ins.NiaSystem,
+                "test" => Ins.TestSystem,
+                "demo" => Ins.DemoSystem,
+                var s => throw DmpException.Invalid($"--ins-system must be nir, nia, test or demo, got '{s}'"),
+            };
+            var p = await sp.GetRequiredService<RecordService>().AddPatientAsync(new NewPatient(pr.GetValue(ins)!, system, pr.GetValue(pFamily)!, pr.GetValue(pGiven)!, bd, pr.GetValue(sex)!.ToUpperInvariant(), pr.GetValue(birthPlace)), Actor.Operator, Channels.Admin, ct);
+            await stdout.WriteLineAsync($"Patient {p.Family} {p.Given} registered (INS {p.Ins}, Patient/{p.RecordId}). Open the record with 'record open'.");
+        }, ct)));
+        root.Subcommands.Add(new Command("patient", "patients") { patientAdd });
+
+        // record open / close / reopen / treating-physician
+        var rIns = new Option<string>("--ins") { Description = "INS of the patient (or Patient id)", Required = true };
+        var treating = new Option<string?>("--treating-physician") { Description = "RPPS of the treating physician (médecin traitant)" };
+        var collector = new Option<string>("--consent-collected-by") { Description = "RPPS of the professional who collected the patient's consent", Required = true };
+        var channel = new Option<string>("--channel") { Description = "office | hospital | counter | online", Required = true };
+        var open = new Command("open", "open a patient's record with their express consent") { rIns, treating, collector, channel };
+        open.SetAction((pr, ct) => Guarded(stderr, () => WithServicesAsync(Data(pr, dataOption), configOverrides, async sp =>
+        {
+            var ch = pr.GetValue(channel) switch
+            {
+                "office" => OpeningChannel.Office,
+                "hospital" => OpeningChannel.Hospital,
+                "counter" => OpeningChannel.Counter,
+                "online" => OpeningChannel.Online,
+                var s => throw DmpException.Invalid($"--channel must be office, hospital, counter or online, got '{s}'"),
+            };
+            var records = sp.GetRequiredService<RecordService>();
+            var patient = await records.RequirePatientAsync(pr.GetValue(rIns)!, ct);
+            await records.OpenAsync(patient.RecordId, pr.GetValue(treating), pr.GetValue(collector)!, ch, Actor.Operator, Channels.Admin, ct);
+            await stdout.WriteLineAsync($"Record of {patient.Family} {patient.Given} opened.");
+        }, ct)));
+        var close = new Command("close", "close a patient's record") { rIns };
+        close.SetAction((pr, ct) => Guarded(stderr, () => WithServicesAsync(Data(pr, dataOption), configOverrides, async sp =>
+        {
+            var records = sp.GetRequiredService<RecordService>();
+            var patient = await records.RequirePatientAsync(pr.GetValue(rIns)!, ct);
+            await records.CloseAsync(patient.RecordId, Actor.Operator, Channels.Admin, ct);
+            await stdout.WriteLineAsync($"Record of {patient.Family} {patient.Given} closed: its data is kept, no professional can read or write it.");
+        }, ct)));
+        var reopen = new Command("reopen", "reopen a closed record") { rIns };
+        reopen.SetAction((pr, ct) => Guarded(stderr, () => WithServicesAsync(Data(pr, dataOption), configOverrides, async sp =>
+        {
+            var records = sp.GetRequiredService<RecordService>();
+            var patient = await records.RequirePatientAsync(pr.GetValue(rIns)!, ct);
+            await records.ReopenAsync(patient.RecordId, Actor.Operator, Channels.Admin, ct);
+            await stdout.WriteLineAsync($"Record of {patient.Family} {patient.Given} reopened.");
+        }, ct)));
+        var tpRpps = new Option<string>("--rpps") { Description = "RPPS of the new treating physician", Required = true };
+        var setTreating = new Command("treating-physician", "set the treating physician of an open record") { rIns, tpRpps };
+        setTreating.SetAction((pr, ct) => Guarded(stderr, () => WithServicesAsync(Data(pr, dataOption), configOverrides, async sp =>
+        {
+            var records = sp.GetRequiredService<RecordService>();
+            var patient = await records.RequirePatientAsync(pr.GetValue(rIns)!, ct);
+            await records.SetTreatingPhysicianAsync(patient.RecordId, pr.GetValue(tpRpps)!, Actor.Operator, Channels.Admin, ct);
+            await stdout.WriteLineAsync($"Treating physician of {patient.Family} {patient.Given} set to RPPS {pr.GetValue(tpRpps)}.");
+        }, ct)));
+        root.Subcommands.Add(new Command("record", "records: open, close, reopen") { open, close, reopen, setTreating });
+
+        // import fhir
+        var files = new Argument<string[]>("files") { Description = "FHIR R4 JSON bundles (batch or transaction)", Arity = ArgumentArity.OneOrMore };
+        var importFhir = new Command("fhir", "import FHIR R4 bundles: organisations, practitioners, patients, documents, observations") { files };
+        importFhir.SetAction((pr, ct) => Guarded(stderr, () => WithServicesAsync(Data(pr, dataOption), configOverrides, async sp =>
+        {
+            foreach (var file in pr.GetValue(files)!)
+            {
+                if (!File.Exists(file))
+                {
+                    throw DmpException.Invalid($"file not found: {file}");
+                }
+
+                var bundle = FhirJson.Parse<Bundle>(await File.ReadAllTextAsync(file, ct));
+                ImportReport? report = null;
+                var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(stdout) });
+                await console.Progress().AutoClear(false).StartAsync(async progressCtx =>
+                {
+                    var task = progressCtx.AddTask(Path.GetFileName(file), maxValue: Math.Max(1, bundle.Entry.Count));
+                    using var scope = sp.CreateScope();
+                    var importer = scope.ServiceProvider.GetRequiredService<FhirImporter>();
+                    report = await importer.ImportAsync(bundle, Actor.Operator, new Progress<int>(n => task.Value = n), ct);
+                    task.Value = task.MaxValue;
+                });
+                await stdout.WriteLineAsync($"{Path.GetFileName(file)}: {report}");
+            }
+        }, ct)));
+        root.Subcommands.Add(new Command("import", "bulk imports") { importFhir });
+
+        return await root.Parse(args).InvokeAsync(cancellationToken: CancellationToken.None);
+    }
+
+    private static DataDirectory Data(ParseResult pr, Option<string> option) => new(pr.GetValue(option)!);
+
+    private static async Task<int> Guarded(TextWriter stderr, Func<System.Threading.Tasks.Task> action)
+    {
+        try
+        {
+            await action();
+            return 0;
+        }
+        catch (DmpException ex)
+        {
+            await stderr.WriteLineAsync("error: " + ex.Message);
+            return ex.Kind == ErrorKind.Conflict ? 3 : 2;
+        }
+        catch (Exception ex) when (ex is DbUpdateException or Npgsql.NpgsqlException or Microsoft.Data.Sqlite.SqliteException or IOException or UnauthorizedAccessException or InvalidOperationException)
+        {
+            await stderr.WriteLineAsync($"error: {ex.GetType().Name}: {ex.Message}");
+            return 1;
+        }
+    }
+
+    /// <summary>Runs an administration action against the data directory (migrating its database first).</summary>
+    private static async System.Threading.Tasks.Task WithServicesAsync(DataDirectory data, IDictionary<string, string?>? overrides, Func<IServiceProvider, System.Threading.Tasks.Task> action, CancellationToken ct)
+    {
+        data.Ensure();
+        var config = OpenDmpConfiguration.Build(data, overrides);
+        var services = new ServiceCollection().AddLogging().AddOpenDmpCore(config, data).BuildServiceProvider();
+        await using (services)
+        {
+            await CoreServices.MigrateAsync(services, ct);
+            using var scope = services.CreateScope();
+            await action(scope.ServiceProvider);
+        }
+    }
+
+    private static async System.Threading.Tasks.Task ServeAsync(DataDirectory data, IDictionary<string, string?>? overrides, string urls, bool demo, TextWriter stdout, CancellationToken ct)
+    {
+        data.Ensure();
+        var config = OpenDmpConfiguration.Build(data, overrides);
+        var app = OpenDmpHost.Build(data, config, urls.Split(';', StringSplitOptions.RemoveEmptyEntries));
+        await OpenDmpHost.PrepareAsync(data, app.Services, ct);
+        DemoWorld.Summary? summary = null;
+        if (demo)
+        {
+            summary = await DemoWorld.EnsureAsync(app.Services, data, ct);
+        }
+
+        await app.StartAsync(ct);
+        var url = app.Urls.First();
+        await stdout.WriteLineAsync($"""
+
+            OpenDMP is serving on {string.Join(", ", app.Urls)}
+              FHIR API ............ {url}/fhir   (CapabilityStatement: {url}/fhir/metadata)
+              Certification authority (trust it, and issue client certificates from it): {data.CaCertificate}
+            """);
+        if (summary is not null)
+        {
+            await stdout.WriteLineAsync(summary.Describe(url, data));
+        }
+
+        await stdout.WriteLineAsync("Press Ctrl+C to stop.");
+        await app.WaitForShutdownAsync(ct);
+    }
+}

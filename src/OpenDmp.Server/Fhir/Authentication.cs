@@ -1,0 +1,103 @@
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Caching.Memory;
+using OpenDmp.Core.Common;
+using OpenDmp.Core.Pki;
+using OpenDmp.Core.Storage;
+using OpenDmp.Server.Hosting;
+
+namespace OpenDmp.Server.Fhir;
+
+/// <summary>Who may call an endpoint.</summary>
+public enum Requirement
+{
+    /// <summary>Anyone (CapabilityStatement, health probes, landing page).</summary>
+    Public,
+    /// <summary>A professional authenticated by a client certificate of the platform's CA (mutual TLS).</summary>
+    Professional,
+}
+
+/// <summary>Declared on every endpoint: its access requirement and the audit event type it produces.</summary>
+public sealed record DmpEndpoint(Requirement Requirement, string AuditEvent);
+
+/// <summary>
+/// Authenticates professionals from the TLS client certificate: it must chain to the platform's CA,
+/// be valid now, allow client authentication and carry "8"+RPPS of a professional of the directory.
+/// Endpoints without a declared requirement are refused (deny by default).
+/// </summary>
+public sealed class ProfessionalAuthenticationMiddleware(RequestDelegate next, IMemoryCache cache, TimeProvider time)
+{
+    public const string ActorKey = "opendmp.actor";
+
+    private X509Certificate2? _ca;
+
+    public async System.Threading.Tasks.Task InvokeAsync(HttpContext context, DataDirectory data)
+    {
+        var endpoint = context.GetEndpoint();
+        if (endpoint is null)
+        {
+            await next(context);
+            return;
+        }
+
+        var declared = endpoint.Metadata.GetMetadata<DmpEndpoint>();
+        if (declared is null)
+        {
+            if (context.Request.Path.StartsWithSegments("/fhir"))
+            {
+                throw new DmpException(ErrorKind.Forbidden, "this endpoint declares no access requirement and is refused");
+            }
+
+            await next(context);
+            return;
+        }
+
+        if (declared.Requirement == Requirement.Public)
+        {
+            await next(context);
+            return;
+        }
+
+        var cert = context.Connection.ClientCertificate ?? await context.Connection.GetClientCertificateAsync(context.RequestAborted);
+        if (cert is null)
+        {
+            throw new DmpException(ErrorKind.Unauthenticated, "a client certificate (CPS) issued by the OpenDMP certification authority is required (mutual TLS)");
+        }
+
+        var actor = await cache.GetOrCreateAsync("cert:" + cert.Thumbprint, async entry =>
+        {
+            entry.AbsoluteExpirationRelativeToNow = TimeSpan.FromMinutes(1);
+            _ca ??= X509CertificateLoader.LoadCertificateFromFile(data.CaCertificate);
+            if (!TestCertificateAuthority.IsIssuedBy(cert, _ca, time.GetUtcNow()))
+            {
+                return null;
+            }
+
+            var rpps = TestCertificateAuthority.RppsOf(cert);
+            if (rpps is null)
+            {
+                return null;
+            }
+
+            var db = context.RequestServices.GetRequiredService<DmpDbContext>();
+            var p = await db.Professionals.AsNoTracking().FirstOrDefaultAsync(x => x.Rpps == rpps, context.RequestAborted);
+            return p is null ? null : new Actor(ActorKind.Professional, p.Id, p.DisplayName, p.ProfessionCode);
+        });
+        if (actor is null)
+        {
+            cache.Remove("cert:" + cert.Thumbprint);
+            throw new DmpException(ErrorKind.Unauthenticated, "the client certificate is not a valid OpenDMP professional certificate (unknown issuer, expired, wrong usage, or no professional of the directory with its RPPS)");
+        }
+
+        context.Items[ActorKey] = actor;
+        await next(context);
+    }
+}
+
+public static class HttpContextActorExtensions
+{
+    /// <summary>The authenticated actor; endpoints requiring a professional always have one.</summary>
+    public static Actor Actor(this HttpContext context) =>
+        context.Items[ProfessionalAuthenticationMiddleware.ActorKey] as Actor
+        ?? throw new DmpException(ErrorKind.Unauthenticated, "not authenticated");
+}

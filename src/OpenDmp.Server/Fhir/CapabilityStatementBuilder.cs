@@ -1,0 +1,85 @@
+using Hl7.Fhir.Model;
+using OpenDmp.Core.Clinical;
+using OpenDmp.Core.Directory;
+using OpenDmp.Core.Documents;
+using OpenDmp.Core.Records;
+using static Hl7.Fhir.Model.CapabilityStatement;
+
+namespace OpenDmp.Server.Fhir;
+
+/// <summary>The CapabilityStatement: exactly what this server implements, no more.</summary>
+public static class CapabilityStatementBuilder
+{
+    public static CapabilityStatement Build(string baseUrl)
+    {
+        var cs = new CapabilityStatement
+        {
+            Id = "opendmp",
+            Url = baseUrl + "/metadata",
+            Name = "OpenDMP",
+            Title = "OpenDMP — dossier médical partagé",
+            Status = PublicationStatus.Active,
+            Date = "2026-11-22",
+            Publisher = "OpenDMP",
+            Kind = CapabilityStatementKind.Instance,
+            Software = new SoftwareComponent { Name = "OpenDMP", Version = typeof(CapabilityStatementBuilder).Assembly.GetName().Version?.ToString() },
+            Implementation = new ImplementationComponent { Description = "OpenDMP FHIR API", Url = baseUrl },
+            FhirVersion = FHIRVersion.N4_0_1,
+            Format = ["application/fhir+json", "json"],
+            ImplementationGuide =
+            [
+                "https://profiles.ihe.net/ITI/MHD/ImplementationGuide/ihe.iti.mhd",
+                "https://interop.esante.gouv.fr/ig/fhir/pdsm/ImplementationGuide/ans.fhir.fr.pdsm",
+            ],
+            Instantiates = ["https://interop.esante.gouv.fr/ig/fhir/pdsm/CapabilityStatement/PDSm-GestionnaireDePartageDeDocuments"],
+        };
+        var rest = new RestComponent
+        {
+            Mode = RestfulCapabilityMode.Server,
+            Documentation = "Professionals authenticate with a client certificate (CPS model, mutual TLS) issued by the OpenDMP certification authority; the certificate's subject serialNumber carries the national PS identifier 8+RPPS. /metadata is public. Only JSON is supported. Every access passes the access policy and is recorded in the record's audit trail. Erase: POST DocumentReference/[id]/$erase (hidden, kept). Delete: DELETE DocumentReference/[id] (gone as if it never existed).",
+            Security = new SecurityComponent
+            {
+                Cors = false,
+                Service = [new CodeableConcept("http://terminology.hl7.org/CodeSystem/restful-security-service", "Certificates")],
+                Description = "Mutual TLS with CPS-like X.509 client certificates",
+            },
+        };
+        rest.Interaction.Add(new SystemInteractionComponent { Code = SystemRestfulInteraction.Transaction, Documentation = "IHE MHD ITI-65 Provide Document Bundle (PDSm comprehensive): SubmissionSet List, DocumentReference(s), Binary, optional FHIRPath Patch of replaced DocumentReference.status. All or nothing." });
+        rest.Resource.Add(Resource("DocumentReference", ["read", "search-type", "patch", "delete"], DocumentQueries.DocumentSearchParams, "ITI-67; PATCH accepts only status → superseded; DELETE = suppression (right of rectification)"));
+        rest.Resource[^1].Operation.Add(new OperationComponent { Name = "erase", Definition = "urn:opendmp:operation:DocumentReference-erase", Documentation = "Effacement: hide a document from everyone while keeping it for medico-legal purposes" });
+        rest.Resource.Add(Resource("List", ["read", "search-type"], DocumentQueries.ListSearchParams, "ITI-66: SubmissionSets"));
+        rest.Resource.Add(Resource("Binary", ["read"], new HashSet<string>(), "ITI-68: the exact bytes of a document (Accept the document's type), or a Binary resource (Accept application/fhir+json)"));
+        rest.Resource.Add(Resource("Patient", ["read", "search-type"], PatientQueries.SearchParamNames, "PDQm ITI-78. Identifier systems: INS-NIR urn:oid:1.2.250.1.213.1.4.8, INS-NIA …4.9, test …4.10, demo …4.11; test identities carry meta.security HTEST"));
+        rest.Resource.Add(Resource("Practitioner", ["read", "search-type"], DirectoryQueries.PractitionerParams, "Directory; identifier urn:oid:1.2.250.1.71.4.2.1|8{RPPS}"));
+        rest.Resource.Add(Resource("Organization", ["read", "search-type"], DirectoryQueries.OrganizationParams, "Directory"));
+        rest.Resource.Add(Resource("Observation", ["search-type"], ObservationQueries.SearchParamNames, "Structured results (e.g. LOINC-coded values)"));
+        cs.Rest.Add(rest);
+        return cs;
+    }
+
+    private static ResourceComponent Resource(string type, string[] interactions, IReadOnlySet<string> searchParams, string documentation)
+    {
+        var r = new ResourceComponent { Type = type, Documentation = documentation, Versioning = ResourceVersionPolicy.Versioned, ReadHistory = false, ConditionalCreate = false };
+        foreach (var i in interactions)
+        {
+            r.Interaction.Add(new ResourceInteractionComponent
+            {
+                Code = i switch
+                {
+                    "read" => TypeRestfulInteraction.Read,
+                    "search-type" => TypeRestfulInteraction.SearchType,
+                    "patch" => TypeRestfulInteraction.Patch,
+                    "delete" => TypeRestfulInteraction.Delete,
+                    _ => throw new ArgumentOutOfRangeException(nameof(interactions)),
+                },
+            });
+        }
+
+        foreach (var p in searchParams.Where(p => !p.StartsWith('_') || p is "_id").Order(StringComparer.Ordinal))
+        {
+            r.SearchParam.Add(new CapabilityStatement.SearchParamComponent { Name = p, Type = p switch { "date" or "period" or "period-start" or "period-end" or "birthdate" => SearchParamType.Date, "patient" or "subject" or "author" or "related" or "relatesto" => SearchParamType.Reference, "family" or "given" or "name" => SearchParamType.String, _ => SearchParamType.Token } });
+        }
+
+        return r;
+    }
+}

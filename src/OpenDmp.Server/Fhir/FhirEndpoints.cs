@@ -1,0 +1,132 @@
+using System.Text;
+using Hl7.Fhir.Model;
+using OpenDmp.Core.Clinical;
+using OpenDmp.Core.Common;
+using OpenDmp.Core.Directory;
+using OpenDmp.Core.Documents;
+using OpenDmp.Core.Fhir;
+using OpenDmp.Core.Records;
+
+namespace OpenDmp.Server.Fhir;
+
+/// <summary>The FHIR R4 API under /fhir: IHE MHD (ITI-65/66/67/68), PDQm (ITI-78), mCSD directory, results.</summary>
+public static class FhirEndpoints
+{
+    private static readonly DmpEndpoint Public = new(Requirement.Public, "none");
+
+    public static IEndpointRouteBuilder MapFhir(this IEndpointRouteBuilder app)
+    {
+        var fhir = app.MapGroup("/fhir");
+
+        fhir.MapGet("/metadata", (HttpRequest r) => FhirResults.Resource(CapabilityStatementBuilder.Build(FhirResults.BaseUrl(r))))
+            .WithMetadata(Public);
+
+        // ITI-65 Provide Document Bundle (transaction).
+        fhir.MapPost("/", async (HttpContext ctx, ProvideDocumentBundle handler, DocumentOptions options) =>
+        {
+            var bundle = FhirJson.Parse<Bundle>(await ReadBodyAsync(ctx, options));
+            var response = await handler.HandleAsync(bundle, ctx.Actor(), Channels.Api, ctx.RequestAborted);
+            return FhirResults.Resource(response);
+        }).WithMetadata(new DmpEndpoint(Requirement.Professional, "create"));
+
+        // PDQm.
+        fhir.MapGet("/Patient", async (HttpContext ctx, PatientQueries q) =>
+            FhirResults.SearchSet(await q.SearchAsync(Params(ctx), ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request))
+            .WithMetadata(new DmpEndpoint(Requirement.Professional, "search"));
+        fhir.MapGet("/Patient/{id}", async (string id, HttpContext ctx, PatientQueries q) =>
+            FhirResults.Resource(await q.ReadAsync(id, ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request))
+            .WithMetadata(new DmpEndpoint(Requirement.Professional, "read"));
+
+        // Directory (mCSD subset).
+        fhir.MapGet("/Practitioner", async (HttpContext ctx, DirectoryQueries q) =>
+            FhirResults.SearchSet(await q.SearchPractitionersAsync(Params(ctx), ctx.RequestAborted), ctx.Request))
+            .WithMetadata(new DmpEndpoint(Requirement.Professional, "directory-search"));
+        fhir.MapGet("/Practitioner/{id}", async (string id, HttpContext ctx, DirectoryQueries q) =>
+            FhirResults.Resource(await q.ReadPractitionerAsync(id, ctx.RequestAborted), ctx.Request))
+            .WithMetadata(new DmpEndpoint(Requirement.Professional, "directory-read"));
+        fhir.MapGet("/Organization", async (HttpContext ctx, DirectoryQueries q) =>
+            FhirResults.SearchSet(await q.SearchOrganizationsAsync(Params(ctx), ctx.RequestAborted), ctx.Request))
+            .WithMetadata(new DmpEndpoint(Requirement.Professional, "directory-search"));
+        fhir.MapGet("/Organization/{id}", async (string id, HttpContext ctx, DirectoryQueries q) =>
+            FhirResults.Resource(await q.ReadOrganizationAsync(id, ctx.RequestAborted), ctx.Request))
+            .WithMetadata(new DmpEndpoint(Requirement.Professional, "directory-read"));
+
+        // ITI-67 Find Document References, read, patch, erase, delete.
+        fhir.MapGet("/DocumentReference", async (HttpContext ctx, DocumentQueries q) =>
+            FhirResults.SearchSet(await q.SearchDocumentsAsync(Params(ctx), ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request))
+            .WithMetadata(new DmpEndpoint(Requirement.Professional, "search"));
+        fhir.MapGet("/DocumentReference/{id}", async (string id, HttpContext ctx, DocumentQueries q) =>
+            FhirResults.Resource(await q.ReadDocumentAsync(id, ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request))
+            .WithMetadata(new DmpEndpoint(Requirement.Professional, "read"));
+        fhir.MapPatch("/DocumentReference/{id}", async (string id, HttpContext ctx, DocumentQueries q, DocumentOptions options) =>
+        {
+            var patch = FhirJson.Parse<Parameters>(await ReadBodyAsync(ctx, options));
+            return FhirResults.Resource(await q.PatchStatusAsync(id, patch, ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request);
+        }).WithMetadata(new DmpEndpoint(Requirement.Professional, "replace"));
+        fhir.MapPost("/DocumentReference/{id}/$erase", async (string id, HttpContext ctx, DocumentQueries q) =>
+        {
+            await q.EraseAsync(id, ctx.Actor(), Channels.Api, ctx.RequestAborted);
+            return FhirResults.Outcome(200, OperationOutcome.IssueType.Informational, $"DocumentReference/{id} erased: hidden from everyone, kept for medico-legal purposes");
+        }).WithMetadata(new DmpEndpoint(Requirement.Professional, "erase"));
+        fhir.MapDelete("/DocumentReference/{id}", async (string id, HttpContext ctx, DocumentQueries q) =>
+        {
+            await q.DeleteAsync(id, ctx.Actor(), Channels.Api, ctx.RequestAborted);
+            return Results.NoContent();
+        }).WithMetadata(new DmpEndpoint(Requirement.Professional, "delete"));
+
+        // ITI-66 Find Lists.
+        fhir.MapGet("/List", async (HttpContext ctx, DocumentQueries q) =>
+            FhirResults.SearchSet(await q.SearchListsAsync(Params(ctx), ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request))
+            .WithMetadata(new DmpEndpoint(Requirement.Professional, "search"));
+        fhir.MapGet("/List/{id}", async (string id, HttpContext ctx, DocumentQueries q) =>
+            FhirResults.Resource(await q.ReadListAsync(id, ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request))
+            .WithMetadata(new DmpEndpoint(Requirement.Professional, "read"));
+
+        // ITI-68 Retrieve Document: the exact bytes (or a Binary resource when FHIR JSON is asked for).
+        fhir.MapGet("/Binary/{id}", async (string id, HttpContext ctx, DocumentQueries q) =>
+        {
+            var (doc, bytes) = await q.RetrieveAsync(id, ctx.Actor(), Channels.Api, ctx.RequestAborted);
+            var accept = ctx.Request.Headers.Accept.ToString();
+            var format = ctx.Request.Query["_format"].ToString();
+            if (accept.Contains("application/fhir+json", StringComparison.OrdinalIgnoreCase) || format is "json" or "application/fhir+json")
+            {
+                return FhirResults.Resource(new Binary { Id = id, ContentType = doc.ContentType, Data = bytes });
+            }
+
+            ctx.Response.Headers.ETag = $"W/\"{doc.VersionId}\"";
+            return Results.Bytes(bytes, doc.ContentType);
+        }).WithMetadata(new DmpEndpoint(Requirement.Professional, "retrieve"));
+
+        fhir.MapGet("/Observation", async (HttpContext ctx, ObservationQueries q) =>
+            FhirResults.SearchSet(await q.SearchAsync(Params(ctx), ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request))
+            .WithMetadata(new DmpEndpoint(Requirement.Professional, "search"));
+
+        fhir.MapFallback(ctx => throw new DmpException(ErrorKind.NotFound, $"no FHIR interaction {ctx.Request.Method} {ctx.Request.Path}; see /fhir/metadata"))
+            .WithMetadata(Public);
+        return app;
+    }
+
+    private static SearchParams Params(HttpContext ctx)
+    {
+        var format = ctx.Request.Query["_format"].ToString();
+        if (format.Length > 0 && !format.Contains("json", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new DmpException(ErrorKind.BadRequest, "only JSON is supported (_format=json)");
+        }
+
+        return new SearchParams(ctx.Request.Query.SelectMany(q => q.Value.Select(v => new KeyValuePair<string, string>(q.Key, v ?? string.Empty))));
+    }
+
+    private static async Task<string> ReadBodyAsync(HttpContext ctx, DocumentOptions options)
+    {
+        BodyLimits.Apply(ctx, options.MaxContentBytes);
+        var type = ctx.Request.ContentType ?? string.Empty;
+        if (!type.Contains("json", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new DmpException(ErrorKind.BadRequest, $"the body must be FHIR JSON (Content-Type application/fhir+json), got '{type}'");
+        }
+
+        using var reader = new StreamReader(ctx.Request.Body, Encoding.UTF8);
+        return await reader.ReadToEndAsync(ctx.RequestAborted);
+    }
+}

@@ -1,0 +1,99 @@
+using Hl7.Fhir.Model;
+using Microsoft.AspNetCore.Http.Features;
+using OpenDmp.Core.Common;
+
+namespace OpenDmp.Server.Fhir;
+
+/// <summary>
+/// One mapping from failures to HTTP: OperationOutcome under /fhir, RFC 9457 ProblemDetails
+/// elsewhere. Expected failures say what is wrong; unexpected ones are a 500 with a correlation
+/// id and no internals. Nothing about the request body is logged.
+/// </summary>
+public sealed partial class ErrorMappingMiddleware(RequestDelegate next, ILogger<ErrorMappingMiddleware> logger)
+{
+    public async System.Threading.Tasks.Task InvokeAsync(HttpContext context)
+    {
+        try
+        {
+            await next(context);
+        }
+        catch (DmpException ex) when (!context.Response.HasStarted)
+        {
+            LogRejected(logger, context.Request.Method, context.Request.Path, ex.Kind);
+            await WriteAsync(context, Status(ex.Kind), IssueType(ex.Kind), ex.Message, ex.Expression);
+        }
+        catch (BadHttpRequestException ex) when (!context.Response.HasStarted)
+        {
+            var message = ex.StatusCode == StatusCodes.Status413PayloadTooLarge
+                ? "the request body is larger than the server accepts (see Documents:MaxContentBytes)"
+                : "the request could not be read: " + ex.Message;
+            await WriteAsync(context, ex.StatusCode, ex.StatusCode == 413 ? OperationOutcome.IssueType.TooLong : OperationOutcome.IssueType.Structure, message, null);
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // Client went away.
+        }
+        catch (Exception ex) when (!context.Response.HasStarted)
+        {
+            var correlation = context.TraceIdentifier;
+            LogFailure(logger, ex.GetType().Name, correlation, context.Request.Method, context.Request.Path, ex);
+            await WriteAsync(context, 500, OperationOutcome.IssueType.Exception, $"internal error; quote correlation id {correlation} to the operator", null, correlation);
+        }
+    }
+
+    public static int Status(ErrorKind kind) => kind switch
+    {
+        ErrorKind.BadRequest => 400,
+        ErrorKind.Unauthenticated => 401,
+        ErrorKind.Forbidden => 403,
+        ErrorKind.NotFound => 404,
+        ErrorKind.Conflict => 409,
+        ErrorKind.Gone => 410,
+        ErrorKind.TooLarge => 413,
+        _ => 422,
+    };
+
+    private static OperationOutcome.IssueType IssueType(ErrorKind kind) => kind switch
+    {
+        ErrorKind.BadRequest => OperationOutcome.IssueType.Structure,
+        ErrorKind.Unauthenticated => OperationOutcome.IssueType.Login,
+        ErrorKind.Forbidden => OperationOutcome.IssueType.Forbidden,
+        ErrorKind.NotFound => OperationOutcome.IssueType.NotFound,
+        ErrorKind.Conflict => OperationOutcome.IssueType.Conflict,
+        ErrorKind.Gone => OperationOutcome.IssueType.Deleted,
+        ErrorKind.TooLarge => OperationOutcome.IssueType.TooLong,
+        _ => OperationOutcome.IssueType.Invalid,
+    };
+
+    public static async System.Threading.Tasks.Task WriteAsync(HttpContext context, int status, OperationOutcome.IssueType type, string message, string? expression, string? correlation = null)
+    {
+        context.Response.Clear();
+        if (context.Request.Path.StartsWithSegments("/fhir"))
+        {
+            await FhirResults.Outcome(status, type, message, expression, correlation).ExecuteAsync(context);
+            return;
+        }
+
+        await Results.Problem(detail: message, statusCode: status, extensions: correlation is null ? null : new Dictionary<string, object?> { ["correlationId"] = correlation }).ExecuteAsync(context);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Rejected {Method} {Path}: {Kind}")]
+    private static partial void LogRejected(ILogger logger, string method, PathString path, ErrorKind kind);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled {ExceptionType} (correlation {Correlation}) on {Method} {Path}")]
+    private static partial void LogFailure(ILogger logger, string exceptionType, string correlation, string method, PathString path, Exception ex);
+}
+
+/// <summary>Kestrel limit for one request body, derived from the document size limit (base64 + metadata).</summary>
+public static class BodyLimits
+{
+    public static long MaxRequestBytes(long maxContentBytes) => (maxContentBytes * 4 / 3) + (2 * 1024 * 1024);
+
+    public static void Apply(HttpContext context, long maxContentBytes)
+    {
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } f)
+        {
+            f.MaxRequestBodySize = MaxRequestBytes(maxContentBytes);
+        }
+    }
+}

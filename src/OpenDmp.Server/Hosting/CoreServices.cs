@@ -1,0 +1,60 @@
+using Microsoft.EntityFrameworkCore;
+using OpenDmp.Core.Audit;
+using OpenDmp.Core.Content;
+using OpenDmp.Core.Directory;
+using OpenDmp.Core.Documents;
+using OpenDmp.Core.Import;
+using OpenDmp.Core.Records;
+using OpenDmp.Core.Storage;
+
+namespace OpenDmp.Server.Hosting;
+
+/// <summary>Registration of the Core modules: one DbContext, the content store, the handlers.</summary>
+public static class CoreServices
+{
+    public static IServiceCollection AddOpenDmpCore(this IServiceCollection services, IConfiguration configuration, DataDirectory data)
+    {
+        var db = configuration.GetSection("Database").Get<DatabaseOptions>() ?? new DatabaseOptions();
+        var docs = configuration.GetSection("Documents").Get<DocumentOptions>() ?? new DocumentOptions();
+        if (docs.MaxContentBytes <= 0)
+        {
+            throw new InvalidOperationException("Documents:MaxContentBytes must be positive");
+        }
+
+        services.AddSingleton(data);
+        services.AddSingleton(db);
+        services.AddSingleton(docs);
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<WriteGate>();
+        services.AddSingleton<AuditTrail>();
+        var storeKind = configuration["Content:Store"] ?? (db.Provider == DatabaseProvider.Postgres ? "database" : "file");
+        services.AddSingleton<IContentStore>(storeKind switch
+        {
+            "database" => new DatabaseContentStore(),
+            "file" => new FileContentStore(data.Content),
+            _ => throw new InvalidOperationException($"Content:Store must be 'file' or 'database', got '{storeKind}'"),
+        });
+        services.AddDbContext<DmpDbContext>(o => db.Configure(o, data.Root));
+        services.AddScoped<RecordService>();
+        services.AddScoped<PatientQueries>();
+        services.AddScoped<DirectoryService>();
+        services.AddScoped<DirectoryQueries>();
+        services.AddScoped<ProvideDocumentBundle>();
+        services.AddScoped<DocumentQueries>();
+        services.AddScoped<FhirImporter>();
+        services.AddScoped<OpenDmp.Core.Clinical.ObservationQueries>();
+        return services;
+    }
+
+    /// <summary>Applies the provider's migrations; SQLite gets WAL mode for concurrent readers.</summary>
+    public static async Task MigrateAsync(IServiceProvider services, CancellationToken ct)
+    {
+        using var scope = services.CreateScope();
+        var db = scope.ServiceProvider.GetRequiredService<DmpDbContext>();
+        await db.Database.MigrateAsync(ct);
+        if (db.Database.IsSqlite())
+        {
+            await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", ct);
+        }
+    }
+}

@@ -1,0 +1,84 @@
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
+using OpenDmp.Core.Documents;
+using OpenDmp.Core.Pki;
+using OpenDmp.Core.Storage;
+using OpenDmp.Server.Fhir;
+
+namespace OpenDmp.Server.Hosting;
+
+/// <summary>Builds the OpenDMP web application: Kestrel over HTTPS with optional client certificates, the FHIR API, health probes.</summary>
+public static class OpenDmpHost
+{
+    /// <summary>Ensures the data directory, its PKI (CA and server certificate) and the database schema.</summary>
+    public static async Task PrepareAsync(DataDirectory data, IServiceProvider services, CancellationToken ct)
+    {
+        data.Ensure();
+        var ca = TestCertificateAuthority.LoadOrCreate(data.Pki, TimeProvider.System);
+        if (!File.Exists(data.ServerCertificate) || !File.Exists(data.ServerKey))
+        {
+            ca.IssueServer(data.Pki, [Environment.MachineName], TimeProvider.System);
+        }
+
+        await CoreServices.MigrateAsync(services, ct);
+    }
+
+    public static WebApplication Build(DataDirectory data, IConfiguration configuration, IEnumerable<string> urls, Action<ILoggingBuilder>? logging = null)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory, Args = [] });
+        builder.Configuration.AddConfiguration(configuration);
+        if (logging is not null)
+        {
+            logging(builder.Logging);
+        }
+
+        builder.Services.AddOpenDmpCore(configuration, data);
+        builder.Services.AddMemoryCache();
+        builder.Services.AddProblemDetails();
+        var docs = configuration.GetSection("Documents").Get<DocumentOptions>() ?? new DocumentOptions();
+        builder.WebHost.UseUrls([.. urls]);
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            k.Limits.MaxRequestBodySize = BodyLimits.MaxRequestBytes(docs.MaxContentBytes);
+            k.ConfigureHttpsDefaults(h =>
+            {
+                h.ServerCertificate = LoadServerCertificate(data);
+                // The certificate is requested at the handshake; its validity is checked by the
+                // authentication middleware so that a refusal is a 401 with an OperationOutcome.
+                h.ClientCertificateMode = ClientCertificateMode.AllowCertificate;
+                h.ClientCertificateValidation = (_, _, _) => true;
+                h.CheckCertificateRevocation = false;
+            });
+        });
+
+        var app = builder.Build();
+        app.UseMiddleware<ErrorMappingMiddleware>();
+        app.UseRouting();
+        app.UseMiddleware<ProfessionalAuthenticationMiddleware>();
+        app.MapGet("/health/live", () => Results.Text("ok")).WithMetadata(new DmpEndpoint(Requirement.Public, "none"));
+        app.MapGet("/health/ready", async (DmpDbContext db, CancellationToken ct) =>
+            await db.Database.CanConnectAsync(ct) ? Results.Text("ready") : Results.Problem("database unreachable", statusCode: 503))
+            .WithMetadata(new DmpEndpoint(Requirement.Public, "none"));
+        app.MapGet("/", () => Results.Content(LandingPage, "text/html; charset=utf-8")).WithMetadata(new DmpEndpoint(Requirement.Public, "none"));
+        app.MapFhir();
+        return app;
+    }
+
+    private static X509Certificate2 LoadServerCertificate(DataDirectory data)
+    {
+        using var pem = X509Certificate2.CreateFromPemFile(data.ServerCertificate, data.ServerKey);
+        // Export/import so that the private key is usable by SslStream on every platform.
+        return X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
+    }
+
+    private const string LandingPage = """
+        <!DOCTYPE html>
+        <html lang="fr"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>OpenDMP</title></head>
+        <body><main>
+        <h1>OpenDMP — dossier médical partagé</h1>
+        <p>Les logiciels des professionnels de santé utilisent l'API FHIR sous <a href="/fhir/metadata">/fhir</a> (IHE MHD, PDQm), avec un certificat de professionnel (modèle CPS).</p>
+        <p lang="en">Professional software uses the FHIR API under <a href="/fhir/metadata">/fhir</a> with a CPS-like client certificate.</p>
+        </main></body></html>
+        """;
+}

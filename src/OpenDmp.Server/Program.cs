@@ -1,0 +1,3 @@
+using OpenDmp.Server.Cli;
+
+return await AdminCli.RunAsync(args);
