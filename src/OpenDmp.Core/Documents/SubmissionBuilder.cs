@@ -53,8 +53,8 @@ public static class SubmissionBuilder
             {
                 MasterIdentifier = new Identifier("urn:ietf:rfc:3986", "urn:uuid:" + Guid.NewGuid()),
                 Status = DocumentReferenceStatus.Current,
-                Type = new CodeableConcept(type.System, type.Code, type.Display),
-                Category = [new CodeableConcept(cls.System, cls.Code, cls.Display)],
+                Type = new CodeableConcept { Coding = [new Coding(type.System, type.Code, type.Display)] },
+                Category = [new CodeableConcept { Coding = [new Coding(cls.System, cls.Code, cls.Display)] }],
                 Subject = new ResourceReference(patientReference),
                 Date = date,
                 Description = d.Title,

@@ -63,7 +63,7 @@ public static class DemoWorld
         [
             ("1560375056024", "DUPONT", "Jean Pierre", new DateOnly(1956, 3, 12), "M", "75056"),
             ("2790213055017", "LEROY", "Marie", new DateOnly(1979, 2, 4), "F", "13055"),
-            ("1882A04012007", "ROSSI", "Antoine", new DateOnly(1988, 11, 23), "M", "2A004"),
+            ("188112A004012", "ROSSI", "Antoine", new DateOnly(1988, 11, 23), "M", "2A004"),
         ];
         var patientInfo = new List<(string, string, string)>();
         if (created)

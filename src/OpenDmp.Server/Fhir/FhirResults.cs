@@ -50,7 +50,7 @@ public static class FhirResults
     {
         var baseUrl = BaseUrl(request);
         var buffer = new ArrayBufferWriter<byte>(4096 + (page.Hits.Sum(h => h.Json.Length) * 11 / 10));
-        using (var w = new Utf8JsonWriter(buffer))
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             w.WriteStartObject();
             w.WriteString("resourceType", "Bundle");

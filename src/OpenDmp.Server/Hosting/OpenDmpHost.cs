@@ -32,6 +32,8 @@ public static class OpenDmpHost
             logging(builder.Logging);
         }
 
+        builder.Logging.AddFilter("Microsoft.EntityFrameworkCore", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Services.AddOpenDmpCore(configuration, data);
         builder.Services.AddMemoryCache();
         builder.Services.AddProblemDetails();
