@@ -348,14 +348,10 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
             throw new DmpException(ErrorKind.TooLarge, $"the document is {bytes.LongLength} bytes; the limit is {options.MaxContentBytes} bytes", at + ".content[0].attachment");
         }
 
-        if (att.Size is null)
+        var size = FhirJson.SizeOf(att) ?? throw DmpException.Invalid("attachment.size is required", at + ".content[0].attachment.size");
+        if (size != bytes.LongLength)
         {
-            throw DmpException.Invalid("attachment.size is required", at + ".content[0].attachment.size");
-        }
-
-        if (att.Size != bytes.LongLength)
-        {
-            throw DmpException.Invalid($"attachment.size says {att.Size} bytes but the content has {bytes.LongLength}", at + ".content[0].attachment.size");
+            throw DmpException.Invalid($"attachment.size says {size} bytes but the content has {bytes.LongLength}", at + ".content[0].attachment.size");
         }
 
 #pragma warning disable CA5350 // FHIR R4 Attachment.hash is defined as SHA-1; it is an integrity check here, not a security one.

@@ -6,7 +6,7 @@ using OpenDmp.Core.Common;
 namespace OpenDmp.Core.Fhir;
 
 /// <summary>FHIR R4 JSON with the Firely SDK (System.Text.Json converters).</summary>
-public static class FhirJson
+public static partial class FhirJson
 {
     public static readonly JsonSerializerOptions Options = new JsonSerializerOptions().ForFhir(ModelInfo.ModelInspector);
 
@@ -17,7 +17,7 @@ public static class FhirJson
         Resource? r;
         try
         {
-            r = JsonSerializer.Deserialize<Resource>(json, Options);
+            r = JsonSerializer.Deserialize<Resource>(NumericSize(json), Options);
         }
         catch (DeserializationFailedException ex)
         {
@@ -41,5 +41,42 @@ public static class FhirJson
         };
     }
 
-    public static string Serialize(Base resource) => JsonSerializer.Serialize(resource, resource.GetType(), Options);
+    /// <summary>
+    /// Serialises to R4 JSON. Firely 6.8 writes Attachment.size (R4 unsignedInt) as a JSON string, the
+    /// R5 integer64 form, which R4 parsers (its own included) reject: it is written back as a number.
+    /// </summary>
+    /// <summary>
+    /// Attachment.size, whatever element type the parser put there (Firely 6.8's R4 <c>Size</c>
+    /// getter casts to Integer64 and throws when the parser stored an UnsignedInt).
+    /// </summary>
+    public static long? SizeOf(Attachment attachment)
+    {
+        foreach (var (name, value) in attachment.EnumerateElements())
+        {
+            if (name == "size")
+            {
+                return value switch
+                {
+                    UnsignedInt u => u.Value,
+                    Integer64 l => l.Value,
+                    Integer i => i.Value,
+                    _ => long.TryParse(value?.ToString(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : null,
+                };
+            }
+        }
+
+        return null;
+    }
+
+    public static string Serialize(Base resource) => NumericSize(JsonSerializer.Serialize(resource, resource.GetType(), Options));
+
+    /// <summary>
+    /// "size":"123" → "size":123. Safe on FHIR JSON: a quote inside a string value is always escaped,
+    /// so the pattern only matches a real "size" property.
+    /// </summary>
+    private static string NumericSize(string json) =>
+        json.Contains("\"size\"", StringComparison.Ordinal) ? SizeAsString().Replace(json, "\"size\":$1") : json;
+
+    [System.Text.RegularExpressions.GeneratedRegex("\"size\"\\s*:\\s*\"([0-9]{1,19})\"")]
+    private static partial System.Text.RegularExpressions.Regex SizeAsString();
 }

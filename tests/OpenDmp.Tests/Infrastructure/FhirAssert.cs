@@ -1,0 +1,35 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Hl7.Fhir.Model;
+using OpenDmp.Core.Fhir;
+
+namespace OpenDmp.Tests.Infrastructure;
+
+public static class FhirAssert
+{
+    /// <summary>Asserts the status and that the body is an OperationOutcome whose diagnostics contain the text.</summary>
+    public static async Task<OperationOutcome> OutcomeAsync(HttpResponseMessage response, HttpStatusCode status, string contains)
+    {
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(status == response.StatusCode, $"expected {(int)status}, got {(int)response.StatusCode}: {body}");
+        Assert.StartsWith("application/fhir+json", response.Content.Headers.ContentType?.ToString(), StringComparison.Ordinal);
+        var oo = FhirJson.Parse<OperationOutcome>(body);
+        var diagnostics = string.Join(" | ", oo.Issue.Select(i => i.Diagnostics));
+        Assert.Contains(contains, diagnostics, StringComparison.OrdinalIgnoreCase);
+        return oo;
+    }
+
+    public static StringContent Json(string json) => new(json, Encoding.UTF8, "application/fhir+json");
+
+    public static StringContent Json(Resource resource) => Json(FhirJson.Serialize(resource));
+
+    public static async Task<Bundle> BundleAsync(HttpResponseMessage response)
+    {
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, $"{(int)response.StatusCode}: {body}");
+        return FhirJson.Parse<Bundle>(body);
+    }
+
+    public static JsonDocument JsonOf(string body) => JsonDocument.Parse(body);
+}
