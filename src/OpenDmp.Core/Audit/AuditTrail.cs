@@ -61,7 +61,7 @@ public sealed class AuditTrail(TimeProvider time)
         {
             RecordId = chain,
             Seq = seq,
-            Time = time.GetUtcNow(),
+            Time = TruncateToMicroseconds(time.GetUtcNow()),
             ActorKind = e.Actor.Kind.ToString(),
             ActorId = e.Actor.Id,
             Action = e.Action,
@@ -77,6 +77,9 @@ public sealed class AuditTrail(TimeProvider time)
         entry.Hash = ComputeHash(entry);
         db.AuditEntries.Add(entry);
     }
+
+    /// <summary>PostgreSQL keeps microseconds: the hashed time must survive the round trip.</summary>
+    public static DateTimeOffset TruncateToMicroseconds(DateTimeOffset t) => new(t.UtcTicks - (t.UtcTicks % 10), TimeSpan.Zero);
 
     /// <summary>Canonical encoding: fields in a fixed order, separated by a unit separator, time in UTC ticks.</summary>
     public static string ComputeHash(AuditEntry e)

@@ -40,7 +40,7 @@ public sealed class TestCertificateAuthority
         req.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
         req.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(req.PublicKey, false));
         var now = time.GetUtcNow();
-        using var ca = req.CreateSelfSigned(now.AddDays(-1), now.AddYears(10));
+        using var ca = req.CreateSelfSigned(now.AddDays(-30), now.AddYears(10));
         WritePem(crt, key, ca, rsa);
         return new TestCertificateAuthority(X509Certificate2.CreateFromPemFile(crt, key));
     }
