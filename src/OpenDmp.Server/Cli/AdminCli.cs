@@ -152,7 +152,7 @@ public static class AdminCli
 
         // import fhir
         var files = new Argument<string[]>("files") { Description = "FHIR R4 JSON bundles (batch or transaction)", Arity = ArgumentArity.OneOrMore };
-        var importFhir = new Command("fhir", "import FHIR R4 bundles: organisations, practitioners, patients, documents, observations") { files };
+        var importFhir = new Command("fhir", "import FHIR R4 bundles (or single resources): organisations, practitioners, patients, documents, observations") { files };
         importFhir.SetAction((pr, ct) => Guarded(stderr, () => WithServicesAsync(Data(pr, dataOption), configOverrides, async sp =>
         {
             foreach (var file in pr.GetValue(files)!)
@@ -162,7 +162,9 @@ public static class AdminCli
                     throw DmpException.Invalid($"file not found: {file}");
                 }
 
-                var bundle = FhirJson.Parse<Bundle>(await File.ReadAllTextAsync(file, ct));
+                // A bundle, or a single resource (imported as a one-entry collection).
+                var resource = FhirJson.Parse<Resource>(await File.ReadAllTextAsync(file, ct));
+                var bundle = resource as Bundle ?? new Bundle { Type = Bundle.BundleType.Collection, Entry = [new Bundle.EntryComponent { FullUrl = $"{resource.TypeName}/{resource.Id}", Resource = resource }] };
                 ImportReport? report = null;
                 var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(stdout) });
                 await console.Progress().AutoClear(false).StartAsync(async progressCtx =>

@@ -31,5 +31,15 @@ public static class FhirAssert
         return FhirJson.Parse<Bundle>(body);
     }
 
+    /// <summary>ITI-68 as a document consumer does it: the bytes, asking for any content type but FHIR's.</summary>
+    public static async Task<string> RetrieveTextAsync(HttpClient http, string url)
+    {
+        using var req = new HttpRequestMessage(HttpMethod.Get, url);
+        req.Headers.Accept.ParseAdd("*/*");
+        using var response = await http.SendAsync(req);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return await response.Content.ReadAsStringAsync();
+    }
+
     public static JsonDocument JsonOf(string body) => JsonDocument.Parse(body);
 }
