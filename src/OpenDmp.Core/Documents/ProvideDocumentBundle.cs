@@ -112,7 +112,10 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
             ?? throw DmpException.Invalid("unknown patient: the SubmissionSet subject designates no patient of OpenDMP", $"Bundle.entry[{submissionIndex}].resource.subject");
         foreach (var (index, _, doc) in docRefs)
         {
-            var rid = await References.ResolvePatientAsync(db, doc.Subject, ct);
+            // Usually the same reference as the SubmissionSet's: resolved once.
+            var rid = doc.Subject?.Reference is { } same && same == submissionSet.Subject?.Reference && doc.Subject.Identifier is null
+                ? recordId
+                : await References.ResolvePatientAsync(db, doc.Subject, ct);
             if (rid is null)
             {
                 throw DmpException.Invalid("unknown patient: DocumentReference.subject designates no patient of OpenDMP", $"Bundle.entry[{index}].resource.subject");
@@ -124,14 +127,16 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
             }
         }
 
-        var record = await db.Records.AsNoTracking().FirstOrDefaultAsync(x => x.RecordId == recordId, ct)
+        var record = await db.Records.AsNoTracking().Where(x => x.RecordId == recordId)
+            .Select(x => new { x.Status, x.TreatingPhysicianId, IsTest = db.Patients.Where(p => p.RecordId == recordId).Select(p => p.IsTestIdentity).First() })
+            .FirstOrDefaultAsync(ct)
             ?? throw DmpException.Invalid("the patient has no record: it must be opened with the patient's consent first");
         if (record.Status != RecordStatus.Open)
         {
             throw DmpException.Invalid("the patient's record is closed: it accepts no documents");
         }
 
-        var patientIsTest = await db.Patients.AsNoTracking().Where(x => x.RecordId == recordId).Select(x => x.IsTestIdentity).FirstAsync(ct);
+        var patientIsTest = record.IsTest;
         var facts = new RecordFacts(recordId, record.Status, record.TreatingPhysicianId);
         await RequireAsync(new AccessRequest(actor, AccessAction.CreateDocument, facts), recordId, "DocumentReference", null, channel, ct);
 
@@ -194,18 +199,19 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
             }
         }
 
-        var existingMaster = newDocs.Select(d => d.Entry.MasterIdentifier).ToList();
-        if (await db.Documents.AsNoTracking().AnyAsync(x => x.RecordId == recordId && existingMaster.Contains(x.MasterIdentifier), ct))
-        {
-            throw new DmpException(ErrorKind.Conflict, "a document with the same masterIdentifier already exists in this record");
-        }
-
         var ssEntry = BuildSubmissionSet(submissionSet, submissionSetId, recordId, newDocs, actor.Id, patientIsTest, now);
 
-        // Write: content first (file store), then everything in one transaction.
+        // Write: content first (outside the record's gate: new keys, no contention), then all the
+        // metadata in one transaction under the gate.
         var written = new List<string>();
         try
         {
+            foreach (var nd in newDocs)
+            {
+                await store.PutAsync(db, recordId, nd.Entry.ContentKey, nd.Content, ct);
+                written.Add(nd.Entry.ContentKey);
+            }
+
             await using var scope = await gate.EnterAsync(db, recordId, ct);
             var current = await db.Records.AsNoTracking().FirstAsync(x => x.RecordId == recordId, ct);
             if (current.Status != RecordStatus.Open)
@@ -215,8 +221,6 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
 
             foreach (var nd in newDocs)
             {
-                await store.PutAsync(db, recordId, nd.Entry.ContentKey, nd.Content, ct);
-                written.Add(nd.Entry.ContentKey);
                 db.Documents.Add(nd.Entry);
                 db.DocumentLinks.AddRange(nd.Links);
                 await audit.AppendAsync(db, new AuditItem(recordId, actor, "create", "success", channel, "DocumentReference", nd.Entry.Id, Mode: "provide"), ct);
@@ -239,12 +243,18 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
             await db.SaveChangesAsync(ct);
             await scope.CommitAsync(ct);
         }
-        catch
+        catch (Exception ex)
         {
             db.ChangeTracker.Clear();
             foreach (var key in written)
             {
                 await store.DiscardAsync(recordId, key);
+            }
+
+            // The unique index (record_id, master_identifier) is the duplicate check.
+            if (ex is DbUpdateException && UniqueViolation.Is(ex))
+            {
+                throw new DmpException(ErrorKind.Conflict, "a document with the same masterIdentifier already exists in this record");
             }
 
             throw;

@@ -15,6 +15,8 @@ public sealed class DatabaseOptions
     public DatabaseProvider Provider { get; set; } = DatabaseProvider.Sqlite;
     public string? ConnectionString { get; set; }
 
+    private static readonly SqlitePragmas Pragmas = new();
+
     public const string SqliteMigrationsAssembly = "OpenDmp.Migrations.Sqlite";
     public const string PostgresMigrationsAssembly = "OpenDmp.Migrations.Postgres";
 
@@ -38,7 +40,7 @@ public sealed class DatabaseOptions
                 cs = $"Data Source={Path.Combine(dataDirectory, "opendmp.db")}";
             }
 
-            builder.UseSqlite(cs, o => o.MigrationsAssembly(SqliteMigrationsAssembly));
+            builder.UseSqlite(cs, o => o.MigrationsAssembly(SqliteMigrationsAssembly)).AddInterceptors(Pragmas);
         }
     }
 }

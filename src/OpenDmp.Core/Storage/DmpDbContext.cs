@@ -70,7 +70,7 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
             e.HasKey(x => new { x.RecordId, x.Id });
             e.HasIndex(x => x.Id);
             e.HasIndex(x => new { x.RecordId, x.Date });
-            e.HasIndex(x => new { x.RecordId, x.MasterIdentifier });
+            e.HasIndex(x => new { x.RecordId, x.MasterIdentifier }).IsUnique();
         });
         modelBuilder.Entity<DocumentLink>(e =>
         {

@@ -435,7 +435,8 @@ namespace OpenDmp.Migrations.Postgres.Migrations
 
                     b.HasIndex("RecordId", "Date");
 
-                    b.HasIndex("RecordId", "MasterIdentifier");
+                    b.HasIndex("RecordId", "MasterIdentifier")
+                        .IsUnique();
 
                     b.ToTable("documents", (string)null);
                 });

@@ -430,7 +430,8 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
 
                     b.HasIndex("RecordId", "Date");
 
-                    b.HasIndex("RecordId", "MasterIdentifier");
+                    b.HasIndex("RecordId", "MasterIdentifier")
+                        .IsUnique();
 
                     b.ToTable("documents", (string)null);
                 });

@@ -34,7 +34,7 @@ public static class CoreServices
             "file" => new FileContentStore(data.Content),
             _ => throw new InvalidOperationException($"Content:Store must be 'file' or 'database', got '{storeKind}'"),
         });
-        services.AddDbContext<DmpDbContext>(o => db.Configure(o, data.Root));
+        services.AddDbContextPool<DmpDbContext>(o => db.Configure(o, data.Root));
         services.AddScoped<RecordService>();
         services.AddScoped<PatientQueries>();
         services.AddScoped<DirectoryService>();

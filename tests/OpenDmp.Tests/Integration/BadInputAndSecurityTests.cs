@@ -161,10 +161,16 @@ public abstract class BadInputAndSecurityTests(IStorageUnderTest storage) : Serv
         var b = SubmissionBuilder.Build(patient.Reference, gp.Rpps, gp.Display, [new DocumentToSubmit(big, "application/pdf", "Gros document")]);
         await AssertRefusedAsync(http, FhirAssert.Json(b), HttpStatusCode.RequestEntityTooLarge, "limit is 65536");
 
-        // Far above the limit: refused while reading the body.
+        // Far above the limit: refused from its Content-Length, before the body is read (the client
+        // asks "Expect: 100-continue", as clients uploading large bodies should).
         var huge = new byte[3_000_000];
         var b2 = SubmissionBuilder.Build(patient.Reference, gp.Rpps, gp.Display, [new DocumentToSubmit(huge, "application/pdf", "Énorme")]);
-        await AssertRefusedAsync(http, FhirAssert.Json(b2), HttpStatusCode.RequestEntityTooLarge, "larger than the server accepts");
+        var before = await Server.CountDocumentsAsync();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/fhir") { Content = FhirAssert.Json(b2) };
+        request.Headers.ExpectContinue = true;
+        using var response = await http.SendAsync(request);
+        await FhirAssert.OutcomeAsync(response, HttpStatusCode.RequestEntityTooLarge, "larger than the server accepts");
+        Assert.Equal(before, await Server.CountDocumentsAsync());
     }
 
     [Fact]

@@ -11,7 +11,7 @@ using OpenDmp.Core.Storage;
 namespace OpenDmp.Migrations.Sqlite.Migrations
 {
     [DbContext(typeof(DmpDbContext))]
-    [Migration("20261122171826_Initial")]
+    [Migration("20261122174240_Initial")]
     partial class Initial
     {
         /// <inheritdoc />
@@ -433,7 +433,8 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
 
                     b.HasIndex("RecordId", "Date");
 
-                    b.HasIndex("RecordId", "MasterIdentifier");
+                    b.HasIndex("RecordId", "MasterIdentifier")
+                        .IsUnique();
 
                     b.ToTable("documents", (string)null);
                 });

@@ -12,7 +12,7 @@ using OpenDmp.Core.Storage;
 namespace OpenDmp.Migrations.Postgres.Migrations
 {
     [DbContext(typeof(DmpDbContext))]
-    [Migration("20261122171838_Initial")]
+    [Migration("20261122174251_Initial")]
     partial class Initial
     {
         /// <inheritdoc />
@@ -438,7 +438,8 @@ namespace OpenDmp.Migrations.Postgres.Migrations
 
                     b.HasIndex("RecordId", "Date");
 
-                    b.HasIndex("RecordId", "MasterIdentifier");
+                    b.HasIndex("RecordId", "MasterIdentifier")
+                        .IsUnique();
 
                     b.ToTable("documents", (string)null);
                 });

@@ -258,7 +258,8 @@ namespace OpenDmp.Migrations.Postgres.Migrations
             migrationBuilder.CreateIndex(
                 name: "IX_documents_record_id_master_identifier",
                 table: "documents",
-                columns: new[] { "record_id", "master_identifier" });
+                columns: new[] { "record_id", "master_identifier" },
+                unique: true);
 
             migrationBuilder.CreateIndex(
                 name: "IX_observations_record_id_code_effective",

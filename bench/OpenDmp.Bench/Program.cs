@@ -1,0 +1,282 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using Microsoft.Extensions.DependencyInjection;
+using OpenDmp.Core.Common;
+using OpenDmp.Core.Directory;
+using OpenDmp.Core.Documents;
+using OpenDmp.Core.Fhir;
+using OpenDmp.Core.Identity;
+using OpenDmp.Core.Pki;
+using OpenDmp.Core.Records;
+using OpenDmp.Server.Hosting;
+
+// Load driver for OpenDMP: seeds a database, starts the real server as a separate process
+// (opendmp serve), drives it over HTTPS with mutual TLS, and reports ITI-65 throughput, ITI-67
+// latency percentiles and the server's peak resident memory.
+var opts = BenchOptions.Parse(args);
+var data = new DataDirectory(Path.Combine(Path.GetTempPath(), "opendmp-bench-" + Guid.NewGuid().ToString("N")[..8]));
+data.Ensure();
+var overrides = new Dictionary<string, string?>();
+if (opts.Postgres is not null)
+{
+    overrides["Database:Provider"] = "Postgres";
+    overrides["Database:ConnectionString"] = opts.Postgres;
+}
+
+Console.WriteLine($"# OpenDMP benchmark — {(opts.Postgres is null ? "SQLite" : "PostgreSQL")}, {opts.Documents} documents of {opts.DocumentBytes} bytes, {opts.Patients} patients, {opts.Clients} clients");
+var config = OpenDmpConfiguration.Build(data, overrides);
+var services = new ServiceCollection().AddLogging().AddOpenDmpCore(config, data).BuildServiceProvider();
+var ca = TestCertificateAuthority.LoadOrCreate(data.Pki, TimeProvider.System);
+ca.IssueServer(data.Pki, [], TimeProvider.System);
+await CoreServices.MigrateAsync(services, CancellationToken.None);
+
+// Seed: one GP, the patients and their open records.
+var gpRpps = "10000000017";
+var patients = new List<string>();
+using (var scope = services.CreateScope())
+{
+    var gp = await scope.ServiceProvider.GetRequiredService<DirectoryService>().AddProfessionalAsync(gpRpps, "10", "SM54", "Martin", "Claire", Actor.Operator, Channels.Admin, CancellationToken.None);
+    ca.IssueProfessional(gpRpps, gp.DisplayName, null, Path.Combine(data.Root, "bench"), TimeProvider.System);
+}
+
+var seedWatch = Stopwatch.StartNew();
+for (var i = 0; i < opts.Patients; i++)
+{
+    using var scope = services.CreateScope();
+    var records = scope.ServiceProvider.GetRequiredService<RecordService>();
+    var nir = string.Create(CultureInfo.InvariantCulture, $"{1 + (i % 2)}{50 + (i % 40):00}{1 + (i % 12):00}75{(i / 1000) % 1000:000}{i % 1000:000}");
+    var p = await records.AddPatientAsync(new NewPatient(Ins.WithKey(nir), Ins.TestSystem, "BENCH", "Patient" + i.ToString(CultureInfo.InvariantCulture), new DateOnly(1950 + (i % 50), 1 + (i % 12), 1 + (i % 28)), i % 2 == 0 ? "M" : "F", "75056"), Actor.Operator, Channels.Admin, CancellationToken.None);
+    await records.OpenAsync(p.RecordId, gpRpps, gpRpps, OpeningChannel.Office, Actor.Operator, Channels.Admin, CancellationToken.None);
+    patients.Add(p.RecordId);
+}
+
+Console.WriteLine($"seeded {opts.Patients} patients in {seedWatch.Elapsed.TotalSeconds:F1} s");
+await services.DisposeAsync();
+
+// Start the server as its own process so that its memory is measured alone.
+var port = FreePort();
+var serverDll = Path.Combine(AppContext.BaseDirectory, "opendmp.dll");
+var psi = new ProcessStartInfo("dotnet", [serverDll, "serve", "--data", data.Root, "--urls", $"https://127.0.0.1:{port}", "--no-demo"])
+{
+    RedirectStandardOutput = true,
+    RedirectStandardError = true,
+};
+foreach (var kv in overrides)
+{
+    psi.Environment["OPENDMP_" + kv.Key.Replace(":", "__", StringComparison.Ordinal)] = kv.Value;
+}
+
+psi.Environment["DOTNET_gcServer"] = "0";
+using var server = Process.Start(psi)!;
+server.OutputDataReceived += (_, _) => { };
+server.ErrorDataReceived += (_, e) => { if (e.Data is not null) { Console.Error.WriteLine("server: " + e.Data); } };
+server.BeginOutputReadLine();
+server.BeginErrorReadLine();
+try
+{
+    var cert = X509CertificateLoader.LoadPkcs12(X509Certificate2.CreateFromPemFile(Path.Combine(data.Root, "bench", gpRpps + ".crt"), Path.Combine(data.Root, "bench", gpRpps + ".key")).Export(X509ContentType.Pkcs12), null);
+    using var handler = new SocketsHttpHandler
+    {
+        MaxConnectionsPerServer = opts.Clients * 2,
+        SslOptions = new System.Net.Security.SslClientAuthenticationOptions
+        {
+            ClientCertificates = [cert],
+            RemoteCertificateValidationCallback = (_, c, _, _) => c is not null && c.Issuer == ca.Certificate.Subject,
+        },
+    };
+    using var http = new HttpClient(handler) { BaseAddress = new Uri($"https://127.0.0.1:{port}"), Timeout = TimeSpan.FromMinutes(2) };
+    await WaitReadyAsync(http);
+
+    // ITI-65: documents spread over the patients; the target patient receives opts.TargetDocuments.
+    var target = patients[0];
+    var plan = new List<string>(opts.Documents);
+    for (var i = 0; i < opts.TargetDocuments; i++)
+    {
+        plan.Add(target);
+    }
+
+    for (var i = plan.Count; i < opts.Documents; i++)
+    {
+        plan.Add(patients[1 + (i % (patients.Count - 1))]);
+    }
+
+    Shuffle(plan);
+    var next = -1;
+    var ingestLatencies = new List<double>[opts.Clients];
+    var failures = 0;
+    var ingest = Stopwatch.StartNew();
+    await Task.WhenAll(Enumerable.Range(0, opts.Clients).Select(async c =>
+    {
+        var lat = ingestLatencies[c] = new List<double>(opts.Documents / opts.Clients + 1);
+        var rnd = new Random(c);
+        var content = new byte[opts.DocumentBytes];
+        // The client must stay cheap (it shares the 2 cores with the server): one bundle is built
+        // with Firely, then each request substitutes the patient, ids, date, content and hash.
+        var templateBundle = SubmissionBuilder.Build("Patient/@PATIENT@", gpRpps, "Claire Martin", [new DocumentToSubmit(content, "application/pdf", "Compte rendu", Date: new DateTimeOffset(2015, 1, 1, 0, 0, 0, TimeSpan.Zero))]);
+        var templateMaster = templateBundle.Entry.Select(e => e.Resource).OfType<Hl7.Fhir.Model.DocumentReference>().Single().MasterIdentifier!.Value!;
+        var templateListId = templateBundle.Entry.Select(e => e.Resource).OfType<Hl7.Fhir.Model.List>().Single().Identifier[0].Value!;
+        var template = FhirJson.Serialize(templateBundle);
+        var templateData = Convert.ToBase64String(content);
+        var templateHash = Convert.ToBase64String(System.Security.Cryptography.SHA1.HashData(content));
+        int i;
+        while ((i = Interlocked.Increment(ref next)) < plan.Count)
+        {
+            rnd.NextBytes(content);
+            var when = new DateTimeOffset(2015, 1, 1, 0, 0, 0, TimeSpan.Zero).AddMinutes(rnd.Next(0, 5_000_000));
+            var json = new StringBuilder(template)
+                .Replace("@PATIENT@", plan[i])
+                .Replace(templateMaster, "urn:uuid:" + Guid.NewGuid())
+                .Replace(templateListId, "urn:uuid:" + Guid.NewGuid())
+                .Replace(templateData, Convert.ToBase64String(content))
+                .Replace(templateHash, Convert.ToBase64String(System.Security.Cryptography.SHA1.HashData(content)))
+                .Replace("2015-01-01T00:00:00+00:00", when.ToString("yyyy-MM-ddTHH:mm:sszzz", CultureInfo.InvariantCulture))
+                .ToString();
+            using var body = new StringContent(json, Encoding.UTF8, "application/fhir+json");
+            var t = Stopwatch.GetTimestamp();
+            using var response = await http.PostAsync("/fhir", body);
+            lat.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
+            if (!response.IsSuccessStatusCode)
+            {
+                if (Interlocked.Increment(ref failures) < 5)
+                {
+                    Console.Error.WriteLine($"ITI-65 failed: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+                }
+            }
+        }
+    }));
+    ingest.Stop();
+    var all = ingestLatencies.SelectMany(x => x).Order().ToList();
+    var rate = plan.Count / ingest.Elapsed.TotalSeconds;
+    Console.WriteLine($"ITI-65 ingest: {plan.Count} documents in {ingest.Elapsed.TotalSeconds:F1} s = {rate:F0} documents/s with {opts.Clients} clients; latency p50 {P(all, 50):F1} ms, p95 {P(all, 95):F1} ms, p99 {P(all, 99):F1} ms; failures {failures}");
+
+    // ITI-67 for the patient with opts.TargetDocuments documents, in a database of opts.Documents.
+    async Task<List<double>> SearchAsync(string query, int requests, int clients)
+    {
+        var results = new List<double>[clients];
+        var n = -1;
+        await Task.WhenAll(Enumerable.Range(0, clients).Select(async c =>
+        {
+            var lat = results[c] = [];
+            while (Interlocked.Increment(ref n) < requests)
+            {
+                var t = Stopwatch.GetTimestamp();
+                using var response = await http.GetAsync(query);
+                var bytes = await response.Content.ReadAsByteArrayAsync();
+                lat.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
+                if (!response.IsSuccessStatusCode)
+                {
+                    throw new InvalidOperationException($"ITI-67 failed: {(int)response.StatusCode} {Encoding.UTF8.GetString(bytes)}");
+                }
+            }
+        }));
+        return results.SelectMany(x => x).Order().ToList();
+    }
+
+    var firstPage = $"/fhir/DocumentReference?patient={target}";
+    await SearchAsync(firstPage, 200, 1);
+    var s1 = await SearchAsync(firstPage, opts.SearchRequests, 1);
+    Console.WriteLine($"ITI-67 first page (50 of {opts.TargetDocuments}), 1 client: p50 {P(s1, 50):F2} ms, p95 {P(s1, 95):F2} ms, p99 {P(s1, 99):F2} ms ({s1.Count} requests)");
+    var s4 = await SearchAsync(firstPage, opts.SearchRequests, 4);
+    Console.WriteLine($"ITI-67 first page, 4 clients: p50 {P(s4, 50):F2} ms, p95 {P(s4, 95):F2} ms, p99 {P(s4, 99):F2} ms ({s4.Count} requests)");
+    var typed = await SearchAsync(firstPage + "&status=current&type=http://loinc.org|11488-4&date=ge2016-01-01", opts.SearchRequests / 2, 1);
+    Console.WriteLine($"ITI-67 with status+type+date filters, 1 client: p50 {P(typed, 50):F2} ms, p95 {P(typed, 95):F2} ms, p99 {P(typed, 99):F2} ms");
+    var whole = await SearchAsync(firstPage + "&_count=500", Math.Max(50, opts.SearchRequests / 10), 1);
+    Console.WriteLine($"ITI-67 all {opts.TargetDocuments} in one page (_count=500), 1 client: p50 {P(whole, 50):F2} ms, p95 {P(whole, 95):F2} ms, p99 {P(whole, 99):F2} ms");
+
+    var (hwm, rss) = Memory(server.Id);
+    Console.WriteLine($"server memory: peak RSS (VmHWM) {hwm / 1024.0:F0} MB, current RSS {rss / 1024.0:F0} MB");
+    if (failures > 0)
+    {
+        Environment.ExitCode = 1;
+    }
+}
+finally
+{
+    if (!server.HasExited)
+    {
+        server.Kill(entireProcessTree: true);
+        await server.WaitForExitAsync();
+    }
+
+    if (!opts.Keep)
+    {
+        try
+        {
+            Directory.Delete(data.Root, true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
+
+static double P(List<double> sorted, double p) => sorted.Count == 0 ? double.NaN : sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(p / 100.0 * sorted.Count) - 1)];
+
+static void Shuffle(List<string> list)
+{
+    var r = new Random(42);
+    for (var i = list.Count - 1; i > 0; i--)
+    {
+        var j = r.Next(i + 1);
+        (list[i], list[j]) = (list[j], list[i]);
+    }
+}
+
+static int FreePort()
+{
+    using var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+    l.Start();
+    return ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
+}
+
+static async Task WaitReadyAsync(HttpClient http)
+{
+    for (var i = 0; i < 120; i++)
+    {
+        try
+        {
+            using var r = await http.GetAsync("/health/ready");
+            if (r.IsSuccessStatusCode)
+            {
+                return;
+            }
+        }
+        catch (HttpRequestException)
+        {
+        }
+
+        await Task.Delay(500);
+    }
+
+    throw new TimeoutException("the server did not become ready");
+}
+
+static (long HwmKb, long RssKb) Memory(int pid)
+{
+    long hwm = 0, rss = 0;
+    foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+    {
+        if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+        {
+            hwm = long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+        }
+        else if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+        {
+            rss = long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+        }
+    }
+
+    return (hwm, rss);
+}
+
+internal sealed record BenchOptions(string? Postgres, int Documents, int Patients, int TargetDocuments, int DocumentBytes, int Clients, int SearchRequests, bool Keep)
+{
+    public static BenchOptions Parse(string[] args)
+    {
+        string? Get(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
+        int Int(string name, int d) => Get(name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : d;
+        return new BenchOptions(Get("--postgres"), Int("--documents", 100_000), Int("--patients", 1_000), Int("--target-documents", 500), Int("--document-bytes", 10 * 1024), Int("--clients", 8), Int("--search-requests", 2_000), args.Contains("--keep"));
+    }
+}
