@@ -34,18 +34,14 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
     public async Task<SearchPage> SearchDocumentsAsync(SearchParams sp, Actor actor, string channel, CancellationToken ct)
     {
         sp.RequireKnown(DocumentSearchParams);
-        var recordId = await ResolvePatientParamAsync(sp, ct);
         var (count, offset) = sp.Paging(options.DefaultPageSize, options.MaxPageSize);
-        if (recordId is null)
-        {
-            return new SearchPage([], offset, count, false, sp.First("_total") is "accurate" or "estimate" ? 0 : null);
-        }
-
-        var facts = await FactsAsync(recordId, ct);
+        var facts = await RecordOfPatientParamAsync(sp, ct);
         if (facts is null)
         {
             return new SearchPage([], offset, count, false, sp.First("_total") is "accurate" or "estimate" ? 0 : null);
         }
+
+        var recordId = facts.RecordId;
 
         var decision = await DecideAndAuditDenialAsync(new AccessRequest(actor, AccessAction.SearchRecord, facts), "search", "DocumentReference", null, channel, ct);
         var q = db.Documents.AsNoTracking().Where(x => x.RecordId == recordId && !x.Erased);
@@ -285,8 +281,7 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
             return new SearchPage([], offset, count, false, null);
         }
 
-        var recordId = await ResolvePatientParamAsync(sp, ct);
-        var facts = recordId is null ? null : await FactsAsync(recordId, ct);
+        var facts = await RecordOfPatientParamAsync(sp, ct);
         if (facts is null)
         {
             return new SearchPage([], offset, count, false, sp.Has("_total") ? 0 : null);
@@ -394,19 +389,21 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
         await db.Records.AsNoTracking().Where(x => x.RecordId == recordId)
             .Select(x => new RecordFacts(x.RecordId, x.Status, x.TreatingPhysicianId)).FirstOrDefaultAsync(ct);
 
-    private async Task<string?> ResolvePatientParamAsync(SearchParams sp, CancellationToken ct)
+    /// <summary>The record designated by patient / subject / patient.identifier (null when there is none).</summary>
+    private async Task<RecordFacts?> RecordOfPatientParamAsync(SearchParams sp, CancellationToken ct)
     {
         var reference = sp.First("patient") ?? sp.First("subject");
         if (reference is not null)
         {
-            var id = References.LogicalId(reference, "Patient") ?? reference;
-            return await db.Patients.AsNoTracking().Where(x => x.RecordId == id).Select(x => x.RecordId).FirstOrDefaultAsync(ct);
+            // Patient id = record id: one query gives the facts (no record, no result).
+            return await FactsAsync(References.LogicalId(reference, "Patient") ?? reference, ct);
         }
 
         if (sp.First("patient.identifier") is { } ident)
         {
             var (system, value) = SearchParams.Token(ident);
-            return await References.ResolvePatientAsync(db, new ResourceReference { Identifier = new Identifier(system, value) }, ct);
+            var recordId = await References.ResolvePatientAsync(db, new ResourceReference { Identifier = new Identifier(system, value) }, ct);
+            return recordId is null ? null : await FactsAsync(recordId, ct);
         }
 
         throw new DmpException(ErrorKind.BadRequest, "a patient is required: patient=[id] or patient.identifier=[system]|[INS]");

@@ -213,8 +213,8 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
             }
 
             await using var scope = await gate.EnterAsync(db, recordId, ct);
-            var current = await db.Records.AsNoTracking().FirstAsync(x => x.RecordId == recordId, ct);
-            if (current.Status != RecordStatus.Open)
+            var status = scope.LockedRecordStatus ?? await db.Records.AsNoTracking().Where(x => x.RecordId == recordId).Select(x => x.Status).FirstAsync(ct);
+            if (status != RecordStatus.Open)
             {
                 throw DmpException.Invalid("the patient's record is closed: it accepts no documents");
             }

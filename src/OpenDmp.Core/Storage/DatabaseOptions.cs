@@ -20,6 +20,29 @@ public sealed class DatabaseOptions
     public const string SqliteMigrationsAssembly = "OpenDmp.Migrations.Sqlite";
     public const string PostgresMigrationsAssembly = "OpenDmp.Migrations.Postgres";
 
+    /// <summary>
+    /// Npgsql settings for OpenDMP's access pattern (EF opens and closes the pooled connection around
+    /// each command): no session reset on close (OpenDMP never changes session state; the reset cost
+    /// one extra round trip per command), and automatic preparation of the hot statements. Values
+    /// given explicitly in the connection string win. Measured in BENCHMARKS.md.
+    /// </summary>
+    public static string WithAutoPrepare(string connectionString)
+    {
+        var b = new Npgsql.NpgsqlConnectionStringBuilder(connectionString);
+        if (!connectionString.Contains("Reset On Close", StringComparison.OrdinalIgnoreCase))
+        {
+            b.NoResetOnClose = true;
+        }
+
+        if (b.MaxAutoPrepare == 0)
+        {
+            b.MaxAutoPrepare = 64;
+            b.AutoPrepareMinUsages = 2;
+        }
+
+        return b.ConnectionString;
+    }
+
     /// <summary>Configures EF Core for the chosen provider, with the provider's migrations assembly.</summary>
     public void Configure(DbContextOptionsBuilder builder, string dataDirectory)
     {
@@ -30,7 +53,7 @@ public sealed class DatabaseOptions
                 throw new InvalidOperationException("Database:Provider is Postgres but Database:ConnectionString is empty.");
             }
 
-            builder.UseNpgsql(ConnectionString, o => o.MigrationsAssembly(PostgresMigrationsAssembly));
+            builder.UseNpgsql(WithAutoPrepare(ConnectionString), o => o.MigrationsAssembly(PostgresMigrationsAssembly));
         }
         else
         {

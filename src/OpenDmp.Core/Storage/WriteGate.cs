@@ -33,7 +33,9 @@ public sealed class WriteGate : IDisposable
         var ptx = await db.Database.BeginTransactionAsync(ct);
         if (recordId is not null)
         {
-            await db.Database.ExecuteSqlAsync($"SELECT 1 FROM records WHERE record_id = {recordId} FOR UPDATE", ct);
+            // The lock also reads the record's status, so that writers re-check it in the same round trip.
+            var status = await db.Database.SqlQuery<string>($"SELECT status AS \"Value\" FROM records WHERE record_id = {recordId} FOR UPDATE").ToListAsync(ct);
+            return new WriteScope(ptx, null) { LockedRecordStatus = status.Count == 0 ? null : Enum.Parse<Records.RecordStatus>(status[0]) };
         }
         else
         {
@@ -51,6 +53,9 @@ public sealed class WriteGate : IDisposable
 public sealed class WriteScope(IDbContextTransaction transaction, SemaphoreSlim? gate) : IAsyncDisposable
 {
     private bool _released;
+
+    /// <summary>PostgreSQL: the record's status read under the lock (null when not read or no record).</summary>
+    public Records.RecordStatus? LockedRecordStatus { get; init; }
 
     public Task CommitAsync(CancellationToken ct) => transaction.CommitAsync(ct);
 
