@@ -20,6 +20,18 @@ public static class DocumentResources
         return new FhirDateTime(value).TryToDateTimeOffset(out var dto) ? dto.ToUniversalTime() : null;
     }
 
+    /// <summary>Server meta for a new version 1, keeping the profiles the source declared (never an empty list: R4 JSON forbids empty arrays).</summary>
+    public static Meta NewMeta(Meta? source, DateTimeOffset now)
+    {
+        var meta = new Meta { VersionId = "1", LastUpdated = now };
+        if (source?.Profile.Any() == true)
+        {
+            meta.Profile = source.Profile.ToList();
+        }
+
+        return meta;
+    }
+
     /// <summary>Marks a resource as test data (test or demo identity) so that no one mistakes it for real care data.</summary>
     public static void MarkTest(Meta meta, bool isTest)
     {

@@ -446,7 +446,7 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
 
         // The stored resource: server ids, content by reference, the patient as a local reference.
         doc.Id = id;
-        doc.Meta = new Meta { VersionId = "1", LastUpdated = now, Profile = doc.Meta?.Profile ?? [] };
+        doc.Meta = DocumentResources.NewMeta(doc.Meta, now);
         doc.Subject = new ResourceReference("Patient/" + recordId);
         att.Data = null;
         att.Url = "Binary/" + id;
@@ -491,7 +491,7 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
         }
 
         list.Id = id;
-        list.Meta = new Meta { VersionId = "1", LastUpdated = now, Profile = list.Meta?.Profile ?? [] };
+        list.Meta = DocumentResources.NewMeta(list.Meta, now);
         list.Subject = new ResourceReference("Patient/" + recordId);
         DocumentResources.MarkTest(list.Meta, isTest);
         return new SubmissionSet

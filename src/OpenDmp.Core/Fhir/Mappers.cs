@@ -50,7 +50,13 @@ public static class Mappers
             r.Identifier.Add(new Identifier(p.IdentifierSystem, p.IdentifierValue));
         }
 
-        r.Name.Add(new HumanName { Family = p.Family, Given = [p.Given], Prefix = p.Prefix is null ? [] : [p.Prefix] });
+        var name = new HumanName { Family = p.Family, Given = [p.Given] };
+        if (p.Prefix is not null)
+        {
+            name.Prefix = [p.Prefix];
+        }
+
+        r.Name.Add(name);
         if (p.ProfessionCode is not null)
         {
             r.Qualification.Add(new Practitioner.QualificationComponent { Code = new CodeableConcept(Nomenclatures.ProfessionSystem, p.ProfessionCode, Nomenclatures.Professions.GetValueOrDefault(p.ProfessionCode)) });

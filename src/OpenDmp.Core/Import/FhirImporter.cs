@@ -364,7 +364,7 @@ public sealed class FhirImporter(DmpDbContext db, WriteGate gate, AuditTrail aud
         var cls = d.Category.FirstOrDefault()?.Coding.FirstOrDefault();
         var status = d.Status switch { DocumentReferenceStatus.Superseded => "superseded", DocumentReferenceStatus.EnteredInError => "entered-in-error", _ => "current" };
         d.Id = id;
-        d.Meta = new Meta { VersionId = "1", LastUpdated = now, Profile = d.Meta?.Profile ?? [] };
+        d.Meta = DocumentResources.NewMeta(d.Meta, now);
         d.Subject = new ResourceReference("Patient/" + recordId);
         if (authorId is not null)
         {

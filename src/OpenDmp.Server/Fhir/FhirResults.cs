@@ -77,7 +77,12 @@ public static class FhirResults
             }
 
             w.WriteEndArray();
-            w.WriteStartArray("entry");
+            if (page.Hits.Count > 0)
+            {
+                // FHIR JSON has no empty arrays: no hits, no "entry".
+                w.WriteStartArray("entry");
+            }
+
             foreach (var hit in page.Hits)
             {
                 w.WriteStartObject();
@@ -90,7 +95,11 @@ public static class FhirResults
                 w.WriteEndObject();
             }
 
-            w.WriteEndArray();
+            if (page.Hits.Count > 0)
+            {
+                w.WriteEndArray();
+            }
+
             w.WriteEndObject();
         }
 

@@ -68,6 +68,11 @@ public abstract class ImportAndCliTests(IStorageUnderTest storage) : ServerTestB
             Assert.Single((await FhirAssert.BundleAsync(pract)).Entry);
         }
 
+        // A transaction bundle with several patients.
+        (code, output, error) = await CliAsync("import", "fhir", TestData("synthea", "Bundle-transaction-01.json"));
+        Assert.True(code == 0, error);
+        Assert.Contains("5 patients (5 with an attributed test identity), 2 documents", output, StringComparison.Ordinal);
+
         // Importing again duplicates nothing.
         (code, output, _) = await CliAsync("import", "fhir", TestData("synthea", "Bundle-Patient-01.json"));
         Assert.Equal(0, code);
