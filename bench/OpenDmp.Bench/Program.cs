@@ -68,7 +68,6 @@ foreach (var kv in overrides)
     psi.Environment["OPENDMP_" + kv.Key.Replace(":", "__", StringComparison.Ordinal)] = kv.Value;
 }
 
-psi.Environment["DOTNET_gcServer"] = "0";
 using var server = Process.Start(psi)!;
 server.OutputDataReceived += (_, _) => { };
 server.ErrorDataReceived += (_, e) => { if (e.Data is not null) { Console.Error.WriteLine("server: " + e.Data); } };
