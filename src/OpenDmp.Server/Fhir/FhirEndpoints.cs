@@ -40,16 +40,16 @@ public static class FhirEndpoints
         // Directory (mCSD subset).
         fhir.MapGet("/Practitioner", async (HttpContext ctx, DirectoryQueries q) =>
             FhirResults.SearchSet(await q.SearchPractitionersAsync(Params(ctx), ctx.RequestAborted), ctx.Request))
-            .WithMetadata(new DmpEndpoint(Requirement.Professional, "directory-search"));
+            .WithMetadata(new DmpEndpoint(Requirement.Professional, "none (reference data, not audited)"));
         fhir.MapGet("/Practitioner/{id}", async (string id, HttpContext ctx, DirectoryQueries q) =>
             FhirResults.Resource(await q.ReadPractitionerAsync(id, ctx.RequestAborted), ctx.Request))
-            .WithMetadata(new DmpEndpoint(Requirement.Professional, "directory-read"));
+            .WithMetadata(new DmpEndpoint(Requirement.Professional, "none (reference data, not audited)"));
         fhir.MapGet("/Organization", async (HttpContext ctx, DirectoryQueries q) =>
             FhirResults.SearchSet(await q.SearchOrganizationsAsync(Params(ctx), ctx.RequestAborted), ctx.Request))
-            .WithMetadata(new DmpEndpoint(Requirement.Professional, "directory-search"));
+            .WithMetadata(new DmpEndpoint(Requirement.Professional, "none (reference data, not audited)"));
         fhir.MapGet("/Organization/{id}", async (string id, HttpContext ctx, DirectoryQueries q) =>
             FhirResults.Resource(await q.ReadOrganizationAsync(id, ctx.RequestAborted), ctx.Request))
-            .WithMetadata(new DmpEndpoint(Requirement.Professional, "directory-read"));
+            .WithMetadata(new DmpEndpoint(Requirement.Professional, "none (reference data, not audited)"));
 
         // ITI-67 Find Document References, read, patch, erase, delete.
         fhir.MapGet("/DocumentReference", async (HttpContext ctx, DocumentQueries q) =>
