@@ -110,6 +110,24 @@ public sealed class TestCertificateAuthority
         return X509Certificate2.CreateFromPemFile(crt, key);
     }
 
+    /// <summary>The platform's audit signing certificate (DATA/pki/audit.crt + audit.key), issued on first use.</summary>
+    public X509Certificate2 AuditSigner(string pkiDir, TimeProvider time)
+    {
+        var crt = Path.Combine(pkiDir, "audit.crt");
+        var key = Path.Combine(pkiDir, "audit.key");
+        if (!File.Exists(crt) || !File.Exists(key))
+        {
+            using var rsa = RSA.Create(3072);
+            var req = new CertificateRequest("CN=OpenDMP audit signing, O=OpenDMP (test), C=FR", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+            req.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+            req.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.NonRepudiation, true));
+            using var cert = Sign(req, time, TimeSpan.FromDays(5 * 365));
+            WritePem(crt, key, cert, rsa);
+        }
+
+        return X509Certificate2.CreateFromPemFile(crt, key);
+    }
+
     /// <summary>The RPPS carried by a professional certificate (serialNumber "8"+RPPS), or null.</summary>
     public static string? RppsOf(X509Certificate2 certificate)
     {

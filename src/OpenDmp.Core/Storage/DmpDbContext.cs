@@ -27,6 +27,7 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
     public DbSet<ObservationEntry> Observations => Set<ObservationEntry>();
     public DbSet<AuditEntry> AuditEntries => Set<AuditEntry>();
     public DbSet<ContentBlob> ContentBlobs => Set<ContentBlob>();
+    public DbSet<AuditCheckpoint> AuditCheckpoints => Set<AuditCheckpoint>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -94,6 +95,11 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
         {
             e.ToTable("audit_entries");
             e.HasKey(x => new { x.RecordId, x.Seq });
+        });
+        modelBuilder.Entity<AuditCheckpoint>(e =>
+        {
+            e.ToTable("audit_checkpoints");
+            e.HasKey(x => x.Id);
         });
         modelBuilder.Entity<ContentBlob>(e =>
         {

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Hl7.Fhir.Model;
 using Microsoft.EntityFrameworkCore;
+using OpenDmp.Core.Audit;
 using OpenDmp.Core.Common;
 using OpenDmp.Core.Directory;
 using OpenDmp.Core.Fhir;
@@ -180,17 +181,54 @@ public static class AdminCli
         }, ct)));
         root.Subcommands.Add(new Command("import", "bulk imports") { importFhir });
 
+        // audit verify / checkpoint
+        var verify = new Command("verify", "recompute every audit chain and check the signed checkpoints; reports the first broken entry of each chain");
+        verify.SetAction((pr, ct) => Guarded(stderr, async () =>
+        {
+            var exit = 0;
+            await WithServicesAsync(Data(pr, dataOption), configOverrides, async sp =>
+            {
+                var data = sp.GetRequiredService<DataDirectory>();
+                var signer = TestCertificateAuthority.LoadOrCreate(data.Pki, TimeProvider.System).AuditSigner(data.Pki, TimeProvider.System);
+                var report = await sp.GetRequiredService<AuditVerifier>().VerifyAsync(signer, ct);
+                await stdout.WriteLineAsync($"{report.Entries} entries in {report.Chains} chains, {report.Checkpoints} signed checkpoints checked.");
+                foreach (var p in report.Problems)
+                {
+                    await stdout.WriteLineAsync($"BROKEN chain {p.Chain}, entry {p.Seq}: {p.What}");
+                }
+
+                await stdout.WriteLineAsync(report.Intact ? "The audit trail is intact." : $"The audit trail is NOT intact: {report.Problems.Count} problem(s).");
+                exit = report.Intact ? 0 : 4;
+            }, ct);
+            return exit;
+        }));
+        var checkpoint = new Command("checkpoint", "write a signed checkpoint over all audit chain heads now");
+        checkpoint.SetAction((pr, ct) => Guarded(stderr, () => WithServicesAsync(Data(pr, dataOption), configOverrides, async sp =>
+        {
+            var data = sp.GetRequiredService<DataDirectory>();
+            var signer = TestCertificateAuthority.LoadOrCreate(data.Pki, TimeProvider.System).AuditSigner(data.Pki, TimeProvider.System);
+            var cp = await sp.GetRequiredService<AuditVerifier>().CheckpointAsync(signer, ct);
+            await stdout.WriteLineAsync($"Checkpoint {cp.Id} signed over {cp.Heads.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length} chains.");
+        }, ct)));
+        root.Subcommands.Add(new Command("audit", "audit trail") { verify, checkpoint });
+
         return await root.Parse(args).InvokeAsync(cancellationToken: CancellationToken.None);
     }
 
     private static DataDirectory Data(ParseResult pr, Option<string> option) => new(pr.GetValue(option)!);
 
-    private static async Task<int> Guarded(TextWriter stderr, Func<System.Threading.Tasks.Task> action)
-    {
-        try
+    private static Task<int> Guarded(TextWriter stderr, Func<System.Threading.Tasks.Task> action) =>
+        Guarded(stderr, async () =>
         {
             await action();
             return 0;
+        });
+
+    private static async Task<int> Guarded(TextWriter stderr, Func<Task<int>> action)
+    {
+        try
+        {
+            return await action();
         }
         catch (DmpException ex)
         {

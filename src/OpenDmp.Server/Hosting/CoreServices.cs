@@ -43,6 +43,7 @@ public static class CoreServices
         services.AddScoped<DocumentQueries>();
         services.AddScoped<FhirImporter>();
         services.AddScoped<OpenDmp.Core.Clinical.ObservationQueries>();
+        services.AddScoped<AuditVerifier>();
         return services;
     }
 

@@ -36,6 +36,7 @@ public static class OpenDmpHost
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Services.AddOpenDmpCore(configuration, data);
         builder.Services.AddMemoryCache();
+        builder.Services.AddHostedService<AuditCheckpointService>();
         builder.Services.AddProblemDetails();
         var docs = configuration.GetSection("Documents").Get<DocumentOptions>() ?? new DocumentOptions();
         builder.WebHost.UseUrls([.. urls]);

@@ -1,0 +1,99 @@
+using System.Text;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using OpenDmp.Core.Documents;
+using OpenDmp.Core.Storage;
+using OpenDmp.Server.Cli;
+using OpenDmp.Tests.Infrastructure;
+using Task = System.Threading.Tasks.Task;
+
+namespace OpenDmp.Tests.Integration;
+
+/// <summary>`opendmp audit verify` proves the trail intact, and names the first broken entry when a stored row is altered or a chain truncated.</summary>
+public abstract class AuditVerifyTests(IStorageUnderTest storage) : ServerTestBase(storage)
+{
+    private async Task<(int Code, string Out)> CliAsync(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var code = await AdminCli.RunAsync([.. args, "--data", Server.Data.Root], Server.Config, stdout, stderr);
+        return (code, stdout + stderr.ToString());
+    }
+
+    private async Task<TestPatient> ActivityAsync()
+    {
+        var gp = await Server.AddProfessionalAsync();
+        var patient = await Server.AddPatientAsync(gp);
+        var http = Server.Http(gp.Certificate);
+        var bundle = SubmissionBuilder.Build(patient.Reference, gp.Rpps, gp.Display, [new DocumentToSubmit(Encoding.UTF8.GetBytes("note"), "text/plain", "Note", FormatCode: "urn:ihe:iti:xds-sd:text:2008")]);
+        using (await http.PostAsync("/fhir", FhirAssert.Json(bundle)))
+        {
+        }
+
+        using (await http.GetAsync($"/fhir/DocumentReference?patient={patient.Id}"))
+        {
+        }
+
+        return patient;
+    }
+
+    private Task<int> SqlAsync(FormattableString sql) =>
+        Server.WithScopeAsync(sp => sp.GetRequiredService<DmpDbContext>().Database.ExecuteSqlAsync(sql));
+
+    [Fact]
+    public async Task Verify_IntactTrail_ExitsZero()
+    {
+        await ActivityAsync();
+        var (code, output) = await CliAsync("audit", "checkpoint");
+        Assert.True(code == 0, output);
+        (code, output) = await CliAsync("audit", "verify");
+        Assert.True(code == 0, output);
+        Assert.Contains("1 signed checkpoints checked", output, StringComparison.Ordinal);
+        Assert.Contains("The audit trail is intact.", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Verify_RowAlteredInTheDatabase_FailsAndNamesIt()
+    {
+        var patient = await ActivityAsync();
+        // Someone with database access rewrites who read the record.
+        Assert.Equal(1, await SqlAsync($"UPDATE audit_entries SET actor_id = 'someone-else' WHERE record_id = {patient.Id} AND seq = 3"));
+        var (code, output) = await CliAsync("audit", "verify");
+        Assert.Equal(4, code);
+        Assert.Contains($"BROKEN chain {patient.Id}, entry 3: the entry's content does not match its hash (altered)", output, StringComparison.Ordinal);
+        Assert.Contains("NOT intact: 1 problem(s)", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Verify_ChainTruncatedAfterCheckpoint_FailsAndNamesIt()
+    {
+        var patient = await ActivityAsync();
+        var (code, _) = await CliAsync("audit", "checkpoint");
+        Assert.Equal(0, code);
+        var last = await Server.WithScopeAsync(sp => sp.GetRequiredService<DmpDbContext>().AuditEntries.Where(e => e.RecordId == patient.Id).MaxAsync(e => e.Seq));
+        // Removing the last entries leaves a chain that is internally consistent: only the signed checkpoint can tell.
+        Assert.Equal(1, await SqlAsync($"DELETE FROM audit_entries WHERE record_id = {patient.Id} AND seq = {last}"));
+        string output;
+        (code, output) = await CliAsync("audit", "verify");
+        Assert.Equal(4, code);
+        Assert.Contains($"BROKEN chain {patient.Id}, entry {last}: checkpoint 1 vouches for this entry but it is missing (truncated chain)", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Verify_ForgedCheckpoint_IsRejected()
+    {
+        await ActivityAsync();
+        var (code, _) = await CliAsync("audit", "checkpoint");
+        Assert.Equal(0, code);
+        Assert.Equal(1, await SqlAsync($"UPDATE audit_checkpoints SET heads = heads || 'x' WHERE id = 1"));
+        string output;
+        (code, output) = await CliAsync("audit", "verify");
+        Assert.Equal(4, code);
+        Assert.Contains("BROKEN chain checkpoint, entry 1: the checkpoint's signature is not valid", output, StringComparison.Ordinal);
+    }
+}
+
+public sealed class AuditVerifyTests_Sqlite() : AuditVerifyTests(new SqliteStorage());
+
+[Collection(PostgresCollection.Name)]
+public sealed class AuditVerifyTests_Postgres(PostgresCluster pg) : AuditVerifyTests(new PostgresStorage(pg, "audit"));
