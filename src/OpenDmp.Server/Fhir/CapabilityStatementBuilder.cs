@@ -53,6 +53,7 @@ public static class CapabilityStatementBuilder
         rest.Resource.Add(Resource("Practitioner", ["read", "search-type"], DirectoryQueries.PractitionerParams, "Directory; identifier urn:oid:1.2.250.1.71.4.2.1|8{RPPS}"));
         rest.Resource.Add(Resource("Organization", ["read", "search-type"], DirectoryQueries.OrganizationParams, "Directory"));
         rest.Resource.Add(Resource("Observation", ["search-type"], ObservationQueries.SearchParamNames, "Structured results (e.g. LOINC-coded values)"));
+        rest.Resource.Add(Resource("AuditEvent", ["search-type"], OpenDmp.Core.Audit.AuditQueries.SearchParamNames, "The record's audit trail (IHE BALP shape), newest first: the treating physician sees every access; others see their own"));
         cs.Rest.Add(rest);
         return cs;
     }

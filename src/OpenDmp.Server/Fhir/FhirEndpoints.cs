@@ -101,6 +101,11 @@ public static class FhirEndpoints
             FhirResults.SearchSet(await q.SearchAsync(Params(ctx), ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request))
             .WithMetadata(new DmpEndpoint(Requirement.Professional, "search"));
 
+        // The record's audit trail (IHE BALP AuditEvent).
+        fhir.MapGet("/AuditEvent", async (HttpContext ctx, OpenDmp.Core.Audit.AuditQueries q) =>
+            FhirResults.SearchSet(await q.SearchAsync(Params(ctx), ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request))
+            .WithMetadata(new DmpEndpoint(Requirement.Professional, "search"));
+
         fhir.MapFallback(ctx => throw new DmpException(ErrorKind.NotFound, $"no FHIR interaction {ctx.Request.Method} {ctx.Request.Path}; see /fhir/metadata"))
             .WithMetadata(Public);
         return app;

@@ -44,6 +44,7 @@ public static class CoreServices
         services.AddScoped<FhirImporter>();
         services.AddScoped<OpenDmp.Core.Clinical.ObservationQueries>();
         services.AddScoped<AuditVerifier>();
+        services.AddScoped<AuditQueries>();
         return services;
     }
 

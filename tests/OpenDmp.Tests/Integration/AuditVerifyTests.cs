@@ -41,6 +41,37 @@ public abstract class AuditVerifyTests(IStorageUnderTest storage) : ServerTestBa
         Server.WithScopeAsync(sp => sp.GetRequiredService<DmpDbContext>().Database.ExecuteSqlAsync(sql));
 
     [Fact]
+    public async Task AuditEvent_TreatingPhysicianSeesEveryAccess_OthersOnlyTheirOwn()
+    {
+        var gp = await Server.AddProfessionalAsync();
+        var patient = await Server.AddPatientAsync(gp);
+        var gpHttp = Server.Http(gp.Certificate);
+        using (await gpHttp.GetAsync($"/fhir/DocumentReference?patient={patient.Id}"))
+        {
+        }
+
+        var pharmacist = await Server.AddProfessionalAsync("21", null);
+        var phHttp = Server.Http(pharmacist.Certificate);
+        using (await phHttp.GetAsync($"/fhir/DocumentReference?patient={patient.Id}"))
+        {
+        }
+
+        using var all = await gpHttp.GetAsync($"/fhir/AuditEvent?patient={patient.Id}&_total=accurate");
+        var bundle = await FhirAssert.BundleAsync(all);
+        var events = bundle.Entry.Select(e => (Hl7.Fhir.Model.AuditEvent)e.Resource).ToList();
+        Assert.Equal(bundle.Total, events.Count);
+        Assert.Contains(events, a => a.Agent[0].Who.Reference == "Practitioner/" + pharmacist.Id && a.Action == Hl7.Fhir.Model.AuditEvent.AuditEventAction.E);
+        Assert.Contains(events, a => a.Agent[0].Who.Reference == "Practitioner/" + gp.Id && a.Subtype[0].Code == "search-type");
+        Assert.All(events, a => Assert.Contains(a.Entity, en => en.What.Reference == "Patient/" + patient.Id));
+        Assert.True(events[0].Recorded >= events[^1].Recorded);
+
+        using var own = await phHttp.GetAsync($"/fhir/AuditEvent?patient={patient.Id}");
+        var ownEvents = (await FhirAssert.BundleAsync(own)).Entry.Select(e => (Hl7.Fhir.Model.AuditEvent)e.Resource).ToList();
+        Assert.NotEmpty(ownEvents);
+        Assert.All(ownEvents, a => Assert.Equal("Practitioner/" + pharmacist.Id, a.Agent[0].Who.Reference));
+    }
+
+    [Fact]
     public async Task Verify_IntactTrail_ExitsZero()
     {
         await ActivityAsync();

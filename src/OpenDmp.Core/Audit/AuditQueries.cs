@@ -1,0 +1,112 @@
+using Hl7.Fhir.Model;
+using Microsoft.EntityFrameworkCore;
+using OpenDmp.Core.Access;
+using OpenDmp.Core.Common;
+using OpenDmp.Core.Documents;
+using OpenDmp.Core.Fhir;
+using OpenDmp.Core.Storage;
+
+namespace OpenDmp.Core.Audit;
+
+/// <summary>
+/// The audit trail of a record as FHIR AuditEvent resources (IHE BALP shape): who (agent), what
+/// (entity: the record's patient and the object), the RESTful interaction, outcome, mode and channel.
+/// Read through the access policy; the reading itself is audited.
+/// </summary>
+public sealed class AuditQueries(DmpDbContext db, WriteGate gate, AuditTrail audit, DocumentOptions options)
+{
+    public static readonly IReadOnlySet<string> SearchParamNames = new HashSet<string>(StringComparer.Ordinal) { "patient", "_count", "_offset", "_total" };
+
+    private const string DcmSystem = "http://dicom.nema.org/resources/ontology/DCM";
+    private const string RestfulSystem = "http://hl7.org/fhir/restful-interaction";
+
+    public async Task<SearchPage> SearchAsync(SearchParams sp, Actor actor, string channel, CancellationToken ct)
+    {
+        sp.RequireKnown(SearchParamNames);
+        var (count, offset) = sp.Paging(options.DefaultPageSize, options.MaxPageSize);
+        var reference = sp.First("patient") ?? throw new DmpException(ErrorKind.BadRequest, "a patient is required: patient=[id]");
+        var recordId = References.LogicalId(reference, "Patient") ?? reference;
+        var facts = await db.Records.AsNoTracking().Where(x => x.RecordId == recordId)
+            .Select(x => new RecordFacts(x.RecordId, x.Status, x.TreatingPhysicianId)).FirstOrDefaultAsync(ct);
+        if (facts is null)
+        {
+            return new SearchPage([], offset, count, false, null);
+        }
+
+        var decision = AccessPolicy.Decide(new AccessRequest(actor, AccessAction.SearchRecord, facts));
+        await using (var scope = await gate.EnterAsync(db, recordId, ct))
+        {
+            await audit.AppendAsync(db, new AuditItem(recordId, actor, "search", decision.Permitted ? "success" : "denied", channel, "AuditEvent", null, decision.Mode, decision.Permitted ? null : decision.Reason), ct);
+            await db.SaveChangesAsync(ct);
+            await scope.CommitAsync(ct);
+        }
+
+        db.ChangeTracker.Clear();
+        if (!decision.Permitted)
+        {
+            throw new DmpException(ErrorKind.Forbidden, "you are not authorised to access this patient's record (" + decision.Reason + ")");
+        }
+
+        var q = db.AuditEntries.AsNoTracking().Where(e => e.RecordId == recordId);
+        if (decision.Scope != DocumentScope.All)
+        {
+            // Without access to the whole record, a professional sees only their own accesses.
+            q = q.Where(e => e.ActorId == actor.Id);
+        }
+
+        int? total = sp.First("_total") is "accurate" or "estimate" ? await q.CountAsync(ct) : null;
+        var rows = await q.OrderByDescending(e => e.Seq).Skip(offset).Take(count + 1).ToListAsync(ct);
+        var hits = rows.Take(count).Select(e => new SearchHit("AuditEvent", $"{e.RecordId}.{e.Seq}", FhirJson.Serialize(ToFhir(e)))).ToList();
+        return new SearchPage(hits, offset, count, rows.Count > count, total);
+    }
+
+    public static AuditEvent ToFhir(AuditEntry e)
+    {
+        var (interaction, action) = e.Action switch
+        {
+            "read" or "retrieve" => ("read", AuditEvent.AuditEventAction.R),
+            "search" => ("search-type", AuditEvent.AuditEventAction.E),
+            "create" or "open" => ("create", AuditEvent.AuditEventAction.C),
+            "delete" => ("delete", AuditEvent.AuditEventAction.D),
+            "import" => ("batch", AuditEvent.AuditEventAction.C),
+            _ => ("update", AuditEvent.AuditEventAction.U),
+        };
+        var ae = new AuditEvent
+        {
+            Id = $"{e.RecordId}.{e.Seq}",
+            Type = new Coding(DcmSystem, "110110", "Patient Record"),
+            Subtype = [new Coding(RestfulSystem, interaction)],
+            Action = action,
+            Recorded = e.Time,
+            Outcome = e.Outcome == "success" ? AuditEvent.AuditEventOutcome.N0 : AuditEvent.AuditEventOutcome.N4,
+            OutcomeDesc = e.Outcome == "success" ? null : e.Outcome,
+            Source = new AuditEvent.SourceComponent { Site = "OpenDMP", Observer = new ResourceReference { Display = "OpenDMP" } },
+        };
+        var who = e.ActorKind switch
+        {
+            "Professional" => new ResourceReference("Practitioner/" + e.ActorId),
+            "Patient" => new ResourceReference("Patient/" + e.ActorId),
+            _ => new ResourceReference { Display = e.ActorId },
+        };
+        ae.Agent.Add(new AuditEvent.AgentComponent { Who = who, Requestor = true, Type = new CodeableConcept("http://terminology.hl7.org/CodeSystem/v3-ParticipationType", e.ActorKind == "System" ? "CST" : "IRCP") });
+        var patientEntity = new AuditEvent.EntityComponent { What = new ResourceReference("Patient/" + e.RecordId), Role = new Coding("http://terminology.hl7.org/CodeSystem/object-role", "1", "Patient") };
+        if (e.RecordId != AuditTrail.SystemChain)
+        {
+            ae.Entity.Add(patientEntity);
+        }
+
+        if (e.ObjectType is not null)
+        {
+            var obj = new AuditEvent.EntityComponent { What = e.ObjectId is null ? new ResourceReference { Display = e.ObjectType } : new ResourceReference($"{e.ObjectType}/{e.ObjectId}") };
+            obj.Detail.Add(new AuditEvent.DetailComponent { Type = "channel", Value = new FhirString(e.Channel) });
+            if (e.Mode is not null)
+            {
+                obj.Detail.Add(new AuditEvent.DetailComponent { Type = "mode", Value = new FhirString(e.Mode) });
+            }
+
+            ae.Entity.Add(obj);
+        }
+
+        return ae;
+    }
+}
