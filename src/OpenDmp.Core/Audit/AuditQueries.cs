@@ -13,7 +13,7 @@ namespace OpenDmp.Core.Audit;
 /// (entity: the record's patient and the object), the RESTful interaction, outcome, mode and channel.
 /// Read through the access policy; the reading itself is audited.
 /// </summary>
-public sealed class AuditQueries(DmpDbContext db, WriteGate gate, AuditTrail audit, DocumentOptions options)
+public sealed class AuditQueries(DmpDbContext db, RecordGuard guard, DocumentOptions options)
 {
     public static readonly IReadOnlySet<string> SearchParamNames = new HashSet<string>(StringComparer.Ordinal) { "patient", "_count", "_offset", "_total" };
 
@@ -26,26 +26,13 @@ public sealed class AuditQueries(DmpDbContext db, WriteGate gate, AuditTrail aud
         var (count, offset) = sp.Paging(options.DefaultPageSize, options.MaxPageSize);
         var reference = sp.First("patient") ?? throw new DmpException(ErrorKind.BadRequest, "a patient is required: patient=[id]");
         var recordId = References.LogicalId(reference, "Patient") ?? reference;
-        var facts = await db.Records.AsNoTracking().Where(x => x.RecordId == recordId)
-            .Select(x => new RecordFacts(x.RecordId, x.Status, x.TreatingPhysicianId)).FirstOrDefaultAsync(ct);
+        var facts = await guard.FactsAsync(recordId, ct);
         if (facts is null)
         {
             return new SearchPage([], offset, count, false, null);
         }
 
-        var decision = AccessPolicy.Decide(new AccessRequest(actor, AccessAction.SearchRecord, facts));
-        await using (var scope = await gate.EnterAsync(db, recordId, ct))
-        {
-            await audit.AppendAsync(db, new AuditItem(recordId, actor, "search", decision.Permitted ? "success" : "denied", channel, "AuditEvent", null, decision.Mode, decision.Permitted ? null : decision.Reason), ct);
-            await db.SaveChangesAsync(ct);
-            await scope.CommitAsync(ct);
-        }
-
-        db.ChangeTracker.Clear();
-        if (!decision.Permitted)
-        {
-            throw new DmpException(ErrorKind.Forbidden, "you are not authorised to access this patient's record (" + decision.Reason + ")");
-        }
+        var decision = await guard.RequireAsync(new AccessRequest(actor, AccessAction.SearchRecord, facts), "search", "AuditEvent", null, channel, auditPermit: true, ct);
 
         var q = db.AuditEntries.AsNoTracking().Where(e => e.RecordId == recordId);
         if (decision.Scope != DocumentScope.All)

@@ -1,6 +1,5 @@
 using Microsoft.EntityFrameworkCore;
 using OpenDmp.Core.Access;
-using OpenDmp.Core.Audit;
 using OpenDmp.Core.Common;
 using OpenDmp.Core.Documents;
 using OpenDmp.Core.Fhir;
@@ -9,7 +8,7 @@ using OpenDmp.Core.Storage;
 namespace OpenDmp.Core.Clinical;
 
 /// <summary>Structured results of a record (Observation search), through the access policy and the audit trail.</summary>
-public sealed class ObservationQueries(DmpDbContext db, WriteGate gate, AuditTrail audit, DocumentOptions options)
+public sealed class ObservationQueries(DmpDbContext db, RecordGuard guard, DocumentOptions options)
 {
     public static readonly IReadOnlySet<string> SearchParamNames = new HashSet<string>(StringComparer.Ordinal)
     {
@@ -22,26 +21,13 @@ public sealed class ObservationQueries(DmpDbContext db, WriteGate gate, AuditTra
         var (count, offset) = sp.Paging(options.DefaultPageSize, options.MaxPageSize);
         var reference = sp.First("patient") ?? sp.First("subject") ?? throw new DmpException(ErrorKind.BadRequest, "a patient is required: patient=[id]");
         var recordId = References.LogicalId(reference, "Patient") ?? reference;
-        var facts = await db.Records.AsNoTracking().Where(x => x.RecordId == recordId)
-            .Select(x => new RecordFacts(x.RecordId, x.Status, x.TreatingPhysicianId)).FirstOrDefaultAsync(ct);
+        var facts = await guard.FactsAsync(recordId, ct);
         if (facts is null)
         {
             return new SearchPage([], offset, count, false, null);
         }
 
-        var decision = AccessPolicy.Decide(new AccessRequest(actor, AccessAction.SearchRecord, facts));
-        await using (var scope = await gate.EnterAsync(db, recordId, ct))
-        {
-            await audit.AppendAsync(db, new AuditItem(recordId, actor, "search", decision.Permitted ? "success" : "denied", channel, "Observation", null, decision.Mode, decision.Permitted ? null : decision.Reason), ct);
-            await db.SaveChangesAsync(ct);
-            await scope.CommitAsync(ct);
-        }
-
-        db.ChangeTracker.Clear();
-        if (!decision.Permitted)
-        {
-            throw new DmpException(ErrorKind.Forbidden, "you are not authorised to access this patient's record (" + decision.Reason + ")");
-        }
+        var decision = await guard.RequireAsync(new AccessRequest(actor, AccessAction.SearchRecord, facts), "search", "Observation", null, channel, auditPermit: true, ct);
 
         if (decision.Scope != DocumentScope.All)
         {

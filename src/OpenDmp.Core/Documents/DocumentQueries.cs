@@ -16,7 +16,7 @@ namespace OpenDmp.Core.Documents;
 /// and the lifecycle operations on one document (status patch, erase, delete). Every method asks
 /// the access policy and appends to the record's audit chain, permit or deny.
 /// </summary>
-public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail audit, IContentStore store, TimeProvider time, DocumentOptions options)
+public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail audit, IContentStore store, TimeProvider time, DocumentOptions options, RecordGuard guard)
 {
     public static readonly IReadOnlySet<string> DocumentSearchParams = new HashSet<string>(StringComparer.Ordinal)
     {
@@ -364,30 +364,12 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
         return (doc, facts);
     }
 
-    private async Task<AccessDecision> DecideAndAuditDenialAsync(AccessRequest request, string verb, string objectType, string? objectId, string channel, CancellationToken ct)
-    {
-        var decision = AccessPolicy.Decide(request);
-        if (!decision.Permitted)
-        {
-            await AuditAsync(new AuditItem(request.Record?.RecordId, request.Actor, verb, "denied", channel, objectType, objectId, Detail: decision.Reason), ct);
-            throw new DmpException(ErrorKind.Forbidden, "you are not authorised to access this patient's record (" + decision.Reason + ")");
-        }
+    private Task<AccessDecision> DecideAndAuditDenialAsync(AccessRequest request, string verb, string objectType, string? objectId, string channel, CancellationToken ct) =>
+        guard.RequireAsync(request, verb, objectType, objectId, channel, auditPermit: false, ct);
 
-        return decision;
-    }
+    private Task AuditAsync(AuditItem item, CancellationToken ct) => guard.AuditAsync(item, ct);
 
-    private async Task AuditAsync(AuditItem item, CancellationToken ct)
-    {
-        await using var scope = await gate.EnterAsync(db, item.RecordId, ct);
-        await audit.AppendAsync(db, item, ct);
-        await db.SaveChangesAsync(ct);
-        await scope.CommitAsync(ct);
-        db.ChangeTracker.Clear();
-    }
-
-    private async Task<RecordFacts?> FactsAsync(string recordId, CancellationToken ct) =>
-        await db.Records.AsNoTracking().Where(x => x.RecordId == recordId)
-            .Select(x => new RecordFacts(x.RecordId, x.Status, x.TreatingPhysicianId)).FirstOrDefaultAsync(ct);
+    private Task<RecordFacts?> FactsAsync(string recordId, CancellationToken ct) => guard.FactsAsync(recordId, ct);
 
     /// <summary>The record designated by patient / subject / patient.identifier (null when there is none).</summary>
     private async Task<RecordFacts?> RecordOfPatientParamAsync(SearchParams sp, CancellationToken ct)

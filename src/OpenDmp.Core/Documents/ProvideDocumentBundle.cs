@@ -8,7 +8,6 @@ using OpenDmp.Core.Content;
 using OpenDmp.Core.Fhir;
 using OpenDmp.Core.Records;
 using OpenDmp.Core.Storage;
-using Task = System.Threading.Tasks.Task;
 
 namespace OpenDmp.Core.Documents;
 
@@ -18,7 +17,7 @@ namespace OpenDmp.Core.Documents;
 /// replaced documents superseded. All or nothing: the bundle is fully validated before anything is
 /// written, and written in one transaction.
 /// </summary>
-public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, AuditTrail audit, IContentStore store, TimeProvider time, DocumentOptions options)
+public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, AuditTrail audit, IContentStore store, TimeProvider time, DocumentOptions options, RecordGuard guard)
 {
     private const string SourceIdExtension = "https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-sourceId";
 
@@ -138,7 +137,7 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
 
         var patientIsTest = record.IsTest;
         var facts = new RecordFacts(recordId, record.Status, record.TreatingPhysicianId);
-        await RequireAsync(new AccessRequest(actor, AccessAction.CreateDocument, facts), recordId, "DocumentReference", null, channel, ct);
+        await RequireAsync(new AccessRequest(actor, AccessAction.CreateDocument, facts), "DocumentReference", null, channel, ct);
 
         // Validate every document before writing anything.
         var now = time.GetUtcNow();
@@ -181,7 +180,7 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
                         throw new DmpException(ErrorKind.Conflict, $"DocumentReference/{target.Id} is already {target.Status}: only a current document can be replaced");
                     }
 
-                    await RequireAsync(new AccessRequest(actor, AccessAction.ReplaceDocument, facts, new DocumentFacts(target.Id, target.AuthorProfessionalId, target.SubmitterId)), recordId, "DocumentReference", target.Id, channel, ct);
+                    await RequireAsync(new AccessRequest(actor, AccessAction.ReplaceDocument, facts, new DocumentFacts(target.Id, target.AuthorProfessionalId, target.SubmitterId)), "DocumentReference", target.Id, channel, ct);
                     supersede[target.Id] = target;
                 }
             }
@@ -194,7 +193,7 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
             {
                 var target = await db.Documents.AsNoTracking().FirstOrDefaultAsync(x => x.RecordId == recordId && x.Id == targetId && !x.Erased, ct)
                     ?? throw DmpException.Invalid($"PATCH target DocumentReference/{targetId} is not a document of this patient's record", $"Bundle.entry[{index}].request.url");
-                await RequireAsync(new AccessRequest(actor, AccessAction.ReplaceDocument, facts, new DocumentFacts(target.Id, target.AuthorProfessionalId, target.SubmitterId)), recordId, "DocumentReference", target.Id, channel, ct);
+                await RequireAsync(new AccessRequest(actor, AccessAction.ReplaceDocument, facts, new DocumentFacts(target.Id, target.AuthorProfessionalId, target.SubmitterId)), "DocumentReference", target.Id, channel, ct);
                 supersede[targetId] = target;
             }
         }
@@ -263,25 +262,8 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
         return BuildResponse(bundle, submissionIndex, ssEntry, newDocs, patches, supersede);
     }
 
-    private async Task RequireAsync(AccessRequest request, string recordId, string objectType, string? objectId, string channel, CancellationToken ct)
-    {
-        var decision = AccessPolicy.Decide(request);
-        if (decision.Permitted)
-        {
-            return;
-        }
-
-        // A denial is recorded even though nothing else is written.
-        await using (var scope = await gate.EnterAsync(db, recordId, ct))
-        {
-            await audit.AppendAsync(db, new AuditItem(recordId, request.Actor, request.Action.ToString(), "denied", channel, objectType, objectId, Detail: decision.Reason), ct);
-            await db.SaveChangesAsync(ct);
-            await scope.CommitAsync(ct);
-        }
-
-        db.ChangeTracker.Clear();
-        throw new DmpException(ErrorKind.Forbidden, "you are not authorised to write to this patient's record (" + decision.Reason + ")");
-    }
+    private Task<AccessDecision> RequireAsync(AccessRequest request, string objectType, string? objectId, string channel, CancellationToken ct) =>
+        guard.RequireAsync(request, request.Action.ToString(), objectType, objectId, channel, auditPermit: false, ct, "you are not authorised to write to this patient's record");
 
     private async Task<NewDocument> ValidateDocumentAsync(int index, string fullUrl, DocumentReference doc, Dictionary<string, Binary> binaries, string recordId, string submitterId, string submissionSetId, bool patientIsTest, DateTimeOffset now, CancellationToken ct)
     {

@@ -45,6 +45,7 @@ public static class CoreServices
         services.AddScoped<OpenDmp.Core.Clinical.ObservationQueries>();
         services.AddScoped<AuditVerifier>();
         services.AddScoped<AuditQueries>();
+        services.AddScoped<OpenDmp.Core.Access.RecordGuard>();
         return services;
     }
 
