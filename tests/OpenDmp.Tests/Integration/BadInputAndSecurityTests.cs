@@ -222,12 +222,14 @@ public abstract class BadInputAndSecurityTests(IStorageUnderTest storage) : Serv
     }
 
     [Fact]
-    public async Task EveryEndpoint_DeclaresItsRequirement_AndProtectedOnesRefuseAnonymous()
+    public async Task EveryEndpoint_DeclaresItsRequirement_AndProtectedOnesRefuseAnonymousAndWrongIdentity()
     {
         var sources = Server.Services.GetRequiredService<IEnumerable<EndpointDataSource>>();
         var endpoints = sources.SelectMany(s => s.Endpoints).OfType<RouteEndpoint>().ToList();
         Assert.NotEmpty(endpoints);
         var anonymous = Server.Http(null);
+        var otherDir = Path.Combine(Server.Data.Root, "wrong-identity");
+        var wrong = Server.Http(RunningServer.Reload(TestCertificateAuthority.LoadOrCreate(otherDir, TimeProvider.System).IssueProfessional(TestIds.NewRpps(), "Usurpateur", null, otherDir, TimeProvider.System)));
         foreach (var e in endpoints)
         {
             var declared = e.Metadata.GetMetadata<DmpEndpoint>();
@@ -240,9 +242,12 @@ public abstract class BadInputAndSecurityTests(IStorageUnderTest storage) : Serv
 
             var path = "/" + (e.RoutePattern.RawText ?? string.Empty).TrimStart('/').Replace("{id}", "x", StringComparison.Ordinal);
             var method = e.Metadata.GetMetadata<Microsoft.AspNetCore.Routing.HttpMethodMetadata>()?.HttpMethods[0] ?? "GET";
-            using var request = new HttpRequestMessage(new HttpMethod(method), path) { Content = method is "POST" or "PATCH" ? FhirAssert.Json("{}") : null };
-            using var response = await anonymous.SendAsync(request);
-            Assert.True(response.StatusCode == HttpStatusCode.Unauthorized, $"{method} {path} answered {(int)response.StatusCode} without a certificate");
+            foreach (var (client, who) in new[] { (anonymous, "without a certificate"), (wrong, "with a certificate from another CA") })
+            {
+                using var request = new HttpRequestMessage(new HttpMethod(method), path) { Content = method is "POST" or "PATCH" ? FhirAssert.Json("{}") : null };
+                using var response = await client.SendAsync(request);
+                Assert.True(response.StatusCode == HttpStatusCode.Unauthorized, $"{method} {path} answered {(int)response.StatusCode} {who}");
+            }
         }
     }
 
