@@ -202,7 +202,7 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
     {
         var (doc, _) = await RequireDocumentAsync(id, actor, AccessAction.ReadDocument, "retrieve", channel, ct);
         var bytes = await store.GetAsync(db, doc.RecordId, doc.ContentKey, ct)
-            ?? throw new InvalidOperationException("document content missing from the content store");
+            ?? throw new DmpException(ErrorKind.Gone, $"the content of DocumentReference/{id} is no longer available (its record's key was destroyed)");
         await AuditAsync(new AuditItem(doc.RecordId, actor, "retrieve", "success", channel, "Binary", id), ct);
         return (doc, bytes);
     }

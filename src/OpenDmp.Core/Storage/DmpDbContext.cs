@@ -28,6 +28,7 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
     public DbSet<AuditEntry> AuditEntries => Set<AuditEntry>();
     public DbSet<ContentBlob> ContentBlobs => Set<ContentBlob>();
     public DbSet<AuditCheckpoint> AuditCheckpoints => Set<AuditCheckpoint>();
+    public DbSet<RecordKey> RecordKeys => Set<RecordKey>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -95,6 +96,11 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
         {
             e.ToTable("audit_entries");
             e.HasKey(x => new { x.RecordId, x.Seq });
+        });
+        modelBuilder.Entity<RecordKey>(e =>
+        {
+            e.ToTable("record_keys");
+            e.HasKey(x => x.RecordId);
         });
         modelBuilder.Entity<AuditCheckpoint>(e =>
         {

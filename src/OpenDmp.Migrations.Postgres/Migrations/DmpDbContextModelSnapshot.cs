@@ -205,6 +205,26 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                     b.ToTable("content_blobs", (string)null);
                 });
 
+            modelBuilder.Entity("OpenDmp.Core.Content.RecordKey", b =>
+                {
+                    b.Property<string>("RecordId")
+                        .HasColumnType("text")
+                        .HasColumnName("record_id");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<byte[]>("WrappedKey")
+                        .IsRequired()
+                        .HasColumnType("bytea")
+                        .HasColumnName("wrapped_key");
+
+                    b.HasKey("RecordId");
+
+                    b.ToTable("record_keys", (string)null);
+                });
+
             modelBuilder.Entity("OpenDmp.Core.Directory.Organization", b =>
                 {
                     b.Property<string>("Id")

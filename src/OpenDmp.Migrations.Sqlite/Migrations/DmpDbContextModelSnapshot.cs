@@ -198,6 +198,26 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                     b.ToTable("content_blobs", (string)null);
                 });
 
+            modelBuilder.Entity("OpenDmp.Core.Content.RecordKey", b =>
+                {
+                    b.Property<string>("RecordId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("record_id");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<byte[]>("WrappedKey")
+                        .IsRequired()
+                        .HasColumnType("BLOB")
+                        .HasColumnName("wrapped_key");
+
+                    b.HasKey("RecordId");
+
+                    b.ToTable("record_keys", (string)null);
+                });
+
             modelBuilder.Entity("OpenDmp.Core.Directory.Organization", b =>
                 {
                     b.Property<string>("Id")

@@ -28,12 +28,16 @@ public static class CoreServices
         services.AddSingleton<WriteGate>();
         services.AddSingleton<AuditTrail>();
         var storeKind = configuration["Content:Store"] ?? (db.Provider == DatabaseProvider.Postgres ? "database" : "file");
-        services.AddSingleton<IContentStore>(storeKind switch
+        IContentStore store = storeKind switch
         {
             "database" => new DatabaseContentStore(),
             "file" => new FileContentStore(data.Content),
             _ => throw new InvalidOperationException($"Content:Store must be 'file' or 'database', got '{storeKind}'"),
-        });
+        };
+        // Content is encrypted at rest under per-record data keys wrapped by the master key (design D6).
+        var keyRing = KeyRing.FromFile(configuration["Content:MasterKeyFile"] ?? Path.Combine(data.Root, "keys", "master.key"));
+        services.AddSingleton(keyRing);
+        services.AddSingleton<IContentStore>(new EncryptingContentStore(store, keyRing));
         services.AddDbContextPool<DmpDbContext>(o => db.Configure(o, data.Root));
         services.AddScoped<RecordService>();
         services.AddScoped<PatientQueries>();

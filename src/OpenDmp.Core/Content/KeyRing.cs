@@ -1,0 +1,161 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.EntityFrameworkCore;
+using OpenDmp.Core.Storage;
+
+namespace OpenDmp.Core.Content;
+
+/// <summary>A record's data key, wrapped (AES-256-GCM) under the master key. Deleting it makes the record's content unreadable everywhere, backups included.</summary>
+public sealed class RecordKey
+{
+    public required string RecordId { get; set; }
+    /// <summary>nonce (12) | tag (16) | wrapped key (32).</summary>
+    public required byte[] WrappedKey { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+/// <summary>
+/// Per-record data keys (design D6): created on a record's first content, wrapped by a master key
+/// kept outside the database (a file here; an HSM through PKCS#11 in production), unwrapped keys
+/// cached in memory.
+/// </summary>
+public sealed class KeyRing(byte[] masterKey)
+{
+    private readonly ConcurrentDictionary<string, byte[]> _cache = new(StringComparer.Ordinal);
+
+    /// <summary>Loads the master key file, creating it (32 random bytes, owner-only) on first use.</summary>
+    public static KeyRing FromFile(string path)
+    {
+        if (!File.Exists(path))
+        {
+            System.IO.Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            var key = RandomNumberGenerator.GetBytes(32);
+            using (var f = new FileStream(path, FileMode.CreateNew, FileAccess.Write))
+            {
+                f.Write(key);
+            }
+
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            }
+        }
+
+        var bytes = File.ReadAllBytes(path);
+        return bytes.Length == 32 ? new KeyRing(bytes) : throw new InvalidOperationException($"the master key file {path} must hold exactly 32 bytes");
+    }
+
+    /// <summary>The record's data key, created if the record has none yet (race-free: insert-if-absent, then read).</summary>
+    public async Task<byte[]> GetOrCreateAsync(DmpDbContext db, string recordId, CancellationToken ct)
+    {
+        if (await FindAsync(db, recordId, ct) is { } existing)
+        {
+            return existing;
+        }
+
+        var fresh = Wrap(recordId, RandomNumberGenerator.GetBytes(32));
+        var now = DateTimeOffset.UtcNow;
+        if (db.Database.IsNpgsql())
+        {
+            await db.Database.ExecuteSqlAsync($"INSERT INTO record_keys (record_id, wrapped_key, created_at) VALUES ({recordId}, {fresh}, {now}) ON CONFLICT DO NOTHING", ct);
+        }
+        else
+        {
+            await db.Database.ExecuteSqlAsync($"INSERT OR IGNORE INTO record_keys (record_id, wrapped_key, created_at) VALUES ({recordId}, {fresh}, {now.UtcTicks})", ct);
+        }
+
+        return await FindAsync(db, recordId, ct) ?? throw new InvalidOperationException("record key could not be created");
+    }
+
+    /// <summary>The record's data key, or null when it was destroyed (crypto-shredding).</summary>
+    public async Task<byte[]?> FindAsync(DmpDbContext db, string recordId, CancellationToken ct)
+    {
+        if (_cache.TryGetValue(recordId, out var cached))
+        {
+            return cached;
+        }
+
+        var wrapped = await db.RecordKeys.AsNoTracking().Where(k => k.RecordId == recordId).Select(k => k.WrappedKey).FirstOrDefaultAsync(ct);
+        if (wrapped is null)
+        {
+            return null;
+        }
+
+        var key = Unwrap(recordId, wrapped);
+        _cache[recordId] = key;
+        return key;
+    }
+
+    /// <summary>Destroys a record's data key: its content can no longer be decrypted, wherever copies live.</summary>
+    public async Task DestroyAsync(DmpDbContext db, string recordId, CancellationToken ct)
+    {
+        await db.RecordKeys.Where(k => k.RecordId == recordId).ExecuteDeleteAsync(ct);
+        _cache.TryRemove(recordId, out _);
+    }
+
+    private byte[] Wrap(string recordId, byte[] dataKey) => Seal(masterKey, dataKey, Encoding.UTF8.GetBytes("record-key:" + recordId));
+
+    private byte[] Unwrap(string recordId, byte[] wrapped) => Open(masterKey, wrapped, Encoding.UTF8.GetBytes("record-key:" + recordId))
+        ?? throw new CryptographicException("the record key does not unwrap under the master key");
+
+    /// <summary>AES-256-GCM: nonce (12) | tag (16) | ciphertext.</summary>
+    public static byte[] Seal(byte[] key, ReadOnlySpan<byte> plaintext, ReadOnlySpan<byte> associatedData)
+    {
+        var output = new byte[12 + 16 + plaintext.Length];
+        var nonce = output.AsSpan(0, 12);
+        RandomNumberGenerator.Fill(nonce);
+        using var aes = new AesGcm(key, 16);
+        aes.Encrypt(nonce, plaintext, output.AsSpan(28), output.AsSpan(12, 16), associatedData);
+        return output;
+    }
+
+    /// <summary>Opens a sealed box; null when it does not authenticate.</summary>
+    public static byte[]? Open(byte[] key, ReadOnlySpan<byte> sealedBox, ReadOnlySpan<byte> associatedData)
+    {
+        if (sealedBox.Length < 28)
+        {
+            return null;
+        }
+
+        var plaintext = new byte[sealedBox.Length - 28];
+        using var aes = new AesGcm(key, 16);
+        try
+        {
+            aes.Decrypt(sealedBox[..12], sealedBox[28..], sealedBox.Slice(12, 16), plaintext, associatedData);
+            return plaintext;
+        }
+        catch (AuthenticationTagMismatchException)
+        {
+            return null;
+        }
+    }
+}
+
+/// <summary>Encrypts content at rest under the record's data key before it reaches the underlying store.</summary>
+public sealed class EncryptingContentStore(IContentStore inner, KeyRing keys) : IContentStore
+{
+    public async Task PutAsync(DmpDbContext db, string recordId, string key, byte[] data, CancellationToken ct)
+    {
+        var dataKey = await keys.GetOrCreateAsync(db, recordId, ct);
+        await inner.PutAsync(db, recordId, key, KeyRing.Seal(dataKey, data, Aad(recordId, key)), ct);
+    }
+
+    public async Task<byte[]?> GetAsync(DmpDbContext db, string recordId, string key, CancellationToken ct)
+    {
+        var sealedBox = await inner.GetAsync(db, recordId, key, ct);
+        if (sealedBox is null)
+        {
+            return null;
+        }
+
+        var dataKey = await keys.FindAsync(db, recordId, ct);
+        return dataKey is null ? null : KeyRing.Open(dataKey, sealedBox, Aad(recordId, key)) ?? throw new CryptographicException("document content does not authenticate (altered at rest)");
+    }
+
+    public Task RemoveAsync(DmpDbContext db, string recordId, string key, CancellationToken ct) => inner.RemoveAsync(db, recordId, key, ct);
+
+    public Task DiscardAsync(string recordId, string key) => inner.DiscardAsync(recordId, key);
+
+    private static byte[] Aad(string recordId, string key) => Encoding.UTF8.GetBytes(recordId + "/" + key);
+}
