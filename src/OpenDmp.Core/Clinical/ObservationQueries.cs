@@ -50,15 +50,7 @@ public sealed class ObservationQueries(DmpDbContext db, RecordGuard guard, Docum
 
         foreach (var v in sp.All("date"))
         {
-            var (prefix, low, high) = SearchParams.Date("date", v);
-            q = prefix switch
-            {
-                "gt" or "sa" => q.Where(x => x.Effective > high),
-                "ge" => q.Where(x => x.Effective >= low),
-                "lt" or "eb" => q.Where(x => x.Effective < low),
-                "le" => q.Where(x => x.Effective <= high),
-                _ => q.Where(x => x.Effective >= low && x.Effective <= high),
-            };
+            q = SearchFilters.Date(q, "date", v, x => x.Effective);
         }
 
         int? total = sp.First("_total") is "accurate" or "estimate" ? await q.CountAsync(ct) : null;

@@ -132,17 +132,17 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
 
         foreach (var v in sp.All("date"))
         {
-            q = FilterDate(q, "date", v, x => x.Date);
+            q = SearchFilters.Date(q, "date", v, x => x.Date);
         }
 
         foreach (var v in sp.All("period-start").Concat(sp.All("period")))
         {
-            q = FilterDate(q, "period", v, x => x.PeriodStart);
+            q = SearchFilters.Date(q, "period", v, x => x.PeriodStart);
         }
 
         foreach (var v in sp.All("period-end"))
         {
-            q = FilterDate(q, "period-end", v, x => x.PeriodEnd);
+            q = SearchFilters.Date(q, "period-end", v, x => x.PeriodEnd);
         }
 
         foreach (var v in sp.All("author"))
@@ -167,26 +167,6 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
         }
 
         return q;
-    }
-
-    private static IQueryable<DocumentEntry> FilterDate(IQueryable<DocumentEntry> q, string name, string value, System.Linq.Expressions.Expression<Func<DocumentEntry, DateTimeOffset?>> field)
-    {
-        var (prefix, low, high) = SearchParams.Date(name, value);
-        var p = field.Parameters[0];
-        var body = field.Body;
-        System.Linq.Expressions.Expression Cmp(System.Linq.Expressions.ExpressionType t, DateTimeOffset v) =>
-            System.Linq.Expressions.Expression.MakeBinary(t, body, System.Linq.Expressions.Expression.Constant((DateTimeOffset?)v, typeof(DateTimeOffset?)));
-        var predicate = prefix switch
-        {
-            "gt" or "sa" => Cmp(System.Linq.Expressions.ExpressionType.GreaterThan, high),
-            "ge" => Cmp(System.Linq.Expressions.ExpressionType.GreaterThanOrEqual, low),
-            "lt" or "eb" => Cmp(System.Linq.Expressions.ExpressionType.LessThan, low),
-            "le" => Cmp(System.Linq.Expressions.ExpressionType.LessThanOrEqual, high),
-            _ => System.Linq.Expressions.Expression.AndAlso(
-                Cmp(System.Linq.Expressions.ExpressionType.GreaterThanOrEqual, low),
-                Cmp(System.Linq.Expressions.ExpressionType.LessThanOrEqual, high)),
-        };
-        return q.Where(System.Linq.Expressions.Expression.Lambda<Func<DocumentEntry, bool>>(predicate, p));
     }
 
     /// <summary>Read one DocumentReference (404 if unknown, 410 if erased).</summary>
@@ -260,6 +240,14 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
         var (doc, _) = await RequireDocumentAsync(id, actor, AccessAction.DeleteDocument, "delete", channel, ct, allowErased: true);
         await using (var scope = await gate.EnterAsync(db, doc.RecordId, ct))
         {
+            // Documents that point to it (a replacement, an addendum) lose that reference: nothing
+            // may reveal that the deleted document existed.
+            var pointing = await db.DocumentLinks.AsNoTracking().Where(x => x.RecordId == doc.RecordId && x.Target == id).Select(x => x.DocumentId).Distinct().ToListAsync(ct);
+            foreach (var other in await db.Documents.Where(x => x.RecordId == doc.RecordId && pointing.Contains(x.Id)).ToListAsync(ct))
+            {
+                DocumentResources.RemoveReferencesTo(other, id, time.GetUtcNow());
+            }
+
             await db.DocumentLinks.Where(x => x.RecordId == doc.RecordId && (x.DocumentId == id || x.Target == id)).ExecuteDeleteAsync(ct);
             await db.Documents.Where(x => x.RecordId == doc.RecordId && x.Id == id).ExecuteDeleteAsync(ct);
             await store.RemoveAsync(db, doc.RecordId, doc.ContentKey, ct);
@@ -318,15 +306,7 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
 
         foreach (var v in sp.All("date"))
         {
-            var (prefix, low, high) = SearchParams.Date("date", v);
-            q = prefix switch
-            {
-                "gt" or "sa" => q.Where(x => x.Date > high),
-                "ge" => q.Where(x => x.Date >= low),
-                "lt" or "eb" => q.Where(x => x.Date < low),
-                "le" => q.Where(x => x.Date <= high),
-                _ => q.Where(x => x.Date >= low && x.Date <= high),
-            };
+            q = SearchFilters.Date(q, "date", v, x => x.Date);
         }
 
         int? total = sp.Has("_total") && sp.First("_total") != "none" ? await q.CountAsync(ct) : null;

@@ -41,6 +41,16 @@ public static class DocumentResources
         }
     }
 
+    /// <summary>Removes relatesTo and context.related references to a deleted document, bumping the version.</summary>
+    public static void RemoveReferencesTo(DocumentEntry entry, string deletedId, DateTimeOffset now)
+    {
+        var doc = FhirJson.Parse<DocumentReference>(entry.ResourceJson);
+        var target = "DocumentReference/" + deletedId;
+        doc.RelatesTo.RemoveAll(r => r.Target?.Reference == target);
+        doc.Context?.Related.RemoveAll(r => r.Reference == target);
+        Bump(entry, doc, now);
+    }
+
     /// <summary>Changes the status of a stored document, bumping its version.</summary>
     public static void SetStatus(DocumentEntry entry, string status, DateTimeOffset now)
     {
@@ -52,6 +62,11 @@ public static class DocumentResources
             _ => DocumentReferenceStatus.Current,
         };
         entry.Status = status;
+        Bump(entry, doc, now);
+    }
+
+    private static void Bump(DocumentEntry entry, DocumentReference doc, DateTimeOffset now)
+    {
         entry.VersionId++;
         entry.LastUpdated = now;
         doc.Meta ??= new Meta();

@@ -10,7 +10,7 @@ using OpenDmp.Core.Storage;
 namespace OpenDmp.Core.Records;
 
 /// <summary>PDQm (ITI-78): find patients by INS or by identity traits. Identity only; audited.</summary>
-public sealed class PatientQueries(DmpDbContext db, WriteGate gate, AuditTrail audit)
+public sealed class PatientQueries(DmpDbContext db, RecordGuard guard)
 {
     public static readonly IReadOnlySet<string> SearchParamNames = new HashSet<string>(StringComparer.Ordinal)
     {
@@ -87,12 +87,7 @@ public sealed class PatientQueries(DmpDbContext db, WriteGate gate, AuditTrail a
         var ids2 = rows.Select(r => r.RecordId).ToList();
         var records = await db.Records.AsNoTracking().Where(r => ids2.Contains(r.RecordId)).ToDictionaryAsync(r => r.RecordId, ct);
         var hits = rows.Take(count).Select(p => new SearchHit("Patient", p.RecordId, FhirJson.Serialize(Mappers.ToFhir(p, records.GetValueOrDefault(p.RecordId))))).ToList();
-        await using (var scope = await gate.EnterAsync(db, null, ct))
-        {
-            await audit.AppendAsync(db, new AuditItem(null, actor, "search", "success", channel, "Patient", null, decision.Mode, $"hits={hits.Count}"), ct);
-            await db.SaveChangesAsync(ct);
-            await scope.CommitAsync(ct);
-        }
+        await guard.AuditAsync(new AuditItem(null, actor, "search", "success", channel, "Patient", null, decision.Mode, $"hits={hits.Count}"), ct);
 
         return new SearchPage(hits, offset, count, rows.Count > count, total);
     }
@@ -107,12 +102,7 @@ public sealed class PatientQueries(DmpDbContext db, WriteGate gate, AuditTrail a
 
         var p = await db.Patients.AsNoTracking().FirstOrDefaultAsync(x => x.RecordId == id, ct) ?? throw DmpException.NotFound($"Patient/{id} does not exist");
         var record = await db.Records.AsNoTracking().FirstOrDefaultAsync(x => x.RecordId == id, ct);
-        await using (var scope = await gate.EnterAsync(db, id, ct))
-        {
-            await audit.AppendAsync(db, new AuditItem(id, actor, "read", "success", channel, "Patient", id, decision.Mode), ct);
-            await db.SaveChangesAsync(ct);
-            await scope.CommitAsync(ct);
-        }
+        await guard.AuditAsync(new AuditItem(id, actor, "read", "success", channel, "Patient", id, decision.Mode), ct);
 
         return FhirJson.Serialize(Mappers.ToFhir(p, record));
     }

@@ -4,6 +4,7 @@ using Hl7.Fhir.Rest;
 using OpenDmp.Core.Documents;
 using FhirJson = OpenDmp.Core.Fhir.FhirJson;
 using SearchParams = Hl7.Fhir.Rest.SearchParams;
+using Microsoft.Extensions.DependencyInjection;
 using OpenDmp.Tests.Infrastructure;
 using Task = System.Threading.Tasks.Task;
 
@@ -113,6 +114,10 @@ public abstract class DocumentApiTests(IStorageUnderTest storage) : ServerTestBa
         }
 
         Assert.Equal(1, await Server.CountDocumentsAsync());
+
+        // The remaining (erased) replacement no longer names the deleted document.
+        var remaining = await Server.WithScopeAsync(sp => Task.FromResult(sp.GetRequiredService<OpenDmp.Core.Storage.DmpDbContext>().Documents.Single(d => d.Id == secondId).ResourceJson));
+        Assert.DoesNotContain(firstId, remaining, StringComparison.Ordinal);
     }
 
     [Fact]
