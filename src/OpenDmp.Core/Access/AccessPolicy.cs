@@ -15,62 +15,222 @@ public enum AccessAction
     ReplaceDocument,
     EraseDocument,
     DeleteDocument,
-    /// <summary>Open, close or reopen a record, change its settings.</summary>
+    /// <summary>Open, close or reopen a record (operator).</summary>
     ManageRecord,
+    /// <summary>Read the record's audit trail.</summary>
+    ReadAudit,
+    /// <summary>Declare an access with the patient's consent (alleged, group, delegation, care team).</summary>
+    DeclareAccess,
+    /// <summary>Declare an emergency access (break-glass, centre 15); <see cref="AccessRequest.Emergency"/> says which.</summary>
+    DeclareEmergency,
+    /// <summary>The patient's own settings: grants, blocked professionals, emergency oppositions, treating physician.</summary>
+    ManageConsent,
+    /// <summary>Mask or unmask a document (the patient).</summary>
+    MaskDocument,
+    /// <summary>Release an invisible-to-patient document or validate a draft (its author or the treating physician).</summary>
+    ReleaseDocument,
+    /// <summary>Export the record (documents leave the platform).</summary>
+    Export,
+    /// <summary>Create a notification about the record for the patient.</summary>
+    Notify,
+    /// <summary>Deposit a secure message about the patient into the record.</summary>
+    DepositMessage,
 }
 
-/// <summary>The facts of a record that the policy needs.</summary>
-public sealed record RecordFacts(string RecordId, RecordStatus Status, string? TreatingPhysicianId);
-
-/// <summary>The facts of a document that the policy needs.</summary>
-public sealed record DocumentFacts(string DocumentId, string? AuthorProfessionalId, string? SubmitterId);
-
-/// <summary>Which documents of a record a search may return, expressed so that it can be applied in SQL.</summary>
-public enum DocumentScope
+/// <summary>Why a request was refused (drives the advice given to the caller, never the record's content).</summary>
+public enum Denial
 {
     None,
-    /// <summary>Only the documents the actor authored or submitted.</summary>
-    OwnDocuments,
-    All,
+    /// <summary>No identity, missing claim, unknown actor kind.</summary>
+    NoIdentity,
+    /// <summary>No grant at all.</summary>
+    NoGrant,
+    /// <summary>A grant existed and is expired or revoked.</summary>
+    Expired,
+    /// <summary>The patient blocked this professional.</summary>
+    Blocked,
+    /// <summary>The record is closed.</summary>
+    Closed,
+    /// <summary>The profession may not use this kind of document.</summary>
+    Matrix,
+    /// <summary>The document is masked, invisible to the patient or a draft: treated as absent.</summary>
+    Hidden,
+    /// <summary>The patient opposed this emergency mode.</summary>
+    EmergencyOpposed,
+    /// <summary>The grant gives read only, or the action belongs to someone else.</summary>
+    NotAllowed,
 }
 
-/// <summary>The input of the policy: one question.</summary>
-public sealed record AccessRequest(Actor Actor, AccessAction Action, RecordFacts? Record = null, DocumentFacts? Document = null);
-
-/// <summary>The answer: permit or deny, why, and under which mode. Every decision, permit or deny, is recorded in the audit trail by the caller.</summary>
-public sealed record AccessDecision(bool Permitted, string Reason, string Mode, DocumentScope Scope)
+/// <summary>Obligations attached to a permit: the caller must carry them out.</summary>
+[Flags]
+public enum Obligations
 {
-    public static AccessDecision Deny(string reason) => new(false, reason, "none", DocumentScope.None);
+    None = 0,
+    /// <summary>Append the access to the record's audit chain.</summary>
+    Audit = 1,
+    /// <summary>Create a notification for the patient (emergency access, first access by this professional).</summary>
+    NotifyPatient = 2,
+}
+
+/// <summary>The patient's settings that the policy reads.</summary>
+public sealed record RecordSettings(bool OpposeBreakGlass = false, bool OpposeCentre15 = false, bool OpposeEmergencyUnmasking = false)
+{
+    public static RecordSettings Default { get; } = new();
+}
+
+/// <summary>The facts of a record that the policy needs: status, treating physician, grants, blocked professionals, settings.</summary>
+public sealed record RecordFacts(
+    string RecordId,
+    RecordStatus Status,
+    string? TreatingPhysicianId,
+    RecordSettings Settings,
+    IReadOnlyList<GrantFacts> Grants,
+    IReadOnlySet<string> Blocked)
+{
+    private static readonly IReadOnlySet<string> NoneBlocked = new HashSet<string>();
+
+    /// <summary>A record with no grant, nobody blocked and default settings.</summary>
+    public RecordFacts(string recordId, RecordStatus status, string? treatingPhysicianId)
+        : this(recordId, status, treatingPhysicianId, RecordSettings.Default, [], NoneBlocked)
+    {
+    }
+}
+
+/// <summary>The facts of a document that the policy needs.</summary>
+public sealed record DocumentFacts(
+    string DocumentId,
+    string? AuthorProfessionalId,
+    string? SubmitterId,
+    string? ClassCode = null,
+    string? TypeCode = null,
+    bool Masked = false,
+    bool HiddenFromPatient = false,
+    bool Draft = false)
+{
+    public bool IsOwnedBy(string actorId) => AuthorProfessionalId == actorId || SubmitterId == actorId;
+}
+
+/// <summary>What is known about the requesting professional beyond the certificate: groups, organisation, prior accesses.</summary>
+public sealed record ActorFacts(IReadOnlySet<string> Groups, string? OrganizationId, bool HasAccessedBefore)
+{
+    public static ActorFacts Unknown { get; } = new(new HashSet<string>(), null, false);
+}
+
+/// <summary>Deployment settings of the policy (configuration section <c>Access</c>).</summary>
+public sealed class PolicySettings
+{
+    /// <summary>
+    /// Whether the treating physician and the document's author see documents the patient masked
+    /// (default true, as in the DMP: masking hides a document from the other professionals).
+    /// </summary>
+    public bool MaskedVisibleToTreatingAndAuthor { get; set; } = true;
+
+    /// <summary>Whether professionals are told that the record holds documents masked from them (default false: nothing shows).</summary>
+    public bool ProfessionalsSeeMaskedExistence { get; set; }
+
+    /// <summary>Profession × document-type matrix.</summary>
+    public AccessMatrix Matrix { get; set; } = AccessMatrix.Default;
+
+    /// <summary>Default lengths of grants.</summary>
+    public TimeSpan AllegedDuration { get; set; } = TimeSpan.FromDays(30);
+    public TimeSpan DelegationDuration { get; set; } = TimeSpan.FromDays(7);
+    public TimeSpan EmergencyDuration { get; set; } = TimeSpan.FromHours(4);
+    public TimeSpan AdmissionDuration { get; set; } = TimeSpan.FromDays(30);
+
+    public static PolicySettings Default { get; } = new();
+}
+
+/// <summary>The input of the policy: one question, with every fact it depends on.</summary>
+public sealed record AccessRequest(
+    Actor Actor,
+    AccessAction Action,
+    RecordFacts? Record = null,
+    DocumentFacts? Document = null,
+    ActorFacts? ActorFacts = null,
+    DateTimeOffset Now = default,
+    PolicySettings? Settings = null,
+    GrantMode? Emergency = null);
+
+/// <summary>The answer: permit or deny, why, under which mode and grant, which documents a search may return, and the obligations.</summary>
+public sealed record AccessDecision(
+    bool Permitted,
+    string Reason,
+    string Mode,
+    DocumentScope Scope,
+    Obligations Obligations = Obligations.Audit,
+    string? GrantId = null,
+    Denial Denial = Denial.None)
+{
+    public static AccessDecision Deny(string reason, Denial denial = Denial.NotAllowed) => new(false, reason, "none", DocumentScope.None, Obligations.Audit, null, denial);
+}
+
+/// <summary>The professional's standing on a record, readable before reading documents (the DMP's "authorisation status").</summary>
+public enum AccessStatus
+{
+    Valid,
+    Expired,
+    Forbidden,
+    None,
 }
 
 /// <summary>
-/// The single access-policy function (design D9). Pure: depends only on its input. Every read,
-/// write and search of patient data asks it. Foundation regime: the record's treating physician
-/// may read and write the whole record; a document's author (or submitter) may read, replace and
-/// erase that document. Everything else is denied. The trust-services issue replaces the body of
-/// <see cref="Decide"/> with the full consent regime without touching the callers.
+/// The single access-policy function (design D9). Pure: the answer depends only on the request
+/// (actor, action, record facts with grants, oppositions and settings, document facts, the time and
+/// the deployment settings). Every read, write, search hit, export, notification and message deposit
+/// asks it; <see cref="RecordGuard"/> gathers the facts and carries out the audit obligation.
 /// </summary>
 public static class AccessPolicy
 {
+    /// <summary>The mode a professional holds on a record at a given time, if any.</summary>
+    public sealed record Standing(GrantMode Mode, GrantFacts? Grant, bool ReadOnly, DateTimeOffset? End);
+
     public static AccessDecision Decide(AccessRequest request)
     {
         var actor = request.Actor;
         if (string.IsNullOrEmpty(actor.Id))
         {
-            return AccessDecision.Deny("no identified actor");
+            return AccessDecision.Deny("no identified actor", Denial.NoIdentity);
         }
 
-        if (actor.Kind == ActorKind.System)
+        return actor.Kind switch
         {
-            // The operator's tool administers records (import, opening, closing); it is audited like anyone.
-            return new AccessDecision(true, "operator administration", "operator", DocumentScope.All);
-        }
+            ActorKind.System => new AccessDecision(true, "operator administration", "operator", DocumentScope.All),
+            ActorKind.Patient => DecidePatient(request),
+            ActorKind.Professional => DecideProfessional(request),
+            _ => AccessDecision.Deny("unknown kind of actor", Denial.NoIdentity),
+        };
+    }
 
-        if (actor.Kind != ActorKind.Professional)
+    private static AccessDecision DecidePatient(AccessRequest request)
+    {
+        var record = request.Record;
+        if (record is null || record.RecordId != request.Actor.Id)
         {
-            return AccessDecision.Deny("patient access is not available yet");
+            return AccessDecision.Deny("a patient may only use their own record", Denial.NoGrant);
         }
 
+        var doc = request.Document;
+        var hidden = doc is not null && (doc.HiddenFromPatient || doc.Draft);
+        switch (request.Action)
+        {
+            case AccessAction.SearchRecord:
+            case AccessAction.ReadAudit:
+            case AccessAction.ManageConsent:
+            case AccessAction.Export:
+                return new AccessDecision(true, "the patient's own record", "patient", DocumentScope.ForPatient);
+            case AccessAction.ReadDocument:
+            case AccessAction.MaskDocument:
+                return hidden || doc is null
+                    ? AccessDecision.Deny("not yet released to the patient", Denial.Hidden)
+                    : new AccessDecision(true, "the patient's own document", "patient", DocumentScope.ForPatient);
+            default:
+                return AccessDecision.Deny("a patient cannot do this through the professional interface", Denial.NotAllowed);
+        }
+    }
+
+    private static AccessDecision DecideProfessional(AccessRequest request)
+    {
+        var actor = request.Actor;
         if (request.Action == AccessAction.FindPatient)
         {
             return new AccessDecision(true, "identity search by an authenticated professional", "identity", DocumentScope.None);
@@ -79,41 +239,305 @@ public static class AccessPolicy
         var record = request.Record;
         if (record is null)
         {
-            return AccessDecision.Deny("no record given");
+            return AccessDecision.Deny("no record given", Denial.NoGrant);
         }
 
-        if (request.Action == AccessAction.ManageRecord)
+        if (string.IsNullOrEmpty(actor.ProfessionCode))
         {
-            return AccessDecision.Deny("records are managed by the patient and the operator");
+            return AccessDecision.Deny("the professional's profession is unknown", Denial.NoIdentity);
+        }
+
+        // An opposition beats every mode, emergency ones included.
+        if (record.Blocked.Contains(actor.Id))
+        {
+            return AccessDecision.Deny("the patient has not authorised this professional", Denial.Blocked);
         }
 
         if (record.Status != RecordStatus.Open)
         {
-            return AccessDecision.Deny("the record is closed");
+            return AccessDecision.Deny("the record is closed", Denial.Closed);
         }
 
-        var isTreating = record.TreatingPhysicianId is not null && record.TreatingPhysicianId == actor.Id;
-        if (isTreating)
+        var settings = request.Settings ?? PolicySettings.Default;
+        var facts = request.ActorFacts ?? ActorFacts.Unknown;
+        switch (request.Action)
         {
-            return new AccessDecision(true, "treating physician", "treating-physician", DocumentScope.All);
+            case AccessAction.ManageRecord:
+            case AccessAction.ManageConsent:
+            case AccessAction.MaskDocument:
+                return AccessDecision.Deny("only the patient (or the operator) may do this", Denial.NotAllowed);
+            case AccessAction.DeclareAccess:
+                return new AccessDecision(true, "declaration of access with the patient's consent", "declaration", DocumentScope.None);
+            case AccessAction.DeclareEmergency:
+                return DecideEmergencyDeclaration(request, record);
+        }
+
+        var standing = StandingOf(actor.Id, record, facts, request.Now);
+        if (standing is null)
+        {
+            return HadGrant(actor.Id, record, facts)
+                ? AccessDecision.Deny("the authorisation to access this record has expired or was revoked", Denial.Expired)
+                : AccessDecision.Deny("no authorisation to access this record", Denial.NoGrant);
+        }
+
+        var mode = GrantModes.Code(standing.Mode);
+        var emergency = standing.Mode is GrantMode.BreakGlass or GrantMode.Centre15;
+        var obligations = Obligations.Audit | (emergency || !facts.HasAccessedBefore ? Obligations.NotifyPatient : Obligations.None);
+        var isTreating = standing.Mode == GrantMode.TreatingPhysician;
+        var scope = ScopeFor(actor, standing, record, settings);
+        var reason = GrantModes.Display(standing.Mode);
+        AccessDecision Permit() => new(true, reason, mode, scope, obligations, standing.Grant?.Id);
+
+        if (scope.Classes is { Count: 0 } && scope.Types is { Count: 0 })
+        {
+            return AccessDecision.Deny("this profession has no access to the documents of the record", Denial.Matrix);
         }
 
         switch (request.Action)
         {
             case AccessAction.SearchRecord:
-                return new AccessDecision(true, "author of documents in the record", "author", DocumentScope.OwnDocuments);
+            case AccessAction.ReadAudit:
+            case AccessAction.Export:
+            case AccessAction.Notify:
+                return Permit();
+            case AccessAction.DepositMessage:
+                return standing.ReadOnly ? AccessDecision.Deny("an emergency access is read-only", Denial.NotAllowed) : Permit();
             case AccessAction.ReadDocument:
-            case AccessAction.ReplaceDocument:
-            case AccessAction.EraseDocument:
-                var doc = request.Document;
-                if (doc is not null && (doc.AuthorProfessionalId == actor.Id || doc.SubmitterId == actor.Id))
                 {
-                    return new AccessDecision(true, "author of the document", "author", DocumentScope.OwnDocuments);
+                    var doc = request.Document;
+                    if (doc is null)
+                    {
+                        return AccessDecision.Deny("no document given", Denial.NotAllowed);
+                    }
+
+                    return scope.Admits(doc) ? Permit() : AccessDecision.Deny(HiddenReason(doc, scope), Denial.Hidden);
                 }
 
-                return AccessDecision.Deny("neither the treating physician nor the author of the document");
+            case AccessAction.CreateDocument:
+                {
+                    if (standing.ReadOnly)
+                    {
+                        return AccessDecision.Deny("an emergency access is read-only", Denial.NotAllowed);
+                    }
+
+                    var doc = request.Document;
+                    if (doc is not null && !settings.Matrix.Allows(actor.ProfessionCode, doc.ClassCode, doc.TypeCode))
+                    {
+                        return AccessDecision.Deny("this profession may not deposit this type of document", Denial.Matrix);
+                    }
+
+                    return Permit();
+                }
+
+            case AccessAction.ReplaceDocument:
+            case AccessAction.EraseDocument:
+            case AccessAction.DeleteDocument:
+            case AccessAction.ReleaseDocument:
+                {
+                    var doc = request.Document;
+                    if (doc is null)
+                    {
+                        return AccessDecision.Deny("no document given", Denial.NotAllowed);
+                    }
+
+                    if (!scope.Admits(doc))
+                    {
+                        return AccessDecision.Deny(HiddenReason(doc, scope), Denial.Hidden);
+                    }
+
+                    if (standing.ReadOnly)
+                    {
+                        return AccessDecision.Deny("an emergency access is read-only", Denial.NotAllowed);
+                    }
+
+                    return isTreating || doc.IsOwnedBy(actor.Id)
+                        ? Permit()
+                        : AccessDecision.Deny("only the document's author or the treating physician may do this", Denial.NotAllowed);
+                }
+
             default:
-                return AccessDecision.Deny("only the treating physician may do this on the record");
+                return AccessDecision.Deny("not allowed", Denial.NotAllowed);
         }
+    }
+
+    private static string HiddenReason(DocumentFacts doc, DocumentScope scope) =>
+        doc.Masked && scope.Masked != MaskedRule.Include ? "the document is masked by the patient" : "the profession may not read this type of document";
+
+    private static AccessDecision DecideEmergencyDeclaration(AccessRequest request, RecordFacts record)
+    {
+        switch (request.Emergency)
+        {
+            case GrantMode.BreakGlass when record.Settings.OpposeBreakGlass:
+                return AccessDecision.Deny("the patient has opposed access in an emergency (bris de glace)", Denial.EmergencyOpposed);
+            case GrantMode.Centre15 when record.Settings.OpposeCentre15:
+                return AccessDecision.Deny("the patient has opposed access by the SAMU regulation (centre 15)", Denial.EmergencyOpposed);
+            case GrantMode.Centre15 when request.Actor.ProfessionCode != "10":
+                return AccessDecision.Deny("centre 15 access is for SAMU regulating physicians", Denial.NotAllowed);
+            case GrantMode.BreakGlass:
+            case GrantMode.Centre15:
+                return new AccessDecision(true, "declaration of an emergency access", GrantModes.Code(request.Emergency.Value), DocumentScope.None, Obligations.Audit | Obligations.NotifyPatient);
+            default:
+                return AccessDecision.Deny("the emergency mode is break-glass or centre-15", Denial.NotAllowed);
+        }
+    }
+
+    /// <summary>Which documents a professional in a given standing may see: the matrix, then masking.</summary>
+    private static DocumentScope ScopeFor(Actor actor, Standing standing, RecordFacts record, PolicySettings settings)
+    {
+        var (classes, types) = settings.Matrix.For(actor.ProfessionCode);
+        var emergency = standing.Mode is GrantMode.BreakGlass or GrantMode.Centre15;
+        MaskedRule masked;
+        if (emergency && !record.Settings.OpposeEmergencyUnmasking)
+        {
+            masked = MaskedRule.Include;
+        }
+        else if (settings.MaskedVisibleToTreatingAndAuthor)
+        {
+            masked = standing.Mode == GrantMode.TreatingPhysician ? MaskedRule.Include : MaskedRule.IncludeOwn;
+        }
+        else
+        {
+            masked = MaskedRule.Exclude;
+        }
+
+        return new DocumentScope(true, classes, types, masked, false, actor.Id);
+    }
+
+    /// <summary>
+    /// The strongest valid standing of a professional on a record: treating physician, then the
+    /// consent modes (alleged, group, care team, delegation), then the read-only emergency modes.
+    /// </summary>
+    public static Standing? StandingOf(string professionalId, RecordFacts record, ActorFacts facts, DateTimeOffset now)
+    {
+        if (record.TreatingPhysicianId is not null && record.TreatingPhysicianId == professionalId)
+        {
+            return new Standing(GrantMode.TreatingPhysician, null, false, null);
+        }
+
+        Standing? best = null;
+        foreach (var g in record.Grants)
+        {
+            if (!Covers(g, professionalId, record, facts) || !IsValid(g, record, now))
+            {
+                continue;
+            }
+
+            var candidate = new Standing(g.Mode, g, g.Mode is GrantMode.BreakGlass or GrantMode.Centre15, EffectiveEnd(g, record));
+            if (best is null || Rank(candidate.Mode) < Rank(best.Mode) || (Rank(candidate.Mode) == Rank(best.Mode) && Later(candidate.End, best.End)))
+            {
+                best = candidate;
+            }
+        }
+
+        return best;
+    }
+
+    /// <summary>The authorisation status of a professional: valid, expired (a grant existed), forbidden (blocked), none.</summary>
+    public static (AccessStatus Status, Standing? Standing) StatusOf(string professionalId, RecordFacts record, ActorFacts facts, DateTimeOffset now)
+    {
+        if (record.Blocked.Contains(professionalId))
+        {
+            return (AccessStatus.Forbidden, null);
+        }
+
+        if (record.Status != RecordStatus.Open)
+        {
+            return (AccessStatus.None, null);
+        }
+
+        var standing = StandingOf(professionalId, record, facts, now);
+        if (standing is not null)
+        {
+            return (AccessStatus.Valid, standing);
+        }
+
+        return (HadGrant(professionalId, record, facts) ? AccessStatus.Expired : AccessStatus.None, null);
+    }
+
+    private static bool HadGrant(string professionalId, RecordFacts record, ActorFacts facts) =>
+        record.Grants.Any(g => Covers(g, professionalId, record, facts));
+
+    private static bool Later(DateTimeOffset? a, DateTimeOffset? b) => a is null ? b is not null : b is not null && a > b;
+
+    private static int Rank(GrantMode mode) => mode switch
+    {
+        GrantMode.TreatingPhysician => 0,
+        GrantMode.Alleged => 1,
+        GrantMode.Group => 2,
+        GrantMode.CareTeam => 3,
+        GrantMode.Delegation => 4,
+        GrantMode.Centre15 => 5,
+        GrantMode.BreakGlass => 6,
+        _ => 9,
+    };
+
+    /// <summary>Whether a grant designates this professional (regardless of time).</summary>
+    private static bool Covers(GrantFacts g, string professionalId, RecordFacts record, ActorFacts facts) => g.Mode switch
+    {
+        GrantMode.Group => g.GroupId is not null && facts.Groups.Contains(g.GroupId) && !(g.Excluded?.Contains(professionalId) ?? false),
+        GrantMode.CareTeam => g.HolderId == professionalId && AdmissionOf(g, record) is { } a && (a.RestrictedTo is null || a.RestrictedTo.Contains(professionalId)),
+        GrantMode.Admission => false,
+        GrantMode.TreatingPhysician => false,
+        _ => g.HolderId == professionalId,
+    };
+
+    /// <summary>Whether a grant is in force now, including what it depends on (the admission, the delegating grant).</summary>
+    private static bool IsValid(GrantFacts g, RecordFacts record, DateTimeOffset now)
+    {
+        if (!g.ActiveAt(now))
+        {
+            return false;
+        }
+
+        switch (g.Mode)
+        {
+            case GrantMode.CareTeam:
+                return AdmissionOf(g, record) is { } a && a.ActiveAt(now);
+            case GrantMode.Delegation:
+                if (g.DelegatingGrantId is null)
+                {
+                    return false;
+                }
+
+                if (GrantModes.TreatingDelegator(g.DelegatingGrantId) is { } treating)
+                {
+                    return record.TreatingPhysicianId == treating;
+                }
+
+                var d = record.Grants.FirstOrDefault(x => x.Id == g.DelegatingGrantId);
+                return d is not null && d.Mode is GrantMode.Alleged or GrantMode.Group or GrantMode.CareTeam && IsValid(d, record, now);
+            default:
+                return true;
+        }
+    }
+
+    private static DateTimeOffset? EffectiveEnd(GrantFacts g, RecordFacts record)
+    {
+        if (g.Mode == GrantMode.CareTeam && AdmissionOf(g, record) is { } a)
+        {
+            return Min(g.End, a.End);
+        }
+
+        return g.End;
+    }
+
+    private static DateTimeOffset? Min(DateTimeOffset? a, DateTimeOffset? b) => a is null ? b : b is null ? a : a < b ? a : b;
+
+    private static GrantFacts? AdmissionOf(GrantFacts g, RecordFacts record)
+    {
+        if (g.AdmissionId is null)
+        {
+            return null;
+        }
+
+        foreach (var x in record.Grants)
+        {
+            if (x.Id == g.AdmissionId && x.Mode == GrantMode.Admission)
+            {
+                return x;
+            }
+        }
+
+        return null;
     }
 }

@@ -1,32 +1,110 @@
+using System.Collections.Concurrent;
 using Microsoft.EntityFrameworkCore;
 using OpenDmp.Core.Audit;
 using OpenDmp.Core.Common;
+using OpenDmp.Core.Notifications;
 using OpenDmp.Core.Storage;
 
 namespace OpenDmp.Core.Access;
 
-/// <summary>
-/// The one way handlers ask the access policy about a record: read the record's facts, decide,
-/// record the decision in the record's audit chain, and refuse with a 403 that reveals nothing of
-/// the record's content.
-/// </summary>
-public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audit)
+/// <summary>A permit and the completed request it answered (to check each search hit with the same facts).</summary>
+public sealed record GuardedAccess(AccessDecision Decision, AccessRequest Request)
 {
-    public Task<RecordFacts?> FactsAsync(string recordId, CancellationToken ct) =>
-        db.Records.AsNoTracking().Where(x => x.RecordId == recordId)
-            .Select(x => new RecordFacts(x.RecordId, x.Status, x.TreatingPhysicianId)).FirstOrDefaultAsync(ct);
+    public string Mode => Decision.Mode;
+    public DocumentScope Scope => Decision.Scope;
+
+    /// <summary>Asks the policy again for one document (defence in depth on each search hit).</summary>
+    public bool Admits(DocumentFacts document, AccessAction action = AccessAction.ReadDocument) =>
+        AccessPolicy.Decide(Request with { Action = action, Document = document }).Permitted;
+}
+
+/// <summary>
+/// The one way handlers ask the access policy about a record: gather the facts (record, grants,
+/// oppositions, settings, the professional's groups and prior accesses, the time), decide, record
+/// the decision in the record's audit chain, carry out the obligations (patient notification), and
+/// refuse with a 403 that tells the professional what they can do without revealing anything of the
+/// record's content. A document the actor may not see is answered as absent (404).
+/// </summary>
+public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audit, TimeProvider time, PolicySettings settings)
+{
+    /// <summary>Professionals known to have accessed a record (saves a query on every request).</summary>
+    private static readonly ConcurrentDictionary<(string Record, string Professional), bool> KnownAccessors = new();
+
+    public PolicySettings Settings => settings;
+
+    public DateTimeOffset Now => time.GetUtcNow();
+
+    /// <summary>The record's facts, with its grants, blocked professionals and the patient's settings; null when there is no record.</summary>
+    public async Task<RecordFacts?> FactsAsync(string recordId, CancellationToken ct)
+    {
+        var record = await db.Records.AsNoTracking().Where(x => x.RecordId == recordId)
+            .Select(x => new { x.RecordId, x.Status, x.TreatingPhysicianId, x.OpposeBreakGlass, x.OpposeCentre15, x.OpposeEmergencyUnmasking })
+            .FirstOrDefaultAsync(ct);
+        if (record is null)
+        {
+            return null;
+        }
+
+        var grants = await db.Grants.AsNoTracking().Where(x => x.RecordId == recordId).ToListAsync(ct);
+        var blocked = await db.BlockedProfessionals.AsNoTracking().Where(x => x.RecordId == recordId).Select(x => x.ProfessionalId).ToListAsync(ct);
+        return new RecordFacts(
+            record.RecordId,
+            record.Status,
+            record.TreatingPhysicianId,
+            new RecordSettings(record.OpposeBreakGlass, record.OpposeCentre15, record.OpposeEmergencyUnmasking),
+            grants.Select(g => g.ToFacts()).ToList(),
+            blocked.ToHashSet(StringComparer.Ordinal));
+    }
+
+    /// <summary>Groups and prior accesses of a professional, as far as the record's grants need them.</summary>
+    public async Task<ActorFacts> ActorFactsAsync(Actor actor, RecordFacts? record, CancellationToken ct)
+    {
+        if (actor.Kind != ActorKind.Professional || record is null || string.IsNullOrEmpty(actor.Id))
+        {
+            return ActorFacts.Unknown;
+        }
+
+        IReadOnlySet<string> groups = new HashSet<string>();
+        if (record.Grants.Any(g => g.Mode == GrantMode.Group))
+        {
+            groups = (await db.CareGroupMembers.AsNoTracking().Where(x => x.ProfessionalId == actor.Id).Select(x => x.GroupId).ToListAsync(ct)).ToHashSet(StringComparer.Ordinal);
+        }
+
+        var key = (record.RecordId, actor.Id);
+        var known = KnownAccessors.ContainsKey(key);
+        if (!known)
+        {
+            known = await db.RecordAccessors.AsNoTracking().AnyAsync(x => x.RecordId == record.RecordId && x.ProfessionalId == actor.Id, ct);
+            if (known)
+            {
+                KnownAccessors.TryAdd(key, true);
+            }
+        }
+
+        return new ActorFacts(groups, null, known);
+    }
+
+    /// <summary>Fills in what the caller did not give: the actor's facts, the time, the settings.</summary>
+    public async Task<AccessRequest> CompleteAsync(AccessRequest request, CancellationToken ct) => request with
+    {
+        ActorFacts = request.ActorFacts ?? await ActorFactsAsync(request.Actor, request.Record, ct),
+        Now = request.Now == default ? time.GetUtcNow() : request.Now,
+        Settings = request.Settings ?? settings,
+    };
 
     /// <summary>
-    /// Decides; a denial is always audited then refused (403); a permit is audited here when
-    /// <paramref name="auditPermit"/> (otherwise the caller audits it with its outcome details).
+    /// Decides; a denial is always audited then refused; a permit is audited here when
+    /// <paramref name="auditPermit"/> (otherwise the caller audits it with its outcome details), and
+    /// its notification obligation is carried out.
     /// </summary>
-    public async Task<AccessDecision> RequireAsync(AccessRequest request, string verb, string objectType, string? objectId, string channel, bool auditPermit, CancellationToken ct, string refusal = "you are not authorised to access this patient's record")
+    public async Task<GuardedAccess> RequireAsync(AccessRequest request, string verb, string objectType, string? objectId, string channel, bool auditPermit, CancellationToken ct, string refusal = "you are not authorised to access this patient's record")
     {
+        request = await CompleteAsync(request, ct);
         var decision = AccessPolicy.Decide(request);
         if (!decision.Permitted)
         {
             await AuditAsync(new AuditItem(request.Record?.RecordId, request.Actor, verb, "denied", channel, objectType, objectId, Detail: decision.Reason), ct);
-            throw new DmpException(ErrorKind.Forbidden, refusal + " (" + decision.Reason + ")");
+            throw Refusal(request, decision, objectType, objectId, refusal);
         }
 
         if (auditPermit)
@@ -34,7 +112,96 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
             await AuditAsync(new AuditItem(request.Record?.RecordId, request.Actor, verb, "success", channel, objectType, objectId, decision.Mode), ct);
         }
 
-        return decision;
+        await FulfilAsync(request, decision, ct);
+        return new GuardedAccess(decision, request);
+    }
+
+    /// <summary>The notification obligation: first access by a professional, every emergency grant (once each).</summary>
+    private async Task FulfilAsync(AccessRequest request, AccessDecision decision, CancellationToken ct)
+    {
+        if (!decision.Obligations.HasFlag(Obligations.NotifyPatient) || request.Record is null || request.Actor.Kind != ActorKind.Professional)
+        {
+            return;
+        }
+
+        var recordId = request.Record.RecordId;
+        var actor = request.Actor;
+        var emergency = decision.Mode is "break-glass" or "centre-15";
+        var firstTime = request.ActorFacts is { HasAccessedBefore: false };
+        db.ChangeTracker.Clear();
+        await using (var scope = await gate.EnterAsync(db, recordId, ct))
+        {
+            var now = time.GetUtcNow();
+            var added = false;
+            if (firstTime && !await db.RecordAccessors.AnyAsync(x => x.RecordId == recordId && x.ProfessionalId == actor.Id, ct))
+            {
+                db.RecordAccessors.Add(new RecordAccessor { RecordId = recordId, ProfessionalId = actor.Id, FirstAccessAt = now });
+                added |= await NotificationOutbox.AddOnceAsync(db, new PatientNotification
+                {
+                    RecordId = recordId,
+                    Id = Ids.New(),
+                    Kind = "first-access",
+                    DedupKey = "first:" + actor.Id,
+                    Text = $"{actor.Display} a accédé pour la première fois à votre dossier ({decision.Reason}). / {actor.Display} accessed your record for the first time ({decision.Reason}).",
+                    ProfessionalId = actor.Id,
+                    CreatedAt = now,
+                    Status = "pending",
+                }, ct);
+                added = true;
+            }
+
+            if (emergency && decision.GrantId is not null)
+            {
+                added |= await NotificationOutbox.AddOnceAsync(db, EmergencyNotification(recordId, decision.GrantId, actor, decision.Mode, now), ct);
+            }
+
+            if (added)
+            {
+                await audit.AppendAsync(db, new AuditItem(recordId, Actor.Operator, "notify", "success", Channels.Api, "Communication", null, Detail: firstTime ? "first access of " + actor.Id : "emergency access of " + actor.Id), ct);
+                await db.SaveChangesAsync(ct);
+                await scope.CommitAsync(ct);
+            }
+        }
+
+        db.ChangeTracker.Clear();
+        if (KnownAccessors.Count > 1_000_000)
+        {
+            // A cache only: the record_accessors table is the truth.
+            KnownAccessors.Clear();
+        }
+
+        KnownAccessors.TryAdd((recordId, actor.Id), true);
+    }
+
+    /// <summary>The notification of an emergency access (created with the grant and, at the latest, at its first use).</summary>
+    public static PatientNotification EmergencyNotification(string recordId, string grantId, Actor actor, string mode, DateTimeOffset now) => new()
+    {
+        RecordId = recordId,
+        Id = Ids.New(),
+        Kind = "emergency-access",
+        DedupKey = "emergency:" + grantId,
+        Text = mode == "centre-15"
+            ? $"{actor.Display} (régulation SAMU, centre 15) a accédé à votre dossier. / {actor.Display} (SAMU regulation, centre 15) accessed your record."
+            : $"{actor.Display} a accédé à votre dossier en urgence (bris de glace). / {actor.Display} accessed your record in an emergency (break-glass).",
+        ProfessionalId = actor.Id,
+        CreatedAt = now,
+        Status = "pending",
+    };
+
+    private DmpException Refusal(AccessRequest request, AccessDecision decision, string objectType, string? objectId, string refusal)
+    {
+        var patient = request.Record is null ? "{id}" : request.Record.RecordId;
+        var advice = $"With the patient's consent, declare your access: POST /fhir/Patient/{patient}/$declare-access (mode=alleged, confirm=true); in a vital emergency: POST /fhir/Patient/{patient}/$emergency-access (mode=break-glass, reason).";
+        return decision.Denial switch
+        {
+            Denial.Hidden when request.Document is not null && request.Document.Masked && request.Actor.Kind == ActorKind.Professional && settings.ProfessionalsSeeMaskedExistence
+                => new DmpException(ErrorKind.Forbidden, $"{objectType}/{objectId} is masked by the patient"),
+            Denial.Hidden => new DmpException(ErrorKind.NotFound, $"{objectType}/{objectId} does not exist"),
+            Denial.NoGrant when request.Actor.Kind == ActorKind.Professional => new DmpException(ErrorKind.Forbidden, $"{refusal}: you have no authorisation on this record. {advice}"),
+            Denial.Expired => new DmpException(ErrorKind.Forbidden, $"{refusal}: your authorisation has expired or was revoked. {advice}"),
+            Denial.Blocked => new DmpException(ErrorKind.Forbidden, $"{refusal}: the patient has not authorised you to access their record"),
+            _ => new DmpException(ErrorKind.Forbidden, $"{refusal} ({decision.Reason})"),
+        };
     }
 
     /// <summary>Appends one entry in its own unit of work, under the record's write gate.</summary>

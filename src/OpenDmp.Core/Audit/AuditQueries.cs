@@ -32,12 +32,19 @@ public sealed class AuditQueries(DmpDbContext db, RecordGuard guard, DocumentOpt
             return new SearchPage([], offset, count, false, null);
         }
 
-        var decision = await guard.RequireAsync(new AccessRequest(actor, AccessAction.SearchRecord, facts), "search", "AuditEvent", null, channel, auditPermit: true, ct);
+        var decision = await guard.RequireAsync(new AccessRequest(actor, AccessAction.ReadAudit, facts), "search", "AuditEvent", null, channel, auditPermit: true, ct);
 
         var q = db.AuditEntries.AsNoTracking().Where(e => e.RecordId == recordId);
-        if (decision.Scope != DocumentScope.All)
+        if (actor.Kind == ActorKind.Patient)
         {
-            // Without access to the whole record, a professional sees only their own accesses.
+            // The patient sees every access, except those about documents not yet released to them
+            // (invisible until the announcement consultation, drafts): they appear once released.
+            var hidden = db.Documents.Where(d => d.RecordId == recordId && (d.HiddenFromPatient || d.Draft)).Select(d => d.Id);
+            q = q.Where(e => e.ObjectId == null || !hidden.Contains(e.ObjectId));
+        }
+        else if (decision.Mode != "treating-physician" && decision.Mode != "operator")
+        {
+            // Other professionals see only their own accesses.
             q = q.Where(e => e.ActorId == actor.Id);
         }
 

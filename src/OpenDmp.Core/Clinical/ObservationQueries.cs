@@ -15,6 +15,9 @@ public sealed class ObservationQueries(DmpDbContext db, RecordGuard guard, Docum
         "patient", "subject", "code", "category", "date", "_count", "_offset", "_total",
     };
 
+    /// <summary>How a structured result is seen by the policy: a biology report (class 10, LOINC 11502-2), never masked.</summary>
+    private static readonly DocumentFacts BiologyResult = new("observation", null, null, "10", "11502-2");
+
     public async Task<SearchPage> SearchAsync(SearchParams sp, Actor actor, string channel, CancellationToken ct)
     {
         sp.RequireKnown(SearchParamNames);
@@ -29,10 +32,10 @@ public sealed class ObservationQueries(DmpDbContext db, RecordGuard guard, Docum
 
         var decision = await guard.RequireAsync(new AccessRequest(actor, AccessAction.SearchRecord, facts), "search", "Observation", null, channel, auditPermit: true, ct);
 
-        if (decision.Scope != DocumentScope.All)
+        if (!decision.Admits(BiologyResult))
         {
-            // Structured results have no author in OpenDMP yet: only full-record access sees them.
-            return new SearchPage([], offset, count, false, null);
+            // Structured results count as biology reports in the profession × document-type matrix.
+            return new SearchPage([], offset, count, false, sp.First("_total") is "accurate" or "estimate" ? 0 : null);
         }
 
         var q = db.Observations.AsNoTracking().Where(x => x.RecordId == recordId);

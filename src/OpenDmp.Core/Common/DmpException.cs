@@ -19,6 +19,8 @@ public enum ErrorKind
     TooLarge,
     /// <summary>422: well-formed but the business rules refuse it (missing metadata, wrong hash, closed record).</summary>
     Unprocessable,
+    /// <summary>429: too many attempts (login rate limit, locked account).</summary>
+    TooManyRequests,
 }
 
 /// <summary>An expected failure with a message that tells the caller what is wrong. Never carries health data.</summary>

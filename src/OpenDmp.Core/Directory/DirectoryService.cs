@@ -55,4 +55,39 @@ public sealed class DirectoryService(DmpDbContext db, WriteGate gate, AuditTrail
 
     public Task<Professional?> FindByIdAsync(string id, CancellationToken ct) =>
         db.Professionals.AsNoTracking().FirstOrDefaultAsync(x => x.Id == id, ct);
+
+    /// <summary>Declares a group practice (maison de santé, network, health centre) and its members.</summary>
+    public async Task<Access.CareGroup> AddGroupAsync(string name, string kind, IReadOnlyList<string> memberRpps, CancellationToken ct)
+    {
+        if (string.IsNullOrWhiteSpace(name))
+        {
+            throw DmpException.Invalid("the group needs a name");
+        }
+
+        if (kind is not ("msp" or "network" or "health-centre"))
+        {
+            throw DmpException.Invalid($"the kind of group is msp, network or health-centre, got '{kind}'");
+        }
+
+        var members = new List<string>();
+        foreach (var rpps in memberRpps.Distinct(StringComparer.Ordinal))
+        {
+            var p = await FindByRppsAsync(rpps, ct) ?? throw DmpException.Invalid($"no professional with RPPS {rpps} in the directory");
+            members.Add(p.Id);
+        }
+
+        if (members.Count == 0)
+        {
+            throw DmpException.Invalid("a group needs at least one member");
+        }
+
+        await using var scope = await gate.EnterAsync(db, null, ct);
+        var group = new Access.CareGroup { Id = Ids.New(), Name = name.Trim(), Kind = kind, CreatedAt = time.GetUtcNow() };
+        db.CareGroups.Add(group);
+        db.CareGroupMembers.AddRange(members.Select(m => new Access.CareGroupMember { GroupId = group.Id, ProfessionalId = m }));
+        await audit.AppendAsync(db, new AuditItem(null, Actor.Operator, "create", "success", Channels.Admin, "Group", group.Id, Detail: $"{members.Count} member(s)"), ct);
+        await db.SaveChangesAsync(ct);
+        await scope.CommitAsync(ct);
+        return group;
+    }
 }

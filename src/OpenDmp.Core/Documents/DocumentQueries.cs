@@ -44,12 +44,8 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
         var recordId = facts.RecordId;
 
         var decision = await DecideAndAuditDenialAsync(new AccessRequest(actor, AccessAction.SearchRecord, facts), "search", "DocumentReference", null, channel, ct);
-        var q = db.Documents.AsNoTracking().Where(x => x.RecordId == recordId && !x.Erased);
-        if (decision.Scope == DocumentScope.OwnDocuments)
-        {
-            q = q.Where(x => x.AuthorProfessionalId == actor.Id || x.SubmitterId == actor.Id);
-        }
-
+        var visible = db.Documents.AsNoTracking().Where(x => x.RecordId == recordId && !x.Erased);
+        var q = visible.Where(decision.Scope.ToExpression());
         q = ApplyDocumentFilters(q, sp, recordId);
         q = sp.First("_sort") switch
         {
@@ -59,19 +55,28 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
         };
 
         int? total = sp.First("_total") is "accurate" or "estimate" ? await q.CountAsync(ct) : null;
-        var rows = await q.Skip(offset).Take(count + 1).Select(x => new { x.Id, x.ResourceJson, x.AuthorProfessionalId, x.SubmitterId }).ToListAsync(ct);
+        var rows = await q.Skip(offset).Take(count + 1)
+            .Select(x => new { x.Id, x.ResourceJson, x.AuthorProfessionalId, x.SubmitterId, x.ClassCode, x.TypeCode, x.Masked, x.HiddenFromPatient, x.Draft })
+            .ToListAsync(ct);
         var hits = new List<SearchHit>(Math.Min(rows.Count, count));
         foreach (var r in rows.Take(count))
         {
-            // Defence in depth: each hit is checked again, one by one.
-            if (AccessPolicy.Decide(new AccessRequest(actor, AccessAction.ReadDocument, facts, new DocumentFacts(r.Id, r.AuthorProfessionalId, r.SubmitterId))).Permitted)
+            // Defence in depth: each hit is checked again, one by one, by the policy itself.
+            if (decision.Admits(new DocumentFacts(r.Id, r.AuthorProfessionalId, r.SubmitterId, r.ClassCode, r.TypeCode, r.Masked, r.HiddenFromPatient, r.Draft)))
             {
                 hits.Add(new SearchHit("DocumentReference", r.Id, r.ResourceJson));
             }
         }
 
+        string? notice = null;
+        if (actor.Kind == ActorKind.Professional && guard.Settings.ProfessionalsSeeMaskedExistence && decision.Scope.Masked != MaskedRule.Include
+            && await visible.Where(x => x.Masked).Where(DocumentScope.Negate(decision.Scope.ToExpression())).AnyAsync(ct))
+        {
+            notice = "Le patient a masqué certains documents de son dossier. / The patient has masked some documents of this record.";
+        }
+
         await AuditAsync(new AuditItem(recordId, actor, "search", "success", channel, "DocumentReference", null, decision.Mode, $"hits={hits.Count}"), ct);
-        return new SearchPage(hits, offset, count, rows.Count > count, total);
+        return new SearchPage(hits, offset, count, rows.Count > count, total) { Notice = notice };
     }
 
     private IQueryable<DocumentEntry> ApplyDocumentFilters(IQueryable<DocumentEntry> q, SearchParams sp, string recordId)
@@ -277,8 +282,9 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
 
         var decision = await DecideAndAuditDenialAsync(new AccessRequest(actor, AccessAction.SearchRecord, facts), "search", "List", null, channel, ct);
         var q = db.SubmissionSets.AsNoTracking().Where(x => x.RecordId == facts.RecordId);
-        if (decision.Scope == DocumentScope.OwnDocuments)
+        if (!SeesAllSubmissionSets(decision.Scope))
         {
+            // A submission set lists its documents: only the submitter's own are shown to whoever may not see every document.
             q = q.Where(x => x.SubmitterId == actor.Id);
         }
 
@@ -320,22 +326,31 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
         var ss = await db.SubmissionSets.AsNoTracking().FirstOrDefaultAsync(x => x.Id == id, ct) ?? throw DmpException.NotFound($"List/{id} does not exist");
         var facts = await FactsAsync(ss.RecordId, ct) ?? throw DmpException.NotFound($"List/{id} does not exist");
         var decision = await DecideAndAuditDenialAsync(new AccessRequest(actor, AccessAction.SearchRecord, facts), "read", "List", id, channel, ct);
-        if (decision.Scope == DocumentScope.OwnDocuments && ss.SubmitterId != actor.Id)
+        if (!SeesAllSubmissionSets(decision.Scope) && ss.SubmitterId != actor.Id)
         {
             await AuditAsync(new AuditItem(ss.RecordId, actor, "read", "denied", channel, "List", id, Detail: "not the submitter"), ct);
-            throw new DmpException(ErrorKind.Forbidden, "you are not authorised to read this submission set");
+            throw DmpException.NotFound($"List/{id} does not exist");
         }
 
         await AuditAsync(new AuditItem(ss.RecordId, actor, "read", "success", channel, "List", id, decision.Mode), ct);
         return ss.ResourceJson;
     }
 
+    private static bool SeesAllSubmissionSets(DocumentScope scope) =>
+        scope.Any && scope.Classes is null && scope.Types is null && scope.Masked == MaskedRule.Include && !scope.PatientView;
+
     private async Task<(DocumentEntry Doc, RecordFacts Facts)> RequireDocumentAsync(string id, Actor actor, AccessAction action, string verb, string channel, CancellationToken ct, bool allowErased = false)
     {
-        var doc = await db.Documents.AsNoTracking().FirstOrDefaultAsync(x => x.Id == id, ct)
-            ?? throw DmpException.NotFound($"DocumentReference/{id} does not exist");
-        var facts = await FactsAsync(doc.RecordId, ct) ?? throw DmpException.NotFound($"DocumentReference/{id} does not exist");
-        await DecideAndAuditDenialAsync(new AccessRequest(actor, action, facts, new DocumentFacts(doc.Id, doc.AuthorProfessionalId, doc.SubmitterId)), verb, "DocumentReference", id, channel, ct);
+        var doc = await db.Documents.AsNoTracking().FirstOrDefaultAsync(x => x.Id == id, ct);
+        var facts = doc is null ? null : await FactsAsync(doc.RecordId, ct);
+        if (doc is null || facts is null)
+        {
+            // Audited like a refusal, so that an absent document and a hidden one cost the same.
+            await AuditAsync(new AuditItem(null, actor, verb, "not-found", channel, "DocumentReference", id), ct);
+            throw DmpException.NotFound($"DocumentReference/{id} does not exist");
+        }
+
+        await DecideAndAuditDenialAsync(new AccessRequest(actor, action, facts, DocumentResources.Facts(doc)), verb, "DocumentReference", id, channel, ct);
         if (doc.Erased && !allowErased)
         {
             throw new DmpException(ErrorKind.Gone, $"DocumentReference/{id} was erased");
@@ -344,7 +359,7 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
         return (doc, facts);
     }
 
-    private Task<AccessDecision> DecideAndAuditDenialAsync(AccessRequest request, string verb, string objectType, string? objectId, string channel, CancellationToken ct) =>
+    private Task<GuardedAccess> DecideAndAuditDenialAsync(AccessRequest request, string verb, string objectType, string? objectId, string channel, CancellationToken ct) =>
         guard.RequireAsync(request, verb, objectType, objectId, channel, auditPermit: false, ct);
 
     private Task AuditAsync(AuditItem item, CancellationToken ct) => guard.AuditAsync(item, ct);

@@ -10,6 +10,10 @@ public static class DocumentResources
     public const string TestSecuritySystem = "http://terminology.hl7.org/CodeSystem/v3-ActReason";
     public const string TestSecurityCode = "HTEST";
 
+    /// <summary>What the access policy needs to know about a stored document.</summary>
+    public static Access.DocumentFacts Facts(DocumentEntry d) =>
+        new(d.Id, d.AuthorProfessionalId, d.SubmitterId, d.ClassCode, d.TypeCode, d.Masked, d.HiddenFromPatient, d.Draft);
+
     public static DateTimeOffset? ParseInstant(string? value)
     {
         if (string.IsNullOrEmpty(value))
@@ -62,6 +66,34 @@ public static class DocumentResources
             _ => DocumentReferenceStatus.Current,
         };
         entry.Status = status;
+        Bump(entry, doc, now);
+    }
+
+    /// <summary>Adds or removes a DMP visibility status (TRE_A07) in the stored security labels, bumping the version.</summary>
+    public static void SetVisibility(DocumentEntry entry, string code, bool on, DateTimeOffset now)
+    {
+        var doc = FhirJson.Parse<DocumentReference>(entry.ResourceJson);
+        foreach (var label in doc.SecurityLabel)
+        {
+            label.Coding.RemoveAll(c => c.Code == code && Terminology.CanonicalSystem(c.System) == Terminology.VisibilitySystem);
+        }
+
+        doc.SecurityLabel.RemoveAll(l => l.Coding.Count == 0 && string.IsNullOrEmpty(l.Text));
+        if (on)
+        {
+            var display = Terminology.ConfidentialityCodes.Find(Terminology.VisibilitySystem, code)?.Display;
+            doc.SecurityLabel.Add(new CodeableConcept(Terminology.VisibilitySystem, code, display));
+        }
+
+        Bump(entry, doc, now);
+    }
+
+    /// <summary>Marks a draft as final (docStatus), bumping the version.</summary>
+    public static void SetFinal(DocumentEntry entry, DateTimeOffset now)
+    {
+        var doc = FhirJson.Parse<DocumentReference>(entry.ResourceJson);
+        doc.DocStatus = CompositionStatus.Final;
+        entry.Draft = false;
         Bump(entry, doc, now);
     }
 

@@ -11,6 +11,14 @@ public sealed class DocumentEntry
     /// <summary>Erased (effacement): hidden from everyone, kept for medico-legal purposes.</summary>
     public bool Erased { get; set; }
     public DateTimeOffset? ErasedAt { get; set; }
+    /// <summary>Masked by the patient: invisible to professionals other than the treating physician and the author (policy setting).</summary>
+    public bool Masked { get; set; }
+    /// <summary>Invisible to the patient until the announcement consultation (TRE_A07 INVISIBLE_PATIENT); released by its author.</summary>
+    public bool HiddenFromPatient { get; set; }
+    /// <summary>Invisible to the patient's legal representatives (TRE_A07 INVISIBLE_REPRESENTANTS_LEGAUX).</summary>
+    public bool HiddenFromRepresentatives { get; set; }
+    /// <summary>Draft (docStatus preliminary): never shown to the patient until validated by its author.</summary>
+    public bool Draft { get; set; }
     public string? TypeSystem { get; set; }
     public required string TypeCode { get; set; }
     public string? TypeDisplay { get; set; }

@@ -136,8 +136,8 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
         }
 
         var patientIsTest = record.IsTest;
-        var facts = new RecordFacts(recordId, record.Status, record.TreatingPhysicianId);
-        await RequireAsync(new AccessRequest(actor, AccessAction.CreateDocument, facts), "DocumentReference", null, channel, ct);
+        var facts = await guard.FactsAsync(recordId, ct) ?? throw DmpException.Invalid("the patient has no record: it must be opened with the patient's consent first");
+        var permit = await RequireAsync(new AccessRequest(actor, AccessAction.CreateDocument, facts), "DocumentReference", null, channel, ct);
 
         // Validate every document before writing anything.
         var now = time.GetUtcNow();
@@ -150,6 +150,13 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
             if (!masterIds.Add(nd.Entry.MasterIdentifier))
             {
                 throw DmpException.Invalid("two documents of the Bundle have the same masterIdentifier", $"Bundle.entry[{index}].resource.masterIdentifier");
+            }
+
+            // The profession × document-type matrix applies to each document deposited.
+            if (!permit.Admits(DocumentResources.Facts(nd.Entry), AccessAction.CreateDocument))
+            {
+                await guard.AuditAsync(new AuditItem(recordId, actor, "create", "denied", channel, "DocumentReference", null, Detail: "profession may not deposit type " + nd.Entry.TypeCode), ct);
+                throw new DmpException(ErrorKind.Forbidden, $"your profession may not deposit documents of type {nd.Entry.TypeCode} ({nd.Entry.TypeDisplay}) or class {nd.Entry.ClassCode}", $"Bundle.entry[{index}].resource.type");
             }
 
             newDocs.Add(nd);
@@ -180,7 +187,7 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
                         throw new DmpException(ErrorKind.Conflict, $"DocumentReference/{target.Id} is already {target.Status}: only a current document can be replaced");
                     }
 
-                    await RequireAsync(new AccessRequest(actor, AccessAction.ReplaceDocument, facts, new DocumentFacts(target.Id, target.AuthorProfessionalId, target.SubmitterId)), "DocumentReference", target.Id, channel, ct);
+                    await RequireAsync(new AccessRequest(actor, AccessAction.ReplaceDocument, facts, DocumentResources.Facts(target)), "DocumentReference", target.Id, channel, ct);
                     supersede[target.Id] = target;
                 }
             }
@@ -193,7 +200,7 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
             {
                 var target = await db.Documents.AsNoTracking().FirstOrDefaultAsync(x => x.RecordId == recordId && x.Id == targetId && !x.Erased, ct)
                     ?? throw DmpException.Invalid($"PATCH target DocumentReference/{targetId} is not a document of this patient's record", $"Bundle.entry[{index}].request.url");
-                await RequireAsync(new AccessRequest(actor, AccessAction.ReplaceDocument, facts, new DocumentFacts(target.Id, target.AuthorProfessionalId, target.SubmitterId)), "DocumentReference", target.Id, channel, ct);
+                await RequireAsync(new AccessRequest(actor, AccessAction.ReplaceDocument, facts, DocumentResources.Facts(target)), "DocumentReference", target.Id, channel, ct);
                 supersede[targetId] = target;
             }
         }
@@ -262,8 +269,12 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
         return BuildResponse(bundle, submissionIndex, ssEntry, newDocs, patches, supersede);
     }
 
-    private Task<AccessDecision> RequireAsync(AccessRequest request, string objectType, string? objectId, string channel, CancellationToken ct) =>
+    private Task<GuardedAccess> RequireAsync(AccessRequest request, string objectType, string? objectId, string channel, CancellationToken ct) =>
         guard.RequireAsync(request, request.Action.ToString(), objectType, objectId, channel, auditPermit: false, ct, "you are not authorised to write to this patient's record");
+
+    /// <summary>A DMP visibility status (TRE_A07) among the security labels.</summary>
+    private static bool HasVisibility(DocumentReference doc, string code) =>
+        doc.SecurityLabel.Any(l => l.Coding.Any(c => c.Code == code && Terminology.CanonicalSystem(c.System) == Terminology.VisibilitySystem));
 
     private async Task<NewDocument> ValidateDocumentAsync(int index, string fullUrl, DocumentReference doc, Dictionary<string, Binary> binaries, string recordId, string submitterId, string submissionSetId, bool patientIsTest, DateTimeOffset now, CancellationToken ct)
     {
@@ -382,6 +393,10 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
                 FacilityTypeCode = facility.Code,
                 PracticeSettingCode = setting.Code,
                 ConfidentialityCode = confidentiality.Code,
+                Masked = HasVisibility(doc, "MASQUE_PS"),
+                HiddenFromPatient = HasVisibility(doc, "INVISIBLE_PATIENT"),
+                HiddenFromRepresentatives = HasVisibility(doc, "INVISIBLE_REPRESENTANTS_LEGAUX"),
+                Draft = doc.DocStatus == CompositionStatus.Preliminary,
                 Title = att.Title ?? doc.Description,
                 ContentType = att.ContentType,
                 Size = bytes.LongLength,

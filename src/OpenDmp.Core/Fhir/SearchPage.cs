@@ -4,4 +4,8 @@ namespace OpenDmp.Core.Fhir;
 public sealed record SearchHit(string ResourceType, string Id, string Json);
 
 /// <summary>A page of results. <see cref="Total"/> is computed only when asked (_total=accurate).</summary>
-public sealed record SearchPage(IReadOnlyList<SearchHit> Hits, int Offset, int Count, bool HasMore, int? Total);
+public sealed record SearchPage(IReadOnlyList<SearchHit> Hits, int Offset, int Count, bool HasMore, int? Total)
+{
+    /// <summary>An informational notice added to the Bundle as an OperationOutcome (search mode "outcome").</summary>
+    public string? Notice { get; init; }
+}

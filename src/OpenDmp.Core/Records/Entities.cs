@@ -60,5 +60,11 @@ public sealed class Record
     public OpeningChannel OpeningChannel { get; set; }
     public DateTimeOffset OpenedAt { get; set; }
     public DateTimeOffset? ClosedAt { get; set; }
+    /// <summary>The patient opposes access in a vital emergency (bris de glace).</summary>
+    public bool OpposeBreakGlass { get; set; }
+    /// <summary>The patient opposes access by the SAMU regulating physician (centre 15).</summary>
+    public bool OpposeCentre15 { get; set; }
+    /// <summary>The patient opposes that masked documents be shown in an emergency access.</summary>
+    public bool OpposeEmergencyUnmasking { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
 }

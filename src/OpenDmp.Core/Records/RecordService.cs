@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using OpenDmp.Core.Access;
 using OpenDmp.Core.Audit;
 using OpenDmp.Core.Common;
 using OpenDmp.Core.Directory;
@@ -11,7 +12,7 @@ namespace OpenDmp.Core.Records;
 public sealed record NewPatient(string Ins, string InsSystem, string Family, string Given, DateOnly BirthDate, string Sex, string? BirthPlace, string? Id = null);
 
 /// <summary>Patients and their records: identity, opening, closing, reopening.</summary>
-public sealed class RecordService(DmpDbContext db, WriteGate gate, AuditTrail audit, TimeProvider time)
+public sealed class RecordService(DmpDbContext db, WriteGate gate, AuditTrail audit, TimeProvider time, PolicySettings policy)
 {
     /// <summary>Registers a patient with strict identity traits. The INS key is verified for NIR/NIA/test/demo systems.</summary>
     public async Task<Patient> AddPatientAsync(NewPatient p, Actor actor, string channel, CancellationToken ct)
@@ -122,6 +123,24 @@ public sealed class RecordService(DmpDbContext db, WriteGate gate, AuditTrail au
         };
         db.Records.Add(record);
         await audit.AppendAsync(db, new AuditItem(recordId, actor, "open", "success", auditChannel, "Record", recordId, Detail: $"consent collected by {collector.Id} ({channel})"), ct);
+        if (collector.Id != treating?.Id && collector.ProfessionCode is not null)
+        {
+            // The professional who collected the patient's consent to open the record is authorised
+            // as under alleged consent (the patient is present and agreed), for the default period.
+            var grant = new Grant
+            {
+                RecordId = recordId,
+                Id = Ids.New(),
+                Mode = GrantModes.Code(GrantMode.Alleged),
+                HolderId = collector.Id,
+                Start = now,
+                End = now + policy.AllegedDuration,
+                DeclaredBy = collector.Id,
+                CreatedAt = now,
+            };
+            db.Grants.Add(grant);
+            await audit.AppendAsync(db, new AuditItem(recordId, actor, "grant", "success", auditChannel, "Consent", grant.Id, grant.Mode, "consent collector at opening"), ct);
+        }
         await db.SaveChangesAsync(ct);
         await scope.CommitAsync(ct);
         return record;

@@ -1,11 +1,14 @@
 using System.Text;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
+using OpenDmp.Core.Access;
 using OpenDmp.Core.Audit;
 using OpenDmp.Core.Clinical;
 using OpenDmp.Core.Content;
 using OpenDmp.Core.Directory;
 using OpenDmp.Core.Documents;
+using OpenDmp.Core.Notifications;
+using OpenDmp.Core.Patients;
 using OpenDmp.Core.Records;
 
 namespace OpenDmp.Core.Storage;
@@ -29,6 +32,14 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
     public DbSet<ContentBlob> ContentBlobs => Set<ContentBlob>();
     public DbSet<AuditCheckpoint> AuditCheckpoints => Set<AuditCheckpoint>();
     public DbSet<RecordKey> RecordKeys => Set<RecordKey>();
+    public DbSet<Grant> Grants => Set<Grant>();
+    public DbSet<BlockedProfessional> BlockedProfessionals => Set<BlockedProfessional>();
+    public DbSet<CareGroup> CareGroups => Set<CareGroup>();
+    public DbSet<CareGroupMember> CareGroupMembers => Set<CareGroupMember>();
+    public DbSet<RecordAccessor> RecordAccessors => Set<RecordAccessor>();
+    public DbSet<PatientNotification> Notifications => Set<PatientNotification>();
+    public DbSet<PatientAccount> PatientAccounts => Set<PatientAccount>();
+    public DbSet<PatientSession> PatientSessions => Set<PatientSession>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -106,6 +117,51 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
         {
             e.ToTable("audit_checkpoints");
             e.HasKey(x => x.Id);
+        });
+        modelBuilder.Entity<Grant>(e =>
+        {
+            e.ToTable("grants");
+            e.HasKey(x => new { x.RecordId, x.Id });
+            e.HasIndex(x => x.Id).IsUnique();
+        });
+        modelBuilder.Entity<BlockedProfessional>(e =>
+        {
+            e.ToTable("blocked_professionals");
+            e.HasKey(x => new { x.RecordId, x.ProfessionalId });
+        });
+        modelBuilder.Entity<CareGroup>(e =>
+        {
+            e.ToTable("care_groups");
+            e.HasKey(x => x.Id);
+        });
+        modelBuilder.Entity<CareGroupMember>(e =>
+        {
+            e.ToTable("care_group_members");
+            e.HasKey(x => new { x.GroupId, x.ProfessionalId });
+            e.HasIndex(x => x.ProfessionalId);
+        });
+        modelBuilder.Entity<RecordAccessor>(e =>
+        {
+            e.ToTable("record_accessors");
+            e.HasKey(x => new { x.RecordId, x.ProfessionalId });
+        });
+        modelBuilder.Entity<PatientNotification>(e =>
+        {
+            e.ToTable("notifications");
+            e.HasKey(x => new { x.RecordId, x.Id });
+            e.HasIndex(x => new { x.RecordId, x.DedupKey }).IsUnique();
+            e.HasIndex(x => x.Status);
+        });
+        modelBuilder.Entity<PatientAccount>(e =>
+        {
+            e.ToTable("patient_accounts");
+            e.HasKey(x => x.RecordId);
+        });
+        modelBuilder.Entity<PatientSession>(e =>
+        {
+            e.ToTable("patient_sessions");
+            e.HasKey(x => x.TokenHash);
+            e.HasIndex(x => x.RecordId);
         });
         modelBuilder.Entity<ContentBlob>(e =>
         {

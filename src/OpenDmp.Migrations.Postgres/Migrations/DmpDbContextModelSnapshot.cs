@@ -22,6 +22,163 @@ namespace OpenDmp.Migrations.Postgres.Migrations
 
             NpgsqlModelBuilderExtensions.UseIdentityByDefaultColumns(modelBuilder);
 
+            modelBuilder.Entity("OpenDmp.Core.Access.BlockedProfessional", b =>
+                {
+                    b.Property<string>("RecordId")
+                        .HasColumnType("text")
+                        .HasColumnName("record_id");
+
+                    b.Property<string>("ProfessionalId")
+                        .HasColumnType("text")
+                        .HasColumnName("professional_id");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.HasKey("RecordId", "ProfessionalId");
+
+                    b.ToTable("blocked_professionals", (string)null);
+                });
+
+            modelBuilder.Entity("OpenDmp.Core.Access.CareGroup", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasColumnType("text")
+                        .HasColumnName("id");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("kind");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("name");
+
+                    b.HasKey("Id");
+
+                    b.ToTable("care_groups", (string)null);
+                });
+
+            modelBuilder.Entity("OpenDmp.Core.Access.CareGroupMember", b =>
+                {
+                    b.Property<string>("GroupId")
+                        .HasColumnType("text")
+                        .HasColumnName("group_id");
+
+                    b.Property<string>("ProfessionalId")
+                        .HasColumnType("text")
+                        .HasColumnName("professional_id");
+
+                    b.HasKey("GroupId", "ProfessionalId");
+
+                    b.HasIndex("ProfessionalId");
+
+                    b.ToTable("care_group_members", (string)null);
+                });
+
+            modelBuilder.Entity("OpenDmp.Core.Access.Grant", b =>
+                {
+                    b.Property<string>("RecordId")
+                        .HasColumnType("text")
+                        .HasColumnName("record_id");
+
+                    b.Property<string>("Id")
+                        .HasColumnType("text")
+                        .HasColumnName("id");
+
+                    b.Property<string>("AdmissionId")
+                        .HasColumnType("text")
+                        .HasColumnName("admission_id");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("DeclaredBy")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("declared_by");
+
+                    b.Property<string>("DelegatingGrantId")
+                        .HasColumnType("text")
+                        .HasColumnName("delegating_grant_id");
+
+                    b.Property<DateTimeOffset?>("End")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("end");
+
+                    b.Property<string>("Excluded")
+                        .HasColumnType("text")
+                        .HasColumnName("excluded");
+
+                    b.Property<string>("GroupId")
+                        .HasColumnType("text")
+                        .HasColumnName("group_id");
+
+                    b.Property<string>("HolderId")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("holder_id");
+
+                    b.Property<string>("Mode")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("mode");
+
+                    b.Property<string>("Reason")
+                        .HasColumnType("text")
+                        .HasColumnName("reason");
+
+                    b.Property<string>("RestrictedTo")
+                        .HasColumnType("text")
+                        .HasColumnName("restricted_to");
+
+                    b.Property<DateTimeOffset?>("RevokedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("revoked_at");
+
+                    b.Property<string>("RevokedBy")
+                        .HasColumnType("text")
+                        .HasColumnName("revoked_by");
+
+                    b.Property<DateTimeOffset>("Start")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("start");
+
+                    b.HasKey("RecordId", "Id");
+
+                    b.HasIndex("Id")
+                        .IsUnique();
+
+                    b.ToTable("grants", (string)null);
+                });
+
+            modelBuilder.Entity("OpenDmp.Core.Access.RecordAccessor", b =>
+                {
+                    b.Property<string>("RecordId")
+                        .HasColumnType("text")
+                        .HasColumnName("record_id");
+
+                    b.Property<string>("ProfessionalId")
+                        .HasColumnType("text")
+                        .HasColumnName("professional_id");
+
+                    b.Property<DateTimeOffset>("FirstAccessAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("first_access_at");
+
+                    b.HasKey("RecordId", "ProfessionalId");
+
+                    b.ToTable("record_accessors", (string)null);
+                });
+
             modelBuilder.Entity("OpenDmp.Core.Audit.AuditCheckpoint", b =>
                 {
                     b.Property<long>("Id")
@@ -393,6 +550,10 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("date");
 
+                    b.Property<bool>("Draft")
+                        .HasColumnType("boolean")
+                        .HasColumnName("draft");
+
                     b.Property<bool>("Erased")
                         .HasColumnType("boolean")
                         .HasColumnName("erased");
@@ -409,6 +570,14 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                         .HasColumnType("text")
                         .HasColumnName("format_code");
 
+                    b.Property<bool>("HiddenFromPatient")
+                        .HasColumnType("boolean")
+                        .HasColumnName("hidden_from_patient");
+
+                    b.Property<bool>("HiddenFromRepresentatives")
+                        .HasColumnType("boolean")
+                        .HasColumnName("hidden_from_representatives");
+
                     b.Property<bool>("IsTestIdentity")
                         .HasColumnType("boolean")
                         .HasColumnName("is_test_identity");
@@ -416,6 +585,10 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                     b.Property<DateTimeOffset>("LastUpdated")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("last_updated");
+
+                    b.Property<bool>("Masked")
+                        .HasColumnType("boolean")
+                        .HasColumnName("masked");
 
                     b.Property<string>("MasterIdentifier")
                         .IsRequired()
@@ -566,6 +739,136 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                     b.ToTable("submission_sets", (string)null);
                 });
 
+            modelBuilder.Entity("OpenDmp.Core.Notifications.PatientNotification", b =>
+                {
+                    b.Property<string>("RecordId")
+                        .HasColumnType("text")
+                        .HasColumnName("record_id");
+
+                    b.Property<string>("Id")
+                        .HasColumnType("text")
+                        .HasColumnName("id");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("DedupKey")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("dedup_key");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("kind");
+
+                    b.Property<string>("ProfessionalId")
+                        .HasColumnType("text")
+                        .HasColumnName("professional_id");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("status");
+
+                    b.Property<string>("Text")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("text");
+
+                    b.HasKey("RecordId", "Id");
+
+                    b.HasIndex("Status");
+
+                    b.HasIndex("RecordId", "DedupKey")
+                        .IsUnique();
+
+                    b.ToTable("notifications", (string)null);
+                });
+
+            modelBuilder.Entity("OpenDmp.Core.Patients.PatientAccount", b =>
+                {
+                    b.Property<string>("RecordId")
+                        .HasColumnType("text")
+                        .HasColumnName("record_id");
+
+                    b.Property<DateTimeOffset?>("ActivatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("activated_at");
+
+                    b.Property<string>("ActivationCodeHash")
+                        .HasColumnType("text")
+                        .HasColumnName("activation_code_hash");
+
+                    b.Property<DateTimeOffset?>("ActivationExpiresAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("activation_expires_at");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("Email")
+                        .HasColumnType("text")
+                        .HasColumnName("email");
+
+                    b.Property<int>("FailedAttempts")
+                        .HasColumnType("integer")
+                        .HasColumnName("failed_attempts");
+
+                    b.Property<long>("LastTotpStep")
+                        .HasColumnType("bigint")
+                        .HasColumnName("last_totp_step");
+
+                    b.Property<DateTimeOffset?>("LockedUntil")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("locked_until");
+
+                    b.Property<string>("PasswordHash")
+                        .HasColumnType("text")
+                        .HasColumnName("password_hash");
+
+                    b.Property<byte[]>("TotpSecret")
+                        .HasColumnType("bytea")
+                        .HasColumnName("totp_secret");
+
+                    b.HasKey("RecordId");
+
+                    b.ToTable("patient_accounts", (string)null);
+                });
+
+            modelBuilder.Entity("OpenDmp.Core.Patients.PatientSession", b =>
+                {
+                    b.Property<string>("TokenHash")
+                        .HasColumnType("text")
+                        .HasColumnName("token_hash");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<DateTimeOffset>("ExpiresAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("expires_at");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("kind");
+
+                    b.Property<string>("RecordId")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("record_id");
+
+                    b.HasKey("TokenHash");
+
+                    b.HasIndex("RecordId");
+
+                    b.ToTable("patient_sessions", (string)null);
+                });
+
             modelBuilder.Entity("OpenDmp.Core.Records.Patient", b =>
                 {
                     b.Property<string>("RecordId")
@@ -666,6 +969,18 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                         .IsRequired()
                         .HasColumnType("text")
                         .HasColumnName("opening_channel");
+
+                    b.Property<bool>("OpposeBreakGlass")
+                        .HasColumnType("boolean")
+                        .HasColumnName("oppose_break_glass");
+
+                    b.Property<bool>("OpposeCentre15")
+                        .HasColumnType("boolean")
+                        .HasColumnName("oppose_centre15");
+
+                    b.Property<bool>("OpposeEmergencyUnmasking")
+                        .HasColumnType("boolean")
+                        .HasColumnName("oppose_emergency_unmasking");
 
                     b.Property<string>("Status")
                         .IsRequired()

@@ -17,6 +17,163 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
 #pragma warning disable 612, 618
             modelBuilder.HasAnnotation("ProductVersion", "10.0.5");
 
+            modelBuilder.Entity("OpenDmp.Core.Access.BlockedProfessional", b =>
+                {
+                    b.Property<string>("RecordId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("record_id");
+
+                    b.Property<string>("ProfessionalId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("professional_id");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.HasKey("RecordId", "ProfessionalId");
+
+                    b.ToTable("blocked_professionals", (string)null);
+                });
+
+            modelBuilder.Entity("OpenDmp.Core.Access.CareGroup", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("kind");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("name");
+
+                    b.HasKey("Id");
+
+                    b.ToTable("care_groups", (string)null);
+                });
+
+            modelBuilder.Entity("OpenDmp.Core.Access.CareGroupMember", b =>
+                {
+                    b.Property<string>("GroupId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("group_id");
+
+                    b.Property<string>("ProfessionalId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("professional_id");
+
+                    b.HasKey("GroupId", "ProfessionalId");
+
+                    b.HasIndex("ProfessionalId");
+
+                    b.ToTable("care_group_members", (string)null);
+                });
+
+            modelBuilder.Entity("OpenDmp.Core.Access.Grant", b =>
+                {
+                    b.Property<string>("RecordId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("record_id");
+
+                    b.Property<string>("Id")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<string>("AdmissionId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("admission_id");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("DeclaredBy")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("declared_by");
+
+                    b.Property<string>("DelegatingGrantId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("delegating_grant_id");
+
+                    b.Property<long?>("End")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("end");
+
+                    b.Property<string>("Excluded")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("excluded");
+
+                    b.Property<string>("GroupId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("group_id");
+
+                    b.Property<string>("HolderId")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("holder_id");
+
+                    b.Property<string>("Mode")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("mode");
+
+                    b.Property<string>("Reason")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("reason");
+
+                    b.Property<string>("RestrictedTo")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("restricted_to");
+
+                    b.Property<long?>("RevokedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("revoked_at");
+
+                    b.Property<string>("RevokedBy")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("revoked_by");
+
+                    b.Property<long>("Start")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("start");
+
+                    b.HasKey("RecordId", "Id");
+
+                    b.HasIndex("Id")
+                        .IsUnique();
+
+                    b.ToTable("grants", (string)null);
+                });
+
+            modelBuilder.Entity("OpenDmp.Core.Access.RecordAccessor", b =>
+                {
+                    b.Property<string>("RecordId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("record_id");
+
+                    b.Property<string>("ProfessionalId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("professional_id");
+
+                    b.Property<long>("FirstAccessAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("first_access_at");
+
+                    b.HasKey("RecordId", "ProfessionalId");
+
+                    b.ToTable("record_accessors", (string)null);
+                });
+
             modelBuilder.Entity("OpenDmp.Core.Audit.AuditCheckpoint", b =>
                 {
                     b.Property<long>("Id")
@@ -386,6 +543,10 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                         .HasColumnType("INTEGER")
                         .HasColumnName("date");
 
+                    b.Property<bool>("Draft")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("draft");
+
                     b.Property<bool>("Erased")
                         .HasColumnType("INTEGER")
                         .HasColumnName("erased");
@@ -402,6 +563,14 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                         .HasColumnType("TEXT")
                         .HasColumnName("format_code");
 
+                    b.Property<bool>("HiddenFromPatient")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("hidden_from_patient");
+
+                    b.Property<bool>("HiddenFromRepresentatives")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("hidden_from_representatives");
+
                     b.Property<bool>("IsTestIdentity")
                         .HasColumnType("INTEGER")
                         .HasColumnName("is_test_identity");
@@ -409,6 +578,10 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                     b.Property<long>("LastUpdated")
                         .HasColumnType("INTEGER")
                         .HasColumnName("last_updated");
+
+                    b.Property<bool>("Masked")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("masked");
 
                     b.Property<string>("MasterIdentifier")
                         .IsRequired()
@@ -559,6 +732,136 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                     b.ToTable("submission_sets", (string)null);
                 });
 
+            modelBuilder.Entity("OpenDmp.Core.Notifications.PatientNotification", b =>
+                {
+                    b.Property<string>("RecordId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("record_id");
+
+                    b.Property<string>("Id")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("DedupKey")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("dedup_key");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("kind");
+
+                    b.Property<string>("ProfessionalId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("professional_id");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("status");
+
+                    b.Property<string>("Text")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("text");
+
+                    b.HasKey("RecordId", "Id");
+
+                    b.HasIndex("Status");
+
+                    b.HasIndex("RecordId", "DedupKey")
+                        .IsUnique();
+
+                    b.ToTable("notifications", (string)null);
+                });
+
+            modelBuilder.Entity("OpenDmp.Core.Patients.PatientAccount", b =>
+                {
+                    b.Property<string>("RecordId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("record_id");
+
+                    b.Property<long?>("ActivatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("activated_at");
+
+                    b.Property<string>("ActivationCodeHash")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("activation_code_hash");
+
+                    b.Property<long?>("ActivationExpiresAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("activation_expires_at");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("Email")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("email");
+
+                    b.Property<int>("FailedAttempts")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("failed_attempts");
+
+                    b.Property<long>("LastTotpStep")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("last_totp_step");
+
+                    b.Property<long?>("LockedUntil")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("locked_until");
+
+                    b.Property<string>("PasswordHash")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("password_hash");
+
+                    b.Property<byte[]>("TotpSecret")
+                        .HasColumnType("BLOB")
+                        .HasColumnName("totp_secret");
+
+                    b.HasKey("RecordId");
+
+                    b.ToTable("patient_accounts", (string)null);
+                });
+
+            modelBuilder.Entity("OpenDmp.Core.Patients.PatientSession", b =>
+                {
+                    b.Property<string>("TokenHash")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("token_hash");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<long>("ExpiresAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("expires_at");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("kind");
+
+                    b.Property<string>("RecordId")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("record_id");
+
+                    b.HasKey("TokenHash");
+
+                    b.HasIndex("RecordId");
+
+                    b.ToTable("patient_sessions", (string)null);
+                });
+
             modelBuilder.Entity("OpenDmp.Core.Records.Patient", b =>
                 {
                     b.Property<string>("RecordId")
@@ -659,6 +962,18 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                         .IsRequired()
                         .HasColumnType("TEXT")
                         .HasColumnName("opening_channel");
+
+                    b.Property<bool>("OpposeBreakGlass")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("oppose_break_glass");
+
+                    b.Property<bool>("OpposeCentre15")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("oppose_centre15");
+
+                    b.Property<bool>("OpposeEmergencyUnmasking")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("oppose_emergency_unmasking");
 
                     b.Property<string>("Status")
                         .IsRequired()

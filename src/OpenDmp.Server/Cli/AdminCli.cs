@@ -12,6 +12,7 @@ using OpenDmp.Core.Pki;
 using OpenDmp.Core.Records;
 using OpenDmp.Server.Demo;
 using OpenDmp.Server.Hosting;
+using OpenDmp.Server.Patients;
 using Spectre.Console;
 
 namespace OpenDmp.Server.Cli;
@@ -101,14 +102,36 @@ public static class AdminCli
             var p = await sp.GetRequiredService<RecordService>().AddPatientAsync(new NewPatient(pr.GetValue(ins)!, system, pr.GetValue(pFamily)!, pr.GetValue(pGiven)!, bd, pr.GetValue(sex)!.ToUpperInvariant(), pr.GetValue(birthPlace)), Actor.Operator, Channels.Admin, ct);
             await stdout.WriteLineAsync($"Patient {p.Family} {p.Given} registered (INS {p.Ins}, Patient/{p.RecordId}). Open the record with 'record open'.");
         }, ct)));
-        root.Subcommands.Add(new Command("patient", "patients") { patientAdd });
+        var aIns = new Option<string>("--ins") { Description = "INS of the patient (or Patient id)", Required = true };
+        var aEmail = new Option<string?>("--email") { Description = "the patient's e-mail address" };
+        var activation = new Command("activation", "issue a new one-time activation code for the patient's account (the previous one stops working)") { aIns, aEmail };
+        activation.SetAction((pr, ct) => Guarded(stderr, () => WithServicesAsync(Data(pr, dataOption), configOverrides, async sp =>
+        {
+            var patient = await sp.GetRequiredService<RecordService>().RequirePatientAsync(pr.GetValue(aIns)!, ct);
+            var code = await sp.GetRequiredService<PatientAuthService>().IssueActivationAsync(patient.RecordId, pr.GetValue(aEmail), Actor.Operator, Channels.Admin, ct);
+            await stdout.WriteLineAsync($"Code d'activation / activation code for {patient.Family} {patient.Given}: {code}");
+        }, ct)));
+        root.Subcommands.Add(new Command("patient", "patients") { patientAdd, activation });
+
+        // group add
+        var gName = new Option<string>("--name") { Description = "name of the group (maison de santé, network, health centre)", Required = true };
+        var gKind = new Option<string>("--kind") { Description = "msp | network | health-centre", Required = true };
+        var gMembers = new Option<string[]>("--member") { Description = "RPPS of a member (repeat)", Required = true, AllowMultipleArgumentsPerToken = true };
+        var groupAdd = new Command("add", "declare a group practice and its members") { gName, gKind, gMembers };
+        groupAdd.SetAction((pr, ct) => Guarded(stderr, () => WithServicesAsync(Data(pr, dataOption), configOverrides, async sp =>
+        {
+            var group = await sp.GetRequiredService<DirectoryService>().AddGroupAsync(pr.GetValue(gName)!, pr.GetValue(gKind)!, pr.GetValue(gMembers)!, ct);
+            await stdout.WriteLineAsync($"Group {group.Name} declared: Group/{group.Id} ({pr.GetValue(gMembers)!.Length} member(s)).");
+        }, ct)));
+        root.Subcommands.Add(new Command("group", "group practices") { groupAdd });
 
         // record open / close / reopen / treating-physician
         var rIns = new Option<string>("--ins") { Description = "INS of the patient (or Patient id)", Required = true };
         var treating = new Option<string?>("--treating-physician") { Description = "RPPS of the treating physician (médecin traitant)" };
         var collector = new Option<string>("--consent-collected-by") { Description = "RPPS of the professional who collected the patient's consent", Required = true };
         var channel = new Option<string>("--channel") { Description = "office | hospital | counter | online", Required = true };
-        var open = new Command("open", "open a patient's record with their express consent") { rIns, treating, collector, channel };
+        var openEmail = new Option<string?>("--email") { Description = "the patient's e-mail address (for the activation code and notifications)" };
+        var open = new Command("open", "open a patient's record with their express consent; prints the patient's account activation code") { rIns, treating, collector, channel, openEmail };
         open.SetAction((pr, ct) => Guarded(stderr, () => WithServicesAsync(Data(pr, dataOption), configOverrides, async sp =>
         {
             var ch = pr.GetValue(channel) switch
@@ -122,7 +145,9 @@ public static class AdminCli
             var records = sp.GetRequiredService<RecordService>();
             var patient = await records.RequirePatientAsync(pr.GetValue(rIns)!, ct);
             await records.OpenAsync(patient.RecordId, pr.GetValue(treating), pr.GetValue(collector)!, ch, Actor.Operator, Channels.Admin, ct);
+            var code = await sp.GetRequiredService<PatientAuthService>().IssueActivationAsync(patient.RecordId, pr.GetValue(openEmail), Actor.Operator, Channels.Admin, ct);
             await stdout.WriteLineAsync($"Record of {patient.Family} {patient.Given} opened.");
+            await stdout.WriteLineAsync($"Code d'activation du compte patient / patient account activation code: {code} (one use, valid {sp.GetRequiredService<PatientAuthOptions>().ActivationLifetime.TotalDays:0} days; give it to the patient).");
         }, ct)));
         var close = new Command("close", "close a patient's record") { rIns };
         close.SetAction((pr, ct) => Guarded(stderr, () => WithServicesAsync(Data(pr, dataOption), configOverrides, async sp =>

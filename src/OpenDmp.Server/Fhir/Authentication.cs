@@ -15,6 +15,10 @@ public enum Requirement
     Public,
     /// <summary>A professional authenticated by a client certificate of the platform's CA (mutual TLS).</summary>
     Professional,
+    /// <summary>An authenticated patient (bearer token; the portal's session cookie for reads).</summary>
+    Patient,
+    /// <summary>Either: a patient when a bearer token (or, for reads, the session cookie) is presented, else a professional.</summary>
+    ProfessionalOrPatient,
 }
 
 /// <summary>Declared on every endpoint: its access requirement and the audit event type it produces.</summary>
@@ -58,6 +62,22 @@ public sealed class ProfessionalAuthenticationMiddleware(RequestDelegate next, I
             return;
         }
 
+        if (declared.Requirement is Requirement.Patient or Requirement.ProfessionalOrPatient)
+        {
+            var patient = await PatientOfRequestAsync(context);
+            if (patient is not null)
+            {
+                context.Items[ActorKey] = patient;
+                await next(context);
+                return;
+            }
+
+            if (declared.Requirement == Requirement.Patient)
+            {
+                throw new DmpException(ErrorKind.Unauthenticated, "a patient session is required: log in with POST /patient/login and send the token as 'Authorization: Bearer …'");
+            }
+        }
+
         var cert = context.Connection.ClientCertificate ?? await context.Connection.GetClientCertificateAsync(context.RequestAborted);
         if (cert is null)
         {
@@ -91,6 +111,30 @@ public sealed class ProfessionalAuthenticationMiddleware(RequestDelegate next, I
 
         context.Items[ActorKey] = actor;
         await next(context);
+    }
+
+    /// <summary>
+    /// A bearer token (any method) or the portal's session cookie (safe methods only: the cookie is
+    /// SameSite=Strict and HttpOnly; state changes need the bearer token or the portal's antiforgery).
+    /// A presented but invalid token is a 401, never a fallback to another identity.
+    /// </summary>
+    private static async Task<Actor?> PatientOfRequestAsync(HttpContext context)
+    {
+        var auth = context.RequestServices.GetRequiredService<OpenDmp.Server.Patients.PatientAuthService>();
+        var header = context.Request.Headers.Authorization.ToString();
+        if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            return await auth.AuthenticateAsync(header[7..].Trim(), "bearer", context.RequestAborted)
+                ?? throw new DmpException(ErrorKind.Unauthenticated, "the bearer token is unknown or expired: log in again");
+        }
+
+        if (HttpMethods.IsGet(context.Request.Method) && context.Request.Cookies.TryGetValue(OpenDmp.Server.Patients.PatientAuthService.CookieName, out var cookie) && cookie.Length > 0)
+        {
+            return await auth.AuthenticateAsync(cookie, "cookie", context.RequestAborted)
+                ?? throw new DmpException(ErrorKind.Unauthenticated, "the session has expired: log in again");
+        }
+
+        return null;
     }
 }
 

@@ -54,10 +54,10 @@ public static class FhirEndpoints
         // ITI-67 Find Document References, read, patch, erase, delete.
         fhir.MapGet("/DocumentReference", async (HttpContext ctx, DocumentQueries q) =>
             FhirResults.SearchSet(await q.SearchDocumentsAsync(Params(ctx), ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request))
-            .WithMetadata(new DmpEndpoint(Requirement.Professional, "search"));
+            .WithMetadata(new DmpEndpoint(Requirement.ProfessionalOrPatient, "search"));
         fhir.MapGet("/DocumentReference/{id}", async (string id, HttpContext ctx, DocumentQueries q) =>
             FhirResults.Resource(await q.ReadDocumentAsync(id, ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request))
-            .WithMetadata(new DmpEndpoint(Requirement.Professional, "read"));
+            .WithMetadata(new DmpEndpoint(Requirement.ProfessionalOrPatient, "read"));
         fhir.MapPatch("/DocumentReference/{id}", async (string id, HttpContext ctx, DocumentQueries q, DocumentOptions options) =>
         {
             var patch = FhirJson.Parse<Parameters>(await ReadBodyAsync(ctx, options));
@@ -95,16 +95,18 @@ public static class FhirEndpoints
 
             ctx.Response.Headers.ETag = $"W/\"{doc.VersionId}\"";
             return Results.Bytes(bytes, doc.ContentType);
-        }).WithMetadata(new DmpEndpoint(Requirement.Professional, "retrieve"));
+        }).WithMetadata(new DmpEndpoint(Requirement.ProfessionalOrPatient, "retrieve"));
 
         fhir.MapGet("/Observation", async (HttpContext ctx, ObservationQueries q) =>
             FhirResults.SearchSet(await q.SearchAsync(Params(ctx), ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request))
-            .WithMetadata(new DmpEndpoint(Requirement.Professional, "search"));
+            .WithMetadata(new DmpEndpoint(Requirement.ProfessionalOrPatient, "search"));
 
         // The record's audit trail (IHE BALP AuditEvent).
         fhir.MapGet("/AuditEvent", async (HttpContext ctx, OpenDmp.Core.Audit.AuditQueries q) =>
             FhirResults.SearchSet(await q.SearchAsync(Params(ctx), ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request))
-            .WithMetadata(new DmpEndpoint(Requirement.Professional, "search"));
+            .WithMetadata(new DmpEndpoint(Requirement.ProfessionalOrPatient, "search"));
+
+        fhir.MapConsent();
 
         fhir.MapFallback(ctx => throw new DmpException(ErrorKind.NotFound, $"no FHIR interaction {ctx.Request.Method} {ctx.Request.Path}; see /fhir/metadata"))
             .WithMetadata(Public);

@@ -50,6 +50,7 @@ public sealed partial class ErrorMappingMiddleware(RequestDelegate next, ILogger
         ErrorKind.Conflict => 409,
         ErrorKind.Gone => 410,
         ErrorKind.TooLarge => 413,
+        ErrorKind.TooManyRequests => 429,
         _ => 422,
     };
 
@@ -62,6 +63,7 @@ public sealed partial class ErrorMappingMiddleware(RequestDelegate next, ILogger
         ErrorKind.Conflict => OperationOutcome.IssueType.Conflict,
         ErrorKind.Gone => OperationOutcome.IssueType.Deleted,
         ErrorKind.TooLarge => OperationOutcome.IssueType.TooLong,
+        ErrorKind.TooManyRequests => OperationOutcome.IssueType.Throttled,
         _ => OperationOutcome.IssueType.Invalid,
     };
 

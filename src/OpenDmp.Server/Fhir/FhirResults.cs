@@ -77,10 +77,24 @@ public static class FhirResults
             }
 
             w.WriteEndArray();
-            if (page.Hits.Count > 0)
+            var hasEntries = page.Hits.Count > 0 || page.Notice is not null;
+            if (hasEntries)
             {
                 // FHIR JSON has no empty arrays: no hits, no "entry".
                 w.WriteStartArray("entry");
+            }
+
+            if (page.Notice is { } notice)
+            {
+                var oo = new OperationOutcome { Id = "notice" };
+                oo.Issue.Add(new OperationOutcome.IssueComponent { Severity = OperationOutcome.IssueSeverity.Information, Code = OperationOutcome.IssueType.Informational, Diagnostics = notice });
+                w.WriteStartObject();
+                w.WritePropertyName("resource");
+                w.WriteRawValue(FhirJson.Serialize(oo), skipInputValidation: true);
+                w.WriteStartObject("search");
+                w.WriteString("mode", "outcome");
+                w.WriteEndObject();
+                w.WriteEndObject();
             }
 
             foreach (var hit in page.Hits)
@@ -95,7 +109,7 @@ public static class FhirResults
                 w.WriteEndObject();
             }
 
-            if (page.Hits.Count > 0)
+            if (hasEntries)
             {
                 w.WriteEndArray();
             }

@@ -50,7 +50,34 @@ public static class CoreServices
         services.AddScoped<AuditVerifier>();
         services.AddScoped<AuditQueries>();
         services.AddScoped<OpenDmp.Core.Access.RecordGuard>();
+        services.AddScoped<OpenDmp.Core.Access.ConsentService>();
+        services.AddSingleton(AccessSettings(configuration));
+        services.AddSingleton(configuration.GetSection("PatientAuth").Get<OpenDmp.Server.Patients.PatientAuthOptions>() ?? new OpenDmp.Server.Patients.PatientAuthOptions());
+        services.AddScoped<OpenDmp.Server.Patients.PatientAuthService>();
         return services;
+    }
+
+    /// <summary>
+    /// The policy's deployment settings (section Access): MaskedVisibleToTreatingAndAuthor,
+    /// ProfessionalsSeeMaskedExistence, durations, and the profession × document-type Matrix.
+    /// </summary>
+    public static OpenDmp.Core.Access.PolicySettings AccessSettings(IConfiguration configuration)
+    {
+        var section = configuration.GetSection("Access");
+        var settings = new OpenDmp.Core.Access.PolicySettings();
+        section.Bind(settings, o => o.BindNonPublicProperties = false);
+        var matrix = section.GetSection("Matrix");
+        if (matrix.Exists())
+        {
+            var rules = matrix.GetChildren().ToDictionary(c => c.Key, c => c.GetChildren().Select(x => x.Value ?? string.Empty).ToArray(), StringComparer.Ordinal);
+            settings.Matrix = new OpenDmp.Core.Access.AccessMatrix(rules);
+        }
+        else
+        {
+            settings.Matrix = OpenDmp.Core.Access.AccessMatrix.Default;
+        }
+
+        return settings;
     }
 
     /// <summary>Applies the provider's migrations; SQLite gets WAL mode for concurrent readers.</summary>

@@ -4,6 +4,7 @@ using OpenDmp.Core.Documents;
 using OpenDmp.Core.Pki;
 using OpenDmp.Core.Storage;
 using OpenDmp.Server.Fhir;
+using OpenDmp.Server.Patients;
 
 namespace OpenDmp.Server.Hosting;
 
@@ -38,6 +39,7 @@ public static class OpenDmpHost
         builder.Services.AddMemoryCache();
         builder.Services.AddHostedService<AuditCheckpointService>();
         builder.Services.AddProblemDetails();
+        builder.Services.AddPatientAuth(configuration);
         var docs = configuration.GetSection("Documents").Get<DocumentOptions>() ?? new DocumentOptions();
         builder.WebHost.UseUrls([.. urls]);
         builder.WebHost.ConfigureKestrel(k =>
@@ -59,12 +61,14 @@ public static class OpenDmpHost
         app.UseMiddleware<ErrorMappingMiddleware>();
         app.UseRouting();
         app.UseMiddleware<ProfessionalAuthenticationMiddleware>();
+        app.UseRateLimiter();
         app.MapGet("/health/live", () => Results.Text("ok")).WithMetadata(new DmpEndpoint(Requirement.Public, "none"));
         app.MapGet("/health/ready", async (DmpDbContext db, CancellationToken ct) =>
             await db.Database.CanConnectAsync(ct) ? Results.Text("ready") : Results.Problem("database unreachable", statusCode: 503))
             .WithMetadata(new DmpEndpoint(Requirement.Public, "none"));
         app.MapGet("/", () => Results.Content(LandingPage, "text/html; charset=utf-8")).WithMetadata(new DmpEndpoint(Requirement.Public, "none"));
         app.MapFhir();
+        app.MapPatientAuth();
         return app;
     }
 

@@ -1,0 +1,584 @@
+// The unit-of-work helpers take the change as their last argument (a lambda), after the token.
+#pragma warning disable CA1068
+using Microsoft.EntityFrameworkCore;
+using OpenDmp.Core.Audit;
+using OpenDmp.Core.Common;
+using OpenDmp.Core.Directory;
+using OpenDmp.Core.Documents;
+using OpenDmp.Core.Identity;
+using OpenDmp.Core.Notifications;
+using OpenDmp.Core.Records;
+using OpenDmp.Core.Storage;
+
+namespace OpenDmp.Core.Access;
+
+/// <summary>A professional's declaration of access (FHIR operation $declare-access).</summary>
+public sealed record AccessDeclaration(string? Mode, bool? Confirm, DateTimeOffset? End = null, string? Group = null, string? DelegatingGrant = null);
+
+/// <summary>The patient's emergency settings; null leaves a setting unchanged.</summary>
+public sealed record EmergencyPreferences(bool? OpposeBreakGlass, bool? OpposeCentre15, bool? OpposeEmergencyUnmasking);
+
+/// <summary>
+/// The consent regime's write side: professionals declare accesses (alleged consent, group practice,
+/// delegation, care team, hospital admissions, emergencies); patients revoke, extend and make grants
+/// permanent, block professionals, set their emergency oppositions, mask documents; authors release
+/// documents to the patient. Every operation asks the access policy and is audited.
+/// </summary>
+public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail audit, TimeProvider time, RecordGuard guard, PolicySettings settings)
+{
+    private const int MaxReasonLength = 500;
+
+    /// <summary>$declare-access: alleged | group | delegation | care-team, with the patient's consent confirmed.</summary>
+    public async Task<Grant> DeclareAccessAsync(string patientId, AccessDeclaration d, Actor actor, string channel, CancellationToken ct)
+    {
+        var mode = GrantModes.Parse(d.Mode);
+        if (mode is not (GrantMode.Alleged or GrantMode.Group or GrantMode.Delegation or GrantMode.CareTeam))
+        {
+            throw DmpException.Invalid($"mode must be alleged, group, delegation or care-team, got '{d.Mode}' (emergencies use $emergency-access)", "Parameters.parameter:mode");
+        }
+
+        if (d.Confirm != true)
+        {
+            throw DmpException.Invalid("the patient's consent must be confirmed: ask the patient, then send confirm=true", "Parameters.parameter:confirm");
+        }
+
+        var facts = await RequireRecordAsync(patientId, ct);
+        await guard.RequireAsync(new AccessRequest(actor, AccessAction.DeclareAccess, facts), "grant", "Consent", null, channel, auditPermit: false, ct);
+        var now = time.GetUtcNow();
+        var me = await db.Professionals.AsNoTracking().FirstAsync(x => x.Id == actor.Id, ct);
+        var grant = new Grant
+        {
+            RecordId = facts.RecordId,
+            Id = Ids.New(),
+            Mode = GrantModes.Code(mode.Value),
+            HolderId = actor.Id,
+            Start = now,
+            DeclaredBy = actor.Id,
+            CreatedAt = now,
+        };
+        DateTimeOffset max;
+        switch (mode.Value)
+        {
+            case GrantMode.Alleged:
+                max = now + settings.AllegedDuration;
+                break;
+            case GrantMode.Group:
+                {
+                    if (string.IsNullOrEmpty(d.Group))
+                    {
+                        throw DmpException.Invalid("mode group needs the group's id (parameter group)", "Parameters.parameter:group");
+                    }
+
+                    var group = await db.CareGroups.AsNoTracking().FirstOrDefaultAsync(x => x.Id == d.Group, ct)
+                        ?? throw DmpException.Invalid($"no declared group '{d.Group}'", "Parameters.parameter:group");
+                    if (!await db.CareGroupMembers.AnyAsync(x => x.GroupId == group.Id && x.ProfessionalId == actor.Id, ct))
+                    {
+                        throw new DmpException(ErrorKind.Forbidden, $"you are not a member of the group '{group.Name}'");
+                    }
+
+                    grant.GroupId = group.Id;
+                    max = now + settings.AllegedDuration;
+                    break;
+                }
+
+            case GrantMode.Delegation:
+                {
+                    if (string.IsNullOrEmpty(d.DelegatingGrant))
+                    {
+                        throw DmpException.Invalid("mode delegation needs the prescriber's grant (parameter delegating-grant, a Consent id)", "Parameters.parameter:delegating-grant");
+                    }
+
+                    var delegating = d.DelegatingGrant.StartsWith("Consent/", StringComparison.Ordinal) ? d.DelegatingGrant[8..] : d.DelegatingGrant;
+                    DateTimeOffset? delegatingEnd;
+                    if (GrantModes.TreatingDelegator(delegating) is { } treating)
+                    {
+                        if (facts.TreatingPhysicianId != treating)
+                        {
+                            throw DmpException.Invalid("the delegating grant is not in force on this record", "Parameters.parameter:delegating-grant");
+                        }
+
+                        delegatingEnd = null;
+                    }
+                    else
+                    {
+                        var g = facts.Grants.FirstOrDefault(x => x.Id == delegating);
+                        if (g is null || g.Mode is not (GrantMode.Alleged or GrantMode.Group or GrantMode.CareTeam) || !g.ActiveAt(now))
+                        {
+                            throw DmpException.Invalid("the delegating grant is not in force on this record", "Parameters.parameter:delegating-grant");
+                        }
+
+                        delegatingEnd = g.End;
+                    }
+
+                    if (delegating == GrantModes.TreatingGrantId(actor.Id) || facts.Grants.Any(x => x.Id == delegating && x.HolderId == actor.Id))
+                    {
+                        throw DmpException.Invalid("a delegation comes from another professional's grant", "Parameters.parameter:delegating-grant");
+                    }
+
+                    grant.DelegatingGrantId = delegating;
+                    max = now + settings.DelegationDuration;
+                    if (delegatingEnd is { } de && de < max)
+                    {
+                        max = de;
+                    }
+
+                    break;
+                }
+
+            default:
+                {
+                    var admission = (me.OrganizationId is null ? null : facts.Grants.FirstOrDefault(x => x.Mode == GrantMode.Admission && x.HolderId == me.OrganizationId && x.ActiveAt(now)))
+                        ?? throw DmpException.Invalid("no admission of this patient is declared by your establishment: the hospital declares it first ($declare-admission)", "Parameters.parameter:mode");
+                    grant.AdmissionId = admission.Id;
+                    max = admission.End ?? now + settings.AdmissionDuration;
+                    break;
+                }
+        }
+
+        if (d.End is { } end)
+        {
+            if (end <= now)
+            {
+                throw DmpException.Invalid("end must be in the future", "Parameters.parameter:end");
+            }
+
+            if (end > max)
+            {
+                throw DmpException.Invalid($"end may not be later than {max:yyyy-MM-dd'T'HH:mm:ssK} for mode {d.Mode} (the patient may extend it)", "Parameters.parameter:end");
+            }
+
+            max = end;
+        }
+
+        grant.End = max;
+        await WriteAsync(facts.RecordId, actor, "grant", "Consent", grant.Id, grant.Mode, $"until {max:O}", channel, ct, () => db.Grants.Add(grant));
+        return grant;
+    }
+
+    /// <summary>$declare-admission: a professional of an establishment declares the patient's admission, optionally attesting care-team members.</summary>
+    public async Task<Grant> DeclareAdmissionAsync(string patientId, DateTimeOffset? end, IReadOnlyList<string> members, Actor actor, string channel, CancellationToken ct)
+    {
+        var facts = await RequireRecordAsync(patientId, ct);
+        await guard.RequireAsync(new AccessRequest(actor, AccessAction.DeclareAccess, facts), "grant", "Consent", null, channel, auditPermit: false, ct);
+        var me = await db.Professionals.AsNoTracking().FirstAsync(x => x.Id == actor.Id, ct);
+        if (me.OrganizationId is null)
+        {
+            throw new DmpException(ErrorKind.Forbidden, "only a professional attached to an establishment may declare an admission");
+        }
+
+        var now = time.GetUtcNow();
+        var stop = end ?? now + settings.AdmissionDuration;
+        if (stop <= now)
+        {
+            throw DmpException.Invalid("end must be in the future", "Parameters.parameter:end");
+        }
+
+        var admission = new Grant
+        {
+            RecordId = facts.RecordId,
+            Id = Ids.New(),
+            Mode = GrantModes.Code(GrantMode.Admission),
+            HolderId = me.OrganizationId,
+            Start = now,
+            End = stop,
+            DeclaredBy = actor.Id,
+            CreatedAt = now,
+        };
+        var grants = new List<Grant> { admission };
+        foreach (var m in members.Append(me.Rpps ?? string.Empty).Where(x => x.Length > 0).Distinct(StringComparer.Ordinal))
+        {
+            var member = await ResolveProfessionalAsync(m, ct);
+            if (member.OrganizationId != me.OrganizationId)
+            {
+                throw DmpException.Invalid($"{m} does not belong to your establishment", "Parameters.parameter:member");
+            }
+
+            grants.Add(new Grant
+            {
+                RecordId = facts.RecordId,
+                Id = Ids.New(),
+                Mode = GrantModes.Code(GrantMode.CareTeam),
+                HolderId = member.Id,
+                Start = now,
+                End = stop,
+                AdmissionId = admission.Id,
+                DeclaredBy = actor.Id,
+                CreatedAt = now,
+            });
+        }
+
+        await WriteAsync(facts.RecordId, actor, "grant", "Consent", admission.Id, "admission", $"{grants.Count - 1} care-team member(s) until {stop:O}", channel, ct, () => db.Grants.AddRange(grants));
+        return admission;
+    }
+
+    /// <summary>$emergency-access: break-glass or centre 15, with a reason; read-only and time-boxed; always notified.</summary>
+    public async Task<Grant> EmergencyAccessAsync(string patientId, string? modeCode, string? reason, Actor actor, string channel, CancellationToken ct)
+    {
+        var mode = GrantModes.Parse(modeCode);
+        if (mode is not (GrantMode.BreakGlass or GrantMode.Centre15))
+        {
+            throw DmpException.Invalid($"mode must be break-glass or centre-15, got '{modeCode}'", "Parameters.parameter:mode");
+        }
+
+        if (string.IsNullOrWhiteSpace(reason))
+        {
+            throw DmpException.Invalid("an emergency access needs a reason (parameter reason)", "Parameters.parameter:reason");
+        }
+
+        if (reason.Length > MaxReasonLength)
+        {
+            throw DmpException.Invalid($"the reason is limited to {MaxReasonLength} characters", "Parameters.parameter:reason");
+        }
+
+        var facts = await RequireRecordAsync(patientId, ct);
+        var permit = await guard.RequireAsync(new AccessRequest(actor, AccessAction.DeclareEmergency, facts, Emergency: mode), "emergency", "Consent", null, channel, auditPermit: false, ct);
+        var now = time.GetUtcNow();
+        var grant = new Grant
+        {
+            RecordId = facts.RecordId,
+            Id = Ids.New(),
+            Mode = GrantModes.Code(mode.Value),
+            HolderId = actor.Id,
+            Start = now,
+            End = now + settings.EmergencyDuration,
+            Reason = reason.Trim(),
+            DeclaredBy = actor.Id,
+            CreatedAt = now,
+        };
+        await WriteAsync(facts.RecordId, actor, "emergency", "Consent", grant.Id, permit.Mode, $"until {grant.End:O}", channel, ct, () =>
+        {
+            db.Grants.Add(grant);
+            db.Notifications.Add(RecordGuard.EmergencyNotification(facts.RecordId, grant.Id, actor, permit.Mode, now));
+        });
+        return grant;
+    }
+
+    /// <summary>The professional's authorisation status on a record, readable before reading documents.</summary>
+    public async Task<(AccessStatus Status, AccessPolicy.Standing? Standing)> StatusAsync(string patientId, Actor actor, string channel, CancellationToken ct)
+    {
+        var facts = await RequireRecordAsync(patientId, ct);
+        var actorFacts = await guard.ActorFactsAsync(actor, facts, ct);
+        var (status, standing) = AccessPolicy.StatusOf(actor.Id, facts, actorFacts, time.GetUtcNow());
+        await guard.AuditAsync(new AuditItem(facts.RecordId, actor, "access-status", "success", channel, "Patient", facts.RecordId, standing is null ? null : GrantModes.Code(standing.Mode), status.ToString().ToLowerInvariant()), ct);
+        return (status, standing);
+    }
+
+    /// <summary>The grants of a record (the patient, or a professional for their own), with the treating physician first.</summary>
+    public async Task<IReadOnlyList<Grant>> ListAsync(string patientId, Actor actor, string channel, CancellationToken ct)
+    {
+        var facts = await RequireRecordAsync(patientId, ct);
+        var all = actor.Kind == ActorKind.Professional;
+        await guard.RequireAsync(new AccessRequest(actor, all ? AccessAction.SearchRecord : AccessAction.ManageConsent, facts), "search", "Consent", null, channel, auditPermit: true, ct);
+        var grants = await db.Grants.AsNoTracking().Where(x => x.RecordId == facts.RecordId).OrderByDescending(x => x.CreatedAt).ToListAsync(ct);
+        if (actor.Kind == ActorKind.Professional)
+        {
+            grants = grants.Where(g => g.HolderId == actor.Id).ToList();
+        }
+
+        if (facts.TreatingPhysicianId is { } tp && (actor.Kind != ActorKind.Professional || tp == actor.Id))
+        {
+            grants.Insert(0, TreatingGrant(facts.RecordId, tp));
+        }
+
+        return grants;
+    }
+
+    /// <summary>The treating physician's standing shown as a grant (it lives on the record).</summary>
+    public static Grant TreatingGrant(string recordId, string professionalId) => new()
+    {
+        RecordId = recordId,
+        Id = GrantModes.TreatingGrantId(professionalId),
+        Mode = GrantModes.Code(GrantMode.TreatingPhysician),
+        HolderId = professionalId,
+        DeclaredBy = "patient",
+    };
+
+    /// <summary>The patient revokes a grant (or the treating physician designation).</summary>
+    public async Task RevokeAsync(string grantId, Actor actor, string channel, CancellationToken ct)
+    {
+        if (GrantModes.TreatingDelegator(grantId) is { } tp)
+        {
+            var facts = await RequirePatientConsentAsync(actor, "revoke", grantId, channel, ct);
+            if (facts.TreatingPhysicianId != tp)
+            {
+                throw DmpException.NotFound($"Consent/{grantId} does not exist");
+            }
+
+            await WriteAsync(facts.RecordId, actor, "revoke", "Consent", grantId, "treating-physician", null, channel, ct, async () =>
+            {
+                var r = await db.Records.FirstAsync(x => x.RecordId == facts.RecordId, ct);
+                r.TreatingPhysicianId = null;
+                r.UpdatedAt = time.GetUtcNow();
+            });
+            return;
+        }
+
+        await ChangeGrantAsync(grantId, actor, "revoke", channel, ct, g =>
+        {
+            if (g.RevokedAt is not null)
+            {
+                throw new DmpException(ErrorKind.Conflict, "this grant is already revoked");
+            }
+
+            g.RevokedAt = time.GetUtcNow();
+            g.RevokedBy = actor.Id;
+            return null;
+        });
+    }
+
+    /// <summary>The patient extends a grant to a new end, or makes it permanent (end null).</summary>
+    public Task ExtendAsync(string grantId, DateTimeOffset? end, bool permanent, Actor actor, string channel, CancellationToken ct) =>
+        ChangeGrantAsync(grantId, actor, "extend", channel, ct, g =>
+        {
+            if (g.RevokedAt is not null)
+            {
+                throw new DmpException(ErrorKind.Conflict, "a revoked grant cannot be extended: the professional declares access again");
+            }
+
+            var mode = GrantModes.Parse(g.Mode);
+            if (mode is not (GrantMode.Alleged or GrantMode.Group or GrantMode.Delegation))
+            {
+                throw DmpException.Invalid($"a grant of mode {g.Mode} cannot be extended");
+            }
+
+            if (permanent)
+            {
+                g.End = null;
+                return "permanent";
+            }
+
+            if (end is not { } e || e <= time.GetUtcNow() || (g.End is { } current && e <= current))
+            {
+                throw DmpException.Invalid("end must be in the future and later than the current end (or set permanent=true)", "Parameters.parameter:end");
+            }
+
+            g.End = e;
+            return $"until {e:O}";
+        });
+
+    /// <summary>The patient excludes a member from a group grant.</summary>
+    public async Task ExcludeFromGroupAsync(string grantId, string professional, Actor actor, string channel, CancellationToken ct)
+    {
+        var p = await ResolveProfessionalAsync(professional, ct);
+        await ChangeGrantAsync(grantId, actor, "exclude", channel, ct, g =>
+        {
+            if (g.Mode != GrantModes.Code(GrantMode.Group))
+            {
+                throw DmpException.Invalid("only a group grant has members to exclude");
+            }
+
+            var set = Grant.SplitSet(g.Excluded) ?? [];
+            set.Add(p.Id);
+            g.Excluded = string.Join(' ', set.Order(StringComparer.Ordinal));
+            return p.Id;
+        });
+    }
+
+    /// <summary>The patient restricts an admission's care team to named doctors (empty list = nobody).</summary>
+    public async Task RestrictAdmissionAsync(string admissionId, IReadOnlyList<string> professionals, Actor actor, string channel, CancellationToken ct)
+    {
+        var ids = new List<string>();
+        foreach (var p in professionals)
+        {
+            ids.Add((await ResolveProfessionalAsync(p, ct)).Id);
+        }
+
+        await ChangeGrantAsync(admissionId, actor, "restrict", channel, ct, g =>
+        {
+            if (g.Mode != GrantModes.Code(GrantMode.Admission))
+            {
+                throw DmpException.Invalid("only an admission can be restricted to named doctors");
+            }
+
+            g.RestrictedTo = string.Join(' ', ids.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal));
+            return $"{ids.Count} named";
+        });
+    }
+
+    /// <summary>The patient blocks (opposes) a professional: beats every mode, emergencies included.</summary>
+    public async Task BlockAsync(string patientId, string professional, bool block, Actor actor, string channel, CancellationToken ct)
+    {
+        var p = await ResolveProfessionalAsync(professional, ct);
+        var facts = await RequirePatientConsentAsync(actor, block ? "block" : "unblock", patientId, channel, ct, patientId);
+        await WriteAsync(facts.RecordId, actor, block ? "block" : "unblock", "Practitioner", p.Id, null, null, channel, ct, async () =>
+        {
+            var existing = await db.BlockedProfessionals.FirstOrDefaultAsync(x => x.RecordId == facts.RecordId && x.ProfessionalId == p.Id, ct);
+            if (block && existing is null)
+            {
+                db.BlockedProfessionals.Add(new BlockedProfessional { RecordId = facts.RecordId, ProfessionalId = p.Id, CreatedAt = time.GetUtcNow() });
+            }
+            else if (!block && existing is not null)
+            {
+                db.BlockedProfessionals.Remove(existing);
+            }
+        });
+    }
+
+    /// <summary>The patient's oppositions to the two emergency modes and to emergency unmasking.</summary>
+    public async Task<Record> SetPreferencesAsync(string patientId, EmergencyPreferences prefs, Actor actor, string channel, CancellationToken ct)
+    {
+        var facts = await RequirePatientConsentAsync(actor, "preferences", patientId, channel, ct, patientId);
+        Record? record = null;
+        await WriteAsync(facts.RecordId, actor, "preferences", "Patient", facts.RecordId, null, $"break-glass={prefs.OpposeBreakGlass} centre-15={prefs.OpposeCentre15} unmasking={prefs.OpposeEmergencyUnmasking}", channel, ct, async () =>
+        {
+            record = await db.Records.FirstAsync(x => x.RecordId == facts.RecordId, ct);
+            record.OpposeBreakGlass = prefs.OpposeBreakGlass ?? record.OpposeBreakGlass;
+            record.OpposeCentre15 = prefs.OpposeCentre15 ?? record.OpposeCentre15;
+            record.OpposeEmergencyUnmasking = prefs.OpposeEmergencyUnmasking ?? record.OpposeEmergencyUnmasking;
+            record.UpdatedAt = time.GetUtcNow();
+        });
+        return record!;
+    }
+
+    /// <summary>The patient designates their treating physician (a physician of the directory).</summary>
+    public async Task DesignateTreatingPhysicianAsync(string patientId, string professional, Actor actor, string channel, CancellationToken ct)
+    {
+        var p = await ResolveProfessionalAsync(professional, ct);
+        if (p.ProfessionCode != "10")
+        {
+            throw DmpException.Invalid("the treating physician must be a physician (profession 10)");
+        }
+
+        var facts = await RequirePatientConsentAsync(actor, "grant", patientId, channel, ct, patientId);
+        await WriteAsync(facts.RecordId, actor, "grant", "Consent", GrantModes.TreatingGrantId(p.Id), "treating-physician", null, channel, ct, async () =>
+        {
+            var r = await db.Records.FirstAsync(x => x.RecordId == facts.RecordId, ct);
+            r.TreatingPhysicianId = p.Id;
+            r.UpdatedAt = time.GetUtcNow();
+        });
+    }
+
+    /// <summary>The patient masks or unmasks one of their documents.</summary>
+    public Task MaskAsync(string documentId, bool mask, Actor actor, string channel, CancellationToken ct) =>
+        ChangeDocumentAsync(documentId, actor, AccessAction.MaskDocument, mask ? "mask" : "unmask", channel, ct, d =>
+        {
+            d.Masked = mask;
+            DocumentResources.SetVisibility(d, "MASQUE_PS", mask, time.GetUtcNow());
+        });
+
+    /// <summary>The author (or treating physician) releases a document invisible to the patient, after the announcement consultation.</summary>
+    public Task ReleaseAsync(string documentId, Actor actor, string channel, CancellationToken ct) =>
+        ChangeDocumentAsync(documentId, actor, AccessAction.ReleaseDocument, "release", channel, ct, d =>
+        {
+            if (!d.HiddenFromPatient)
+            {
+                throw new DmpException(ErrorKind.Conflict, "the document is already visible to the patient");
+            }
+
+            d.HiddenFromPatient = false;
+            DocumentResources.SetVisibility(d, "INVISIBLE_PATIENT", false, time.GetUtcNow());
+        });
+
+    /// <summary>The author (or treating physician) validates a draft.</summary>
+    public Task FinalizeAsync(string documentId, Actor actor, string channel, CancellationToken ct) =>
+        ChangeDocumentAsync(documentId, actor, AccessAction.ReleaseDocument, "validate", channel, ct, d =>
+        {
+            if (!d.Draft)
+            {
+                throw new DmpException(ErrorKind.Conflict, "the document is not a draft");
+            }
+
+            DocumentResources.SetFinal(d, time.GetUtcNow());
+        });
+
+    /// <summary>The patient's notifications (most recent first).</summary>
+    public async Task<IReadOnlyList<PatientNotification>> NotificationsAsync(string patientId, Actor actor, string channel, CancellationToken ct)
+    {
+        var facts = await RequirePatientConsentAsync(actor, "search", patientId, channel, ct, patientId, "Communication", auditPermit: true);
+        return await db.Notifications.AsNoTracking().Where(x => x.RecordId == facts.RecordId).OrderByDescending(x => x.CreatedAt).ToListAsync(ct);
+    }
+
+    private async Task ChangeDocumentAsync(string documentId, Actor actor, AccessAction action, string verb, string channel, CancellationToken ct, Action<DocumentEntry> change)
+    {
+        var doc = await db.Documents.AsNoTracking().FirstOrDefaultAsync(x => x.Id == documentId && !x.Erased, ct);
+        var facts = doc is null ? null : await guard.FactsAsync(doc.RecordId, ct);
+        if (doc is null || facts is null)
+        {
+            await guard.AuditAsync(new AuditItem(null, actor, verb, "not-found", channel, "DocumentReference", documentId), ct);
+            throw DmpException.NotFound($"DocumentReference/{documentId} does not exist");
+        }
+
+        var permit = await guard.RequireAsync(new AccessRequest(actor, action, facts, DocumentResources.Facts(doc)), verb, "DocumentReference", documentId, channel, auditPermit: false, ct);
+        await WriteAsync(doc.RecordId, actor, verb, "DocumentReference", documentId, permit.Mode, null, channel, ct, async () =>
+        {
+            var tracked = await db.Documents.FirstAsync(x => x.RecordId == doc.RecordId && x.Id == documentId, ct);
+            change(tracked);
+        });
+    }
+
+    private async Task ChangeGrantAsync(string grantId, Actor actor, string verb, string channel, CancellationToken ct, Func<Grant, string?> change)
+    {
+        var id = grantId.StartsWith("Consent/", StringComparison.Ordinal) ? grantId[8..] : grantId;
+        var recordId = await db.Grants.AsNoTracking().Where(x => x.Id == id).Select(x => x.RecordId).FirstOrDefaultAsync(ct);
+        if (recordId is null)
+        {
+            await guard.AuditAsync(new AuditItem(null, actor, verb, "not-found", channel, "Consent", id), ct);
+            throw DmpException.NotFound($"Consent/{id} does not exist");
+        }
+
+        var facts = await RequirePatientConsentAsync(actor, verb, id, channel, ct, recordId, "Consent");
+        string? detail = null;
+        await WriteAsync(facts.RecordId, actor, verb, "Consent", id, null, null, channel, ct, async () =>
+        {
+            var g = await db.Grants.FirstAsync(x => x.RecordId == recordId && x.Id == id, ct);
+            detail = change(g);
+        }, () => detail);
+    }
+
+    private async Task<RecordFacts> RequirePatientConsentAsync(Actor actor, string verb, string objectId, string channel, CancellationToken ct, string? recordId = null, string objectType = "Consent", bool auditPermit = false)
+    {
+        recordId ??= actor.Id;
+        var facts = await RequireRecordAsync(recordId, ct);
+        await guard.RequireAsync(new AccessRequest(actor, AccessAction.ManageConsent, facts), verb, objectType, objectId, channel, auditPermit, ct, "only the patient may change who accesses their record");
+        return facts;
+    }
+
+    private async Task<RecordFacts> RequireRecordAsync(string patientId, CancellationToken ct)
+    {
+        var id = patientId.StartsWith("Patient/", StringComparison.Ordinal) ? patientId[8..] : patientId;
+        return await guard.FactsAsync(id, ct) ?? throw DmpException.NotFound($"Patient/{id} has no record");
+    }
+
+    /// <summary>A professional by RPPS, "8"+RPPS, or directory id.</summary>
+    public async Task<Professional> ResolveProfessionalAsync(string value, CancellationToken ct)
+    {
+        var v = value.Trim();
+        if (v.Contains('|', StringComparison.Ordinal))
+        {
+            v = v[(v.IndexOf('|', StringComparison.Ordinal) + 1)..];
+        }
+
+        if (v.StartsWith("Practitioner/", StringComparison.Ordinal))
+        {
+            v = v[13..];
+        }
+
+        var rpps = v.Length == 12 && v[0] == '8' ? v[1..] : v;
+        return await db.Professionals.AsNoTracking().FirstOrDefaultAsync(x => x.Rpps == rpps || x.Id == v, ct)
+            ?? throw DmpException.Invalid(Rpps.Validate(rpps) is { } err ? $"professional '{value}': {err}" : $"no professional '{value}' in the directory");
+    }
+
+    private Task WriteAsync(string recordId, Actor actor, string verb, string objectType, string objectId, string? mode, string? detail, string channel, CancellationToken ct, Action change) =>
+        WriteAsync(recordId, actor, verb, objectType, objectId, mode, detail, channel, ct, () =>
+        {
+            change();
+            return Task.CompletedTask;
+        });
+
+    /// <summary>One unit of work under the record's write gate: the change and its audit entry, together or not at all.</summary>
+    private async Task WriteAsync(string recordId, Actor actor, string verb, string objectType, string objectId, string? mode, string? detail, string channel, CancellationToken ct, Func<Task> change, Func<string?>? lateDetail = null)
+    {
+        db.ChangeTracker.Clear();
+        await using var scope = await gate.EnterAsync(db, recordId, ct);
+        if (scope.LockedRecordStatus is RecordStatus.Closed && actor.Kind == ActorKind.Professional)
+        {
+            throw new DmpException(ErrorKind.Conflict, "the record was closed meanwhile");
+        }
+
+        await change();
+        await audit.AppendAsync(db, new AuditItem(recordId, actor, verb, "success", channel, objectType, objectId, mode, lateDetail?.Invoke() ?? detail), ct);
+        await db.SaveChangesAsync(ct);
+        await scope.CommitAsync(ct);
+        db.ChangeTracker.Clear();
+    }
+}

@@ -1,0 +1,258 @@
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.EntityFrameworkCore;
+using OpenDmp.Core.Audit;
+using OpenDmp.Core.Common;
+using OpenDmp.Core.Content;
+using OpenDmp.Core.Identity;
+using OpenDmp.Core.Patients;
+using OpenDmp.Core.Storage;
+
+namespace OpenDmp.Server.Patients;
+
+/// <summary>Settings of patient authentication (configuration section <c>PatientAuth</c>).</summary>
+public sealed class PatientAuthOptions
+{
+    public int MaxFailedAttempts { get; set; } = 5;
+    public TimeSpan Lockout { get; set; } = TimeSpan.FromMinutes(15);
+    /// <summary>Lifetime of an API bearer token.</summary>
+    public TimeSpan BearerLifetime { get; set; } = TimeSpan.FromMinutes(15);
+    /// <summary>Lifetime of a portal session cookie.</summary>
+    public TimeSpan CookieLifetime { get; set; } = TimeSpan.FromMinutes(30);
+    public TimeSpan ActivationLifetime { get; set; } = TimeSpan.FromDays(30);
+    public int MinPasswordLength { get; set; } = 12;
+    /// <summary>Login attempts per client address per minute (rate limit, before any lockout).</summary>
+    public int LoginPermitsPerMinute { get; set; } = 20;
+}
+
+/// <summary>What activation gives the patient: the TOTP secret to enrol in an authenticator app.</summary>
+public sealed record ActivationResult(string TotpSecret, string OtpauthUri);
+
+/// <summary>A new session.</summary>
+public sealed record PatientSessionToken(string Token, DateTimeOffset ExpiresAt);
+
+/// <summary>What a successful login gives: a bearer token for the API and a session cookie value for the portal.</summary>
+public sealed record PatientLogin(string RecordId, PatientSessionToken Bearer, PatientSessionToken Cookie);
+
+/// <summary>
+/// Patient authentication (design D8): a one-time activation code issued at record opening (or by
+/// the operator), a password hashed with the standard ASP.NET Core Identity hasher (PBKDF2), a TOTP
+/// second factor whose secret is sealed under the record's data key, lockout after repeated
+/// failures, and short-lived sessions (cookie for the portal, bearer token for the API) stored as
+/// SHA-256 hashes so that a database leak gives no usable token. Every attempt is audited.
+/// </summary>
+public sealed class PatientAuthService(DmpDbContext db, WriteGate gate, AuditTrail audit, TimeProvider time, KeyRing keys, PatientAuthOptions options)
+{
+    public const string CookieName = "opendmp_session";
+    private const string BadCredentials = "INS, password or one-time code incorrect";
+    private static readonly PasswordHasher<PatientAccount> Hasher = new();
+
+    /// <summary>Issues (or re-issues) a one-time activation code; the previous one stops working.</summary>
+    public async Task<string> IssueActivationAsync(string recordId, string? email, Actor actor, string channel, CancellationToken ct)
+    {
+        var code = NewActivationCode();
+        var now = time.GetUtcNow();
+        db.ChangeTracker.Clear();
+        await using var scope = await gate.EnterAsync(db, recordId, ct);
+        if (!await db.Records.AnyAsync(x => x.RecordId == recordId, ct))
+        {
+            throw new DmpException(ErrorKind.Conflict, "this patient has no record: open one first");
+        }
+
+        var account = await db.PatientAccounts.FirstOrDefaultAsync(x => x.RecordId == recordId, ct);
+        if (account is null)
+        {
+            account = new PatientAccount { RecordId = recordId, CreatedAt = now };
+            db.PatientAccounts.Add(account);
+        }
+
+        account.Email = email ?? account.Email;
+        account.ActivationCodeHash = Sha256(Normalize(code));
+        account.ActivationExpiresAt = now + options.ActivationLifetime;
+        account.FailedAttempts = 0;
+        account.LockedUntil = null;
+        await audit.AppendAsync(db, new AuditItem(recordId, actor, "activation", "success", channel, "Patient", recordId), ct);
+        await db.SaveChangesAsync(ct);
+        await scope.CommitAsync(ct);
+        db.ChangeTracker.Clear();
+        return code;
+    }
+
+    /// <summary>Activates the account: checks the code, sets the password, creates the TOTP secret.</summary>
+    public async Task<ActivationResult> ActivateAsync(string? ins, string? code, string? password, CancellationToken ct)
+    {
+        if (string.IsNullOrWhiteSpace(ins) || string.IsNullOrWhiteSpace(code) || password is null)
+        {
+            throw new DmpException(ErrorKind.BadRequest, "ins, code and password are required");
+        }
+
+        if (password.Length < options.MinPasswordLength || !password.Any(char.IsLetter) || !password.Any(c => !char.IsLetter(c)))
+        {
+            throw DmpException.Invalid($"the password must have at least {options.MinPasswordLength} characters, with letters and at least one digit or symbol", "password");
+        }
+
+        var recordId = await RecordOfInsAsync(ins, ct) ?? throw new DmpException(ErrorKind.Unauthenticated, "activation code invalid or expired");
+        var now = time.GetUtcNow();
+        db.ChangeTracker.Clear();
+        await using var scope = await gate.EnterAsync(db, recordId, ct);
+        var account = await db.PatientAccounts.FirstOrDefaultAsync(x => x.RecordId == recordId, ct);
+        CheckLock(account, now);
+        if (account?.ActivationCodeHash is null || account.ActivationExpiresAt < now
+            || !CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(account.ActivationCodeHash), Encoding.ASCII.GetBytes(Sha256(Normalize(code)))))
+        {
+            if (account is not null)
+            {
+                Fail(account, now);
+                await audit.AppendAsync(db, new AuditItem(recordId, PatientActor(recordId), "activate", "denied", Channels.Portal, "Patient", recordId, Detail: "invalid activation code"), ct);
+                await db.SaveChangesAsync(ct);
+                await scope.CommitAsync(ct);
+            }
+
+            throw new DmpException(ErrorKind.Unauthenticated, "activation code invalid or expired");
+        }
+
+        var secret = Totp.NewSecret();
+        var key = await keys.GetOrCreateAsync(db, recordId, ct);
+        account.PasswordHash = Hasher.HashPassword(account, password);
+        account.TotpSecret = KeyRing.Seal(key, secret, Encoding.UTF8.GetBytes("totp:" + recordId));
+        account.LastTotpStep = 0;
+        account.ActivationCodeHash = null;
+        account.ActivationExpiresAt = null;
+        account.ActivatedAt = now;
+        account.FailedAttempts = 0;
+        await db.PatientSessions.Where(x => x.RecordId == recordId).ExecuteDeleteAsync(ct);
+        await audit.AppendAsync(db, new AuditItem(recordId, PatientActor(recordId), "activate", "success", Channels.Portal, "Patient", recordId), ct);
+        await db.SaveChangesAsync(ct);
+        await scope.CommitAsync(ct);
+        db.ChangeTracker.Clear();
+        return new ActivationResult(Totp.Base32(secret), Totp.Uri(secret, ins));
+    }
+
+    /// <summary>Password + TOTP; two short-lived sessions: a bearer token and a portal cookie.</summary>
+    public async Task<PatientLogin> LoginAsync(string? ins, string? password, string? totp, CancellationToken ct)
+    {
+        if (string.IsNullOrWhiteSpace(ins) || password is null || totp is null)
+        {
+            throw new DmpException(ErrorKind.BadRequest, "ins, password and totp are required");
+        }
+
+        var recordId = await RecordOfInsAsync(ins, ct);
+        if (recordId is null)
+        {
+            // Same cost as a wrong password, so that response time does not reveal who has an account.
+            Hasher.VerifyHashedPassword(DummyAccount, DummyHash, password);
+            throw new DmpException(ErrorKind.Unauthenticated, BadCredentials);
+        }
+
+        var now = time.GetUtcNow();
+        db.ChangeTracker.Clear();
+        await using var scope = await gate.EnterAsync(db, recordId, ct);
+        var account = await db.PatientAccounts.FirstOrDefaultAsync(x => x.RecordId == recordId, ct);
+        if (account?.PasswordHash is null || account.TotpSecret is null)
+        {
+            Hasher.VerifyHashedPassword(DummyAccount, DummyHash, password);
+            throw new DmpException(ErrorKind.Unauthenticated, BadCredentials);
+        }
+
+        CheckLock(account, now);
+        var passwordOk = Hasher.VerifyHashedPassword(account, account.PasswordHash, password) != PasswordVerificationResult.Failed;
+        var key = await keys.FindAsync(db, recordId, ct);
+        var secret = key is null ? null : KeyRing.Open(key, account.TotpSecret, Encoding.UTF8.GetBytes("totp:" + recordId));
+        var step = passwordOk && secret is not null ? Totp.Verify(secret, totp, now, account.LastTotpStep) : null;
+        if (step is null)
+        {
+            Fail(account, now);
+            await audit.AppendAsync(db, new AuditItem(recordId, PatientActor(recordId), "login", "denied", Channels.Portal, "Patient", recordId, Detail: passwordOk ? "wrong one-time code" : "wrong password"), ct);
+            await db.SaveChangesAsync(ct);
+            await scope.CommitAsync(ct);
+            throw account.LockedUntil > now
+                ? new DmpException(ErrorKind.TooManyRequests, $"too many failed attempts: the account is locked until {account.LockedUntil:yyyy-MM-dd HH:mm} UTC")
+                : new DmpException(ErrorKind.Unauthenticated, BadCredentials);
+        }
+
+        account.FailedAttempts = 0;
+        account.LockedUntil = null;
+        account.LastTotpStep = step.Value;
+        await db.PatientSessions.Where(x => x.RecordId == recordId && x.ExpiresAt < now).ExecuteDeleteAsync(ct);
+        PatientSessionToken NewSession(string kind, TimeSpan lifetime)
+        {
+            var token = Base64Url(RandomNumberGenerator.GetBytes(32));
+            db.PatientSessions.Add(new PatientSession { TokenHash = Sha256(token), RecordId = recordId, Kind = kind, CreatedAt = now, ExpiresAt = now + lifetime });
+            return new PatientSessionToken(token, now + lifetime);
+        }
+
+        var bearer = NewSession("bearer", options.BearerLifetime);
+        var cookie = NewSession("cookie", options.CookieLifetime);
+        await audit.AppendAsync(db, new AuditItem(recordId, PatientActor(recordId), "login", "success", Channels.Portal, "Patient", recordId), ct);
+        await db.SaveChangesAsync(ct);
+        await scope.CommitAsync(ct);
+        db.ChangeTracker.Clear();
+        return new PatientLogin(recordId, bearer, cookie);
+    }
+
+    /// <summary>The patient behind a session token, or null (unknown or expired).</summary>
+    public async Task<Actor?> AuthenticateAsync(string token, string kind, CancellationToken ct)
+    {
+        var hash = Sha256(token);
+        var now = time.GetUtcNow();
+        var session = await db.PatientSessions.AsNoTracking().FirstOrDefaultAsync(x => x.TokenHash == hash, ct);
+        return session is null || session.ExpiresAt <= now || session.Kind != kind ? null : PatientActor(session.RecordId);
+    }
+
+    public async Task LogoutAsync(string token, CancellationToken ct)
+    {
+        var hash = Sha256(token);
+        await db.PatientSessions.Where(x => x.TokenHash == hash).ExecuteDeleteAsync(ct);
+    }
+
+    /// <summary>The patient as an actor: identified by their record id (no name: the audit never needs it).</summary>
+    public static Actor PatientActor(string recordId) => new(ActorKind.Patient, recordId, "le patient / the patient");
+
+    private static void CheckLock(PatientAccount? account, DateTimeOffset now)
+    {
+        if (account?.LockedUntil is { } until && until > now)
+        {
+            throw new DmpException(ErrorKind.TooManyRequests, $"too many failed attempts: the account is locked until {until:yyyy-MM-dd HH:mm} UTC");
+        }
+    }
+
+    private void Fail(PatientAccount account, DateTimeOffset now)
+    {
+        account.FailedAttempts++;
+        if (account.FailedAttempts >= options.MaxFailedAttempts)
+        {
+            account.LockedUntil = now + options.Lockout;
+            account.FailedAttempts = 0;
+        }
+    }
+
+    private async Task<string?> RecordOfInsAsync(string ins, CancellationToken ct)
+    {
+        var normalized = Ins.Normalize(ins);
+        return await db.PatientIdentifiers.AsNoTracking().Where(x => x.Value == normalized).Select(x => x.RecordId).FirstOrDefaultAsync(ct);
+    }
+
+    private static readonly PatientAccount DummyAccount = new() { RecordId = "-" };
+    private static readonly string DummyHash = Hasher.HashPassword(DummyAccount, "not a real password");
+
+    /// <summary>12 characters of an unambiguous alphabet in groups of 4 (about 60 bits), easy to type from a letter.</summary>
+    private static string NewActivationCode()
+    {
+        const string alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+        var chars = new char[12];
+        for (var i = 0; i < chars.Length; i++)
+        {
+            chars[i] = alphabet[RandomNumberGenerator.GetInt32(alphabet.Length)];
+        }
+
+        var s = new string(chars);
+        return $"{s[..4]}-{s[4..8]}-{s[8..]}";
+    }
+
+    private static string Normalize(string code) => code.Replace("-", string.Empty, StringComparison.Ordinal).Replace(" ", string.Empty, StringComparison.Ordinal).ToUpperInvariant();
+
+    private static string Sha256(string value) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(value)));
+
+    private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+}

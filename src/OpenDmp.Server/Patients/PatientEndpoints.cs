@@ -1,0 +1,111 @@
+using System.Text.Json;
+using System.Threading.RateLimiting;
+using OpenDmp.Core.Common;
+using OpenDmp.Server.Fhir;
+
+namespace OpenDmp.Server.Patients;
+
+/// <summary>Body of POST /patient/activate.</summary>
+public sealed record ActivationRequest(string? Ins, string? Code, string? Password);
+
+/// <summary>Body of POST /patient/login.</summary>
+public sealed record LoginRequest(string? Ins, string? Password, string? Totp);
+
+/// <summary>
+/// Patient sign-in (JSON, ProblemDetails on error): activation with the one-time code, login with
+/// password + TOTP giving a bearer token for the API and a session cookie for the portal, logout.
+/// Login and activation are rate limited per client address.
+/// </summary>
+public static class PatientEndpoints
+{
+    public const string RateLimitPolicy = "patient-sign-in";
+    private static readonly DmpEndpoint Public = new(Requirement.Public, "login");
+
+    public static IServiceCollection AddPatientAuth(this IServiceCollection services, IConfiguration configuration)
+    {
+        var options = configuration.GetSection("PatientAuth").Get<PatientAuthOptions>() ?? new PatientAuthOptions();
+        services.AddRateLimiter(o =>
+        {
+            o.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+            o.AddPolicy(RateLimitPolicy, ctx => RateLimitPartition.GetFixedWindowLimiter(
+                ctx.Connection.RemoteIpAddress?.ToString() ?? "unknown",
+                _ => new FixedWindowRateLimiterOptions { PermitLimit = options.LoginPermitsPerMinute, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 }));
+            o.OnRejected = async (context, ct) =>
+            {
+                context.HttpContext.Response.Headers.RetryAfter = "60";
+                await ErrorMappingMiddleware.WriteAsync(context.HttpContext, 429, Hl7.Fhir.Model.OperationOutcome.IssueType.Throttled, "too many sign-in attempts from this address: wait a minute", null);
+            };
+        });
+        return services;
+    }
+
+    public static IEndpointRouteBuilder MapPatientAuth(this IEndpointRouteBuilder app)
+    {
+        var g = app.MapGroup("/patient");
+        g.MapPost("/activate", async (HttpContext ctx, PatientAuthService auth) =>
+        {
+            var body = await ReadAsync<ActivationRequest>(ctx);
+            var result = await auth.ActivateAsync(body.Ins, body.Code, body.Password, ctx.RequestAborted);
+            return Results.Json(new { totpSecret = result.TotpSecret, otpauthUri = result.OtpauthUri, message = "Enregistrez ce secret dans votre application d'authentification. / Add this secret to your authenticator app." });
+        }).WithMetadata(Public).RequireRateLimiting(RateLimitPolicy);
+        g.MapPost("/login", async (HttpContext ctx, PatientAuthService auth) =>
+        {
+            var body = await ReadAsync<LoginRequest>(ctx);
+            var login = await auth.LoginAsync(body.Ins, body.Password, body.Totp, ctx.RequestAborted);
+            var (bearer, cookie) = (login.Bearer, login.Cookie);
+            ctx.Response.Cookies.Append(PatientAuthService.CookieName, cookie.Token, new CookieOptions
+            {
+                HttpOnly = true,
+                Secure = true,
+                SameSite = SameSiteMode.Strict,
+                Path = "/",
+                Expires = cookie.ExpiresAt,
+            });
+            return Results.Json(new
+            {
+                access_token = bearer.Token,
+                token_type = "Bearer",
+                expires_in = (int)(bearer.ExpiresAt - ctx.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow()).TotalSeconds,
+                patient = login.RecordId,
+            });
+        }).WithMetadata(Public).RequireRateLimiting(RateLimitPolicy);
+        g.MapPost("/logout", async (HttpContext ctx, PatientAuthService auth) =>
+        {
+            var header = ctx.Request.Headers.Authorization.ToString();
+            if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+            {
+                await auth.LogoutAsync(header[7..].Trim(), ctx.RequestAborted);
+            }
+
+            if (ctx.Request.Cookies.TryGetValue(PatientAuthService.CookieName, out var c))
+            {
+                await auth.LogoutAsync(c, ctx.RequestAborted);
+                ctx.Response.Cookies.Delete(PatientAuthService.CookieName);
+            }
+
+            return Results.NoContent();
+        }).WithMetadata(Public);
+        return app;
+    }
+
+    private static async Task<T> ReadAsync<T>(HttpContext ctx)
+    {
+        if (ctx.Request.ContentType?.Contains("json", StringComparison.OrdinalIgnoreCase) != true)
+        {
+            throw new DmpException(ErrorKind.BadRequest, "the body must be JSON (Content-Type application/json)");
+        }
+
+        BodyLimits.Apply(ctx, 16 * 1024);
+        try
+        {
+            return await JsonSerializer.DeserializeAsync<T>(ctx.Request.Body, JsonOptions, ctx.RequestAborted)
+                ?? throw new DmpException(ErrorKind.BadRequest, "the body is empty");
+        }
+        catch (JsonException ex)
+        {
+            throw new DmpException(ErrorKind.BadRequest, "the body is not valid JSON: " + ex.Message);
+        }
+    }
+
+    private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
+}
