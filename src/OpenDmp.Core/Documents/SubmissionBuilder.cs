@@ -16,7 +16,9 @@ public sealed record DocumentToSubmit(
     string PracticeSettingCode = "AMBULATOIRE",
     string Confidentiality = "N",
     DateTimeOffset? Date = null,
-    string? ReplacesDocumentId = null);
+    string? ReplacesDocumentId = null,
+    string? Visibility = null,
+    bool Draft = false);
 
 /// <summary>
 /// Builds ITI-65 transaction bundles shaped like the PDSm comprehensive profile (the client side of
@@ -58,7 +60,10 @@ public static class SubmissionBuilder
                 Subject = new ResourceReference(patientReference),
                 Date = date,
                 Description = d.Title,
-                SecurityLabel = [new CodeableConcept(Terminology.ConfidentialitySystem, d.Confidentiality)],
+                SecurityLabel = d.Visibility is null
+                    ? [new CodeableConcept(Terminology.ConfidentialitySystem, d.Confidentiality)]
+                    : [new CodeableConcept(Terminology.ConfidentialitySystem, d.Confidentiality), new CodeableConcept(Terminology.VisibilitySystem, d.Visibility)],
+                DocStatus = d.Draft ? CompositionStatus.Preliminary : null,
                 Contained =
                 [
                     new PractitionerRole

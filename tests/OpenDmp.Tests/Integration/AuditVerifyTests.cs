@@ -52,6 +52,10 @@ public abstract class AuditVerifyTests(IStorageUnderTest storage) : ServerTestBa
 
         var pharmacist = await Server.AddProfessionalAsync("21", null);
         var phHttp = Server.Http(pharmacist.Certificate);
+        using (await phHttp.PostAsync($"/fhir/Patient/{patient.Id}/$declare-access", FhirAssert.Json(TrustServicesTests.Declare("alleged", true))))
+        {
+        }
+
         using (await phHttp.GetAsync($"/fhir/DocumentReference?patient={patient.Id}"))
         {
         }

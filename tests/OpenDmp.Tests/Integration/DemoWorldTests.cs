@@ -32,11 +32,10 @@ public abstract class DemoWorldTests(IStorageUnderTest storage) : ServerTestBase
         Assert.StartsWith("%PDF-1.4", await FhirAssert.RetrieveTextAsync(http, pdf.Content[0].Attachment.Url), StringComparison.Ordinal);
         Assert.Contains(pdf.Meta.Security, c => c.Code == "HTEST");
 
-        // The pharmacist of the demo is not the treating physician: the record is not open to them.
+        // The pharmacist of the demo has no grant on this record: refused, and told how to get one.
         var pharmacist = RunningServer.Reload(X509Certificate2.CreateFromPemFile(Path.Combine(Server.Data.Demo, DemoWorld.PharmacistRpps + ".crt"), Path.Combine(Server.Data.Demo, DemoWorld.PharmacistRpps + ".key")));
         using var other = await Server.Http(pharmacist).GetAsync($"/fhir/DocumentReference?patient.identifier={Ins.DemoSystem}|156037505602424&_total=accurate");
-        Assert.Equal(HttpStatusCode.OK, other.StatusCode);
-        Assert.Equal(0, (await FhirAssert.BundleAsync(other)).Total);
+        await FhirAssert.OutcomeAsync(other, HttpStatusCode.Forbidden, "$declare-access");
     }
 }
 

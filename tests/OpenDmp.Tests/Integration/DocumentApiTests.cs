@@ -184,18 +184,21 @@ public abstract class DocumentApiTests(IStorageUnderTest storage) : ServerTestBa
     }
 
     [Fact]
-    public async Task Access_OnlyTreatingPhysicianAndAuthors()
+    public async Task Access_WithoutGrant_IsDenied_AndTheRefusalSaysWhatToDo()
     {
         var (gp, patient, client) = await WorldAsync();
         var docId = await SubmitAsync(client, gp, patient, Pdf("CR du médecin traitant"));
         var pharmacist = await Server.AddProfessionalAsync("21", null, "Petit", "Sophie");
         var http = Server.Http(pharmacist.Certificate);
 
-        using (var search = await http.GetAsync($"/fhir/DocumentReference?patient={patient.Id}"))
+        using (var search = await http.GetAsync($"/fhir/DocumentReference?patient={patient.Id}&_total=accurate"))
         {
             var body = await search.Content.ReadAsStringAsync();
-            Assert.Equal(HttpStatusCode.OK, search.StatusCode);
+            Assert.Equal(HttpStatusCode.Forbidden, search.StatusCode);
+            Assert.Contains("$declare-access", body, StringComparison.Ordinal);
+            Assert.Contains("$emergency-access", body, StringComparison.Ordinal);
             Assert.DoesNotContain(docId, body, StringComparison.Ordinal);
+            Assert.DoesNotContain("CR du", body, StringComparison.Ordinal);
         }
 
         using (var read = await http.GetAsync($"/fhir/DocumentReference/{docId}"))
@@ -226,24 +229,24 @@ public abstract class DocumentApiTests(IStorageUnderTest storage) : ServerTestBa
             Assert.Equal(HttpStatusCode.Forbidden, del.StatusCode);
         }
 
-        // A cardiologist authors a document submitted by the treating physician: the author may read it, not the others.
+        // Being the author of a document is no grant: a cardiologist whose letter the treating
+        // physician filed has no access until they declare one with the patient's consent.
         var cardio = await Server.AddProfessionalAsync("10", "SM04", "Bernard", "Louis");
         var cardioDoc = await SubmitAsync(client, cardio, patient, Pdf("Avis cardiologique"));
         var cardioHttp = Server.Http(cardio.Certificate);
         using (var own = await cardioHttp.GetAsync($"/fhir/DocumentReference/{cardioDoc}"))
         {
-            Assert.Equal(HttpStatusCode.OK, own.StatusCode);
+            Assert.Equal(HttpStatusCode.Forbidden, own.StatusCode);
         }
 
-        using (var others = await cardioHttp.GetAsync($"/fhir/DocumentReference/{docId}"))
+        using (var declare = await cardioHttp.PostAsync($"/fhir/Patient/{patient.Id}/$declare-access", FhirAssert.Json(TrustServicesTests.Declare("alleged", true))))
         {
-            Assert.Equal(HttpStatusCode.Forbidden, others.StatusCode);
+            Assert.Equal(HttpStatusCode.Created, declare.StatusCode);
         }
 
         using var ownSearch = await cardioHttp.GetAsync($"/fhir/DocumentReference?patient={patient.Id}&_total=accurate");
         var own2 = await FhirAssert.BundleAsync(ownSearch);
-        Assert.Equal(1, own2.Total);
-        Assert.Equal(cardioDoc, own2.Entry.Single().Resource.Id);
+        Assert.Equal(2, own2.Total);
     }
 
     [Fact]
