@@ -46,6 +46,13 @@ public sealed class AuditTrail(TimeProvider time)
             seq = pending.Seq + 1;
             prev = pending.Hash;
         }
+        else if (db.LockedChainHead is { } head && head.RecordId == chain)
+        {
+            // Read with the record's lock when the unit of work began.
+            seq = head.Seq + 1;
+            prev = head.Hash;
+            db.LockedChainHead = null;
+        }
         else
         {
             var last = await db.AuditEntries.AsNoTracking()

@@ -19,6 +19,9 @@ namespace OpenDmp.Core.Storage;
 /// </summary>
 public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbContext(options)
 {
+    /// <summary>Set by the write gate (PostgreSQL) for the unit of work it opened; consumed by the first audit append.</summary>
+    public ChainHead? LockedChainHead { get; set; }
+
     public DbSet<Professional> Professionals => Set<Professional>();
     public DbSet<Organization> Organizations => Set<Organization>();
     public DbSet<Patient> Patients => Set<Patient>();

@@ -21,6 +21,9 @@ public sealed class WriteGate : IDisposable
             try
             {
                 var tx = await db.Database.BeginTransactionAsync(ct);
+                // A unit of work is all or nothing: no savepoint round trips around SaveChanges.
+                db.Database.AutoSavepointsEnabled = false;
+                db.LockedChainHead = null;
                 return new WriteScope(tx, _sqliteWriter);
             }
             catch
@@ -31,11 +34,26 @@ public sealed class WriteGate : IDisposable
         }
 
         var ptx = await db.Database.BeginTransactionAsync(ct);
+        db.Database.AutoSavepointsEnabled = false;
+        db.LockedChainHead = null;
         if (recordId is not null)
         {
-            // The lock also reads the record's status, so that writers re-check it in the same round trip.
-            var status = await db.Database.SqlQuery<string>($"SELECT status AS \"Value\" FROM records WHERE record_id = {recordId} FOR UPDATE").ToListAsync(ct);
-            return new WriteScope(ptx, null) { LockedRecordStatus = status.Count == 0 ? null : Enum.Parse<Records.RecordStatus>(status[0]) };
+            // One round trip: lock the record's row, read its status (writers re-check it) and the
+            // head of its audit chain (the next entry's predecessor; no one else can append meanwhile).
+            var rows = await db.Database.SqlQuery<LockedRecord>($"""
+                SELECT r.status AS "Status", a.seq AS "Seq", a.hash AS "Hash"
+                FROM records r
+                LEFT JOIN LATERAL (SELECT e.seq, e.hash FROM audit_entries e WHERE e.record_id = r.record_id ORDER BY e.seq DESC LIMIT 1) a ON TRUE
+                WHERE r.record_id = {recordId}
+                FOR UPDATE OF r
+                """).ToListAsync(ct);
+            if (rows.Count == 0)
+            {
+                return new WriteScope(ptx, null);
+            }
+
+            db.LockedChainHead = new ChainHead(recordId, rows[0].Seq ?? 0, rows[0].Hash ?? Audit.AuditTrail.Genesis);
+            return new WriteScope(ptx, null) { LockedRecordStatus = Enum.Parse<Records.RecordStatus>(rows[0].Status) };
         }
         else
         {
@@ -48,6 +66,17 @@ public sealed class WriteGate : IDisposable
 
     public void Dispose() => _sqliteWriter.Dispose();
 }
+
+/// <summary>What the PostgreSQL gate reads with the record's lock.</summary>
+internal sealed class LockedRecord
+{
+    public required string Status { get; init; }
+    public long? Seq { get; init; }
+    public string? Hash { get; init; }
+}
+
+/// <summary>The last entry of a record's audit chain, read under the record's lock.</summary>
+public sealed record ChainHead(string RecordId, long Seq, string Hash);
 
 /// <summary>A unit of work holding the gate: commit it, or dispose it to roll back.</summary>
 public sealed class WriteScope(IDbContextTransaction transaction, SemaphoreSlim? gate) : IAsyncDisposable

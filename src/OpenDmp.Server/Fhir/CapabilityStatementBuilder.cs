@@ -36,27 +36,50 @@ public static class CapabilityStatementBuilder
         var rest = new RestComponent
         {
             Mode = RestfulCapabilityMode.Server,
-            Documentation = "Professionals authenticate with a client certificate (CPS model, mutual TLS) issued by the OpenDMP certification authority; the certificate's subject serialNumber carries the national PS identifier 8+RPPS. /metadata is public. Only JSON is supported. Every access passes the access policy and is recorded in the record's audit trail. Erase: POST DocumentReference/[id]/$erase (hidden, kept). Delete: DELETE DocumentReference/[id] (gone as if it never existed).",
+            Documentation = "Professionals authenticate with a client certificate (CPS model, mutual TLS) issued by the OpenDMP certification authority; the certificate's subject serialNumber carries the national PS identifier 8+RPPS. /metadata is public. Only JSON is supported. Every access passes the access policy and is recorded in the record's audit trail. Erase: POST DocumentReference/[id]/$erase (hidden, kept). Delete: DELETE DocumentReference/[id] (gone as if it never existed). Access needs a grant: treating physician, alleged consent, group practice, delegation, hospital care team ($declare-access, confirm=true), or an emergency ($emergency-access, read-only, time-boxed, notified). A refusal is a 403 that says what to do; a document one may not see answers 404. Patients authenticate with POST /patient/login (password + TOTP) and use 'Authorization: Bearer' on the same endpoints (DocumentReference, Binary, Observation, AuditEvent, Consent, Communication) and on their own operations.",
             Security = new SecurityComponent
             {
                 Cors = false,
-                Service = [new CodeableConcept("http://terminology.hl7.org/CodeSystem/restful-security-service", "Certificates")],
-                Description = "Mutual TLS with CPS-like X.509 client certificates",
+                Service = [new CodeableConcept("http://terminology.hl7.org/CodeSystem/restful-security-service", "Certificates"), new CodeableConcept("http://terminology.hl7.org/CodeSystem/restful-security-service", "OAuth", "Bearer token (patients)")],
+                Description = "Professionals: mutual TLS with CPS-like X.509 client certificates. Patients: short-lived bearer token from POST /patient/login (password + TOTP second factor).",
             },
         };
         rest.Interaction.Add(new SystemInteractionComponent { Code = SystemRestfulInteraction.Transaction, Documentation = "IHE MHD ITI-65 Provide Document Bundle (PDSm comprehensive): SubmissionSet List, DocumentReference(s), Binary, optional FHIRPath Patch of replaced DocumentReference.status. All or nothing." });
         rest.Resource.Add(Resource("DocumentReference", ["read", "search-type", "patch", "delete"], DocumentQueries.DocumentSearchParams, "ITI-67; PATCH accepts only status → superseded; DELETE = suppression (right of rectification)"));
         rest.Resource[^1].Operation.Add(new OperationComponent { Name = "erase", Definition = "urn:opendmp:operation:DocumentReference-erase", Documentation = "Effacement: hide a document from everyone while keeping it for medico-legal purposes" });
+        rest.Resource[^1].Operation.Add(Op("mask", "The patient masks a document from professionals (except the treating physician and the author, and in an emergency unless opposed)"));
+        rest.Resource[^1].Operation.Add(Op("unmask", "The patient makes a masked document visible again"));
+        rest.Resource[^1].Operation.Add(Op("release", "The author (or the treating physician) releases a document invisible to the patient, after the announcement consultation"));
+        rest.Resource[^1].Operation.Add(Op("finalize", "The author (or the treating physician) validates a draft (docStatus preliminary → final): the patient then sees it"));
         rest.Resource.Add(Resource("List", ["read", "search-type"], DocumentQueries.ListSearchParams, "ITI-66: SubmissionSets"));
         rest.Resource.Add(Resource("Binary", ["read"], new HashSet<string>(), "ITI-68: the exact bytes of a document (Accept the document's type), or a Binary resource (Accept application/fhir+json)"));
         rest.Resource.Add(Resource("Patient", ["read", "search-type"], PatientQueries.SearchParamNames, "PDQm ITI-78. Identifier systems: INS-NIR urn:oid:1.2.250.1.213.1.4.8, INS-NIA …4.9, test …4.10, demo …4.11; test identities carry meta.security HTEST"));
+        var patient = rest.Resource[^1];
+        patient.Operation.Add(Op("declare-access", "A professional declares access. Parameters: mode = alleged | group | delegation | care-team; confirm = true (required: the patient's consent is confirmed); optional end, group (Group id), delegating-grant (Consent id). Returns the Consent (201)"));
+        patient.Operation.Add(Op("declare-admission", "A professional of an establishment declares the patient's admission (optional end, member = RPPS of attested care-team members). Returns the admission Consent"));
+        patient.Operation.Add(Op("emergency-access", "Vital emergency. Parameters: mode = break-glass | centre-15; reason (required). Read-only, 4 hours, always notified to the patient"));
+        patient.Operation.Add(Op("access-status", "GET: the caller's authorisation status on the record: valid | expired | forbidden | none, with mode, end and consent"));
+        patient.Operation.Add(Op("block", "The patient blocks a professional (practitioner = RPPS): beats every mode, emergencies included"));
+        patient.Operation.Add(Op("unblock", "The patient lifts a block"));
+        patient.Operation.Add(Op("emergency-preferences", "The patient's oppositions: oppose-break-glass, oppose-centre-15, oppose-emergency-unmasking (booleans)"));
+        patient.Operation.Add(Op("designate-treating-physician", "The patient designates their treating physician (practitioner = RPPS)"));
+        rest.Resource.Add(Resource("Consent", ["search-type"], new HashSet<string> { "patient" }, "Grants: the patient sees all, a professional their own. Operations on an instance (patient only): $revoke, $extend (end or permanent=true), $exclude (practitioner, group grants), $restrict (practitioner*, admissions)"));
+        foreach (var (name, doc) in new[] { ("revoke", "Revoke a grant (or the treating physician designation)"), ("extend", "Extend a grant (end) or make it permanent (permanent=true)"), ("exclude", "Exclude a member from a group grant"), ("restrict", "Restrict an admission's care team to named doctors") })
+        {
+            rest.Resource[^1].Operation.Add(Op(name, doc));
+        }
+
+        rest.Resource.Add(Resource("Communication", ["search-type"], new HashSet<string> { "patient" }, "The patient's notifications (emergency accesses, first access by a professional)"));
         rest.Resource.Add(Resource("Practitioner", ["read", "search-type"], DirectoryQueries.PractitionerParams, "Directory; identifier urn:oid:1.2.250.1.71.4.2.1|8{RPPS}"));
         rest.Resource.Add(Resource("Organization", ["read", "search-type"], DirectoryQueries.OrganizationParams, "Directory"));
         rest.Resource.Add(Resource("Observation", ["search-type"], ObservationQueries.SearchParamNames, "Structured results (e.g. LOINC-coded values)"));
-        rest.Resource.Add(Resource("AuditEvent", ["search-type"], OpenDmp.Core.Audit.AuditQueries.SearchParamNames, "The record's audit trail (IHE BALP shape), newest first: the treating physician sees every access; others see their own"));
+        rest.Resource.Add(Resource("AuditEvent", ["search-type"], OpenDmp.Core.Audit.AuditQueries.SearchParamNames, "The record's audit trail (IHE BALP shape), newest first: the patient sees every access (except those about documents not yet released to them), the treating physician every access, other professionals with a grant their own"));
         cs.Rest.Add(rest);
         return cs;
     }
+
+    private static OperationComponent Op(string name, string documentation) =>
+        new() { Name = name, Definition = "urn:opendmp:operation:" + name, Documentation = documentation };
 
     private static ResourceComponent Resource(string type, string[] interactions, IReadOnlySet<string> searchParams, string documentation)
     {

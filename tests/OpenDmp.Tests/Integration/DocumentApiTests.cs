@@ -284,7 +284,12 @@ public abstract class DocumentApiTests(IStorageUnderTest storage) : ServerTestBa
         var docRef = cs.Rest[0].Resource.Single(r => r.Type == "DocumentReference");
         Assert.Contains(docRef.SearchParam, s => s.Name == "patient");
         Assert.Contains(docRef.Operation, o => o.Name == "erase");
-        Assert.DoesNotContain(cs.Rest[0].Resource, r => r.Type == "Consent");
+        Assert.Contains(docRef.Operation, o => o.Name == "mask");
+        var patient = cs.Rest[0].Resource.Single(r => r.Type == "Patient");
+        Assert.Contains(patient.Operation, o => o.Name == "declare-access" && o.Documentation.Contains("confirm", StringComparison.Ordinal));
+        Assert.Contains(patient.Operation, o => o.Name == "emergency-access");
+        Assert.Contains(cs.Rest[0].Resource, r => r.Type == "Consent");
+        Assert.DoesNotContain(cs.Rest[0].Resource, r => r.Type == "Encounter");
     }
 }
 

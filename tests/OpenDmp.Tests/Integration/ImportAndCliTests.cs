@@ -171,8 +171,40 @@ public abstract class ImportAndCliTests(IStorageUnderTest storage) : ServerTestB
         (code, _, error) = await CliAsync("record", "open", "--ins", corsican, "--treating-physician", rpps, "--consent-collected-by", rpps, "--channel", "pharmacy");
         Assert.Equal(2, code);
         Assert.Contains("office, hospital, counter or online", error, StringComparison.Ordinal);
-        (code, _, error) = await CliAsync("record", "open", "--ins", corsican, "--treating-physician", rpps, "--consent-collected-by", rpps, "--channel", "office");
+        (code, output, error) = await CliAsync("record", "open", "--ins", corsican, "--treating-physician", rpps, "--consent-collected-by", rpps, "--channel", "office");
         Assert.True(code == 0, error);
+        var firstCode = System.Text.RegularExpressions.Regex.Match(output, "[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}").Value;
+        Assert.NotEmpty(firstCode);
+
+        // The operator re-issues the activation code: the first one stops working, the new one activates the account.
+        (code, output, error) = await CliAsync("patient", "activation", "--ins", corsican);
+        Assert.True(code == 0, error);
+        var newCode = System.Text.RegularExpressions.Regex.Match(output, "[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}").Value;
+        Assert.NotEqual(firstCode, newCode);
+        var web = Server.Http(null);
+        static StringContent Activation(string ins, string code) =>
+            new(System.Text.Json.JsonSerializer.Serialize(new { ins, code, password = "un mot de passe 2026" }), System.Text.Encoding.UTF8, "application/json");
+        using (var old = await web.PostAsync("/patient/activate", Activation(corsican, firstCode)))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.Unauthorized, old.StatusCode);
+        }
+
+        using (var activated = await web.PostAsync("/patient/activate", Activation(corsican, newCode.ToLowerInvariant())))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.OK, activated.StatusCode);
+        }
+
+        (code, _, error) = await CliAsync("patient", "activation", "--ins", "180017505600103");
+        Assert.Equal(2, code);
+        Assert.Contains("no patient", error, StringComparison.Ordinal);
+
+        // A group practice is declared with its members.
+        (code, output, error) = await CliAsync("group", "add", "--name", "MSP des Lilas", "--kind", "msp", "--member", rpps);
+        Assert.True(code == 0, error);
+        Assert.Contains("Group/", output, StringComparison.Ordinal);
+        (code, _, error) = await CliAsync("group", "add", "--name", "MSP", "--kind", "club", "--member", rpps);
+        Assert.Equal(2, code);
+        Assert.Contains("msp, network or health-centre", error, StringComparison.Ordinal);
         (code, _, error) = await CliAsync("record", "open", "--ins", corsican, "--consent-collected-by", rpps, "--channel", "office");
         Assert.Equal(3, code);
         Assert.Contains("already open", error, StringComparison.Ordinal);
