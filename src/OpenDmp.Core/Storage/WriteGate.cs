@@ -38,22 +38,33 @@ public sealed class WriteGate : IDisposable
         db.LockedChainHead = null;
         if (recordId is not null)
         {
-            // One round trip: lock the record's row, read its status (writers re-check it) and the
-            // head of its audit chain (the next entry's predecessor; no one else can append meanwhile).
-            var rows = await db.Database.SqlQuery<LockedRecord>($"""
-                SELECT r.status AS "Status", a.seq AS "Seq", a.hash AS "Hash"
-                FROM records r
-                LEFT JOIN LATERAL (SELECT e.seq, e.hash FROM audit_entries e WHERE e.record_id = r.record_id ORDER BY e.seq DESC LIMIT 1) a ON TRUE
-                WHERE r.record_id = {recordId}
-                FOR UPDATE OF r
-                """).ToListAsync(ct);
-            if (rows.Count == 0)
+            // One round trip, two statements: lock the record's row and read its status (writers
+            // re-check it), then read the head of its audit chain. The second statement takes its
+            // snapshot after the lock is granted (READ COMMITTED), so it sees the entry of the
+            // writer we waited for; a subquery in the locking statement would not.
+            var conn = db.Database.GetDbConnection();
+            await using var batch = conn.CreateBatch();
+            batch.Transaction = ptx.GetDbTransaction();
+            var lockCmd = batch.CreateBatchCommand();
+            lockCmd.CommandText = "SELECT status FROM records WHERE record_id = $1 FOR UPDATE";
+            lockCmd.Parameters.Add(Parameter(lockCmd, recordId));
+            batch.BatchCommands.Add(lockCmd);
+            var headCmd = batch.CreateBatchCommand();
+            headCmd.CommandText = "SELECT seq, hash FROM audit_entries WHERE record_id = $1 ORDER BY seq DESC LIMIT 1";
+            headCmd.Parameters.Add(Parameter(headCmd, recordId));
+            batch.BatchCommands.Add(headCmd);
+            await using var reader = await batch.ExecuteReaderAsync(ct);
+            if (!await reader.ReadAsync(ct))
             {
                 return new WriteScope(ptx, null);
             }
 
-            db.LockedChainHead = new ChainHead(recordId, rows[0].Seq ?? 0, rows[0].Hash ?? Audit.AuditTrail.Genesis);
-            return new WriteScope(ptx, null) { LockedRecordStatus = Enum.Parse<Records.RecordStatus>(rows[0].Status) };
+            var status = Enum.Parse<Records.RecordStatus>(reader.GetString(0));
+            await reader.NextResultAsync(ct);
+            db.LockedChainHead = await reader.ReadAsync(ct)
+                ? new ChainHead(recordId, reader.GetInt64(0), reader.GetString(1))
+                : new ChainHead(recordId, 0, Audit.AuditTrail.Genesis);
+            return new WriteScope(ptx, null) { LockedRecordStatus = status };
         }
         else
         {
@@ -64,15 +75,14 @@ public sealed class WriteGate : IDisposable
         return new WriteScope(ptx, null);
     }
 
-    public void Dispose() => _sqliteWriter.Dispose();
-}
+    private static System.Data.Common.DbParameter Parameter(System.Data.Common.DbBatchCommand command, string value)
+    {
+        var p = command.CreateParameter();
+        p.Value = value;
+        return p;
+    }
 
-/// <summary>What the PostgreSQL gate reads with the record's lock.</summary>
-internal sealed class LockedRecord
-{
-    public required string Status { get; init; }
-    public long? Seq { get; init; }
-    public string? Hash { get; init; }
+    public void Dispose() => _sqliteWriter.Dispose();
 }
 
 /// <summary>The last entry of a record's audit chain, read under the record's lock.</summary>

@@ -32,7 +32,11 @@ public static class PatientEndpoints
                 _ => new FixedWindowRateLimiterOptions { PermitLimit = options.LoginPermitsPerMinute, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 }));
             o.OnRejected = async (context, ct) =>
             {
-                context.HttpContext.Response.Headers.RetryAfter = "60";
+                context.HttpContext.Response.OnStarting(() =>
+                {
+                    context.HttpContext.Response.Headers.RetryAfter = "60";
+                    return Task.CompletedTask;
+                });
                 await ErrorMappingMiddleware.WriteAsync(context.HttpContext, 429, Hl7.Fhir.Model.OperationOutcome.IssueType.Throttled, "too many sign-in attempts from this address: wait a minute", null);
             };
         });

@@ -88,6 +88,33 @@ public abstract class AuditVerifyTests(IStorageUnderTest storage) : ServerTestBa
     }
 
     [Fact]
+    public async Task ConcurrentRequestsOnOneRecord_KeepOneUnbrokenChain()
+    {
+        var gp = await Server.AddProfessionalAsync();
+        var patient = await Server.AddPatientAsync(gp);
+        var http = Server.Http(gp.Certificate);
+        // Writes (ITI-65) and reads (each audited) on the same record at the same time.
+        var tasks = Enumerable.Range(0, 8).Select(async i =>
+        {
+            for (var j = 0; j < 5; j++)
+            {
+                var bundle = SubmissionBuilder.Build(patient.Reference, gp.Rpps, gp.Display, [new DocumentToSubmit(Encoding.UTF8.GetBytes($"note {i}.{j}"), "text/plain", "Note", FormatCode: "urn:ihe:iti:xds-sd:text:2008")]);
+                using var write = await http.PostAsync("/fhir", FhirAssert.Json(bundle));
+                Assert.Equal(System.Net.HttpStatusCode.OK, write.StatusCode);
+                using var read = await http.GetAsync($"/fhir/DocumentReference?patient={patient.Id}");
+                Assert.Equal(System.Net.HttpStatusCode.OK, read.StatusCode);
+            }
+        });
+        await Task.WhenAll(tasks);
+        var seqs = await Server.WithScopeAsync(sp => sp.GetRequiredService<DmpDbContext>().AuditEntries.AsNoTracking().Where(x => x.RecordId == patient.Id).OrderBy(x => x.Seq).Select(x => x.Seq).ToListAsync());
+        Assert.Equal(Enumerable.Range(1, seqs.Count).Select(x => (long)x), seqs);
+        Assert.True(seqs.Count >= 8 * 5 * 3, $"{seqs.Count} entries");
+        var (code, output) = await CliAsync("audit", "verify");
+        Assert.True(code == 0, output);
+        Assert.Contains("The audit trail is intact.", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Verify_RowAlteredInTheDatabase_FailsAndNamesIt()
     {
         var patient = await ActivityAsync();

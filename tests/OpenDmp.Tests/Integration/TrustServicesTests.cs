@@ -577,3 +577,25 @@ public sealed class MaskedExistenceHiddenTests() : ServerTestBase(new SqliteStor
         Assert.Empty(result.Entry);
     }
 }
+
+/// <summary>Sign-in endpoints are rate limited per client address (here 3 attempts a minute).</summary>
+public sealed class PatientSignInRateLimitTests() : ServerTestBase(new SqliteStorage())
+{
+    protected override IDictionary<string, string?>? ExtraConfig => new Dictionary<string, string?> { ["PatientAuth:LoginPermitsPerMinute"] = "3" };
+
+    [Fact]
+    public async Task FourthAttemptInAMinute_Is429_WithRetryAfter()
+    {
+        var http = Server.Http(null);
+        for (var i = 0; i < 3; i++)
+        {
+            using var attempt = await http.PostAsJsonAsync("/patient/login", new { ins = "299999999999999", password = "wrong password 1", totp = "123456" });
+            Assert.Equal(HttpStatusCode.Unauthorized, attempt.StatusCode);
+        }
+
+        using var limited = await http.PostAsJsonAsync("/patient/login", new { ins = "299999999999999", password = "wrong password 1", totp = "123456" });
+        Assert.Equal(HttpStatusCode.TooManyRequests, limited.StatusCode);
+        Assert.True(limited.Headers.RetryAfter is not null);
+        Assert.Contains("too many sign-in attempts", await limited.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+}
