@@ -49,9 +49,9 @@ public class PolicyBenchmarks
         var record = new RecordFacts("r1", RecordStatus.Open, "gp", RecordSettings.Default, grants, new HashSet<string> { "blocked1", "blocked2" });
         _documents = Enumerable.Range(0, 500).Select(i => new DocumentFacts(
             "d" + i, i % 3 == 0 ? "me" : "pro" + (i % 40), null, Classes[i % Classes.Length], Types[i % Types.Length], Masked: i % 10 == 0)).ToArray();
-        var facts = new ActorFacts(new HashSet<string>(), null, true);
+        var facts = new ActorFacts(new HashSet<string>(), true);
         _alleged = new AccessRequest(new Actor(ActorKind.Professional, "me", "me", "10"), AccessAction.ReadDocument, record, null, facts, Now, PolicySettings.Default);
-        _group = _alleged with { Actor = new Actor(ActorKind.Professional, "member", "member", "10"), ActorFacts = new ActorFacts(new HashSet<string> { "msp" }, null, true) };
+        _group = _alleged with { Actor = new Actor(ActorKind.Professional, "member", "member", "10"), ActorFacts = new ActorFacts(new HashSet<string> { "msp" }, true) };
         _pharmacist = _alleged with { Actor = new Actor(ActorKind.Professional, "me", "me", "21") };
         _treating = _alleged with { Actor = new Actor(ActorKind.Professional, "gp", "gp", "10") };
     }

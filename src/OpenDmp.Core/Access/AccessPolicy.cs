@@ -110,10 +110,10 @@ public sealed record DocumentFacts(
     public bool IsOwnedBy(string actorId) => AuthorProfessionalId == actorId || SubmitterId == actorId;
 }
 
-/// <summary>What is known about the requesting professional beyond the certificate: groups, organisation, prior accesses.</summary>
-public sealed record ActorFacts(IReadOnlySet<string> Groups, string? OrganizationId, bool HasAccessedBefore)
+/// <summary>What is known about the requesting professional beyond the certificate: groups, prior accesses.</summary>
+public sealed record ActorFacts(IReadOnlySet<string> Groups, bool HasAccessedBefore)
 {
-    public static ActorFacts Unknown { get; } = new(new HashSet<string>(), null, false);
+    public static ActorFacts Unknown { get; } = new(new HashSet<string>(), false);
 }
 
 /// <summary>Deployment settings of the policy (configuration section <c>Access</c>).</summary>

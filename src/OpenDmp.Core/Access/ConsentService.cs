@@ -45,7 +45,6 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
         var facts = await RequireRecordAsync(patientId, ct);
         await guard.RequireAsync(new AccessRequest(actor, AccessAction.DeclareAccess, facts), "grant", "Consent", null, channel, auditPermit: false, ct);
         var now = time.GetUtcNow();
-        var me = await db.Professionals.AsNoTracking().FirstAsync(x => x.Id == actor.Id, ct);
         var grant = new Grant
         {
             RecordId = facts.RecordId,
@@ -127,7 +126,8 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
 
             default:
                 {
-                    var admission = (me.OrganizationId is null ? null : facts.Grants.FirstOrDefault(x => x.Mode == GrantMode.Admission && x.HolderId == me.OrganizationId && x.ActiveAt(now)))
+                    var organizationId = await db.Professionals.AsNoTracking().Where(x => x.Id == actor.Id).Select(x => x.OrganizationId).FirstOrDefaultAsync(ct);
+                    var admission = (organizationId is null ? null : facts.Grants.FirstOrDefault(x => x.Mode == GrantMode.Admission && x.HolderId == organizationId && x.ActiveAt(now)))
                         ?? throw DmpException.Invalid("no admission of this patient is declared by your establishment: the hospital declares it first ($declare-admission)", "Parameters.parameter:mode");
                     grant.AdmissionId = admission.Id;
                     max = admission.End ?? now + settings.AdmissionDuration;

@@ -81,7 +81,7 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
             }
         }
 
-        return new ActorFacts(groups, null, known);
+        return new ActorFacts(groups, known);
     }
 
     /// <summary>Fills in what the caller did not give: the actor's facts, the time, the settings.</summary>
@@ -136,18 +136,22 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
             if (firstTime && !await db.RecordAccessors.AnyAsync(x => x.RecordId == recordId && x.ProfessionalId == actor.Id, ct))
             {
                 db.RecordAccessors.Add(new RecordAccessor { RecordId = recordId, ProfessionalId = actor.Id, FirstAccessAt = now });
-                added |= await NotificationOutbox.AddOnceAsync(db, new PatientNotification
-                {
-                    RecordId = recordId,
-                    Id = Ids.New(),
-                    Kind = "first-access",
-                    DedupKey = "first:" + actor.Id,
-                    Text = $"{actor.Display} a accédé pour la première fois à votre dossier ({decision.Reason}). / {actor.Display} accessed your record for the first time ({decision.Reason}).",
-                    ProfessionalId = actor.Id,
-                    CreatedAt = now,
-                    Status = "pending",
-                }, ct);
                 added = true;
+                if (!emergency)
+                {
+                    // An emergency is notified as such (below, or with the grant it creates), not twice.
+                    await NotificationOutbox.AddOnceAsync(db, new PatientNotification
+                    {
+                        RecordId = recordId,
+                        Id = Ids.New(),
+                        Kind = "first-access",
+                        DedupKey = "first:" + actor.Id,
+                        Text = $"{actor.Display} a accédé pour la première fois à votre dossier ({decision.Reason}). / {actor.Display} accessed your record for the first time ({decision.Reason}).",
+                        ProfessionalId = actor.Id,
+                        CreatedAt = now,
+                        Status = "pending",
+                    }, ct);
+                }
             }
 
             if (emergency && decision.GrantId is not null)

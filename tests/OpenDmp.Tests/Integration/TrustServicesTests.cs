@@ -194,6 +194,7 @@ public abstract class TrustServicesTests(IStorageUnderTest storage) : ServerTest
         var (patientHttp, _) = await LoginAsync(patient);
         var notes = await SearchAsync(patientHttp, "/fhir/Communication");
         Assert.Single(notes.Entry, e => ((Communication)e.Resource).Category[0].Coding[0].Code == "emergency-access");
+        Assert.DoesNotContain(notes.Entry, e => ((Communication)e.Resource).Category[0].Coding[0].Code == "first-access" && ((Communication)e.Resource).Sender.Reference == "Practitioner/" + er.Id);
 
         // The patient opposes break-glass: another emergency physician is refused; centre 15 is a separate setting.
         var prefs = new Parameters();
@@ -288,6 +289,17 @@ public abstract class TrustServicesTests(IStorageUnderTest storage) : ServerTest
             Assert.Equal("valid", p.GetSingleValue<Code>("status").Value);
             Assert.Null(p.Parameter.FirstOrDefault(x => x.Name == "end"));
         }
+
+        // The patient designates the cardiologist as treating physician: that is now their standing.
+        var designate = new Parameters();
+        designate.Add("practitioner", new FhirString(cardio.Rpps));
+        Assert.Equal(HttpStatusCode.OK, await PostAsync(patientHttp, $"/fhir/Patient/{patient.Id}/$designate-treating-physician", designate));
+        using (var status = await http.GetAsync($"/fhir/Patient/{patient.Id}/$access-status"))
+        {
+            Assert.Equal("treating-physician", FhirJson.Parse<Parameters>(await status.Content.ReadAsStringAsync()).GetSingleValue<Code>("mode").Value);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync($"/fhir/DocumentReference/{sensitive}")).StatusCode);
 
         // The patient reads the access history: the cardiologist's refused search is there, within a second.
         var trail = await SearchAsync(patientHttp, $"/fhir/AuditEvent?patient={patient.Id}&_count=200");

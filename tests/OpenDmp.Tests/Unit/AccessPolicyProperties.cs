@@ -78,7 +78,7 @@ public class AccessPolicyProperties
         var actor = actorId == "r1"
             ? new Actor(ActorKind.Patient, "r1", "patient")
             : new Actor(ActorKind.Professional, actorId, actorId, professions[actorId]);
-        var facts = new ActorFacts(GroupIds.Where(_ => r.Next(2) == 0).ToHashSet(), null, r.Next(2) == 0);
+        var facts = new ActorFacts(GroupIds.Where(_ => r.Next(2) == 0).ToHashSet(), r.Next(2) == 0);
         var settings = new PolicySettings { MaskedVisibleToTreatingAndAuthor = r.Next(4) > 0 };
         return new World(record, actor, facts, docs, settings);
     }

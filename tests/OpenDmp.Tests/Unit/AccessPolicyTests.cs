@@ -53,7 +53,7 @@ public class AccessPolicyTests
     private static readonly DocumentFacts Draft = new("d-draft", "card", "card", "10", "11488-4", Draft: true);
 
     private static AccessDecision Decide(Actor actor, AccessAction action, RecordFacts? record = null, DocumentFacts? doc = null, PolicySettings? settings = null, ActorFacts? facts = null, GrantMode? emergency = null) =>
-        AccessPolicy.Decide(new AccessRequest(actor, action, record ?? Record(), doc, facts ?? new ActorFacts(new HashSet<string>(), null, true), Now, settings ?? PolicySettings.Default, emergency));
+        AccessPolicy.Decide(new AccessRequest(actor, action, record ?? Record(), doc, facts ?? new ActorFacts(new HashSet<string>(), true), Now, settings ?? PolicySettings.Default, emergency));
 
     public static TheoryData<string, Actor, AccessAction, DocumentFacts?, bool> Cases() => new()
     {
@@ -114,7 +114,7 @@ public class AccessPolicyTests
     [Fact]
     public void GroupGrant_CoversMembers_ExceptExcluded()
     {
-        var inGroup = new ActorFacts(new HashSet<string> { "msp1" }, null, true);
+        var inGroup = new ActorFacts(new HashSet<string> { "msp1" }, true);
         Assert.True(Decide(Pro("gm2", "60"), AccessAction.SearchRecord, facts: inGroup).Permitted);
         Assert.Equal("group", Decide(Pro("gm2", "60"), AccessAction.SearchRecord, facts: inGroup).Mode);
         Assert.False(Decide(Pro("gm3"), AccessAction.SearchRecord, facts: inGroup).Permitted);
@@ -173,7 +173,7 @@ public class AccessPolicyTests
     [Fact]
     public void Obligations_EmergencyAndFirstAccess_NotifyThePatient()
     {
-        var first = new ActorFacts(new HashSet<string>(), null, false);
+        var first = new ActorFacts(new HashSet<string>(), false);
         Assert.Equal(Obligations.Audit, Decide(Pro("gp"), AccessAction.SearchRecord).Obligations);
         Assert.Equal(Obligations.Audit | Obligations.NotifyPatient, Decide(Pro("gp"), AccessAction.SearchRecord, facts: first).Obligations);
         Assert.Equal(Obligations.Audit | Obligations.NotifyPatient, Decide(Pro("er"), AccessAction.SearchRecord).Obligations);
