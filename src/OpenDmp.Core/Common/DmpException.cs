@@ -21,6 +21,8 @@ public enum ErrorKind
     Unprocessable,
     /// <summary>429: too many attempts (login rate limit, locked account).</summary>
     TooManyRequests,
+    /// <summary>503: a service OpenDMP depends on (e.g. the mail server) cannot be reached; retry later.</summary>
+    Unavailable,
 }
 
 /// <summary>An expected failure with a message that tells the caller what is wrong. Never carries health data.</summary>

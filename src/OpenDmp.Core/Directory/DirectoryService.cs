@@ -53,6 +53,20 @@ public sealed class DirectoryService(DmpDbContext db, WriteGate gate, AuditTrail
     public Task<Professional?> FindByRppsAsync(string rpps, CancellationToken ct) =>
         db.Professionals.AsNoTracking().FirstOrDefaultAsync(x => x.Rpps == rpps, ct);
 
+    /// <summary>Publishes a professional's secure-messaging address and certificate (PEM) in the directory.</summary>
+    public async Task SetMessagingAsync(string rpps, string email, string certificatePem, CancellationToken ct)
+    {
+        if (!MimeKit.MailboxAddress.TryParse(email, out var address) || !address.Address.Contains('@', StringComparison.Ordinal))
+        {
+            throw DmpException.Invalid($"'{email}' is not an e-mail address");
+        }
+
+        var p = await db.Professionals.FirstOrDefaultAsync(x => x.Rpps == rpps, ct) ?? throw DmpException.Invalid($"no professional with RPPS {rpps} in the directory");
+        p.Email = address.Address.ToLowerInvariant();
+        p.MessagingCertificate = certificatePem;
+        await db.SaveChangesAsync(ct);
+    }
+
     public Task<Professional?> FindByIdAsync(string id, CancellationToken ct) =>
         db.Professionals.AsNoTracking().FirstOrDefaultAsync(x => x.Id == id, ct);
 

@@ -31,7 +31,12 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
         public List<DocumentLink> Links { get; } = [];
     }
 
-    public async Task<Bundle> HandleAsync(Bundle bundle, Actor actor, string channel, CancellationToken ct)
+    /// <summary>
+    /// Handles one submission. <paramref name="alsoWrite"/> adds rows to the same transaction as the
+    /// documents (given the record id and submission set id): the messaging deposit channel records
+    /// the message there, so a message is filed exactly once.
+    /// </summary>
+    public async Task<Bundle> HandleAsync(Bundle bundle, Actor actor, string channel, CancellationToken ct, Action<DmpDbContext, string, string>? alsoWrite = null)
     {
         if (bundle.Type != Bundle.BundleType.Transaction)
         {
@@ -246,6 +251,7 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
 
             db.SubmissionSets.Add(ssEntry);
             await audit.AppendAsync(db, new AuditItem(recordId, actor, "create", "success", channel, "List", ssEntry.Id, Mode: "provide"), ct);
+            alsoWrite?.Invoke(db, recordId, ssEntry.Id);
             await db.SaveChangesAsync(ct);
             await scope.CommitAsync(ct);
         }

@@ -76,7 +76,7 @@ public sealed class TestCertificateAuthority
     }
 
     /// <summary>Issues a CPS-like professional certificate; writes {rpps}.crt and {rpps}.key (PEM) into outDir.</summary>
-    public X509Certificate2 IssueProfessional(string rpps, string displayName, string? email, string outDir, TimeProvider time, TimeSpan? validity = null)
+    public X509Certificate2 IssueProfessional(string rpps, string displayName, string? email, string outDir, TimeProvider time, TimeSpan? validity = null, X509KeyUsageFlags? keyUsage = null, IReadOnlyList<string>? extendedUsages = null)
     {
         if (Rpps.Validate(rpps) is { } err)
         {
@@ -92,8 +92,14 @@ public sealed class TestCertificateAuthority
         dn.AddCommonName(displayName);
         var req = new CertificateRequest(dn.Build(), rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
         req.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
-        req.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment, true));
-        req.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.2"), new Oid("1.3.6.1.5.5.7.3.4")], false));
+        req.CertificateExtensions.Add(new X509KeyUsageExtension(keyUsage ?? (X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment), true));
+        var ekus = new OidCollection();
+        foreach (var oid in extendedUsages ?? ["1.3.6.1.5.5.7.3.2", "1.3.6.1.5.5.7.3.4"])
+        {
+            ekus.Add(new Oid(oid));
+        }
+
+        req.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension(ekus, false));
         var san = new SubjectAlternativeNameBuilder();
         san.AddUri(new Uri($"urn:oid:{Rpps.IdNatPsSystem[8..]}:{Rpps.ToIdNatPs(rpps)}"));
         if (email is not null)
@@ -106,6 +112,40 @@ public sealed class TestCertificateAuthority
         System.IO.Directory.CreateDirectory(outDir);
         var crt = Path.Combine(outDir, rpps + ".crt");
         var key = Path.Combine(outDir, rpps + ".key");
+        WritePem(crt, key, cert, rsa);
+        return X509Certificate2.CreateFromPemFile(crt, key);
+    }
+
+    /// <summary>
+    /// The platform's secure-messaging certificate for its deposit address (DATA/pki/messaging/platform.crt
+    /// + .key), issued on first use: senders encrypt deposits for it, and it signs the platform's answers.
+    /// </summary>
+    public X509Certificate2 PlatformMessaging(string pkiDir, string address, TimeProvider time)
+    {
+        var dir = Path.Combine(pkiDir, "messaging");
+        System.IO.Directory.CreateDirectory(dir);
+        var crt = Path.Combine(dir, "platform.crt");
+        var key = Path.Combine(dir, "platform.key");
+        if (File.Exists(crt) && File.Exists(key))
+        {
+            var existing = X509Certificate2.CreateFromPemFile(crt, key);
+            if (string.Equals(existing.GetNameInfo(X509NameType.EmailName, false), address, StringComparison.OrdinalIgnoreCase))
+            {
+                return existing;
+            }
+
+            existing.Dispose();
+        }
+
+        using var rsa = RSA.Create(2048);
+        var req = new CertificateRequest($"CN=OpenDMP {address}, O=OpenDMP (test), C=FR", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        req.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+        req.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment, true));
+        req.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.4")], false));
+        var san = new SubjectAlternativeNameBuilder();
+        san.AddEmailAddress(address);
+        req.CertificateExtensions.Add(san.Build());
+        using var cert = Sign(req, time, TimeSpan.FromDays(3 * 365));
         WritePem(crt, key, cert, rsa);
         return X509Certificate2.CreateFromPemFile(crt, key);
     }

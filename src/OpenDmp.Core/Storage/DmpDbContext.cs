@@ -43,6 +43,9 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
     public DbSet<PatientNotification> Notifications => Set<PatientNotification>();
     public DbSet<PatientAccount> PatientAccounts => Set<PatientAccount>();
     public DbSet<PatientSession> PatientSessions => Set<PatientSession>();
+    public DbSet<OpenDmp.Core.Messaging.OutboundMessage> OutboundMessages => Set<OpenDmp.Core.Messaging.OutboundMessage>();
+    public DbSet<OpenDmp.Core.Messaging.OutboundRecipient> OutboundRecipients => Set<OpenDmp.Core.Messaging.OutboundRecipient>();
+    public DbSet<OpenDmp.Core.Messaging.InboundMessage> InboundMessages => Set<OpenDmp.Core.Messaging.InboundMessage>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -165,6 +168,24 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
             e.ToTable("patient_sessions");
             e.HasKey(x => x.TokenHash);
             e.HasIndex(x => x.RecordId);
+        });
+        modelBuilder.Entity<OpenDmp.Core.Messaging.OutboundMessage>(e =>
+        {
+            e.ToTable("outbound_messages");
+            e.HasKey(x => x.Id);
+            e.HasIndex(x => x.MessageId).IsUnique();
+            e.HasIndex(x => x.SenderProfessionalId);
+        });
+        modelBuilder.Entity<OpenDmp.Core.Messaging.OutboundRecipient>(e =>
+        {
+            e.ToTable("outbound_recipients");
+            e.HasKey(x => new { x.OutboundId, x.Address });
+        });
+        modelBuilder.Entity<OpenDmp.Core.Messaging.InboundMessage>(e =>
+        {
+            e.ToTable("inbound_messages");
+            e.HasKey(x => x.Key);
+            e.HasIndex(x => x.ProcessedAt);
         });
         modelBuilder.Entity<ContentBlob>(e =>
         {

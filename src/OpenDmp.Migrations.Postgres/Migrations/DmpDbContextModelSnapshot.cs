@@ -458,6 +458,10 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                         .HasColumnType("text")
                         .HasColumnName("identifier_value");
 
+                    b.Property<string>("MessagingCertificate")
+                        .HasColumnType("text")
+                        .HasColumnName("messaging_certificate");
+
                     b.Property<string>("OrganizationId")
                         .HasColumnType("text")
                         .HasColumnName("organization_id");
@@ -737,6 +741,136 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                     b.HasIndex("Id");
 
                     b.ToTable("submission_sets", (string)null);
+                });
+
+            modelBuilder.Entity("OpenDmp.Core.Messaging.InboundMessage", b =>
+                {
+                    b.Property<string>("Key")
+                        .HasColumnType("text")
+                        .HasColumnName("key");
+
+                    b.Property<string>("Detail")
+                        .HasColumnType("text")
+                        .HasColumnName("detail");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("kind");
+
+                    b.Property<string>("MessageId")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("message_id");
+
+                    b.Property<string>("Outcome")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("outcome");
+
+                    b.Property<DateTimeOffset>("ProcessedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("processed_at");
+
+                    b.Property<string>("RecordId")
+                        .HasColumnType("text")
+                        .HasColumnName("record_id");
+
+                    b.Property<DateTimeOffset?>("ReplySentAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("reply_sent_at");
+
+                    b.Property<string>("SenderAddress")
+                        .HasColumnType("text")
+                        .HasColumnName("sender_address");
+
+                    b.Property<string>("SenderProfessionalId")
+                        .HasColumnType("text")
+                        .HasColumnName("sender_professional_id");
+
+                    b.Property<string>("SubmissionSetId")
+                        .HasColumnType("text")
+                        .HasColumnName("submission_set_id");
+
+                    b.HasKey("Key");
+
+                    b.HasIndex("ProcessedAt");
+
+                    b.ToTable("inbound_messages", (string)null);
+                });
+
+            modelBuilder.Entity("OpenDmp.Core.Messaging.OutboundMessage", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasColumnType("text")
+                        .HasColumnName("id");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<bool>("Deposit")
+                        .HasColumnType("boolean")
+                        .HasColumnName("deposit");
+
+                    b.Property<int>("DocumentCount")
+                        .HasColumnType("integer")
+                        .HasColumnName("document_count");
+
+                    b.Property<string>("MessageId")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("message_id");
+
+                    b.Property<string>("RecordId")
+                        .HasColumnType("text")
+                        .HasColumnName("record_id");
+
+                    b.Property<string>("SenderProfessionalId")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("sender_professional_id");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("MessageId")
+                        .IsUnique();
+
+                    b.HasIndex("SenderProfessionalId");
+
+                    b.ToTable("outbound_messages", (string)null);
+                });
+
+            modelBuilder.Entity("OpenDmp.Core.Messaging.OutboundRecipient", b =>
+                {
+                    b.Property<string>("OutboundId")
+                        .HasColumnType("text")
+                        .HasColumnName("outbound_id");
+
+                    b.Property<string>("Address")
+                        .HasColumnType("text")
+                        .HasColumnName("address");
+
+                    b.Property<string>("Detail")
+                        .HasColumnType("text")
+                        .HasColumnName("detail");
+
+                    b.Property<string>("ProfessionalId")
+                        .HasColumnType("text")
+                        .HasColumnName("professional_id");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("status");
+
+                    b.Property<DateTimeOffset>("StatusAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("status_at");
+
+                    b.HasKey("OutboundId", "Address");
+
+                    b.ToTable("outbound_recipients", (string)null);
                 });
 
             modelBuilder.Entity("OpenDmp.Core.Notifications.PatientNotification", b =>

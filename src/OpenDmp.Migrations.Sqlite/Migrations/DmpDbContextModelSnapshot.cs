@@ -451,6 +451,10 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                         .HasColumnType("TEXT")
                         .HasColumnName("identifier_value");
 
+                    b.Property<string>("MessagingCertificate")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("messaging_certificate");
+
                     b.Property<string>("OrganizationId")
                         .HasColumnType("TEXT")
                         .HasColumnName("organization_id");
@@ -730,6 +734,136 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                     b.HasIndex("Id");
 
                     b.ToTable("submission_sets", (string)null);
+                });
+
+            modelBuilder.Entity("OpenDmp.Core.Messaging.InboundMessage", b =>
+                {
+                    b.Property<string>("Key")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("key");
+
+                    b.Property<string>("Detail")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("detail");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("kind");
+
+                    b.Property<string>("MessageId")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("message_id");
+
+                    b.Property<string>("Outcome")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("outcome");
+
+                    b.Property<long>("ProcessedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("processed_at");
+
+                    b.Property<string>("RecordId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("record_id");
+
+                    b.Property<long?>("ReplySentAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("reply_sent_at");
+
+                    b.Property<string>("SenderAddress")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("sender_address");
+
+                    b.Property<string>("SenderProfessionalId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("sender_professional_id");
+
+                    b.Property<string>("SubmissionSetId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("submission_set_id");
+
+                    b.HasKey("Key");
+
+                    b.HasIndex("ProcessedAt");
+
+                    b.ToTable("inbound_messages", (string)null);
+                });
+
+            modelBuilder.Entity("OpenDmp.Core.Messaging.OutboundMessage", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<bool>("Deposit")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("deposit");
+
+                    b.Property<int>("DocumentCount")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("document_count");
+
+                    b.Property<string>("MessageId")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("message_id");
+
+                    b.Property<string>("RecordId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("record_id");
+
+                    b.Property<string>("SenderProfessionalId")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("sender_professional_id");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("MessageId")
+                        .IsUnique();
+
+                    b.HasIndex("SenderProfessionalId");
+
+                    b.ToTable("outbound_messages", (string)null);
+                });
+
+            modelBuilder.Entity("OpenDmp.Core.Messaging.OutboundRecipient", b =>
+                {
+                    b.Property<string>("OutboundId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("outbound_id");
+
+                    b.Property<string>("Address")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("address");
+
+                    b.Property<string>("Detail")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("detail");
+
+                    b.Property<string>("ProfessionalId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("professional_id");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("status");
+
+                    b.Property<long>("StatusAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("status_at");
+
+                    b.HasKey("OutboundId", "Address");
+
+                    b.ToTable("outbound_recipients", (string)null);
                 });
 
             modelBuilder.Entity("OpenDmp.Core.Notifications.PatientNotification", b =>

@@ -57,7 +57,8 @@ public static class AdminCli
         // pki issue-professional
         var pkiRpps = new Option<string>("--rpps") { Description = "RPPS of a professional of the directory", Required = true };
         var outDir = new Option<string>("--out") { Description = "directory where N.crt and N.key are written", Required = true };
-        var issue = new Command("issue-professional", "issue a CPS-like client certificate for a professional") { pkiRpps, outDir };
+        var pkiEmail = new Option<string?>("--email") { Description = "secure-messaging address: the certificate carries it, the directory publishes it with the certificate, and the platform keeps the messaging key to send on the professional's behalf" };
+        var issue = new Command("issue-professional", "issue a CPS-like client certificate for a professional") { pkiRpps, outDir, pkiEmail };
         issue.SetAction((pr, ct) => Guarded(stderr, () => WithServicesAsync(Data(pr, dataOption), configOverrides, async sp =>
         {
             var r = pr.GetValue(pkiRpps)!;
@@ -70,8 +71,20 @@ public static class AdminCli
             var data = sp.GetRequiredService<DataDirectory>();
             var ca = TestCertificateAuthority.LoadOrCreate(data.Pki, TimeProvider.System);
             var dir = pr.GetValue(outDir)!;
-            ca.IssueProfessional(r, p.DisplayName, p.Email, dir, TimeProvider.System);
+            var email = pr.GetValue(pkiEmail);
+            if (email is not null && (!MimeKit.MailboxAddress.TryParse(email, out var mailbox) || !mailbox.Address.Contains('@', StringComparison.Ordinal)))
+            {
+                throw DmpException.Invalid($"--email '{email}' is not an e-mail address");
+            }
+
+            using var cert = ca.IssueProfessional(r, p.DisplayName, email ?? p.Email, dir, TimeProvider.System);
             await stdout.WriteLineAsync($"Wrote {Path.Combine(dir, r + ".crt")} and {Path.Combine(dir, r + ".key")} (issuer: {data.CaCertificate}).");
+            if (email is not null)
+            {
+                await sp.GetRequiredService<DirectoryService>().SetMessagingAsync(r, email, cert.ExportCertificatePem(), ct);
+                OpenDmp.Core.Messaging.MessagingKeys.Install(data.Pki, r, Path.Combine(dir, r + ".crt"), Path.Combine(dir, r + ".key"));
+                await stdout.WriteLineAsync($"Secure messaging: {email} published in the directory with this certificate; the platform keeps the messaging key.");
+            }
         }, ct)));
         root.Subcommands.Add(new Command("pki", "test certification authority") { issue });
 

@@ -107,6 +107,7 @@ public static class FhirEndpoints
             .WithMetadata(new DmpEndpoint(Requirement.ProfessionalOrPatient, "search"));
 
         fhir.MapConsent();
+        OpenDmp.Server.Messaging.MessagingEndpoints.MapMessaging(fhir);
 
         fhir.MapFallback(ctx => throw new DmpException(ErrorKind.NotFound, $"no FHIR interaction {ctx.Request.Method} {ctx.Request.Path}; see /fhir/metadata"))
             .WithMetadata(Public);
@@ -124,7 +125,7 @@ public static class FhirEndpoints
         return new SearchParams(ctx.Request.Query.SelectMany(q => q.Value.Select(v => new KeyValuePair<string, string>(q.Key, v ?? string.Empty))));
     }
 
-    private static async Task<string> ReadBodyAsync(HttpContext ctx, DocumentOptions options)
+    internal static async Task<string> ReadBodyAsync(HttpContext ctx, DocumentOptions options)
     {
         BodyLimits.Apply(ctx, options.MaxContentBytes);
         var type = ctx.Request.ContentType ?? string.Empty;

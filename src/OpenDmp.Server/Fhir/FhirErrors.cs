@@ -51,6 +51,7 @@ public sealed partial class ErrorMappingMiddleware(RequestDelegate next, ILogger
         ErrorKind.Gone => 410,
         ErrorKind.TooLarge => 413,
         ErrorKind.TooManyRequests => 429,
+        ErrorKind.Unavailable => 503,
         _ => 422,
     };
 
@@ -64,6 +65,7 @@ public sealed partial class ErrorMappingMiddleware(RequestDelegate next, ILogger
         ErrorKind.Gone => OperationOutcome.IssueType.Deleted,
         ErrorKind.TooLarge => OperationOutcome.IssueType.TooLong,
         ErrorKind.TooManyRequests => OperationOutcome.IssueType.Throttled,
+        ErrorKind.Unavailable => OperationOutcome.IssueType.Transient,
         _ => OperationOutcome.IssueType.Invalid,
     };
 

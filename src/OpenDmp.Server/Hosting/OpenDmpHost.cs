@@ -38,6 +38,7 @@ public static class OpenDmpHost
         builder.Services.AddOpenDmpCore(configuration, data);
         builder.Services.AddMemoryCache();
         builder.Services.AddHostedService<AuditCheckpointService>();
+        builder.Services.AddHostedService<OpenDmp.Server.Messaging.DepositMailboxService>();
         builder.Services.AddProblemDetails();
         builder.Services.AddPatientAuth(configuration);
         var docs = configuration.GetSection("Documents").Get<DocumentOptions>() ?? new DocumentOptions();
@@ -69,6 +70,7 @@ public static class OpenDmpHost
         app.MapGet("/", () => Results.Content(LandingPage, "text/html; charset=utf-8")).WithMetadata(new DmpEndpoint(Requirement.Public, "none"));
         app.MapFhir();
         app.MapPatientAuth();
+        OpenDmp.Server.Messaging.MessagingEndpoints.MapMessagingCertificate(app);
         return app;
     }
 

@@ -1,0 +1,196 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using MimeKit;
+using MimeKit.Cryptography;
+
+namespace OpenDmp.Core.Messaging;
+
+/// <summary>Why a received message was refused (each has its own clear reason for the sender).</summary>
+public enum MailRejection
+{
+    NotEncrypted,
+    CannotDecrypt,
+    NotSigned,
+    Tampered,
+    Expired,
+    WrongKeyUsage,
+    UnknownCa,
+    UnknownSender,
+    Malformed,
+    Refused,
+}
+
+public sealed class SecureMailException(MailRejection reason, string message) : Exception(message)
+{
+    public MailRejection Reason { get; } = reason;
+}
+
+/// <summary>A decrypted message whose signature and signer certificate were verified.</summary>
+public sealed record OpenedMail(MimeEntity Content, X509Certificate2 Signer);
+
+/// <summary>
+/// S/MIME (RFC 8551) with MimeKit and BouncyCastle: sign (multipart/signed, SHA-256) with the
+/// sender's certificate, then encrypt (enveloped-data, AES-256-CBC) for every recipient; on
+/// receipt, decrypt, verify the CMS signature, then the signer certificate against the platform
+/// trust anchor at the given time, with usages checked. Each failure names its reason.
+/// </summary>
+public static class SecureMail
+{
+    private const string EmailProtectionOid = "1.3.6.1.5.5.7.3.4";
+
+    public static MimeEntity SignAndEncrypt(MimeEntity content, X509Certificate2 signer, IEnumerable<X509Certificate2> recipients)
+    {
+        var signed = Sign(content, signer);
+        return Encrypt(signed, recipients);
+    }
+
+    public static MultipartSigned Sign(MimeEntity content, X509Certificate2 signer)
+    {
+        if (!signer.HasPrivateKey)
+        {
+            throw new ArgumentException("the signing certificate has no private key", nameof(signer));
+        }
+
+        using var ctx = new TemporarySecureMimeContext();
+        var cmsSigner = new CmsSigner(signer) { DigestAlgorithm = DigestAlgorithm.Sha256 };
+        return MultipartSigned.Create(ctx, cmsSigner, content);
+    }
+
+    public static ApplicationPkcs7Mime Encrypt(MimeEntity content, IEnumerable<X509Certificate2> recipients)
+    {
+        using var ctx = new TemporarySecureMimeContext();
+        ctx.Disable(EncryptionAlgorithm.Camellia256);
+        ctx.Disable(EncryptionAlgorithm.Camellia192);
+        ctx.Disable(EncryptionAlgorithm.Camellia128);
+        var collection = new CmsRecipientCollection();
+        foreach (var r in recipients)
+        {
+            collection.Add(new CmsRecipient(r) { EncryptionAlgorithms = [EncryptionAlgorithm.Aes256] });
+        }
+
+        if (collection.Count == 0)
+        {
+            throw new ArgumentException("at least one recipient certificate is needed", nameof(recipients));
+        }
+
+        return ApplicationPkcs7Mime.Encrypt(ctx, collection, content);
+    }
+
+    /// <summary>
+    /// Decrypts a message for <paramref name="recipient"/> (certificate with private key) and verifies
+    /// its signature. Throws <see cref="SecureMailException"/> with the reason otherwise.
+    /// </summary>
+    public static OpenedMail Open(MimeEntity body, X509Certificate2 recipient, X509Certificate2 trustAnchor, DateTimeOffset now)
+    {
+        if (body is not ApplicationPkcs7Mime { SecureMimeType: SecureMimeType.EnvelopedData } enveloped)
+        {
+            throw body is MultipartSigned or ApplicationPkcs7Mime { SecureMimeType: SecureMimeType.SignedData }
+                ? new SecureMailException(MailRejection.NotEncrypted, "the message is signed but not encrypted: documents about patients travel only encrypted for the recipient (S/MIME enveloped-data)")
+                : new SecureMailException(MailRejection.NotSigned, "the message is neither signed nor encrypted: an S/MIME message (signed, then encrypted for the platform's certificate) is required");
+        }
+
+        MimeEntity inner;
+        using (var ctx = new TemporarySecureMimeContext())
+        {
+            using var p12 = new MemoryStream(recipient.Export(X509ContentType.Pkcs12, "k"));
+            ctx.Import(p12, "k");
+            try
+            {
+                inner = enveloped.Decrypt(ctx);
+            }
+            catch (Exception ex) when (ex is CertificateNotFoundException or PrivateKeyNotFoundException)
+            {
+                throw new SecureMailException(MailRejection.CannotDecrypt, "the message is not encrypted for the platform's certificate: encrypt it for the deposit address's certificate");
+            }
+            catch (Exception ex) when (ex is FormatException or CryptographicException or Org.BouncyCastle.Crypto.CryptoException or Org.BouncyCastle.Cms.CmsException or InvalidOperationException or IOException)
+            {
+                throw new SecureMailException(MailRejection.CannotDecrypt, "the encrypted content cannot be decrypted (damaged or altered in transit)");
+            }
+        }
+
+        MimeEntity content;
+        DigitalSignatureCollection signatures;
+        using (var ctx = new TemporarySecureMimeContext())
+        {
+            try
+            {
+                switch (inner)
+                {
+                    case MultipartSigned ms:
+                        signatures = ms.Verify(ctx);
+                        content = ms[0];
+                        break;
+                    case ApplicationPkcs7Mime { SecureMimeType: SecureMimeType.SignedData } opaque:
+                        signatures = opaque.Verify(ctx, out content);
+                        break;
+                    default:
+                        throw new SecureMailException(MailRejection.NotSigned, "the message is encrypted but not signed: sign it with your professional certificate before encrypting");
+                }
+            }
+            catch (Exception ex) when (ex is FormatException or Org.BouncyCastle.Cms.CmsException or InvalidOperationException or NotSupportedException)
+            {
+                throw new SecureMailException(MailRejection.Tampered, "the signature cannot be read: the message was altered or is not valid S/MIME");
+            }
+        }
+
+        if (signatures.Count != 1)
+        {
+            throw new SecureMailException(MailRejection.NotSigned, signatures.Count == 0
+                ? "the signature holds no signer"
+                : "the message carries several signatures: one signer, the sending professional, is expected");
+        }
+
+        // The signer's certificate first (period, usages, chain: each has its own reason), then the
+        // integrity of the content under the signature.
+        var signature = signatures[0];
+        if (signature.SignerCertificate is not SecureMimeDigitalCertificate { Certificate: { } bc })
+        {
+            throw new SecureMailException(MailRejection.NotSigned, "the signature does not carry the signer's certificate");
+        }
+
+        var signer = X509CertificateLoader.LoadCertificate(bc.GetEncoded());
+        CheckSigner(signer, trustAnchor, now);
+        try
+        {
+            signature.Verify(true);
+        }
+        catch (DigitalSignatureVerifyException)
+        {
+            throw new SecureMailException(MailRejection.Tampered, "the signature does not match the content: the message was altered after it was signed");
+        }
+
+        return new OpenedMail(content, signer);
+    }
+
+    /// <summary>Checks a signer certificate: period, usages (digital signature, e-mail protection), chain to the trust anchor.</summary>
+    public static void CheckSigner(X509Certificate2 signer, X509Certificate2 trustAnchor, DateTimeOffset now)
+    {
+        if (now.UtcDateTime < signer.NotBefore.ToUniversalTime() || now.UtcDateTime > signer.NotAfter.ToUniversalTime())
+        {
+            throw new SecureMailException(MailRejection.Expired, $"the signer's certificate is not valid at {now:yyyy-MM-dd HH:mm} UTC (valid {signer.NotBefore.ToUniversalTime():yyyy-MM-dd} to {signer.NotAfter.ToUniversalTime():yyyy-MM-dd})");
+        }
+
+        var ku = signer.Extensions.OfType<X509KeyUsageExtension>().FirstOrDefault();
+        if (ku is not null && (ku.KeyUsages & (System.Security.Cryptography.X509Certificates.X509KeyUsageFlags.DigitalSignature | System.Security.Cryptography.X509Certificates.X509KeyUsageFlags.NonRepudiation)) == 0)
+        {
+            throw new SecureMailException(MailRejection.WrongKeyUsage, "the signer's certificate does not allow digital signatures (key usage)");
+        }
+
+        var eku = signer.Extensions.OfType<X509EnhancedKeyUsageExtension>().FirstOrDefault();
+        if (eku is not null && !eku.EnhancedKeyUsages.Cast<Oid>().Any(o => o.Value == EmailProtectionOid))
+        {
+            throw new SecureMailException(MailRejection.WrongKeyUsage, "the signer's certificate is not meant for secure e-mail (extended key usage emailProtection missing)");
+        }
+
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.Add(trustAnchor);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        chain.ChainPolicy.VerificationTime = now.UtcDateTime;
+        chain.ChainPolicy.VerificationTimeIgnored = false;
+        if (!chain.Build(signer) || chain.ChainElements[^1].Certificate.Thumbprint != trustAnchor.Thumbprint)
+        {
+            throw new SecureMailException(MailRejection.UnknownCa, $"the signer's certificate is not issued by a certification authority the platform trusts (issuer: {signer.Issuer})");
+        }
+    }
+}

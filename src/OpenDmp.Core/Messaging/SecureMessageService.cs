@@ -1,0 +1,163 @@
+using System.Security.Cryptography.X509Certificates;
+using Hl7.Fhir.Model;
+using MailKit;
+using MailKit.Net.Smtp;
+using Microsoft.EntityFrameworkCore;
+using MimeKit;
+using OpenDmp.Core.Access;
+using OpenDmp.Core.Common;
+using OpenDmp.Core.Documents;
+using OpenDmp.Core.Storage;
+
+namespace OpenDmp.Core.Messaging;
+
+/// <summary>The status of one sent message, recipient by recipient.</summary>
+public sealed record SentMessage(OutboundMessage Message, IReadOnlyList<OutboundRecipient> Recipients);
+
+/// <summary>
+/// Sends documents by secure messaging on behalf of a professional: one action, the same documents
+/// (an XDM archive carrying their metadata) to several professionals found in the directory, and
+/// optionally to the patient's record through the platform's deposit address. The message is
+/// signed with the sender's messaging key and encrypted for every recipient's certificate.
+/// </summary>
+public sealed class SecureMessageService(DmpDbContext db, RecordGuard guard, MessagingKeys keys, MessagingOptions options, TimeProvider time)
+{
+    public async Task<SentMessage> SendAsync(Actor sender, Bundle bundle, IReadOnlyList<string> recipientRpps, bool deposit, CancellationToken ct)
+    {
+        if (!options.Enabled)
+        {
+            throw new DmpException(ErrorKind.Unavailable, "secure messaging is not configured on this platform (section Messaging)");
+        }
+
+        if (recipientRpps.Count == 0 && !deposit)
+        {
+            throw DmpException.Invalid("give at least one recipient (RPPS) or ask for the deposit into the patient's record", "Parameters.parameter");
+        }
+
+        var me = await db.Professionals.AsNoTracking().FirstOrDefaultAsync(x => x.Id == sender.Id, ct)
+            ?? throw new DmpException(ErrorKind.Forbidden, "only a professional of the directory can send secure messages");
+        if (me.Email is not { Length: > 0 } || me.Rpps is null)
+        {
+            throw DmpException.Invalid("your directory entry has no secure-messaging address");
+        }
+
+        using var signer = keys.Professional(me.Rpps)
+            ?? throw DmpException.Invalid("the platform holds no messaging key for you: it is issued with 'opendmp pki issue-professional --email'");
+
+        var list = bundle.Entry.Select(e => e.Resource).OfType<List>().FirstOrDefault()
+            ?? throw DmpException.Invalid("the Bundle needs a SubmissionSet List naming the patient", "Bundle.entry");
+        var recordId = await References.ResolvePatientAsync(db, list.Subject, ct)
+            ?? throw DmpException.Invalid("unknown patient: the SubmissionSet subject designates no patient of OpenDMP", "List.subject");
+        var patient = await db.Patients.AsNoTracking().FirstAsync(x => x.RecordId == recordId, ct);
+        var facts = await guard.FactsAsync(recordId, ct);
+        await guard.RequireAsync(new AccessRequest(sender, AccessAction.FindPatient, facts), "send", "Communication", null, Channels.Messaging, auditPermit: false, ct);
+
+        var recipients = new List<(string Address, string? ProfessionalId, X509Certificate2 Certificate)>();
+        foreach (var rpps in recipientRpps.Distinct(StringComparer.Ordinal))
+        {
+            var p = await db.Professionals.AsNoTracking().FirstOrDefaultAsync(x => x.Rpps == rpps, ct)
+                ?? throw DmpException.Invalid($"recipient RPPS {rpps} is not in the directory", "recipient");
+            if (p.Email is not { Length: > 0 } || p.MessagingCertificate is not { Length: > 0 } pem)
+            {
+                throw DmpException.Invalid($"recipient RPPS {rpps} has no secure-messaging address and certificate in the directory", "recipient");
+            }
+
+            recipients.Add((p.Email.ToLowerInvariant(), p.Id, X509Certificate2.CreateFromPem(pem)));
+        }
+
+        if (deposit)
+        {
+            recipients.Add((options.DepositAddress.ToLowerInvariant(), null, keys.Platform));
+        }
+
+        byte[] xdm;
+        try
+        {
+            xdm = Xdm.FromBundle(bundle, patient.Ins, patient.InsSystem.StartsWith("urn:oid:", StringComparison.Ordinal) ? patient.InsSystem[8..] : patient.InsSystem);
+        }
+        catch (XdmException ex)
+        {
+            throw DmpException.Invalid(ex.Message, "Bundle");
+        }
+
+        var message = new MimeMessage();
+        message.From.Add(new MailboxAddress(me.DisplayName, me.Email));
+        foreach (var r in recipients)
+        {
+            message.To.Add(MailboxAddress.Parse(r.Address));
+        }
+
+        // The subject travels in clear: it never names the patient or the content.
+        message.Subject = "Documents transmis via OpenDMP";
+        message.MessageId = MimeKit.Utils.MimeUtils.GenerateMessageId("opendmp.messaging");
+        message.Headers.Add(HeaderId.DispositionNotificationTo, options.DepositAddress);
+        var count = bundle.Entry.Count(e => e.Resource is DocumentReference);
+        var text = new TextPart("plain")
+        {
+            Text = $"{me.DisplayName} vous transmet {count} document(s) avec leurs métadonnées (archive IHE XDM jointe).\r\n"
+                + $"{me.DisplayName} sends you {count} document(s) with their metadata (IHE XDM archive attached).\r\n",
+        };
+        text.ContentType.Charset = "utf-8";
+        var zip = new MimePart("application", "zip")
+        {
+            Content = new MimeContent(new MemoryStream(xdm)),
+            ContentDisposition = new ContentDisposition(ContentDisposition.Attachment),
+            ContentTransferEncoding = ContentEncoding.Base64,
+            FileName = "IHE_XDM.ZIP",
+        };
+        message.Body = SecureMail.SignAndEncrypt(new Multipart("mixed") { text, zip }, signer, recipients.Select(r => r.Certificate));
+
+        var now = time.GetUtcNow();
+        var outbound = new OutboundMessage
+        {
+            Id = Ids.New(),
+            MessageId = message.MessageId,
+            SenderProfessionalId = me.Id,
+            RecordId = recordId,
+            DocumentCount = count,
+            Deposit = deposit,
+            CreatedAt = now,
+        };
+        var rows = recipients.Select(r => new OutboundRecipient { OutboundId = outbound.Id, Address = r.Address, ProfessionalId = r.ProfessionalId, Status = "pending", StatusAt = now }).ToList();
+        db.OutboundMessages.Add(outbound);
+        db.OutboundRecipients.AddRange(rows);
+        await guard.AuditAsync(new Audit.AuditItem(recordId, sender, "send", "success", Channels.Messaging, "Communication", outbound.Id, Detail: $"{count} document(s) to {rows.Count} recipient(s)"), ct);
+        await db.SaveChangesAsync(ct);
+
+        // Then hand it to the SMTP server; the envelope sender is the platform, so bounces come back to it.
+        try
+        {
+            await MailConnections.SendAsync(options.Smtp, message, options.DepositAddress, rows.Select(r => r.Address), ct);
+            foreach (var r in rows)
+            {
+                r.Status = "sent";
+                r.StatusAt = time.GetUtcNow();
+            }
+        }
+        catch (Exception ex) when (ex is SmtpCommandException or SmtpProtocolException or ServiceNotConnectedException or IOException or System.Net.Sockets.SocketException)
+        {
+            foreach (var r in rows)
+            {
+                r.Status = "failed";
+                r.StatusAt = time.GetUtcNow();
+                r.Detail = ex is SmtpCommandException sce ? $"SMTP {(int)sce.StatusCode}: {sce.Message}" : "the mail server could not be reached";
+            }
+        }
+
+        await db.SaveChangesAsync(ct);
+        return new SentMessage(outbound, rows);
+    }
+
+    /// <summary>The status of a message the actor sent.</summary>
+    public async Task<SentMessage> StatusAsync(Actor actor, string id, CancellationToken ct)
+    {
+        var m = await db.OutboundMessages.AsNoTracking().FirstOrDefaultAsync(x => x.Id == id, ct);
+        if (m is null || m.SenderProfessionalId != actor.Id)
+        {
+            throw DmpException.NotFound($"no message {id} sent by you");
+        }
+
+        var rows = await db.OutboundRecipients.AsNoTracking().Where(x => x.OutboundId == id).OrderBy(x => x.Address).ToListAsync(ct);
+        return new SentMessage(m, rows);
+    }
+}

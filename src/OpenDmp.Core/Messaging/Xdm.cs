@@ -1,0 +1,510 @@
+using System.Globalization;
+using System.IO.Compression;
+using System.Security.Cryptography;
+using System.Text;
+using System.Xml.Linq;
+using Hl7.Fhir.Model;
+using OpenDmp.Core.Documents;
+using OpenDmp.Core.Identity;
+
+namespace OpenDmp.Core.Messaging;
+
+/// <summary>
+/// IHE XDM (ITI TF-3 §4.2.3.2 / XDM media, zipped for e-mail): a ZIP holding INDEX.HTM, README.TXT
+/// and IHE_XDM/SUBSET01/ with METADATA.XML (an ebRIM 3.0 SubmitObjectsRequest) and the documents.
+/// The metadata maps one to one onto an ITI-65 bundle, so a receiver files it exactly as an MHD
+/// submission: <see cref="ToBundle"/> rebuilds the transaction Bundle that <see cref="FromBundle"/>
+/// was given (same codes, same identifiers, same content).
+/// </summary>
+public static class Xdm
+{
+    public const string SubsetFolder = "IHE_XDM/SUBSET01/";
+    public const string MetadataPath = SubsetFolder + "METADATA.XML";
+
+    private static readonly XNamespace Rim = "urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0";
+    private static readonly XNamespace Lcm = "urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0";
+    private const string Approved = "urn:oasis:names:tc:ebxml-regrep:StatusType:Approved";
+    private const string ClassificationNode = "urn:oasis:names:tc:ebxml-regrep:ObjectType:RegistryObject:ClassificationNode";
+
+    // XDS classification schemes and identification schemes (ITI TF-3 Table 4.2.5-1).
+    private const string DocumentEntryType = "urn:uuid:7edca82f-054d-47f2-a032-9b2a5b5186c1";
+    private const string DeAuthor = "urn:uuid:93606bcf-9494-43ec-9b4e-a7748d1a838d";
+    private const string DeClassCode = "urn:uuid:41a5887f-8865-4c09-adf7-e362475b143a";
+    private const string DeConfidentiality = "urn:uuid:f4f85eac-e6cb-4883-b524-f2705394840f";
+    private const string DeFormatCode = "urn:uuid:a09d5840-386c-46f2-b5ad-9c3699a4309d";
+    private const string DeFacilityType = "urn:uuid:f33fb8ac-18af-42cc-ae0e-ed0b0bdb91e1";
+    private const string DePracticeSetting = "urn:uuid:cccf5598-8b07-4b77-a05e-ae952c785ead";
+    private const string DeTypeCode = "urn:uuid:f0306f51-975f-434e-a61c-c59651d33983";
+    private const string DePatientId = "urn:uuid:58a6f841-87b3-4a3e-92fd-a8ffeff98427";
+    private const string DeUniqueId = "urn:uuid:2e82c1f6-a085-4c72-9da3-8640a32e42ab";
+    private const string SubmissionSetNode = "urn:uuid:a54d6aa5-d40d-43f9-88c5-b4633d873bdd";
+    private const string SsAuthor = "urn:uuid:a7058bb9-b4e4-4307-ba5b-e3f0ab85e12d";
+    private const string SsPatientId = "urn:uuid:6b5aea1a-874d-4603-a4bc-96a0a7b38446";
+    private const string SsSourceId = "urn:uuid:554ac39e-e3fe-47fe-b233-965d2a147832";
+    private const string SsUniqueId = "urn:uuid:96fdda7c-d067-4183-912e-bf5ee74998a8";
+    private const string HasMember = "urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember";
+
+    /// <summary>Code systems as FHIR URIs and as the OIDs XDS metadata names them (codingScheme).</summary>
+    private static readonly (string Uri, string Oid)[] Systems =
+    [
+        (Terminology.Loinc, "2.16.840.1.113883.6.1"),
+        (Terminology.ClassSystem, "1.2.250.1.213.1.1.4.1"),
+        (Terminology.TypeCodeSystem, "1.2.250.1.213.1.1.4.12"),
+        (Terminology.FormatSystem, "1.3.6.1.4.1.19376.1.2.3"),
+        (Terminology.FacilitySystem, "1.2.250.1.71.4.2.4"),
+        (Terminology.PracticeSettingSystem, "1.2.250.1.213.1.1.4.9"),
+        (Terminology.ConfidentialitySystem, "2.16.840.1.113883.5.25"),
+        (Terminology.VisibilitySystem, "1.2.250.1.213.1.1.4.13"),
+    ];
+
+    public static string OidOf(string? system)
+    {
+        if (system is null)
+        {
+            throw new XdmException("a code has no system");
+        }
+
+        foreach (var (uri, oid) in Systems)
+        {
+            if (uri == system || uri == Terminology.CanonicalSystem(system))
+            {
+                return oid;
+            }
+        }
+
+        return system.StartsWith("urn:oid:", StringComparison.Ordinal) ? system[8..]
+            : throw new XdmException($"code system {system} has no OID known to OpenDMP, so it cannot be written as XDS metadata");
+    }
+
+    public static string SystemOf(string oid)
+    {
+        foreach (var (uri, o) in Systems)
+        {
+            if (o == oid)
+            {
+                return uri;
+            }
+        }
+
+        return "urn:oid:" + oid;
+    }
+
+    /// <summary>Writes an ITI-65 transaction bundle as an XDM ZIP. The patient is named by INS (value, OID).</summary>
+    public static byte[] FromBundle(Bundle bundle, string ins, string insOid)
+    {
+        var list = bundle.Entry.Select(e => e.Resource).OfType<List>().FirstOrDefault()
+            ?? throw new XdmException("the Bundle has no SubmissionSet List");
+        var binaries = new Dictionary<string, Binary>(StringComparer.Ordinal);
+        foreach (var e in bundle.Entry)
+        {
+            if (e is { Resource: Binary bin, FullUrl: { } url })
+            {
+                binaries[url] = bin;
+            }
+        }
+
+        var patientId = $"{ins}^^^&{insOid}&ISO";
+        var ssId = "urn:uuid:" + Guid.NewGuid();
+        var objects = new XElement(Rim + "RegistryObjectList");
+        var files = new List<(string Name, byte[] Content)>();
+        var n = 0;
+        foreach (var entry in bundle.Entry)
+        {
+            if (entry.Resource is not DocumentReference d)
+            {
+                continue;
+            }
+
+            if (d.RelatesTo.Count > 0 || bundle.Entry.Any(e => e.Request?.Method == Bundle.HTTPVerb.PATCH))
+            {
+                throw new XdmException("replacing a document is done through the API (ITI-65 with relatesTo), not by secure messaging");
+            }
+
+            var att = d.Content.FirstOrDefault()?.Attachment ?? throw new XdmException("a DocumentReference has no content.attachment");
+            var content = att.Data ?? (att.Url is not null && binaries.TryGetValue(att.Url, out var b) ? b.Data : null)
+                ?? throw new XdmException("a DocumentReference's attachment points to no Binary of the Bundle");
+            n++;
+            var fileName = $"DOC{n:D4}{Extension(att.ContentType)}";
+            files.Add((fileName, content));
+            var eoId = entry.FullUrl is { } fu && fu.StartsWith("urn:uuid:", StringComparison.Ordinal) ? fu : "urn:uuid:" + Guid.NewGuid();
+            var eo = new XElement(Rim + "ExtrinsicObject",
+                new XAttribute("id", eoId), new XAttribute("mimeType", att.ContentType ?? "application/octet-stream"),
+                new XAttribute("objectType", DocumentEntryType), new XAttribute("status", Approved));
+#pragma warning disable CA5350 // XDS hash is SHA-1 by definition.
+            eo.Add(Slot("hash", Convert.ToHexStringLower(SHA1.HashData(content))));
+#pragma warning restore CA5350
+            eo.Add(Slot("size", content.LongLength.ToString(CultureInfo.InvariantCulture)));
+            eo.Add(Slot("URI", fileName));
+            if (att.Creation is { } creation)
+            {
+                eo.Add(Slot("creationTime", DtmOf(creation)));
+            }
+
+            if (att.Language is { } lang)
+            {
+                eo.Add(Slot("languageCode", lang));
+            }
+
+            if (d.Context?.Period?.Start is { } start)
+            {
+                eo.Add(Slot("serviceStartTime", DtmOf(start)));
+            }
+
+            if (d.Context?.Period?.End is { } end)
+            {
+                eo.Add(Slot("serviceStopTime", DtmOf(end)));
+            }
+
+            if (d.Date is { } date)
+            {
+                eo.Add(Slot("urn:opendmp:date", date.ToString("o", CultureInfo.InvariantCulture)));
+            }
+
+            if (d.DocStatus == CompositionStatus.Preliminary)
+            {
+                eo.Add(Slot("urn:opendmp:docStatus", "preliminary"));
+            }
+
+            var title = att.Title ?? d.Description ?? string.Empty;
+            eo.Add(new XElement(Rim + "Name", new XElement(Rim + "LocalizedString", new XAttribute("value", title))));
+            if (d.Description is { } desc)
+            {
+                eo.Add(new XElement(Rim + "Description", new XElement(Rim + "LocalizedString", new XAttribute("value", desc))));
+            }
+
+            eo.Add(AuthorClassification(DeAuthor, eoId, d));
+            eo.Add(CodeClassification(DeClassCode, eoId, d.Category.FirstOrDefault()?.Coding.FirstOrDefault(), "classCode"));
+            foreach (var label in d.SecurityLabel.SelectMany(l => l.Coding))
+            {
+                eo.Add(CodeClassification(DeConfidentiality, eoId, label, "confidentialityCode"));
+            }
+
+            eo.Add(CodeClassification(DeFormatCode, eoId, d.Content[0].Format, "formatCode"));
+            eo.Add(CodeClassification(DeFacilityType, eoId, d.Context?.FacilityType?.Coding.FirstOrDefault(), "healthcareFacilityTypeCode"));
+            eo.Add(CodeClassification(DePracticeSetting, eoId, d.Context?.PracticeSetting?.Coding.FirstOrDefault(), "practiceSettingCode"));
+            eo.Add(CodeClassification(DeTypeCode, eoId, d.Type?.Coding.FirstOrDefault(), "typeCode"));
+            eo.Add(ExternalId(DePatientId, eoId, patientId, "XDSDocumentEntry.patientId"));
+            eo.Add(ExternalId(DeUniqueId, eoId, d.MasterIdentifier?.Value ?? throw new XdmException("a DocumentReference has no masterIdentifier"), "XDSDocumentEntry.uniqueId"));
+            objects.Add(eo);
+            objects.Add(new XElement(Rim + "Association",
+                new XAttribute("id", "urn:uuid:" + Guid.NewGuid()), new XAttribute("associationType", HasMember),
+                new XAttribute("sourceObject", ssId), new XAttribute("targetObject", eoId),
+                Slot("SubmissionSetStatus", "Original")));
+        }
+
+        if (n == 0)
+        {
+            throw new XdmException("the Bundle holds no DocumentReference");
+        }
+
+        var firstDoc = bundle.Entry.Select(e => e.Resource).OfType<DocumentReference>().First();
+        var sourceId = list.GetExtensionValue<Identifier>("https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-sourceId")?.Value ?? "urn:oid:1.2.250.1.999.1";
+        var ss = new XElement(Rim + "RegistryPackage", new XAttribute("id", ssId), new XAttribute("status", Approved),
+            Slot("submissionTime", DtmOf(list.Date ?? DateTimeOffset.UtcNow.ToString("o", CultureInfo.InvariantCulture))),
+            new XElement(Rim + "Name", new XElement(Rim + "LocalizedString", new XAttribute("value", "Envoi OpenDMP"))),
+            AuthorClassification(SsAuthor, ssId, firstDoc),
+            ExternalId(SsUniqueId, ssId, list.Identifier.FirstOrDefault()?.Value ?? "urn:uuid:" + Guid.NewGuid(), "XDSSubmissionSet.uniqueId"),
+            ExternalId(SsSourceId, ssId, sourceId.StartsWith("urn:oid:", StringComparison.Ordinal) ? sourceId[8..] : sourceId, "XDSSubmissionSet.sourceId"),
+            ExternalId(SsPatientId, ssId, patientId, "XDSSubmissionSet.patientId"));
+        objects.AddFirst(new XElement(Rim + "Classification", new XAttribute("id", "urn:uuid:" + Guid.NewGuid()),
+            new XAttribute("classifiedObject", ssId), new XAttribute("classificationNode", SubmissionSetNode)));
+        objects.AddFirst(ss);
+        var metadata = new XDocument(new XElement(Lcm + "SubmitObjectsRequest", new XAttribute(XNamespace.Xmlns + "lcm", Lcm), new XAttribute(XNamespace.Xmlns + "rim", Rim), objects));
+
+        using var ms = new MemoryStream();
+        using (var zip = new ZipArchive(ms, ZipArchiveMode.Create, true))
+        {
+            Add(zip, "INDEX.HTM", Encoding.UTF8.GetBytes("<!DOCTYPE html><html lang=\"fr\"><head><meta charset=\"utf-8\"><title>Contenu XDM</title></head><body><h1>Documents transmis par OpenDMP</h1><ul>"
+                + string.Concat(files.Select(f => $"<li><a href=\"{SubsetFolder}{f.Name}\">{f.Name}</a></li>")) + "</ul></body></html>"));
+            Add(zip, "README.TXT", Encoding.UTF8.GetBytes("IHE XDM package produced by OpenDMP.\r\nMetadata: " + MetadataPath + "\r\n"));
+            using (var s = zip.CreateEntry(MetadataPath, CompressionLevel.Fastest).Open())
+            {
+                metadata.Save(s, SaveOptions.DisableFormatting);
+            }
+
+            foreach (var (name, content) in files)
+            {
+                Add(zip, SubsetFolder + name, content);
+            }
+        }
+
+        return ms.ToArray();
+    }
+
+    /// <summary>
+    /// Reads an XDM ZIP into an ITI-65 transaction bundle (patient by INS identifier). Checks the
+    /// archive's structure and each document's hash and size; the bundle is then validated by
+    /// ITI-65 like any other submission.
+    /// </summary>
+    public static Bundle ToBundle(byte[] zipBytes, long maxUncompressed = 64L * 1024 * 1024)
+    {
+        Dictionary<string, byte[]> files;
+        try
+        {
+            using var zip = new ZipArchive(new MemoryStream(zipBytes), ZipArchiveMode.Read);
+            files = new Dictionary<string, byte[]>(StringComparer.OrdinalIgnoreCase);
+            long total = 0;
+            foreach (var e in zip.Entries.Where(e => e.FullName.StartsWith(SubsetFolder, StringComparison.OrdinalIgnoreCase) && !e.FullName.EndsWith('/')))
+            {
+                total += e.Length;
+                if (total > maxUncompressed)
+                {
+                    throw new XdmException($"the XDM archive expands beyond {maxUncompressed / (1024 * 1024)} MB");
+                }
+
+                using var s = e.Open();
+                using var buf = new MemoryStream();
+                s.CopyTo(buf);
+                files[e.FullName] = buf.ToArray();
+            }
+        }
+        catch (InvalidDataException ex)
+        {
+            throw new XdmException("the attachment is not a readable ZIP archive: " + ex.Message);
+        }
+
+        if (!files.TryGetValue(MetadataPath, out var metaBytes))
+        {
+            throw new XdmException($"the XDM archive has no {MetadataPath}");
+        }
+
+        XDocument meta;
+        try
+        {
+            meta = XDocument.Load(new MemoryStream(metaBytes), LoadOptions.None);
+        }
+        catch (System.Xml.XmlException ex)
+        {
+            throw new XdmException($"{MetadataPath} is not well-formed XML: {ex.Message}");
+        }
+
+        var list = meta.Descendants(Rim + "RegistryObjectList").FirstOrDefault() ?? throw new XdmException($"{MetadataPath} holds no RegistryObjectList");
+        var ss = list.Elements(Rim + "RegistryPackage").FirstOrDefault() ?? throw new XdmException($"{MetadataPath} holds no SubmissionSet (RegistryPackage)");
+        var ssPatient = ExternalIdValue(ss, SsPatientId) ?? throw new XdmException("the SubmissionSet has no patientId");
+        var (ins, insOid) = ParseCx(ssPatient);
+        var patientRef = new ResourceReference { Identifier = new Identifier("urn:oid:" + insOid, ins) };
+
+        var bundle = new Bundle { Type = Bundle.BundleType.Transaction };
+        var submission = new List
+        {
+            Status = List.ListStatus.Current,
+            Mode = ListMode.Working,
+            Code = new CodeableConcept("https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes", "submissionset"),
+            Subject = patientRef,
+            Date = DateFromDtm(SlotValue(ss, "submissionTime")) ?? DateTimeOffset.UtcNow.ToString("o", CultureInfo.InvariantCulture),
+            Identifier = [new Identifier("urn:ietf:rfc:3986", ExternalIdValue(ss, SsUniqueId) ?? "urn:uuid:" + Guid.NewGuid()) { Use = Identifier.IdentifierUse.Usual }],
+        };
+        var source = ExternalIdValue(ss, SsSourceId) ?? "1.2.250.1.999.1";
+        submission.Extension.Add(new Extension("https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-sourceId", new Identifier("urn:ietf:rfc:3986", source.StartsWith("urn:", StringComparison.Ordinal) ? source : "urn:oid:" + source)));
+        bundle.Entry.Add(new Bundle.EntryComponent { FullUrl = "urn:uuid:" + Guid.NewGuid(), Resource = submission, Request = new Bundle.RequestComponent { Method = Bundle.HTTPVerb.POST, Url = "List" } });
+
+        var i = 0;
+        foreach (var eo in list.Elements(Rim + "ExtrinsicObject"))
+        {
+            i++;
+            var where = $"ExtrinsicObject[{i}]";
+            var uri = SlotValue(eo, "URI") ?? throw new XdmException($"{where} has no URI slot naming its file");
+            if (!files.TryGetValue(SubsetFolder + uri, out var content))
+            {
+                throw new XdmException($"{where} names the file {uri}, absent from {SubsetFolder}");
+            }
+
+            if (SlotValue(eo, "size") is { } size && size != content.LongLength.ToString(CultureInfo.InvariantCulture))
+            {
+                throw new XdmException($"{where}: size {size} does not match the {content.LongLength} bytes of {uri}");
+            }
+
+#pragma warning disable CA5350 // XDS hash is SHA-1 by definition.
+            var sha1 = SHA1.HashData(content);
+#pragma warning restore CA5350
+            if (SlotValue(eo, "hash") is { } hash && !string.Equals(hash, Convert.ToHexString(sha1), StringComparison.OrdinalIgnoreCase))
+            {
+                throw new XdmException($"{where}: hash {hash} does not match the content of {uri}");
+            }
+
+            if (ExternalIdValue(eo, DePatientId) is { } pid && pid != ssPatient)
+            {
+                throw new XdmException($"{where} concerns another patient than the SubmissionSet");
+            }
+
+            var docUrl = eo.Attribute("id")?.Value is { } id && id.StartsWith("urn:uuid:", StringComparison.Ordinal) ? id : "urn:uuid:" + Guid.NewGuid();
+            var binUrl = "urn:uuid:" + Guid.NewGuid();
+            var mime = eo.Attribute("mimeType")?.Value ?? "application/octet-stream";
+            var title = eo.Element(Rim + "Name")?.Element(Rim + "LocalizedString")?.Attribute("value")?.Value;
+            var description = eo.Element(Rim + "Description")?.Element(Rim + "LocalizedString")?.Attribute("value")?.Value ?? title;
+            var type = Code(eo, DeTypeCode);
+            var cls = Code(eo, DeClassCode);
+            var doc = new DocumentReference
+            {
+                MasterIdentifier = new Identifier("urn:ietf:rfc:3986", ExternalIdValue(eo, DeUniqueId) ?? throw new XdmException($"{where} has no uniqueId")),
+                Status = DocumentReferenceStatus.Current,
+                Type = type is null ? null : new CodeableConcept { Coding = [type] },
+                Category = cls is null ? [] : [new CodeableConcept { Coding = [cls] }],
+                Subject = patientRef,
+                Date = SlotValue(eo, "urn:opendmp:date") is { } ds && DateTimeOffset.TryParse(ds, CultureInfo.InvariantCulture, DateTimeStyles.None, out var dto) ? dto : null,
+                Description = description,
+                SecurityLabel = Codes(eo, DeConfidentiality).Select(c => new CodeableConcept { Coding = [c] }).ToList(),
+                DocStatus = SlotValue(eo, "urn:opendmp:docStatus") == "preliminary" ? CompositionStatus.Preliminary : null,
+                Content =
+                [
+                    new DocumentReference.ContentComponent
+                    {
+                        Attachment = new Attachment
+                        {
+                            ContentType = mime,
+                            Language = SlotValue(eo, "languageCode"),
+                            Url = binUrl,
+                            Size = content.LongLength,
+                            Hash = sha1,
+                            Title = title,
+                            Creation = DateFromDtm(SlotValue(eo, "creationTime")),
+                        },
+                        Format = Code(eo, DeFormatCode),
+                    },
+                ],
+                Context = new DocumentReference.ContextComponent
+                {
+                    Period = SlotValue(eo, "serviceStartTime") is null && SlotValue(eo, "serviceStopTime") is null ? null
+                        : new Period { Start = DateFromDtm(SlotValue(eo, "serviceStartTime")), End = DateFromDtm(SlotValue(eo, "serviceStopTime")) },
+                    FacilityType = Code(eo, DeFacilityType) is { } f ? new CodeableConcept { Coding = [f] } : null,
+                    PracticeSetting = Code(eo, DePracticeSetting) is { } p ? new CodeableConcept { Coding = [p] } : null,
+                },
+            };
+            if (AuthorOf(eo) is { } author)
+            {
+                doc.Contained.Add(author);
+                doc.Author.Add(new ResourceReference("#author"));
+            }
+
+            submission.Entry.Add(new List.EntryComponent { Item = new ResourceReference(docUrl) });
+            bundle.Entry.Add(new Bundle.EntryComponent { FullUrl = docUrl, Resource = doc, Request = new Bundle.RequestComponent { Method = Bundle.HTTPVerb.POST, Url = "DocumentReference" } });
+            bundle.Entry.Add(new Bundle.EntryComponent { FullUrl = binUrl, Resource = new Binary { ContentType = mime, Data = content }, Request = new Bundle.RequestComponent { Method = Bundle.HTTPVerb.POST, Url = "Binary" } });
+        }
+
+        if (i == 0)
+        {
+            throw new XdmException($"{MetadataPath} describes no document (ExtrinsicObject)");
+        }
+
+        return bundle;
+    }
+
+    private static (string Value, string Oid) ParseCx(string cx)
+    {
+        // CX: value^^^&OID&ISO
+        var parts = cx.Split('^');
+        var auth = parts.Length >= 4 ? parts[3].Split('&') : [];
+        if (parts[0].Length == 0 || auth.Length < 2 || auth[1].Length == 0)
+        {
+            throw new XdmException($"patientId '{cx}' is not an identifier of the form INS^^^&OID&ISO");
+        }
+
+        return (parts[0], auth[1]);
+    }
+
+    private static PractitionerRole? AuthorOf(XElement eo)
+    {
+        var cl = eo.Elements(Rim + "Classification").FirstOrDefault(c => c.Attribute("classificationScheme")?.Value == DeAuthor);
+        var xcn = cl is null ? null : SlotValue(cl, "authorPerson");
+        if (xcn is null)
+        {
+            return null;
+        }
+
+        var p = xcn.Split('^');
+        var auth = p.Length >= 9 ? p[8].Split('&') : [];
+        var system = auth.Length >= 2 && auth[1].Length > 0 ? "urn:oid:" + auth[1] : Rpps.IdNatPsSystem;
+        var display = string.Join(' ', new[] { p.ElementAtOrDefault(2), p.ElementAtOrDefault(1) }.Where(s => !string.IsNullOrEmpty(s)));
+        var identifier = new Identifier(system, p[0]);
+        return new PractitionerRole
+        {
+            Id = "author",
+            Identifier = [identifier],
+            Practitioner = new ResourceReference { Identifier = new Identifier(system, p[0]), Display = display.Length > 0 ? display : null },
+        };
+    }
+
+    private static XElement AuthorClassification(string scheme, string objectId, DocumentReference d)
+    {
+        var role = d.Contained.OfType<PractitionerRole>().FirstOrDefault();
+        var ident = role?.Identifier.FirstOrDefault() ?? role?.Practitioner?.Identifier
+            ?? throw new XdmException("the document's author (contained PractitionerRole with an IdNatPs identifier) is missing");
+        var display = role?.Practitioner?.Display ?? string.Empty;
+        var oid = ident.System?.StartsWith("urn:oid:", StringComparison.Ordinal) == true ? ident.System[8..] : "1.2.250.1.71.4.2.1";
+        return new XElement(Rim + "Classification", new XAttribute("id", "urn:uuid:" + Guid.NewGuid()),
+            new XAttribute("classificationScheme", scheme), new XAttribute("classifiedObject", objectId), new XAttribute("nodeRepresentation", string.Empty),
+            Slot("authorPerson", $"{ident.Value}^{display.Replace('^', ' ')}^^^^^^^&{oid}&ISO"));
+    }
+
+    private static XElement CodeClassification(string scheme, string objectId, Coding? coding, string what)
+    {
+        if (coding?.Code is null)
+        {
+            throw new XdmException($"the document has no {what}");
+        }
+
+        return new XElement(Rim + "Classification", new XAttribute("id", "urn:uuid:" + Guid.NewGuid()),
+            new XAttribute("classificationScheme", scheme), new XAttribute("classifiedObject", objectId), new XAttribute("nodeRepresentation", coding.Code),
+            Slot("codingScheme", OidOf(coding.System)),
+            new XElement(Rim + "Name", new XElement(Rim + "LocalizedString", new XAttribute("value", coding.Display ?? coding.Code))));
+    }
+
+    private static Coding? Code(XElement eo, string scheme) => Codes(eo, scheme).FirstOrDefault();
+
+    private static IEnumerable<Coding> Codes(XElement eo, string scheme) =>
+        eo.Elements(Rim + "Classification")
+            .Where(c => c.Attribute("classificationScheme")?.Value == scheme)
+            .Select(c => new Coding(SystemOf(SlotValue(c, "codingScheme") ?? string.Empty), c.Attribute("nodeRepresentation")?.Value,
+                c.Element(Rim + "Name")?.Element(Rim + "LocalizedString")?.Attribute("value")?.Value));
+
+    private static XElement ExternalId(string scheme, string objectId, string value, string name) =>
+        new(Rim + "ExternalIdentifier", new XAttribute("id", "urn:uuid:" + Guid.NewGuid()), new XAttribute("identificationScheme", scheme),
+            new XAttribute("registryObject", objectId), new XAttribute("value", value),
+            new XElement(Rim + "Name", new XElement(Rim + "LocalizedString", new XAttribute("value", name))));
+
+    private static string? ExternalIdValue(XElement o, string scheme) =>
+        o.Elements(Rim + "ExternalIdentifier").FirstOrDefault(x => x.Attribute("identificationScheme")?.Value == scheme)?.Attribute("value")?.Value;
+
+    private static XElement Slot(string name, string value) =>
+        new(Rim + "Slot", new XAttribute("name", name), new XElement(Rim + "ValueList", new XElement(Rim + "Value", value)));
+
+    private static string? SlotValue(XElement o, string name) =>
+        o.Elements(Rim + "Slot").FirstOrDefault(s => s.Attribute("name")?.Value == name)?.Element(Rim + "ValueList")?.Element(Rim + "Value")?.Value;
+
+    /// <summary>FHIR dateTime → XDS DTM (UTC, yyyyMMddHHmmss).</summary>
+    private static string DtmOf(string fhirDateTime) =>
+        DateTimeOffset.TryParse(fhirDateTime, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var d)
+            ? d.UtcDateTime.ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture)
+            : throw new XdmException($"'{fhirDateTime}' is not a date-time");
+
+    private static string? DateFromDtm(string? dtm)
+    {
+        if (dtm is null)
+        {
+            return null;
+        }
+
+        string[] formats = ["yyyyMMddHHmmss", "yyyyMMddHHmm", "yyyyMMddHH", "yyyyMMdd"];
+        return DateTime.TryParseExact(dtm, formats, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var d)
+            ? new DateTimeOffset(d, TimeSpan.Zero).ToString("yyyy-MM-ddTHH:mm:sszzz", CultureInfo.InvariantCulture)
+            : throw new XdmException($"'{dtm}' is not an XDS date-time (yyyyMMddHHmmss)");
+    }
+
+    private static string Extension(string? mime) => mime switch
+    {
+        "application/pdf" => ".PDF",
+        "text/xml" or "application/xml" or "application/hl7-v3+xml" => ".XML",
+        "text/plain" => ".TXT",
+        "image/jpeg" => ".JPG",
+        "image/png" => ".PNG",
+        _ => ".BIN",
+    };
+
+    private static void Add(ZipArchive zip, string name, byte[] content)
+    {
+        using var s = zip.CreateEntry(name, CompressionLevel.Fastest).Open();
+        s.Write(content);
+    }
+}
+
+public sealed class XdmException(string message) : Exception(message);

@@ -1,0 +1,147 @@
+using MailKit;
+using MailKit.Net.Imap;
+using MailKit.Search;
+using MimeKit;
+using OpenDmp.Core.Messaging;
+
+namespace OpenDmp.Server.Messaging;
+
+/// <summary>
+/// Watches the platform's mailbox over IMAP (design D12/D13). Each message is processed (deposit,
+/// receipt or bounce), answered when needed, and only then moved out of INBOX (to Processed or
+/// Rejected), so a crash at any point leaves it in INBOX to be seen again; the Message-ID key
+/// written with the documents makes the second pass a no-op. A message that keeps failing for an
+/// unexpected reason goes to the dead-letter folder after Messaging:MaxAttempts tries.
+/// </summary>
+public sealed partial class DepositMailboxService(IServiceProvider services, MessagingOptions options, ILogger<DepositMailboxService> logger) : BackgroundService
+{
+    private readonly Dictionary<UniqueId, int> _attempts = [];
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (!options.Enabled)
+        {
+            return;
+        }
+
+        var idle = TimeSpan.FromSeconds(Math.Max(0.05, options.PollSeconds));
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                using var imap = await MailConnections.ConnectImapAsync(options.Imap, stoppingToken);
+                var inbox = imap.Inbox;
+                await inbox.OpenAsync(FolderAccess.ReadWrite, stoppingToken);
+                var folders = new Dictionary<string, IMailFolder>(StringComparer.Ordinal);
+                foreach (var name in new[] { options.ProcessedFolder, options.RejectedFolder, options.DeadLetterFolder })
+                {
+                    folders[name] = await FolderAsync(imap, name, stoppingToken);
+                }
+
+                while (!stoppingToken.IsCancellationRequested)
+                {
+                    var uids = await inbox.SearchAsync(SearchQuery.NotDeleted, stoppingToken);
+                    if (uids.Count == 0)
+                    {
+                        await Task.Delay(idle, stoppingToken);
+                        await inbox.CheckAsync(stoppingToken);
+                        continue;
+                    }
+
+                    var moves = new Dictionary<string, List<UniqueId>>(StringComparer.Ordinal);
+                    foreach (var uid in uids)
+                    {
+                        var folder = await HandleAsync(inbox, uid, stoppingToken);
+                        if (folder is not null)
+                        {
+                            (moves.TryGetValue(folder, out var l) ? l : moves[folder] = []).Add(uid);
+                        }
+                    }
+
+                    foreach (var (name, list) in moves)
+                    {
+                        await inbox.MoveToAsync(list, folders[name], stoppingToken);
+                    }
+
+                    if (moves.Count == 0)
+                    {
+                        await Task.Delay(idle, stoppingToken);
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or ServiceNotConnectedException or ImapProtocolException or ImapCommandException or MailKit.Security.AuthenticationException)
+            {
+                LogMailbox(logger, ex.GetType().Name, ex.Message);
+                await Task.Delay(TimeSpan.FromSeconds(Math.Max(1, options.PollSeconds)), stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+        }
+    }
+
+    /// <summary>Processes one message; returns the folder it now belongs in, or null to leave it in INBOX for a retry.</summary>
+    private async Task<string?> HandleAsync(IMailFolder inbox, UniqueId uid, CancellationToken ct)
+    {
+        MimeMessage message;
+        try
+        {
+            message = await inbox.GetMessageAsync(uid, ct);
+        }
+        catch (FormatException)
+        {
+            return options.DeadLetterFolder;
+        }
+
+        try
+        {
+            using var scope = services.CreateScope();
+            var processor = scope.ServiceProvider.GetRequiredService<DepositProcessor>();
+            var result = await processor.ProcessAsync(message, ct);
+            if (result.Row.ReplySentAt is null && processor.BuildReply(result.Row, message) is { } reply)
+            {
+                await MailConnections.SendAsync(options.Smtp, reply, options.DepositAddress, reply.To.Mailboxes.Select(m => m.Address), ct);
+                await processor.MarkReplySentAsync(result.Row.Key, ct);
+            }
+
+            LogProcessed(logger, result.Row.Kind, result.Row.Outcome, result.AlreadyProcessed);
+            _attempts.Remove(uid);
+            return result.Folder;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            var n = _attempts[uid] = _attempts.GetValueOrDefault(uid) + 1;
+            LogFailed(logger, ex.GetType().Name, n, ex);
+            if (n >= options.MaxAttempts)
+            {
+                _attempts.Remove(uid);
+                return options.DeadLetterFolder;
+            }
+
+            return null;
+        }
+    }
+
+    private static async Task<IMailFolder> FolderAsync(ImapClient imap, string name, CancellationToken ct)
+    {
+        var root = imap.GetFolder(imap.PersonalNamespaces[0]);
+        try
+        {
+            return await root.GetSubfolderAsync(name, ct) ?? throw new FolderNotFoundException(name);
+        }
+        catch (FolderNotFoundException)
+        {
+            return await root.CreateAsync(name, true, ct) ?? throw new FolderNotFoundException(name);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Mailbox message: {Kind} {Outcome} (already processed: {Again})")]
+    private static partial void LogProcessed(ILogger logger, string kind, string outcome, bool again);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Mailbox unavailable ({ExceptionType}): {Reason}; retrying")]
+    private static partial void LogMailbox(ILogger logger, string exceptionType, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Mailbox message failed ({ExceptionType}), attempt {Attempt}; left in INBOX")]
+    private static partial void LogFailed(ILogger logger, string exceptionType, int attempt, Exception ex);
+}
