@@ -8,6 +8,11 @@ cd "$(dirname "${BASH_SOURCE[0]}")"/..
 need_pkgs=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_pkgs+=(postgresql)
 command -v runuser >/dev/null 2>&1 || need_pkgs+=(util-linux)
+# Secure messaging tests run a real Postfix and Dovecot on loopback, and check interoperability with openssl.
+command -v postfix >/dev/null 2>&1 || need_pkgs+=(postfix)
+[ -x /usr/lib/dovecot/imap ] || need_pkgs+=(dovecot-imapd)
+[ -x /usr/lib/dovecot/lmtp ] || need_pkgs+=(dovecot-lmtpd)
+command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing Debian packages: ${need_pkgs[*]} (run as root, or install them)" >&2
@@ -15,6 +20,8 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   fi
   echo "Installing ${need_pkgs[*]} …"
   export DEBIAN_FRONTEND=noninteractive
+  # Postfix without a system configuration: the tests run their own instance.
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
   # The tests start their own cluster; the distribution's default one is not needed.

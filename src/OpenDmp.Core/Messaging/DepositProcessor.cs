@@ -192,9 +192,9 @@ public sealed class DepositProcessor(DmpDbContext db, ProvideDocumentBundle prov
     public async Task MarkReplySentAsync(string key, CancellationToken ct) =>
         await db.InboundMessages.Where(x => x.Key == key).ExecuteUpdateAsync(s => s.SetProperty(x => x.ReplySentAt, time.GetUtcNow()), ct);
 
+    /// <summary>Records the message (with the recipient-status changes already tracked) in one unit of work.</summary>
     private async Task<InboundResult> SaveAsync(InboundMessage row, CancellationToken ct)
     {
-        db.ChangeTracker.Clear();
         db.InboundMessages.Add(row);
         if (row.Kind == "deposit" && row.Outcome == "rejected")
         {

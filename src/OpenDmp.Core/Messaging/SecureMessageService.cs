@@ -119,9 +119,10 @@ public sealed class SecureMessageService(DmpDbContext db, RecordGuard guard, Mes
             CreatedAt = now,
         };
         var rows = recipients.Select(r => new OutboundRecipient { OutboundId = outbound.Id, Address = r.Address, ProfessionalId = r.ProfessionalId, Status = "pending", StatusAt = now }).ToList();
+        // The audit entry is its own unit of work under the record's gate (it clears the tracker): first.
+        await guard.AuditAsync(new Audit.AuditItem(recordId, sender, "send", "success", Channels.Messaging, "Communication", outbound.Id, Detail: $"{count} document(s) to {rows.Count} recipient(s)"), ct);
         db.OutboundMessages.Add(outbound);
         db.OutboundRecipients.AddRange(rows);
-        await guard.AuditAsync(new Audit.AuditItem(recordId, sender, "send", "success", Channels.Messaging, "Communication", outbound.Id, Detail: $"{count} document(s) to {rows.Count} recipient(s)"), ct);
         await db.SaveChangesAsync(ct);
 
         // Then hand it to the SMTP server; the envelope sender is the platform, so bounces come back to it.
