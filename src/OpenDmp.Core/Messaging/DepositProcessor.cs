@@ -133,6 +133,27 @@ public sealed class DepositProcessor(DmpDbContext db, ProvideDocumentBundle prov
         }
     }
 
+    /// <summary>Records a message refused for its size without reading it (only its headers were fetched).</summary>
+    public async Task<InboundResult> RejectTooLargeAsync(MimeMessage headersOnly, long size, CancellationToken ct)
+    {
+        var key = KeyOf(headersOnly);
+        if (await db.InboundMessages.AsNoTracking().FirstOrDefaultAsync(x => x.Key == key, ct) is { } existing)
+        {
+            return new InboundResult(existing, true, FolderOf(existing));
+        }
+
+        return await SaveAsync(new InboundMessage
+        {
+            Key = key,
+            MessageId = Truncate(headersOnly.MessageId ?? "(none)", 400),
+            Kind = "deposit",
+            Outcome = "rejected",
+            SenderAddress = Truncate(headersOnly.From.Mailboxes.FirstOrDefault()?.Address, 320),
+            Detail = $"TooLarge: the message has {size} bytes, more than the {options.MaxMessageBytes} bytes accepted",
+            ProcessedAt = time.GetUtcNow(),
+        }, ct);
+    }
+
     /// <summary>
     /// The signed answer to a processed deposit: a disposition notification (processed) when the
     /// sender asked for one, an explanation when it was rejected; none for receipts and bounces.

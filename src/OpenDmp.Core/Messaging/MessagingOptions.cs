@@ -27,6 +27,8 @@ public sealed class MessagingOptions
     public string DeadLetterFolder { get; set; } = "DeadLetter";
     /// <summary>Attempts on a message that keeps failing for an unexpected reason before it goes to the dead-letter folder.</summary>
     public int MaxAttempts { get; set; } = 5;
+    /// <summary>Messages processed before they are moved out of INBOX together (bounded work between two moves).</summary>
+    public int BatchSize { get; set; } = 20;
     /// <summary>Largest accepted message, in bytes.</summary>
     public long MaxMessageBytes { get; set; } = 50L * 1024 * 1024;
 }

@@ -49,9 +49,12 @@ public sealed partial class DepositMailboxService(IServiceProvider services, Mes
                     }
 
                     var moves = new Dictionary<string, List<UniqueId>>(StringComparer.Ordinal);
-                    foreach (var uid in uids)
+                    var batch = uids.Take(Math.Max(1, options.BatchSize)).ToList();
+                    var sizes = (await inbox.FetchAsync(batch, MessageSummaryItems.UniqueId | MessageSummaryItems.Size, stoppingToken))
+                        .ToDictionary(s => s.UniqueId, s => (long)(s.Size ?? 0));
+                    foreach (var uid in batch)
                     {
-                        var folder = await HandleAsync(inbox, uid, stoppingToken);
+                        var folder = await HandleAsync(inbox, uid, sizes.GetValueOrDefault(uid), stoppingToken);
                         if (folder is not null)
                         {
                             (moves.TryGetValue(folder, out var l) ? l : moves[folder] = []).Add(uid);
@@ -82,12 +85,14 @@ public sealed partial class DepositMailboxService(IServiceProvider services, Mes
     }
 
     /// <summary>Processes one message; returns the folder it now belongs in, or null to leave it in INBOX for a retry.</summary>
-    private async Task<string?> HandleAsync(IMailFolder inbox, UniqueId uid, CancellationToken ct)
+    private async Task<string?> HandleAsync(IMailFolder inbox, UniqueId uid, long size, CancellationToken ct)
     {
         MimeMessage message;
+        var tooLarge = size > options.MaxMessageBytes;
         try
         {
-            message = await inbox.GetMessageAsync(uid, ct);
+            // An oversized message is refused on its headers alone: its body is never downloaded.
+            message = tooLarge ? new MimeMessage(await inbox.GetHeadersAsync(uid, ct)) : await inbox.GetMessageAsync(uid, ct);
         }
         catch (FormatException)
         {
@@ -98,7 +103,7 @@ public sealed partial class DepositMailboxService(IServiceProvider services, Mes
         {
             using var scope = services.CreateScope();
             var processor = scope.ServiceProvider.GetRequiredService<DepositProcessor>();
-            var result = await processor.ProcessAsync(message, ct);
+            var result = tooLarge ? await processor.RejectTooLargeAsync(message, size, ct) : await processor.ProcessAsync(message, ct);
             if (result.Row.ReplySentAt is null && processor.BuildReply(result.Row, message) is { } reply)
             {
                 await MailConnections.SendAsync(options.Smtp, reply, options.DepositAddress, reply.To.Mailboxes.Select(m => m.Address), ct);

@@ -35,7 +35,15 @@ public abstract class MessagingTests : ServerTestBase
 
     protected MailServers Mail { get; }
 
-    protected override IDictionary<string, string?>? ExtraConfig => Mail.ServerConfig(_deposit);
+    protected override IDictionary<string, string?>? ExtraConfig
+    {
+        get
+        {
+            var c = Mail.ServerConfig(_deposit);
+            c["Messaging:MaxMessageBytes"] = "400000";
+            return c;
+        }
+    }
 
     [Fact]
     public async Task Deposit_FromTheTreatingPhysician_IsFiledLikeIti65_AndAcknowledged()
@@ -121,6 +129,21 @@ public abstract class MessagingTests : ServerTestBase
             .CountAsync(x => x.RecordId == patient.Id && x.Outcome == "denied" && x.Channel == "messaging" && x.ActorId == stranger.Pro.Id));
         Assert.Equal(1, denied);
         _ = platform;
+    }
+
+    [Fact]
+    public async Task OversizedMessage_IsRefusedOnItsHeaders()
+    {
+        var a = await AddMailProfessionalAsync();
+        var patient = await Server.AddPatientAsync(a.Pro);
+        var big = new byte[600_000];
+        Random.Shared.NextBytes(big);
+        var message = await DepositMessageAsync(a, patient, "Imagerie", docs: [new DocumentToSubmit(big, "image/jpeg", "Imagerie", FormatCode: "urn:ihe:iti-fr:xds-sd:jpeg:2010")]);
+        await Mail.SendAsync(message);
+        var reply = Assert.Single(await a.Box.WaitForAsync(1, m => m.InReplyTo == message.MessageId));
+        Assert.Contains("TooLarge", reply.BodyParts.OfType<TextPart>().First().Text, StringComparison.Ordinal);
+        Assert.Equal(0, await Server.CountDocumentsAsync());
+        Assert.Equal(1, await _deposit.CountAsync("Rejected"));
     }
 
     [Fact]
