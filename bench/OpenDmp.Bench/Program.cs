@@ -10,6 +10,7 @@ using OpenDmp.Core.Fhir;
 using OpenDmp.Core.Identity;
 using OpenDmp.Core.Pki;
 using OpenDmp.Core.Records;
+using OpenDmp.Bench;
 using OpenDmp.Server.Hosting;
 
 // Load driver for OpenDMP: seeds a database, starts the real server as a separate process
@@ -56,7 +57,7 @@ Console.WriteLine($"seeded {opts.Patients} patients in {seedWatch.Elapsed.TotalS
 await services.DisposeAsync();
 
 // Start the server as its own process so that its memory is measured alone.
-var port = FreePort();
+var port = BenchSupport.FreePort();
 var serverDll = Path.Combine(AppContext.BaseDirectory, "opendmp.dll");
 var psi = new ProcessStartInfo("dotnet", [serverDll, "serve", "--data", data.Root, "--urls", $"https://127.0.0.1:{port}", "--no-demo"])
 {
@@ -86,7 +87,7 @@ try
         },
     };
     using var http = new HttpClient(handler) { BaseAddress = new Uri($"https://127.0.0.1:{port}"), Timeout = TimeSpan.FromMinutes(2) };
-    await WaitReadyAsync(http);
+    await BenchSupport.WaitReadyAsync(http);
 
     // ITI-65: documents spread over the patients; the target patient receives opts.TargetDocuments.
     var target = patients[0];
@@ -148,7 +149,7 @@ try
     ingest.Stop();
     var all = ingestLatencies.SelectMany(x => x).Order().ToList();
     var rate = plan.Count / ingest.Elapsed.TotalSeconds;
-    Console.WriteLine($"ITI-65 ingest: {plan.Count} documents in {ingest.Elapsed.TotalSeconds:F1} s = {rate:F0} documents/s with {opts.Clients} clients; latency p50 {P(all, 50):F1} ms, p95 {P(all, 95):F1} ms, p99 {P(all, 99):F1} ms; failures {failures}");
+    Console.WriteLine($"ITI-65 ingest: {plan.Count} documents in {ingest.Elapsed.TotalSeconds:F1} s = {rate:F0} documents/s with {opts.Clients} clients; latency p50 {BenchSupport.P(all, 50):F1} ms, p95 {BenchSupport.P(all, 95):F1} ms, p99 {BenchSupport.P(all, 99):F1} ms; failures {failures}");
 
     // ITI-67 for the patient with opts.TargetDocuments documents, in a database of opts.Documents.
     async Task<List<double>> SearchAsync(string query, int requests, int clients)
@@ -176,15 +177,15 @@ try
     var firstPage = $"/fhir/DocumentReference?patient={target}";
     await SearchAsync(firstPage, 200, 1);
     var s1 = await SearchAsync(firstPage, opts.SearchRequests, 1);
-    Console.WriteLine($"ITI-67 first page (50 of {opts.TargetDocuments}), 1 client: p50 {P(s1, 50):F2} ms, p95 {P(s1, 95):F2} ms, p99 {P(s1, 99):F2} ms ({s1.Count} requests)");
+    Console.WriteLine($"ITI-67 first page (50 of {opts.TargetDocuments}), 1 client: p50 {BenchSupport.P(s1, 50):F2} ms, p95 {BenchSupport.P(s1, 95):F2} ms, p99 {BenchSupport.P(s1, 99):F2} ms ({s1.Count} requests)");
     var s4 = await SearchAsync(firstPage, opts.SearchRequests, 4);
-    Console.WriteLine($"ITI-67 first page, 4 clients: p50 {P(s4, 50):F2} ms, p95 {P(s4, 95):F2} ms, p99 {P(s4, 99):F2} ms ({s4.Count} requests)");
+    Console.WriteLine($"ITI-67 first page, 4 clients: p50 {BenchSupport.P(s4, 50):F2} ms, p95 {BenchSupport.P(s4, 95):F2} ms, p99 {BenchSupport.P(s4, 99):F2} ms ({s4.Count} requests)");
     var typed = await SearchAsync(firstPage + "&status=current&type=http://loinc.org|11488-4&date=ge2016-01-01", opts.SearchRequests / 2, 1);
-    Console.WriteLine($"ITI-67 with status+type+date filters, 1 client: p50 {P(typed, 50):F2} ms, p95 {P(typed, 95):F2} ms, p99 {P(typed, 99):F2} ms");
+    Console.WriteLine($"ITI-67 with status+type+date filters, 1 client: p50 {BenchSupport.P(typed, 50):F2} ms, p95 {BenchSupport.P(typed, 95):F2} ms, p99 {BenchSupport.P(typed, 99):F2} ms");
     var whole = await SearchAsync(firstPage + "&_count=500", Math.Max(50, opts.SearchRequests / 10), 1);
-    Console.WriteLine($"ITI-67 all {opts.TargetDocuments} in one page (_count=500), 1 client: p50 {P(whole, 50):F2} ms, p95 {P(whole, 95):F2} ms, p99 {P(whole, 99):F2} ms");
+    Console.WriteLine($"ITI-67 all {opts.TargetDocuments} in one page (_count=500), 1 client: p50 {BenchSupport.P(whole, 50):F2} ms, p95 {BenchSupport.P(whole, 95):F2} ms, p99 {BenchSupport.P(whole, 99):F2} ms");
 
-    var (hwm, rss) = Memory(server.Id);
+    var (hwm, rss) = BenchSupport.Memory(server.Id);
     Console.WriteLine($"server memory: peak RSS (VmHWM) {hwm / 1024.0:F0} MB, current RSS {rss / 1024.0:F0} MB");
     if (failures > 0)
     {
@@ -211,8 +212,6 @@ finally
     }
 }
 
-static double P(List<double> sorted, double p) => sorted.Count == 0 ? double.NaN : sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(p / 100.0 * sorted.Count) - 1)];
-
 static void Shuffle(List<string> list)
 {
     var r = new Random(42);
@@ -221,53 +220,6 @@ static void Shuffle(List<string> list)
         var j = r.Next(i + 1);
         (list[i], list[j]) = (list[j], list[i]);
     }
-}
-
-static int FreePort()
-{
-    using var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-    l.Start();
-    return ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
-}
-
-static async Task WaitReadyAsync(HttpClient http)
-{
-    for (var i = 0; i < 120; i++)
-    {
-        try
-        {
-            using var r = await http.GetAsync("/health/ready");
-            if (r.IsSuccessStatusCode)
-            {
-                return;
-            }
-        }
-        catch (HttpRequestException)
-        {
-        }
-
-        await Task.Delay(500);
-    }
-
-    throw new TimeoutException("the server did not become ready");
-}
-
-static (long HwmKb, long RssKb) Memory(int pid)
-{
-    long hwm = 0, rss = 0;
-    foreach (var line in File.ReadLines($"/proc/{pid}/status"))
-    {
-        if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
-        {
-            hwm = long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
-        }
-        else if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
-        {
-            rss = long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
-        }
-    }
-
-    return (hwm, rss);
 }
 
 internal sealed record BenchOptions(string? Postgres, int Documents, int Patients, int TargetDocuments, int DocumentBytes, int Clients, int SearchRequests, bool Keep)
