@@ -47,7 +47,7 @@ if (o.Postgres is not null)
     overrides["Database:ConnectionString"] = o.Postgres;
 }
 
-Console.WriteLine($"# OpenDMP deposit channel — {(o.Postgres is null ? "SQLite" : "PostgreSQL")}, {o.Messages} messages with a {o.Bytes / 1024} KB document, {(o.Rate > 0 ? $"offered at {o.Rate} messages/s" : "submitted as fast as possible")} over {o.Connections} SMTP sessions");
+Console.WriteLine($"# OpenDMP deposit channel — {(o.Postgres is null ? "SQLite" : "PostgreSQL")}, {o.Messages} messages with a {o.Bytes / 1024} KB document, {(o.Rate > 0 ? $"offered at {o.Rate} messages/s" : "submitted as fast as possible")} over {o.Connections} SMTP sessions{(o.Receipts ? ", each asking for a signed receipt" : string.Empty)}");
 var config = OpenDmpConfiguration.Build(data, overrides);
 var services = new ServiceCollection().AddLogging().AddOpenDmpCore(config, data).BuildServiceProvider();
 var ca = TestCertificateAuthority.LoadOrCreate(data.Pki, TimeProvider.System);
@@ -84,6 +84,11 @@ for (var i = 0; i < o.Messages; i++)
     m.To.Add(MailboxAddress.Parse(deposit.Address));
     m.Subject = "Dépôt";
     m.MessageId = MimeKit.Utils.MimeUtils.GenerateMessageId("bench.test");
+    if (o.Receipts)
+    {
+        // The sender asks for a disposition notification: the platform signs and sends one per deposit.
+        m.Headers.Add(HeaderId.DispositionNotificationTo, gpBox.Address);
+    }
     var zip = new MimePart("application", "zip") { Content = new MimeContent(new MemoryStream(Xdm.FromBundle(bundle, ins, Ins.NirSystem[8..]))), FileName = "IHE_XDM.ZIP", ContentTransferEncoding = ContentEncoding.Base64 };
     m.Body = SecureMail.SignAndEncrypt(new Multipart("mixed") { new TextPart("plain") { Text = "Dépôt" }, zip }, signer, [platform]);
     using var ms = new MemoryStream();
@@ -206,7 +211,7 @@ static (string Address, string User, string Password) Mailbox(string mailDir, st
     return ($"{user}@opendmp.test", user, password);
 }
 
-internal sealed record Options(string MailDir, int SmtpPort, int ImapPort, string? Postgres, int Messages, int Bytes, double Rate, int Connections)
+internal sealed record Options(string MailDir, int SmtpPort, int ImapPort, string? Postgres, int Messages, int Bytes, double Rate, int Connections, bool Receipts)
 {
     public static Options Parse(string[] args)
     {
@@ -225,6 +230,7 @@ internal sealed record Options(string MailDir, int SmtpPort, int ImapPort, strin
             Int("--messages", 400),
             Int("--bytes", 100 * 1024),
             Get("--rate") is { } r ? double.Parse(r, CultureInfo.InvariantCulture) : 0,
-            Int("--connections", 4));
+            Int("--connections", 4),
+            args.Contains("--receipts"));
     }
 }

@@ -206,7 +206,7 @@ public sealed class DepositProcessor(DmpDbContext db, ProvideDocumentBundle prov
         }
 
         report.Add(mdn);
-        reply.Body = SecureMail.Sign(report, keys.Platform);
+        reply.Body = SecureMail.SignNative(report, keys.Platform);
         return reply;
     }
 

@@ -22,13 +22,33 @@ public sealed record SentMessage(OutboundMessage Message, IReadOnlyList<Outbound
 /// </summary>
 public sealed class SecureMessageService(DmpDbContext db, RecordGuard guard, MessagingKeys keys, MessagingOptions options, TimeProvider time)
 {
-    public async Task<SentMessage> SendAsync(Actor sender, Bundle bundle, IReadOnlyList<string> recipientRpps, bool deposit, CancellationToken ct)
+    /// <summary>
+    /// Sends to the professionals named by RPPS, to every member of the groups named (a network, a
+    /// maison de santé: those with a secure mailbox in the directory), and to the record when
+    /// <paramref name="deposit"/>.
+    /// </summary>
+    public async Task<SentMessage> SendAsync(Actor sender, Bundle bundle, IReadOnlyList<string> recipientRpps, bool deposit, CancellationToken ct, IReadOnlyList<string>? groupIds = null)
     {
         if (!options.Enabled)
         {
             throw new DmpException(ErrorKind.Unavailable, "secure messaging is not configured on this platform (section Messaging)");
         }
 
+        var named = recipientRpps.ToList();
+        foreach (var groupId in groupIds ?? [])
+        {
+            if (!await db.CareGroups.AnyAsync(g => g.Id == groupId, ct))
+            {
+                throw DmpException.Invalid($"group {groupId} does not exist", "recipient-group");
+            }
+
+            named.AddRange(await db.CareGroupMembers.Where(m => m.GroupId == groupId)
+                .Join(db.Professionals, m => m.ProfessionalId, p => p.Id, (m, p) => p)
+                .Where(p => p.Rpps != null && p.Email != null && p.MessagingCertificate != null && p.Id != sender.Id)
+                .Select(p => p.Rpps!).ToListAsync(ct));
+        }
+
+        recipientRpps = named;
         if (recipientRpps.Count == 0 && !deposit)
         {
             throw DmpException.Invalid("give at least one recipient (RPPS) or ask for the deposit into the patient's record", "Parameters.parameter");

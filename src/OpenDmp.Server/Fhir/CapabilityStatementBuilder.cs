@@ -69,6 +69,8 @@ public static class CapabilityStatementBuilder
             rest.Resource[^1].Operation.Add(Op(name, doc));
         }
 
+        rest.Operation.Add(Op("send-documents", "Secure messaging: send the documents of an ITI-65 Bundle (parameter bundle) with their metadata (IHE XDM), signed with the sender's messaging key and encrypted for each recipient (recipient = RPPS, repeated), optionally also filed into the record (deposit = true). 202 with the message id and each recipient's status"));
+        rest.Operation.Add(Op("message-status", "GET ?message=ID: the status of each recipient of a message the caller sent (sent, delivered, processed, displayed, filed, rejected, failed)"));
         rest.Resource.Add(Resource("Communication", ["search-type"], new HashSet<string> { "patient" }, "The patient's notifications (emergency accesses, first access by a professional)"));
         rest.Resource.Add(Resource("Practitioner", ["read", "search-type"], DirectoryQueries.PractitionerParams, "Directory; identifier urn:oid:1.2.250.1.71.4.2.1|8{RPPS}"));
         rest.Resource.Add(Resource("Organization", ["read", "search-type"], DirectoryQueries.OrganizationParams, "Directory"));

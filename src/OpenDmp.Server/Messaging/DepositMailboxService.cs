@@ -49,12 +49,13 @@ public sealed partial class DepositMailboxService(IServiceProvider services, Mes
                     }
 
                     var moves = new Dictionary<string, List<UniqueId>>(StringComparer.Ordinal);
+                    using var replies = new ReplySender(options);
                     var batch = uids.Take(Math.Max(1, options.BatchSize)).ToList();
                     var sizes = (await inbox.FetchAsync(batch, MessageSummaryItems.UniqueId | MessageSummaryItems.Size, stoppingToken))
                         .ToDictionary(s => s.UniqueId, s => (long)(s.Size ?? 0));
                     foreach (var uid in batch)
                     {
-                        var folder = await HandleAsync(inbox, uid, sizes.GetValueOrDefault(uid), stoppingToken);
+                        var folder = await HandleAsync(inbox, uid, sizes.GetValueOrDefault(uid), replies, stoppingToken);
                         if (folder is not null)
                         {
                             (moves.TryGetValue(folder, out var l) ? l : moves[folder] = []).Add(uid);
@@ -85,7 +86,7 @@ public sealed partial class DepositMailboxService(IServiceProvider services, Mes
     }
 
     /// <summary>Processes one message; returns the folder it now belongs in, or null to leave it in INBOX for a retry.</summary>
-    private async Task<string?> HandleAsync(IMailFolder inbox, UniqueId uid, long size, CancellationToken ct)
+    private async Task<string?> HandleAsync(IMailFolder inbox, UniqueId uid, long size, ReplySender replies, CancellationToken ct)
     {
         MimeMessage message;
         var tooLarge = size > options.MaxMessageBytes;
@@ -106,7 +107,7 @@ public sealed partial class DepositMailboxService(IServiceProvider services, Mes
             var result = tooLarge ? await processor.RejectTooLargeAsync(message, size, ct) : await processor.ProcessAsync(message, ct);
             if (result.Row.ReplySentAt is null && processor.BuildReply(result.Row, message) is { } reply)
             {
-                await MailConnections.SendAsync(options.Smtp, reply, options.DepositAddress, reply.To.Mailboxes.Select(m => m.Address), ct);
+                await replies.SendAsync(reply, ct);
                 await processor.MarkReplySentAsync(result.Row.Key, ct);
             }
 
@@ -125,6 +126,33 @@ public sealed partial class DepositMailboxService(IServiceProvider services, Mes
             }
 
             return null;
+        }
+    }
+
+    /// <summary>One SMTP session for the answers of a batch, opened on the first answer.</summary>
+    private sealed class ReplySender(MessagingOptions options) : IDisposable
+    {
+        private MailKit.Net.Smtp.SmtpClient? _smtp;
+
+        public async Task SendAsync(MimeMessage reply, CancellationToken ct)
+        {
+            if (_smtp is not { IsConnected: true })
+            {
+                _smtp?.Dispose();
+                _smtp = await MailConnections.ConnectSmtpAsync(options.Smtp, ct);
+            }
+
+            await _smtp.SendAsync(reply, MailboxAddress.Parse(options.DepositAddress), reply.To.Mailboxes, ct);
+        }
+
+        public void Dispose()
+        {
+            if (_smtp is { IsConnected: true })
+            {
+                _smtp.Disconnect(true);
+            }
+
+            _smtp?.Dispose();
         }
     }
 

@@ -36,8 +36,14 @@ public static class MessagingEndpoints
                 recipients.Add(rpps ?? throw DmpException.Invalid("each 'recipient' is an RPPS (valueString) or an IdNatPs identifier (valueIdentifier)", "Parameters.parameter"));
             }
 
+            var groups = p.Parameter.Where(x => x.Name == "recipient-group").Select(x => x.Value switch
+            {
+                ResourceReference r => References.LogicalId(r.Reference, "Group") ?? r.Reference,
+                FhirString str => str.Value,
+                _ => null,
+            } ?? throw DmpException.Invalid("each 'recipient-group' is a Group reference or id", "Parameters.parameter")).ToList();
             var deposit = p.Parameter.FirstOrDefault(x => x.Name == "deposit")?.Value is FhirBoolean { Value: true };
-            var sent = await s.SendAsync(ctx.Actor(), bundle, recipients, deposit, ctx.RequestAborted);
+            var sent = await s.SendAsync(ctx.Actor(), bundle, recipients, deposit, ctx.RequestAborted, groups);
             return FhirResults.Resource(ToParameters(sent), 202);
         }).WithMetadata(new DmpEndpoint(Requirement.Professional, "send"));
 

@@ -177,10 +177,14 @@ public abstract class MessagingTests : ServerTestBase
         var content = SubmissionBuilder.MinimalPdf("Compte rendu operatoire");
         var bundle = SubmissionBuilder.Build(patient.Reference, a.Pro.Rpps, a.Pro.Display, [new DocumentToSubmit(content, "application/pdf", "Compte rendu opératoire")]);
         var parameters = new Fm.Parameters();
-        foreach (var r in new[] { b, c, nowhere })
+        foreach (var r in new[] { b, nowhere })
         {
             parameters.Add("recipient", new Fm.Identifier(OpenDmp.Core.Identity.Rpps.IdNatPsSystem, OpenDmp.Core.Identity.Rpps.ToIdNatPs(r.Pro.Rpps)));
         }
+
+        // C through their network (a group of the directory): one action reaches every member with a mailbox.
+        var network = await Server.WithScopeAsync(sp => sp.GetRequiredService<DirectoryService>().AddGroupAsync("Réseau de cancérologie", "network", [c.Pro.Rpps, a.Pro.Rpps], default));
+        parameters.Add("recipient-group", new Fm.ResourceReference("Group/" + network.Id));
 
         parameters.Add("deposit", new Fm.FhirBoolean(true));
         parameters.Parameter.Add(new Fm.Parameters.ParameterComponent { Name = "bundle", Resource = bundle });
