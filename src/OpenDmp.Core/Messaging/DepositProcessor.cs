@@ -210,8 +210,18 @@ public sealed class DepositProcessor(DmpDbContext db, ProvideDocumentBundle prov
         return reply;
     }
 
-    public async Task MarkReplySentAsync(string key, CancellationToken ct) =>
-        await db.InboundMessages.Where(x => x.Key == key).ExecuteUpdateAsync(s => s.SetProperty(x => x.ReplySentAt, time.GetUtcNow()), ct);
+    /// <summary>
+    /// Records that the answers went out, for a whole batch in one statement (a crash before it
+    /// means those answers are sent again: a duplicate receipt, never a missing one).
+    /// </summary>
+    public async Task MarkRepliesSentAsync(IReadOnlyCollection<string> keys, CancellationToken ct)
+    {
+        if (keys.Count > 0)
+        {
+            var now = time.GetUtcNow();
+            await db.InboundMessages.Where(x => keys.Contains(x.Key)).ExecuteUpdateAsync(s => s.SetProperty(x => x.ReplySentAt, now), ct);
+        }
+    }
 
     /// <summary>Records the message (with the recipient-status changes already tracked) in one unit of work.</summary>
     private async Task<InboundResult> SaveAsync(InboundMessage row, CancellationToken ct)

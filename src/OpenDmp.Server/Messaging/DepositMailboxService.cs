@@ -62,6 +62,12 @@ public sealed partial class DepositMailboxService(IServiceProvider services, Mes
                         }
                     }
 
+                    if (replies.Sent.Count > 0)
+                    {
+                        using var scope = services.CreateScope();
+                        await scope.ServiceProvider.GetRequiredService<DepositProcessor>().MarkRepliesSentAsync(replies.Sent, stoppingToken);
+                    }
+
                     foreach (var (name, list) in moves)
                     {
                         await inbox.MoveToAsync(list, folders[name], stoppingToken);
@@ -107,8 +113,7 @@ public sealed partial class DepositMailboxService(IServiceProvider services, Mes
             var result = tooLarge ? await processor.RejectTooLargeAsync(message, size, ct) : await processor.ProcessAsync(message, ct);
             if (result.Row.ReplySentAt is null && processor.BuildReply(result.Row, message) is { } reply)
             {
-                await replies.SendAsync(reply, ct);
-                await processor.MarkReplySentAsync(result.Row.Key, ct);
+                await replies.SendAsync(reply, result.Row.Key, ct);
             }
 
             LogProcessed(logger, result.Row.Kind, result.Row.Outcome, result.AlreadyProcessed);
@@ -134,7 +139,10 @@ public sealed partial class DepositMailboxService(IServiceProvider services, Mes
     {
         private MailKit.Net.Smtp.SmtpClient? _smtp;
 
-        public async Task SendAsync(MimeMessage reply, CancellationToken ct)
+        /// <summary>Keys of the messages whose answer went out in this batch.</summary>
+        public List<string> Sent { get; } = [];
+
+        public async Task SendAsync(MimeMessage reply, string key, CancellationToken ct)
         {
             if (_smtp is not { IsConnected: true })
             {
@@ -143,6 +151,7 @@ public sealed partial class DepositMailboxService(IServiceProvider services, Mes
             }
 
             await _smtp.SendAsync(reply, MailboxAddress.Parse(options.DepositAddress), reply.To.Mailboxes, ct);
+            Sent.Add(key);
         }
 
         public void Dispose()
