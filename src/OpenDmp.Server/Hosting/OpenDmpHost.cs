@@ -39,6 +39,7 @@ public static class OpenDmpHost
         builder.Services.AddMemoryCache();
         builder.Services.AddHostedService<AuditCheckpointService>();
         builder.Services.AddHostedService<OpenDmp.Server.Messaging.DepositMailboxService>();
+        builder.Services.AddHostedService<OpenDmp.Server.Messaging.NotificationMailService>();
         builder.Services.AddProblemDetails();
         builder.Services.AddPatientAuth(configuration);
         var docs = configuration.GetSection("Documents").Get<DocumentOptions>() ?? new DocumentOptions();

@@ -23,7 +23,7 @@ namespace OpenDmp.Tests.Integration;
 /// </summary>
 public abstract class DepositCrashTests(MailServers mail, Func<Task<string?>> postgres) : IAsyncLifetime
 {
-    private const int Messages = 60;
+    private const int Messages = 100;
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "opendmp-crash-" + Guid.NewGuid().ToString("N")[..8]);
     private Process? _server;
 
@@ -48,6 +48,7 @@ public abstract class DepositCrashTests(MailServers mail, Func<Task<string?>> po
         Directory.CreateDirectory(_dir);
         var deposit = mail.CreateMailbox("depot");
         var config = mail.ServerConfig(deposit, 0.1);
+        config["Messaging:BatchSize"] = "10";
         if (await postgres() is { } cs)
         {
             config["Database:Provider"] = "Postgres";
@@ -70,20 +71,27 @@ public abstract class DepositCrashTests(MailServers mail, Func<Task<string?>> po
         Start(port);
         var platform = await PlatformCertificateAsync(port);
 
-        // One SMTP session submits the whole batch.
+        // The messages are signed and encrypted first, then one SMTP session submits them in a
+        // burst, so that the server faces a backlog when it is killed.
+        var batch = new List<MimeMessage>();
+        for (var i = 0; i < Messages; i++)
+        {
+            var bundle = SubmissionBuilder.Build("Patient?identifier=" + Ins.NirSystem + "|" + ins, rpps, "Claire Martin", [new DocumentToSubmit(SubmissionBuilder.MinimalPdf("Document " + i), "application/pdf", "Document " + i)]);
+            var m = new MimeMessage();
+            m.From.Add(MailboxAddress.Parse(box.Address));
+            m.To.Add(MailboxAddress.Parse(deposit.Address));
+            m.Subject = "Dépôt";
+            m.MessageId = MimeKit.Utils.MimeUtils.GenerateMessageId("crash.test");
+            var zip = new MimePart("application", "zip") { Content = new MimeContent(new MemoryStream(Xdm.FromBundle(bundle, ins, Ins.NirSystem[8..]))), FileName = "IHE_XDM.ZIP", ContentTransferEncoding = ContentEncoding.Base64 };
+            m.Body = SecureMail.SignAndEncrypt(new Multipart("mixed") { new TextPart("plain") { Text = "Dépôt " + i }, zip }, signer, [platform]);
+            batch.Add(m);
+        }
+
         using (var smtp = new MailKit.Net.Smtp.SmtpClient())
         {
             await smtp.ConnectAsync("127.0.0.1", mail.SmtpPort, MailKit.Security.SecureSocketOptions.None);
-            for (var i = 0; i < Messages; i++)
+            foreach (var m in batch)
             {
-                var bundle = SubmissionBuilder.Build("Patient?identifier=" + Ins.NirSystem + "|" + ins, rpps, "Claire Martin", [new DocumentToSubmit(SubmissionBuilder.MinimalPdf("Document " + i), "application/pdf", "Document " + i)]);
-                var m = new MimeMessage();
-                m.From.Add(MailboxAddress.Parse(box.Address));
-                m.To.Add(MailboxAddress.Parse(deposit.Address));
-                m.Subject = "Dépôt";
-                m.MessageId = MimeKit.Utils.MimeUtils.GenerateMessageId("crash.test");
-                var zip = new MimePart("application", "zip") { Content = new MimeContent(new MemoryStream(Xdm.FromBundle(bundle, ins, Ins.NirSystem[8..]))), FileName = "IHE_XDM.ZIP", ContentTransferEncoding = ContentEncoding.Base64 };
-                m.Body = SecureMail.SignAndEncrypt(new Multipart("mixed") { new TextPart("plain") { Text = "Dépôt " + i }, zip }, signer, [platform]);
                 await smtp.SendAsync(m);
             }
 

@@ -41,6 +41,7 @@ public abstract class MessagingTests : ServerTestBase
         {
             var c = Mail.ServerConfig(_deposit);
             c["Messaging:MaxMessageBytes"] = "400000";
+            c["Messaging:NotificationSeconds"] = "0.2";
             return c;
         }
     }
@@ -144,6 +145,29 @@ public abstract class MessagingTests : ServerTestBase
         Assert.Contains("TooLarge", reply.BodyParts.OfType<TextPart>().First().Text, StringComparison.Ordinal);
         Assert.Equal(0, await Server.CountDocumentsAsync());
         Assert.Equal(1, await _deposit.CountAsync("Rejected"));
+    }
+
+    [Fact]
+    public async Task PatientNotifications_AreDeliveredByEmail()
+    {
+        var a = await AddMailProfessionalAsync();
+        var patient = await Server.AddPatientAsync(a.Pro);
+        var patientBox = Mail.CreateMailbox("patient");
+        await Server.WithScopeAsync(sp => sp.GetRequiredService<OpenDmp.Server.Patients.PatientAuthService>().IssueActivationAsync(patient.Id, patientBox.Address, OpenDmp.Core.Common.Actor.Operator, OpenDmp.Core.Common.Channels.Admin, default));
+        var urgentist = await Server.AddProfessionalAsync(family: "Urgences", given: "Marc");
+        var emergency = new Fm.Parameters();
+        emergency.Add("mode", new Fm.Code("break-glass"));
+        emergency.Add("reason", new Fm.FhirString("patient inconscient aux urgences"));
+        using (var granted = await Server.Http(urgentist.Certificate).PostAsync($"/fhir/Patient/{patient.Id}/$emergency-access", FhirAssert.Json(emergency)))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.Created, granted.StatusCode);
+        }
+
+        var mail = Assert.Single(await patientBox.WaitForAsync(1));
+        Assert.Contains("urgence", mail.Subject, StringComparison.Ordinal);
+        Assert.Contains("Urgences", mail.TextBody, StringComparison.Ordinal);
+        Assert.DoesNotContain("inconscient", mail.TextBody, StringComparison.Ordinal);
+        await UntilAsync(async () => await Server.WithScopeAsync(sp => sp.GetRequiredService<DmpDbContext>().Notifications.AsNoTracking().AllAsync(n => n.RecordId != patient.Id || n.Status == "sent")));
     }
 
     [Fact]

@@ -1,0 +1,89 @@
+using Microsoft.EntityFrameworkCore;
+using MimeKit;
+using OpenDmp.Core.Messaging;
+using OpenDmp.Core.Storage;
+
+namespace OpenDmp.Server.Messaging;
+
+/// <summary>
+/// Delivers the patients' notifications (first access by a professional, every emergency access)
+/// by e-mail to the address of their account, through the configured SMTP server, every
+/// Messaging:NotificationSeconds (default 10; 0 disables). The text names who accessed and how,
+/// never health data. Marked "sent" after the SMTP server accepted it: a crash in between sends it
+/// again (at least once). Notifications of patients without an address stay in the outbox, where
+/// the patient API lists them.
+/// </summary>
+public sealed partial class NotificationMailService(IServiceProvider services, MessagingOptions options, IConfiguration configuration, ILogger<NotificationMailService> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var seconds = configuration.GetValue("Messaging:NotificationSeconds", 10.0);
+        if (!options.Enabled || seconds <= 0)
+        {
+            return;
+        }
+
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(seconds));
+        do
+        {
+            try
+            {
+                await DeliverAsync(stoppingToken);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                LogFailed(logger, ex.GetType().Name, ex);
+            }
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken));
+    }
+
+    /// <summary>Sends the pending notifications of patients who have an e-mail address; returns how many went out.</summary>
+    public async Task<int> DeliverAsync(CancellationToken ct)
+    {
+        using var scope = services.CreateScope();
+        var db = scope.ServiceProvider.GetRequiredService<DmpDbContext>();
+        var pending = await db.Notifications.Where(n => n.Status == "pending")
+            .Join(db.PatientAccounts.Where(a => a.Email != null), n => n.RecordId, a => a.RecordId, (n, a) => new { Notification = n, a.Email })
+            .OrderBy(x => x.Notification.CreatedAt).Take(200).ToListAsync(ct);
+        if (pending.Count == 0)
+        {
+            return 0;
+        }
+
+        using var smtp = await MailConnections.ConnectSmtpAsync(options.Smtp, ct);
+        var sent = 0;
+        foreach (var item in pending)
+        {
+            var message = new MimeMessage();
+            message.From.Add(new MailboxAddress("OpenDMP — mon dossier", options.DepositAddress));
+            message.To.Add(MailboxAddress.Parse(item.Email!));
+            message.Subject = item.Notification.Kind == "emergency-access"
+                ? "OpenDMP : accès en urgence à votre dossier / emergency access to your record"
+                : "OpenDMP : un nouveau professionnel a consulté votre dossier / a new professional accessed your record";
+            message.MessageId = MimeKit.Utils.MimeUtils.GenerateMessageId("opendmp.notifications");
+            message.Headers.Add("Auto-Submitted", "auto-generated");
+            var body = new TextPart("plain")
+            {
+                Text = item.Notification.Text + "\r\n\r\nVous pouvez consulter l'historique des accès et gérer vos autorisations dans votre espace patient.\r\n"
+                    + "You can read the access history and manage your authorisations in your patient space.\r\n",
+            };
+            body.ContentType.Charset = "utf-8";
+            message.Body = body;
+            await smtp.SendAsync(message, MailboxAddress.Parse(options.DepositAddress), message.To.Mailboxes, ct);
+            item.Notification.Status = "sent";
+            await db.SaveChangesAsync(ct);
+            sent++;
+        }
+
+        await smtp.DisconnectAsync(true, ct);
+        LogSent(logger, sent);
+        return sent;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Count} notification(s) sent by e-mail")]
+    private static partial void LogSent(ILogger logger, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Notification delivery failed ({ExceptionType}); retrying later")]
+    private static partial void LogFailed(ILogger logger, string exceptionType, Exception ex);
+}
