@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Starts (or stops) a throwaway Postfix (SMTP) and Dovecot (IMAP + LMTP) bound to loopback, for
 # the tests and the benchmarks. Mail for the domain opendmp.test goes Postfix -> LMTP -> Dovecot
-# maildir; mailboxes are lines of DIR/dovecot/users ("user:{PLAIN}password"), re-read by Dovecot.
+# maildir; any local part is a mailbox (created on first delivery), every mailbox opens over IMAP
+# with the password in DIR/dovecot/password (loopback test servers only: Dovecot re-reads a
+# passwd-file at most every few seconds, too slow for tests that create mailboxes on the fly).
+# Mail for absent.opendmp.test is refused by Postfix itself (a bounce, for delivery-status tests).
 #   mail-servers.sh start DIR SMTP_PORT IMAP_PORT
 #   mail-servers.sh stop DIR
 # Needs root (Postfix and Dovecot drop privileges themselves) and the Debian packages postfix,
@@ -34,7 +37,8 @@ command -v dovecot >/dev/null || { echo "dovecot is not installed (Debian packag
 
 mkdir -p "$dir/postfix" "$dir/dovecot/run" "$dir/dovecot/state" "$dir/mail"
 chmod 755 "$dir" "$dir/dovecot" "$dir/dovecot/run"
-touch "$dir/dovecot/users"
+password=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+printf '%s' "$password" >"$dir/dovecot/password"
 chown -R mail:mail "$dir/mail"
 
 # Dovecot: IMAP on loopback, LMTP on a unix socket Postfix can reach, maildir per mailbox.
@@ -56,12 +60,12 @@ mail_fsync = always
 lmtp_save_to_detail_mailbox = no
 recipient_delimiter =
 passdb {
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%n $dir/dovecot/users
+  driver = static
+  args = password=$password
 }
 userdb {
   driver = static
-  args = uid=mail gid=mail home=$dir/mail/%n allow_all_users=no
+  args = uid=mail gid=mail home=$dir/mail/%n allow_all_users=yes
 }
 service imap-login {
   inet_listener imap {
@@ -119,6 +123,7 @@ message_size_limit = 52428800
 maillog_file = $dir/postfix/maillog
 maillog_file_prefixes = $dir
 lmtp_destination_concurrency_limit = 8
+transport_maps = inline:{absent.opendmp.test=error:mailbox_unavailable}
 CONF
 {
   echo "127.0.0.1:$smtp inet n - n - - smtpd"

@@ -18,7 +18,7 @@ public sealed class MailServers : IAsyncLifetime
     public const string Domain = "opendmp.test";
     private string _dir = string.Empty;
     private string _script = string.Empty;
-    private readonly Lock _usersLock = new();
+    private string _password = string.Empty;
 
     public int SmtpPort { get; private set; }
     public int ImapPort { get; private set; }
@@ -30,7 +30,11 @@ public sealed class MailServers : IAsyncLifetime
         SmtpPort = FreePort();
         ImapPort = FreePort();
         await RunAsync("start", _dir, SmtpPort.ToString(System.Globalization.CultureInfo.InvariantCulture), ImapPort.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        _password = await File.ReadAllTextAsync(Path.Combine(_dir, "dovecot", "password"));
     }
+
+    /// <summary>A domain whose mail Postfix refuses (the sender gets a delivery status notification).</summary>
+    public const string AbsentDomain = "absent.opendmp.test";
 
     public async Task DisposeAsync()
     {
@@ -47,17 +51,11 @@ public sealed class MailServers : IAsyncLifetime
         }
     }
 
-    /// <summary>Creates a mailbox; returns its address, IMAP user and password.</summary>
+    /// <summary>A new mailbox of its own (a fresh local part; Dovecot creates it on first delivery).</summary>
     public Mailbox CreateMailbox(string prefix)
     {
         var user = $"{prefix}-{Guid.NewGuid().ToString("N")[..8]}".ToLowerInvariant();
-        var password = Guid.NewGuid().ToString("N");
-        lock (_usersLock)
-        {
-            File.AppendAllText(Path.Combine(_dir, "dovecot", "users"), $"{user}:{{PLAIN}}{password}\n");
-        }
-
-        return new Mailbox(this, $"{user}@{Domain}", user, password);
+        return new Mailbox(this, $"{user}@{Domain}", user, _password);
     }
 
     /// <summary>The Messaging configuration for a server whose deposit mailbox is given.</summary>

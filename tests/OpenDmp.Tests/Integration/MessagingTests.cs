@@ -191,10 +191,10 @@ public abstract class MessagingTests : ServerTestBase
         var b = await AddMailProfessionalAsync();
         var c = await AddMailProfessionalAsync();
         var nowhere = await AddMailProfessionalAsync();
-        // A directory address whose mailbox does not exist: the mail server bounces it.
+        // A directory address the mail server refuses: it bounces.
         await Server.WithScopeAsync(async sp =>
         {
-            await sp.GetRequiredService<DirectoryService>().SetMessagingAsync(nowhere.Pro.Rpps, "inconnu-" + Guid.NewGuid().ToString("N")[..6] + "@" + MailServers.Domain, nowhere.MailCertificate.ExportCertificatePem(), default);
+            await sp.GetRequiredService<DirectoryService>().SetMessagingAsync(nowhere.Pro.Rpps, "inconnu-" + Guid.NewGuid().ToString("N")[..6] + "@" + MailServers.AbsentDomain, nowhere.MailCertificate.ExportCertificatePem(), default);
             return 0;
         });
         var patient = await Server.AddPatientAsync(a.Pro);
