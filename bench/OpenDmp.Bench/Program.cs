@@ -40,6 +40,8 @@ using (var scope = services.CreateScope())
 {
     var gp = await scope.ServiceProvider.GetRequiredService<DirectoryService>().AddProfessionalAsync(gpRpps, "10", "SM54", "Martin", "Claire", Actor.Operator, Channels.Admin, CancellationToken.None);
     ca.IssueProfessional(gpRpps, gp.DisplayName, null, Path.Combine(data.Root, "bench"), TimeProvider.System);
+    var pharmacist = await scope.ServiceProvider.GetRequiredService<DirectoryService>().AddProfessionalAsync(PharmacistRpps, "21", null, "Petit", "Louis", Actor.Operator, Channels.Admin, CancellationToken.None);
+    ca.IssueProfessional(PharmacistRpps, pharmacist.DisplayName, null, Path.Combine(data.Root, "bench"), TimeProvider.System);
 }
 
 var seedWatch = Stopwatch.StartNew();
@@ -185,6 +187,73 @@ try
     var whole = await SearchAsync(firstPage + "&_count=500", Math.Max(50, opts.SearchRequests / 10), 1);
     Console.WriteLine($"ITI-67 all {opts.TargetDocuments} in one page (_count=500), 1 client: p50 {BenchSupport.P(whole, 50):F2} ms, p95 {BenchSupport.P(whole, 95):F2} ms, p99 {BenchSupport.P(whole, 99):F2} ms");
 
+    // Leak check by timing: a document one may not see must cost the same as an absent one. A
+    // pharmacist with a valid grant asks for the target's consultation reports (outside the
+    // pharmacist's profession × document-type matrix: 404) and for ids that do not exist (404),
+    // interleaved so that drift affects both alike.
+    using var pharmaCert = X509CertificateLoader.LoadPkcs12(X509Certificate2.CreateFromPemFile(Path.Combine(data.Root, "bench", PharmacistRpps + ".crt"), Path.Combine(data.Root, "bench", PharmacistRpps + ".key")).Export(X509ContentType.Pkcs12), null);
+    using var pharmaHandler = new SocketsHttpHandler
+    {
+        SslOptions = new System.Net.Security.SslClientAuthenticationOptions
+        {
+            ClientCertificates = [pharmaCert],
+            RemoteCertificateValidationCallback = (_, c, _, _) => c is not null && c.Issuer == ca.Certificate.Subject,
+        },
+    };
+    using var pharma = new HttpClient(pharmaHandler) { BaseAddress = http.BaseAddress };
+    var declare = new Hl7.Fhir.Model.Parameters();
+    declare.Add("mode", new Hl7.Fhir.Model.Code("alleged"));
+    declare.Add("confirm", new Hl7.Fhir.Model.FhirBoolean(true));
+    using (var declared = await pharma.PostAsync($"/fhir/Patient/{target}/$declare-access", new StringContent(FhirJson.Serialize(declare), Encoding.UTF8, "application/fhir+json")))
+    {
+        if (!declared.IsSuccessStatusCode)
+        {
+            throw new InvalidOperationException("$declare-access failed: " + await declared.Content.ReadAsStringAsync());
+        }
+    }
+
+    var ids = new List<string>();
+    using (var page = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync(firstPage)))
+    {
+        ids.AddRange(page.RootElement.GetProperty("entry").EnumerateArray().Select(e => e.GetProperty("resource").GetProperty("id").GetString()!));
+    }
+
+    var hiddenTimes = new List<double>();
+    var absentTimes = new List<double>();
+    var differentBodies = 0;
+    async Task<(double Ms, string Body)> NotFoundAsync(string id)
+    {
+        var t = Stopwatch.GetTimestamp();
+        using var response = await pharma.GetAsync("/fhir/DocumentReference/" + id);
+        var body = await response.Content.ReadAsStringAsync();
+        var ms = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
+        if (response.StatusCode != System.Net.HttpStatusCode.NotFound)
+        {
+            throw new InvalidOperationException($"expected 404 for DocumentReference/{id}, got {(int)response.StatusCode}");
+        }
+
+        return (ms, body.Replace(id, "{id}", StringComparison.Ordinal));
+    }
+
+    var leakRequests = Math.Max(200, opts.SearchRequests);
+    for (var i = 0; i < leakRequests + 100; i++)
+    {
+        var hidden = await NotFoundAsync(ids[i % ids.Count]);
+        var absent = await NotFoundAsync(Guid.CreateVersion7().ToString());
+        if (i < 100)
+        {
+            continue; // warm-up
+        }
+
+        hiddenTimes.Add(hidden.Ms);
+        absentTimes.Add(absent.Ms);
+        differentBodies += hidden.Body == absent.Body ? 0 : 1;
+    }
+
+    hiddenTimes.Sort();
+    absentTimes.Sort();
+    Console.WriteLine($"hidden vs absent DocumentReference (pharmacist, {leakRequests} each, interleaved): hidden p50 {BenchSupport.P(hiddenTimes, 50):F2} ms, p95 {BenchSupport.P(hiddenTimes, 95):F2} ms; absent p50 {BenchSupport.P(absentTimes, 50):F2} ms, p95 {BenchSupport.P(absentTimes, 95):F2} ms; median ratio {BenchSupport.P(hiddenTimes, 50) / BenchSupport.P(absentTimes, 50):F3}; bodies differing {differentBodies}");
+
     var (hwm, rss) = BenchSupport.Memory(server.Id);
     Console.WriteLine($"server memory: peak RSS (VmHWM) {hwm / 1024.0:F0} MB, current RSS {rss / 1024.0:F0} MB");
     if (failures > 0)
@@ -220,6 +289,11 @@ static void Shuffle(List<string> list)
         var j = r.Next(i + 1);
         (list[i], list[j]) = (list[j], list[i]);
     }
+}
+
+internal static partial class Program
+{
+    private static readonly string PharmacistRpps = Rpps.WithCheckDigit("1000000002");
 }
 
 internal sealed record BenchOptions(string? Postgres, int Documents, int Patients, int TargetDocuments, int DocumentBytes, int Clients, int SearchRequests, bool Keep)

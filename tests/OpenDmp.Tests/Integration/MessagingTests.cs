@@ -80,8 +80,8 @@ public abstract class MessagingTests : ServerTestBase
         var mdn = Assert.Single(reply.BodyParts.OfType<MessageDispositionNotification>());
         Assert.Contains("processed", mdn.Fields["Disposition"], StringComparison.Ordinal);
         Assert.DoesNotContain("error", mdn.Fields["Disposition"], StringComparison.Ordinal);
-        Assert.Equal(1, await _deposit.CountAsync("Processed"));
-        Assert.Equal(0, await _deposit.CountAsync("INBOX"));
+        // The answer goes out before the batch is moved out of INBOX.
+        await UntilAsync(async () => await _deposit.CountAsync("Processed") == 1 && await _deposit.CountAsync("INBOX") == 0);
     }
 
     [Fact]
@@ -124,7 +124,7 @@ public abstract class MessagingTests : ServerTestBase
         }
 
         Assert.Equal(0, await Server.CountDocumentsAsync());
-        Assert.Equal(4, await _deposit.CountAsync("Rejected"));
+        await UntilAsync(async () => await _deposit.CountAsync("Rejected") == 4);
         // The refusal went through the access policy and is in the record's trail.
         var denied = await Server.WithScopeAsync(sp => sp.GetRequiredService<DmpDbContext>().AuditEntries.AsNoTracking()
             .CountAsync(x => x.RecordId == patient.Id && x.Outcome == "denied" && x.Channel == "messaging" && x.ActorId == stranger.Pro.Id));
@@ -144,7 +144,7 @@ public abstract class MessagingTests : ServerTestBase
         var reply = Assert.Single(await a.Box.WaitForAsync(1, m => m.InReplyTo == message.MessageId));
         Assert.Contains("TooLarge", reply.BodyParts.OfType<TextPart>().First().Text, StringComparison.Ordinal);
         Assert.Equal(0, await Server.CountDocumentsAsync());
-        Assert.Equal(1, await _deposit.CountAsync("Rejected"));
+        await UntilAsync(async () => await _deposit.CountAsync("Rejected") == 1);
     }
 
     [Fact]
