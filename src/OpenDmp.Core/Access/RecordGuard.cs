@@ -40,13 +40,16 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
         var record = await db.Records.AsNoTracking().Where(x => x.RecordId == recordId)
             .Select(x => new { x.RecordId, x.Status, x.TreatingPhysicianId, x.OpposeBreakGlass, x.OpposeCentre15, x.OpposeEmergencyUnmasking })
             .FirstOrDefaultAsync(ct);
+
+        // The same queries whether or not the record exists: answering "no such record" must not
+        // be measurably faster than answering "not for you" (no timing-visible existence).
+        var grants = await db.Grants.AsNoTracking().Where(x => x.RecordId == recordId).ToListAsync(ct);
+        var blocked = await db.BlockedProfessionals.AsNoTracking().Where(x => x.RecordId == recordId).Select(x => x.ProfessionalId).ToListAsync(ct);
         if (record is null)
         {
             return null;
         }
 
-        var grants = await db.Grants.AsNoTracking().Where(x => x.RecordId == recordId).ToListAsync(ct);
-        var blocked = await db.BlockedProfessionals.AsNoTracking().Where(x => x.RecordId == recordId).Select(x => x.ProfessionalId).ToListAsync(ct);
         return new RecordFacts(
             record.RecordId,
             record.Status,
@@ -70,18 +73,10 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
             groups = (await db.CareGroupMembers.AsNoTracking().Where(x => x.ProfessionalId == actor.Id).Select(x => x.GroupId).ToListAsync(ct)).ToHashSet(StringComparer.Ordinal);
         }
 
-        var key = (record.RecordId, actor.Id);
-        var known = KnownAccessors.ContainsKey(key);
-        if (!known)
-        {
-            known = await db.RecordAccessors.AsNoTracking().AnyAsync(x => x.RecordId == record.RecordId && x.ProfessionalId == actor.Id, ct);
-            if (known)
-            {
-                KnownAccessors.TryAdd(key, true);
-            }
-        }
-
-        return new ActorFacts(groups, known);
+        // "Accessed before" only matters for a permit's notification obligation, and the fulfilment
+        // re-checks record_accessors under the record's gate: so no query here, which keeps a refusal
+        // as cheap as the answer for an absent document (no timing-visible existence).
+        return new ActorFacts(groups, KnownAccessors.ContainsKey((record.RecordId, actor.Id)));
     }
 
     /// <summary>Fills in what the caller did not give: the actor's facts, the time, the settings.</summary>

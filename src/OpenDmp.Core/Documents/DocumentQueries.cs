@@ -342,7 +342,8 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
     private async Task<(DocumentEntry Doc, RecordFacts Facts)> RequireDocumentAsync(string id, Actor actor, AccessAction action, string verb, string channel, CancellationToken ct, bool allowErased = false)
     {
         var doc = await db.Documents.AsNoTracking().FirstOrDefaultAsync(x => x.Id == id, ct);
-        var facts = doc is null ? null : await FactsAsync(doc.RecordId, ct);
+        // An absent document loads (empty) record facts too: it must cost what a hidden one costs.
+        var facts = await FactsAsync(doc?.RecordId ?? id, ct);
         if (doc is null || facts is null)
         {
             // Audited like a refusal, so that an absent document and a hidden one cost the same.
