@@ -5,6 +5,7 @@
 # with the password in DIR/dovecot/password (loopback test servers only: Dovecot re-reads a
 # passwd-file at most every few seconds, too slow for tests that create mailboxes on the fly).
 # Mail for absent.opendmp.test is refused by Postfix itself (a bounce, for delivery-status tests).
+# Both offer STARTTLS with a self-signed certificate, DIR/tls.crt.
 #   mail-servers.sh start DIR SMTP_PORT IMAP_PORT
 #   mail-servers.sh stop DIR
 # Needs root (Postfix and Dovecot drop privileges themselves) and the Debian packages postfix,
@@ -37,6 +38,10 @@ command -v dovecot >/dev/null || { echo "dovecot is not installed (Debian packag
 
 mkdir -p "$dir/postfix" "$dir/dovecot/run" "$dir/dovecot/state" "$dir/mail"
 chmod 755 "$dir" "$dir/dovecot" "$dir/dovecot/run"
+# A certificate for STARTTLS on both servers (127.0.0.1), self-signed: clients trust it explicitly.
+openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=127.0.0.1/O=OpenDMP test mail" \
+  -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" -keyout "$dir/tls.key" -out "$dir/tls.crt" >/dev/null 2>&1
+chmod 644 "$dir/tls.crt" "$dir/tls.key"
 password=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 printf '%s' "$password" >"$dir/dovecot/password"
 chown -R mail:mail "$dir/mail"
@@ -48,7 +53,9 @@ state_dir = $dir/dovecot/state
 instance_name = opendmp-$imap
 protocols = imap lmtp
 listen = 127.0.0.1
-ssl = no
+ssl = yes
+ssl_cert = <$dir/tls.crt
+ssl_key = <$dir/tls.key
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 log_path = $dir/dovecot/dovecot.log
@@ -124,6 +131,9 @@ maillog_file = $dir/postfix/maillog
 maillog_file_prefixes = $dir
 lmtp_destination_concurrency_limit = 8
 transport_maps = inline:{absent.opendmp.test=error:mailbox_unavailable}
+smtpd_tls_security_level = may
+smtpd_tls_cert_file = $dir/tls.crt
+smtpd_tls_key_file = $dir/tls.key
 CONF
 {
   echo "127.0.0.1:$smtp inet n - n - - smtpd"

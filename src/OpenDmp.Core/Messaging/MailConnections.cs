@@ -1,3 +1,6 @@
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
+using MailKit;
 using MailKit.Net.Imap;
 using MailKit.Net.Smtp;
 using MailKit.Security;
@@ -20,6 +23,7 @@ public static class MailConnections
     public static async Task<SmtpClient> ConnectSmtpAsync(MailServerOptions o, CancellationToken ct)
     {
         var client = new SmtpClient();
+        Trust(client, o);
         try
         {
             await client.ConnectAsync(o.Host, o.Port, Security(o), ct);
@@ -40,6 +44,7 @@ public static class MailConnections
     public static async Task<ImapClient> ConnectImapAsync(MailServerOptions o, CancellationToken ct)
     {
         var client = new ImapClient();
+        Trust(client, o);
         try
         {
             await client.ConnectAsync(o.Host, o.Port, Security(o), ct);
@@ -51,6 +56,32 @@ public static class MailConnections
             client.Dispose();
             throw;
         }
+    }
+
+    /// <summary>With TrustedCertificateFile, the server's certificate must chain to one of its certificates (name checked too).</summary>
+    private static void Trust(MailService client, MailServerOptions o)
+    {
+        if (o.TrustedCertificateFile is not { Length: > 0 } file)
+        {
+            return;
+        }
+
+        var anchors = new X509Certificate2Collection();
+        anchors.ImportFromPemFile(file);
+        client.ServerCertificateValidationCallback = (_, certificate, _, errors) =>
+        {
+            if (certificate is null || errors.HasFlag(SslPolicyErrors.RemoteCertificateNameMismatch))
+            {
+                return false;
+            }
+
+            using var cert = X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
+            using var chain = new X509Chain();
+            chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+            chain.ChainPolicy.CustomTrustStore.AddRange(anchors);
+            chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+            return chain.Build(cert);
+        };
     }
 
     /// <summary>Sends with an explicit envelope sender (bounces come back to the platform's mailbox).</summary>

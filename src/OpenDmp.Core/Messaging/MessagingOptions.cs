@@ -9,6 +9,11 @@ public sealed class MailServerOptions
     public string Security { get; set; } = "Auto";
     public string? User { get; set; }
     public string? Password { get; set; }
+    /// <summary>
+    /// A PEM file of certificates to trust for this server's TLS (its own certificate or its CA),
+    /// for private servers; without it the system's trust store decides.
+    /// </summary>
+    public string? TrustedCertificateFile { get; set; }
 }
 
 /// <summary>Configuration section Messaging.</summary>

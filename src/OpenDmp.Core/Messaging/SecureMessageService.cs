@@ -155,13 +155,20 @@ public sealed class SecureMessageService(DmpDbContext db, RecordGuard guard, Mes
                 r.StatusAt = time.GetUtcNow();
             }
         }
-        catch (Exception ex) when (ex is SmtpCommandException or SmtpProtocolException or ServiceNotConnectedException or IOException or System.Net.Sockets.SocketException)
+        catch (Exception ex) when (ex is SmtpCommandException or SmtpProtocolException or ServiceNotConnectedException or IOException or System.Net.Sockets.SocketException
+            or MailKit.Security.SslHandshakeException or MailKit.Security.AuthenticationException)
         {
             foreach (var r in rows)
             {
                 r.Status = "failed";
                 r.StatusAt = time.GetUtcNow();
-                r.Detail = ex is SmtpCommandException sce ? $"SMTP {(int)sce.StatusCode}: {sce.Message}" : "the mail server could not be reached";
+                r.Detail = ex switch
+                {
+                    SmtpCommandException sce => $"SMTP {(int)sce.StatusCode}: {sce.Message}",
+                    MailKit.Security.SslHandshakeException => "the mail server's TLS certificate is not trusted (Messaging:Smtp:TrustedCertificateFile)",
+                    MailKit.Security.AuthenticationException => "the mail server refused the platform's credentials",
+                    _ => "the mail server could not be reached",
+                };
             }
         }
 

@@ -83,7 +83,7 @@ public sealed partial class DepositMailboxService(IServiceProvider services, Mes
             {
                 return;
             }
-            catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or ServiceNotConnectedException or ImapProtocolException or ImapCommandException or MailKit.Security.AuthenticationException)
+            catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or ServiceNotConnectedException or ImapProtocolException or ImapCommandException or MailKit.Security.AuthenticationException or MailKit.Security.SslHandshakeException)
             {
                 LogMailbox(logger, ex.GetType().Name, ex.Message);
                 await Task.Delay(TimeSpan.FromSeconds(Math.Max(1, options.PollSeconds)), stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);

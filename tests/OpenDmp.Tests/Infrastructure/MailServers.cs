@@ -33,6 +33,9 @@ public sealed class MailServers : IAsyncLifetime
         _password = await File.ReadAllTextAsync(Path.Combine(_dir, "dovecot", "password"));
     }
 
+    /// <summary>The servers' self-signed STARTTLS certificate (PEM).</summary>
+    public string TlsCertificateFile => Path.Combine(_dir, "tls.crt");
+
     /// <summary>A domain whose mail Postfix refuses (the sender gets a delivery status notification).</summary>
     public const string AbsentDomain = "absent.opendmp.test";
 
@@ -59,7 +62,22 @@ public sealed class MailServers : IAsyncLifetime
     }
 
     /// <summary>The Messaging configuration for a server whose deposit mailbox is given.</summary>
-    public Dictionary<string, string?> ServerConfig(Mailbox deposit, double pollSeconds = 0.2) => new()
+    public Dictionary<string, string?> ServerConfig(Mailbox deposit, double pollSeconds = 0.2, bool tls = false)
+    {
+        var c = PlainConfig(deposit, pollSeconds);
+        if (tls)
+        {
+            foreach (var server in new[] { "Smtp", "Imap" })
+            {
+                c[$"Messaging:{server}:Security"] = "StartTls";
+                c[$"Messaging:{server}:TrustedCertificateFile"] = TlsCertificateFile;
+            }
+        }
+
+        return c;
+    }
+
+    private Dictionary<string, string?> PlainConfig(Mailbox deposit, double pollSeconds) => new()
     {
         ["Messaging:Enabled"] = "true",
         ["Messaging:DepositAddress"] = deposit.Address,

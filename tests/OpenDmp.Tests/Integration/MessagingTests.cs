@@ -26,10 +26,13 @@ public abstract class MessagingTests : ServerTestBase
 {
     private readonly MailServers.Mailbox _deposit;
 
-    protected MessagingTests(MailServers mail, IStorageUnderTest storage)
+    private readonly bool _tls;
+
+    protected MessagingTests(MailServers mail, IStorageUnderTest storage, bool tls = false)
         : base(storage)
     {
         Mail = mail;
+        _tls = tls;
         _deposit = mail.CreateMailbox("depot");
     }
 
@@ -39,7 +42,7 @@ public abstract class MessagingTests : ServerTestBase
     {
         get
         {
-            var c = Mail.ServerConfig(_deposit);
+            var c = Mail.ServerConfig(_deposit, tls: _tls);
             c["Messaging:MaxMessageBytes"] = "400000";
             c["Messaging:NotificationSeconds"] = "0.2";
             return c;
@@ -400,6 +403,10 @@ public abstract class MessagingTests : ServerTestBase
 
 [Collection(MailCollection.Name)]
 public sealed class MessagingTests_Sqlite(MailServers mail) : MessagingTests(mail, new SqliteStorage());
+
+/// <summary>The same, with OpenDMP reaching both mail servers over STARTTLS (certificate checked against a configured trust file).</summary>
+[Collection(MailCollection.Name)]
+public sealed class MessagingTests_SqliteTls(MailServers mail) : MessagingTests(mail, new SqliteStorage(), tls: true);
 
 [Collection(MailCollection.Name)]
 public sealed class MessagingTests_Postgres(MailServers mail, PostgresCluster pg) : MessagingTests(mail, new PostgresStorage(pg, "mail"));
