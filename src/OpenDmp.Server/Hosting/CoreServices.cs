@@ -26,6 +26,7 @@ public static class CoreServices
         services.AddSingleton(docs);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<WriteGate>();
+        services.AddSingleton<JobLeader>();
         services.AddSingleton<AuditTrail>();
         var storeKind = configuration["Content:Store"] ?? (db.Provider == DatabaseProvider.Postgres ? "database" : "file");
         IContentStore store = storeKind switch

@@ -13,7 +13,7 @@ namespace OpenDmp.Server.Messaging;
 /// written with the documents makes the second pass a no-op. A message that keeps failing for an
 /// unexpected reason goes to the dead-letter folder after Messaging:MaxAttempts tries.
 /// </summary>
-public sealed partial class DepositMailboxService(IServiceProvider services, MessagingOptions options, ILogger<DepositMailboxService> logger) : BackgroundService
+public sealed partial class DepositMailboxService(IServiceProvider services, MessagingOptions options, OpenDmp.Core.Storage.JobLeader leader, ILogger<DepositMailboxService> logger) : BackgroundService
 {
     private readonly Dictionary<UniqueId, int> _attempts = [];
 
@@ -27,6 +27,16 @@ public sealed partial class DepositMailboxService(IServiceProvider services, Mes
         var idle = TimeSpan.FromSeconds(Math.Max(0.05, options.PollSeconds));
         while (!stoppingToken.IsCancellationRequested)
         {
+            // One instance watches the mailbox at a time (the Message-ID key would make a second one
+            // harmless, but it would duplicate work and answers).
+            await using var lease = await leader.TryAcquireAsync("deposit-mailbox", stoppingToken);
+            if (lease is null)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(Math.Max(1, options.PollSeconds)), stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                continue;
+            }
+
+            LogLeading(logger);
             try
             {
                 using var imap = await MailConnections.ConnectImapAsync(options.Imap, stoppingToken);
@@ -38,7 +48,7 @@ public sealed partial class DepositMailboxService(IServiceProvider services, Mes
                     folders[name] = await FolderAsync(imap, name, stoppingToken);
                 }
 
-                while (!stoppingToken.IsCancellationRequested)
+                while (!stoppingToken.IsCancellationRequested && await lease.IsHeldAsync(stoppingToken))
                 {
                     var uids = await inbox.SearchAsync(SearchQuery.NotDeleted, stoppingToken);
                     if (uids.Count == 0)
@@ -177,6 +187,9 @@ public sealed partial class DepositMailboxService(IServiceProvider services, Mes
             return await root.CreateAsync(name, true, ct) ?? throw new FolderNotFoundException(name);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "This instance watches the deposit mailbox")]
+    private static partial void LogLeading(ILogger logger);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Mailbox message: {Kind} {Outcome} (already processed: {Again})")]
     private static partial void LogProcessed(ILogger logger, string kind, string outcome, bool again);

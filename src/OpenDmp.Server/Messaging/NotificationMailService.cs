@@ -13,7 +13,7 @@ namespace OpenDmp.Server.Messaging;
 /// again (at least once). Notifications of patients without an address stay in the outbox, where
 /// the patient API lists them.
 /// </summary>
-public sealed partial class NotificationMailService(IServiceProvider services, MessagingOptions options, IConfiguration configuration, ILogger<NotificationMailService> logger) : BackgroundService
+public sealed partial class NotificationMailService(IServiceProvider services, MessagingOptions options, IConfiguration configuration, OpenDmp.Core.Storage.JobLeader leader, ILogger<NotificationMailService> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -28,7 +28,12 @@ public sealed partial class NotificationMailService(IServiceProvider services, M
         {
             try
             {
-                await DeliverAsync(stoppingToken);
+                // One instance sends at a time, so that a notification is not e-mailed twice.
+                await using var lease = await leader.TryAcquireAsync("notification-mail", stoppingToken);
+                if (lease is not null)
+                {
+                    await DeliverAsync(stoppingToken);
+                }
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {

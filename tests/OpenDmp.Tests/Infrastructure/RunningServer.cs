@@ -19,9 +19,12 @@ public sealed class RunningServer : IAsyncDisposable
     private readonly Microsoft.AspNetCore.Builder.WebApplication _app;
     private readonly List<HttpClient> _clients = [];
 
-    private RunningServer(Microsoft.AspNetCore.Builder.WebApplication app, DataDirectory data, IDictionary<string, string?> config)
+    private readonly bool _ownsData;
+
+    private RunningServer(Microsoft.AspNetCore.Builder.WebApplication app, DataDirectory data, IDictionary<string, string?> config, bool ownsData)
     {
         _app = app;
+        _ownsData = ownsData;
         Data = data;
         Config = config;
         BaseUrl = app.Urls.First();
@@ -35,10 +38,14 @@ public sealed class RunningServer : IAsyncDisposable
     public TestCertificateAuthority Ca { get; }
     public IServiceProvider Services => _app.Services;
 
-    /// <summary>Starts a server on SQLite (connectionString null) or on the given PostgreSQL database.</summary>
-    public static async Task<RunningServer> StartAsync(string? postgres, IDictionary<string, string?>? extra = null)
+    /// <summary>
+    /// Starts a server on SQLite (connectionString null) or on the given PostgreSQL database; with
+    /// <paramref name="shared"/>, a second instance on the same data directory (several instances of
+    /// one deployment). The data directory is deleted on dispose when <paramref name="ownsData"/>.
+    /// </summary>
+    public static async Task<RunningServer> StartAsync(string? postgres, IDictionary<string, string?>? extra = null, DataDirectory? shared = null, bool ownsData = true)
     {
-        var dir = new DataDirectory(Path.Combine(Path.GetTempPath(), "opendmp-test-" + Guid.NewGuid().ToString("N")[..10]));
+        var dir = shared ?? new DataDirectory(Path.Combine(Path.GetTempPath(), "opendmp-test-" + Guid.NewGuid().ToString("N")[..10]));
         dir.Ensure();
         var config = new Dictionary<string, string?>(StringComparer.Ordinal);
         if (postgres is not null)
@@ -56,7 +63,7 @@ public sealed class RunningServer : IAsyncDisposable
         var app = OpenDmpHost.Build(dir, configuration, ["https://127.0.0.1:0"]);
         await OpenDmpHost.PrepareAsync(dir, app.Services, CancellationToken.None);
         await app.StartAsync();
-        return new RunningServer(app, dir, config);
+        return new RunningServer(app, dir, config, ownsData);
     }
 
     public async ValueTask DisposeAsync()
@@ -68,6 +75,11 @@ public sealed class RunningServer : IAsyncDisposable
 
         await _app.StopAsync();
         await _app.DisposeAsync();
+        if (!_ownsData)
+        {
+            return;
+        }
+
         try
         {
             Directory.Delete(Data.Root, true);
