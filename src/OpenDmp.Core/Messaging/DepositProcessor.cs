@@ -263,6 +263,12 @@ public sealed class DepositProcessor(DmpDbContext db, ProvideDocumentBundle prov
             {
                 var original = mdn.Fields["Original-Message-ID"]?.Trim().Trim('<', '>');
                 var recipient = AddressOf(mdn.Fields["Final-Recipient"]) ?? message.From.Mailboxes.FirstOrDefault()?.Address;
+                // A recipient speaks for itself only: a notification about someone else's copy is ignored.
+                if (!string.Equals(recipient, message.From.Mailboxes.FirstOrDefault()?.Address, StringComparison.OrdinalIgnoreCase))
+                {
+                    continue;
+                }
+
                 var disposition = mdn.Fields["Disposition"] ?? string.Empty;
                 var status = disposition.Contains("error", StringComparison.OrdinalIgnoreCase) || disposition.Contains("failed", StringComparison.OrdinalIgnoreCase) ? "rejected"
                     : disposition.Contains("displayed", StringComparison.OrdinalIgnoreCase) ? "displayed"

@@ -242,8 +242,21 @@ public abstract class MessagingTests : ServerTestBase
             Assert.Equal(_deposit.Address, received.Headers[HeaderId.DispositionNotificationTo]);
         }
 
-        // B's mail client sends a disposition notification (displayed).
+        // C tries to speak for B's copy ("deleted"): ignored, a recipient reports only on its own copy.
         var toB = (await b.Box.WaitForAsync(1))[0];
+        var forged = new MimeMessage();
+        forged.From.Add(MailboxAddress.Parse(c.Box.Address));
+        forged.To.Add(MailboxAddress.Parse(_deposit.Address));
+        forged.Subject = "Supprimé";
+        forged.MessageId = MimeKit.Utils.MimeUtils.GenerateMessageId("client.test");
+        var forgedMdn = new MessageDispositionNotification();
+        forgedMdn.Fields.Add("Final-Recipient", "rfc822; " + b.Box.Address);
+        forgedMdn.Fields.Add("Original-Message-ID", "<" + toB.MessageId + ">");
+        forgedMdn.Fields.Add("Disposition", "manual-action/MDN-sent-manually; deleted");
+        forged.Body = new MultipartReport("disposition-notification") { new TextPart("plain") { Text = "Supprimé." }, forgedMdn };
+        await Mail.SendAsync(forged);
+
+        // B's mail client sends a disposition notification (displayed).
         var mdnMessage = new MimeMessage();
         mdnMessage.From.Add(MailboxAddress.Parse(b.Box.Address));
         mdnMessage.To.Add(MailboxAddress.Parse(_deposit.Address));
