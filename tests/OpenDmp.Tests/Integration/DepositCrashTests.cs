@@ -23,7 +23,7 @@ namespace OpenDmp.Tests.Integration;
 /// </summary>
 public abstract class DepositCrashTests(MailServers mail, Func<Task<string?>> postgres) : IAsyncLifetime
 {
-    private const int Messages = 100;
+    private const int Messages = 150;
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "opendmp-crash-" + Guid.NewGuid().ToString("N")[..8]);
     private Process? _server;
 
@@ -48,7 +48,7 @@ public abstract class DepositCrashTests(MailServers mail, Func<Task<string?>> po
         Directory.CreateDirectory(_dir);
         var deposit = mail.CreateMailbox("depot");
         var config = mail.ServerConfig(deposit, 0.1);
-        config["Messaging:BatchSize"] = "10";
+        config["Messaging:BatchSize"] = "5";
         if (await postgres() is { } cs)
         {
             config["Database:Provider"] = "Postgres";
@@ -67,12 +67,11 @@ public abstract class DepositCrashTests(MailServers mail, Func<Task<string?>> po
         await CliAsync("record", "open", "--ins", ins, "--treating-physician", rpps, "--consent-collected-by", rpps, "--channel", "office");
         using var signer = RunningServer.Reload(X509Certificate2.CreateFromPemFile(Path.Combine(_dir, "certs", rpps + ".crt"), Path.Combine(_dir, "certs", rpps + ".key")));
 
-        var port = FreePort();
-        Start(port);
-        var platform = await PlatformCertificateAsync(port);
-
-        // The messages are signed and encrypted first, then one SMTP session submits them in a
-        // burst, so that the server faces a backlog when it is killed.
+        // The platform's deposit certificate, as the server will use it (issued by the data
+        // directory's CA). The whole batch waits in the mailbox before the server starts, so that
+        // the server faces a backlog when it is killed.
+        var platform = X509CertificateLoader.LoadCertificate(OpenDmp.Core.Pki.TestCertificateAuthority.LoadOrCreate(Path.Combine(_dir, "pki"), TimeProvider.System)
+            .PlatformMessaging(Path.Combine(_dir, "pki"), deposit.Address, TimeProvider.System).RawData);
         var batch = new List<MimeMessage>();
         for (var i = 0; i < Messages; i++)
         {
@@ -98,9 +97,33 @@ public abstract class DepositCrashTests(MailServers mail, Func<Task<string?>> po
             await smtp.DisconnectAsync(true);
         }
 
-        // Kill it once some, not all, messages are processed.
-        await UntilAsync(async () => await deposit.CountAsync("Processed") >= 5, TimeSpan.FromSeconds(60));
-        Kill();
+        await UntilAsync(async () => await deposit.CountAsync("INBOX") == Messages, TimeSpan.FromSeconds(60));
+
+        // Start, and kill it (SIGKILL) as soon as the first batches are out of INBOX: watched over
+        // one IMAP session, polled every few milliseconds.
+        var port = FreePort();
+        using (var watch = new MailKit.Net.Imap.ImapClient())
+        {
+            await watch.ConnectAsync("127.0.0.1", mail.ImapPort, MailKit.Security.SecureSocketOptions.None);
+            await watch.AuthenticateAsync(deposit.User, deposit.Password);
+            Start(port);
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            while (true)
+            {
+                var processed = await ProcessedCountAsync(watch);
+                if (processed >= 5)
+                {
+                    break;
+                }
+
+                Assert.True(DateTime.UtcNow < deadline, "the server did not start processing");
+                await Task.Delay(5);
+            }
+
+            Kill();
+            await watch.DisconnectAsync(true);
+        }
+
         var processedBeforeCrash = await deposit.CountAsync("Processed");
         Assert.True(processedBeforeCrash < Messages, $"the kill came after the batch ({processedBeforeCrash} processed): the test did not interrupt anything");
 
@@ -116,6 +139,20 @@ public abstract class DepositCrashTests(MailServers mail, Func<Task<string?>> po
         Assert.Equal(0, await deposit.CountAsync("Rejected"));
         Assert.Equal(0, await deposit.CountAsync("DeadLetter"));
         await CliAsync("audit", "verify");
+    }
+
+    private static async Task<int> ProcessedCountAsync(MailKit.Net.Imap.ImapClient imap)
+    {
+        try
+        {
+            var folder = await imap.GetFolder(imap.PersonalNamespaces[0]).GetSubfolderAsync("Processed");
+            await folder.StatusAsync(MailKit.StatusItems.Count);
+            return folder.Count;
+        }
+        catch (MailKit.FolderNotFoundException)
+        {
+            return 0;
+        }
     }
 
     private async Task<(int Documents, int Distinct, int Inbound, int Filed)> CountAsync(IDictionary<string, string?> config)
@@ -155,25 +192,6 @@ public abstract class DepositCrashTests(MailServers mail, Func<Task<string?>> po
 
         _server?.Dispose();
         _server = null;
-    }
-
-    private async Task<X509Certificate2> PlatformCertificateAsync(int port)
-    {
-        var ca = X509Certificate2.CreateFromPem(await File.ReadAllTextAsync(Path.Combine(_dir, "pki", "ca.crt")));
-        using var handler = new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, cert, _, _) => cert is not null && cert.Issuer == ca.Subject };
-        using var http = new HttpClient(handler);
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (true)
-        {
-            try
-            {
-                return X509Certificate2.CreateFromPem(await http.GetStringAsync($"https://127.0.0.1:{port}/messaging/deposit-certificate"));
-            }
-            catch (HttpRequestException) when (DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(200);
-            }
-        }
     }
 
     private async Task CliAsync(params string[] args)
