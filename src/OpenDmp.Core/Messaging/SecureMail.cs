@@ -64,6 +64,7 @@ public static class SecureMail
     /// multipart/signed with a detached CMS signature (SHA-256, signer certificate included) computed
     /// by .NET's native CMS: used for the platform's answers on the deposit channel's hot path (a
     /// few milliseconds, against tens with the managed context; ADR 0009). Same wire format as <see cref="Sign"/>.
+    /// Unlike MimeKit's signer it does not check the certificate's usages: the receiving side does.
     /// </summary>
     public static MultipartSigned SignNative(MimeEntity content, X509Certificate2 signer)
     {
@@ -85,9 +86,6 @@ public static class SecureMail
     public static ApplicationPkcs7Mime Encrypt(MimeEntity content, IEnumerable<X509Certificate2> recipients)
     {
         using var ctx = new TemporarySecureMimeContext();
-        ctx.Disable(EncryptionAlgorithm.Camellia256);
-        ctx.Disable(EncryptionAlgorithm.Camellia192);
-        ctx.Disable(EncryptionAlgorithm.Camellia128);
         var collection = new CmsRecipientCollection();
         foreach (var r in recipients)
         {

@@ -68,9 +68,9 @@ public sealed class SecureMessageService(DmpDbContext db, RecordGuard guard, Mes
             ?? throw DmpException.Invalid("the Bundle needs a SubmissionSet List naming the patient", "Bundle.entry");
         var recordId = await References.ResolvePatientAsync(db, list.Subject, ct)
             ?? throw DmpException.Invalid("unknown patient: the SubmissionSet subject designates no patient of OpenDMP", "List.subject");
-        var patient = await db.Patients.AsNoTracking().FirstAsync(x => x.RecordId == recordId, ct);
         var facts = await guard.FactsAsync(recordId, ct);
         await guard.RequireAsync(new AccessRequest(sender, AccessAction.FindPatient, facts), "send", "Communication", null, Channels.Messaging, auditPermit: false, ct);
+        var patient = await db.Patients.AsNoTracking().FirstAsync(x => x.RecordId == recordId, ct);
 
         var recipients = new List<(string Address, string? ProfessionalId, X509Certificate2 Certificate)>();
         foreach (var rpps in recipientRpps.Distinct(StringComparer.Ordinal))

@@ -1,5 +1,8 @@
 using Microsoft.EntityFrameworkCore;
 using MimeKit;
+using OpenDmp.Core.Access;
+using OpenDmp.Core.Audit;
+using OpenDmp.Core.Common;
 using OpenDmp.Core.Messaging;
 using OpenDmp.Core.Storage;
 
@@ -48,7 +51,8 @@ public sealed partial class NotificationMailService(IServiceProvider services, M
     {
         using var scope = services.CreateScope();
         var db = scope.ServiceProvider.GetRequiredService<DmpDbContext>();
-        var pending = await db.Notifications.Where(n => n.Status == "pending")
+        var guard = scope.ServiceProvider.GetRequiredService<RecordGuard>();
+        var pending = await db.Notifications.AsNoTracking().Where(n => n.Status == "pending")
             .Join(db.PatientAccounts.Where(a => a.Email != null), n => n.RecordId, a => a.RecordId, (n, a) => new { Notification = n, a.Email })
             .OrderBy(x => x.Notification.CreatedAt).Take(200).ToListAsync(ct);
         if (pending.Count == 0)
@@ -76,8 +80,10 @@ public sealed partial class NotificationMailService(IServiceProvider services, M
             body.ContentType.Charset = "utf-8";
             message.Body = body;
             await smtp.SendAsync(message, MailboxAddress.Parse(options.DepositAddress), message.To.Mailboxes, ct);
-            item.Notification.Status = "sent";
-            await db.SaveChangesAsync(ct);
+            var n = item.Notification;
+            await db.Notifications.Where(x => x.RecordId == n.RecordId && x.Id == n.Id).ExecuteUpdateAsync(u => u.SetProperty(x => x.Status, "sent"), ct);
+            // The delivery fulfils a permit's notification obligation; it is in the record's trail too.
+            await guard.AuditAsync(new AuditItem(n.RecordId, Actor.Operator, "notify", "success", Channels.Messaging, "Communication", n.Id, Detail: "sent by e-mail"), ct);
             sent++;
         }
 

@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using MailKit;
 using MailKit.Net.Imap;
 using MailKit.Search;
@@ -27,8 +25,8 @@ public sealed class MailServers : IAsyncLifetime
     {
         _script = Path.Combine(AppContext.BaseDirectory, "mail", "mail-servers.sh");
         _dir = Path.Combine("/tmp", "opendmp-mail-" + Guid.NewGuid().ToString("N")[..8]);
-        SmtpPort = FreePort();
-        ImapPort = FreePort();
+        SmtpPort = Wait.FreePort();
+        ImapPort = Wait.FreePort();
         await RunAsync("start", _dir, SmtpPort.ToString(System.Globalization.CultureInfo.InvariantCulture), ImapPort.ToString(System.Globalization.CultureInfo.InvariantCulture));
         _password = await File.ReadAllTextAsync(Path.Combine(_dir, "dovecot", "password"));
     }
@@ -119,13 +117,6 @@ public sealed class MailServers : IAsyncLifetime
         {
             throw new InvalidOperationException($"mail-servers.sh {args[0]} failed ({p.ExitCode}): {await stderr} {await stdout} — run the test command from README.md (it installs postfix, dovecot-imapd, dovecot-lmtpd)");
         }
-    }
-
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
     }
 
     public sealed record Mailbox(MailServers Servers, string Address, string User, string Password)

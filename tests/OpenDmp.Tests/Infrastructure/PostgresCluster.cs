@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using Npgsql;
 
 namespace OpenDmp.Tests.Infrastructure;
@@ -27,7 +25,7 @@ public sealed class PostgresCluster : IAsyncLifetime
             await RunAsync("chown", ["postgres:postgres", _dir], false);
         }
 
-        _port = FreePort();
+        _port = Wait.FreePort();
         await RunAsync(Path.Combine(_bin, "initdb"), ["-D", Path.Combine(_dir, "data"), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"], _asPostgresUser);
         await RunAsync(Path.Combine(_bin, "pg_ctl"), ["-D", Path.Combine(_dir, "data"), "-w", "-l", Path.Combine(_dir, "log.txt"), "-o", $"-c listen_addresses=127.0.0.1 -p {_port} -k {_dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200", "start"], _asPostgresUser);
     }
@@ -78,13 +76,6 @@ public sealed class PostgresCluster : IAsyncLifetime
             .Where(d => File.Exists(Path.Combine(d, "initdb")))
             .OrderByDescending(d => d, StringComparer.Ordinal)
             .FirstOrDefault();
-    }
-
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
     }
 
     private static async Task RunAsync(string file, string[] args, bool asPostgres)

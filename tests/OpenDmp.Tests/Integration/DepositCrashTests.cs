@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
@@ -76,13 +74,7 @@ public abstract class DepositCrashTests(MailServers mail, Func<Task<string?>> po
         for (var i = 0; i < Messages; i++)
         {
             var bundle = SubmissionBuilder.Build("Patient?identifier=" + Ins.NirSystem + "|" + ins, rpps, "Claire Martin", [new DocumentToSubmit(SubmissionBuilder.MinimalPdf("Document " + i), "application/pdf", "Document " + i)]);
-            var m = new MimeMessage();
-            m.From.Add(MailboxAddress.Parse(box.Address));
-            m.To.Add(MailboxAddress.Parse(deposit.Address));
-            m.Subject = "Dépôt";
-            m.MessageId = MimeKit.Utils.MimeUtils.GenerateMessageId("crash.test");
-            var zip = new MimePart("application", "zip") { Content = new MimeContent(new MemoryStream(Xdm.FromBundle(bundle, ins, Ins.NirSystem[8..]))), FileName = "IHE_XDM.ZIP", ContentTransferEncoding = ContentEncoding.Base64 };
-            m.Body = SecureMail.SignAndEncrypt(new Multipart("mixed") { new TextPart("plain") { Text = "Dépôt " + i }, zip }, signer, [platform]);
+            var m = Deposits.Message(box.Address, deposit.Address, Xdm.FromBundle(bundle, ins, Ins.NirSystem[8..]), signer, platform);
             batch.Add(m);
         }
 
@@ -97,11 +89,11 @@ public abstract class DepositCrashTests(MailServers mail, Func<Task<string?>> po
             await smtp.DisconnectAsync(true);
         }
 
-        await UntilAsync(async () => await deposit.CountAsync("INBOX") == Messages, TimeSpan.FromSeconds(60));
+        await Wait.UntilAsync(async () => await deposit.CountAsync("INBOX") == Messages, TimeSpan.FromSeconds(60));
 
         // Start, and kill it (SIGKILL) as soon as the first batches are out of INBOX: watched over
         // one IMAP session, polled every few milliseconds.
-        var port = FreePort();
+        var port = Wait.FreePort();
         using (var watch = new MailKit.Net.Imap.ImapClient())
         {
             await watch.ConnectAsync("127.0.0.1", mail.ImapPort, MailKit.Security.SecureSocketOptions.None);
@@ -128,7 +120,7 @@ public abstract class DepositCrashTests(MailServers mail, Func<Task<string?>> po
         Assert.True(processedBeforeCrash < Messages, $"the kill came after the batch ({processedBeforeCrash} processed): the test did not interrupt anything");
 
         Start(port);
-        await UntilAsync(async () => await deposit.CountAsync("Processed") == Messages && await deposit.CountAsync("INBOX") == 0, TimeSpan.FromSeconds(120));
+        await Wait.UntilAsync(async () => await deposit.CountAsync("Processed") == Messages && await deposit.CountAsync("INBOX") == 0, TimeSpan.FromSeconds(120));
         Kill();
 
         var (documents, distinct, inbound, filed) = await CountAsync(config);
@@ -223,27 +215,6 @@ public abstract class DepositCrashTests(MailServers mail, Func<Task<string?>> po
         }
 
         return root;
-    }
-
-    private static async Task UntilAsync(Func<Task<bool>> condition, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException("condition not met in time");
-            }
-
-            await Task.Delay(50);
-        }
-    }
-
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
     }
 }
 

@@ -1,5 +1,4 @@
 using Microsoft.Extensions.DependencyInjection;
-using MimeKit;
 using Npgsql;
 using OpenDmp.Core.Directory;
 using OpenDmp.Core.Documents;
@@ -42,7 +41,7 @@ public sealed class MessagingLeaderTests(MailServers mail, PostgresCluster pg) :
         var deposit = mail.CreateMailbox("depot");
         var config = mail.ServerConfig(deposit, 0.1);
         _first = await RunningServer.StartAsync(_cs, config, ownsData: false);
-        await UntilAsync(async () => await LeadersAsync() == 1);
+        await Wait.UntilAsync(async () => await LeadersAsync() == 1);
         _second = await RunningServer.StartAsync(_cs, config, shared: _first.Data);
 
         // A GP with a mailbox and a patient, through the first instance.
@@ -64,14 +63,7 @@ public sealed class MessagingLeaderTests(MailServers mail, PostgresCluster pg) :
             for (var i = from; i < from + count; i++)
             {
                 var bundle = SubmissionBuilder.Build(patient.Reference, gp.Rpps, gp.Display, [new DocumentToSubmit(SubmissionBuilder.MinimalPdf("Doc " + i), "application/pdf", "Document " + i)]);
-                var m = new MimeMessage();
-                m.From.Add(MailboxAddress.Parse(box.Address));
-                m.To.Add(MailboxAddress.Parse(deposit.Address));
-                m.Subject = "Dépôt";
-                m.MessageId = MimeKit.Utils.MimeUtils.GenerateMessageId("leader.test");
-                m.Headers.Add(HeaderId.DispositionNotificationTo, box.Address);
-                var zip = new MimePart("application", "zip") { Content = new MimeContent(new MemoryStream(Xdm.FromBundle(bundle, patient.Ins, patient.System[8..]))), FileName = "IHE_XDM.ZIP", ContentTransferEncoding = ContentEncoding.Base64 };
-                m.Body = SecureMail.SignAndEncrypt(new Multipart("mixed") { new TextPart("plain") { Text = "Dépôt" }, zip }, signer, [platform]);
+                var m = Deposits.Message(box.Address, deposit.Address, Xdm.FromBundle(bundle, patient.Ins, patient.System[8..]), signer, platform, askReceipt: true);
                 await mail.SendAsync(m);
             }
         }
@@ -79,7 +71,7 @@ public sealed class MessagingLeaderTests(MailServers mail, PostgresCluster pg) :
         // Both instances run; exactly one holds the mailbox.
         Assert.Equal(1, await LeadersAsync());
         await SendAsync(0, 12);
-        await UntilAsync(async () => await _second.CountDocumentsAsync() == 12);
+        await Wait.UntilAsync(async () => await _second.CountDocumentsAsync() == 12);
         await box.WaitForAsync(12);
         await Task.Delay(1500);
         Assert.Equal(12, (await box.WaitForAsync(12)).Count);
@@ -87,9 +79,9 @@ public sealed class MessagingLeaderTests(MailServers mail, PostgresCluster pg) :
         // The leader stops: the other instance takes the mailbox over.
         await _first.DisposeAsync();
         _first = null;
-        await UntilAsync(async () => await LeadersAsync() == 1, TimeSpan.FromSeconds(30));
+        await Wait.UntilAsync(async () => await LeadersAsync() == 1, TimeSpan.FromSeconds(30));
         await SendAsync(12, 3);
-        await UntilAsync(async () => await _second.CountDocumentsAsync() == 15, TimeSpan.FromSeconds(30));
+        await Wait.UntilAsync(async () => await _second.CountDocumentsAsync() == 15, TimeSpan.FromSeconds(30));
         await box.WaitForAsync(15);
         await Task.Delay(1500);
         Assert.Equal(15, (await box.WaitForAsync(15)).Count);
@@ -101,19 +93,5 @@ public sealed class MessagingLeaderTests(MailServers mail, PostgresCluster pg) :
         await conn.OpenAsync();
         await using var cmd = new NpgsqlCommand("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'opendmp-leader-deposit-mailbox'", conn);
         return (long)(await cmd.ExecuteScalarAsync())!;
-    }
-
-    private static async Task UntilAsync(Func<Task<bool>> condition, TimeSpan? timeout = null)
-    {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException("condition not met in time");
-            }
-
-            await Task.Delay(100);
-        }
     }
 }

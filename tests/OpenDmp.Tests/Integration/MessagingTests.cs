@@ -57,7 +57,7 @@ public abstract class MessagingTests : ServerTestBase
         var message = await DepositMessageAsync(a, patient, "Compte rendu de consultation");
         await Mail.SendAsync(message);
 
-        await UntilAsync(async () => await Server.CountDocumentsAsync() == 1);
+        await Wait.UntilAsync(async () => await Server.CountDocumentsAsync() == 1);
         // Searchable through ITI-67 like any submission.
         var http = Server.Http(a.Pro.Certificate);
         var search = await http.GetStringAsync($"/fhir/DocumentReference?patient={patient.Id}&_total=accurate");
@@ -84,7 +84,7 @@ public abstract class MessagingTests : ServerTestBase
         Assert.Contains("processed", mdn.Fields["Disposition"], StringComparison.Ordinal);
         Assert.DoesNotContain("error", mdn.Fields["Disposition"], StringComparison.Ordinal);
         // The answer goes out before the batch is moved out of INBOX.
-        await UntilAsync(async () => await _deposit.CountAsync("Processed") == 1 && await _deposit.CountAsync("INBOX") == 0);
+        await Wait.UntilAsync(async () => await _deposit.CountAsync("Processed") == 1 && await _deposit.CountAsync("INBOX") == 0);
     }
 
     [Fact]
@@ -92,8 +92,6 @@ public abstract class MessagingTests : ServerTestBase
     {
         var a = await AddMailProfessionalAsync();
         var patient = await Server.AddPatientAsync(a.Pro);
-        var platform = await PlatformCertificateAsync();
-
         // Not signed at all.
         var unsigned = await DepositMessageAsync(a, patient, "Lettre", sign: false);
         // Signed by a professional who has no access to this record.
@@ -127,12 +125,11 @@ public abstract class MessagingTests : ServerTestBase
         }
 
         Assert.Equal(0, await Server.CountDocumentsAsync());
-        await UntilAsync(async () => await _deposit.CountAsync("Rejected") == 4);
+        await Wait.UntilAsync(async () => await _deposit.CountAsync("Rejected") == 4);
         // The refusal went through the access policy and is in the record's trail.
         var denied = await Server.WithScopeAsync(sp => sp.GetRequiredService<DmpDbContext>().AuditEntries.AsNoTracking()
             .CountAsync(x => x.RecordId == patient.Id && x.Outcome == "denied" && x.Channel == "messaging" && x.ActorId == stranger.Pro.Id));
         Assert.Equal(1, denied);
-        _ = platform;
     }
 
     [Fact]
@@ -147,7 +144,7 @@ public abstract class MessagingTests : ServerTestBase
         var reply = Assert.Single(await a.Box.WaitForAsync(1, m => m.InReplyTo == message.MessageId));
         Assert.Contains("TooLarge", reply.BodyParts.OfType<TextPart>().First().Text, StringComparison.Ordinal);
         Assert.Equal(0, await Server.CountDocumentsAsync());
-        await UntilAsync(async () => await _deposit.CountAsync("Rejected") == 1);
+        await Wait.UntilAsync(async () => await _deposit.CountAsync("Rejected") == 1);
     }
 
     [Fact]
@@ -170,7 +167,10 @@ public abstract class MessagingTests : ServerTestBase
         Assert.Contains("urgence", mail.Subject, StringComparison.Ordinal);
         Assert.Contains("Urgences", mail.TextBody, StringComparison.Ordinal);
         Assert.DoesNotContain("inconscient", mail.TextBody, StringComparison.Ordinal);
-        await UntilAsync(async () => await Server.WithScopeAsync(sp => sp.GetRequiredService<DmpDbContext>().Notifications.AsNoTracking().AllAsync(n => n.RecordId != patient.Id || n.Status == "sent")));
+        await Wait.UntilAsync(async () => await Server.WithScopeAsync(sp => sp.GetRequiredService<DmpDbContext>().Notifications.AsNoTracking().AllAsync(n => n.RecordId != patient.Id || n.Status == "sent")));
+        // The delivery is in the record's trail.
+        Assert.True(await Server.WithScopeAsync(sp => sp.GetRequiredService<DmpDbContext>().AuditEntries.AsNoTracking()
+            .AnyAsync(x => x.RecordId == patient.Id && x.Action == "notify" && x.Channel == "messaging" && x.Detail == "sent by e-mail")));
     }
 
     [Fact]
@@ -181,7 +181,7 @@ public abstract class MessagingTests : ServerTestBase
         var message = await DepositMessageAsync(a, patient, "Ordonnance");
         await Mail.SendAsync(message);
         await Mail.SendAsync(message);
-        await UntilAsync(async () => await _deposit.CountAsync("Processed") == 2);
+        await Wait.UntilAsync(async () => await _deposit.CountAsync("Processed") == 2);
         Assert.Equal(1, await Server.CountDocumentsAsync());
         var rows = await Server.WithScopeAsync(sp => sp.GetRequiredService<DmpDbContext>().InboundMessages.AsNoTracking().CountAsync());
         Assert.Equal(1, rows);
@@ -273,7 +273,7 @@ public abstract class MessagingTests : ServerTestBase
 
         // The record got the document (through the deposit channel), B displayed it, the unknown address bounced.
         var last = new Dictionary<string, string>();
-        await UntilAsync(async () =>
+        await Wait.UntilAsync(async () =>
         {
             var s = last = await StatusAsync(http, id);
             return s.GetValueOrDefault(_deposit.Address) == "filed" && s.GetValueOrDefault(b.Box.Address) == "displayed" && s.ContainsValue("failed");
@@ -309,7 +309,7 @@ public abstract class MessagingTests : ServerTestBase
         await File.WriteAllTextAsync(platformFile, (await PlatformCertificateAsync()).ExportCertificatePem());
         var bundle = SubmissionBuilder.Build(patient.Reference, a.Pro.Rpps, a.Pro.Display, [new DocumentToSubmit(SubmissionBuilder.MinimalPdf("Lettre"), "application/pdf", "Lettre de liaison", ClassCode: "11", TypeCode: "34133-9")]);
         var inner = Path.Combine(Server.Data.Root, "inner.eml");
-        await ContentEntity(Xdm.FromBundle(bundle, patient.Ins, patient.System[8..])).WriteToAsync(inner);
+        await Deposits.Content(Xdm.FromBundle(bundle, patient.Ins, patient.System[8..])).WriteToAsync(inner);
         var signed = Path.Combine(Server.Data.Root, "openssl-signed.eml");
         await OpenSslAsync("cms", "-sign", "-in", inner, "-signer", a.CertPath, "-inkey", a.KeyPath, "-md", "sha256", "-out", signed);
         var encrypted = Path.Combine(Server.Data.Root, "openssl-encrypted.eml");
@@ -318,7 +318,7 @@ public abstract class MessagingTests : ServerTestBase
         message.MessageId = MimeKit.Utils.MimeUtils.GenerateMessageId("openssl.test");
         await Mail.SendAsync(message);
 
-        await UntilAsync(async () => await Server.CountDocumentsAsync() == 1);
+        await Wait.UntilAsync(async () => await Server.CountDocumentsAsync() == 1);
         var row = await Server.WithScopeAsync(sp => sp.GetRequiredService<DmpDbContext>().InboundMessages.AsNoTracking().SingleAsync());
         Assert.Equal("filed", row.Outcome);
         Assert.Equal(a.Pro.Id, row.SenderProfessionalId);
@@ -347,33 +347,11 @@ public abstract class MessagingTests : ServerTestBase
         return X509Certificate2.CreateFromPem(pem);
     }
 
-    private static Multipart ContentEntity(byte[] xdm) => new("mixed")
-    {
-        new TextPart("plain") { Text = "Dépôt de documents / document deposit" },
-        new MimePart("application", "zip")
-        {
-            Content = new MimeContent(new MemoryStream(xdm)),
-            ContentDisposition = new ContentDisposition(ContentDisposition.Attachment),
-            ContentTransferEncoding = ContentEncoding.Base64,
-            FileName = "IHE_XDM.ZIP",
-        },
-    };
-
     protected async Task<MimeMessage> DepositMessageAsync(MailProfessional from, TestPatient patient, string title, IReadOnlyList<DocumentToSubmit>? docs = null, X509Certificate2? signer = null, bool sign = true)
     {
         var bundle = SubmissionBuilder.Build(patient.Reference, from.Pro.Rpps, from.Pro.Display, docs ?? [new DocumentToSubmit(SubmissionBuilder.MinimalPdf(title), "application/pdf", title)]);
         var zip = Xdm.FromBundle(bundle, patient.Ins, patient.System[8..]);
-        var message = new MimeMessage();
-        message.From.Add(MailboxAddress.Parse(from.Box.Address));
-        message.To.Add(MailboxAddress.Parse(_deposit.Address));
-        message.Subject = "Dépôt";
-        message.MessageId = MimeKit.Utils.MimeUtils.GenerateMessageId("cabinet.test");
-        message.Headers.Add(HeaderId.DispositionNotificationTo, from.Box.Address);
-        var platform = await PlatformCertificateAsync();
-        message.Body = sign
-            ? SecureMail.SignAndEncrypt(ContentEntity(zip), signer ?? from.MailCertificate, [platform])
-            : ContentEntity(zip);
-        return message;
+        return Deposits.Message(from.Box.Address, _deposit.Address, zip, sign ? signer ?? from.MailCertificate : null, await PlatformCertificateAsync(), askReceipt: true);
     }
 
     private static async Task<Dictionary<string, string>> StatusAsync(HttpClient http, string id)
@@ -385,20 +363,6 @@ public abstract class MessagingTests : ServerTestBase
         return p.Parameter.Where(x => x.Name == "recipient").ToDictionary(
             x => ((Fm.FhirString)x.Part.First(y => y.Name == "address").Value).Value!,
             x => ((Fm.Code)x.Part.First(y => y.Name == "status").Value).Value!);
-    }
-
-    protected static async Task UntilAsync(Func<Task<bool>> condition, TimeSpan? timeout = null, Func<string>? state = null)
-    {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException("condition not met in time" + (state is null ? string.Empty : ": " + state()));
-            }
-
-            await Task.Delay(100);
-        }
     }
 
     private static async Task<string> OpenSslAsync(params string[] args)

@@ -96,13 +96,13 @@ public sealed class SecureMailTests : IDisposable
     public void WrongKeyUsage_IsRejected()
     {
         var clientAuthOnly = Usable(_ca.IssueProfessional(TestIds.NewRpps(), "Auth", "auth@opendmp.test", Path.Combine(_dir, "d"), TimeProvider.System, extendedUsages: ["1.3.6.1.5.5.7.3.2"]));
-        var body = SecureMail.Encrypt(SignWithoutChecks(Content(), clientAuthOnly), [PublicOnly(_platform)]);
+        var body = SecureMail.Encrypt(SecureMail.SignNative(Content(), clientAuthOnly), [PublicOnly(_platform)]);
         var ex = Assert.Throws<SecureMailException>(() => SecureMail.Open(RoundTrip(body), _platform, _ca.Certificate, DateTimeOffset.UtcNow));
         Assert.Equal(MailRejection.WrongKeyUsage, ex.Reason);
         Assert.Contains("emailProtection", ex.Message, StringComparison.Ordinal);
 
         var encipherOnly = Usable(_ca.IssueProfessional(TestIds.NewRpps(), "Chiffre", "chiffre@opendmp.test", Path.Combine(_dir, "e"), TimeProvider.System, keyUsage: X509KeyUsageFlags.KeyEncipherment));
-        body = SecureMail.Encrypt(SignWithoutChecks(Content(), encipherOnly), [PublicOnly(_platform)]);
+        body = SecureMail.Encrypt(SecureMail.SignNative(Content(), encipherOnly), [PublicOnly(_platform)]);
         ex = Assert.Throws<SecureMailException>(() => SecureMail.Open(RoundTrip(body), _platform, _ca.Certificate, DateTimeOffset.UtcNow));
         Assert.Equal(MailRejection.WrongKeyUsage, ex.Reason);
     }
@@ -115,27 +115,6 @@ public sealed class SecureMailTests : IDisposable
         var body = SecureMail.SignAndEncrypt(Content(), stranger, [PublicOnly(_platform)]);
         var ex = Assert.Throws<SecureMailException>(() => SecureMail.Open(RoundTrip(body), _platform, _ca.Certificate, DateTimeOffset.UtcNow));
         Assert.Equal(MailRejection.UnknownCa, ex.Reason);
-    }
-
-    /// <summary>
-    /// A detached CMS signature made with .NET's SignedCms, which (unlike MimeKit) does not check the
-    /// signer's usages: what a careless or hostile sender could produce.
-    /// </summary>
-    private static MimeKit.Cryptography.MultipartSigned SignWithoutChecks(MimeEntity content, X509Certificate2 signer)
-    {
-        content.Prepare(EncodingConstraint.SevenBit, 78);
-        var options = FormatOptions.Default.Clone();
-        options.NewLineFormat = NewLineFormat.Dos;
-        using var ms = new MemoryStream();
-        content.WriteTo(options, ms);
-        var cms = new System.Security.Cryptography.Pkcs.SignedCms(new System.Security.Cryptography.Pkcs.ContentInfo(ms.ToArray()), detached: true);
-        cms.ComputeSignature(new System.Security.Cryptography.Pkcs.CmsSigner(signer) { DigestAlgorithm = new System.Security.Cryptography.Oid("2.16.840.1.101.3.4.2.1") });
-        var signed = new MimeKit.Cryptography.MultipartSigned();
-        signed.ContentType.Parameters["protocol"] = "application/pkcs7-signature";
-        signed.ContentType.Parameters["micalg"] = "sha-256";
-        signed.Add(content);
-        signed.Add(new MimeKit.Cryptography.ApplicationPkcs7Signature(new MemoryStream(cms.Encode())));
-        return signed;
     }
 
     /// <summary>Serialises and parses back, as a mail server would deliver it.</summary>
