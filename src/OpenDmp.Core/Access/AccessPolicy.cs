@@ -105,7 +105,8 @@ public sealed record DocumentFacts(
     string? TypeCode = null,
     bool Masked = false,
     bool HiddenFromPatient = false,
-    bool Draft = false)
+    bool Draft = false,
+    bool HiddenFromRepresentatives = false)
 {
     public bool IsOwnedBy(string actorId) => AuthorProfessionalId == actorId || SubmitterId == actorId;
 }
@@ -195,34 +196,43 @@ public static class AccessPolicy
         return actor.Kind switch
         {
             ActorKind.System => new AccessDecision(true, "operator administration", "operator", DocumentScope.All),
-            ActorKind.Patient => DecidePatient(request),
+            ActorKind.Patient or ActorKind.Representative => DecidePatient(request),
             ActorKind.Professional => DecideProfessional(request),
             _ => AccessDecision.Deny("unknown kind of actor", Denial.NoIdentity),
         };
     }
 
+    /// <summary>
+    /// The patient, or a legal representative exercising the patient's rights: the same rights on the
+    /// own record, except that a representative never sees documents marked invisible to legal
+    /// representatives (a minor's secret, CSP L.1111-5), and neither sees documents not yet released
+    /// to the patient (invisible until the announcement consultation, drafts).
+    /// </summary>
     private static AccessDecision DecidePatient(AccessRequest request)
     {
+        var actor = request.Actor;
         var record = request.Record;
-        if (record is null || record.RecordId != request.Actor.Id)
+        if (record is null || actor.OwnRecordId is not { } own || record.RecordId != own)
         {
             return AccessDecision.Deny("a patient may only use their own record", Denial.NoGrant);
         }
 
+        var representative = actor.Kind == ActorKind.Representative;
+        var scope = representative ? DocumentScope.ForRepresentative : DocumentScope.ForPatient;
+        var mode = representative ? "representative" : "patient";
         var doc = request.Document;
-        var hidden = doc is not null && (doc.HiddenFromPatient || doc.Draft);
         switch (request.Action)
         {
             case AccessAction.SearchRecord:
             case AccessAction.ReadAudit:
             case AccessAction.ManageConsent:
             case AccessAction.Export:
-                return new AccessDecision(true, "the patient's own record", "patient", DocumentScope.ForPatient);
+                return new AccessDecision(true, representative ? "legal representative of the patient" : "the patient's own record", mode, scope);
             case AccessAction.ReadDocument:
             case AccessAction.MaskDocument:
-                return hidden || doc is null
-                    ? AccessDecision.Deny("not yet released to the patient", Denial.Hidden)
-                    : new AccessDecision(true, "the patient's own document", "patient", DocumentScope.ForPatient);
+                return doc is null || !scope.Admits(doc)
+                    ? AccessDecision.Deny(representative ? "not shown to the patient's legal representatives" : "not yet released to the patient", Denial.Hidden)
+                    : new AccessDecision(true, representative ? "legal representative of the patient" : "the patient's own document", mode, scope);
             default:
                 return AccessDecision.Deny("a patient cannot do this through the professional interface", Denial.NotAllowed);
         }

@@ -527,7 +527,7 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
 
     private async Task<RecordFacts> RequirePatientConsentAsync(Actor actor, string verb, string objectId, string channel, CancellationToken ct, string? recordId = null, string objectType = "Consent", bool auditPermit = false)
     {
-        recordId ??= actor.Id;
+        recordId ??= actor.OwnRecordId ?? actor.Id;
         var facts = await RequireRecordAsync(recordId, ct);
         await guard.RequireAsync(new AccessRequest(actor, AccessAction.ManageConsent, facts), verb, objectType, objectId, channel, auditPermit, ct, "only the patient may change who accesses their record");
         return facts;

@@ -20,11 +20,14 @@ public enum MaskedRule
 /// counts, totals and pages only ever contain admissible documents. A property test checks that the
 /// two agree with <see cref="AccessPolicy.Decide"/> on every document.
 /// </summary>
-public sealed record DocumentScope(bool Any, IReadOnlyList<string>? Classes, IReadOnlyList<string>? Types, MaskedRule Masked, bool PatientView, string? ActorId)
+public sealed record DocumentScope(bool Any, IReadOnlyList<string>? Classes, IReadOnlyList<string>? Types, MaskedRule Masked, bool PatientView, string? ActorId, bool RepresentativeView = false)
 {
     public static DocumentScope None { get; } = new(false, [], [], MaskedRule.Exclude, false, null);
     public static DocumentScope All { get; } = new(true, null, null, MaskedRule.Include, false, null);
     public static DocumentScope ForPatient { get; } = new(true, null, null, MaskedRule.Include, true, null);
+
+    /// <summary>A legal representative: the patient's view without the documents invisible to representatives.</summary>
+    public static DocumentScope ForRepresentative { get; } = new(true, null, null, MaskedRule.Include, true, null, RepresentativeView: true);
 
     private bool MatrixAdmits(string? classCode, string? typeCode) =>
         (Classes is null && Types is null)
@@ -40,6 +43,11 @@ public sealed record DocumentScope(bool Any, IReadOnlyList<string>? Classes, IRe
         }
 
         if (PatientView && (d.HiddenFromPatient || d.Draft))
+        {
+            return false;
+        }
+
+        if (RepresentativeView && d.HiddenFromRepresentatives)
         {
             return false;
         }
@@ -71,6 +79,11 @@ public sealed record DocumentScope(bool Any, IReadOnlyList<string>? Classes, IRe
         if (PatientView)
         {
             e = And(e, x => !x.HiddenFromPatient && !x.Draft);
+        }
+
+        if (RepresentativeView)
+        {
+            e = And(e, x => !x.HiddenFromRepresentatives);
         }
 
         var actor = ActorId;

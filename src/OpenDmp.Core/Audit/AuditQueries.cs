@@ -35,11 +35,13 @@ public sealed class AuditQueries(DmpDbContext db, RecordGuard guard, DocumentOpt
         var decision = await guard.RequireAsync(new AccessRequest(actor, AccessAction.ReadAudit, facts), "search", "AuditEvent", null, channel, auditPermit: true, ct);
 
         var q = db.AuditEntries.AsNoTracking().Where(e => e.RecordId == recordId);
-        if (actor.Kind == ActorKind.Patient)
+        if (actor.ActsForPatient)
         {
             // The patient sees every access, except those about documents not yet released to them
             // (invisible until the announcement consultation, drafts): they appear once released.
-            var hidden = db.Documents.Where(d => d.RecordId == recordId && (d.HiddenFromPatient || d.Draft)).Select(d => d.Id);
+            // A legal representative additionally never sees accesses to documents kept from them.
+            var representative = actor.Kind == ActorKind.Representative;
+            var hidden = db.Documents.Where(d => d.RecordId == recordId && (d.HiddenFromPatient || d.Draft || (representative && d.HiddenFromRepresentatives))).Select(d => d.Id);
             q = q.Where(e => e.ObjectId == null || !hidden.Contains(e.ObjectId));
         }
         else if (decision.Mode != "treating-physician" && decision.Mode != "operator")
@@ -80,6 +82,7 @@ public sealed class AuditQueries(DmpDbContext db, RecordGuard guard, DocumentOpt
         {
             "Professional" => new ResourceReference("Practitioner/" + e.ActorId),
             "Patient" => new ResourceReference("Patient/" + e.ActorId),
+            "Representative" => new ResourceReference("RelatedPerson/" + e.ActorId) { Display = "représentant légal / legal representative" },
             _ => new ResourceReference { Display = e.ActorId },
         };
         ae.Agent.Add(new AuditEvent.AgentComponent { Who = who, Requestor = true, Type = new CodeableConcept("http://terminology.hl7.org/CodeSystem/v3-ParticipationType", e.ActorKind == "System" ? "CST" : "IRCP") });

@@ -56,13 +56,13 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
 
         int? total = sp.First("_total") is "accurate" or "estimate" ? await q.CountAsync(ct) : null;
         var rows = await q.Skip(offset).Take(count + 1)
-            .Select(x => new { x.Id, x.ResourceJson, x.AuthorProfessionalId, x.SubmitterId, x.ClassCode, x.TypeCode, x.Masked, x.HiddenFromPatient, x.Draft })
+            .Select(x => new { x.Id, x.ResourceJson, x.AuthorProfessionalId, x.SubmitterId, x.ClassCode, x.TypeCode, x.Masked, x.HiddenFromPatient, x.Draft, x.HiddenFromRepresentatives })
             .ToListAsync(ct);
         var hits = new List<SearchHit>(Math.Min(rows.Count, count));
         foreach (var r in rows.Take(count))
         {
             // Defence in depth: each hit is checked again, one by one, by the policy itself.
-            if (decision.Admits(new DocumentFacts(r.Id, r.AuthorProfessionalId, r.SubmitterId, r.ClassCode, r.TypeCode, r.Masked, r.HiddenFromPatient, r.Draft)))
+            if (decision.Admits(new DocumentFacts(r.Id, r.AuthorProfessionalId, r.SubmitterId, r.ClassCode, r.TypeCode, r.Masked, r.HiddenFromPatient, r.Draft, r.HiddenFromRepresentatives)))
             {
                 hits.Add(new SearchHit("DocumentReference", r.Id, r.ResourceJson));
             }

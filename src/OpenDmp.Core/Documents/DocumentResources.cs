@@ -12,7 +12,7 @@ public static class DocumentResources
 
     /// <summary>What the access policy needs to know about a stored document.</summary>
     public static Access.DocumentFacts Facts(DocumentEntry d) =>
-        new(d.Id, d.AuthorProfessionalId, d.SubmitterId, d.ClassCode, d.TypeCode, d.Masked, d.HiddenFromPatient, d.Draft);
+        new(d.Id, d.AuthorProfessionalId, d.SubmitterId, d.ClassCode, d.TypeCode, d.Masked, d.HiddenFromPatient, d.Draft, d.HiddenFromRepresentatives);
 
     public static DateTimeOffset? ParseInstant(string? value)
     {

@@ -1,9 +1,8 @@
 namespace OpenDmp.Core.Patients;
 
-/// <summary>A patient's account on the patient services (one per record).</summary>
-public sealed class PatientAccount
+/// <summary>The sign-in credentials shared by the patient's account and a legal representative's account.</summary>
+public abstract class Credentials
 {
-    public required string RecordId { get; set; }
     public string? Email { get; set; }
     /// <summary>Standard password hash (ASP.NET Core Identity PasswordHasher, PBKDF2); null until activation.</summary>
     public string? PasswordHash { get; set; }
@@ -20,11 +19,40 @@ public sealed class PatientAccount
     public DateTimeOffset CreatedAt { get; set; }
 }
 
+/// <summary>A patient's account on the patient services (one per record).</summary>
+public sealed class PatientAccount : Credentials
+{
+    public required string RecordId { get; set; }
+}
+
+/// <summary>
+/// A legal representative's account (parent of a minor, guardian of a protected adult): their own
+/// credentials, acting on one record with the patient's rights except documents kept from legal
+/// representatives. Ends at <see cref="ValidUntil"/> (a minor's majority, the end of a guardianship)
+/// or when the operator revokes it.
+/// </summary>
+public sealed class RepresentativeAccount : Credentials
+{
+    /// <summary>Sign-in identifier given with the activation code (e.g. RL-7K3P-Q9XW).</summary>
+    public required string Id { get; set; }
+    public required string RecordId { get; set; }
+    /// <summary>Name of the representative as shown to the patient (never health data).</summary>
+    public required string DisplayName { get; set; }
+    /// <summary>parent or guardian.</summary>
+    public required string Relationship { get; set; }
+    public DateTimeOffset? ValidUntil { get; set; }
+    public DateTimeOffset? RevokedAt { get; set; }
+
+    public bool ActiveAt(DateTimeOffset now) => RevokedAt is null && (ValidUntil is null || ValidUntil > now);
+}
+
 /// <summary>A short-lived session: a portal cookie or an API bearer token (stored as a SHA-256 hash).</summary>
 public sealed class PatientSession
 {
     public required string TokenHash { get; set; }
     public required string RecordId { get; set; }
+    /// <summary>The legal representative signed in, or null for the patient.</summary>
+    public string? RepresentativeId { get; set; }
     /// <summary>cookie or bearer.</summary>
     public required string Kind { get; set; }
     public DateTimeOffset CreatedAt { get; set; }

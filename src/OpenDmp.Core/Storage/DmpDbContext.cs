@@ -43,6 +43,7 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
     public DbSet<PatientNotification> Notifications => Set<PatientNotification>();
     public DbSet<PatientAccount> PatientAccounts => Set<PatientAccount>();
     public DbSet<PatientSession> PatientSessions => Set<PatientSession>();
+    public DbSet<RepresentativeAccount> RepresentativeAccounts => Set<RepresentativeAccount>();
     public DbSet<OpenDmp.Core.Messaging.OutboundMessage> OutboundMessages => Set<OpenDmp.Core.Messaging.OutboundMessage>();
     public DbSet<OpenDmp.Core.Messaging.OutboundRecipient> OutboundRecipients => Set<OpenDmp.Core.Messaging.OutboundRecipient>();
     public DbSet<OpenDmp.Core.Messaging.InboundMessage> InboundMessages => Set<OpenDmp.Core.Messaging.InboundMessage>();
@@ -162,6 +163,12 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
         {
             e.ToTable("patient_accounts");
             e.HasKey(x => x.RecordId);
+        });
+        modelBuilder.Entity<RepresentativeAccount>(e =>
+        {
+            e.ToTable("representative_accounts");
+            e.HasKey(x => x.Id);
+            e.HasIndex(x => x.RecordId);
         });
         modelBuilder.Entity<PatientSession>(e =>
         {

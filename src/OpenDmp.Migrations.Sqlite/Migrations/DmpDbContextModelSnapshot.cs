@@ -989,11 +989,91 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                         .HasColumnType("TEXT")
                         .HasColumnName("record_id");
 
+                    b.Property<string>("RepresentativeId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("representative_id");
+
                     b.HasKey("TokenHash");
 
                     b.HasIndex("RecordId");
 
                     b.ToTable("patient_sessions", (string)null);
+                });
+
+            modelBuilder.Entity("OpenDmp.Core.Patients.RepresentativeAccount", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<long?>("ActivatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("activated_at");
+
+                    b.Property<string>("ActivationCodeHash")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("activation_code_hash");
+
+                    b.Property<long?>("ActivationExpiresAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("activation_expires_at");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("DisplayName")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("display_name");
+
+                    b.Property<string>("Email")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("email");
+
+                    b.Property<int>("FailedAttempts")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("failed_attempts");
+
+                    b.Property<long>("LastTotpStep")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("last_totp_step");
+
+                    b.Property<long?>("LockedUntil")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("locked_until");
+
+                    b.Property<string>("PasswordHash")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("password_hash");
+
+                    b.Property<string>("RecordId")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("record_id");
+
+                    b.Property<string>("Relationship")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("relationship");
+
+                    b.Property<long?>("RevokedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("revoked_at");
+
+                    b.Property<byte[]>("TotpSecret")
+                        .HasColumnType("BLOB")
+                        .HasColumnName("totp_secret");
+
+                    b.Property<long?>("ValidUntil")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("valid_until");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("RecordId");
+
+                    b.ToTable("representative_accounts", (string)null);
                 });
 
             modelBuilder.Entity("OpenDmp.Core.Records.Patient", b =>

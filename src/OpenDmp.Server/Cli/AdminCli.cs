@@ -126,6 +126,53 @@ public static class AdminCli
         }, ct)));
         root.Subcommands.Add(new Command("patient", "patients") { patientAdd, activation });
 
+        // representative add | activation | revoke | list
+        var repIns = new Option<string>("--ins") { Description = "INS of the represented patient (or Patient id)", Required = true };
+        var repName = new Option<string>("--name") { Description = "the representative's name", Required = true };
+        var repRelationship = new Option<string>("--relationship") { Description = "parent | guardian", Required = true };
+        var repEmail = new Option<string?>("--email") { Description = "the representative's e-mail address" };
+        var repUntil = new Option<string?>("--until") { Description = "YYYY-MM-DD: end of the representation (a minor's 18th birthday, end of a guardianship)" };
+        var repAdd = new Command("add", "register a legal representative of a patient; prints the sign-in identifier and activation code") { repIns, repName, repRelationship, repEmail, repUntil };
+        repAdd.SetAction((pr, ct) => Guarded(stderr, () => WithServicesAsync(Data(pr, dataOption), configOverrides, async sp =>
+        {
+            DateTimeOffset? until = null;
+            if (pr.GetValue(repUntil) is { } u)
+            {
+                until = DateOnly.TryParseExact(u, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var d)
+                    ? new DateTimeOffset(d.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero)
+                    : throw DmpException.Invalid($"--until must be YYYY-MM-DD, got '{u}'");
+            }
+
+            var patient = await sp.GetRequiredService<RecordService>().RequirePatientAsync(pr.GetValue(repIns)!, ct);
+            var (id, code) = await sp.GetRequiredService<PatientAuthService>().AddRepresentativeAsync(patient.RecordId, pr.GetValue(repName), pr.GetValue(repRelationship), pr.GetValue(repEmail), until, Actor.Operator, Channels.Admin, ct);
+            await stdout.WriteLineAsync($"Représentant légal / legal representative {id} of Patient/{patient.RecordId}. Code d'activation / activation code: {code}");
+        }, ct)));
+        var repId = new Option<string>("--id") { Description = "the representative's identifier (RL-…)", Required = true };
+        var repActivation = new Command("activation", "issue a new one-time activation code for a legal representative") { repId };
+        repActivation.SetAction((pr, ct) => Guarded(stderr, () => WithServicesAsync(Data(pr, dataOption), configOverrides, async sp =>
+        {
+            var code = await sp.GetRequiredService<PatientAuthService>().IssueRepresentativeActivationAsync(pr.GetValue(repId)!, Actor.Operator, Channels.Admin, ct);
+            await stdout.WriteLineAsync($"Code d'activation / activation code: {code}");
+        }, ct)));
+        var repRevoke = new Command("revoke", "end a legal representation now (its sessions end at once)") { repId };
+        repRevoke.SetAction((pr, ct) => Guarded(stderr, () => WithServicesAsync(Data(pr, dataOption), configOverrides, async sp =>
+        {
+            await sp.GetRequiredService<PatientAuthService>().RevokeRepresentativeAsync(pr.GetValue(repId)!, Actor.Operator, Channels.Admin, ct);
+            await stdout.WriteLineAsync($"Représentation terminée / representation ended: {pr.GetValue(repId)!.ToUpperInvariant()}");
+        }, ct)));
+        var repList = new Command("list", "list a patient's legal representatives") { repIns };
+        repList.SetAction((pr, ct) => Guarded(stderr, () => WithServicesAsync(Data(pr, dataOption), configOverrides, async sp =>
+        {
+            var patient = await sp.GetRequiredService<RecordService>().RequirePatientAsync(pr.GetValue(repIns)!, ct);
+            var now = sp.GetRequiredService<TimeProvider>().GetUtcNow();
+            foreach (var r in await sp.GetRequiredService<PatientAuthService>().RepresentativesAsync(patient.RecordId, ct))
+            {
+                var state = r.RevokedAt is not null ? "revoked" : !r.ActiveAt(now) ? "ended" : r.ActivatedAt is null ? "not activated" : "active";
+                await stdout.WriteLineAsync($"{r.Id}\t{r.Relationship}\t{r.DisplayName}\t{state}\t{(r.ValidUntil is { } v ? v.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture) : "-")}");
+            }
+        }, ct)));
+        root.Subcommands.Add(new Command("representative", "legal representatives of patients (parents of minors, guardians)") { repAdd, repActivation, repRevoke, repList });
+
         // group add
         var gName = new Option<string>("--name") { Description = "name of the group (maison de santé, network, health centre)", Required = true };
         var gKind = new Option<string>("--kind") { Description = "msp | network | health-centre", Required = true };

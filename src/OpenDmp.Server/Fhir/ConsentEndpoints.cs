@@ -145,7 +145,7 @@ public static class ConsentEndpoints
         fhir.MapGet("/Communication", async (HttpContext ctx, ConsentService s) =>
         {
             var patient = ctx.Request.Query["patient"].ToString();
-            var items = await s.NotificationsAsync(patient.Length == 0 ? ctx.Actor().Id : patient, ctx.Actor(), Channels.Api, ctx.RequestAborted);
+            var items = await s.NotificationsAsync(patient.Length == 0 ? ctx.Actor().OwnRecordId ?? string.Empty : patient, ctx.Actor(), Channels.Api, ctx.RequestAborted);
             var hits = items.Select(n => new SearchHit("Communication", n.Id, FhirJson.Serialize(ToCommunication(n)))).ToList();
             return FhirResults.SearchSet(new SearchPage(hits, 0, hits.Count, false, hits.Count), ctx.Request);
         }).WithMetadata(new DmpEndpoint(Requirement.Patient, "search"));

@@ -33,7 +33,7 @@ public sealed record ActivationResult(string TotpSecret, string OtpauthUri);
 public sealed record PatientSessionToken(string Token, DateTimeOffset ExpiresAt);
 
 /// <summary>What a successful login gives: a bearer token for the API and a session cookie value for the portal.</summary>
-public sealed record PatientLogin(string RecordId, PatientSessionToken Bearer, PatientSessionToken Cookie);
+public sealed record PatientLogin(string RecordId, PatientSessionToken Bearer, PatientSessionToken Cookie, string? RepresentativeId = null);
 
 /// <summary>
 /// Patient authentication (design D8): a one-time activation code issued at record opening (or by
@@ -46,7 +46,7 @@ public sealed class PatientAuthService(DmpDbContext db, WriteGate gate, AuditTra
 {
     public const string CookieName = "opendmp_session";
     private const string BadCredentials = "INS, password or one-time code incorrect";
-    private static readonly PasswordHasher<PatientAccount> Hasher = new();
+    private static readonly PasswordHasher<Credentials> Hasher = new();
 
     /// <summary>Issues (or re-issues) a one-time activation code; the previous one stops working.</summary>
     public async Task<string> IssueActivationAsync(string recordId, string? email, Actor actor, string channel, CancellationToken ct)
@@ -79,8 +79,112 @@ public sealed class PatientAuthService(DmpDbContext db, WriteGate gate, AuditTra
         return code;
     }
 
-    /// <summary>Activates the account: checks the code, sets the password, creates the TOTP secret.</summary>
-    public async Task<ActivationResult> ActivateAsync(string? ins, string? code, string? password, CancellationToken ct)
+    /// <summary>
+    /// Registers a legal representative on a record (parent of a minor, guardian) and issues their
+    /// one-time activation code. Returns the representative's sign-in identifier and the code.
+    /// </summary>
+    public async Task<(string Id, string Code)> AddRepresentativeAsync(string recordId, string? displayName, string? relationship, string? email, DateTimeOffset? validUntil, Actor actor, string channel, CancellationToken ct)
+    {
+        if (string.IsNullOrWhiteSpace(displayName))
+        {
+            throw DmpException.Invalid("the representative's name is required", "name");
+        }
+
+        if (relationship is not ("parent" or "guardian"))
+        {
+            throw DmpException.Invalid("the relationship is parent (a minor's parent) or guardian (tutelle)", "relationship");
+        }
+
+        var now = time.GetUtcNow();
+        if (validUntil is { } until && until <= now)
+        {
+            throw DmpException.Invalid("the end of the representation must be in the future", "until");
+        }
+
+        var code = NewActivationCode();
+        var id = "RL-" + NewActivationCode()[..9];
+        db.ChangeTracker.Clear();
+        await using var scope = await gate.EnterAsync(db, recordId, ct);
+        if (!await db.Records.AnyAsync(x => x.RecordId == recordId, ct))
+        {
+            throw new DmpException(ErrorKind.Conflict, "this patient has no record: open one first");
+        }
+
+        await audit.AppendAsync(db, new AuditItem(recordId, actor, "representative-add", "success", channel, "RelatedPerson", id, Detail: relationship), ct);
+        db.RepresentativeAccounts.Add(new RepresentativeAccount
+        {
+            Id = id,
+            RecordId = recordId,
+            DisplayName = displayName.Trim(),
+            Relationship = relationship,
+            Email = email,
+            ValidUntil = validUntil,
+            CreatedAt = now,
+            ActivationCodeHash = Sha256(Normalize(code)),
+            ActivationExpiresAt = now + options.ActivationLifetime,
+        });
+        await db.SaveChangesAsync(ct);
+        await scope.CommitAsync(ct);
+        db.ChangeTracker.Clear();
+        return (id, code);
+    }
+
+    /// <summary>Re-issues a legal representative's activation code (the previous one and the current password stop working).</summary>
+    public async Task<string> IssueRepresentativeActivationAsync(string representativeId, Actor actor, string channel, CancellationToken ct)
+    {
+        var rep = await RepresentativeAsync(representativeId, ct);
+        var code = NewActivationCode();
+        var now = time.GetUtcNow();
+        await using var scope = await gate.EnterAsync(db, rep.RecordId, ct);
+        var account = await db.RepresentativeAccounts.FirstAsync(x => x.Id == rep.Id, ct);
+        if (!account.ActiveAt(now))
+        {
+            throw new DmpException(ErrorKind.Conflict, "this representation has ended or was revoked");
+        }
+
+        await audit.AppendAsync(db, new AuditItem(rep.RecordId, actor, "activation", "success", channel, "RelatedPerson", rep.Id), ct);
+        account.ActivationCodeHash = Sha256(Normalize(code));
+        account.ActivationExpiresAt = now + options.ActivationLifetime;
+        account.FailedAttempts = 0;
+        account.LockedUntil = null;
+        await db.SaveChangesAsync(ct);
+        await scope.CommitAsync(ct);
+        db.ChangeTracker.Clear();
+        return code;
+    }
+
+    /// <summary>Ends a legal representation now: sessions are closed at once.</summary>
+    public async Task RevokeRepresentativeAsync(string representativeId, Actor actor, string channel, CancellationToken ct)
+    {
+        var rep = await RepresentativeAsync(representativeId, ct);
+        var now = time.GetUtcNow();
+        await using var scope = await gate.EnterAsync(db, rep.RecordId, ct);
+        await audit.AppendAsync(db, new AuditItem(rep.RecordId, actor, "representative-revoke", "success", channel, "RelatedPerson", rep.Id), ct);
+        var account = await db.RepresentativeAccounts.FirstAsync(x => x.Id == rep.Id, ct);
+        account.RevokedAt ??= now;
+        await db.PatientSessions.Where(x => x.RepresentativeId == rep.Id).ExecuteDeleteAsync(ct);
+        await db.SaveChangesAsync(ct);
+        await scope.CommitAsync(ct);
+        db.ChangeTracker.Clear();
+    }
+
+    /// <summary>The legal representatives of a record (for the patient and the operator).</summary>
+    public async Task<IReadOnlyList<RepresentativeAccount>> RepresentativesAsync(string recordId, CancellationToken ct) =>
+        await db.RepresentativeAccounts.AsNoTracking().Where(x => x.RecordId == recordId).OrderBy(x => x.CreatedAt).ToListAsync(ct);
+
+    private async Task<RepresentativeAccount> RepresentativeAsync(string representativeId, CancellationToken ct)
+    {
+        db.ChangeTracker.Clear();
+        var id = representativeId.Trim().ToUpperInvariant();
+        return await db.RepresentativeAccounts.AsNoTracking().FirstOrDefaultAsync(x => x.Id == id, ct)
+            ?? throw DmpException.NotFound($"no legal representative {id}");
+    }
+
+    /// <summary>
+    /// Activates the account of the patient (no <paramref name="representative"/>) or of one of their
+    /// legal representatives: checks the code, sets the password, creates the TOTP secret.
+    /// </summary>
+    public async Task<ActivationResult> ActivateAsync(string? ins, string? code, string? password, CancellationToken ct, string? representative = null)
     {
         if (string.IsNullOrWhiteSpace(ins) || string.IsNullOrWhiteSpace(code) || password is null)
         {
@@ -92,19 +196,21 @@ public sealed class PatientAuthService(DmpDbContext db, WriteGate gate, AuditTra
             throw DmpException.Invalid($"the password must have at least {options.MinPasswordLength} characters, with letters and at least one digit or symbol", "password");
         }
 
+        var repId = NormalizeRepresentative(representative);
         var recordId = await RecordOfInsAsync(ins, ct) ?? throw new DmpException(ErrorKind.Unauthenticated, "activation code invalid or expired");
         var now = time.GetUtcNow();
         db.ChangeTracker.Clear();
         await using var scope = await gate.EnterAsync(db, recordId, ct);
-        var account = await db.PatientAccounts.FirstOrDefaultAsync(x => x.RecordId == recordId, ct);
+        var account = await AccountAsync(recordId, repId, now, ct);
         CheckLock(account, now);
+        var actor = ActorOf(recordId, account);
         if (account?.ActivationCodeHash is null || account.ActivationExpiresAt < now
             || !CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(account.ActivationCodeHash), Encoding.ASCII.GetBytes(Sha256(Normalize(code)))))
         {
             if (account is not null)
             {
                 Fail(account, now);
-                await audit.AppendAsync(db, new AuditItem(recordId, PatientActor(recordId), "activate", "denied", Channels.Portal, "Patient", recordId, Detail: "invalid activation code"), ct);
+                await audit.AppendAsync(db, new AuditItem(recordId, actor, "activate", "denied", Channels.Portal, "Patient", recordId, Detail: "invalid activation code"), ct);
                 await db.SaveChangesAsync(ct);
                 await scope.CommitAsync(ct);
             }
@@ -115,28 +221,29 @@ public sealed class PatientAuthService(DmpDbContext db, WriteGate gate, AuditTra
         var secret = Totp.NewSecret();
         var key = await keys.GetOrCreateAsync(db, recordId, ct);
         account.PasswordHash = Hasher.HashPassword(account, password);
-        account.TotpSecret = KeyRing.Seal(key, secret, Encoding.UTF8.GetBytes("totp:" + recordId));
+        account.TotpSecret = KeyRing.Seal(key, secret, TotpContext(recordId, repId));
         account.LastTotpStep = 0;
         account.ActivationCodeHash = null;
         account.ActivationExpiresAt = null;
         account.ActivatedAt = now;
         account.FailedAttempts = 0;
-        await db.PatientSessions.Where(x => x.RecordId == recordId).ExecuteDeleteAsync(ct);
-        await audit.AppendAsync(db, new AuditItem(recordId, PatientActor(recordId), "activate", "success", Channels.Portal, "Patient", recordId), ct);
+        await db.PatientSessions.Where(x => x.RecordId == recordId && x.RepresentativeId == repId).ExecuteDeleteAsync(ct);
+        await audit.AppendAsync(db, new AuditItem(recordId, actor, "activate", "success", Channels.Portal, "Patient", recordId), ct);
         await db.SaveChangesAsync(ct);
         await scope.CommitAsync(ct);
         db.ChangeTracker.Clear();
-        return new ActivationResult(Totp.Base32(secret), Totp.Uri(secret, ins));
+        return new ActivationResult(Totp.Base32(secret), Totp.Uri(secret, repId ?? ins));
     }
 
-    /// <summary>Password + TOTP; two short-lived sessions: a bearer token and a portal cookie.</summary>
-    public async Task<PatientLogin> LoginAsync(string? ins, string? password, string? totp, CancellationToken ct)
+    /// <summary>Password + TOTP; two short-lived sessions: a bearer token and a portal cookie. With <paramref name="representative"/>, a legal representative signs in.</summary>
+    public async Task<PatientLogin> LoginAsync(string? ins, string? password, string? totp, CancellationToken ct, string? representative = null)
     {
         if (string.IsNullOrWhiteSpace(ins) || password is null || totp is null)
         {
             throw new DmpException(ErrorKind.BadRequest, "ins, password and totp are required");
         }
 
+        var repId = NormalizeRepresentative(representative);
         var recordId = await RecordOfInsAsync(ins, ct);
         if (recordId is null)
         {
@@ -148,7 +255,7 @@ public sealed class PatientAuthService(DmpDbContext db, WriteGate gate, AuditTra
         var now = time.GetUtcNow();
         db.ChangeTracker.Clear();
         await using var scope = await gate.EnterAsync(db, recordId, ct);
-        var account = await db.PatientAccounts.FirstOrDefaultAsync(x => x.RecordId == recordId, ct);
+        var account = await AccountAsync(recordId, repId, now, ct);
         if (account?.PasswordHash is null || account.TotpSecret is null)
         {
             Hasher.VerifyHashedPassword(DummyAccount, DummyHash, password);
@@ -156,14 +263,15 @@ public sealed class PatientAuthService(DmpDbContext db, WriteGate gate, AuditTra
         }
 
         CheckLock(account, now);
+        var actor = ActorOf(recordId, account);
         var passwordOk = Hasher.VerifyHashedPassword(account, account.PasswordHash, password) != PasswordVerificationResult.Failed;
         var key = await keys.FindAsync(db, recordId, ct);
-        var secret = key is null ? null : KeyRing.Open(key, account.TotpSecret, Encoding.UTF8.GetBytes("totp:" + recordId));
+        var secret = key is null ? null : KeyRing.Open(key, account.TotpSecret, TotpContext(recordId, repId));
         var step = passwordOk && secret is not null ? Totp.Verify(secret, totp, now, account.LastTotpStep) : null;
         if (step is null)
         {
             Fail(account, now);
-            await audit.AppendAsync(db, new AuditItem(recordId, PatientActor(recordId), "login", "denied", Channels.Portal, "Patient", recordId, Detail: passwordOk ? "wrong one-time code" : "wrong password"), ct);
+            await audit.AppendAsync(db, new AuditItem(recordId, actor, "login", "denied", Channels.Portal, "Patient", recordId, Detail: passwordOk ? "wrong one-time code" : "wrong password"), ct);
             await db.SaveChangesAsync(ct);
             await scope.CommitAsync(ct);
             throw account.LockedUntil > now
@@ -178,18 +286,39 @@ public sealed class PatientAuthService(DmpDbContext db, WriteGate gate, AuditTra
         PatientSessionToken NewSession(string kind, TimeSpan lifetime)
         {
             var token = Base64Url(RandomNumberGenerator.GetBytes(32));
-            db.PatientSessions.Add(new PatientSession { TokenHash = Sha256(token), RecordId = recordId, Kind = kind, CreatedAt = now, ExpiresAt = now + lifetime });
+            db.PatientSessions.Add(new PatientSession { TokenHash = Sha256(token), RecordId = recordId, RepresentativeId = repId, Kind = kind, CreatedAt = now, ExpiresAt = now + lifetime });
             return new PatientSessionToken(token, now + lifetime);
         }
 
         var bearer = NewSession("bearer", options.BearerLifetime);
         var cookie = NewSession("cookie", options.CookieLifetime);
-        await audit.AppendAsync(db, new AuditItem(recordId, PatientActor(recordId), "login", "success", Channels.Portal, "Patient", recordId), ct);
+        await audit.AppendAsync(db, new AuditItem(recordId, actor, "login", "success", Channels.Portal, "Patient", recordId), ct);
         await db.SaveChangesAsync(ct);
         await scope.CommitAsync(ct);
         db.ChangeTracker.Clear();
-        return new PatientLogin(recordId, bearer, cookie);
+        return new PatientLogin(recordId, bearer, cookie, repId);
     }
+
+    /// <summary>The patient's account, or a legal representative's account still in force, tracked for update.</summary>
+    private async Task<Credentials?> AccountAsync(string recordId, string? representativeId, DateTimeOffset now, CancellationToken ct)
+    {
+        if (representativeId is null)
+        {
+            return await db.PatientAccounts.FirstOrDefaultAsync(x => x.RecordId == recordId, ct);
+        }
+
+        var rep = await db.RepresentativeAccounts.FirstOrDefaultAsync(x => x.Id == representativeId && x.RecordId == recordId, ct);
+        return rep is not null && rep.ActiveAt(now) ? rep : null;
+    }
+
+    private static Actor ActorOf(string recordId, Credentials? account) =>
+        account is RepresentativeAccount rep ? RepresentativeActor(recordId, rep.Id) : PatientActor(recordId);
+
+    private static byte[] TotpContext(string recordId, string? representativeId) =>
+        Encoding.UTF8.GetBytes(representativeId is null ? "totp:" + recordId : "totp:" + recordId + ":" + representativeId);
+
+    private static string? NormalizeRepresentative(string? representative) =>
+        string.IsNullOrWhiteSpace(representative) ? null : representative.Trim().ToUpperInvariant();
 
     /// <summary>The patient behind a session token, or null (unknown or expired).</summary>
     public async Task<Actor?> AuthenticateAsync(string token, string kind, CancellationToken ct)
@@ -197,7 +326,19 @@ public sealed class PatientAuthService(DmpDbContext db, WriteGate gate, AuditTra
         var hash = Sha256(token);
         var now = time.GetUtcNow();
         var session = await db.PatientSessions.AsNoTracking().FirstOrDefaultAsync(x => x.TokenHash == hash, ct);
-        return session is null || session.ExpiresAt <= now || session.Kind != kind ? null : PatientActor(session.RecordId);
+        if (session is null || session.ExpiresAt <= now || session.Kind != kind)
+        {
+            return null;
+        }
+
+        if (session.RepresentativeId is null)
+        {
+            return PatientActor(session.RecordId);
+        }
+
+        // A representation that ended or was revoked ends its sessions at once.
+        var rep = await db.RepresentativeAccounts.AsNoTracking().FirstOrDefaultAsync(x => x.Id == session.RepresentativeId, ct);
+        return rep is not null && rep.ActiveAt(now) ? RepresentativeActor(session.RecordId, rep.Id) : null;
     }
 
     public async Task LogoutAsync(string token, CancellationToken ct)
@@ -209,7 +350,10 @@ public sealed class PatientAuthService(DmpDbContext db, WriteGate gate, AuditTra
     /// <summary>The patient as an actor: identified by their record id (no name: the audit never needs it).</summary>
     public static Actor PatientActor(string recordId) => new(ActorKind.Patient, recordId, "le patient / the patient");
 
-    private static void CheckLock(PatientAccount? account, DateTimeOffset now)
+    /// <summary>A legal representative as an actor: their account id, acting on the record.</summary>
+    public static Actor RepresentativeActor(string recordId, string representativeId) => new(ActorKind.Representative, representativeId, "représentant légal / legal representative", null, recordId);
+
+    private static void CheckLock(Credentials? account, DateTimeOffset now)
     {
         if (account?.LockedUntil is { } until && until > now)
         {
@@ -217,7 +361,7 @@ public sealed class PatientAuthService(DmpDbContext db, WriteGate gate, AuditTra
         }
     }
 
-    private void Fail(PatientAccount account, DateTimeOffset now)
+    private void Fail(Credentials account, DateTimeOffset now)
     {
         account.FailedAttempts++;
         if (account.FailedAttempts >= options.MaxFailedAttempts)

@@ -5,11 +5,11 @@ using OpenDmp.Server.Fhir;
 
 namespace OpenDmp.Server.Patients;
 
-/// <summary>Body of POST /patient/activate.</summary>
-public sealed record ActivationRequest(string? Ins, string? Code, string? Password);
+/// <summary>Body of POST /patient/activate (with <c>representative</c>: a legal representative's account).</summary>
+public sealed record ActivationRequest(string? Ins, string? Code, string? Password, string? Representative = null);
 
-/// <summary>Body of POST /patient/login.</summary>
-public sealed record LoginRequest(string? Ins, string? Password, string? Totp);
+/// <summary>Body of POST /patient/login (with <c>representative</c>: a legal representative signs in).</summary>
+public sealed record LoginRequest(string? Ins, string? Password, string? Totp, string? Representative = null);
 
 /// <summary>
 /// Patient sign-in (JSON, ProblemDetails on error): activation with the one-time code, login with
@@ -49,13 +49,13 @@ public static class PatientEndpoints
         g.MapPost("/activate", async (HttpContext ctx, PatientAuthService auth) =>
         {
             var body = await ReadAsync<ActivationRequest>(ctx);
-            var result = await auth.ActivateAsync(body.Ins, body.Code, body.Password, ctx.RequestAborted);
+            var result = await auth.ActivateAsync(body.Ins, body.Code, body.Password, ctx.RequestAborted, body.Representative);
             return Results.Json(new { totpSecret = result.TotpSecret, otpauthUri = result.OtpauthUri, message = "Enregistrez ce secret dans votre application d'authentification. / Add this secret to your authenticator app." });
         }).WithMetadata(Public).RequireRateLimiting(RateLimitPolicy);
         g.MapPost("/login", async (HttpContext ctx, PatientAuthService auth) =>
         {
             var body = await ReadAsync<LoginRequest>(ctx);
-            var login = await auth.LoginAsync(body.Ins, body.Password, body.Totp, ctx.RequestAborted);
+            var login = await auth.LoginAsync(body.Ins, body.Password, body.Totp, ctx.RequestAborted, body.Representative);
             var (bearer, cookie) = (login.Bearer, login.Cookie);
             ctx.Response.Cookies.Append(PatientAuthService.CookieName, cookie.Token, new CookieOptions
             {
@@ -71,6 +71,7 @@ public static class PatientEndpoints
                 token_type = "Bearer",
                 expires_in = (int)(bearer.ExpiresAt - ctx.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow()).TotalSeconds,
                 patient = login.RecordId,
+                representative = login.RepresentativeId,
             });
         }).WithMetadata(Public).RequireRateLimiting(RateLimitPolicy);
         g.MapPost("/logout", async (HttpContext ctx, PatientAuthService auth) =>

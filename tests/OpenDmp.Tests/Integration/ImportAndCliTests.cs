@@ -198,6 +198,28 @@ public abstract class ImportAndCliTests(IStorageUnderTest storage) : ServerTestB
         Assert.Equal(2, code);
         Assert.Contains("no patient", error, StringComparison.Ordinal);
 
+        // Legal representatives: registered, listed, revoked; bad input says what is wrong.
+        (code, _, error) = await CliAsync("representative", "add", "--ins", corsican, "--name", "Paul Santoni", "--relationship", "uncle");
+        Assert.Equal(2, code);
+        Assert.Contains("parent", error, StringComparison.Ordinal);
+        (code, _, error) = await CliAsync("representative", "add", "--ins", corsican, "--name", "Paul Santoni", "--relationship", "parent", "--until", "2001-01-01");
+        Assert.Equal(2, code);
+        Assert.Contains("future", error, StringComparison.Ordinal);
+        (code, output, error) = await CliAsync("representative", "add", "--ins", corsican, "--name", "Paul Santoni", "--relationship", "parent", "--until", "2099-04-02");
+        Assert.True(code == 0, error);
+        var repId = System.Text.RegularExpressions.Regex.Match(output, "RL-[A-Z2-9]{4}-[A-Z2-9]{4}").Value;
+        Assert.NotEmpty(repId);
+        (code, output, _) = await CliAsync("representative", "list", "--ins", corsican);
+        Assert.Equal(0, code);
+        Assert.Contains($"{repId}\tparent\tPaul Santoni\tnot activated\t2099-04-02", output, StringComparison.Ordinal);
+        (code, _, error) = await CliAsync("representative", "revoke", "--id", repId.ToLowerInvariant());
+        Assert.True(code == 0, error);
+        (code, output, _) = await CliAsync("representative", "list", "--ins", corsican);
+        Assert.Contains($"{repId}\tparent\tPaul Santoni\trevoked", output, StringComparison.Ordinal);
+        (code, _, error) = await CliAsync("representative", "activation", "--id", repId);
+        Assert.Equal(3, code);
+        Assert.Contains("ended or was revoked", error, StringComparison.Ordinal);
+
         // A group practice is declared with its members.
         (code, output, error) = await CliAsync("group", "add", "--name", "MSP des Lilas", "--kind", "msp", "--member", rpps);
         Assert.True(code == 0, error);

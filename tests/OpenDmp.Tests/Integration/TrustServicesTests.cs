@@ -351,6 +351,74 @@ public abstract class TrustServicesTests(IStorageUnderTest storage) : ServerTest
     }
 
     [Fact]
+    public async Task LegalRepresentative_ActsForThePatient_ButNeverSeesWhatIsKeptFromThem()
+    {
+        var gp = await Server.AddProfessionalAsync();
+        var patient = await Server.AddPatientAsync(gp);
+        var visible = await SubmitAsync(gp, patient, Doc("Carnet de vaccination"));
+        var secret = await SubmitAsync(gp, patient, Doc("Consultation confidentielle", visibility: "INVISIBLE_REPRESENTANTS_LEGAUX"));
+        var hidden = await SubmitAsync(gp, patient, Doc("Annonce diagnostique", visibility: "INVISIBLE_PATIENT"));
+        var (repId, code) = await Server.WithScopeAsync(sp => sp.GetRequiredService<PatientAuthService>().AddRepresentativeAsync(patient.Id, "Paul Parent", "parent", null, null, Actor.Operator, Channels.Admin, CancellationToken.None));
+
+        // The representative signs in with their own credentials: the sign-in identifier, the child's INS, password and TOTP.
+        var http = Server.Http(null);
+        using (var wrong = await http.PostAsJsonAsync("/patient/activate", new { ins = patient.Ins, code, password = Password }))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
+        }
+
+        using var activate = await http.PostAsJsonAsync("/patient/activate", new { ins = patient.Ins, code, password = Password, representative = repId.ToLowerInvariant() });
+        var body = await activate.Content.ReadAsStringAsync();
+        Assert.True(activate.IsSuccessStatusCode, body);
+        var secretKey = FromBase32(JsonDocument.Parse(body).RootElement.GetProperty("totpSecret").GetString()!);
+        using var login = await http.PostAsJsonAsync("/patient/login", new { ins = patient.Ins, password = Password, totp = Totp.Code(secretKey, Totp.StepAt(DateTimeOffset.UtcNow)), representative = repId });
+        var loginBody = await login.Content.ReadAsStringAsync();
+        Assert.True(login.IsSuccessStatusCode, loginBody);
+        Assert.Equal(repId, JsonDocument.Parse(loginBody).RootElement.GetProperty("representative").GetString());
+        var rep = Server.Http(null);
+        rep.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", JsonDocument.Parse(loginBody).RootElement.GetProperty("access_token").GetString());
+
+        // Search, count, read and content: the minor's secret and the unreleased document do not exist for the representative.
+        var seen = await SearchAsync(rep, $"/fhir/DocumentReference?patient={patient.Id}&_total=accurate");
+        Assert.Equal(1, seen.Total);
+        Assert.Equal([visible], Ids(seen));
+        Assert.DoesNotContain(secret, FhirJson.Serialize(seen), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.NotFound, (await rep.GetAsync($"/fhir/DocumentReference/{secret}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await rep.GetAsync($"/fhir/Binary/{secret}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await rep.GetAsync($"/fhir/DocumentReference/{hidden}")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await rep.GetAsync($"/fhir/Binary/{visible}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, await PostAsync(rep, $"/fhir/DocumentReference/{secret}/$mask"));
+
+        // The representative exercises the patient's rights: masking, and cannot write as a professional.
+        Assert.Equal(HttpStatusCode.OK, await PostAsync(rep, $"/fhir/DocumentReference/{visible}/$mask"));
+        Assert.Equal(HttpStatusCode.Unauthorized, (await rep.PostAsync("/fhir", FhirAssert.Json(SubmissionBuilder.Build(patient.Reference, gp.Rpps, gp.Display, [Doc("x")])))).StatusCode);
+
+        // The GP reads the secret document: the representative's trail does not show it, the patient's does, and shows the representative.
+        Assert.Equal(HttpStatusCode.OK, (await Server.Http(gp.Certificate).GetAsync($"/fhir/Binary/{secret}")).StatusCode);
+        var repTrail = await (await rep.GetAsync($"/fhir/AuditEvent?patient={patient.Id}&_count=500")).Content.ReadAsStringAsync();
+        Assert.DoesNotContain(secret, repTrail, StringComparison.Ordinal);
+        Assert.Contains(visible, repTrail, StringComparison.Ordinal);
+        var (patientHttp, _) = await LoginAsync(patient);
+        var patientTrail = await (await patientHttp.GetAsync($"/fhir/AuditEvent?patient={patient.Id}&_count=500")).Content.ReadAsStringAsync();
+        Assert.Contains(secret, patientTrail, StringComparison.Ordinal);
+        Assert.Contains("RelatedPerson/" + repId, patientTrail, StringComparison.Ordinal);
+        Assert.Equal(2, Ids(await SearchAsync(patientHttp, $"/fhir/DocumentReference?patient={patient.Id}")).Count());
+
+        // Another patient's record is out of reach; revoking the representation ends the session at once.
+        var other = await Server.AddPatientAsync(gp);
+        await SubmitAsync(gp, other, Doc("Autre"));
+        Assert.Equal(HttpStatusCode.Forbidden, (await rep.GetAsync($"/fhir/DocumentReference?patient={other.Id}")).StatusCode);
+        await Server.WithScopeAsync(async sp =>
+        {
+            await sp.GetRequiredService<PatientAuthService>().RevokeRepresentativeAsync(repId, Actor.Operator, Channels.Admin, CancellationToken.None);
+            return true;
+        });
+        Assert.Equal(HttpStatusCode.Unauthorized, (await rep.GetAsync($"/fhir/DocumentReference?patient={patient.Id}")).StatusCode);
+        using var again = await http.PostAsJsonAsync("/patient/login", new { ins = patient.Ins, password = Password, totp = Totp.Code(secretKey, Totp.StepAt(DateTimeOffset.UtcNow)), representative = repId });
+        Assert.Equal(HttpStatusCode.Unauthorized, again.StatusCode);
+    }
+
+    [Fact]
     public async Task GroupDelegationAndCareTeam_GiveAccessAsDeclared()
     {
         var gp = await Server.AddProfessionalAsync();

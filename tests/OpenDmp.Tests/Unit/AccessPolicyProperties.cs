@@ -73,11 +73,14 @@ public class AccessPolicyProperties
             Pros.Where(_ => r.Next(6) == 0).ToHashSet());
         var docs = Enumerable.Range(0, r.Next(1, 8)).Select(i => new DocumentFacts(
             "d" + i, Pick(Pros), r.Next(4) == 0 ? Pick(Pros) : null, Pick(Classes), Pick(Types),
-            r.Next(3) == 0, r.Next(5) == 0, r.Next(6) == 0)).ToList();
-        var actorId = r.Next(8) == 0 ? "r1" : Pick(Pros);
-        var actor = actorId == "r1"
-            ? new Actor(ActorKind.Patient, "r1", "patient")
-            : new Actor(ActorKind.Professional, actorId, actorId, professions[actorId]);
+            r.Next(3) == 0, r.Next(5) == 0, r.Next(6) == 0, r.Next(5) == 0)).ToList();
+        var actorId = r.Next(8) == 0 ? "r1" : r.Next(10) == 0 ? "RL-1" : Pick(Pros);
+        var actor = actorId switch
+        {
+            "r1" => new Actor(ActorKind.Patient, "r1", "patient"),
+            "RL-1" => new Actor(ActorKind.Representative, "RL-1", "representative", null, r.Next(6) == 0 ? "r2" : "r1"),
+            _ => new Actor(ActorKind.Professional, actorId, actorId, professions[actorId]),
+        };
         var facts = new ActorFacts(GroupIds.Where(_ => r.Next(2) == 0).ToHashSet(), r.Next(2) == 0);
         var settings = new PolicySettings { MaskedVisibleToTreatingAndAuthor = r.Next(4) > 0 };
         return new World(record, actor, facts, docs, settings);
@@ -151,6 +154,24 @@ public class AccessPolicyProperties
         var scope = patient.Decide(AccessAction.SearchRecord).Scope;
         return w.Documents.Where(d => d.HiddenFromPatient || d.Draft).All(d =>
             !patient.Decide(AccessAction.ReadDocument, d).Permitted && !scope.Admits(d) && !scope.ToExpression().Compile()(AccessPolicyTests.Entry(d)));
+    });
+
+    [Property(MaxTest = 1000)]
+    public Property LegalRepresentatives_SeeThePatientsViewWithoutWhatIsKeptFromThem() => ForAllWorlds(w =>
+    {
+        var rep = new World(w.Record, new Actor(ActorKind.Representative, "RL-1", "representative", null, "r1"), ActorFacts.Unknown, w.Documents, w.Settings);
+        var patient = new World(w.Record, new Actor(ActorKind.Patient, "r1", "patient"), ActorFacts.Unknown, w.Documents, w.Settings);
+        var scope = rep.Decide(AccessAction.SearchRecord).Scope;
+        var sql = scope.ToExpression().Compile();
+        return w.Documents.All(d =>
+        {
+            var expected = patient.Decide(AccessAction.ReadDocument, d).Permitted && !d.HiddenFromRepresentatives;
+            return rep.Decide(AccessAction.ReadDocument, d).Permitted == expected && scope.Admits(d) == expected && sql(AccessPolicyTests.Entry(d)) == expected
+                && rep.Decide(AccessAction.MaskDocument, d).Permitted == expected;
+        })
+        // Another record's representative gets nothing, and no representative writes or declares.
+        && RecordActions.All(a => !new World(w.Record, new Actor(ActorKind.Representative, "RL-2", "other", null, "r2"), ActorFacts.Unknown, w.Documents, w.Settings).Decide(a).Permitted)
+        && w.Documents.All(d => WriteActions.All(a => !rep.Decide(a, d).Permitted));
     });
 
     [Property(MaxTest = 1000)]

@@ -14,6 +14,8 @@ public class AccessPolicyTests
 
     private static readonly Actor Patient = new(ActorKind.Patient, "r1", "patient");
 
+    private static readonly Actor Parent = new(ActorKind.Representative, "RL-1", "parent", null, "r1");
+
     private static GrantFacts G(string id, GrantMode mode, string holder, int startDays = -1, int? endDays = 10, bool revoked = false, string? group = null, string? delegating = null, string? admission = null, string[]? excluded = null, string[]? restricted = null) =>
         new(id, mode, holder, Now.AddDays(startDays), endDays is null ? null : Now.AddDays(endDays.Value), revoked ? Now.AddHours(-1) : null, group, delegating, admission,
             excluded?.ToHashSet(), restricted?.ToHashSet());
@@ -51,6 +53,7 @@ public class AccessPolicyTests
     private static readonly DocumentFacts MaskedOther = new("d-masked2", "x", "x", "10", "11488-4", Masked: true);
     private static readonly DocumentFacts Hidden = new("d-hidden", "card", "card", "10", "11488-4", HiddenFromPatient: true);
     private static readonly DocumentFacts Draft = new("d-draft", "card", "card", "10", "11488-4", Draft: true);
+    private static readonly DocumentFacts MinorsSecret = new("d-secret", "card", "card", "10", "11488-4", HiddenFromRepresentatives: true);
 
     private static AccessDecision Decide(Actor actor, AccessAction action, RecordFacts? record = null, DocumentFacts? doc = null, PolicySettings? settings = null, ActorFacts? facts = null, GrantMode? emergency = null) =>
         AccessPolicy.Decide(new AccessRequest(actor, action, record ?? Record(), doc, facts ?? new ActorFacts(new HashSet<string>(), true), Now, settings ?? PolicySettings.Default, emergency));
@@ -100,6 +103,18 @@ public class AccessPolicyTests
         { "patient cannot mask a document not released to them", Patient, AccessAction.MaskDocument, Hidden, false },
         { "patient of another record", new Actor(ActorKind.Patient, "r2", "other"), AccessAction.SearchRecord, null, false },
         { "patient cannot write through the professional API", Patient, AccessAction.CreateDocument, Report, false },
+        { "patient reads a document kept from the legal representatives", Patient, AccessAction.ReadDocument, MinorsSecret, true },
+        { "legal representative searches the record", Parent, AccessAction.SearchRecord, null, true },
+        { "legal representative reads a document", Parent, AccessAction.ReadDocument, Report, true },
+        { "legal representative may not read a document kept from representatives", Parent, AccessAction.ReadDocument, MinorsSecret, false },
+        { "legal representative may not mask a document kept from representatives", Parent, AccessAction.MaskDocument, MinorsSecret, false },
+        { "legal representative may not read a document invisible to the patient", Parent, AccessAction.ReadDocument, Hidden, false },
+        { "legal representative may not read a draft", Parent, AccessAction.ReadDocument, Draft, false },
+        { "legal representative manages consent", Parent, AccessAction.ManageConsent, null, true },
+        { "legal representative reads the audit trail", Parent, AccessAction.ReadAudit, null, true },
+        { "legal representative cannot write", Parent, AccessAction.CreateDocument, Report, false },
+        { "legal representative of another record", new Actor(ActorKind.Representative, "RL-2", "other", null, "r2"), AccessAction.SearchRecord, null, false },
+        { "representative without a record", new Actor(ActorKind.Representative, "RL-3", "other"), AccessAction.SearchRecord, null, false },
     };
 
     [Theory]
@@ -229,5 +244,6 @@ public class AccessPolicyTests
         Masked = d.Masked,
         HiddenFromPatient = d.HiddenFromPatient,
         Draft = d.Draft,
+        HiddenFromRepresentatives = d.HiddenFromRepresentatives,
     };
 }
