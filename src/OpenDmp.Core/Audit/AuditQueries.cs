@@ -32,9 +32,28 @@ public sealed class AuditQueries(DmpDbContext db, RecordGuard guard, DocumentOpt
             return new SearchPage([], offset, count, false, null);
         }
 
+        var q = await VisibleAsync(facts, actor, channel, ct);
+        int? total = sp.First("_total") is "accurate" or "estimate" ? await q.CountAsync(ct) : null;
+        var rows = await q.OrderByDescending(e => e.Seq).Skip(offset).Take(count + 1).ToListAsync(ct);
+        var hits = rows.Take(count).Select(e => new SearchHit("AuditEvent", $"{e.RecordId}.{e.Seq}", FhirJson.Serialize(ToFhir(e)))).ToList();
+        return new SearchPage(hits, offset, count, rows.Count > count, total);
+    }
+
+    /// <summary>The latest entries of a record's trail that this actor may see (portal view), newest first; the reading is audited.</summary>
+    public async Task<IReadOnlyList<AuditEntry>> LatestAsync(string recordId, Actor actor, string channel, int count, CancellationToken ct)
+    {
+        var facts = await guard.FactsAsync(recordId, ct) ?? throw DmpException.NotFound($"Patient/{recordId} has no record");
+        var q = await VisibleAsync(facts, actor, channel, ct);
+        return await q.OrderByDescending(e => e.Seq).Take(count).ToListAsync(ct);
+    }
+
+    /// <summary>Decides ReadAudit (audited) and returns the entries this actor may see.</summary>
+    private async Task<IQueryable<AuditEntry>> VisibleAsync(RecordFacts facts, Actor actor, string channel, CancellationToken ct)
+    {
+        var recordId = facts.RecordId;
         var decision = await guard.RequireAsync(new AccessRequest(actor, AccessAction.ReadAudit, facts), "search", "AuditEvent", null, channel, auditPermit: true, ct);
 
-        var q = db.AuditEntries.AsNoTracking().Where(e => e.RecordId == recordId);
+        IQueryable<AuditEntry> q = db.AuditEntries.AsNoTracking().Where(e => e.RecordId == recordId);
         if (actor.ActsForPatient)
         {
             // The patient sees every access, except those about documents not yet released to them
@@ -50,10 +69,7 @@ public sealed class AuditQueries(DmpDbContext db, RecordGuard guard, DocumentOpt
             q = q.Where(e => e.ActorId == actor.Id);
         }
 
-        int? total = sp.First("_total") is "accurate" or "estimate" ? await q.CountAsync(ct) : null;
-        var rows = await q.OrderByDescending(e => e.Seq).Skip(offset).Take(count + 1).ToListAsync(ct);
-        var hits = rows.Take(count).Select(e => new SearchHit("AuditEvent", $"{e.RecordId}.{e.Seq}", FhirJson.Serialize(ToFhir(e)))).ToList();
-        return new SearchPage(hits, offset, count, rows.Count > count, total);
+        return q;
     }
 
     public static AuditEvent ToFhir(AuditEntry e)

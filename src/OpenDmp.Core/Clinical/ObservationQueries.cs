@@ -60,4 +60,34 @@ public sealed class ObservationQueries(DmpDbContext db, RecordGuard guard, Docum
         var rows = await q.OrderByDescending(x => x.Effective).ThenBy(x => x.Id).Skip(offset).Take(count + 1).Select(x => new { x.Id, x.ResourceJson }).ToListAsync(ct);
         return new SearchPage(rows.Take(count).Select(r => new SearchHit("Observation", r.Id, r.ResourceJson)).ToList(), offset, count, rows.Count > count, total);
     }
+
+    /// <summary>
+    /// The numeric results of a record grouped by code (for curves), under the same decision as a
+    /// search: the access is audited, and professions without biology in their matrix get none.
+    /// </summary>
+    public async Task<IReadOnlyList<NumericSeries>> NumericSeriesAsync(string recordId, Actor actor, string channel, CancellationToken ct)
+    {
+        var facts = await guard.FactsAsync(recordId, ct) ?? throw DmpException.NotFound($"Patient/{recordId} has no record");
+        var decision = await guard.RequireAsync(new AccessRequest(actor, AccessAction.SearchRecord, facts), "search", "Observation", null, channel, auditPermit: true, ct);
+        if (!decision.Admits(BiologyResult))
+        {
+            return [];
+        }
+
+        var rows = await db.Observations.AsNoTracking()
+            .Where(x => x.RecordId == recordId && x.ValueNumber != null && x.Effective != null)
+            .Select(x => new { x.CodeSystem, x.Code, x.CodeDisplay, x.Unit, x.ValueNumber, x.Effective })
+            .ToListAsync(ct);
+        return rows.GroupBy(r => (r.CodeSystem, r.Code))
+            .Select(g => new NumericSeries(g.Key.CodeSystem, g.Key.Code, g.Select(r => r.CodeDisplay).FirstOrDefault(d => d is not null), g.Select(r => r.Unit).FirstOrDefault(u => u is not null),
+                g.Select(r => new NumericPoint(r.Effective!.Value, r.ValueNumber!.Value)).OrderBy(p => p.When).ToList()))
+            .OrderByDescending(s => s.Points[^1].When)
+            .ToList();
+    }
 }
+
+/// <summary>One numeric result.</summary>
+public sealed record NumericPoint(DateTimeOffset When, double Value);
+
+/// <summary>The numeric results of one code (LOINC or other) in time order.</summary>
+public sealed record NumericSeries(string? System, string Code, string? Display, string? Unit, IReadOnlyList<NumericPoint> Points);

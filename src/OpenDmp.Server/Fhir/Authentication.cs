@@ -19,6 +19,21 @@ public enum Requirement
     Patient,
     /// <summary>Either: a patient when a bearer token (or, for reads, the session cookie) is presented, else a professional.</summary>
     ProfessionalOrPatient,
+    /// <summary>A portal page of the patient space: the session cookie (state changes are protected by antiforgery); else a redirect to the sign-in page.</summary>
+    PortalPatient,
+    /// <summary>A portal page of the professional space: the client certificate (CPS model); else a 401 page that says so.</summary>
+    PortalProfessional,
+    /// <summary>Portal content shown to either: the patient's session cookie if present, else the client certificate.</summary>
+    PortalAny,
+}
+
+/// <summary>Declares the access requirement of a portal page (Razor component); the page's endpoint gets it as metadata.</summary>
+[AttributeUsage(AttributeTargets.Class)]
+public sealed class PortalPageAttribute(Requirement requirement) : Attribute
+{
+    public Requirement Requirement { get; } = requirement;
+
+    public DmpEndpoint ToEndpoint() => new(Requirement, "portal");
 }
 
 /// <summary>Declared on every endpoint: its access requirement and the audit event type it produces.</summary>
@@ -44,22 +59,49 @@ public sealed class ProfessionalAuthenticationMiddleware(RequestDelegate next, I
             return;
         }
 
-        var declared = endpoint.Metadata.GetMetadata<DmpEndpoint>();
+        var declared = endpoint.Metadata.GetMetadata<DmpEndpoint>() ?? endpoint.Metadata.GetMetadata<PortalPageAttribute>()?.ToEndpoint();
         if (declared is null)
         {
-            if (context.Request.Path.StartsWithSegments("/fhir"))
-            {
-                throw new DmpException(ErrorKind.Forbidden, "this endpoint declares no access requirement and is refused");
-            }
-
-            await next(context);
-            return;
+            throw new DmpException(ErrorKind.Forbidden, "this endpoint declares no access requirement and is refused");
         }
 
-        if (declared.Requirement == Requirement.Public)
+        switch (declared.Requirement)
         {
-            await next(context);
-            return;
+            case Requirement.Public:
+                await next(context);
+                return;
+            case Requirement.PortalPatient:
+                {
+                    var patient = await PortalPatientAsync(context);
+                    if (patient is null)
+                    {
+                        context.Response.Redirect("/patient/connexion?retour=" + Uri.EscapeDataString(context.Request.Path + context.Request.QueryString));
+                        return;
+                    }
+
+                    context.Items[ActorKey] = patient;
+                    await next(context);
+                    return;
+                }
+
+            case Requirement.PortalProfessional:
+            case Requirement.PortalAny:
+                {
+                    var actor = declared.Requirement == Requirement.PortalAny ? await PortalPatientAsync(context) : null;
+                    try
+                    {
+                        actor ??= await ProfessionalAsync(context, data);
+                    }
+                    catch (DmpException ex) when (ex.Kind == ErrorKind.Unauthenticated)
+                    {
+                        await Portal.PortalPages.WriteUnauthenticatedAsync(context, ex.Message);
+                        return;
+                    }
+
+                    context.Items[ActorKey] = actor;
+                    await next(context);
+                    return;
+                }
         }
 
         if (declared.Requirement is Requirement.Patient or Requirement.ProfessionalOrPatient)
@@ -78,6 +120,13 @@ public sealed class ProfessionalAuthenticationMiddleware(RequestDelegate next, I
             }
         }
 
+        context.Items[ActorKey] = await ProfessionalAsync(context, data);
+        await next(context);
+    }
+
+    /// <summary>The professional of the TLS client certificate; a 401 (DmpException) when there is none or it is not valid.</summary>
+    private async Task<Actor> ProfessionalAsync(HttpContext context, DataDirectory data)
+    {
         var cert = context.Connection.ClientCertificate ?? await context.Connection.GetClientCertificateAsync(context.RequestAborted);
         if (cert is null)
         {
@@ -109,8 +158,19 @@ public sealed class ProfessionalAuthenticationMiddleware(RequestDelegate next, I
             throw new DmpException(ErrorKind.Unauthenticated, "the client certificate is not a valid OpenDMP professional certificate (unknown issuer, expired, wrong usage, or no professional of the directory with its RPPS)");
         }
 
-        context.Items[ActorKey] = actor;
-        await next(context);
+        return actor;
+    }
+
+    /// <summary>The patient (or legal representative) of the portal's session cookie, on any method (portal forms carry an antiforgery token).</summary>
+    private static async Task<Actor?> PortalPatientAsync(HttpContext context)
+    {
+        if (!context.Request.Cookies.TryGetValue(OpenDmp.Server.Patients.PatientAuthService.CookieName, out var cookie) || cookie.Length == 0)
+        {
+            return null;
+        }
+
+        var auth = context.RequestServices.GetRequiredService<OpenDmp.Server.Patients.PatientAuthService>();
+        return await auth.AuthenticateAsync(cookie, "cookie", context.RequestAborted);
     }
 
     /// <summary>

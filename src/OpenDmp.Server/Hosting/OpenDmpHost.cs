@@ -5,6 +5,7 @@ using OpenDmp.Core.Pki;
 using OpenDmp.Core.Storage;
 using OpenDmp.Server.Fhir;
 using OpenDmp.Server.Patients;
+using OpenDmp.Server.Portal;
 
 namespace OpenDmp.Server.Hosting;
 
@@ -42,6 +43,7 @@ public static class OpenDmpHost
         builder.Services.AddHostedService<OpenDmp.Server.Messaging.NotificationMailService>();
         builder.Services.AddProblemDetails();
         builder.Services.AddPatientAuth(configuration);
+        builder.Services.AddPortals();
         var docs = configuration.GetSection("Documents").Get<DocumentOptions>() ?? new DocumentOptions();
         builder.WebHost.UseUrls([.. urls]);
         builder.WebHost.ConfigureKestrel(k =>
@@ -61,17 +63,19 @@ public static class OpenDmpHost
 
         var app = builder.Build();
         app.UseMiddleware<ErrorMappingMiddleware>();
+        app.UsePortals();
         app.UseRouting();
         app.UseMiddleware<ProfessionalAuthenticationMiddleware>();
         app.UseRateLimiter();
+        app.UseAntiforgery();
         app.MapGet("/health/live", () => Results.Text("ok")).WithMetadata(new DmpEndpoint(Requirement.Public, "none"));
         app.MapGet("/health/ready", async (DmpDbContext db, CancellationToken ct) =>
             await db.Database.CanConnectAsync(ct) ? Results.Text("ready") : Results.Problem("database unreachable", statusCode: 503))
             .WithMetadata(new DmpEndpoint(Requirement.Public, "none"));
-        app.MapGet("/", () => Results.Content(LandingPage, "text/html; charset=utf-8")).WithMetadata(new DmpEndpoint(Requirement.Public, "none"));
         app.MapFhir();
         app.MapPatientAuth();
         OpenDmp.Server.Messaging.MessagingEndpoints.MapMessagingCertificate(app);
+        app.MapPortals();
         return app;
     }
 
@@ -81,14 +85,4 @@ public static class OpenDmpHost
         // Export/import so that the private key is usable by SslStream on every platform.
         return X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
     }
-
-    private const string LandingPage = """
-        <!DOCTYPE html>
-        <html lang="fr"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>OpenDMP</title></head>
-        <body><main>
-        <h1>OpenDMP — dossier médical partagé</h1>
-        <p>Les logiciels des professionnels de santé utilisent l'API FHIR sous <a href="/fhir/metadata">/fhir</a> (IHE MHD, PDQm), avec un certificat de professionnel (modèle CPS).</p>
-        <p lang="en">Professional software uses the FHIR API under <a href="/fhir/metadata">/fhir</a> with a CPS-like client certificate.</p>
-        </main></body></html>
-        """;
 }

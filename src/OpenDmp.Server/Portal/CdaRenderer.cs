@@ -1,0 +1,211 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Xml;
+using System.Xml.Linq;
+
+namespace OpenDmp.Server.Portal;
+
+/// <summary>
+/// Renders a CDA R2 document to readable, safe HTML: the header (title, date, patient's document
+/// author, custodian) and each section's title and narrative block (paragraphs, lists, tables,
+/// content, line breaks). Only a fixed set of elements is produced and every text is encoded, so a
+/// document cannot inject markup or scripts; DTDs are refused. A person never sees the XML.
+/// </summary>
+public static class CdaRenderer
+{
+    private static readonly XNamespace V3 = "urn:hl7-org:v3";
+
+    /// <summary>The HTML, or null when the bytes are not a CDA R2 document.</summary>
+    public static string? ToHtml(byte[] content, int headingLevel = 2)
+    {
+        XDocument doc;
+        try
+        {
+            using var stream = new MemoryStream(content);
+            using var reader = XmlReader.Create(stream, new XmlReaderSettings { DtdProcessing = DtdProcessing.Prohibit, XmlResolver = null, MaxCharactersInDocument = 50_000_000 });
+            doc = XDocument.Load(reader);
+        }
+        catch (XmlException)
+        {
+            return null;
+        }
+
+        var root = doc.Root;
+        if (root is null || root.Name != V3 + "ClinicalDocument")
+        {
+            return null;
+        }
+
+        var html = new StringBuilder("<article class=\"cda\">");
+        var title = root.Element(V3 + "title")?.Value;
+        html.Append("<header>");
+        if (!string.IsNullOrWhiteSpace(title))
+        {
+            html.Append(CultureInfo.InvariantCulture, $"<p><strong>{Encode(title)}</strong></p>");
+        }
+
+        var when = FormatTs(root.Element(V3 + "effectiveTime")?.Attribute("value")?.Value);
+        var author = PersonName(root.Element(V3 + "author")?.Element(V3 + "assignedAuthor")?.Element(V3 + "assignedPerson")?.Element(V3 + "name"));
+        var custodian = root.Element(V3 + "custodian")?.Descendants(V3 + "name").FirstOrDefault()?.Value;
+        html.Append("<dl>");
+        if (when is not null)
+        {
+            html.Append(CultureInfo.InvariantCulture, $"<dt>{Encode(Ui.T("cda.date"))}</dt><dd>{Encode(when)}</dd>");
+        }
+
+        if (author is not null)
+        {
+            html.Append(CultureInfo.InvariantCulture, $"<dt>{Encode(Ui.T("cda.author"))}</dt><dd>{Encode(author)}</dd>");
+        }
+
+        if (!string.IsNullOrWhiteSpace(custodian))
+        {
+            html.Append(CultureInfo.InvariantCulture, $"<dt>{Encode(Ui.T("cda.custodian"))}</dt><dd>{Encode(custodian)}</dd>");
+        }
+
+        html.Append("</dl></header>");
+        var body = root.Element(V3 + "component");
+        var structured = body?.Element(V3 + "structuredBody");
+        if (structured is not null)
+        {
+            foreach (var section in structured.Elements(V3 + "component").Select(c => c.Element(V3 + "section")).OfType<XElement>())
+            {
+                Section(section, headingLevel, html);
+            }
+        }
+        else if (body?.Element(V3 + "nonXMLBody") is not null)
+        {
+            html.Append(CultureInfo.InvariantCulture, $"<p>{Encode(Ui.T("cda.nonxml"))}</p>");
+        }
+
+        html.Append("</article>");
+        return html.ToString();
+    }
+
+    private static void Section(XElement section, int level, StringBuilder html)
+    {
+        var h = Math.Min(level, 6);
+        html.Append("<section>");
+        var title = section.Element(V3 + "title")?.Value;
+        if (!string.IsNullOrWhiteSpace(title))
+        {
+            html.Append(CultureInfo.InvariantCulture, $"<h{h}>{Encode(title)}</h{h}>");
+        }
+
+        if (section.Element(V3 + "text") is { } text)
+        {
+            html.Append("<div>");
+            Children(text, html);
+            html.Append("</div>");
+        }
+
+        foreach (var sub in section.Elements(V3 + "component").Select(c => c.Element(V3 + "section")).OfType<XElement>())
+        {
+            Section(sub, level + 1, html);
+        }
+
+        html.Append("</section>");
+    }
+
+    private static void Children(XElement e, StringBuilder html)
+    {
+        foreach (var node in e.Nodes())
+        {
+            switch (node)
+            {
+                case XText t:
+                    html.Append(Encode(t.Value));
+                    break;
+                case XElement child:
+                    Narrative(child, html);
+                    break;
+            }
+        }
+    }
+
+    /// <summary>The CDA narrative block elements, mapped to their HTML counterparts.</summary>
+    private static void Narrative(XElement e, StringBuilder html)
+    {
+        var tag = e.Name.LocalName switch
+        {
+            "paragraph" => "p",
+            "list" => e.Attribute("listType")?.Value == "ordered" ? "ol" : "ul",
+            "item" => "li",
+            "table" => "table",
+            "thead" => "thead",
+            "tbody" => "tbody",
+            "tfoot" => "tfoot",
+            "tr" => "tr",
+            "th" => "th",
+            "td" => "td",
+            "caption" => "caption",
+            "content" => "span",
+            "sub" => "sub",
+            "sup" => "sup",
+            "br" => "br",
+            "renderMultiMedia" => null,
+            "footnote" or "footnoteRef" => "small",
+            _ => "span",
+        };
+        if (tag is null)
+        {
+            return;
+        }
+
+        if (tag == "br")
+        {
+            html.Append("<br>");
+            return;
+        }
+
+        var emphasis = e.Attribute("styleCode")?.Value ?? string.Empty;
+        html.Append('<').Append(tag).Append('>');
+        if (tag == "table")
+        {
+            html.Insert(html.Length - "<table>".Length, "<div class=\"table-wrap\">");
+        }
+
+        if (emphasis.Contains("Bold", StringComparison.Ordinal))
+        {
+            html.Append("<strong>");
+        }
+
+        Children(e, html);
+        if (emphasis.Contains("Bold", StringComparison.Ordinal))
+        {
+            html.Append("</strong>");
+        }
+
+        html.Append("</").Append(tag).Append('>');
+        if (tag == "table")
+        {
+            html.Append("</div>");
+        }
+    }
+
+    private static string? PersonName(XElement? name)
+    {
+        if (name is null)
+        {
+            return null;
+        }
+
+        var parts = name.Elements(V3 + "prefix").Concat(name.Elements(V3 + "given")).Concat(name.Elements(V3 + "family")).Select(x => x.Value.Trim()).Where(x => x.Length > 0);
+        var s = string.Join(' ', parts);
+        return s.Length > 0 ? s : name.Value.Trim();
+    }
+
+    private static string? FormatTs(string? ts)
+    {
+        if (ts is null || ts.Length < 8)
+        {
+            return null;
+        }
+
+        var date = $"{ts[6..8]}/{ts[4..6]}/{ts[..4]}";
+        return ts.Length >= 12 ? $"{date} {ts[8..10]}:{ts[10..12]}" : date;
+    }
+
+    private static string Encode(string s) => WebUtility.HtmlEncode(s);
+}

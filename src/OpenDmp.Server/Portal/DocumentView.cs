@@ -1,0 +1,59 @@
+using Hl7.Fhir.Model;
+using OpenDmp.Core.Documents;
+using OpenDmp.Core.Fhir;
+
+namespace OpenDmp.Server.Portal;
+
+/// <summary>What the portals show of a DocumentReference (already filtered by the access policy).</summary>
+public sealed record DocumentView(
+    string Id,
+    string Title,
+    string TypeCode,
+    string Type,
+    string ClassCode,
+    string Class,
+    DateTimeOffset? Date,
+    string Author,
+    string Facility,
+    string Setting,
+    string ContentType,
+    bool Masked,
+    bool HiddenFromPatient,
+    bool Draft,
+    bool PatientProvided)
+{
+    public static DocumentView From(string json) => From(FhirJson.Parse<DocumentReference>(json));
+
+    public static DocumentView From(DocumentReference d)
+    {
+        var type = d.Type?.Coding.FirstOrDefault();
+        var cls = d.Category.SelectMany(c => c.Coding).FirstOrDefault();
+        var labels = d.SecurityLabel.SelectMany(c => c.Coding).Select(c => c.Code).ToHashSet(StringComparer.Ordinal);
+        var role = d.Contained.OfType<PractitionerRole>().FirstOrDefault();
+        var author = role?.Practitioner?.Display ?? d.Author.FirstOrDefault()?.Display ?? d.Contained.OfType<Patient>().Select(_ => "patient").FirstOrDefault() ?? "—";
+        var facility = d.Context?.FacilityType?.Coding.FirstOrDefault();
+        var setting = d.Context?.PracticeSetting?.Coding.FirstOrDefault();
+        return new DocumentView(
+            d.Id ?? string.Empty,
+            d.Description ?? d.Content.FirstOrDefault()?.Attachment?.Title ?? type?.Display ?? d.Id ?? string.Empty,
+            type?.Code ?? string.Empty,
+            type?.Display ?? Display(Terminology.TypeCodes, type),
+            cls?.Code ?? string.Empty,
+            cls?.Display ?? Display(Terminology.ClassCodes, cls),
+            d.Date,
+            author,
+            facility?.Display ?? Display(Terminology.FacilityTypes, facility),
+            setting?.Display ?? Display(Terminology.PracticeSettings, setting),
+            d.Content.FirstOrDefault()?.Attachment?.ContentType ?? "application/octet-stream",
+            labels.Contains("MASQUE_PS"),
+            labels.Contains("INVISIBLE_PATIENT"),
+            d.DocStatus == CompositionStatus.Preliminary,
+            cls?.Code == "90");
+    }
+
+    private static string Display(OpenDmp.Core.Documents.ValueSet set, Coding? coding) =>
+        coding is null ? "—" : set.Concepts.FirstOrDefault(c => c.Code == coding.Code)?.Display ?? coding.Code ?? "—";
+
+    /// <summary>Whether the content is a CDA R2 document (rendered to HTML, never shown as XML).</summary>
+    public bool IsCda => ContentType is "text/xml" or "application/xml" or "application/hl7-v3+xml" or "application/hl7-cda+xml";
+}

@@ -1,0 +1,113 @@
+using System.Net;
+using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.AspNetCore.Localization;
+using OpenDmp.Core.Common;
+using OpenDmp.Core.Documents;
+using OpenDmp.Server.Fhir;
+using OpenDmp.Server.Patients;
+
+namespace OpenDmp.Server.Portal;
+
+/// <summary>
+/// The portals' plumbing outside Razor components: language switch, document content for inline
+/// display, sign-out, and the HTML answer given to a browser without a valid certificate.
+/// </summary>
+public static class PortalPages
+{
+    public static IServiceCollection AddPortals(this IServiceCollection services)
+    {
+        services.AddRazorComponents();
+        services.AddAntiforgery(o =>
+        {
+            o.Cookie.Name = "opendmp_af";
+            o.Cookie.SecurePolicy = CookieSecurePolicy.Always;
+            o.Cookie.SameSite = SameSiteMode.Strict;
+        });
+        return services;
+    }
+
+    public static WebApplication UsePortals(this WebApplication app)
+    {
+        app.UseRequestLocalization(o =>
+        {
+            string[] cultures = ["fr-FR", "en"];
+            o.SetDefaultCulture("fr-FR").AddSupportedCultures(cultures).AddSupportedUICultures(cultures);
+            o.RequestCultureProviders = [new QueryStringRequestCultureProvider(), new CookieRequestCultureProvider()];
+        });
+        return app;
+    }
+
+    public static void MapPortals(this WebApplication app)
+    {
+        app.MapGet("/langue", (HttpContext ctx, string? c, string? retour) =>
+        {
+            var culture = c == "en" ? "en" : "fr-FR";
+            ctx.Response.Cookies.Append(CookieRequestCultureProvider.DefaultCookieName, CookieRequestCultureProvider.MakeCookieValue(new RequestCulture(culture)),
+                new CookieOptions { Expires = DateTimeOffset.UtcNow.AddYears(1), Secure = true, HttpOnly = true, SameSite = SameSiteMode.Lax, IsEssential = true, Path = "/" });
+            return Results.Redirect(LocalUrl(retour));
+        }).WithMetadata(new DmpEndpoint(Requirement.Public, "none"));
+
+        app.MapGet("/portail/contenu/{id}", async (string id, HttpContext ctx, DocumentQueries documents) =>
+        {
+            var actor = ctx.Actor();
+            try
+            {
+                var (doc, bytes) = await documents.RetrieveAsync(id, actor, Channels.Portal, ctx.RequestAborted);
+                ctx.Response.Headers.ContentSecurityPolicy = "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'";
+                ctx.Response.Headers.XContentTypeOptions = "nosniff";
+                ctx.Response.Headers.CacheControl = "no-store";
+                var type = doc.ContentType is "application/pdf" or "text/plain" || doc.ContentType.StartsWith("image/", StringComparison.Ordinal) ? doc.ContentType : "application/octet-stream";
+                return Results.File(bytes, type, enableRangeProcessing: false);
+            }
+            catch (DmpException ex) when (ex.Kind is ErrorKind.NotFound or ErrorKind.Forbidden or ErrorKind.Gone)
+            {
+                return Results.Content(Page(Ui.T("content.unavailable.title"), Ui.T("content.unavailable")), "text/html; charset=utf-8", statusCode: 404);
+            }
+        }).WithMetadata(new DmpEndpoint(Requirement.PortalAny, "retrieve"));
+
+        app.MapPost("/patient/deconnexion", async (HttpContext ctx, IAntiforgery antiforgery, PatientAuthService auth) =>
+        {
+            if (!await antiforgery.IsRequestValidAsync(ctx))
+            {
+                return Results.Content(Page(Ui.T("logout.title"), Ui.T("logout.expired")), "text/html; charset=utf-8", statusCode: 400);
+            }
+
+            if (ctx.Request.Cookies.TryGetValue(PatientAuthService.CookieName, out var cookie))
+            {
+                await auth.LogoutAsync(cookie, ctx.RequestAborted);
+            }
+
+            ctx.Response.Cookies.Delete(PatientAuthService.CookieName, new CookieOptions { Path = "/", Secure = true, SameSite = SameSiteMode.Strict });
+            return Results.Redirect("/patient/connexion?sortie=1");
+        }).WithMetadata(new DmpEndpoint(Requirement.Public, "logout")).DisableAntiforgery();
+
+        app.MapRazorComponents<App>();
+    }
+
+    /// <summary>A local path to go back to (never another site).</summary>
+    public static string LocalUrl(string? url) =>
+        !string.IsNullOrEmpty(url) && url.StartsWith('/') && !url.StartsWith("//", StringComparison.Ordinal) && !url.StartsWith("/\\", StringComparison.Ordinal) ? url : "/";
+
+    /// <summary>Sets the portal's session cookie (HttpOnly, Secure, SameSite=Strict).</summary>
+    public static void SetSessionCookie(HttpContext ctx, PatientSessionToken cookie) =>
+        ctx.Response.Cookies.Append(PatientAuthService.CookieName, cookie.Token, new CookieOptions
+        {
+            HttpOnly = true,
+            Secure = true,
+            SameSite = SameSiteMode.Strict,
+            Path = "/",
+            Expires = cookie.ExpiresAt,
+        });
+
+    /// <summary>The answer to a browser that reached the professional space without a valid certificate.</summary>
+    public static async Task WriteUnauthenticatedAsync(HttpContext context, string reason)
+    {
+        context.Response.StatusCode = 401;
+        context.Response.ContentType = "text/html; charset=utf-8";
+        await context.Response.WriteAsync(Page(Ui.T("pro.nocert.title"), Ui.T("pro.nocert") + " (" + reason + ")"));
+    }
+
+    private static string Page(string title, string message) =>
+        $"<!DOCTYPE html><html lang=\"{Ui.Lang}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{WebUtility.HtmlEncode(title)}</title></head>"
+        + $"<body><main><h1>{WebUtility.HtmlEncode(title)}</h1><p>{WebUtility.HtmlEncode(message)}</p><p><a href=\"/\">OpenDMP</a></p></main></body></html>";
+}

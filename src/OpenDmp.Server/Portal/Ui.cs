@@ -1,0 +1,26 @@
+using System.Globalization;
+using System.Resources;
+
+namespace OpenDmp.Server.Portal;
+
+/// <summary>
+/// The portal's texts, from resource files: <c>Resources/Ui.resx</c> (French, the default) and
+/// <c>Resources/Ui.en.resx</c> (English). The culture comes from the request (cookie set by the
+/// language switch, remembered for a year).
+/// </summary>
+public static class Ui
+{
+    public static readonly ResourceManager Resources = new("OpenDmp.Server.Portal.Resources.Ui", typeof(Ui).Assembly);
+
+    public static string T(string key) => Resources.GetString(key, CultureInfo.CurrentUICulture) ?? key;
+
+    public static string T(string key, params object?[] args) => string.Format(CultureInfo.CurrentCulture, T(key), args);
+
+    public static bool English => CultureInfo.CurrentUICulture.TwoLetterISOLanguageName == "en";
+
+    public static string Lang => English ? "en" : "fr";
+
+    public static string Date(DateTimeOffset? d) => d is null ? "—" : d.Value.ToLocalTime().ToString(English ? "yyyy-MM-dd" : "dd/MM/yyyy", CultureInfo.InvariantCulture);
+
+    public static string DateTime(DateTimeOffset? d) => d is null ? "—" : d.Value.ToLocalTime().ToString(English ? "yyyy-MM-dd HH:mm" : "dd/MM/yyyy HH:mm", CultureInfo.InvariantCulture);
+}
