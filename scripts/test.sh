@@ -13,6 +13,8 @@ command -v postfix >/dev/null 2>&1 || need_pkgs+=(postfix)
 [ -x /usr/lib/dovecot/imap ] || need_pkgs+=(dovecot-imapd)
 [ -x /usr/lib/dovecot/lmtp ] || need_pkgs+=(dovecot-lmtpd)
 command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
+# Browser tests drive the distribution's Chromium (Playwright never downloads a browser).
+command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing Debian packages: ${need_pkgs[*]} (run as root, or install them)" >&2

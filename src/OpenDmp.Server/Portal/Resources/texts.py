@@ -85,7 +85,7 @@ T = {
 "auth.title": ("Autorisations", "Authorisations"), "auth.grants": ("Qui peut accéder à mon dossier", "Who may access my record"), "auth.who": ("Professionnel ou structure", "Professional or organisation"),
 "auth.until": ("Jusqu'au", "Until"), "auth.actions": ("Actions", "Actions"), "auth.revoked": ("Retirée", "Revoked"), "auth.permanent": ("Sans limite", "No end"), "auth.expired": ("Expirée", "Expired"),
 "auth.revoke": ("Retirer", "Revoke"), "auth.revoke.for": ("Retirer l'autorisation de {0}", "Revoke the authorisation of {0}"),
-"auth.extend": ("Prolonger de 30 jours", "Extend by 30 days"), "auth.extend.for": ("Prolonger l'autorisation de {0}", "Extend the authorisation of {0}"),
+"auth.extend": ("Prolonger de 30 jours", "Extend by 30 days"), "auth.extend.for": ("Prolonger de 30 jours l'autorisation de {0}", "Extend by 30 days the authorisation of {0}"),
 "auth.makepermanent": ("Rendre permanente", "Make permanent"), "auth.permanent.for": ("Rendre permanente l'autorisation de {0}", "Make the authorisation of {0} permanent"),
 "auth.revoked.done": ("L'autorisation est retirée.", "The authorisation is revoked."), "auth.extended.done": ("L'autorisation est prolongée.", "The authorisation is extended."),
 "auth.permanent.done": ("L'autorisation est permanente.", "The authorisation is permanent."),

@@ -1,0 +1,268 @@
+using System.Net;
+using Hl7.Fhir.Model;
+using Task = System.Threading.Tasks.Task;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Playwright;
+using OpenDmp.Core.Common;
+using OpenDmp.Core.Documents;
+using OpenDmp.Core.Fhir;
+using OpenDmp.Core.Import;
+using OpenDmp.Core.Patients;
+using OpenDmp.Server.Patients;
+using OpenDmp.Tests.Infrastructure;
+
+namespace OpenDmp.Tests.Integration;
+
+/// <summary>
+/// End to end in the Debian Chromium driven by Playwright, against the real Kestrel over HTTPS:
+/// a patient activates the account, logs in with TOTP, sees a new document, masks it (a
+/// professional then no longer sees it) and reads the access history; professionals log in with
+/// their client certificate, declare access, open the synthesis (curves), and break the glass,
+/// which the patient then sees highlighted. axe-core checks every page; screenshots are kept.
+/// </summary>
+public abstract class PortalTests(IStorageUnderTest storage, string name) : ServerTestBase(storage), IClassFixture<BrowserFixture>
+{
+    private const string Password = "un mot de passe 2026";
+
+    private BrowserFixture Chromium { get; set; } = null!;
+
+    public void Use(BrowserFixture browser) => Chromium = browser;
+
+    private static DocumentToSubmit Pdf(string title, string type = "11488-4", string cls = "10") =>
+        new(SubmissionBuilder.MinimalPdf(title), "application/pdf", title, TypeCode: type, ClassCode: cls);
+
+    private async Task<string> SubmitAsync(TestProfessional author, TestPatient patient, DocumentToSubmit doc)
+    {
+        using var response = await Server.Http(author.Certificate).PostAsync("/fhir", FhirAssert.Json(SubmissionBuilder.Build(patient.Reference, author.Rpps, author.Display, [doc])));
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, body);
+        return FhirJson.Parse<Bundle>(body).Entry.Select(e => e.Response.Location).First(l => l.StartsWith("DocumentReference/", StringComparison.Ordinal)).Split('/')[1];
+    }
+
+    private string CertificateBase(TestProfessional p) => Path.Combine(Server.Data.Root, "test-certs", p.Rpps);
+
+    /// <summary>Activation and sign-in through the pages; returns the TOTP secret.</summary>
+    private async Task<byte[]> SignInAsync(IPage page, TestPatient patient, string shot)
+    {
+        var code = await Server.WithScopeAsync(sp => sp.GetRequiredService<PatientAuthService>().IssueActivationAsync(patient.Id, null, Actor.Operator, Channels.Admin, CancellationToken.None));
+        await page.GotoAsync("/patient/activation");
+        await BrowserFixture.AssertAccessibleAsync(page);
+        await page.GetByLabel("Matricule INS").FillAsync(patient.Ins);
+        await page.GetByLabel("Code d'activation").FillAsync(code);
+        await page.GetByLabel("Nouveau mot de passe").FillAsync(Password);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Activer" }).ClickAsync();
+        var secretText = await page.Locator("#totp-secret").InnerTextAsync();
+        Assert.Equal(1, await page.Locator("svg[role=img]").CountAsync());
+        await BrowserFixture.ScreenshotAsync(page, $"{name}-patient-activation");
+        var secret = TrustServicesTests.FromBase32(secretText.Trim());
+
+        await page.GotoAsync("/patient");
+        Assert.Contains("/patient/connexion", page.Url, StringComparison.Ordinal);
+        await page.GetByLabel("Mot de passe").FillAsync("wrong password 1");
+        await page.GetByLabel("Matricule INS").FillAsync(patient.Ins);
+        await page.GetByLabel("Code à usage unique").FillAsync(Totp.Code(secret, Totp.StepAt(DateTimeOffset.UtcNow)));
+        await page.GetByRole(AriaRole.Button, new() { Name = "Se connecter" }).ClickAsync();
+        Assert.Contains("incorrect", await page.GetByRole(AriaRole.Alert).InnerTextAsync(), StringComparison.Ordinal);
+        await BrowserFixture.AssertAccessibleAsync(page);
+
+        await page.GetByLabel("Matricule INS").FillAsync(patient.Ins);
+        await page.GetByLabel("Mot de passe").FillAsync(Password);
+        // A code is accepted once: wait for the next time step if this one was used by the failed attempt.
+        await page.GetByLabel("Code à usage unique").FillAsync(Totp.Code(secret, Totp.StepAt(DateTimeOffset.UtcNow.AddSeconds(30))));
+        await page.GetByRole(AriaRole.Button, new() { Name = "Se connecter" }).ClickAsync();
+        try
+        {
+            await page.WaitForURLAsync(u => u.EndsWith("/patient", StringComparison.Ordinal), new() { Timeout = 15_000 });
+        }
+        catch (TimeoutException)
+        {
+            Assert.Fail($"sign-in did not reach /patient ({page.Url}): " + await page.Locator("main").InnerTextAsync());
+        }
+        await BrowserFixture.ScreenshotAsync(page, shot);
+        return secret;
+    }
+
+    [Fact]
+    public async Task Patient_SeesNewDocument_MasksIt_AndReadsTheHistory()
+    {
+        var gp = await Server.AddProfessionalAsync(family: "Martin", given: "Claire");
+        var cardio = await Server.AddProfessionalAsync(family: "Bernard", given: "Louis");
+        var patient = await Server.AddPatientAsync(gp);
+        var docId = await SubmitAsync(gp, patient, Pdf("Compte rendu cardiologique"));
+        var cardioHttp = Server.Http(cardio.Certificate);
+        using (var declared = await cardioHttp.PostAsync($"/fhir/Patient/{patient.Id}/$declare-access", FhirAssert.Json(TrustServicesTests.Declare("alleged", true))))
+        {
+            Assert.Equal(HttpStatusCode.Created, declared.StatusCode);
+        }
+
+        Assert.Single((await FhirAssert.BundleAsync(await cardioHttp.GetAsync($"/fhir/DocumentReference?patient={patient.Id}"))).Entry, e => e.Resource is DocumentReference);
+
+        await using var context = await Chromium.ContextAsync(Server);
+        var page = await context.NewPageAsync();
+        await page.GotoAsync("/");
+        Assert.Equal("fr", await page.GetAttributeAsync("html", "lang"));
+        await BrowserFixture.AssertAccessibleAsync(page);
+        await SignInAsync(page, patient, $"{name}-patient-home");
+
+        // Home: the new document, with its badge.
+        var item = page.Locator("li", new() { HasText = "Compte rendu cardiologique" });
+        await Assertions.Expect(item.Locator(".badge.new")).ToHaveTextAsync("Nouveau");
+        await BrowserFixture.AssertAccessibleAsync(page);
+
+        // The document: shown inline (PDF), masked after the warning is acknowledged.
+        await item.GetByRole(AriaRole.Link).ClickAsync();
+        await Assertions.Expect(page.Locator("iframe.doc")).ToHaveCountAsync(1);
+        await BrowserFixture.AssertAccessibleAsync(page);
+        // Without acknowledging the warning the form does not go (the browser's required check; the server checks too).
+        await page.GetByRole(AriaRole.Button, new() { Name = "Masquer" }).ClickAsync();
+        Assert.True(await page.Locator("#mask-confirm").EvaluateAsync<bool>("e => e.validity.valueMissing"));
+        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToHaveCountAsync(0);
+        await page.GetByLabel("J'ai compris et je veux masquer ce document").CheckAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Masquer" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("masqué");
+        await BrowserFixture.ScreenshotAsync(page, $"{name}-patient-document-masked");
+
+        // The cardiologist (alleged consent, not the author) no longer sees it; the treating physician does.
+        var after = await FhirAssert.BundleAsync(await cardioHttp.GetAsync($"/fhir/DocumentReference?patient={patient.Id}&_total=accurate"));
+        Assert.Equal(0, after.Total);
+        Assert.Equal(HttpStatusCode.NotFound, (await cardioHttp.GetAsync($"/fhir/DocumentReference/{docId}")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Server.Http(gp.Certificate).GetAsync($"/fhir/DocumentReference/{docId}")).StatusCode);
+
+        // The history shows the cardiologist's earlier access and the masking.
+        await page.GetByRole(AriaRole.Link, new() { Name = "Historique des accès" }).First.ClickAsync();
+        var history = page.Locator("table");
+        await Assertions.Expect(history.Locator("tr", new() { HasText = "Louis Bernard" }).Filter(new() { HasText = "Recherche" }).Filter(new() { HasText = "Consentement du patient" }).First).ToBeVisibleAsync();
+        await Assertions.Expect(history.Locator("tr", new() { HasText = "Louis Bernard" }).Filter(new() { HasText = "Refusé" }).First).ToBeVisibleAsync();
+        await Assertions.Expect(history.Locator("tr", new() { HasText = "Masquage" }).First).ToContainTextAsync("Vous");
+        await BrowserFixture.AssertAccessibleAsync(page);
+        await BrowserFixture.ScreenshotAsync(page, $"{name}-patient-history");
+
+        // Authorisations: the cardiologist's grant is listed and can be revoked.
+        await page.GetByRole(AriaRole.Link, new() { Name = "Autorisations" }).First.ClickAsync();
+        await BrowserFixture.AssertAccessibleAsync(page);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Retirer l'autorisation de Louis Bernard" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("retirée");
+        Assert.Equal(HttpStatusCode.Forbidden, (await cardioHttp.GetAsync($"/fhir/DocumentReference?patient={patient.Id}")).StatusCode);
+
+        // Documents list, English remembered across pages, and a phone-width screen without horizontal scrolling.
+        await page.GotoAsync("/patient/documents?ordre=asc&vue=type");
+        await BrowserFixture.AssertAccessibleAsync(page);
+        await page.GetByRole(AriaRole.Link, new() { Name = "English" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToHaveTextAsync("My documents");
+        await page.GotoAsync("/patient");
+        Assert.Equal("en", await page.GetAttributeAsync("html", "lang"));
+        await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToHaveTextAsync("My record");
+        await BrowserFixture.AssertAccessibleAsync(page);
+        await page.SetViewportSizeAsync(375, 800);
+        await page.GotoAsync("/patient/historique");
+        Assert.True(await page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= window.innerWidth + 1"), "the history page scrolls horizontally at 375 px");
+        await BrowserFixture.ScreenshotAsync(page, $"{name}-patient-history-phone-en");
+
+        // Sign-out ends the session.
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).ClickAsync();
+        await page.GotoAsync("/patient");
+        Assert.Contains("/patient/connexion", page.Url, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Professional_DeclaresAccess_OpensTheSynthesis_AndBreakTheGlassIsSeenByThePatient()
+    {
+        var gp = await Server.AddProfessionalAsync(family: "Martin", given: "Claire");
+        var pro = await Server.AddProfessionalAsync(family: "Roux", given: "Anne");
+        var er = await Server.AddProfessionalAsync(family: "Urgence", given: "Marc");
+        var patient = await Server.AddPatientAsync(gp);
+        await SubmitAsync(gp, patient, Pdf("Compte rendu d'hospitalisation", "34112-3"));
+        await SubmitAsync(gp, patient, Pdf("Synthèse médicale", "60591-5", "11"));
+        var observations = new Bundle { Type = Bundle.BundleType.Transaction };
+        for (var i = 0; i < 12; i++)
+        {
+            observations.Entry.Add(new Bundle.EntryComponent
+            {
+                FullUrl = "urn:uuid:" + Guid.NewGuid(),
+                Resource = new Observation
+                {
+                    Status = ObservationStatus.Final,
+                    Category = [new CodeableConcept("http://terminology.hl7.org/CodeSystem/observation-category", "laboratory")],
+                    Code = new CodeableConcept("http://loinc.org", "2339-0", "Glucose [Mass/volume] in Blood"),
+                    Subject = new ResourceReference("Patient/" + patient.Id),
+                    Effective = new FhirDateTime(DateTimeOffset.UtcNow.AddDays(-30 * (12 - i))),
+                    Value = new Quantity(0.9m + (i * 0.05m), "g/L"),
+                },
+                Request = new Bundle.RequestComponent { Method = Bundle.HTTPVerb.POST, Url = "Observation" },
+            });
+        }
+
+        await Server.WithScopeAsync(sp => sp.GetRequiredService<FhirImporter>().ImportAsync(observations, Actor.Operator, null, CancellationToken.None));
+
+        await using var context = await Chromium.ContextAsync(Server, CertificateBase(pro));
+        var page = await context.NewPageAsync();
+        await page.GotoAsync("/pro");
+        await Assertions.Expect(page.GetByText("Anne Roux", new() { Exact = false }).First).ToBeVisibleAsync();
+        await BrowserFixture.AssertAccessibleAsync(page);
+        await page.GetByLabel("INS du patient").FillAsync(patient.Ins);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Rechercher" }).ClickAsync();
+        await page.GetByRole(AriaRole.Link, new() { Name = "TESTPATIENT Anne" }).ClickAsync();
+
+        // The authorisation status comes first; the declaration needs the explicit confirmation.
+        await Assertions.Expect(page.Locator("#access-status")).ToHaveTextAsync("Aucune autorisation");
+        await BrowserFixture.AssertAccessibleAsync(page);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Déclarer l'accès" }).ClickAsync();
+        Assert.True(await page.Locator("#confirm").EvaluateAsync<bool>("e => e.validity.valueMissing"));
+        await Assertions.Expect(page.Locator("#access-status")).ToHaveTextAsync("Aucune autorisation");
+        await page.GetByLabel("Je confirme que le patient a donné son consentement").CheckAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Déclarer l'accès" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#access-status")).ToContainTextAsync("Accès autorisé");
+
+        // The synthesis in one click: latest documents, stays, timeline, a curve per numeric result code.
+        await page.GetByRole(AriaRole.Link, new() { Name = "Ouvrir la synthèse" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#latest + ul li")).ToHaveCountAsync(2);
+        await Assertions.Expect(page.Locator("section[aria-labelledby=stays] li")).ToContainTextAsync("hospitalisation");
+        await Assertions.Expect(page.Locator("svg.curve")).ToHaveCountAsync(1);
+        await Assertions.Expect(page.Locator("svg.curve circle")).ToHaveCountAsync(12);
+        await BrowserFixture.AssertAccessibleAsync(page);
+        await BrowserFixture.ScreenshotAsync(page, $"{name}-pro-synthesis");
+        await page.GetByRole(AriaRole.Link, new() { Name = "Synthèse médicale" }).First.ClickAsync();
+        await Assertions.Expect(page.Locator("iframe.doc")).ToHaveCountAsync(1);
+        await BrowserFixture.AssertAccessibleAsync(page);
+
+        // Without a certificate the professional space explains what is needed.
+        await using (var anonymous = await Chromium.ContextAsync(Server))
+        {
+            var p = await anonymous.NewPageAsync();
+            var response = await p.GotoAsync("/pro");
+            Assert.Equal(401, response!.Status);
+            await Assertions.Expect(p.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToHaveTextAsync("Carte de professionnel requise");
+        }
+
+        // Break-glass by an emergency physician, with a reason.
+        await using var erContext = await Chromium.ContextAsync(Server, CertificateBase(er));
+        var erPage = await erContext.NewPageAsync();
+        await erPage.GotoAsync($"/pro/patients/{patient.Id}");
+        await erPage.GetByLabel("Motif (obligatoire)").FillAsync("Patient inconscient aux urgences");
+        await erPage.GetByRole(AriaRole.Button, new() { Name = "Accéder en urgence" }).ClickAsync();
+        await Assertions.Expect(erPage.Locator("#access-status")).ToContainTextAsync("Bris de glace");
+        await BrowserFixture.ScreenshotAsync(erPage, $"{name}-pro-break-glass");
+
+        // The patient sees it, highlighted, in the history.
+        await using var patientContext = await Chromium.ContextAsync(Server);
+        var patientPage = await patientContext.NewPageAsync();
+        await SignInAsync(patientPage, patient, $"{name}-patient-alert");
+        await Assertions.Expect(patientPage.Locator("#alerts")).ToBeVisibleAsync();
+        await patientPage.GotoAsync("/patient/historique");
+        var row = patientPage.Locator("tr.emergency", new() { HasText = "Marc Urgence" }).First;
+        await Assertions.Expect(row).ToContainTextAsync("Accès en urgence");
+        await BrowserFixture.AssertAccessibleAsync(patientPage);
+        await BrowserFixture.ScreenshotAsync(patientPage, $"{name}-patient-history-emergency");
+    }
+}
+
+public sealed class PortalTests_Sqlite : PortalTests
+{
+    public PortalTests_Sqlite(BrowserFixture browser) : base(new SqliteStorage(), "sqlite") => Use(browser);
+}
+
+[Collection("postgres")]
+public sealed class PortalTests_Postgres : PortalTests
+{
+    public PortalTests_Postgres(PostgresCluster pg, BrowserFixture browser) : base(new PostgresStorage(pg, "portal"), "postgres") => Use(browser);
+}
