@@ -81,7 +81,15 @@ public static class PortalPages
             return Results.Redirect("/patient/connexion?sortie=1");
         }).WithMetadata(new DmpEndpoint(Requirement.Public, "logout")).DisableAntiforgery();
 
-        app.MapRazorComponents<App>();
+        // Pages declare their requirement with [PortalPage]; the framework's own redirect endpoint
+        // (used by enhanced navigation, which these pages do not use) only follows data-protected URLs.
+        app.MapRazorComponents<App>().Add(b =>
+        {
+            if (b is RouteEndpointBuilder r && r.RoutePattern.RawText?.StartsWith("/_framework/", StringComparison.Ordinal) == true)
+            {
+                b.Metadata.Add(new DmpEndpoint(Requirement.Public, "none"));
+            }
+        });
     }
 
     /// <summary>A local path to go back to (never another site).</summary>

@@ -232,9 +232,15 @@ public abstract class BadInputAndSecurityTests(IStorageUnderTest storage) : Serv
         var wrong = Server.Http(RunningServer.Reload(TestCertificateAuthority.LoadOrCreate(otherDir, TimeProvider.System).IssueProfessional(TestIds.NewRpps(), "Usurpateur", null, otherDir, TimeProvider.System)));
         foreach (var e in endpoints)
         {
-            var declared = e.Metadata.GetMetadata<DmpEndpoint>();
+            var declared = e.Metadata.GetMetadata<DmpEndpoint>() ?? e.Metadata.GetMetadata<PortalPageAttribute>()?.ToEndpoint();
             Assert.True(declared is not null, $"endpoint {e.RoutePattern.RawText} declares no access requirement");
             Assert.False(string.IsNullOrEmpty(declared!.AuditEvent));
+            if (declared.Requirement == Requirement.PortalProfessional && !(e.RoutePattern.RawText ?? string.Empty).Contains('{', StringComparison.Ordinal))
+            {
+                using var page = await anonymous.GetAsync(e.RoutePattern.RawText);
+                Assert.True(page.StatusCode == HttpStatusCode.Unauthorized, $"portal page {e.RoutePattern.RawText} answered {(int)page.StatusCode} without a certificate");
+            }
+
             if (declared.Requirement != Requirement.Professional)
             {
                 continue;
