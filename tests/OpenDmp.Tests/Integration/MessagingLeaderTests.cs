@@ -91,7 +91,11 @@ public sealed class MessagingLeaderTests(MailServers mail, PostgresCluster pg) :
     {
         await using var conn = new NpgsqlConnection(_cs);
         await conn.OpenAsync();
-        await using var cmd = new NpgsqlCommand("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'opendmp-leader-deposit-mailbox'", conn);
+        // Holders of the granted advisory lock in this database (a follower's short-lived attempt
+        // also shows in pg_stat_activity under the same application name, but holds nothing).
+        await using var cmd = new NpgsqlCommand(
+            "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+            + "WHERE l.locktype = 'advisory' AND l.granted AND a.datname = current_database() AND a.application_name = 'opendmp-leader-deposit-mailbox'", conn);
         return (long)(await cmd.ExecuteScalarAsync())!;
     }
 }
