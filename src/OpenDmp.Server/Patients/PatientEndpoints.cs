@@ -57,14 +57,7 @@ public static class PatientEndpoints
             var body = await ReadAsync<LoginRequest>(ctx);
             var login = await auth.LoginAsync(body.Ins, body.Password, body.Totp, ctx.RequestAborted, body.Representative);
             var (bearer, cookie) = (login.Bearer, login.Cookie);
-            ctx.Response.Cookies.Append(PatientAuthService.CookieName, cookie.Token, new CookieOptions
-            {
-                HttpOnly = true,
-                Secure = true,
-                SameSite = SameSiteMode.Strict,
-                Path = "/",
-                Expires = cookie.ExpiresAt,
-            });
+            SetSessionCookie(ctx, cookie);
             return Results.Json(new
             {
                 access_token = bearer.Token,
@@ -92,6 +85,17 @@ public static class PatientEndpoints
         }).WithMetadata(Public);
         return app;
     }
+
+    /// <summary>Sets the portal's session cookie (HttpOnly, Secure, SameSite=Strict), for the API login and the portal's sign-in page.</summary>
+    public static void SetSessionCookie(HttpContext ctx, PatientSessionToken cookie) =>
+        ctx.Response.Cookies.Append(PatientAuthService.CookieName, cookie.Token, new CookieOptions
+        {
+            HttpOnly = true,
+            Secure = true,
+            SameSite = SameSiteMode.Strict,
+            Path = "/",
+            Expires = cookie.ExpiresAt,
+        });
 
     private static async Task<T> ReadAsync<T>(HttpContext ctx)
     {

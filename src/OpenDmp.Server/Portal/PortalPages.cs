@@ -96,17 +96,6 @@ public static class PortalPages
     public static string LocalUrl(string? url) =>
         !string.IsNullOrEmpty(url) && url.StartsWith('/') && !url.StartsWith("//", StringComparison.Ordinal) && !url.StartsWith("/\\", StringComparison.Ordinal) ? url : "/";
 
-    /// <summary>Sets the portal's session cookie (HttpOnly, Secure, SameSite=Strict).</summary>
-    public static void SetSessionCookie(HttpContext ctx, PatientSessionToken cookie) =>
-        ctx.Response.Cookies.Append(PatientAuthService.CookieName, cookie.Token, new CookieOptions
-        {
-            HttpOnly = true,
-            Secure = true,
-            SameSite = SameSiteMode.Strict,
-            Path = "/",
-            Expires = cookie.ExpiresAt,
-        });
-
     /// <summary>The answer to a browser that reached the professional space without a valid certificate.</summary>
     public static async Task WriteUnauthenticatedAsync(HttpContext context, string reason)
     {
