@@ -35,6 +35,8 @@ public enum AccessAction
     Notify,
     /// <summary>Deposit a secure message about the patient into the record.</summary>
     DepositMessage,
+    /// <summary>Write the patient's personal space (allergies, history, contacts, wishes): the patient only.</summary>
+    EditPersonalSpace,
 }
 
 /// <summary>Why a request was refused (drives the advice given to the caller, never the record's content).</summary>
@@ -208,6 +210,9 @@ public static class AccessPolicy
     /// representatives (a minor's secret, CSP L.1111-5), and neither sees documents not yet released
     /// to the patient (invisible until the announcement consultation, drafts).
     /// </summary>
+    /// <summary>TRE_A03 class of the documents a patient deposits in their own record.</summary>
+    public const string PatientClassCode = "90";
+
     private static AccessDecision DecidePatient(AccessRequest request)
     {
         var actor = request.Actor;
@@ -233,6 +238,28 @@ public static class AccessPolicy
                 return doc is null || !scope.Admits(doc)
                     ? AccessDecision.Deny(representative ? "not shown to the patient's legal representatives" : "not yet released to the patient", Denial.Hidden)
                     : new AccessDecision(true, representative ? "legal representative of the patient" : "the patient's own document", mode, scope);
+            case AccessAction.CreateDocument:
+            case AccessAction.EditPersonalSpace:
+            case AccessAction.ManageRecord:
+                // The patient's own contributions (personal space, class 90 "documents déposés par le
+                // patient") and closing/reopening the record are the patient's alone: a legal
+                // representative keeps read access and the consent settings.
+                if (representative)
+                {
+                    return AccessDecision.Deny("only the patient may do this", Denial.NotAllowed);
+                }
+
+                if (request.Action != AccessAction.ManageRecord && record.Status != RecordStatus.Open)
+                {
+                    return AccessDecision.Deny("the record is closed", Denial.Closed);
+                }
+
+                if (request.Action == AccessAction.CreateDocument && doc is not null && doc.ClassCode != PatientClassCode)
+                {
+                    return AccessDecision.Deny("a patient deposits documents of class 90 (documents déposés par le patient) only", Denial.NotAllowed);
+                }
+
+                return new AccessDecision(true, "the patient's own record", mode, scope);
             default:
                 return AccessDecision.Deny("a patient cannot do this through the professional interface", Denial.NotAllowed);
         }

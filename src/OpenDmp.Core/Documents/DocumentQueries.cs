@@ -27,8 +27,11 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
 
     public static readonly IReadOnlySet<string> ListSearchParams = new HashSet<string>(StringComparer.Ordinal)
     {
-        "patient", "subject", "patient.identifier", "code", "status", "date", "identifier", "sourceId", "source", "_id", "_count", "_offset", "_total",
+        "patient", "subject", "patient.identifier", "code", "status", "date", "identifier", "sourceId", "source", "_id", "_count", "_offset", "_total", "_content",
     };
+
+    /// <summary>A "_content" search reads at most this many documents (after the other filters).</summary>
+    public const int MaxContentScan = 2_000;
 
     /// <summary>ITI-67: documents of one patient's record matching the parameters, filtered by the access policy.</summary>
     public async Task<SearchPage> SearchDocumentsAsync(SearchParams sp, Actor actor, string channel, CancellationToken ct)
@@ -47,6 +50,11 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
         var visible = db.Documents.AsNoTracking().Where(x => x.RecordId == recordId && !x.Erased);
         var q = visible.Where(decision.Scope.ToExpression());
         q = ApplyDocumentFilters(q, sp, recordId);
+        if (sp.First("_content") is { } text)
+        {
+            q = await ContentFilterAsync(q, recordId, text, ct);
+        }
+
         q = sp.First("_sort") switch
         {
             null or "-date" => q.OrderByDescending(x => x.Date).ThenByDescending(x => x.Id),
@@ -77,6 +85,36 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
 
         await AuditAsync(new AuditItem(recordId, actor, "search", "success", channel, "DocumentReference", null, decision.Mode, $"hits={hits.Count}"), ct);
         return new SearchPage(hits, offset, count, rows.Count > count, total) { Notice = notice };
+    }
+
+    /// <summary>
+    /// "_content": the documents (already within the actor's scope and the other filters) whose text
+    /// holds every word, read from the decrypted content at search time (no plaintext index exists).
+    /// </summary>
+    private async Task<IQueryable<DocumentEntry>> ContentFilterAsync(IQueryable<DocumentEntry> q, string recordId, string text, CancellationToken ct)
+    {
+        var words = DocumentText.Words(text);
+        if (words.Count == 0 || text.Length > 200)
+        {
+            throw DmpException.Invalid("_content needs one or more words (200 characters at most)", "_content");
+        }
+
+        var candidates = await q.Select(x => new { x.Id, x.ContentKey, x.ContentType }).Take(MaxContentScan + 1).ToListAsync(ct);
+        if (candidates.Count > MaxContentScan)
+        {
+            throw DmpException.Invalid($"_content would read more than {MaxContentScan} documents: narrow the search with other filters (type, date, category)", "_content");
+        }
+
+        var matching = new List<string>();
+        foreach (var c in candidates)
+        {
+            if (await store.GetAsync(db, recordId, c.ContentKey, ct) is { } bytes && DocumentText.Matches(DocumentText.Extract(c.ContentType, bytes), words))
+            {
+                matching.Add(c.Id);
+            }
+        }
+
+        return q.Where(x => matching.Contains(x.Id));
     }
 
     private IQueryable<DocumentEntry> ApplyDocumentFilters(IQueryable<DocumentEntry> q, SearchParams sp, string recordId)

@@ -157,6 +157,12 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
                 throw DmpException.Invalid("two documents of the Bundle have the same masterIdentifier", $"Bundle.entry[{index}].resource.masterIdentifier");
             }
 
+            // A patient deposits under their own name only (contained Patient author, class 90).
+            if (actor.Kind == ActorKind.Patient && (nd.Entry.AuthorProfessionalId is not null || nd.Entry.AuthorIdentifier is not null))
+            {
+                throw DmpException.Invalid("a document deposited by the patient is authored by the patient (a contained Patient), not by a professional", $"Bundle.entry[{index}].resource.author");
+            }
+
             // The profession × document-type matrix applies to each document deposited.
             if (!permit.Admits(DocumentResources.Facts(nd.Entry), AccessAction.CreateDocument))
             {

@@ -26,7 +26,11 @@ public sealed record DocumentToSubmit(
 /// </summary>
 public static class SubmissionBuilder
 {
-    public static Bundle Build(string patientReference, string authorRpps, string authorDisplay, IReadOnlyList<DocumentToSubmit> documents)
+    /// <summary>A submission by the patient (documents of class 90 authored by the patient, from the patient space).</summary>
+    public static Bundle BuildByPatient(string patientReference, IReadOnlyList<DocumentToSubmit> documents) => Build(patientReference, null, "patient", documents);
+
+    /// <summary>A submission authored by a professional (<paramref name="authorRpps"/>), or by the patient when it is null.</summary>
+    public static Bundle Build(string patientReference, string? authorRpps, string authorDisplay, IReadOnlyList<DocumentToSubmit> documents)
     {
         var bundle = new Bundle { Type = Bundle.BundleType.Transaction };
         var list = new List
@@ -66,12 +70,14 @@ public static class SubmissionBuilder
                 DocStatus = d.Draft ? CompositionStatus.Preliminary : null,
                 Contained =
                 [
-                    new PractitionerRole
-                    {
-                        Id = "author",
-                        Identifier = [new Identifier(Rpps.IdNatPsSystem, Rpps.ToIdNatPs(authorRpps))],
-                        Practitioner = new ResourceReference { Identifier = new Identifier(Rpps.IdNatPsSystem, Rpps.ToIdNatPs(authorRpps)), Display = authorDisplay },
-                    },
+                    authorRpps is null
+                        ? new Hl7.Fhir.Model.Patient { Id = "author" }
+                        : new PractitionerRole
+                        {
+                            Id = "author",
+                            Identifier = [new Identifier(Rpps.IdNatPsSystem, Rpps.ToIdNatPs(authorRpps))],
+                            Practitioner = new ResourceReference { Identifier = new Identifier(Rpps.IdNatPsSystem, Rpps.ToIdNatPs(authorRpps)), Display = authorDisplay },
+                        },
                 ],
                 Author = [new ResourceReference("#author")],
                 Content =
@@ -94,7 +100,7 @@ public static class SubmissionBuilder
                 Context = new DocumentReference.ContextComponent
                 {
                     Period = new Period { Start = date.AddHours(-1).ToString("yyyy-MM-ddTHH:mm:sszzz", System.Globalization.CultureInfo.InvariantCulture) },
-                    FacilityType = new CodeableConcept(Terminology.FacilitySystem, d.FacilityCode),
+                    FacilityType = new CodeableConcept(Terminology.FacilityTypes.Concepts.FirstOrDefault(c => c.Code == d.FacilityCode)?.System ?? Terminology.FacilitySystem, d.FacilityCode),
                     PracticeSetting = new CodeableConcept(Terminology.PracticeSettingSystem, d.PracticeSettingCode),
                 },
             };

@@ -23,6 +23,9 @@ public abstract class Credentials
 public sealed class PatientAccount : Credentials
 {
     public required string RecordId { get; set; }
+
+    /// <summary>Whether first accesses by a professional are e-mailed (emergency accesses always are).</summary>
+    public bool NotifyFirstAccess { get; set; } = true;
 }
 
 /// <summary>

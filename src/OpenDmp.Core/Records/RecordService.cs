@@ -12,7 +12,7 @@ namespace OpenDmp.Core.Records;
 public sealed record NewPatient(string Ins, string InsSystem, string Family, string Given, DateOnly BirthDate, string Sex, string? BirthPlace, string? Id = null);
 
 /// <summary>Patients and their records: identity, opening, closing, reopening.</summary>
-public sealed class RecordService(DmpDbContext db, WriteGate gate, AuditTrail audit, TimeProvider time, PolicySettings policy)
+public sealed class RecordService(DmpDbContext db, WriteGate gate, AuditTrail audit, TimeProvider time, PolicySettings policy, RecordGuard guard)
 {
     /// <summary>Registers a patient with strict identity traits. The INS key is verified for NIR/NIA/test/demo systems.</summary>
     public async Task<Patient> AddPatientAsync(NewPatient p, Actor actor, string channel, CancellationToken ct)
@@ -146,6 +146,15 @@ public sealed class RecordService(DmpDbContext db, WriteGate gate, AuditTrail au
         return record;
     }
 
+    /// <summary>The record's state as its patient (or a legal representative) sees it: open or closed, and since when.</summary>
+    public async Task<(RecordStatus Status, DateTimeOffset? ClosedAt)> StateAsync(string recordId, Actor actor, string channel, CancellationToken ct)
+    {
+        var facts = await guard.FactsAsync(recordId, ct) ?? throw new DmpException(ErrorKind.NotFound, "no such record");
+        await guard.RequireAsync(new AccessRequest(actor, AccessAction.ManageConsent, facts), "read", "Record", recordId, channel, auditPermit: true, ct);
+        var closedAt = await db.Records.AsNoTracking().Where(x => x.RecordId == recordId).Select(x => x.ClosedAt).FirstOrDefaultAsync(ct);
+        return (facts.Status, closedAt);
+    }
+
     public Task<Record> CloseAsync(string recordId, Actor actor, string channel, CancellationToken ct) => TransitionAsync(recordId, RecordCommand.Close, actor, channel, ct);
 
     public Task<Record> ReopenAsync(string recordId, Actor actor, string channel, CancellationToken ct) => TransitionAsync(recordId, RecordCommand.Reopen, actor, channel, ct);
@@ -176,6 +185,13 @@ public sealed class RecordService(DmpDbContext db, WriteGate gate, AuditTrail au
 
     private async Task<Record> TransitionAsync(string recordId, RecordCommand command, Actor actor, string channel, CancellationToken ct)
     {
+        // The operator (admin tool) or the patient from their own space: asked to the policy like
+        // every other action on a record, refusals audited.
+        if (await guard.FactsAsync(recordId, ct) is { } facts)
+        {
+            await guard.RequireAsync(new AccessRequest(actor, AccessAction.ManageRecord, facts), command.ToString().ToLowerInvariant(), "Record", recordId, channel, auditPermit: false, ct, "you may not close or reopen this record");
+        }
+
         await using var scope = await gate.EnterAsync(db, recordId, ct);
         var record = await db.Records.FirstOrDefaultAsync(x => x.RecordId == recordId, ct);
         var next = RecordStateMachine.Next(record?.Status, command);

@@ -44,6 +44,8 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
     public DbSet<PatientAccount> PatientAccounts => Set<PatientAccount>();
     public DbSet<PatientSession> PatientSessions => Set<PatientSession>();
     public DbSet<RepresentativeAccount> RepresentativeAccounts => Set<RepresentativeAccount>();
+    public DbSet<OpenDmp.Core.Records.PersonalEntry> PersonalEntries => Set<OpenDmp.Core.Records.PersonalEntry>();
+    public DbSet<SavedView> SavedViews => Set<SavedView>();
     public DbSet<OpenDmp.Core.Messaging.OutboundMessage> OutboundMessages => Set<OpenDmp.Core.Messaging.OutboundMessage>();
     public DbSet<OpenDmp.Core.Messaging.OutboundRecipient> OutboundRecipients => Set<OpenDmp.Core.Messaging.OutboundRecipient>();
     public DbSet<OpenDmp.Core.Messaging.InboundMessage> InboundMessages => Set<OpenDmp.Core.Messaging.InboundMessage>();
@@ -169,6 +171,19 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
             e.ToTable("representative_accounts");
             e.HasKey(x => x.Id);
             e.HasIndex(x => x.RecordId);
+        });
+        modelBuilder.Entity<OpenDmp.Core.Records.PersonalEntry>(e =>
+        {
+            e.ToTable("personal_entries");
+            e.HasKey(x => new { x.RecordId, x.Id });
+            e.Property(x => x.Category).HasMaxLength(40);
+        });
+        modelBuilder.Entity<SavedView>(e =>
+        {
+            e.ToTable("saved_views");
+            e.HasKey(x => new { x.RecordId, x.Id });
+            e.HasIndex(x => new { x.RecordId, x.OwnerId, x.Name }).IsUnique();
+            e.Property(x => x.Name).HasMaxLength(80);
         });
         modelBuilder.Entity<PatientSession>(e =>
         {

@@ -959,6 +959,10 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("locked_until");
 
+                    b.Property<bool>("NotifyFirstAccess")
+                        .HasColumnType("boolean")
+                        .HasColumnName("notify_first_access");
+
                     b.Property<string>("PasswordHash")
                         .HasColumnType("text")
                         .HasColumnName("password_hash");
@@ -1083,6 +1087,44 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                     b.ToTable("representative_accounts", (string)null);
                 });
 
+            modelBuilder.Entity("OpenDmp.Core.Patients.SavedView", b =>
+                {
+                    b.Property<string>("RecordId")
+                        .HasColumnType("text")
+                        .HasColumnName("record_id");
+
+                    b.Property<string>("Id")
+                        .HasColumnType("text")
+                        .HasColumnName("id");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(80)
+                        .HasColumnType("character varying(80)")
+                        .HasColumnName("name");
+
+                    b.Property<string>("OwnerId")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("owner_id");
+
+                    b.Property<string>("Query")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("query");
+
+                    b.HasKey("RecordId", "Id");
+
+                    b.HasIndex("RecordId", "OwnerId", "Name")
+                        .IsUnique();
+
+                    b.ToTable("saved_views", (string)null);
+                });
+
             modelBuilder.Entity("OpenDmp.Core.Records.Patient", b =>
                 {
                     b.Property<string>("RecordId")
@@ -1159,6 +1201,40 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                     b.HasKey("System", "Value");
 
                     b.ToTable("patient_identifiers", (string)null);
+                });
+
+            modelBuilder.Entity("OpenDmp.Core.Records.PersonalEntry", b =>
+                {
+                    b.Property<string>("RecordId")
+                        .HasColumnType("text")
+                        .HasColumnName("record_id");
+
+                    b.Property<string>("Id")
+                        .HasColumnType("text")
+                        .HasColumnName("id");
+
+                    b.Property<string>("Category")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("character varying(40)")
+                        .HasColumnName("category");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<byte[]>("SealedFields")
+                        .IsRequired()
+                        .HasColumnType("bytea")
+                        .HasColumnName("sealed_fields");
+
+                    b.Property<DateTimeOffset>("UpdatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("updated_at");
+
+                    b.HasKey("RecordId", "Id");
+
+                    b.ToTable("personal_entries", (string)null);
                 });
 
             modelBuilder.Entity("OpenDmp.Core.Records.Record", b =>

@@ -952,6 +952,10 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                         .HasColumnType("INTEGER")
                         .HasColumnName("locked_until");
 
+                    b.Property<bool>("NotifyFirstAccess")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("notify_first_access");
+
                     b.Property<string>("PasswordHash")
                         .HasColumnType("TEXT")
                         .HasColumnName("password_hash");
@@ -1076,6 +1080,44 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                     b.ToTable("representative_accounts", (string)null);
                 });
 
+            modelBuilder.Entity("OpenDmp.Core.Patients.SavedView", b =>
+                {
+                    b.Property<string>("RecordId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("record_id");
+
+                    b.Property<string>("Id")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(80)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("name");
+
+                    b.Property<string>("OwnerId")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("owner_id");
+
+                    b.Property<string>("Query")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("query");
+
+                    b.HasKey("RecordId", "Id");
+
+                    b.HasIndex("RecordId", "OwnerId", "Name")
+                        .IsUnique();
+
+                    b.ToTable("saved_views", (string)null);
+                });
+
             modelBuilder.Entity("OpenDmp.Core.Records.Patient", b =>
                 {
                     b.Property<string>("RecordId")
@@ -1152,6 +1194,40 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                     b.HasKey("System", "Value");
 
                     b.ToTable("patient_identifiers", (string)null);
+                });
+
+            modelBuilder.Entity("OpenDmp.Core.Records.PersonalEntry", b =>
+                {
+                    b.Property<string>("RecordId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("record_id");
+
+                    b.Property<string>("Id")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<string>("Category")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("category");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<byte[]>("SealedFields")
+                        .IsRequired()
+                        .HasColumnType("BLOB")
+                        .HasColumnName("sealed_fields");
+
+                    b.Property<long>("UpdatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("updated_at");
+
+                    b.HasKey("RecordId", "Id");
+
+                    b.ToTable("personal_entries", (string)null);
                 });
 
             modelBuilder.Entity("OpenDmp.Core.Records.Record", b =>

@@ -52,6 +52,8 @@ public static class CoreServices
         services.AddScoped<AuditQueries>();
         services.AddScoped<OpenDmp.Core.Access.RecordGuard>();
         services.AddScoped<OpenDmp.Core.Access.ConsentService>();
+        services.AddScoped<OpenDmp.Core.Records.PersonalSpaceService>();
+        services.AddScoped<OpenDmp.Core.Patients.PatientPreferences>();
         services.AddSingleton(AccessSettings(configuration));
         services.AddSingleton(configuration.GetSection("PatientAuth").Get<OpenDmp.Server.Patients.PatientAuthOptions>() ?? new OpenDmp.Server.Patients.PatientAuthOptions());
         services.AddScoped<OpenDmp.Server.Patients.PatientAuthService>();

@@ -52,6 +52,10 @@ public sealed partial class NotificationMailService(IServiceProvider services, M
         using var scope = services.CreateScope();
         var db = scope.ServiceProvider.GetRequiredService<DmpDbContext>();
         var guard = scope.ServiceProvider.GetRequiredService<RecordGuard>();
+        // First accesses the patient chose not to receive by e-mail stay listed in the patient space only.
+        var muted = db.PatientAccounts.Where(a => !a.NotifyFirstAccess).Select(a => a.RecordId);
+        await db.Notifications.Where(n => n.Status == "pending" && n.Kind == "first-access" && muted.Contains(n.RecordId))
+            .ExecuteUpdateAsync(u => u.SetProperty(x => x.Status, "not-emailed"), ct);
         var pending = await db.Notifications.AsNoTracking().Where(n => n.Status == "pending")
             .Join(db.PatientAccounts.Where(a => a.Email != null), n => n.RecordId, a => a.RecordId, (n, a) => new { Notification = n, a.Email })
             .OrderBy(x => x.Notification.CreatedAt).Take(200).ToListAsync(ct);

@@ -30,7 +30,7 @@ public sealed record DocumentView(
         var cls = d.Category.SelectMany(c => c.Coding).FirstOrDefault();
         var labels = d.SecurityLabel.SelectMany(c => c.Coding).Select(c => c.Code).ToHashSet(StringComparer.Ordinal);
         var role = d.Contained.OfType<PractitionerRole>().FirstOrDefault();
-        var author = role?.Practitioner?.Display ?? d.Author.FirstOrDefault()?.Display ?? d.Contained.OfType<Patient>().Select(_ => "patient").FirstOrDefault() ?? "—";
+        var author = role?.Practitioner?.Display ?? d.Author.FirstOrDefault()?.Display ?? d.Contained.OfType<Patient>().Select(_ => Ui.T("author.patient")).FirstOrDefault() ?? "—";
         var facility = d.Context?.FacilityType?.Coding.FirstOrDefault();
         var setting = d.Context?.PracticeSetting?.Coding.FirstOrDefault();
         return new DocumentView(

@@ -22,6 +22,43 @@ public class PortalTextTests
         Assert.Equal("Sign in", en["login.submit"]);
     }
 
+    /// <summary>Every text key the portal's sources name literally, and every key built from the personal-space forms, exists.</summary>
+    [Fact]
+    public void EveryKeyUsedByThePortal_Exists()
+    {
+        var fr = Keys(Ui.Resources.GetResourceSet(CultureInfo.InvariantCulture, true, false)!);
+        var root = new DirectoryInfo(AppContext.BaseDirectory);
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "OpenDmp.slnx")))
+        {
+            root = root.Parent;
+        }
+
+        Assert.NotNull(root);
+        var portal = Path.Combine(root.FullName, "src", "OpenDmp.Server", "Portal");
+        var used = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var file in System.IO.Directory.EnumerateFiles(portal, "*.*", SearchOption.AllDirectories).Where(f => f.EndsWith(".razor", StringComparison.Ordinal) || f.EndsWith(".cs", StringComparison.Ordinal)))
+        {
+            foreach (System.Text.RegularExpressions.Match m in System.Text.RegularExpressions.Regex.Matches(File.ReadAllText(file), "Ui\\.T\\(\"([a-z0-9.\\-]+)\""))
+            {
+                used.Add(m.Groups[1].Value);
+            }
+        }
+
+        foreach (var c in OpenDmp.Core.Records.PersonalSpaceService.Categories)
+        {
+            used.Add("personal." + c.Code);
+            foreach (var f in c.Fields)
+            {
+                used.Add("personal.field." + f.Name);
+                used.UnionWith((f.Choices ?? []).Select(x => "personal.choice." + x));
+            }
+        }
+
+        Assert.True(used.Count > 200, $"only {used.Count} keys found: the scan is broken");
+        var missing = used.Where(k => !k.EndsWith('.') && !fr.ContainsKey(k)).ToList();
+        Assert.True(missing.Count == 0, "missing texts: " + string.Join(", ", missing));
+    }
+
     private static Dictionary<string, string> Keys(ResourceSet set) =>
         set.Cast<DictionaryEntry>().ToDictionary(e => (string)e.Key, e => (string?)e.Value ?? string.Empty);
 
