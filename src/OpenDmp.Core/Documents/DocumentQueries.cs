@@ -22,12 +22,12 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
     {
         "patient", "subject", "patient.identifier", "status", "type", "category", "date", "period", "period-start", "period-end",
         "author", "author.identifier", "facility", "setting", "related", "relatesto", "security-label", "format", "identifier", "_id",
-        "_count", "_offset", "_total", "_sort",
+        "_count", "_offset", "_total", "_sort", "_content",
     };
 
     public static readonly IReadOnlySet<string> ListSearchParams = new HashSet<string>(StringComparer.Ordinal)
     {
-        "patient", "subject", "patient.identifier", "code", "status", "date", "identifier", "sourceId", "source", "_id", "_count", "_offset", "_total", "_content",
+        "patient", "subject", "patient.identifier", "code", "status", "date", "identifier", "sourceId", "source", "_id", "_count", "_offset", "_total",
     };
 
     /// <summary>A "_content" search reads at most this many documents (after the other filters).</summary>

@@ -1,6 +1,7 @@
 using System.Net;
 using Hl7.Fhir.Model;
 using Task = System.Threading.Tasks.Task;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 using OpenDmp.Core.Common;
@@ -8,6 +9,7 @@ using OpenDmp.Core.Documents;
 using OpenDmp.Core.Fhir;
 using OpenDmp.Core.Import;
 using OpenDmp.Core.Patients;
+using OpenDmp.Core.Records;
 using OpenDmp.Server.Patients;
 using OpenDmp.Tests.Infrastructure;
 
@@ -165,6 +167,126 @@ public abstract class PortalTests(IStorageUnderTest storage, string name) : Serv
     }
 
     [Fact]
+    public async Task Patient_KeepsThePersonalSpace_Uploads_SearchesText_SavesAView_SetsNotifications_AndClosesThenReopens()
+    {
+        var gp = await Server.AddProfessionalAsync(family: "Martin", given: "Claire");
+        var patient = await Server.AddPatientAsync(gp);
+        var gpHttp = Server.Http(gp.Certificate);
+        // A text document whose words are only in its content, not in its metadata.
+        await SubmitAsync(gp, patient, new DocumentToSubmit("Suivi : glycémie stable, poursuivre la metformine."u8.ToArray(), "text/plain", "Courrier de suivi", FormatCode: "urn:ihe:iti:xds-sd:text:2008"));
+        await SubmitAsync(gp, patient, Pdf("Bilan annuel"));
+
+        await using var context = await Chromium.ContextAsync(Server);
+        var page = await context.NewPageAsync();
+        await SignInAsync(page, patient, $"{name}-patient-personal-signin");
+
+        // Personal space: structured forms; a wrong telephone number is refused with the reason, nothing written.
+        await page.GetByRole(AriaRole.Link, new() { Name = "Espace personnel" }).First.ClickAsync();
+        await BrowserFixture.AssertAccessibleAsync(page);
+        var allergy = page.Locator("section", new() { Has = page.Locator("#h-allergy") });
+        await allergy.Locator("summary").ClickAsync();
+        await allergy.GetByLabel("Substance ou aliment").FillAsync("Pénicilline");
+        await allergy.GetByLabel("Réaction").FillAsync("Urticaire");
+        await allergy.GetByLabel("Gravité").SelectOptionAsync("severe");
+        await allergy.GetByRole(AriaRole.Button, new() { Name = "Enregistrer" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToHaveTextAsync("Enregistré.");
+        await Assertions.Expect(page.Locator("section", new() { Has = page.Locator("#h-allergy") }).Locator("li")).ToHaveTextAsync(new System.Text.RegularExpressions.Regex("Pénicilline — Réaction : Urticaire — Gravité : sévère"));
+        var contact = page.Locator("section", new() { Has = page.Locator("#h-emergency-contact") });
+        await contact.Locator("summary").ClickAsync();
+        await contact.GetByLabel("Nom et prénom").FillAsync("Paul Durand");
+        await contact.GetByLabel("Téléphone").FillAsync("pas un numéro");
+        await contact.GetByRole(AriaRole.Button, new() { Name = "Enregistrer" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Alert)).ToContainTextAsync("telephone");
+        await Assertions.Expect(page.Locator("section", new() { Has = page.Locator("#h-emergency-contact") }).Locator("li")).ToHaveCountAsync(0);
+        var organ = page.Locator("section", new() { Has = page.Locator("#h-organ-donation") });
+        await organ.GetByLabel("Ma volonté").SelectOptionAsync("refusal");
+        await organ.GetByRole(AriaRole.Button, new() { Name = "Enregistrer" }).ClickAsync();
+        await Assertions.Expect(page.Locator("section", new() { Has = page.Locator("#h-organ-donation") }).Locator("li")).ToHaveTextAsync(new System.Text.RegularExpressions.Regex("Je refuse le don de mes organes"));
+
+        // A document uploaded by the patient (class 90), shown to professionals as such.
+        await page.Locator("#file").SetInputFilesAsync(new FilePayload { Name = "directives.txt", MimeType = "text/plain", Buffer = "Je refuse tout acharnement thérapeutique."u8.ToArray() });
+        await page.GetByLabel("Titre du document").FillAsync("Mes directives anticipées");
+        await page.Locator("#doctype").SelectOptionAsync(new SelectOptionValue { Label = "Directives anticipées" });
+        await page.GetByRole(AriaRole.Button, new() { Name = "Déposer dans mon dossier" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToHaveTextAsync("Votre document est déposé.");
+        await BrowserFixture.AssertAccessibleAsync(page);
+        await BrowserFixture.ScreenshotAsync(page, $"{name}-patient-personal-space");
+        var fromPatient = (await FhirAssert.BundleAsync(await gpHttp.GetAsync($"/fhir/DocumentReference?patient={patient.Id}&category=90")))
+            .Entry.Select(e => e.Resource).OfType<DocumentReference>().Single();
+        Assert.Equal("Mes directives anticipées", fromPatient.Description);
+        Assert.Single(fromPatient.Contained.OfType<Hl7.Fhir.Model.Patient>());
+
+        // Search in the documents' text (the words are in no title), then save the view.
+        await page.GotoAsync("/patient/documents");
+        await page.Locator("#q").FillAsync("metformine");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Afficher" }).ClickAsync();
+        await Assertions.Expect(page.Locator("tbody tr")).ToHaveCountAsync(1);
+        await Assertions.Expect(page.Locator("tbody tr")).ToContainTextAsync("Courrier de suivi");
+        await Assertions.Expect(page.Locator("tbody tr .badge")).ToHaveTextAsync("Trouvé dans le texte");
+        await page.GetByLabel("Nom de la vue (filtres actuels)").FillAsync("Diabète");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Enregistrer cette vue" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Status).First).ToHaveTextAsync("Vue enregistrée.");
+        await page.GotoAsync("/patient/documents");
+        await Assertions.Expect(page.Locator("tbody tr")).ToHaveCountAsync(3);
+        await page.GetByRole(AriaRole.Link, new() { Name = "Diabète" }).ClickAsync();
+        await Assertions.Expect(page.Locator("tbody tr")).ToHaveCountAsync(1);
+        await page.Locator("#q").FillAsync("acharnement");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Afficher" }).ClickAsync();
+        await Assertions.Expect(page.Locator("tbody tr")).ToContainTextAsync("Mes directives anticipées");
+        await Assertions.Expect(page.Locator("tbody tr .badge").First).ToHaveTextAsync("Déposé par le patient");
+        await BrowserFixture.AssertAccessibleAsync(page);
+
+        // Notification settings.
+        await page.GetByRole(AriaRole.Link, new() { Name = "Paramètres" }).First.ClickAsync();
+        await BrowserFixture.AssertAccessibleAsync(page);
+        await page.GetByLabel("Adresse électronique").FillAsync("pas-une-adresse");
+        await page.EvaluateAsync("() => document.getElementById('email').type = 'text'");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Enregistrer" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Alert)).ToContainTextAsync("e-mail");
+        await page.GetByLabel("Adresse électronique").FillAsync("anne.testpatient@example.org");
+        await page.GetByLabel("Me prévenir quand un professionnel accède à mon dossier pour la première fois").UncheckAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Enregistrer" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("enregistrées");
+        var account = await Server.WithScopeAsync(sp => sp.GetRequiredService<OpenDmp.Core.Storage.DmpDbContext>().PatientAccounts.AsNoTracking().SingleAsync(a => a.RecordId == patient.Id));
+        Assert.Equal("anne.testpatient@example.org", account.Email);
+        Assert.False(account.NotifyFirstAccess);
+
+        // Close: consequences, first confirmation, second confirmation (the word); a wrong word closes nothing.
+        await page.GetByRole(AriaRole.Button, new() { Name = "Fermer mon dossier" }).ClickAsync();
+        Assert.True(await page.Locator("#close-ack").EvaluateAsync<bool>("e => e.validity.valueMissing"));
+        await page.GetByLabel("J'ai lu et je comprends ces conséquences").CheckAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Fermer mon dossier" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Confirmez la fermeture" })).ToBeVisibleAsync();
+        await BrowserFixture.AssertAccessibleAsync(page);
+        await page.GetByLabel("Pour confirmer, saisissez le mot FERMER").FillAsync("non");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Je confirme la fermeture" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Alert)).ToContainTextAsync("pas confirmée");
+        Assert.Equal(HttpStatusCode.OK, (await gpHttp.GetAsync($"/fhir/DocumentReference?patient={patient.Id}")).StatusCode);
+        await page.GetByLabel("Pour confirmer, saisissez le mot FERMER").FillAsync("FERMER");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Je confirme la fermeture" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToHaveTextAsync("Votre dossier est fermé.");
+        await Assertions.Expect(page.Locator("#record-state")).ToContainTextAsync("Fermé");
+        await BrowserFixture.ScreenshotAsync(page, $"{name}-patient-record-closed");
+        Assert.Equal(HttpStatusCode.Forbidden, (await gpHttp.GetAsync($"/fhir/DocumentReference?patient={patient.Id}")).StatusCode);
+        // Closed: the patient still reads the record; the personal space accepts nothing.
+        await page.GotoAsync("/patient/documents");
+        await Assertions.Expect(page.Locator("tbody tr")).ToHaveCountAsync(3);
+
+        // Reopen.
+        await page.GotoAsync("/patient/parametres");
+        await page.GetByLabel("Je veux rouvrir mon dossier").CheckAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Rouvrir mon dossier" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToHaveTextAsync("Votre dossier est rouvert.");
+        Assert.Equal(HttpStatusCode.OK, (await gpHttp.GetAsync($"/fhir/DocumentReference?patient={patient.Id}")).StatusCode);
+
+        // Everything above is in the patient's history.
+        await page.GotoAsync("/patient/historique");
+        await Assertions.Expect(page.Locator("tr", new() { HasText = "Fermeture du dossier" }).First).ToContainTextAsync("Vous");
+        await Assertions.Expect(page.Locator("tr", new() { HasText = "Réouverture du dossier" }).First).ToContainTextAsync("Vous");
+        await BrowserFixture.AssertAccessibleAsync(page);
+    }
+
+    [Fact]
     public async Task Professional_DeclaresAccess_OpensTheSynthesis_AndBreakTheGlassIsSeenByThePatient()
     {
         var gp = await Server.AddProfessionalAsync(family: "Martin", given: "Claire");
@@ -193,6 +315,10 @@ public abstract class PortalTests(IStorageUnderTest storage, string name) : Serv
         }
 
         await Server.WithScopeAsync(sp => sp.GetRequiredService<FhirImporter>().ImportAsync(observations, Actor.Operator, null, CancellationToken.None));
+        // The patient declared an allergy in the personal space (the patient's page is tested in its own test).
+        await Server.WithScopeAsync(sp => sp.GetRequiredService<PersonalSpaceService>().SaveAsync(patient.Id, "allergy",
+            new Dictionary<string, string?> { ["substance"] = "Pénicilline", ["reaction"] = "Urticaire", ["severity"] = "severe" },
+            new Actor(ActorKind.Patient, patient.Id, "patient"), Channels.Portal, CancellationToken.None));
 
         await using var context = await Chromium.ContextAsync(Server, CertificateBase(pro));
         var page = await context.NewPageAsync();
@@ -219,11 +345,49 @@ public abstract class PortalTests(IStorageUnderTest storage, string name) : Serv
         await Assertions.Expect(page.Locator("section[aria-labelledby=stays] li")).ToContainTextAsync("hospitalisation");
         await Assertions.Expect(page.Locator("svg.curve")).ToHaveCountAsync(1);
         await Assertions.Expect(page.Locator("svg.curve circle")).ToHaveCountAsync(12);
+        await Assertions.Expect(page.Locator("section[aria-labelledby=declared]")).ToContainTextAsync("Pénicilline — Réaction : Urticaire — Gravité : sévère");
         await BrowserFixture.AssertAccessibleAsync(page);
         await BrowserFixture.ScreenshotAsync(page, $"{name}-pro-synthesis");
         await page.GetByRole(AriaRole.Link, new() { Name = "Synthèse médicale" }).First.ClickAsync();
         await Assertions.Expect(page.Locator("iframe.doc")).ToHaveCountAsync(1);
         await BrowserFixture.AssertAccessibleAsync(page);
+
+        // Upload from the browser with the metadata from the lists, invisible to the patient until released.
+        await page.GotoAsync($"/pro/patients/{patient.Id}/synthese");
+        await page.GetByRole(AriaRole.Link, new() { Name = "Déposer un document" }).ClickAsync();
+        await BrowserFixture.AssertAccessibleAsync(page);
+        // Nothing chosen: the server says what is missing (the browser's checks are bypassed on purpose).
+        await page.EvaluateAsync("() => document.querySelectorAll('[required]').forEach(e => e.removeAttribute('required'))");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Déposer", Exact = true }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Alert)).ToContainTextAsync("titre");
+        await page.Locator("#file").SetInputFilesAsync(new FilePayload { Name = "irm.pdf", MimeType = "application/pdf", Buffer = SubmissionBuilder.MinimalPdf("IRM cerebrale sans anomalie") });
+        await page.GetByLabel("Titre du document").FillAsync("IRM cérébrale");
+        await page.Locator("#doctype").SelectOptionAsync(new SelectOptionValue { Label = "CR d'imagerie médicale" });
+        await page.GetByLabel("Classe de document").SelectOptionAsync(new SelectOptionValue { Label = "Imagerie médicale" });
+        await page.GetByLabel("Secteur d'activité").SelectOptionAsync(new SelectOptionValue { Label = "Etablissement public de santé" });
+        await page.GetByLabel("Cadre d'exercice").SelectOptionAsync(new SelectOptionValue { Label = "Etablissement de santé" });
+        await page.GetByLabel("Non visible par le patient avant une consultation d'annonce").CheckAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Déposer", Exact = true }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Document déposé.");
+        await BrowserFixture.ScreenshotAsync(page, $"{name}-pro-upload");
+        var uploaded = (await FhirAssert.BundleAsync(await Server.Http(gp.Certificate).GetAsync($"/fhir/DocumentReference?patient={patient.Id}&type=18748-4")))
+            .Entry.Select(e => e.Resource).OfType<DocumentReference>().Single();
+        Assert.Equal("IRM cérébrale", uploaded.Description);
+        Assert.Equal("SA01", uploaded.Context.FacilityType.Coding[0].Code);
+        Assert.Contains(uploaded.SecurityLabel.SelectMany(l => l.Coding), c => c.Code == "INVISIBLE_PATIENT");
+        Assert.Contains("Roux", uploaded.Contained.OfType<PractitionerRole>().Single().Practitioner.Display, StringComparison.Ordinal);
+        var patientActor = new Actor(ActorKind.Patient, patient.Id, "patient");
+        var patientView = await Server.WithScopeAsync(sp => sp.GetRequiredService<DocumentQueries>().SearchDocumentsAsync(new SearchParams([new("patient", patient.Id)]), patientActor, Channels.Portal, CancellationToken.None));
+        Assert.DoesNotContain(patientView.Hits, h => h.Id == uploaded.Id);
+
+        // The author releases it from the document's page; the patient then sees it.
+        await page.GetByRole(AriaRole.Link, new() { Name = "Ouvrir le document" }).ClickAsync();
+        await BrowserFixture.AssertAccessibleAsync(page);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Rendre visible au patient" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("maintenant visible");
+        await Assertions.Expect(page.GetByRole(AriaRole.Button, new() { Name = "Rendre visible au patient" })).ToHaveCountAsync(0);
+        patientView = await Server.WithScopeAsync(sp => sp.GetRequiredService<DocumentQueries>().SearchDocumentsAsync(new SearchParams([new("patient", patient.Id)]), patientActor, Channels.Portal, CancellationToken.None));
+        Assert.Contains(patientView.Hits, h => h.Id == uploaded.Id);
 
         // Without a certificate the professional space explains what is needed.
         await using (var anonymous = await Chromium.ContextAsync(Server))
