@@ -165,7 +165,21 @@ public static class DocumentText
                     if (c == '\\' && i + 1 < ops.Length)
                     {
                         var n = ops[++i];
-                        lit.Append(n switch { 'n' => '\n', 'r' => '\r', 't' => '\t', _ => n });
+                        if (n is >= '0' and <= '7')
+                        {
+                            // \ddd: an octal character code (up to three digits).
+                            var code = n - '0';
+                            for (var k = 0; k < 2 && i + 1 < ops.Length && ops[i + 1] is >= '0' and <= '7'; k++)
+                            {
+                                code = (code * 8) + (ops[++i] - '0');
+                            }
+
+                            lit.Append((char)code);
+                        }
+                        else
+                        {
+                            lit.Append(n switch { 'n' => '\n', 'r' => '\r', 't' => '\t', _ => n });
+                        }
                     }
                     else if (c == '(')
                     {

@@ -15,6 +15,8 @@ public static class Terminology
     public const string ClassSystem = "https://mos.esante.gouv.fr/NOS/TRE_A03-ClasseDocument/FHIR/TRE-A03-ClasseDocument";
     public const string FormatSystem = "https://mos.esante.gouv.fr/NOS/TRE_A11-IheFormatCode/FHIR/TRE-A11-IheFormatCode";
     public const string FacilitySystem = "https://mos.esante.gouv.fr/NOS/TRE_R02-SecteurActivite/FHIR/TRE-R02-SecteurActivite";
+    /// <summary>TRE_A00-ProducteurDocNonPS: producers that are not professionals (EXP_PATIENT for the patient's own documents).</summary>
+    public const string NonProfessionalProducerSystem = "https://mos.esante.gouv.fr/NOS/TRE_A00-ProducteurDocNonPS/FHIR/TRE-A00-ProducteurDocNonPS";
     public const string PracticeSettingSystem = "https://mos.esante.gouv.fr/NOS/TRE_A01-CadreExercice/FHIR/TRE-A01-CadreExercice";
     public const string ConfidentialitySystem = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality";
     public const string ConfidentialityAnsSystem = "https://mos.esante.gouv.fr/NOS/TRE_A08-HL7Confidentiality/FHIR/TRE-A08-HL7Confidentiality";
@@ -27,6 +29,7 @@ public static class Terminology
         ["urn:oid:1.2.250.1.213.1.1.4.1"] = [ClassSystem],
         ["urn:oid:1.3.6.1.4.1.19376.1.2.3"] = [FormatSystem],
         ["urn:oid:1.2.250.1.71.4.2.4"] = [FacilitySystem],
+        ["urn:oid:1.2.250.1.213.1.1.4.6"] = [NonProfessionalProducerSystem],
         ["urn:oid:1.2.250.1.213.1.1.4.9"] = [PracticeSettingSystem],
         ["urn:oid:2.16.840.1.113883.5.25"] = [ConfidentialitySystem],
         ["https://mos.esante.gouv.fr/NOS/TRE_A07-StatutVisibiliteDocument/FHIR/TRE-A07-StatutVisibiliteDocument"] = [VisibilitySystem],
@@ -188,7 +191,7 @@ public static class Terminology
         (FacilitySystem, "SA52", "Maison de santé ou Pôle de santé"),
         (FacilitySystem, "SA54", "Centre de dépistage et de prévention"),
         (FacilitySystem, "SA63", "Communauté Professionnelle Territoriale de Santé"),
-        ("https://mos.esante.gouv.fr/NOS/TRE_A00-ProducteurDocNonPS/FHIR/TRE-A00-ProducteurDocNonPS", "EXP_PATIENT", "Expression personnelle du patient"),
+        (NonProfessionalProducerSystem, "EXP_PATIENT", "Expression personnelle du patient"),
     ]);
 
     /// <summary>JDV_J04-XdsPracticeSettingCode-CISIS (TRE_A01-CadreExercice).</summary>

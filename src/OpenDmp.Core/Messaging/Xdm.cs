@@ -52,6 +52,7 @@ public static class Xdm
         (Terminology.TypeCodeSystem, "1.2.250.1.213.1.1.4.12"),
         (Terminology.FormatSystem, "1.3.6.1.4.1.19376.1.2.3"),
         (Terminology.FacilitySystem, "1.2.250.1.71.4.2.4"),
+        (Terminology.NonProfessionalProducerSystem, "1.2.250.1.213.1.1.4.6"),
         (Terminology.PracticeSettingSystem, "1.2.250.1.213.1.1.4.9"),
         (Terminology.ConfidentialitySystem, "2.16.840.1.113883.5.25"),
         (Terminology.VisibilitySystem, "1.2.250.1.213.1.1.4.13"),

@@ -54,6 +54,7 @@ public class AccessPolicyTests
     private static readonly DocumentFacts Hidden = new("d-hidden", "card", "card", "10", "11488-4", HiddenFromPatient: true);
     private static readonly DocumentFacts Draft = new("d-draft", "card", "card", "10", "11488-4", Draft: true);
     private static readonly DocumentFacts MinorsSecret = new("d-secret", "card", "card", "10", "11488-4", HiddenFromRepresentatives: true);
+    private static readonly DocumentFacts ByPatient = new("d-patient", null, "r1", "90", "EXPPAT_3");
 
     private static AccessDecision Decide(Actor actor, AccessAction action, RecordFacts? record = null, DocumentFacts? doc = null, PolicySettings? settings = null, ActorFacts? facts = null, GrantMode? emergency = null) =>
         AccessPolicy.Decide(new AccessRequest(actor, action, record ?? Record(), doc, facts ?? new ActorFacts(new HashSet<string>(), true), Now, settings ?? PolicySettings.Default, emergency));
@@ -115,7 +116,28 @@ public class AccessPolicyTests
         { "legal representative cannot write", Parent, AccessAction.CreateDocument, Report, false },
         { "legal representative of another record", new Actor(ActorKind.Representative, "RL-2", "other", null, "r2"), AccessAction.SearchRecord, null, false },
         { "representative without a record", new Actor(ActorKind.Representative, "RL-3", "other"), AccessAction.SearchRecord, null, false },
+        { "patient deposits a class 90 document", Patient, AccessAction.CreateDocument, ByPatient, true },
+        { "legal representative may not deposit for the patient", Parent, AccessAction.CreateDocument, ByPatient, false },
+        { "patient of another record may not deposit", new Actor(ActorKind.Patient, "r2", "other"), AccessAction.CreateDocument, ByPatient, false },
+        { "patient writes the personal space", Patient, AccessAction.EditPersonalSpace, null, true },
+        { "legal representative may not write the personal space", Parent, AccessAction.EditPersonalSpace, null, false },
+        { "professionals do not write the personal space", Pro("gp"), AccessAction.EditPersonalSpace, null, false },
+        { "patient closes or reopens the own record", Patient, AccessAction.ManageRecord, null, true },
+        { "legal representative may not close the record", Parent, AccessAction.ManageRecord, null, false },
+        { "professionals do not close records", Pro("gp"), AccessAction.ManageRecord, null, false },
     };
+
+    [Fact]
+    public void ClosedRecord_TakesNoPatientContribution_ButCanBeReopenedByThePatient()
+    {
+        var closed = Record(RecordStatus.Closed);
+        Assert.False(Decide(Patient, AccessAction.CreateDocument, closed, ByPatient).Permitted);
+        Assert.False(Decide(Patient, AccessAction.EditPersonalSpace, closed).Permitted);
+        Assert.Equal(Denial.Closed, Decide(Patient, AccessAction.EditPersonalSpace, closed).Denial);
+        Assert.True(Decide(Patient, AccessAction.ManageRecord, closed).Permitted);
+        Assert.True(Decide(Patient, AccessAction.SearchRecord, closed).Permitted);
+        Assert.False(Decide(Pro("gp"), AccessAction.SearchRecord, closed).Permitted);
+    }
 
     [Theory]
     [MemberData(nameof(Cases))]
