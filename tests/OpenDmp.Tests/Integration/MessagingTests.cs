@@ -174,6 +174,52 @@ public abstract class MessagingTests : ServerTestBase
     }
 
     [Fact]
+    public async Task FirstAccessNotifications_FollowThePatientsChoice_EmergenciesAlwaysGo()
+    {
+        var a = await AddMailProfessionalAsync();
+        var patient = await Server.AddPatientAsync(a.Pro);
+        var patientBox = Mail.CreateMailbox("patient-choice");
+        await Server.WithScopeAsync(sp => sp.GetRequiredService<OpenDmp.Server.Patients.PatientAuthService>().IssueActivationAsync(patient.Id, null, OpenDmp.Core.Common.Actor.Operator, OpenDmp.Core.Common.Channels.Admin, default));
+        var me = new OpenDmp.Core.Common.Actor(OpenDmp.Core.Common.ActorKind.Patient, patient.Id, "patient");
+        await Server.WithScopeAsync(async sp =>
+        {
+            var prefs = sp.GetRequiredService<OpenDmp.Core.Patients.PatientPreferences>();
+            await Assert.ThrowsAsync<OpenDmp.Core.Common.DmpException>(() => prefs.SetNotificationSettingsAsync(new("not an address", false), me, OpenDmp.Core.Common.Channels.Portal, default));
+            await prefs.SetNotificationSettingsAsync(new(patientBox.Address, FirstAccess: false), me, OpenDmp.Core.Common.Channels.Portal, default);
+            return 0;
+        });
+
+        // A first access under the patient's consent: recorded, listed to the patient, not e-mailed.
+        var cardio = await Server.AddProfessionalAsync(family: "Bernard", given: "Louis");
+        var cardioHttp = Server.Http(cardio.Certificate);
+        using (var declared = await cardioHttp.PostAsync($"/fhir/Patient/{patient.Id}/$declare-access", FhirAssert.Json(TrustServicesTests.Declare("alleged", true))))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.Created, declared.StatusCode);
+        }
+
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await cardioHttp.GetAsync($"/fhir/DocumentReference?patient={patient.Id}")).StatusCode);
+        // An emergency access: always e-mailed.
+        var urgentist = await Server.AddProfessionalAsync(family: "Urgences", given: "Marc");
+        var emergency = new Fm.Parameters();
+        emergency.Add("mode", new Fm.Code("break-glass"));
+        emergency.Add("reason", new Fm.FhirString("malaise"));
+        using (var granted = await Server.Http(urgentist.Certificate).PostAsync($"/fhir/Patient/{patient.Id}/$emergency-access", FhirAssert.Json(emergency)))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.Created, granted.StatusCode);
+        }
+
+        var mail = Assert.Single(await patientBox.WaitForAsync(1));
+        Assert.Contains("urgence", mail.Subject, StringComparison.Ordinal);
+        await Wait.UntilAsync(async () => await Server.WithScopeAsync(sp => sp.GetRequiredService<DmpDbContext>().Notifications.AsNoTracking().AllAsync(n => n.RecordId != patient.Id || n.Status != "pending")));
+        var notifications = await Server.WithScopeAsync(sp => sp.GetRequiredService<DmpDbContext>().Notifications.AsNoTracking().Where(n => n.RecordId == patient.Id).ToListAsync());
+        Assert.Contains(notifications, n => n.Kind == "first-access");
+        Assert.All(notifications.Where(n => n.Kind == "first-access"), n => Assert.Equal("not-emailed", n.Status));
+        Assert.All(notifications.Where(n => n.Kind == "emergency-access"), n => Assert.Equal("sent", n.Status));
+        await Task.Delay(1500);
+        Assert.Single(await patientBox.WaitForAsync(1));
+    }
+
+    [Fact]
     public async Task SameMessageTwice_IsFiledOnce()
     {
         var a = await AddMailProfessionalAsync();
