@@ -20,7 +20,8 @@ public sealed record DocumentView(
     bool Masked,
     bool HiddenFromPatient,
     bool Draft,
-    bool PatientProvided)
+    bool PatientProvided,
+    string? AuthorRpps = null)
 {
     public static DocumentView From(string json) => From(FhirJson.Parse<DocumentReference>(json));
 
@@ -48,7 +49,8 @@ public sealed record DocumentView(
             labels.Contains("MASQUE_PS"),
             labels.Contains("INVISIBLE_PATIENT"),
             d.DocStatus == CompositionStatus.Preliminary,
-            cls?.Code == "90");
+            cls?.Code == "90",
+            role?.Identifier.Select(i => OpenDmp.Core.Identity.Rpps.FromIdentifier(i.System, i.Value ?? string.Empty)).FirstOrDefault(r => r is not null));
     }
 
     private static string Display(OpenDmp.Core.Documents.ValueSet set, Coding? coding) =>

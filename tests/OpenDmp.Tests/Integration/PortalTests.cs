@@ -236,6 +236,12 @@ public abstract class PortalTests(IStorageUnderTest storage, string name) : Serv
         await Assertions.Expect(page.Locator("tbody tr .badge").First).ToHaveTextAsync("Déposé par le patient");
         await BrowserFixture.AssertAccessibleAsync(page);
 
+        // The view by specialty: the authors' specialties from the directory; the patient's own documents apart.
+        await page.GotoAsync("/patient/documents?vue=specialty");
+        await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Level = 2, Name = "Médecine générale" })).ToBeVisibleAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Level = 2, Name = "Le patient" })).ToBeVisibleAsync();
+        await BrowserFixture.AssertAccessibleAsync(page);
+
         // Notification settings.
         await page.GetByRole(AriaRole.Link, new() { Name = "Paramètres" }).First.ClickAsync();
         await BrowserFixture.AssertAccessibleAsync(page);
