@@ -188,6 +188,28 @@ try
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
         $"synthesis page (HTTP client, {requests} sequential requests after 30 warm-up): p50 {BenchSupport.P(latencies, 50):F1} ms, p95 {BenchSupport.P(latencies, 95):F1} ms, p99 {BenchSupport.P(latencies, 99):F1} ms, max {latencies[^1]:F1} ms; page {html.Length / 1024.0:F0} KB, {curves} curves"));
 
+    // (1b) "_content": the text of all the patient's documents is read (decrypted, extracted) per search.
+    var contentLatencies = new List<double>();
+    for (var i = 0; i < 60; i++)
+    {
+        var sw = Stopwatch.StartNew();
+        using var r = await http.GetAsync($"/fhir/DocumentReference?patient={recordId}&_content=dossier&_count=10&_total=accurate");
+        var body = await r.Content.ReadAsStringAsync();
+        if (!r.IsSuccessStatusCode || !body.Contains($"\"total\":{documents}", StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException($"_content search answered {(int)r.StatusCode} without the expected total");
+        }
+
+        if (i >= 10)
+        {
+            contentLatencies.Add(sw.Elapsed.TotalMilliseconds);
+        }
+    }
+
+    contentLatencies.Sort();
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"_content search over the {documents} documents' text (50 requests after 10 warm-up): p50 {BenchSupport.P(contentLatencies, 50):F1} ms, p95 {BenchSupport.P(contentLatencies, 95):F1} ms"));
+
     // (2) First paint in Chromium (Playwright), each navigation in a fresh page of one context.
     using var playwright = await Playwright.CreateAsync();
     await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions

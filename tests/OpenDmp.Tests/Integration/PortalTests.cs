@@ -74,7 +74,7 @@ public abstract class PortalTests(IStorageUnderTest storage, string name) : Serv
         await page.GetByRole(AriaRole.Button, new() { Name = "Se connecter" }).ClickAsync();
         try
         {
-            await page.WaitForURLAsync(u => u.EndsWith("/patient", StringComparison.Ordinal), new() { Timeout = 15_000 });
+            await page.WaitForURLAsync(u => u.EndsWith("/patient", StringComparison.Ordinal), new() { Timeout = 30_000 });
         }
         catch (TimeoutException)
         {
