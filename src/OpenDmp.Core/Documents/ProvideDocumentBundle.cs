@@ -167,7 +167,9 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
             if (!permit.Admits(DocumentResources.Facts(nd.Entry), AccessAction.CreateDocument))
             {
                 await guard.AuditAsync(new AuditItem(recordId, actor, "create", "denied", channel, "DocumentReference", null, Detail: "profession may not deposit type " + nd.Entry.TypeCode), ct);
-                throw new DmpException(ErrorKind.Forbidden, $"your profession may not deposit documents of type {nd.Entry.TypeCode} ({nd.Entry.TypeDisplay}) or class {nd.Entry.ClassCode}", $"Bundle.entry[{index}].resource.type");
+                throw new DmpException(ErrorKind.Forbidden, actor.Kind == ActorKind.Professional
+                    ? $"your profession may not deposit documents of type {nd.Entry.TypeCode} ({nd.Entry.TypeDisplay}) or class {nd.Entry.ClassCode}"
+                    : $"you may not deposit this document (class {nd.Entry.ClassCode}): a patient deposits documents of class 90 in their own open record", $"Bundle.entry[{index}].resource.type");
             }
 
             newDocs.Add(nd);

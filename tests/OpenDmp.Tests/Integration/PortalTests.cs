@@ -215,6 +215,15 @@ public abstract class PortalTests(IStorageUnderTest storage, string name) : Serv
             .Entry.Select(e => e.Resource).OfType<DocumentReference>().Single();
         Assert.Equal("Mes directives anticipées", fromPatient.Description);
         Assert.Single(fromPatient.Contained.OfType<Hl7.Fhir.Model.Patient>());
+        // A patient cannot sign as a professional, nor deposit another class; nothing is written.
+        var me = new Actor(ActorKind.Patient, patient.Id, "patient");
+        var asDoctor = await Assert.ThrowsAsync<DmpException>(() => Server.WithScopeAsync(sp => sp.GetRequiredService<ProvideDocumentBundle>().HandleAsync(
+            SubmissionBuilder.Build(patient.Reference, gp.Rpps, gp.Display, [Pdf("Faux compte rendu", "EXPPAT_2", "90")]), me, Channels.Portal, CancellationToken.None)));
+        Assert.Equal(ErrorKind.Unprocessable, asDoctor.Kind);
+        var otherClass = await Assert.ThrowsAsync<DmpException>(() => Server.WithScopeAsync(sp => sp.GetRequiredService<ProvideDocumentBundle>().HandleAsync(
+            SubmissionBuilder.BuildByPatient(patient.Reference, [Pdf("Compte rendu", "11488-4", "10")]), me, Channels.Portal, CancellationToken.None)));
+        Assert.Equal(ErrorKind.Forbidden, otherClass.Kind);
+        Assert.Equal(3, await Server.CountDocumentsAsync());
 
         // Search in the documents' text (the words are in no title), then save the view.
         await page.GotoAsync("/patient/documents");
