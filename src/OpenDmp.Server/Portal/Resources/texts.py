@@ -125,6 +125,7 @@ T = {
 "curve.desc": ("{0} valeurs ; dernière : {1} le {2} ; de {3} à {4}", "{0} values; last: {1} on {2}; from {3} to {4}"),
 "cda.date": ("Date", "Date"), "cda.author": ("Auteur", "Author"), "cda.custodian": ("Structure", "Organisation"), "cda.nonxml": ("Document non structuré : ouvrez le fichier joint.", "Unstructured document: open the attached file."),
 "documents.view.specialty": ("Par spécialité", "By specialty"), "documents.specialty.unknown": ("Spécialité non renseignée", "Specialty not given"),
+"auth.settings.link": ("Notifications et fermeture du dossier : voir les paramètres", "Notifications and closing the record: see the settings"),
 "nav.personal": ("Espace personnel", "Personal space"), "nav.settings": ("Paramètres", "Settings"),
 "author.patient": ("Le patient", "The patient"), "badge.intext": ("Trouvé dans le texte", "Found in the text"),
 "upload.title": ("Déposer un document", "Upload a document"),
