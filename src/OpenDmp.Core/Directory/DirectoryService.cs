@@ -56,13 +56,9 @@ public sealed class DirectoryService(DmpDbContext db, WriteGate gate, AuditTrail
     /// <summary>Publishes a professional's secure-messaging address and certificate (PEM) in the directory.</summary>
     public async Task SetMessagingAsync(string rpps, string email, string certificatePem, CancellationToken ct)
     {
-        if (!MimeKit.MailboxAddress.TryParse(email, out var address) || !address.Address.Contains('@', StringComparison.Ordinal))
-        {
-            throw DmpException.Invalid($"'{email}' is not an e-mail address");
-        }
-
+        var address = EmailAddress.Require(email, "email");
         var p = await db.Professionals.FirstOrDefaultAsync(x => x.Rpps == rpps, ct) ?? throw DmpException.Invalid($"no professional with RPPS {rpps} in the directory");
-        p.Email = address.Address.ToLowerInvariant();
+        p.Email = address.ToLowerInvariant();
         p.MessagingCertificate = certificatePem;
         await db.SaveChangesAsync(ct);
     }

@@ -4,7 +4,7 @@ using OpenDmp.Core.Identity;
 
 namespace OpenDmp.Core.Documents;
 
-/// <summary>Metadata of one document to submit.</summary>
+/// <summary>Metadata of one document to submit; <c>Visibility</c> holds one or more TRE_A07 codes separated by commas.</summary>
 public sealed record DocumentToSubmit(
     byte[] Content,
     string ContentType,
@@ -64,9 +64,12 @@ public static class SubmissionBuilder
                 Subject = new ResourceReference(patientReference),
                 Date = date,
                 Description = d.Title,
-                SecurityLabel = d.Visibility is null
-                    ? [new CodeableConcept(Terminology.ConfidentialitySystem, d.Confidentiality)]
-                    : [new CodeableConcept(Terminology.ConfidentialitySystem, d.Confidentiality), new CodeableConcept(Terminology.VisibilitySystem, d.Visibility)],
+                SecurityLabel =
+                [
+                    new CodeableConcept(Terminology.ConfidentialitySystem, d.Confidentiality),
+                    .. (d.Visibility ?? string.Empty).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                        .Select(v => new CodeableConcept(Terminology.VisibilitySystem, v)),
+                ],
                 DocStatus = d.Draft ? CompositionStatus.Preliminary : null,
                 Contained =
                 [

@@ -1,5 +1,4 @@
 using Microsoft.EntityFrameworkCore;
-using MimeKit;
 using OpenDmp.Core.Access;
 using OpenDmp.Core.Audit;
 using OpenDmp.Core.Common;
@@ -112,11 +111,7 @@ public sealed class PatientPreferences(DmpDbContext db, WriteGate gate, AuditTra
             throw new DmpException(ErrorKind.Forbidden, "only the patient changes where the patient's notifications go");
         }
 
-        var email = string.IsNullOrWhiteSpace(settings.Email) ? null : settings.Email.Trim();
-        if (email is not null && (email.Length > 254 || !MailboxAddress.TryParse(email, out var parsed) || parsed.Address != email || !email.Contains('@', StringComparison.Ordinal)))
-        {
-            throw DmpException.Invalid("the e-mail address is not valid (for example prenom.nom@exemple.fr)", "email");
-        }
+        var email = EmailAddress.Optional(settings.Email, "email");
 
         var recordId = await RequireAsync(actor, "update", "NotificationSettings", auditPermit: false, channel, ct);
         await using var scope = await gate.EnterAsync(db, recordId, ct);

@@ -71,11 +71,7 @@ public static class AdminCli
             var data = sp.GetRequiredService<DataDirectory>();
             var ca = TestCertificateAuthority.LoadOrCreate(data.Pki, TimeProvider.System);
             var dir = pr.GetValue(outDir)!;
-            var email = pr.GetValue(pkiEmail);
-            if (email is not null && (!MimeKit.MailboxAddress.TryParse(email, out var mailbox) || !mailbox.Address.Contains('@', StringComparison.Ordinal)))
-            {
-                throw DmpException.Invalid($"--email '{email}' is not an e-mail address");
-            }
+            var email = EmailAddress.Optional(pr.GetValue(pkiEmail), "--email");
 
             using var cert = ca.IssueProfessional(r, p.DisplayName, email ?? p.Email, dir, TimeProvider.System);
             await stdout.WriteLineAsync($"Wrote {Path.Combine(dir, r + ".crt")} and {Path.Combine(dir, r + ".key")} (issuer: {data.CaCertificate}).");

@@ -52,13 +52,17 @@ public sealed partial class NotificationMailService(IServiceProvider services, M
         using var scope = services.CreateScope();
         var db = scope.ServiceProvider.GetRequiredService<DmpDbContext>();
         var guard = scope.ServiceProvider.GetRequiredService<RecordGuard>();
-        // First accesses the patient chose not to receive by e-mail stay listed in the patient space only.
-        var muted = db.PatientAccounts.Where(a => !a.NotifyFirstAccess).Select(a => a.RecordId);
-        await db.Notifications.Where(n => n.Status == "pending" && n.Kind == "first-access" && muted.Contains(n.RecordId))
-            .ExecuteUpdateAsync(u => u.SetProperty(x => x.Status, "not-emailed"), ct);
-        var pending = await db.Notifications.AsNoTracking().Where(n => n.Status == "pending")
-            .Join(db.PatientAccounts.Where(a => a.Email != null), n => n.RecordId, a => a.RecordId, (n, a) => new { Notification = n, a.Email })
+        var batch = await db.Notifications.AsNoTracking().Where(n => n.Status == "pending")
+            .Join(db.PatientAccounts.Where(a => a.Email != null), n => n.RecordId, a => a.RecordId, (n, a) => new { Notification = n, a.Email, a.NotifyFirstAccess })
             .OrderBy(x => x.Notification.CreatedAt).Take(200).ToListAsync(ct);
+        // First accesses the patient chose not to receive by e-mail stay listed in the patient space only.
+        var muted = batch.Where(x => x.Notification.Kind == "first-access" && !x.NotifyFirstAccess).Select(x => x.Notification.Id).ToList();
+        if (muted.Count > 0)
+        {
+            await db.Notifications.Where(x => muted.Contains(x.Id)).ExecuteUpdateAsync(u => u.SetProperty(x => x.Status, "not-emailed"), ct);
+        }
+
+        var pending = batch.Where(x => !muted.Contains(x.Notification.Id)).ToList();
         if (pending.Count == 0)
         {
             return 0;

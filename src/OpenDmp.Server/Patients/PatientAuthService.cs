@@ -51,6 +51,7 @@ public sealed class PatientAuthService(DmpDbContext db, WriteGate gate, AuditTra
     /// <summary>Issues (or re-issues) a one-time activation code; the previous one stops working.</summary>
     public async Task<string> IssueActivationAsync(string recordId, string? email, Actor actor, string channel, CancellationToken ct)
     {
+        email = EmailAddress.Optional(email, "email");
         var code = NewActivationCode();
         var now = time.GetUtcNow();
         db.ChangeTracker.Clear();
@@ -117,7 +118,7 @@ public sealed class PatientAuthService(DmpDbContext db, WriteGate gate, AuditTra
             RecordId = recordId,
             DisplayName = displayName.Trim(),
             Relationship = relationship,
-            Email = email,
+            Email = EmailAddress.Optional(email, "email"),
             ValidUntil = validUntil,
             CreatedAt = now,
             ActivationCodeHash = Sha256(Normalize(code)),

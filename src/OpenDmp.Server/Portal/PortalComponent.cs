@@ -44,6 +44,23 @@ public abstract class PortalComponent : ComponentBase
         }
     }
 
+    /// <summary>
+    /// Runs an action, then reloads the page's data to show its effect. The person sees the action's
+    /// outcome (its message and status code); a failure of the reload is shown only if the action succeeded.
+    /// </summary>
+    protected async Task ActAsync(Func<Task> action, string success, Func<Task> reload)
+    {
+        var ok = await TryAsync(action, success);
+        var (done, error, status) = (Done, Error, HttpContext.Response.StatusCode);
+        await TryAsync(reload);
+        Done = done;
+        if (!ok)
+        {
+            Error = error;
+            HttpContext.Response.StatusCode = status;
+        }
+    }
+
     /// <summary>A refusal explained to a person: the portal's sentence, then the platform's own reason.</summary>
     protected static string Describe(DmpException ex) => ex.Kind switch
     {

@@ -72,14 +72,10 @@ public abstract class PortalTests(IStorageUnderTest storage, string name) : Serv
         // A code is accepted once: wait for the next time step if this one was used by the failed attempt.
         await page.GetByLabel("Code à usage unique").FillAsync(Totp.Code(secret, Totp.StepAt(DateTimeOffset.UtcNow.AddSeconds(30))));
         await page.GetByRole(AriaRole.Button, new() { Name = "Se connecter" }).ClickAsync();
-        try
-        {
-            await page.WaitForURLAsync(u => u.EndsWith("/patient", StringComparison.Ordinal), new() { Timeout = 30_000 });
-        }
-        catch (TimeoutException)
-        {
-            Assert.Fail($"sign-in did not reach /patient ({page.Url}): " + await page.Locator("main").InnerTextAsync());
-        }
+        // Polls the address and the heading (WaitForURL also waits for a "load" event of that navigation,
+        // which it sometimes missed when the redirect had already completed: the page was there, the wait timed out).
+        await Assertions.Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex("/patient$"), new() { Timeout = 30_000 });
+        await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToHaveTextAsync("Mon dossier");
         await BrowserFixture.ScreenshotAsync(page, shot);
         return secret;
     }
@@ -382,6 +378,7 @@ public abstract class PortalTests(IStorageUnderTest storage, string name) : Serv
         await page.GetByLabel("Secteur d'activité").SelectOptionAsync(new SelectOptionValue { Label = "Etablissement public de santé" });
         await page.GetByLabel("Cadre d'exercice").SelectOptionAsync(new SelectOptionValue { Label = "Etablissement de santé" });
         await page.GetByLabel("Non visible par le patient avant une consultation d'annonce").CheckAsync();
+        await page.GetByLabel("Non visible par les représentants légaux").CheckAsync();
         await page.GetByRole(AriaRole.Button, new() { Name = "Déposer", Exact = true }).ClickAsync();
         await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Document déposé.");
         await BrowserFixture.ScreenshotAsync(page, $"{name}-pro-upload");
@@ -390,6 +387,7 @@ public abstract class PortalTests(IStorageUnderTest storage, string name) : Serv
         Assert.Equal("IRM cérébrale", uploaded.Description);
         Assert.Equal("SA01", uploaded.Context.FacilityType.Coding[0].Code);
         Assert.Contains(uploaded.SecurityLabel.SelectMany(l => l.Coding), c => c.Code == "INVISIBLE_PATIENT");
+        Assert.Contains(uploaded.SecurityLabel.SelectMany(l => l.Coding), c => c.Code == "INVISIBLE_REPRESENTANTS_LEGAUX");
         Assert.Contains("Roux", uploaded.Contained.OfType<PractitionerRole>().Single().Practitioner.Display, StringComparison.Ordinal);
         var patientActor = new Actor(ActorKind.Patient, patient.Id, "patient");
         var patientView = await Server.WithScopeAsync(sp => sp.GetRequiredService<DocumentQueries>().SearchDocumentsAsync(new SearchParams([new("patient", patient.Id)]), patientActor, Channels.Portal, CancellationToken.None));
