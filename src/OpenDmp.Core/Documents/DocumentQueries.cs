@@ -105,13 +105,23 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
             throw DmpException.Invalid($"_content would read more than {MaxContentScan} documents: narrow the search with other filters (type, date, category)", "_content");
         }
 
+        // One budget for the whole request (bytes read and decompressed, time): a record full of
+        // decompression bombs costs at most that, then the search is refused with a clear message.
+        var budget = new TextBudget(options.TextSearchBudgetBytes, TimeSpan.FromSeconds(options.TextSearchBudgetSeconds));
         var matching = new List<string>();
-        foreach (var c in candidates)
+        try
         {
-            if (await store.GetAsync(db, recordId, c.ContentKey, ct) is { } bytes && DocumentText.Matches(DocumentText.Extract(c.ContentType, bytes), words))
+            foreach (var c in candidates)
             {
-                matching.Add(c.Id);
+                if (await store.GetAsync(db, recordId, c.ContentKey, ct) is { } bytes && DocumentText.Matches(DocumentText.Extract(c.ContentType, bytes, budget), words))
+                {
+                    matching.Add(c.Id);
+                }
             }
+        }
+        catch (InputLimitException ex)
+        {
+            throw DmpException.Invalid($"_content: {ex.Message}; narrow the search with other filters (type, date, category)", "_content");
         }
 
         return q.Where(x => matching.Contains(x.Id));

@@ -1,31 +1,93 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.IO.Compression;
 using System.Text;
 using System.Xml;
+using OpenDmp.Core.Common;
 
 namespace OpenDmp.Core.Documents;
+
+/// <summary>
+/// What text extraction may spend for one request (all the documents a "_content" search reads):
+/// decompressed bytes and time. When it runs out, <see cref="DocumentText.Extract"/> throws
+/// <see cref="InputLimitException"/> and the search is refused with a clear message.
+/// </summary>
+public sealed class TextBudget(long maxBytes, TimeSpan maxTime)
+{
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private long _bytes;
+
+    /// <summary>The defaults of one "_content" search (Documents:TextSearchBudgetBytes, TextSearchBudgetSeconds).</summary>
+    public static TextBudget ForRequest() => new(new DocumentOptions().TextSearchBudgetBytes, TimeSpan.FromSeconds(new DocumentOptions().TextSearchBudgetSeconds));
+
+    public long MaxBytes => maxBytes;
+
+    public TimeSpan MaxTime => maxTime;
+
+    public long SpentBytes => _bytes;
+
+    public TimeSpan Elapsed => _clock.Elapsed;
+
+    /// <summary>Counts bytes read or decompressed; throws when the request's budget is exhausted.</summary>
+    public void Spend(long bytes)
+    {
+        _bytes += bytes;
+        Check();
+    }
+
+    public void Check()
+    {
+        if (_bytes > maxBytes || _clock.Elapsed > maxTime)
+        {
+            throw new InputLimitException($"the text search read {_bytes / (1024 * 1024)} MB in {_clock.Elapsed.TotalSeconds:0.0} s, its budget ({maxBytes / (1024 * 1024)} MB, {maxTime.TotalSeconds:0} s)");
+        }
+    }
+}
 
 /// <summary>
 /// The readable text of a document, for the "_content" search: plain text, the text nodes of an XML
 /// document (CDA R2: narrative and coded display names; DTDs refused), the text-showing operators of
 /// a PDF (literal strings of uncompressed or Flate-compressed content streams). Nothing is stored:
 /// the text is extracted at search time from the decrypted content, so no plaintext index exists.
+/// Every document has a budget (decompressed bytes, streams, time): past it, extraction stops with
+/// the text read so far. The request's <see cref="TextBudget"/> bounds the whole search.
 /// </summary>
 public static class DocumentText
 {
     /// <summary>Extracted text is capped (a search does not need more of one document).</summary>
     public const int MaxChars = 200_000;
 
-    public static string Extract(string contentType, byte[] content)
+    /// <summary>Most bytes one PDF may decompress (all its streams together).</summary>
+    public const long MaxInflatedBytesPerDocument = 4L * 1024 * 1024;
+
+    /// <summary>Most bytes one PDF stream may decompress.</summary>
+    public const long MaxInflatedBytesPerStream = 1024 * 1024;
+
+    /// <summary>Most content streams read in one PDF.</summary>
+    public const int MaxStreamsPerDocument = 4_096;
+
+    /// <summary>Most time spent on one document.</summary>
+    public static readonly TimeSpan MaxTimePerDocument = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>How far back from "stream" the stream's dictionary is looked for.</summary>
+    private const int MaxDictionaryBytes = 4_096;
+
+    /// <summary>
+    /// The text of one document. <paramref name="budget"/> (the request's) is charged with what is
+    /// read; an exhausted request budget throws <see cref="InputLimitException"/>.
+    /// </summary>
+    public static string Extract(string contentType, byte[] content, TextBudget? budget = null)
     {
+        budget?.Spend(content.LongLength);
+        var clock = Stopwatch.StartNew();
         try
         {
             var type = contentType.Split(';')[0].Trim().ToLowerInvariant();
             return type switch
             {
-                "application/pdf" => Pdf(content),
-                "text/xml" or "application/xml" or "application/hl7-v3+xml" or "application/hl7-cda+xml" => Xml(content),
-                _ when type.StartsWith("text/", StringComparison.Ordinal) => Cap(Encoding.UTF8.GetString(content)),
+                "application/pdf" => Pdf(content, budget, clock),
+                "text/xml" or "application/xml" or "application/hl7-v3+xml" or "application/hl7-cda+xml" => Xml(content, budget, clock),
+                _ when type.StartsWith("text/", StringComparison.Ordinal) => Cap(Encoding.UTF8.GetString(content, 0, Math.Min(content.Length, 4 * MaxChars))),
                 _ => string.Empty,
             };
         }
@@ -69,13 +131,20 @@ public static class DocumentText
 
     private static string Cap(string s) => s.Length > MaxChars ? s[..MaxChars] : s;
 
-    private static string Xml(byte[] content)
+    private static string Xml(byte[] content, TextBudget? budget, Stopwatch clock)
     {
-        var settings = new XmlReaderSettings { DtdProcessing = DtdProcessing.Prohibit, XmlResolver = null, IgnoreComments = true, IgnoreProcessingInstructions = true };
+        var settings = SafeXml.ReaderSettings(XmlLimits.Default);
+        settings.IgnoreComments = true;
         using var reader = XmlReader.Create(new MemoryStream(content), settings);
         var sb = new StringBuilder();
+        var nodes = 0;
         while (reader.Read() && sb.Length < MaxChars)
         {
+            if (++nodes % 4096 == 0 && OverTime(clock, budget))
+            {
+                break;
+            }
+
             if (reader.NodeType is XmlNodeType.Text or XmlNodeType.CDATA)
             {
                 sb.Append(reader.Value).Append(' ');
@@ -89,12 +158,14 @@ public static class DocumentText
         return Cap(sb.ToString());
     }
 
-    private static string Pdf(byte[] content)
+    private static string Pdf(byte[] content, TextBudget? budget, Stopwatch clock)
     {
         var sb = new StringBuilder();
         var latin = Encoding.Latin1;
         var i = 0;
-        while (i < content.Length && sb.Length < MaxChars)
+        var streams = 0;
+        long inflated = 0;
+        while (i < content.Length && sb.Length < MaxChars && streams++ < MaxStreamsPerDocument && inflated < MaxInflatedBytesPerDocument && !OverTime(clock, budget))
         {
             var start = IndexOf(content, "stream"u8, i);
             if (start < 0)
@@ -119,13 +190,18 @@ public static class DocumentText
                 break;
             }
 
-            // The stream's dictionary is just before "stream": is it Flate-compressed?
-            var dictStart = Math.Max(0, LastIndexOf(content, "<<"u8, start));
+            // The stream's dictionary is just before "stream" (looked for within a bounded window):
+            // is it Flate-compressed?
+            var window = Math.Max(0, start - MaxDictionaryBytes);
+            var dictStart = LastIndexOf(content, "<<"u8, window, start);
+            dictStart = dictStart < 0 ? window : dictStart;
             var dict = latin.GetString(content, dictStart, start - dictStart);
             var data = content.AsSpan(dataStart, end - dataStart).ToArray();
             if (dict.Contains("/FlateDecode", StringComparison.Ordinal))
             {
-                data = Inflate(data);
+                data = Inflate(data, Math.Min(MaxInflatedBytesPerStream, MaxInflatedBytesPerDocument - inflated));
+                inflated += data.Length;
+                budget?.Spend(data.Length);
             }
 
             ShownStrings(latin.GetString(data), sb);
@@ -135,18 +211,31 @@ public static class DocumentText
         return Cap(sb.ToString());
     }
 
-    private static byte[] Inflate(byte[] data)
+    /// <summary>Decompresses at most <paramref name="max"/> bytes (the rest of a bomb is never produced).</summary>
+    private static byte[] Inflate(byte[] data, long max)
     {
         using var input = new ZLibStream(new MemoryStream(data), CompressionMode.Decompress);
         using var output = new MemoryStream();
-        var buffer = new byte[81920];
-        int n;
-        while ((n = input.Read(buffer)) > 0 && output.Length < 4 * MaxChars)
+        var buffer = new byte[16384];
+        while (output.Length < max)
         {
+            var n = input.Read(buffer, 0, (int)Math.Min(buffer.Length, max - output.Length));
+            if (n <= 0)
+            {
+                break;
+            }
+
             output.Write(buffer, 0, n);
         }
 
         return output.ToArray();
+    }
+
+    /// <summary>Whether this document's time is up (the request's budget throws when exhausted).</summary>
+    private static bool OverTime(Stopwatch clock, TextBudget? budget)
+    {
+        budget?.Check();
+        return clock.Elapsed > MaxTimePerDocument;
     }
 
     /// <summary>The literal strings of a content stream ((...) operands of Tj, TJ, ' and "), escapes decoded.</summary>
@@ -216,6 +305,9 @@ public static class DocumentText
         return at < 0 ? -1 : from + at;
     }
 
-    private static int LastIndexOf(byte[] haystack, ReadOnlySpan<byte> needle, int before) =>
-        haystack.AsSpan(0, before).LastIndexOf(needle);
+    private static int LastIndexOf(byte[] haystack, ReadOnlySpan<byte> needle, int from, int before)
+    {
+        var at = haystack.AsSpan(from, before - from).LastIndexOf(needle);
+        return at < 0 ? -1 : from + at;
+    }
 }

@@ -365,6 +365,7 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
             throw new DmpException(ErrorKind.TooLarge, $"the document is {bytes.LongLength} bytes; the limit is {options.MaxContentBytes} bytes", at + ".content[0].attachment");
         }
 
+        CheckXmlContent(att.ContentType, bytes, at + ".content[0].attachment");
         var size = FhirJson.SizeOf(att) ?? throw DmpException.Invalid("attachment.size is required", at + ".content[0].attachment.size");
         if (size != bytes.LongLength)
         {
@@ -464,6 +465,35 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
         DocumentResources.MarkTest(doc.Meta, patientIsTest);
         nd.Entry.ResourceJson = FhirJson.Serialize(doc);
         return nd;
+    }
+
+    /// <summary>Whether a media type is XML (CDA, XML, SVG…): such content is parsed by renderers and text extraction.</summary>
+    public static bool IsXmlType(string contentType)
+    {
+        var type = contentType.Split(';')[0].Trim();
+        return type.EndsWith("/xml", StringComparison.OrdinalIgnoreCase) || type.EndsWith("+xml", StringComparison.OrdinalIgnoreCase);
+    }
+
+    /// <summary>XML content must be well-formed and within the limits that every reader of it applies (depth, size; no DTD).</summary>
+    private static void CheckXmlContent(string contentType, byte[] bytes, string where)
+    {
+        if (!IsXmlType(contentType))
+        {
+            return;
+        }
+
+        try
+        {
+            SafeXml.Check(bytes);
+        }
+        catch (System.Xml.XmlException ex)
+        {
+            throw DmpException.Invalid($"the content is declared as {contentType} but is not well-formed XML without a DTD: {ex.Message}", where);
+        }
+        catch (InputLimitException ex)
+        {
+            throw DmpException.Invalid($"the XML content is refused: {ex.Message}", where);
+        }
     }
 
     private static void ValidatePatch(int index, Parameters patch)

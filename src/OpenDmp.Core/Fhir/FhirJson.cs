@@ -8,7 +8,10 @@ namespace OpenDmp.Core.Fhir;
 /// <summary>FHIR R4 JSON with the Firely SDK (System.Text.Json converters).</summary>
 public static partial class FhirJson
 {
-    public static readonly JsonSerializerOptions Options = new JsonSerializerOptions().ForFhir(ModelInfo.ModelInspector);
+    /// <summary>Most nesting levels of a FHIR JSON document (a Bundle of DocumentReferences with contained resources needs about 15).</summary>
+    public const int MaxDepth = 64;
+
+    public static readonly JsonSerializerOptions Options = new JsonSerializerOptions { MaxDepth = MaxDepth }.ForFhir(ModelInfo.ModelInspector);
 
     /// <summary>Parses a resource; a parse failure is a 400 whose message lists what is wrong.</summary>
     public static T Parse<T>(string json)

@@ -101,6 +101,12 @@ public static class SecureMail
     }
 
     /// <summary>
+    /// How inbound MIME is parsed: nesting bounded (a message needs a few levels: signed, mixed,
+    /// attachment), address groups bounded. Message size is bounded before parsing (Messaging:MaxMessageBytes).
+    /// </summary>
+    public static readonly ParserOptions InboundParserOptions = new() { MaxMimeDepth = 16, MaxAddressGroupDepth = 3 };
+
+    /// <summary>
     /// Decrypts a message for <paramref name="recipient"/> (certificate with private key) and verifies
     /// its signature. Throws <see cref="SecureMailException"/> with the reason otherwise.
     /// </summary>
@@ -135,7 +141,7 @@ public static class SecureMail
         try
         {
             enveloped.Decrypt([recipient]);
-            inner = MimeEntity.Load(new MemoryStream(enveloped.ContentInfo.Content));
+            inner = MimeEntity.Load(InboundParserOptions, new MemoryStream(enveloped.ContentInfo.Content));
         }
         catch (Exception ex) when (ex is CryptographicException or FormatException)
         {
@@ -164,7 +170,7 @@ public static class SecureMail
                 case ApplicationPkcs7Mime { SecureMimeType: SecureMimeType.SignedData } opaque:
                     signed = new SignedCms();
                     signed.Decode(Decoded(opaque));
-                    content = MimeEntity.Load(new MemoryStream(signed.ContentInfo.Content));
+                    content = MimeEntity.Load(InboundParserOptions, new MemoryStream(signed.ContentInfo.Content));
                     break;
                 default:
                     throw new SecureMailException(MailRejection.NotSigned, "the message is encrypted but not signed: sign it with your professional certificate before encrypting");

@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Xml.Linq;
 using Hl7.Fhir.Model;
+using OpenDmp.Core.Common;
 using OpenDmp.Core.Documents;
 using OpenDmp.Core.Identity;
 
@@ -239,31 +240,7 @@ public static class Xdm
     /// </summary>
     public static Bundle ToBundle(byte[] zipBytes, long maxUncompressed = 64L * 1024 * 1024)
     {
-        Dictionary<string, byte[]> files;
-        try
-        {
-            using var zip = new ZipArchive(new MemoryStream(zipBytes), ZipArchiveMode.Read);
-            files = new Dictionary<string, byte[]>(StringComparer.OrdinalIgnoreCase);
-            long total = 0;
-            foreach (var e in zip.Entries.Where(e => e.FullName.StartsWith(SubsetFolder, StringComparison.OrdinalIgnoreCase) && !e.FullName.EndsWith('/')))
-            {
-                total += e.Length;
-                if (total > maxUncompressed)
-                {
-                    throw new XdmException($"the XDM archive expands beyond {maxUncompressed / (1024 * 1024)} MB");
-                }
-
-                using var s = e.Open();
-                using var buf = new MemoryStream();
-                s.CopyTo(buf);
-                files[e.FullName] = buf.ToArray();
-            }
-        }
-        catch (InvalidDataException ex)
-        {
-            throw new XdmException("the attachment is not a readable ZIP archive: " + ex.Message);
-        }
-
+        var files = ReadArchive(zipBytes, maxUncompressed);
         if (!files.TryGetValue(MetadataPath, out var metaBytes))
         {
             throw new XdmException($"the XDM archive has no {MetadataPath}");
@@ -272,11 +249,15 @@ public static class Xdm
         XDocument meta;
         try
         {
-            meta = XDocument.Load(new MemoryStream(metaBytes), LoadOptions.None);
+            meta = SafeXml.Load(metaBytes, MetadataLimits);
         }
         catch (System.Xml.XmlException ex)
         {
-            throw new XdmException($"{MetadataPath} is not well-formed XML: {ex.Message}");
+            throw new XdmException($"{MetadataPath} is not well-formed XML (or holds a DTD): {ex.Message}");
+        }
+        catch (InputLimitException ex)
+        {
+            throw new XdmException($"{MetadataPath}: {ex.Message}");
         }
 
         var list = meta.Descendants(Rim + "RegistryObjectList").FirstOrDefault() ?? throw new XdmException($"{MetadataPath} holds no RegistryObjectList");
@@ -500,6 +481,63 @@ public static class Xdm
         "image/png" => ".PNG",
         _ => ".BIN",
     };
+
+    /// <summary>Most entries an XDM archive may hold.</summary>
+    public const int MaxEntries = 1_000;
+
+    /// <summary>Largest expansion accepted (uncompressed / compressed) once the content exceeds 1 MB.</summary>
+    public const int MaxExpansionRatio = 200;
+
+    private static readonly XmlLimits MetadataLimits = new(MaxDepth: 64, MaxCharacters: 16L * 1024 * 1024, MaxElements: 200_000);
+
+    /// <summary>
+    /// The files of the XDM subset, read with every limit counted on the bytes actually produced (the
+    /// sizes a ZIP header declares are not trusted): number of entries, total size, expansion ratio.
+    /// </summary>
+    private static Dictionary<string, byte[]> ReadArchive(byte[] zipBytes, long maxUncompressed)
+    {
+        var files = new Dictionary<string, byte[]>(StringComparer.OrdinalIgnoreCase);
+        try
+        {
+            using var zip = new ZipArchive(new MemoryStream(zipBytes), ZipArchiveMode.Read);
+            if (zip.Entries.Count > MaxEntries)
+            {
+                throw new XdmException($"the XDM archive has {zip.Entries.Count} entries; at most {MaxEntries} are accepted");
+            }
+
+            long total = 0;
+            var buffer = new byte[81920];
+            foreach (var e in zip.Entries.Where(e => e.FullName.StartsWith(SubsetFolder, StringComparison.OrdinalIgnoreCase) && !e.FullName.EndsWith('/')))
+            {
+                using var s = e.Open();
+                using var buf = new MemoryStream();
+                int n;
+                while ((n = s.Read(buffer, 0, buffer.Length)) > 0)
+                {
+                    total += n;
+                    if (total > maxUncompressed)
+                    {
+                        throw new XdmException($"the XDM archive expands beyond {maxUncompressed / (1024 * 1024)} MB");
+                    }
+
+                    if (total > 1024 * 1024 && total > (long)MaxExpansionRatio * zipBytes.LongLength)
+                    {
+                        throw new XdmException($"the XDM archive expands more than {MaxExpansionRatio} times its size (a decompression bomb?)");
+                    }
+
+                    buf.Write(buffer, 0, n);
+                }
+
+                files[e.FullName] = buf.ToArray();
+            }
+        }
+        catch (InvalidDataException ex)
+        {
+            throw new XdmException("the attachment is not a readable ZIP archive: " + ex.Message);
+        }
+
+        return files;
+    }
 
     private static void Add(ZipArchive zip, string name, byte[] content)
     {

@@ -15,9 +15,9 @@ public enum Requirement
     Public,
     /// <summary>A professional authenticated by a client certificate of the platform's CA (mutual TLS).</summary>
     Professional,
-    /// <summary>An authenticated patient (bearer token; the portal's session cookie for reads).</summary>
+    /// <summary>An authenticated patient (bearer token from POST /patient/login).</summary>
     Patient,
-    /// <summary>Either: a patient when a bearer token (or, for reads, the session cookie) is presented, else a professional.</summary>
+    /// <summary>Either: a patient when a bearer token is presented, else a professional.</summary>
     ProfessionalOrPatient,
     /// <summary>A portal page of the patient space: the session cookie (state changes are protected by antiforgery); else a redirect to the sign-in page.</summary>
     PortalPatient,
@@ -174,27 +174,22 @@ public sealed class ProfessionalAuthenticationMiddleware(RequestDelegate next, I
     }
 
     /// <summary>
-    /// A bearer token (any method) or the portal's session cookie (safe methods only: the cookie is
-    /// SameSite=Strict and HttpOnly; state changes need the bearer token or the portal's antiforgery).
-    /// A presented but invalid token is a 401, never a fallback to another identity.
+    /// A bearer token, on any method. The portal's session cookie is not accepted by the API: the
+    /// portal serves its own pages and content (/portail/contenu, sandboxed), so a document opened
+    /// from the API can never act with the patient's browser session. A presented but invalid token
+    /// is a 401, never a fallback to another identity.
     /// </summary>
     private static async Task<Actor?> PatientOfRequestAsync(HttpContext context)
     {
-        var auth = context.RequestServices.GetRequiredService<OpenDmp.Server.Patients.PatientAuthService>();
         var header = context.Request.Headers.Authorization.ToString();
-        if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
         {
-            return await auth.AuthenticateAsync(header[7..].Trim(), "bearer", context.RequestAborted)
-                ?? throw new DmpException(ErrorKind.Unauthenticated, "the bearer token is unknown or expired: log in again");
+            return null;
         }
 
-        if (HttpMethods.IsGet(context.Request.Method) && context.Request.Cookies.TryGetValue(OpenDmp.Server.Patients.PatientAuthService.CookieName, out var cookie) && cookie.Length > 0)
-        {
-            return await auth.AuthenticateAsync(cookie, "cookie", context.RequestAborted)
-                ?? throw new DmpException(ErrorKind.Unauthenticated, "the session has expired: log in again");
-        }
-
-        return null;
+        var auth = context.RequestServices.GetRequiredService<OpenDmp.Server.Patients.PatientAuthService>();
+        return await auth.AuthenticateAsync(header[7..].Trim(), "bearer", context.RequestAborted)
+            ?? throw new DmpException(ErrorKind.Unauthenticated, "the bearer token is unknown or expired: log in again");
     }
 }
 

@@ -93,8 +93,9 @@ public static class FhirEndpoints
                 return FhirResults.Resource(new Binary { Id = id, ContentType = doc.ContentType, Data = bytes });
             }
 
+            // The exact bytes, never as active content of the platform's origin (SafeContent).
             ctx.Response.Headers.ETag = $"W/\"{doc.VersionId}\"";
-            return Results.Bytes(bytes, doc.ContentType);
+            return Results.Bytes(bytes, OpenDmp.Server.Hosting.SafeContent.Prepare(ctx.Response, doc.ContentType, id, framable: false));
         }).WithMetadata(new DmpEndpoint(Requirement.ProfessionalOrPatient, "retrieve"));
 
         fhir.MapGet("/Observation", async (HttpContext ctx, ObservationQueries q) =>

@@ -62,6 +62,7 @@ public static class OpenDmpHost
         });
 
         var app = builder.Build();
+        app.UseMiddleware<SecurityHeadersMiddleware>();
         app.UseMiddleware<ErrorMappingMiddleware>();
         app.UsePortals();
         app.UseRouting();

@@ -101,6 +101,13 @@ public sealed partial class DepositMailboxService(IServiceProvider services, Mes
         }
     }
 
+    /// <summary>The whole message, parsed with the bounded inbound options (MIME depth, address groups).</summary>
+    private static async Task<MimeMessage> LoadAsync(IMailFolder inbox, UniqueId uid, CancellationToken ct)
+    {
+        await using var stream = await inbox.GetStreamAsync(uid, ct);
+        return await MimeMessage.LoadAsync(OpenDmp.Core.Messaging.SecureMail.InboundParserOptions, stream, ct);
+    }
+
     /// <summary>Processes one message; returns the folder it now belongs in, or null to leave it in INBOX for a retry.</summary>
     private async Task<string?> HandleAsync(IMailFolder inbox, UniqueId uid, long size, ReplySender replies, CancellationToken ct)
     {
@@ -109,7 +116,7 @@ public sealed partial class DepositMailboxService(IServiceProvider services, Mes
         try
         {
             // An oversized message is refused on its headers alone: its body is never downloaded.
-            message = tooLarge ? new MimeMessage(await inbox.GetHeadersAsync(uid, ct)) : await inbox.GetMessageAsync(uid, ct);
+            message = tooLarge ? new MimeMessage(await inbox.GetHeadersAsync(uid, ct)) : await LoadAsync(inbox, uid, ct);
         }
         catch (FormatException)
         {

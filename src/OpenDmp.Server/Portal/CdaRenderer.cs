@@ -3,6 +3,7 @@ using System.Net;
 using System.Text;
 using System.Xml;
 using System.Xml.Linq;
+using OpenDmp.Core.Common;
 
 namespace OpenDmp.Server.Portal;
 
@@ -11,25 +12,48 @@ namespace OpenDmp.Server.Portal;
 /// author, custodian) and each section's title and narrative block (paragraphs, lists, tables,
 /// content, line breaks). Only a fixed set of elements is produced and every text is encoded, so a
 /// document cannot inject markup or scripts; DTDs are refused. A person never sees the XML.
+/// The document is read within <see cref="XmlLimits"/> (depth, size, element count) and the HTML is
+/// capped: a hostile document gives a "cannot display" notice, never a crash.
 /// </summary>
 public static class CdaRenderer
 {
+    /// <summary>The most HTML one document may produce (characters).</summary>
+    public const int MaxHtmlChars = 8 * 1024 * 1024;
+
     private static readonly XNamespace V3 = "urn:hl7-org:v3";
 
-    /// <summary>The HTML, or null when the bytes are not a CDA R2 document.</summary>
-    public static string? ToHtml(byte[] content, int headingLevel = 2)
+    /// <summary>The HTML, or null when the bytes are not a CDA R2 document or cannot be displayed (see <see cref="Render"/>).</summary>
+    public static string? ToHtml(byte[] content, int headingLevel = 2) => Render(content, headingLevel).Html;
+
+    /// <summary>Renders a CDA R2 document: the HTML, or why it cannot be displayed (Problem), or neither when it is not CDA.</summary>
+    public static CdaRendering Render(byte[] content, int headingLevel = 2)
     {
         XDocument doc;
         try
         {
-            using var stream = new MemoryStream(content);
-            using var reader = XmlReader.Create(stream, new XmlReaderSettings { DtdProcessing = DtdProcessing.Prohibit, XmlResolver = null, MaxCharactersInDocument = 50_000_000 });
-            doc = XDocument.Load(reader);
+            doc = SafeXml.Load(content);
         }
         catch (XmlException)
         {
-            return null;
+            return CdaRendering.NotCda;
         }
+        catch (InputLimitException ex)
+        {
+            return new CdaRendering(null, ex.Message);
+        }
+
+        try
+        {
+            return new CdaRendering(Html(doc, headingLevel), null);
+        }
+        catch (InputLimitException ex)
+        {
+            return new CdaRendering(null, ex.Message);
+        }
+    }
+
+    private static string? Html(XDocument doc, int headingLevel)
+    {
 
         var root = doc.Root;
         if (root is null || root.Name != V3 + "ClinicalDocument")
@@ -85,6 +109,7 @@ public static class CdaRenderer
 
     private static void Section(XElement section, int level, StringBuilder html)
     {
+        Guard(html);
         var h = Math.Min(level, 6);
         html.Append("<section>");
         var title = section.Element(V3 + "title")?.Value;
@@ -110,6 +135,7 @@ public static class CdaRenderer
 
     private static void Children(XElement e, StringBuilder html)
     {
+        Guard(html);
         foreach (var node in e.Nodes())
         {
             switch (node)
@@ -184,6 +210,15 @@ public static class CdaRenderer
         }
     }
 
+    /// <summary>Stops a rendering that would produce more HTML than a page can hold.</summary>
+    private static void Guard(StringBuilder html)
+    {
+        if (html.Length > MaxHtmlChars)
+        {
+            throw new InputLimitException($"the document would produce more than {MaxHtmlChars / (1024 * 1024)} MB of HTML");
+        }
+    }
+
     private static string? PersonName(XElement? name)
     {
         if (name is null)
@@ -208,4 +243,10 @@ public static class CdaRenderer
     }
 
     private static string Encode(string s) => WebUtility.HtmlEncode(s);
+}
+
+/// <summary>The result of rendering a CDA document: the HTML, or the reason it cannot be displayed; neither when it is not CDA.</summary>
+public sealed record CdaRendering(string? Html, string? Problem)
+{
+    public static CdaRendering NotCda { get; } = new(null, null);
 }

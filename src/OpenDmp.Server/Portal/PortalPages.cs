@@ -53,11 +53,9 @@ public static class PortalPages
             try
             {
                 var (doc, bytes) = await documents.RetrieveAsync(id, actor, Channels.Portal, ctx.RequestAborted);
-                ctx.Response.Headers.ContentSecurityPolicy = "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'";
-                ctx.Response.Headers.XContentTypeOptions = "nosniff";
-                ctx.Response.Headers.CacheControl = "no-store";
-                var type = doc.ContentType is "application/pdf" or "text/plain" || doc.ContentType.StartsWith("image/", StringComparison.Ordinal) ? doc.ContentType : "application/octet-stream";
-                return Results.File(bytes, type, enableRangeProcessing: false);
+                // Framable by the portal's own document page (PDF view); never active content.
+                var type = OpenDmp.Server.Hosting.SafeContent.Prepare(ctx.Response, doc.ContentType, id, framable: true);
+                return Results.Bytes(bytes, type);
             }
             catch (DmpException ex) when (ex.Kind is ErrorKind.NotFound or ErrorKind.Forbidden or ErrorKind.Gone)
             {

@@ -24,7 +24,7 @@ namespace OpenDmp.Tests.Integration;
 /// </summary>
 public abstract class TrustServicesTests(IStorageUnderTest storage) : ServerTestBase(storage)
 {
-    private const string Password = "correct horse battery 9";
+    private const string Password = Sessions.PatientPassword;
 
     public static Parameters Declare(string mode, bool? confirm, params (string Name, DataType Value)[] more)
     {
@@ -46,14 +46,7 @@ public abstract class TrustServicesTests(IStorageUnderTest storage) : ServerTest
     private static DocumentToSubmit Doc(string title, string type = "11488-4", string cls = "10", string? visibility = null, bool draft = false) =>
         new(SubmissionBuilder.MinimalPdf(title), "application/pdf", title, TypeCode: type, ClassCode: cls, Visibility: visibility, Draft: draft);
 
-    private async Task<string> SubmitAsync(TestProfessional author, TestPatient patient, params DocumentToSubmit[] docs)
-    {
-        using var response = await Server.Http(author.Certificate).PostAsync("/fhir", FhirAssert.Json(SubmissionBuilder.Build(patient.Reference, author.Rpps, author.Display, docs)));
-        var body = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == HttpStatusCode.OK, body);
-        var bundle = FhirJson.Parse<Bundle>(body);
-        return bundle.Entry.Select(e => e.Response.Location).First(l => l.StartsWith("DocumentReference/", StringComparison.Ordinal)).Split('/')[1];
-    }
+    private Task<string> SubmitAsync(TestProfessional author, TestPatient patient, params DocumentToSubmit[] docs) => Server.SubmitAsync(author, patient, docs);
 
     private static async Task<HttpStatusCode> PostAsync(HttpClient http, string url, Resource? body = null)
     {
@@ -69,47 +62,9 @@ public abstract class TrustServicesTests(IStorageUnderTest storage) : ServerTest
 
     private static IEnumerable<string> Ids(Bundle b) => b.Entry.Where(e => e.Resource is DocumentReference).Select(e => e.Resource.Id!);
 
-    /// <summary>Activation then login as the patient; an HTTPS client without certificate carrying the bearer token.</summary>
-    private async Task<(HttpClient Http, string Cookie)> LoginAsync(TestPatient patient)
-    {
-        var code = await Server.WithScopeAsync(sp => sp.GetRequiredService<PatientAuthService>().IssueActivationAsync(patient.Id, null, Actor.Operator, Channels.Admin, CancellationToken.None));
-        var http = Server.Http(null);
-        using var activate = await http.PostAsJsonAsync("/patient/activate", new { ins = patient.Ins, code, password = Password });
-        var body = await activate.Content.ReadAsStringAsync();
-        Assert.True(activate.IsSuccessStatusCode, body);
-        var secret = FromBase32(JsonDocument.Parse(body).RootElement.GetProperty("totpSecret").GetString()!);
-        var totp = Totp.Code(secret, Totp.StepAt(DateTimeOffset.UtcNow));
-        using var login = await http.PostAsJsonAsync("/patient/login", new { ins = patient.Ins, password = Password, totp });
-        var loginBody = await login.Content.ReadAsStringAsync();
-        Assert.True(login.IsSuccessStatusCode, loginBody);
-        var token = JsonDocument.Parse(loginBody).RootElement.GetProperty("access_token").GetString()!;
-        var cookie = login.Headers.GetValues("Set-Cookie").Single(c => c.StartsWith(PatientAuthService.CookieName + "=", StringComparison.Ordinal));
-        Assert.Contains("httponly", cookie, StringComparison.OrdinalIgnoreCase);
-        Assert.Contains("samesite=strict", cookie, StringComparison.OrdinalIgnoreCase);
-        Assert.Contains("secure", cookie, StringComparison.OrdinalIgnoreCase);
-        var client = Server.Http(null);
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        return (client, cookie.Split(';')[0]);
-    }
+    private Task<(HttpClient Http, string Cookie)> LoginAsync(TestPatient patient) => Server.LoginPatientAsync(patient);
 
-    internal static byte[] FromBase32(string s)
-    {
-        const string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-        var bytes = new List<byte>();
-        int buffer = 0, bits = 0;
-        foreach (var c in s)
-        {
-            buffer = (buffer << 5) | alphabet.IndexOf(c, StringComparison.Ordinal);
-            bits += 5;
-            if (bits >= 8)
-            {
-                bytes.Add((byte)(buffer >> (bits - 8)));
-                bits -= 8;
-            }
-        }
-
-        return [.. bytes];
-    }
+    internal static byte[] FromBase32(string s) => Sessions.FromBase32(s);
 
     [Fact]
     public async Task DeclareAccess_NeedsConfirmedConsent_ThenGivesAccess_AndNotifiesThePatient()
@@ -242,11 +197,13 @@ public abstract class TrustServicesTests(IStorageUnderTest storage) : ServerTest
 
         Assert.Equal(2, (await SearchAsync(Server.Http(gp.Certificate), $"/fhir/DocumentReference?patient={patient.Id}&_total=accurate")).Total);
 
-        // The patient still sees both, and reads through the session cookie (GET) as the portal does.
+        // The patient still sees both. The portal's session cookie does not open the API (bearer only):
+        // content fetched from /fhir can never act with the patient's browser session.
         Assert.Equal(2, (await SearchAsync(patientHttp, $"/fhir/DocumentReference?patient={patient.Id}&_total=accurate")).Total);
         var portal = Server.Http(null);
         portal.DefaultRequestHeaders.Add("Cookie", cookie);
-        Assert.Equal(HttpStatusCode.OK, (await portal.GetAsync($"/fhir/DocumentReference?patient={patient.Id}")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await portal.GetAsync($"/fhir/DocumentReference?patient={patient.Id}")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await portal.GetAsync($"/fhir/Binary/{sensitive}")).StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, (await portal.PostAsync($"/fhir/DocumentReference/{sensitive}/$unmask", null)).StatusCode);
 
         // The patient lists grants (the treating physician first), revokes the cardiologist's: expired status, refusal.
