@@ -59,9 +59,18 @@ public sealed class AuditQueries(DmpDbContext db, RecordGuard guard, DocumentOpt
             // The patient sees every access, except those about documents not yet released to them
             // (invisible until the announcement consultation, drafts): they appear once released.
             // A legal representative additionally never sees accesses to documents kept from them.
+            // Nothing about such a document may show: its own entries, the entry of the submission set
+            // that filed it (it names the author and the time), and the supersession of the document
+            // it replaced.
             var representative = actor.Kind == ActorKind.Representative;
-            var hidden = db.Documents.Where(d => d.RecordId == recordId && (d.HiddenFromPatient || d.Draft || (representative && d.HiddenFromRepresentatives))).Select(d => d.Id);
-            q = q.Where(e => e.ObjectId == null || !hidden.Contains(e.ObjectId));
+            var hiddenDocs = db.Documents.Where(d => d.RecordId == recordId && (d.HiddenFromPatient || d.Draft || (representative && d.HiddenFromRepresentatives)));
+            var hidden = hiddenDocs.Select(d => d.Id);
+            var hiddenSets = hiddenDocs.Where(d => d.SubmissionSetId != null).Select(d => d.SubmissionSetId!);
+            var replacedByHidden = db.DocumentLinks.Where(l => l.RecordId == recordId && l.Kind == "replaces" && hidden.Contains(l.DocumentId)).Select(l => l.Target);
+            q = q.Where(e => e.ObjectId == null
+                || (!hidden.Contains(e.ObjectId)
+                    && !(e.ObjectType == "List" && hiddenSets.Contains(e.ObjectId))
+                    && !(e.Action == "replace" && replacedByHidden.Contains(e.ObjectId))));
         }
         else if (decision.Mode != "treating-physician" && decision.Mode != "operator")
         {

@@ -48,6 +48,18 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
             throw DmpException.Invalid("the Bundle has no entry", "Bundle.entry");
         }
 
+        // Bounded before any work: one transaction holds its record's writers while it is written.
+        if (bundle.Entry.Count > options.MaxEntriesPerTransaction)
+        {
+            throw DmpException.Invalid($"the Bundle has {bundle.Entry.Count} entries; a transaction holds at most {options.MaxEntriesPerTransaction} (Documents:MaxEntriesPerTransaction): split it", "Bundle.entry");
+        }
+
+        var documentCount = bundle.Entry.Count(e => e.Resource is DocumentReference);
+        if (documentCount > options.MaxDocumentsPerTransaction)
+        {
+            throw DmpException.Invalid($"the Bundle has {documentCount} DocumentReferences; a transaction holds at most {options.MaxDocumentsPerTransaction} (Documents:MaxDocumentsPerTransaction): split it", "Bundle.entry");
+        }
+
         List? submissionSet = null;
         var submissionIndex = -1;
         var docRefs = new List<(int Index, string FullUrl, DocumentReference Doc)>();
@@ -201,6 +213,13 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
                     }
 
                     await RequireAsync(new AccessRequest(actor, AccessAction.ReplaceDocument, facts, DocumentResources.Facts(target)), "DocumentReference", target.Id, channel, ct);
+                    if (((nd.Entry.HiddenFromPatient || nd.Entry.Draft) && !(target.HiddenFromPatient || target.Draft))
+                        || (nd.Entry.HiddenFromRepresentatives && !target.HiddenFromRepresentatives))
+                    {
+                        // The patient would see the old version superseded by something they cannot see.
+                        throw DmpException.Invalid("a document kept from the patient (or their representatives) cannot replace a document they see: release it first, or submit it without relatesTo", "DocumentReference.relatesTo");
+                    }
+
                     supersede[target.Id] = target;
                 }
             }
@@ -231,7 +250,8 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
                 written.Add(nd.Entry.ContentKey);
             }
 
-            await using var scope = await gate.EnterAsync(db, recordId, ct);
+            // New content rows (database content store) are written before the record is locked.
+            await using var scope = await gate.EnterAsync(db, recordId, ct, beforeLock: () => db.SaveChangesAsync(ct));
             var status = scope.LockedRecordStatus ?? await db.Records.AsNoTracking().Where(x => x.RecordId == recordId).Select(x => x.Status).FirstAsync(ct);
             if (status != RecordStatus.Open)
             {

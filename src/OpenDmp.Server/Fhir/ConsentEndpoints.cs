@@ -236,7 +236,7 @@ public static class ConsentEndpoints
             throw new DmpException(ErrorKind.BadRequest, $"the body must be a FHIR Parameters resource in JSON (Content-Type application/fhir+json), got '{type}'");
         }
 
-        BodyLimits.Apply(ctx, Math.Min(options.MaxContentBytes, 64 * 1024));
+        BodyLimits.Apply(ctx, FhirEndpoints.SmallBodyBytes);
         using var reader = new StreamReader(ctx.Request.Body, Encoding.UTF8);
         var body = await reader.ReadToEndAsync(ctx.RequestAborted);
         return body.Length == 0 ? new Parameters() : FhirJson.Parse<Parameters>(body);

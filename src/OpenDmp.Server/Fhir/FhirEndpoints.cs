@@ -24,7 +24,7 @@ public static class FhirEndpoints
         // ITI-65 Provide Document Bundle (transaction).
         fhir.MapPost("/", async (HttpContext ctx, ProvideDocumentBundle handler, DocumentOptions options) =>
         {
-            var bundle = FhirJson.Parse<Bundle>(await ReadBodyAsync(ctx, options));
+            var bundle = FhirJson.Parse<Bundle>(await ReadBodyAsync(ctx, options.TransactionBytesLimit));
             var response = await handler.HandleAsync(bundle, ctx.Actor(), Channels.Api, ctx.RequestAborted);
             return FhirResults.Resource(response);
         }).WithMetadata(new DmpEndpoint(Requirement.Professional, "create"));
@@ -58,9 +58,9 @@ public static class FhirEndpoints
         fhir.MapGet("/DocumentReference/{id}", async (string id, HttpContext ctx, DocumentQueries q) =>
             FhirResults.Resource(await q.ReadDocumentAsync(id, ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request))
             .WithMetadata(new DmpEndpoint(Requirement.ProfessionalOrPatient, "read"));
-        fhir.MapPatch("/DocumentReference/{id}", async (string id, HttpContext ctx, DocumentQueries q, DocumentOptions options) =>
+        fhir.MapPatch("/DocumentReference/{id}", async (string id, HttpContext ctx, DocumentQueries q) =>
         {
-            var patch = FhirJson.Parse<Parameters>(await ReadBodyAsync(ctx, options));
+            var patch = FhirJson.Parse<Parameters>(await ReadBodyAsync(ctx, SmallBodyBytes));
             return FhirResults.Resource(await q.PatchStatusAsync(id, patch, ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request);
         }).WithMetadata(new DmpEndpoint(Requirement.Professional, "replace"));
         fhir.MapPost("/DocumentReference/{id}/$erase", async (string id, HttpContext ctx, DocumentQueries q) =>
@@ -126,9 +126,12 @@ public static class FhirEndpoints
         return new SearchParams(ctx.Request.Query.SelectMany(q => q.Value.Select(v => new KeyValuePair<string, string>(q.Key, v ?? string.Empty))));
     }
 
-    internal static async Task<string> ReadBodyAsync(HttpContext ctx, DocumentOptions options)
+    /// <summary>The body limit of operations whose body is a small Parameters resource.</summary>
+    public const long SmallBodyBytes = 64 * 1024;
+
+    internal static async Task<string> ReadBodyAsync(HttpContext ctx, long maxBytes)
     {
-        BodyLimits.Apply(ctx, options.MaxContentBytes);
+        BodyLimits.Apply(ctx, maxBytes);
         var type = ctx.Request.ContentType ?? string.Empty;
         if (!type.Contains("json", StringComparison.OrdinalIgnoreCase))
         {

@@ -24,8 +24,9 @@ public sealed partial class ErrorMappingMiddleware(RequestDelegate next, ILogger
         }
         catch (BadHttpRequestException ex) when (!context.Response.HasStarted)
         {
+            var limit = context.Features.Get<IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize;
             var message = ex.StatusCode == StatusCodes.Status413PayloadTooLarge
-                ? "the request body is larger than the server accepts (see Documents:MaxContentBytes)"
+                ? $"the request body is larger than the server accepts here: at most {limit} bytes (documents: Documents:MaxTransactionBytes)"
                 : "the request could not be read: " + ex.Message;
             await WriteAsync(context, ex.StatusCode, ex.StatusCode == 413 ? OperationOutcome.IssueType.TooLong : OperationOutcome.IssueType.Structure, message, null);
         }
@@ -88,16 +89,15 @@ public sealed partial class ErrorMappingMiddleware(RequestDelegate next, ILogger
     private static partial void LogFailure(ILogger logger, string exceptionType, string correlation, string method, PathString path, Exception ex);
 }
 
-/// <summary>Kestrel limit for one request body, derived from the document size limit (base64 + metadata).</summary>
+/// <summary>Request-body limits: the server-wide one (the largest, ITI-65) and a smaller one per endpoint.</summary>
 public static class BodyLimits
 {
-    public static long MaxRequestBytes(long maxContentBytes) => (maxContentBytes * 4 / 3) + (2 * 1024 * 1024);
-
-    public static void Apply(HttpContext context, long maxContentBytes)
+    /// <summary>Sets this request's body limit (bytes); a larger body is a 413 naming the limit.</summary>
+    public static void Apply(HttpContext context, long maxBodyBytes)
     {
         if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } f)
         {
-            f.MaxRequestBodySize = MaxRequestBytes(maxContentBytes);
+            f.MaxRequestBodySize = maxBodyBytes;
         }
     }
 }

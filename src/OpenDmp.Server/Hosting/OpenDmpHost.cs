@@ -49,7 +49,7 @@ public static class OpenDmpHost
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
-            k.Limits.MaxRequestBodySize = BodyLimits.MaxRequestBytes(docs.MaxContentBytes);
+            k.Limits.MaxRequestBodySize = docs.TransactionBytesLimit;
             k.ConfigureHttpsDefaults(h =>
             {
                 h.ServerCertificate = LoadServerCertificate(data);

@@ -21,7 +21,7 @@ public static class MessagingEndpoints
     {
         fhir.MapPost("/$send-documents", async (HttpContext ctx, SecureMessageService s, DocumentOptions o) =>
         {
-            var p = FhirJson.Parse<Parameters>(await FhirEndpoints.ReadBodyAsync(ctx, o));
+            var p = FhirJson.Parse<Parameters>(await FhirEndpoints.ReadBodyAsync(ctx, o.TransactionBytesLimit));
             var bundle = p.Parameter.FirstOrDefault(x => x.Name == "bundle")?.Resource as Bundle
                 ?? throw DmpException.Invalid("parameter 'bundle' (an ITI-65 transaction Bundle) is required", "Parameters.parameter");
             var recipients = new List<string>();

@@ -90,9 +90,28 @@ public static class PortalPages
         });
     }
 
-    /// <summary>A local path to go back to (never another site).</summary>
-    public static string LocalUrl(string? url) =>
-        !string.IsNullOrEmpty(url) && url.StartsWith('/') && !url.StartsWith("//", StringComparison.Ordinal) && !url.StartsWith("/\\", StringComparison.Ordinal) ? url : "/";
+    /// <summary>
+    /// A local path to go back to, or "/": one leading slash, then printable ASCII only (no control
+    /// character, space or backslash, which browsers drop or turn into "/" — "/\t/evil.example" would
+    /// become "//evil.example"), bounded length. Never another site, never a header injection.
+    /// </summary>
+    public static string LocalUrl(string? url)
+    {
+        if (string.IsNullOrEmpty(url) || url.Length > 2048 || url[0] != '/' || (url.Length > 1 && url[1] == '/'))
+        {
+            return "/";
+        }
+
+        foreach (var c in url)
+        {
+            if (c is <= ' ' or >= '\u007f' or '\\')
+            {
+                return "/";
+            }
+        }
+
+        return url;
+    }
 
     /// <summary>The answer to a browser that reached the professional space without a valid certificate.</summary>
     public static async Task WriteUnauthenticatedAsync(HttpContext context, string reason)

@@ -259,7 +259,7 @@ public abstract class DocumentApiTests(IStorageUnderTest storage) : ServerTestBa
         Assert.Equal("TESTPATIENT", p.Name[0].Family);
         Assert.DoesNotContain(p.Meta?.Security ?? [], c => c.Code == "HTEST");
 
-        var byTraits = await client.SearchAsync<Patient>(new SearchParams().Add("family", "testpatient").Add("birthdate", "1970-05-17").Add("_count", "200"));
+        var byTraits = await client.SearchAsync<Patient>(new SearchParams().Add("family", "testpatient").Add("given", "anne").Add("birthdate", "1970-05-17"));
         Assert.Contains(byTraits!.Entry, e => e.Resource.Id == patient.Id);
 
         var demo = await Server.AddPatientAsync(gp, OpenDmp.Core.Identity.Ins.DemoSystem);
