@@ -99,7 +99,7 @@ public class AuditBenchmarks
             var guard = scope.ServiceProvider.GetRequiredService<RecordGuard>();
             for (var i = 0; i < perWriter; i++)
             {
-                await guard.AuditAsync(new AuditItem(recordId, actor, "read", "success", Channels.Api, "DocumentReference", "d" + i, "alleged"), CancellationToken.None);
+                await guard.AuditAsync(new AuditItem(recordId, actor, AuditAction.Read, "success", Channels.Api, "DocumentReference", "d" + i, "alleged"), CancellationToken.None);
             }
         }));
     }

@@ -23,6 +23,8 @@ public enum AccessAction
     DeclareAccess,
     /// <summary>Declare an emergency access (break-glass, centre 15); <see cref="AccessRequest.Emergency"/> says which.</summary>
     DeclareEmergency,
+    /// <summary>Declare the patient's admission to the professional's establishment (hospital care team).</summary>
+    DeclareAdmission,
     /// <summary>The patient's own settings: grants, blocked professionals, emergency oppositions, treating physician.</summary>
     ManageConsent,
     /// <summary>Mask or unmask a document (the patient).</summary>
@@ -113,11 +115,14 @@ public sealed record DocumentFacts(
     public bool IsOwnedBy(string actorId) => AuthorProfessionalId == actorId || SubmitterId == actorId;
 }
 
-/// <summary>What is known about the requesting professional beyond the certificate: groups, prior accesses.</summary>
-public sealed record ActorFacts(IReadOnlySet<string> Groups, bool HasAccessedBefore)
+/// <summary>What is known about the requesting professional beyond the certificate: groups, prior accesses, establishment.</summary>
+public sealed record ActorFacts(IReadOnlySet<string> Groups, bool HasAccessedBefore, string? OrganizationId = null)
 {
     public static ActorFacts Unknown { get; } = new(new HashSet<string>(), false);
 }
+
+/// <summary>What a professional declares (<see cref="AccessAction.DeclareAccess"/>): the mode, and the group for a group practice.</summary>
+public sealed record DeclarationFacts(GrantMode Mode, string? GroupId = null);
 
 /// <summary>Deployment settings of the policy (configuration section <c>Access</c>).</summary>
 public sealed class PolicySettings
@@ -152,7 +157,8 @@ public sealed record AccessRequest(
     ActorFacts? ActorFacts = null,
     DateTimeOffset Now = default,
     PolicySettings? Settings = null,
-    GrantMode? Emergency = null);
+    GrantMode? Emergency = null,
+    DeclarationFacts? Declaration = null);
 
 /// <summary>The answer: permit or deny, why, under which mode and grant, which documents a search may return, and the obligations.</summary>
 public sealed record AccessDecision(
@@ -304,7 +310,11 @@ public static class AccessPolicy
             case AccessAction.MaskDocument:
                 return AccessDecision.Deny("only the patient (or the operator) may do this", Denial.NotAllowed);
             case AccessAction.DeclareAccess:
-                return new AccessDecision(true, "declaration of access with the patient's consent", "declaration", DocumentScope.None);
+                return DecideDeclaration(request, record, facts);
+            case AccessAction.DeclareAdmission:
+                return facts.OrganizationId is null
+                    ? AccessDecision.Deny("only a professional attached to an establishment may declare an admission", Denial.NotAllowed)
+                    : new AccessDecision(true, "declaration of an admission to the professional's establishment", "admission", DocumentScope.None);
             case AccessAction.DeclareEmergency:
                 return DecideEmergencyDeclaration(request, record);
         }
@@ -395,6 +405,24 @@ public static class AccessPolicy
             default:
                 return AccessDecision.Deny("not allowed", Denial.NotAllowed);
         }
+    }
+
+    /// <summary>A declaration of access: a group practice needs membership, a care team an admission by the professional's establishment.</summary>
+    private static AccessDecision DecideDeclaration(AccessRequest request, RecordFacts record, ActorFacts facts)
+    {
+        var declaration = request.Declaration;
+        if (declaration?.Mode == GrantMode.Group && (declaration.GroupId is null || !facts.Groups.Contains(declaration.GroupId)))
+        {
+            return AccessDecision.Deny("you are not a member of this group", Denial.NotAllowed);
+        }
+
+        if (declaration?.Mode == GrantMode.CareTeam
+            && (facts.OrganizationId is null || !record.Grants.Any(g => g.Mode == GrantMode.Admission && g.HolderId == facts.OrganizationId && g.ActiveAt(request.Now))))
+        {
+            return AccessDecision.Deny("no admission of this patient is declared by your establishment: the hospital declares it first ($declare-admission)", Denial.NotAllowed);
+        }
+
+        return new AccessDecision(true, "declaration of access with the patient's consent", "declaration", DocumentScope.None);
     }
 
     private static string HiddenReason(DocumentFacts doc, DocumentScope scope) =>

@@ -43,7 +43,8 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
         }
 
         var facts = await RequireRecordAsync(patientId, ct);
-        await guard.RequireAsync(new AccessRequest(actor, AccessAction.DeclareAccess, facts), "grant", "Consent", null, channel, auditPermit: false, ct);
+        var group = mode == GrantMode.Group ? await RequireGroupAsync(d.Group, ct) : null;
+        var permit = await guard.RequireAsync(new AccessRequest(actor, AccessAction.DeclareAccess, facts, Declaration: new DeclarationFacts(mode.Value, group?.Id)), AuditAction.Grant, "Consent", null, channel, auditPermit: false, ct);
         var now = time.GetUtcNow();
         var grant = new Grant
         {
@@ -62,23 +63,10 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
                 max = now + settings.AllegedDuration;
                 break;
             case GrantMode.Group:
-                {
-                    if (string.IsNullOrEmpty(d.Group))
-                    {
-                        throw DmpException.Invalid("mode group needs the group's id (parameter group)", "Parameters.parameter:group");
-                    }
-
-                    var group = await db.CareGroups.AsNoTracking().FirstOrDefaultAsync(x => x.Id == d.Group, ct)
-                        ?? throw DmpException.Invalid($"no declared group '{d.Group}'", "Parameters.parameter:group");
-                    if (!await db.CareGroupMembers.AnyAsync(x => x.GroupId == group.Id && x.ProfessionalId == actor.Id, ct))
-                    {
-                        throw new DmpException(ErrorKind.Forbidden, $"you are not a member of the group '{group.Name}'");
-                    }
-
-                    grant.GroupId = group.Id;
-                    max = now + settings.AllegedDuration;
-                    break;
-                }
+                // Membership was decided by the policy (DeclarationFacts).
+                grant.GroupId = group!.Id;
+                max = now + settings.AllegedDuration;
+                break;
 
             case GrantMode.Delegation:
                 {
@@ -126,9 +114,9 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
 
             default:
                 {
-                    var organizationId = await db.Professionals.AsNoTracking().Where(x => x.Id == actor.Id).Select(x => x.OrganizationId).FirstOrDefaultAsync(ct);
-                    var admission = (organizationId is null ? null : facts.Grants.FirstOrDefault(x => x.Mode == GrantMode.Admission && x.HolderId == organizationId && x.ActiveAt(now)))
-                        ?? throw DmpException.Invalid("no admission of this patient is declared by your establishment: the hospital declares it first ($declare-admission)", "Parameters.parameter:mode");
+                    // The policy checked that the professional's establishment holds an admission in force.
+                    var organizationId = permit.Request.ActorFacts?.OrganizationId;
+                    var admission = facts.Grants.First(x => x.Mode == GrantMode.Admission && x.HolderId == organizationId && x.ActiveAt(now));
                     grant.AdmissionId = admission.Id;
                     max = admission.End ?? now + settings.AdmissionDuration;
                     break;
@@ -151,7 +139,7 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
         }
 
         grant.End = max;
-        await WriteAsync(facts.RecordId, actor, "grant", "Consent", grant.Id, grant.Mode, $"until {max:O}", channel, ct, () => db.Grants.Add(grant));
+        await WriteAsync(facts.RecordId, actor, AuditAction.Grant, "Consent", grant.Id, grant.Mode, $"until {max:O}", channel, ct, () => db.Grants.Add(grant));
         return grant;
     }
 
@@ -159,12 +147,9 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
     public async Task<Grant> DeclareAdmissionAsync(string patientId, DateTimeOffset? end, IReadOnlyList<string> members, Actor actor, string channel, CancellationToken ct)
     {
         var facts = await RequireRecordAsync(patientId, ct);
-        await guard.RequireAsync(new AccessRequest(actor, AccessAction.DeclareAccess, facts), "grant", "Consent", null, channel, auditPermit: false, ct);
+        var permit = await guard.RequireAsync(new AccessRequest(actor, AccessAction.DeclareAdmission, facts), AuditAction.Grant, "Consent", null, channel, auditPermit: false, ct);
         var me = await db.Professionals.AsNoTracking().FirstAsync(x => x.Id == actor.Id, ct);
-        if (me.OrganizationId is null)
-        {
-            throw new DmpException(ErrorKind.Forbidden, "only a professional attached to an establishment may declare an admission");
-        }
+        var organization = permit.Request.ActorFacts?.OrganizationId ?? throw new InvalidOperationException("the policy permitted an admission without an establishment");
 
         var now = time.GetUtcNow();
         var stop = end ?? now + settings.AdmissionDuration;
@@ -178,7 +163,7 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
             RecordId = facts.RecordId,
             Id = Ids.New(),
             Mode = GrantModes.Code(GrantMode.Admission),
-            HolderId = me.OrganizationId,
+            HolderId = organization,
             Start = now,
             End = stop,
             DeclaredBy = actor.Id,
@@ -188,7 +173,7 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
         foreach (var m in members.Append(me.Rpps ?? string.Empty).Where(x => x.Length > 0).Distinct(StringComparer.Ordinal))
         {
             var member = await ResolveProfessionalAsync(m, ct);
-            if (member.OrganizationId != me.OrganizationId)
+            if (member.OrganizationId != organization)
             {
                 throw DmpException.Invalid($"{m} does not belong to your establishment", "Parameters.parameter:member");
             }
@@ -207,7 +192,7 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
             });
         }
 
-        await WriteAsync(facts.RecordId, actor, "grant", "Consent", admission.Id, "admission", $"{grants.Count - 1} care-team member(s) until {stop:O}", channel, ct, () => db.Grants.AddRange(grants));
+        await WriteAsync(facts.RecordId, actor, AuditAction.Grant, "Consent", admission.Id, "admission", $"{grants.Count - 1} care-team member(s) until {stop:O}", channel, ct, () => db.Grants.AddRange(grants));
         return admission;
     }
 
@@ -231,7 +216,7 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
         }
 
         var facts = await RequireRecordAsync(patientId, ct);
-        var permit = await guard.RequireAsync(new AccessRequest(actor, AccessAction.DeclareEmergency, facts, Emergency: mode), "emergency", "Consent", null, channel, auditPermit: false, ct);
+        var permit = await guard.RequireAsync(new AccessRequest(actor, AccessAction.DeclareEmergency, facts, Emergency: mode), AuditAction.Emergency, "Consent", null, channel, auditPermit: false, ct);
         var now = time.GetUtcNow();
         var grant = new Grant
         {
@@ -245,7 +230,7 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
             DeclaredBy = actor.Id,
             CreatedAt = now,
         };
-        await WriteAsync(facts.RecordId, actor, "emergency", "Consent", grant.Id, permit.Mode, $"until {grant.End:O}", channel, ct, () =>
+        await WriteAsync(facts.RecordId, actor, AuditAction.Emergency, "Consent", grant.Id, permit.Mode, $"until {grant.End:O}", channel, ct, () =>
         {
             db.Grants.Add(grant);
             db.Notifications.Add(RecordGuard.EmergencyNotification(facts.RecordId, grant.Id, actor, permit.Mode, now));
@@ -259,7 +244,7 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
         var facts = await RequireRecordAsync(patientId, ct);
         var actorFacts = await guard.ActorFactsAsync(actor, facts, ct);
         var (status, standing) = AccessPolicy.StatusOf(actor.Id, facts, actorFacts, time.GetUtcNow());
-        await guard.AuditAsync(new AuditItem(facts.RecordId, actor, "access-status", "success", channel, "Patient", facts.RecordId, standing is null ? null : GrantModes.Code(standing.Mode), status.ToString().ToLowerInvariant()), ct);
+        await guard.AuditAsync(new AuditItem(facts.RecordId, actor, AuditAction.AccessStatus, "success", channel, "Patient", facts.RecordId, standing is null ? null : GrantModes.Code(standing.Mode), status.ToString().ToLowerInvariant()), ct);
         return (status, standing);
     }
 
@@ -268,7 +253,7 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
     {
         var facts = await RequireRecordAsync(patientId, ct);
         var all = actor.Kind == ActorKind.Professional;
-        await guard.RequireAsync(new AccessRequest(actor, all ? AccessAction.SearchRecord : AccessAction.ManageConsent, facts), "search", "Consent", null, channel, auditPermit: true, ct);
+        await guard.RequireAsync(new AccessRequest(actor, all ? AccessAction.SearchRecord : AccessAction.ManageConsent, facts), AuditAction.Search, "Consent", null, channel, auditPermit: true, ct);
         var grants = await db.Grants.AsNoTracking().Where(x => x.RecordId == facts.RecordId).OrderByDescending(x => x.CreatedAt).ToListAsync(ct);
         if (actor.Kind == ActorKind.Professional)
         {
@@ -298,13 +283,13 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
     {
         if (GrantModes.TreatingDelegator(grantId) is { } tp)
         {
-            var facts = await RequirePatientConsentAsync(actor, "revoke", grantId, channel, ct);
+            var facts = await RequirePatientConsentAsync(actor, AuditAction.Revoke, grantId, channel, ct);
             if (facts.TreatingPhysicianId != tp)
             {
                 throw DmpException.NotFound($"Consent/{grantId} does not exist");
             }
 
-            await WriteAsync(facts.RecordId, actor, "revoke", "Consent", grantId, "treating-physician", null, channel, ct, async () =>
+            await WriteAsync(facts.RecordId, actor, AuditAction.Revoke, "Consent", grantId, "treating-physician", null, channel, ct, async () =>
             {
                 var r = await db.Records.FirstAsync(x => x.RecordId == facts.RecordId, ct);
                 r.TreatingPhysicianId = null;
@@ -313,7 +298,7 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
             return;
         }
 
-        await ChangeGrantAsync(grantId, actor, "revoke", channel, ct, g =>
+        await ChangeGrantAsync(grantId, actor, AuditAction.Revoke, channel, ct, g =>
         {
             if (g.RevokedAt is not null)
             {
@@ -328,7 +313,7 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
 
     /// <summary>The patient extends a grant to a new end, or makes it permanent (end null).</summary>
     public Task ExtendAsync(string grantId, DateTimeOffset? end, bool permanent, Actor actor, string channel, CancellationToken ct) =>
-        ChangeGrantAsync(grantId, actor, "extend", channel, ct, g =>
+        ChangeGrantAsync(grantId, actor, AuditAction.Extend, channel, ct, g =>
         {
             if (g.RevokedAt is not null)
             {
@@ -360,7 +345,7 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
     public async Task ExcludeFromGroupAsync(string grantId, string professional, Actor actor, string channel, CancellationToken ct)
     {
         var p = await ResolveProfessionalAsync(professional, ct);
-        await ChangeGrantAsync(grantId, actor, "exclude", channel, ct, g =>
+        await ChangeGrantAsync(grantId, actor, AuditAction.Exclude, channel, ct, g =>
         {
             if (g.Mode != GrantModes.Code(GrantMode.Group))
             {
@@ -383,7 +368,7 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
             ids.Add((await ResolveProfessionalAsync(p, ct)).Id);
         }
 
-        await ChangeGrantAsync(admissionId, actor, "restrict", channel, ct, g =>
+        await ChangeGrantAsync(admissionId, actor, AuditAction.Restrict, channel, ct, g =>
         {
             if (g.Mode != GrantModes.Code(GrantMode.Admission))
             {
@@ -399,8 +384,8 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
     public async Task BlockAsync(string patientId, string professional, bool block, Actor actor, string channel, CancellationToken ct)
     {
         var p = await ResolveProfessionalAsync(professional, ct);
-        var facts = await RequirePatientConsentAsync(actor, block ? "block" : "unblock", patientId, channel, ct, patientId);
-        await WriteAsync(facts.RecordId, actor, block ? "block" : "unblock", "Practitioner", p.Id, null, null, channel, ct, async () =>
+        var facts = await RequirePatientConsentAsync(actor, block ? AuditAction.Block : AuditAction.Unblock, patientId, channel, ct, patientId);
+        await WriteAsync(facts.RecordId, actor, block ? AuditAction.Block : AuditAction.Unblock, "Practitioner", p.Id, null, null, channel, ct, async () =>
         {
             var existing = await db.BlockedProfessionals.FirstOrDefaultAsync(x => x.RecordId == facts.RecordId && x.ProfessionalId == p.Id, ct);
             if (block && existing is null)
@@ -417,9 +402,9 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
     /// <summary>The patient's oppositions to the two emergency modes and to emergency unmasking.</summary>
     public async Task<Record> SetPreferencesAsync(string patientId, EmergencyPreferences prefs, Actor actor, string channel, CancellationToken ct)
     {
-        var facts = await RequirePatientConsentAsync(actor, "preferences", patientId, channel, ct, patientId);
+        var facts = await RequirePatientConsentAsync(actor, AuditAction.Preferences, patientId, channel, ct, patientId);
         Record? record = null;
-        await WriteAsync(facts.RecordId, actor, "preferences", "Patient", facts.RecordId, null, $"break-glass={prefs.OpposeBreakGlass} centre-15={prefs.OpposeCentre15} unmasking={prefs.OpposeEmergencyUnmasking}", channel, ct, async () =>
+        await WriteAsync(facts.RecordId, actor, AuditAction.Preferences, "Patient", facts.RecordId, null, $"break-glass={prefs.OpposeBreakGlass} centre-15={prefs.OpposeCentre15} unmasking={prefs.OpposeEmergencyUnmasking}", channel, ct, async () =>
         {
             record = await db.Records.FirstAsync(x => x.RecordId == facts.RecordId, ct);
             record.OpposeBreakGlass = prefs.OpposeBreakGlass ?? record.OpposeBreakGlass;
@@ -439,8 +424,8 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
             throw DmpException.Invalid("the treating physician must be a physician (profession 10)");
         }
 
-        var facts = await RequirePatientConsentAsync(actor, "grant", patientId, channel, ct, patientId);
-        await WriteAsync(facts.RecordId, actor, "grant", "Consent", GrantModes.TreatingGrantId(p.Id), "treating-physician", null, channel, ct, async () =>
+        var facts = await RequirePatientConsentAsync(actor, AuditAction.Grant, patientId, channel, ct, patientId);
+        await WriteAsync(facts.RecordId, actor, AuditAction.Grant, "Consent", GrantModes.TreatingGrantId(p.Id), "treating-physician", null, channel, ct, async () =>
         {
             var r = await db.Records.FirstAsync(x => x.RecordId == facts.RecordId, ct);
             r.TreatingPhysicianId = p.Id;
@@ -450,7 +435,7 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
 
     /// <summary>The patient masks or unmasks one of their documents.</summary>
     public Task MaskAsync(string documentId, bool mask, Actor actor, string channel, CancellationToken ct) =>
-        ChangeDocumentAsync(documentId, actor, AccessAction.MaskDocument, mask ? "mask" : "unmask", channel, ct, d =>
+        ChangeDocumentAsync(documentId, actor, AccessAction.MaskDocument, mask ? AuditAction.Mask : AuditAction.Unmask, channel, ct, d =>
         {
             d.Masked = mask;
             DocumentResources.SetVisibility(d, "MASQUE_PS", mask, time.GetUtcNow());
@@ -458,7 +443,7 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
 
     /// <summary>The author (or treating physician) releases a document invisible to the patient, after the announcement consultation.</summary>
     public Task ReleaseAsync(string documentId, Actor actor, string channel, CancellationToken ct) =>
-        ChangeDocumentAsync(documentId, actor, AccessAction.ReleaseDocument, "release", channel, ct, d =>
+        ChangeDocumentAsync(documentId, actor, AccessAction.ReleaseDocument, AuditAction.Release, channel, ct, d =>
         {
             if (!d.HiddenFromPatient)
             {
@@ -471,7 +456,7 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
 
     /// <summary>The author (or treating physician) validates a draft.</summary>
     public Task FinalizeAsync(string documentId, Actor actor, string channel, CancellationToken ct) =>
-        ChangeDocumentAsync(documentId, actor, AccessAction.ReleaseDocument, "validate", channel, ct, d =>
+        ChangeDocumentAsync(documentId, actor, AccessAction.ReleaseDocument, AuditAction.Validate, channel, ct, d =>
         {
             if (!d.Draft)
             {
@@ -484,11 +469,11 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
     /// <summary>The patient's notifications (most recent first).</summary>
     public async Task<IReadOnlyList<PatientNotification>> NotificationsAsync(string patientId, Actor actor, string channel, CancellationToken ct)
     {
-        var facts = await RequirePatientConsentAsync(actor, "search", patientId, channel, ct, patientId, "Communication", auditPermit: true);
+        var facts = await RequirePatientConsentAsync(actor, AuditAction.Search, patientId, channel, ct, patientId, "Communication", auditPermit: true);
         return await db.Notifications.AsNoTracking().Where(x => x.RecordId == facts.RecordId).OrderByDescending(x => x.CreatedAt).ToListAsync(ct);
     }
 
-    private async Task ChangeDocumentAsync(string documentId, Actor actor, AccessAction action, string verb, string channel, CancellationToken ct, Action<DocumentEntry> change)
+    private async Task ChangeDocumentAsync(string documentId, Actor actor, AccessAction action, AuditAction verb, string channel, CancellationToken ct, Action<DocumentEntry> change)
     {
         var doc = await db.Documents.AsNoTracking().FirstOrDefaultAsync(x => x.Id == documentId && !x.Erased, ct);
         var facts = doc is null ? null : await guard.FactsAsync(doc.RecordId, ct);
@@ -506,7 +491,7 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
         });
     }
 
-    private async Task ChangeGrantAsync(string grantId, Actor actor, string verb, string channel, CancellationToken ct, Func<Grant, string?> change)
+    private async Task ChangeGrantAsync(string grantId, Actor actor, AuditAction verb, string channel, CancellationToken ct, Func<Grant, string?> change)
     {
         var id = grantId.StartsWith("Consent/", StringComparison.Ordinal) ? grantId[8..] : grantId;
         var recordId = await db.Grants.AsNoTracking().Where(x => x.Id == id).Select(x => x.RecordId).FirstOrDefaultAsync(ct);
@@ -525,7 +510,7 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
         }, () => detail);
     }
 
-    private async Task<RecordFacts> RequirePatientConsentAsync(Actor actor, string verb, string objectId, string channel, CancellationToken ct, string? recordId = null, string objectType = "Consent", bool auditPermit = false)
+    private async Task<RecordFacts> RequirePatientConsentAsync(Actor actor, AuditAction verb, string objectId, string channel, CancellationToken ct, string? recordId = null, string objectType = "Consent", bool auditPermit = false)
     {
         recordId ??= actor.OwnRecordId ?? actor.Id;
         var facts = await RequireRecordAsync(recordId, ct);
@@ -537,6 +522,18 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
     {
         var id = patientId.StartsWith("Patient/", StringComparison.Ordinal) ? patientId[8..] : patientId;
         return await guard.FactsAsync(id, ct) ?? throw DmpException.NotFound($"Patient/{id} has no record");
+    }
+
+    /// <summary>The group named by a group declaration (input: 422 when absent or unknown).</summary>
+    private async Task<CareGroup> RequireGroupAsync(string? groupId, CancellationToken ct)
+    {
+        if (string.IsNullOrEmpty(groupId))
+        {
+            throw DmpException.Invalid("mode group needs the group's id (parameter group)", "Parameters.parameter:group");
+        }
+
+        return await db.CareGroups.AsNoTracking().FirstOrDefaultAsync(x => x.Id == groupId, ct)
+            ?? throw DmpException.Invalid($"no declared group '{groupId}'", "Parameters.parameter:group");
     }
 
     /// <summary>A professional by RPPS, "8"+RPPS, or directory id.</summary>
@@ -558,7 +555,7 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
             ?? throw DmpException.Invalid(Rpps.Validate(rpps) is { } err ? $"professional '{value}': {err}" : $"no professional '{value}' in the directory");
     }
 
-    private Task WriteAsync(string recordId, Actor actor, string verb, string objectType, string objectId, string? mode, string? detail, string channel, CancellationToken ct, Action change) =>
+    private Task WriteAsync(string recordId, Actor actor, AuditAction verb, string objectType, string objectId, string? mode, string? detail, string channel, CancellationToken ct, Action change) =>
         WriteAsync(recordId, actor, verb, objectType, objectId, mode, detail, channel, ct, () =>
         {
             change();
@@ -566,7 +563,7 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
         });
 
     /// <summary>One unit of work under the record's write gate: the change and its audit entry, together or not at all.</summary>
-    private async Task WriteAsync(string recordId, Actor actor, string verb, string objectType, string objectId, string? mode, string? detail, string channel, CancellationToken ct, Func<Task> change, Func<string?>? lateDetail = null)
+    private async Task WriteAsync(string recordId, Actor actor, AuditAction verb, string objectType, string objectId, string? mode, string? detail, string channel, CancellationToken ct, Func<Task> change, Func<string?>? lateDetail = null)
     {
         db.ChangeTracker.Clear();
         await using var scope = await gate.EnterAsync(db, recordId, ct);

@@ -30,6 +30,9 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
     /// <summary>Professionals known to have accessed a record (saves a query on every request).</summary>
     private static readonly ConcurrentDictionary<(string Record, string Professional), bool> KnownAccessors = new();
 
+    /// <summary>Obligations of this scope's permits, fulfilled once the request has succeeded (<see cref="FulfilPendingAsync"/>).</summary>
+    private readonly List<(AccessRequest Request, AccessDecision Decision)> _pending = [];
+
     public PolicySettings Settings => settings;
 
     public DateTimeOffset Now => time.GetUtcNow();
@@ -59,8 +62,8 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
             blocked.ToHashSet(StringComparer.Ordinal));
     }
 
-    /// <summary>Groups and prior accesses of a professional, as far as the record's grants need them.</summary>
-    public async Task<ActorFacts> ActorFactsAsync(Actor actor, RecordFacts? record, CancellationToken ct)
+    /// <summary>Groups, prior accesses and establishment of a professional, as far as the record's grants and the request need them.</summary>
+    public async Task<ActorFacts> ActorFactsAsync(Actor actor, RecordFacts? record, CancellationToken ct, AccessRequest? request = null)
     {
         if (actor.Kind != ActorKind.Professional || record is null || string.IsNullOrEmpty(actor.Id))
         {
@@ -68,31 +71,39 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
         }
 
         IReadOnlySet<string> groups = new HashSet<string>();
-        if (record.Grants.Any(g => g.Mode == GrantMode.Group))
+        if (record.Grants.Any(g => g.Mode == GrantMode.Group) || request?.Declaration?.Mode == GrantMode.Group)
         {
             groups = (await db.CareGroupMembers.AsNoTracking().Where(x => x.ProfessionalId == actor.Id).Select(x => x.GroupId).ToListAsync(ct)).ToHashSet(StringComparer.Ordinal);
+        }
+
+        string? organization = null;
+        if (request?.Action == AccessAction.DeclareAdmission || request?.Declaration?.Mode == GrantMode.CareTeam)
+        {
+            organization = await db.Professionals.AsNoTracking().Where(x => x.Id == actor.Id).Select(x => x.OrganizationId).FirstOrDefaultAsync(ct);
         }
 
         // "Accessed before" only matters for a permit's notification obligation, and the fulfilment
         // re-checks record_accessors under the record's gate: so no query here, which keeps a refusal
         // as cheap as the answer for an absent document (no timing-visible existence).
-        return new ActorFacts(groups, KnownAccessors.ContainsKey((record.RecordId, actor.Id)));
+        return new ActorFacts(groups, KnownAccessors.ContainsKey((record.RecordId, actor.Id)), organization);
     }
 
     /// <summary>Fills in what the caller did not give: the actor's facts, the time, the settings.</summary>
     public async Task<AccessRequest> CompleteAsync(AccessRequest request, CancellationToken ct) => request with
     {
-        ActorFacts = request.ActorFacts ?? await ActorFactsAsync(request.Actor, request.Record, ct),
+        ActorFacts = request.ActorFacts ?? await ActorFactsAsync(request.Actor, request.Record, ct, request),
         Now = request.Now == default ? time.GetUtcNow() : request.Now,
         Settings = request.Settings ?? settings,
     };
 
     /// <summary>
     /// Decides; a denial is always audited then refused; a permit is audited here when
-    /// <paramref name="auditPermit"/> (otherwise the caller audits it with its outcome details), and
-    /// its notification obligation is carried out.
+    /// <paramref name="auditPermit"/> (otherwise the caller audits it with its outcome details). Its
+    /// notification obligation waits until the request has succeeded: the host calls
+    /// <see cref="FulfilPendingAsync"/> when the response starts with a success (a request refused
+    /// later for bad input notifies no one); non-HTTP callers call it after their commit.
     /// </summary>
-    public async Task<GuardedAccess> RequireAsync(AccessRequest request, string verb, string objectType, string? objectId, string channel, bool auditPermit, CancellationToken ct, string refusal = "you are not authorised to access this patient's record")
+    public async Task<GuardedAccess> RequireAsync(AccessRequest request, AuditAction verb, string objectType, string? objectId, string channel, bool auditPermit, CancellationToken ct, string refusal = "you are not authorised to access this patient's record")
     {
         request = await CompleteAsync(request, ct);
         var decision = AccessPolicy.Decide(request);
@@ -107,9 +118,28 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
             await AuditAsync(new AuditItem(request.Record?.RecordId, request.Actor, verb, "success", channel, objectType, objectId, decision.Mode), ct);
         }
 
-        await FulfilAsync(request, decision, ct);
+        if (decision.Obligations.HasFlag(Obligations.NotifyPatient))
+        {
+            _pending.Add((request, decision));
+            RequestAuditLog.Current?.ObligationPending();
+        }
+
         return new GuardedAccess(decision, request);
     }
+
+    /// <summary>Carries out the obligations of this scope's permits (once the request has succeeded).</summary>
+    public async Task FulfilPendingAsync(CancellationToken ct)
+    {
+        var pending = _pending.DistinctBy(p => (p.Request.Record?.RecordId, p.Request.Actor.Id, p.Decision.GrantId)).ToList();
+        _pending.Clear();
+        foreach (var (request, decision) in pending)
+        {
+            await FulfilAsync(request, decision, ct);
+        }
+    }
+
+    /// <summary>Forgets the pending obligations (the request failed).</summary>
+    public void DiscardPending() => _pending.Clear();
 
     /// <summary>The notification obligation: first access by a professional, every emergency grant (once each).</summary>
     private async Task FulfilAsync(AccessRequest request, AccessDecision decision, CancellationToken ct)
@@ -156,7 +186,7 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
 
             if (added)
             {
-                await audit.AppendAsync(db, new AuditItem(recordId, Actor.Operator, "notify", "success", Channels.Api, "Communication", null, Detail: firstTime ? "first access of " + actor.Id : "emergency access of " + actor.Id), ct);
+                await audit.AppendAsync(db, new AuditItem(recordId, Actor.Operator, AuditAction.Notify, "success", Channels.Api, "Communication", null, Detail: firstTime ? "first access of " + actor.Id : "emergency access of " + actor.Id), ct);
                 await db.SaveChangesAsync(ct);
                 await scope.CommitAsync(ct);
             }

@@ -20,6 +20,9 @@ public sealed class AuditQueries(DmpDbContext db, RecordGuard guard, DocumentOpt
     private const string DcmSystem = "http://dicom.nema.org/resources/ontology/DCM";
     private const string RestfulSystem = "http://hl7.org/fhir/restful-interaction";
 
+    /// <summary>OpenDMP's own action code (AuditAction), next to the RESTful interaction.</summary>
+    public const string ActionSystem = "urn:opendmp:audit-action";
+
     public async Task<SearchPage> SearchAsync(SearchParams sp, Actor actor, string channel, CancellationToken ct)
     {
         sp.RequireKnown(SearchParamNames);
@@ -51,7 +54,7 @@ public sealed class AuditQueries(DmpDbContext db, RecordGuard guard, DocumentOpt
     private async Task<IQueryable<AuditEntry>> VisibleAsync(RecordFacts facts, Actor actor, string channel, CancellationToken ct)
     {
         var recordId = facts.RecordId;
-        var decision = await guard.RequireAsync(new AccessRequest(actor, AccessAction.ReadAudit, facts), "search", "AuditEvent", null, channel, auditPermit: true, ct);
+        var decision = await guard.RequireAsync(new AccessRequest(actor, AccessAction.ReadAudit, facts), AuditAction.Search, "AuditEvent", null, channel, auditPermit: true, ct);
 
         IQueryable<AuditEntry> q = db.AuditEntries.AsNoTracking().Where(e => e.RecordId == recordId);
         if (actor.ActsForPatient)
@@ -83,20 +86,16 @@ public sealed class AuditQueries(DmpDbContext db, RecordGuard guard, DocumentOpt
 
     public static AuditEvent ToFhir(AuditEntry e)
     {
-        var (interaction, action) = e.Action switch
-        {
-            "read" or "retrieve" => ("read", AuditEvent.AuditEventAction.R),
-            "search" => ("search-type", AuditEvent.AuditEventAction.E),
-            "create" or "open" => ("create", AuditEvent.AuditEventAction.C),
-            "delete" => ("delete", AuditEvent.AuditEventAction.D),
-            "import" => ("batch", AuditEvent.AuditEventAction.C),
-            _ => ("update", AuditEvent.AuditEventAction.U),
-        };
+        // The closed set of actions maps each value to its meaning; an unknown stored code (a trail
+        // written by a later version) is shown as an operation rather than guessed.
+        var (interaction, action) = AuditActions.Parse(e.Action) is { } known
+            ? (known.Interaction().Interaction, known.Interaction().Code)
+            : ("operation", AuditEvent.AuditEventAction.E);
         var ae = new AuditEvent
         {
             Id = $"{e.RecordId}.{e.Seq}",
             Type = new Coding(DcmSystem, "110110", "Patient Record"),
-            Subtype = [new Coding(RestfulSystem, interaction)],
+            Subtype = [new Coding(RestfulSystem, interaction), new Coding(ActionSystem, AuditActions.Parse(e.Action)?.Code() ?? e.Action)],
             Action = action,
             Recorded = e.Time,
             Outcome = e.Outcome == "success" ? AuditEvent.AuditEventOutcome.N0 : AuditEvent.AuditEventOutcome.N4,

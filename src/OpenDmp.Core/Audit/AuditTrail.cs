@@ -11,7 +11,7 @@ namespace OpenDmp.Core.Audit;
 public sealed record AuditItem(
     string? RecordId,
     Actor Actor,
-    string Action,
+    AuditAction Action,
     string Outcome,
     string Channel,
     string? ObjectType = null,
@@ -71,7 +71,7 @@ public sealed class AuditTrail(TimeProvider time)
             Time = TruncateToMicroseconds(time.GetUtcNow()),
             ActorKind = e.Actor.Kind.ToString(),
             ActorId = e.Actor.Id,
-            Action = e.Action,
+            Action = e.Action.Code(),
             ObjectType = e.ObjectType,
             ObjectId = e.ObjectId,
             Outcome = e.Outcome,
@@ -83,6 +83,7 @@ public sealed class AuditTrail(TimeProvider time)
         };
         entry.Hash = ComputeHash(entry);
         db.AuditEntries.Add(entry);
+        RequestAuditLog.Current?.Appended(e.Action, e.Outcome);
     }
 
     /// <summary>PostgreSQL keeps microseconds: the hashed time must survive the round trip.</summary>

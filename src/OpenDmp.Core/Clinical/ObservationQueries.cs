@@ -1,5 +1,6 @@
 using Microsoft.EntityFrameworkCore;
 using OpenDmp.Core.Access;
+using OpenDmp.Core.Audit;
 using OpenDmp.Core.Common;
 using OpenDmp.Core.Documents;
 using OpenDmp.Core.Fhir;
@@ -30,7 +31,7 @@ public sealed class ObservationQueries(DmpDbContext db, RecordGuard guard, Docum
             return new SearchPage([], offset, count, false, null);
         }
 
-        var decision = await guard.RequireAsync(new AccessRequest(actor, AccessAction.SearchRecord, facts), "search", "Observation", null, channel, auditPermit: true, ct);
+        var decision = await guard.RequireAsync(new AccessRequest(actor, AccessAction.SearchRecord, facts), AuditAction.Search, "Observation", null, channel, auditPermit: true, ct);
 
         if (!decision.Admits(BiologyResult))
         {
@@ -68,7 +69,7 @@ public sealed class ObservationQueries(DmpDbContext db, RecordGuard guard, Docum
     public async Task<IReadOnlyList<NumericSeries>> NumericSeriesAsync(string recordId, Actor actor, string channel, CancellationToken ct)
     {
         var facts = await guard.FactsAsync(recordId, ct) ?? throw DmpException.NotFound($"Patient/{recordId} has no record");
-        var decision = await guard.RequireAsync(new AccessRequest(actor, AccessAction.SearchRecord, facts), "search", "Observation", null, channel, auditPermit: true, ct);
+        var decision = await guard.RequireAsync(new AccessRequest(actor, AccessAction.SearchRecord, facts), AuditAction.Search, "Observation", null, channel, auditPermit: true, ct);
         if (!decision.Admits(BiologyResult))
         {
             return [];

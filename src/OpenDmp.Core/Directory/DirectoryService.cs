@@ -44,7 +44,7 @@ public sealed class DirectoryService(DmpDbContext db, WriteGate gate, AuditTrail
             CreatedAt = time.GetUtcNow(),
         };
         db.Professionals.Add(p);
-        await audit.AppendAsync(db, new AuditItem(null, actor, "create", "success", channel, "Practitioner", p.Id), ct);
+        await audit.AppendAsync(db, new AuditItem(null, actor, AuditAction.Create, "success", channel, "Practitioner", p.Id), ct);
         await db.SaveChangesAsync(ct);
         await scope.CommitAsync(ct);
         return p;
@@ -95,7 +95,7 @@ public sealed class DirectoryService(DmpDbContext db, WriteGate gate, AuditTrail
         var group = new Access.CareGroup { Id = Ids.New(), Name = name.Trim(), Kind = kind, CreatedAt = time.GetUtcNow() };
         db.CareGroups.Add(group);
         db.CareGroupMembers.AddRange(members.Select(m => new Access.CareGroupMember { GroupId = group.Id, ProfessionalId = m }));
-        await audit.AppendAsync(db, new AuditItem(null, Actor.Operator, "create", "success", Channels.Admin, "Group", group.Id, Detail: $"{members.Count} member(s)"), ct);
+        await audit.AppendAsync(db, new AuditItem(null, Actor.Operator, AuditAction.Create, "success", Channels.Admin, "Group", group.Id, Detail: $"{members.Count} member(s)"), ct);
         await db.SaveChangesAsync(ct);
         await scope.CommitAsync(ct);
         return group;

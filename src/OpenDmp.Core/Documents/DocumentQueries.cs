@@ -46,7 +46,7 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
 
         var recordId = facts.RecordId;
 
-        var decision = await DecideAndAuditDenialAsync(new AccessRequest(actor, AccessAction.SearchRecord, facts), "search", "DocumentReference", null, channel, ct);
+        var decision = await DecideAndAuditDenialAsync(new AccessRequest(actor, AccessAction.SearchRecord, facts), AuditAction.Search, "DocumentReference", null, channel, ct);
         var visible = db.Documents.AsNoTracking().Where(x => x.RecordId == recordId && !x.Erased);
         var q = visible.Where(decision.Scope.ToExpression());
         q = ApplyDocumentFilters(q, sp, recordId);
@@ -83,7 +83,7 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
             notice = "Le patient a masqué certains documents de son dossier. / The patient has masked some documents of this record.";
         }
 
-        await AuditAsync(new AuditItem(recordId, actor, "search", "success", channel, "DocumentReference", null, decision.Mode, $"hits={hits.Count}"), ct);
+        await AuditAsync(new AuditItem(recordId, actor, AuditAction.Search, "success", channel, "DocumentReference", null, decision.Mode, $"hits={hits.Count}"), ct);
         return new SearchPage(hits, offset, count, rows.Count > count, total) { Notice = notice };
     }
 
@@ -225,18 +225,23 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
     /// <summary>Read one DocumentReference (404 if unknown, 410 if erased).</summary>
     public async Task<string> ReadDocumentAsync(string id, Actor actor, string channel, CancellationToken ct)
     {
-        var (doc, _) = await RequireDocumentAsync(id, actor, AccessAction.ReadDocument, "read", channel, ct);
-        await AuditAsync(new AuditItem(doc.RecordId, actor, "read", "success", channel, "DocumentReference", id), ct);
+        var (doc, _) = await RequireDocumentAsync(id, actor, AccessAction.ReadDocument, AuditAction.Read, channel, ct);
+        await AuditAsync(new AuditItem(doc.RecordId, actor, AuditAction.Read, "success", channel, "DocumentReference", id), ct);
         return doc.ResourceJson;
     }
 
     /// <summary>ITI-68: the exact bytes of a document, with its content type.</summary>
     public async Task<(DocumentEntry Document, byte[] Content)> RetrieveAsync(string id, Actor actor, string channel, CancellationToken ct)
     {
-        var (doc, _) = await RequireDocumentAsync(id, actor, AccessAction.ReadDocument, "retrieve", channel, ct);
-        var bytes = await store.GetAsync(db, doc.RecordId, doc.ContentKey, ct)
-            ?? throw new DmpException(ErrorKind.Gone, $"the content of DocumentReference/{id} is no longer available (its record's key was destroyed)");
-        await AuditAsync(new AuditItem(doc.RecordId, actor, "retrieve", "success", channel, "Binary", id), ct);
+        var (doc, _) = await RequireDocumentAsync(id, actor, AccessAction.ReadDocument, AuditAction.Retrieve, channel, ct);
+        var bytes = await store.GetAsync(db, doc.RecordId, doc.ContentKey, ct);
+        if (bytes is null)
+        {
+            await AuditAsync(new AuditItem(doc.RecordId, actor, AuditAction.Retrieve, AuditOutcomes.Gone, channel, "Binary", id, Detail: "content destroyed"), ct);
+            throw new DmpException(ErrorKind.Gone, $"the content of DocumentReference/{id} is no longer available (its record's key was destroyed)");
+        }
+
+        await AuditAsync(new AuditItem(doc.RecordId, actor, AuditAction.Retrieve, "success", channel, "Binary", id), ct);
         return (doc, bytes);
     }
 
@@ -252,7 +257,7 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
             throw DmpException.Invalid("only the FHIRPath Patch 'replace DocumentReference.status with superseded' is accepted");
         }
 
-        var (doc, _) = await RequireDocumentAsync(id, actor, AccessAction.ReplaceDocument, "replace", channel, ct);
+        var (doc, _) = await RequireDocumentAsync(id, actor, AccessAction.ReplaceDocument, AuditAction.Replace, channel, ct);
         await using var scope = await gate.EnterAsync(db, doc.RecordId, ct);
         var tracked = await db.Documents.FirstAsync(x => x.RecordId == doc.RecordId && x.Id == id, ct);
         if (tracked.Status != "current")
@@ -261,7 +266,7 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
         }
 
         DocumentResources.SetStatus(tracked, "superseded", time.GetUtcNow());
-        await audit.AppendAsync(db, new AuditItem(doc.RecordId, actor, "replace", "success", channel, "DocumentReference", id), ct);
+        await audit.AppendAsync(db, new AuditItem(doc.RecordId, actor, AuditAction.Replace, "success", channel, "DocumentReference", id), ct);
         await db.SaveChangesAsync(ct);
         await scope.CommitAsync(ct);
         return tracked.ResourceJson;
@@ -273,13 +278,13 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
     /// </summary>
     public async Task EraseAsync(string id, Actor actor, string channel, CancellationToken ct)
     {
-        var (doc, _) = await RequireDocumentAsync(id, actor, AccessAction.EraseDocument, "erase", channel, ct);
+        var (doc, _) = await RequireDocumentAsync(id, actor, AccessAction.EraseDocument, AuditAction.Erase, channel, ct);
         await using var scope = await gate.EnterAsync(db, doc.RecordId, ct);
         var tracked = await db.Documents.FirstAsync(x => x.RecordId == doc.RecordId && x.Id == id, ct);
         tracked.Erased = true;
         tracked.ErasedAt = time.GetUtcNow();
         tracked.LastUpdated = tracked.ErasedAt.Value;
-        await audit.AppendAsync(db, new AuditItem(doc.RecordId, actor, "erase", "success", channel, "DocumentReference", id), ct);
+        await audit.AppendAsync(db, new AuditItem(doc.RecordId, actor, AuditAction.Erase, "success", channel, "DocumentReference", id), ct);
         await db.SaveChangesAsync(ct);
         await scope.CommitAsync(ct);
     }
@@ -290,7 +295,7 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
     /// </summary>
     public async Task DeleteAsync(string id, Actor actor, string channel, CancellationToken ct)
     {
-        var (doc, _) = await RequireDocumentAsync(id, actor, AccessAction.DeleteDocument, "delete", channel, ct, allowErased: true);
+        var (doc, _) = await RequireDocumentAsync(id, actor, AccessAction.DeleteDocument, AuditAction.Delete, channel, ct, allowErased: true);
         await using (var scope = await gate.EnterAsync(db, doc.RecordId, ct))
         {
             // Documents that point to it (a replacement, an addendum) lose that reference: nothing
@@ -304,7 +309,7 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
             await db.DocumentLinks.Where(x => x.RecordId == doc.RecordId && (x.DocumentId == id || x.Target == id)).ExecuteDeleteAsync(ct);
             await db.Documents.Where(x => x.RecordId == doc.RecordId && x.Id == id).ExecuteDeleteAsync(ct);
             await store.RemoveAsync(db, doc.RecordId, doc.ContentKey, ct);
-            await audit.AppendAsync(db, new AuditItem(doc.RecordId, actor, "delete", "success", channel, "DocumentReference", id), ct);
+            await audit.AppendAsync(db, new AuditItem(doc.RecordId, actor, AuditAction.Delete, "success", channel, "DocumentReference", id), ct);
             await db.SaveChangesAsync(ct);
             await scope.CommitAsync(ct);
         }
@@ -328,7 +333,7 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
             return new SearchPage([], offset, count, false, sp.Has("_total") ? 0 : null);
         }
 
-        var decision = await DecideAndAuditDenialAsync(new AccessRequest(actor, AccessAction.SearchRecord, facts), "search", "List", null, channel, ct);
+        var decision = await DecideAndAuditDenialAsync(new AccessRequest(actor, AccessAction.SearchRecord, facts), AuditAction.Search, "List", null, channel, ct);
         var q = db.SubmissionSets.AsNoTracking().Where(x => x.RecordId == facts.RecordId);
         if (!SeesAllSubmissionSets(decision.Scope))
         {
@@ -365,29 +370,35 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
 
         int? total = sp.Has("_total") && sp.First("_total") != "none" ? await q.CountAsync(ct) : null;
         var rows = await q.OrderByDescending(x => x.Date).ThenByDescending(x => x.Id).Skip(offset).Take(count + 1).Select(x => new { x.Id, x.ResourceJson }).ToListAsync(ct);
-        await AuditAsync(new AuditItem(facts.RecordId, actor, "search", "success", channel, "List", null, decision.Mode, $"hits={Math.Min(rows.Count, count)}"), ct);
+        await AuditAsync(new AuditItem(facts.RecordId, actor, AuditAction.Search, "success", channel, "List", null, decision.Mode, $"hits={Math.Min(rows.Count, count)}"), ct);
         return new SearchPage(rows.Take(count).Select(r => new SearchHit("List", r.Id, r.ResourceJson)).ToList(), offset, count, rows.Count > count, total);
     }
 
     public async Task<string> ReadListAsync(string id, Actor actor, string channel, CancellationToken ct)
     {
-        var ss = await db.SubmissionSets.AsNoTracking().FirstOrDefaultAsync(x => x.Id == id, ct) ?? throw DmpException.NotFound($"List/{id} does not exist");
-        var facts = await FactsAsync(ss.RecordId, ct) ?? throw DmpException.NotFound($"List/{id} does not exist");
-        var decision = await DecideAndAuditDenialAsync(new AccessRequest(actor, AccessAction.SearchRecord, facts), "read", "List", id, channel, ct);
-        if (!SeesAllSubmissionSets(decision.Scope) && ss.SubmitterId != actor.Id)
+        var ss = await db.SubmissionSets.AsNoTracking().FirstOrDefaultAsync(x => x.Id == id, ct);
+        var facts = ss is null ? null : await FactsAsync(ss.RecordId, ct);
+        if (ss is null || facts is null)
         {
-            await AuditAsync(new AuditItem(ss.RecordId, actor, "read", "denied", channel, "List", id, Detail: "not the submitter"), ct);
+            await AuditAsync(new AuditItem(null, actor, AuditAction.Read, AuditOutcomes.NotFound, channel, "List", id), ct);
             throw DmpException.NotFound($"List/{id} does not exist");
         }
 
-        await AuditAsync(new AuditItem(ss.RecordId, actor, "read", "success", channel, "List", id, decision.Mode), ct);
+        var decision = await DecideAndAuditDenialAsync(new AccessRequest(actor, AccessAction.SearchRecord, facts), AuditAction.Read, "List", id, channel, ct);
+        if (!SeesAllSubmissionSets(decision.Scope) && ss.SubmitterId != actor.Id)
+        {
+            await AuditAsync(new AuditItem(ss.RecordId, actor, AuditAction.Read, "denied", channel, "List", id, Detail: "not the submitter"), ct);
+            throw DmpException.NotFound($"List/{id} does not exist");
+        }
+
+        await AuditAsync(new AuditItem(ss.RecordId, actor, AuditAction.Read, "success", channel, "List", id, decision.Mode), ct);
         return ss.ResourceJson;
     }
 
     private static bool SeesAllSubmissionSets(DocumentScope scope) =>
         scope.Any && scope.Classes is null && scope.Types is null && scope.Masked == MaskedRule.Include && !scope.PatientView;
 
-    private async Task<(DocumentEntry Doc, RecordFacts Facts)> RequireDocumentAsync(string id, Actor actor, AccessAction action, string verb, string channel, CancellationToken ct, bool allowErased = false)
+    private async Task<(DocumentEntry Doc, RecordFacts Facts)> RequireDocumentAsync(string id, Actor actor, AccessAction action, AuditAction verb, string channel, CancellationToken ct, bool allowErased = false)
     {
         var doc = await db.Documents.AsNoTracking().FirstOrDefaultAsync(x => x.Id == id, ct);
         // An absent document loads (empty) record facts too: it must cost what a hidden one costs.
@@ -402,13 +413,14 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
         await DecideAndAuditDenialAsync(new AccessRequest(actor, action, facts, DocumentResources.Facts(doc)), verb, "DocumentReference", id, channel, ct);
         if (doc.Erased && !allowErased)
         {
+            await AuditAsync(new AuditItem(doc.RecordId, actor, verb, AuditOutcomes.Gone, channel, "DocumentReference", id, Detail: "erased"), ct);
             throw new DmpException(ErrorKind.Gone, $"DocumentReference/{id} was erased");
         }
 
         return (doc, facts);
     }
 
-    private Task<GuardedAccess> DecideAndAuditDenialAsync(AccessRequest request, string verb, string objectType, string? objectId, string channel, CancellationToken ct) =>
+    private Task<GuardedAccess> DecideAndAuditDenialAsync(AccessRequest request, AuditAction verb, string objectType, string? objectId, string channel, CancellationToken ct) =>
         guard.RequireAsync(request, verb, objectType, objectId, channel, auditPermit: false, ct);
 
     private Task AuditAsync(AuditItem item, CancellationToken ct) => guard.AuditAsync(item, ct);

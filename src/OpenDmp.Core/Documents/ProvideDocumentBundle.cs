@@ -178,7 +178,7 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
             // The profession × document-type matrix applies to each document deposited.
             if (!permit.Admits(DocumentResources.Facts(nd.Entry), AccessAction.CreateDocument))
             {
-                await guard.AuditAsync(new AuditItem(recordId, actor, "create", "denied", channel, "DocumentReference", null, Detail: "profession may not deposit type " + nd.Entry.TypeCode), ct);
+                await guard.AuditAsync(new AuditItem(recordId, actor, AuditAction.Create, "denied", channel, "DocumentReference", null, Detail: "profession may not deposit type " + nd.Entry.TypeCode), ct);
                 throw new DmpException(ErrorKind.Forbidden, actor.Kind == ActorKind.Professional
                     ? $"your profession may not deposit documents of type {nd.Entry.TypeCode} ({nd.Entry.TypeDisplay}) or class {nd.Entry.ClassCode}"
                     : $"you may not deposit this document (class {nd.Entry.ClassCode}): a patient deposits documents of class 90 in their own open record", $"Bundle.entry[{index}].resource.type");
@@ -262,7 +262,7 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
             {
                 db.Documents.Add(nd.Entry);
                 db.DocumentLinks.AddRange(nd.Links);
-                await audit.AppendAsync(db, new AuditItem(recordId, actor, "create", "success", channel, "DocumentReference", nd.Entry.Id, Mode: "provide"), ct);
+                await audit.AppendAsync(db, new AuditItem(recordId, actor, AuditAction.Create, "success", channel, "DocumentReference", nd.Entry.Id, Mode: "provide"), ct);
             }
 
             foreach (var target in supersede.Values)
@@ -274,11 +274,11 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
                 }
 
                 DocumentResources.SetStatus(tracked, "superseded", now);
-                await audit.AppendAsync(db, new AuditItem(recordId, actor, "replace", "success", channel, "DocumentReference", tracked.Id), ct);
+                await audit.AppendAsync(db, new AuditItem(recordId, actor, AuditAction.Replace, "success", channel, "DocumentReference", tracked.Id), ct);
             }
 
             db.SubmissionSets.Add(ssEntry);
-            await audit.AppendAsync(db, new AuditItem(recordId, actor, "create", "success", channel, "List", ssEntry.Id, Mode: "provide"), ct);
+            await audit.AppendAsync(db, new AuditItem(recordId, actor, AuditAction.Create, "success", channel, "List", ssEntry.Id, Mode: "provide"), ct);
             alsoWrite?.Invoke(db, recordId, ssEntry.Id);
             await db.SaveChangesAsync(ct);
             await scope.CommitAsync(ct);
@@ -304,7 +304,7 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
     }
 
     private Task<GuardedAccess> RequireAsync(AccessRequest request, string objectType, string? objectId, string channel, CancellationToken ct) =>
-        guard.RequireAsync(request, request.Action.ToString(), objectType, objectId, channel, auditPermit: false, ct, "you are not authorised to write to this patient's record");
+        guard.RequireAsync(request, request.Action == AccessAction.ReplaceDocument ? AuditAction.Replace : AuditAction.Create, objectType, objectId, channel, auditPermit: false, ct, "you are not authorised to write to this patient's record");
 
     /// <summary>A DMP visibility status (TRE_A07) among the security labels.</summary>
     private static bool HasVisibility(DocumentReference doc, string code) =>

@@ -108,7 +108,7 @@ public sealed class FhirImporter(DmpDbContext db, WriteGate gate, AuditTrail aud
                 }
             }
 
-            await audit.AppendAsync(db, new AuditItem(null, actor, "import", "success", Channels.Admin, "Bundle", bundle.Id, Detail: report.ToString()), ct);
+            await audit.AppendAsync(db, new AuditItem(null, actor, AuditAction.Import, "success", Channels.Admin, "Bundle", bundle.Id, Detail: report.ToString()), ct);
             await db.SaveChangesAsync(ct);
             await scope.CommitAsync(ct);
         }
@@ -322,7 +322,7 @@ public sealed class FhirImporter(DmpDbContext db, WriteGate gate, AuditTrail aud
             OpenedAt = now,
             UpdatedAt = now,
         });
-        await audit.AppendAsync(db, new AuditItem(recordId, actor, "open", "success", Channels.Admin, "Record", recordId, Detail: isTest ? "import with test identity" : "import"), ct);
+        await audit.AppendAsync(db, new AuditItem(recordId, actor, AuditAction.Open, "success", Channels.Admin, "Record", recordId, Detail: isTest ? "import with test identity" : "import"), ct);
         report.Patients++;
         if (isTest)
         {
@@ -426,7 +426,7 @@ public sealed class FhirImporter(DmpDbContext db, WriteGate gate, AuditTrail aud
             VersionId = 1,
             ResourceJson = FhirJson.Serialize(d),
         });
-        await audit.AppendAsync(db, new AuditItem(recordId, actor, "create", "success", Channels.Admin, "DocumentReference", id, Mode: "import"), ct);
+        await audit.AppendAsync(db, new AuditItem(recordId, actor, AuditAction.Create, "success", Channels.Admin, "DocumentReference", id, Mode: "import"), ct);
         report.Documents++;
     }
 

@@ -3,6 +3,7 @@ using System.Text;
 using Microsoft.EntityFrameworkCore;
 using MimeKit;
 using OpenDmp.Core.Access;
+using OpenDmp.Core.Audit;
 using OpenDmp.Core.Common;
 using OpenDmp.Core.Documents;
 using OpenDmp.Core.Pki;
@@ -99,7 +100,7 @@ public sealed class DepositProcessor(DmpDbContext db, ProvideDocumentBundle prov
             var recordId = await References.ResolvePatientAsync(db, (bundle.Entry[0].Resource as Hl7.Fhir.Model.List)?.Subject, ct);
             if (recordId is not null && await guard.FactsAsync(recordId, ct) is { } facts)
             {
-                await guard.RequireAsync(new AccessRequest(actor, AccessAction.DepositMessage, facts), "deposit", "Communication", key[..16], Channels.Messaging, auditPermit: false, ct,
+                await guard.RequireAsync(new AccessRequest(actor, AccessAction.DepositMessage, facts), AuditAction.Deposit, "Communication", key[..16], Channels.Messaging, auditPermit: false, ct,
                     "you are not authorised to deposit into this patient's record");
             }
 
@@ -115,10 +116,14 @@ public sealed class DepositProcessor(DmpDbContext db, ProvideDocumentBundle prov
                     r.StatusAt = row.ProcessedAt;
                 }
             });
+
+            // Filed: the permits' obligations (first-access notification) are carried out now.
+            await guard.FulfilPendingAsync(ct);
             return new InboundResult(row, false, options.ProcessedFolder);
         }
         catch (DmpException ex) when (ex.Kind is not ErrorKind.Unavailable)
         {
+            guard.DiscardPending();
             db.ChangeTracker.Clear();
             if (await db.InboundMessages.AsNoTracking().FirstOrDefaultAsync(x => x.Key == key, ct) is { } raced)
             {

@@ -5,6 +5,7 @@ using MailKit.Net.Smtp;
 using Microsoft.EntityFrameworkCore;
 using MimeKit;
 using OpenDmp.Core.Access;
+using OpenDmp.Core.Audit;
 using OpenDmp.Core.Common;
 using OpenDmp.Core.Documents;
 using OpenDmp.Core.Storage;
@@ -69,7 +70,7 @@ public sealed class SecureMessageService(DmpDbContext db, RecordGuard guard, Mes
         var recordId = await References.ResolvePatientAsync(db, list.Subject, ct)
             ?? throw DmpException.Invalid("unknown patient: the SubmissionSet subject designates no patient of OpenDMP", "List.subject");
         var facts = await guard.FactsAsync(recordId, ct);
-        await guard.RequireAsync(new AccessRequest(sender, AccessAction.FindPatient, facts), "send", "Communication", null, Channels.Messaging, auditPermit: false, ct);
+        await guard.RequireAsync(new AccessRequest(sender, AccessAction.FindPatient, facts), AuditAction.Send, "Communication", null, Channels.Messaging, auditPermit: false, ct);
         var patient = await db.Patients.AsNoTracking().FirstAsync(x => x.RecordId == recordId, ct);
 
         var recipients = new List<(string Address, string? ProfessionalId, X509Certificate2 Certificate)>();
@@ -140,7 +141,7 @@ public sealed class SecureMessageService(DmpDbContext db, RecordGuard guard, Mes
         };
         var rows = recipients.Select(r => new OutboundRecipient { OutboundId = outbound.Id, Address = r.Address, ProfessionalId = r.ProfessionalId, Status = "pending", StatusAt = now }).ToList();
         // The audit entry is its own unit of work under the record's gate (it clears the tracker): first.
-        await guard.AuditAsync(new Audit.AuditItem(recordId, sender, "send", "success", Channels.Messaging, "Communication", outbound.Id, Detail: $"{count} document(s) to {rows.Count} recipient(s)"), ct);
+        await guard.AuditAsync(new Audit.AuditItem(recordId, sender, AuditAction.Send, "success", Channels.Messaging, "Communication", outbound.Id, Detail: $"{count} document(s) to {rows.Count} recipient(s)"), ct);
         db.OutboundMessages.Add(outbound);
         db.OutboundRecipients.AddRange(rows);
         await db.SaveChangesAsync(ct);

@@ -34,7 +34,7 @@ public sealed class PatientPreferences(DmpDbContext db, WriteGate gate, AuditTra
 
     public async Task<IReadOnlyList<SavedView>> ViewsAsync(Actor actor, string channel, CancellationToken ct)
     {
-        var recordId = await RequireAsync(actor, "read", "SavedView", auditPermit: false, channel, ct);
+        var recordId = await RequireAsync(actor, AuditAction.Read, "SavedView", auditPermit: false, channel, ct);
         return await db.SavedViews.AsNoTracking().Where(x => x.RecordId == recordId && x.OwnerId == actor.Id).OrderBy(x => x.Name).ToListAsync(ct);
     }
 
@@ -59,7 +59,7 @@ public sealed class PatientPreferences(DmpDbContext db, WriteGate gate, AuditTra
             throw DmpException.Invalid("the view's filters are too long", "q");
         }
 
-        var recordId = await RequireAsync(actor, "update", "SavedView", auditPermit: false, channel, ct);
+        var recordId = await RequireAsync(actor, AuditAction.Update, "SavedView", auditPermit: false, channel, ct);
         await using var scope = await gate.EnterAsync(db, recordId, ct);
         if (await db.SavedViews.CountAsync(x => x.RecordId == recordId && x.OwnerId == actor.Id, ct) >= 50)
         {
@@ -77,7 +77,7 @@ public sealed class PatientPreferences(DmpDbContext db, WriteGate gate, AuditTra
             existing.Query = query;
         }
 
-        await audit.AppendAsync(db, new AuditItem(recordId, actor, "update", "success", channel, "SavedView", existing.Id), ct);
+        await audit.AppendAsync(db, new AuditItem(recordId, actor, AuditAction.Update, "success", channel, "SavedView", existing.Id), ct);
         await db.SaveChangesAsync(ct);
         await scope.CommitAsync(ct);
         return existing;
@@ -85,12 +85,12 @@ public sealed class PatientPreferences(DmpDbContext db, WriteGate gate, AuditTra
 
     public async Task DeleteViewAsync(string id, Actor actor, string channel, CancellationToken ct)
     {
-        var recordId = await RequireAsync(actor, "delete", "SavedView", auditPermit: false, channel, ct);
+        var recordId = await RequireAsync(actor, AuditAction.Delete, "SavedView", auditPermit: false, channel, ct);
         await using var scope = await gate.EnterAsync(db, recordId, ct);
         var view = await db.SavedViews.FirstOrDefaultAsync(x => x.RecordId == recordId && x.OwnerId == actor.Id && x.Id == id, ct)
             ?? throw new DmpException(ErrorKind.NotFound, "no such saved view");
         db.SavedViews.Remove(view);
-        await audit.AppendAsync(db, new AuditItem(recordId, actor, "delete", "success", channel, "SavedView", id), ct);
+        await audit.AppendAsync(db, new AuditItem(recordId, actor, AuditAction.Delete, "success", channel, "SavedView", id), ct);
         await db.SaveChangesAsync(ct);
         await scope.CommitAsync(ct);
     }
@@ -98,7 +98,7 @@ public sealed class PatientPreferences(DmpDbContext db, WriteGate gate, AuditTra
     /// <summary>The patient's notification settings (the patient's account; a representative is not notified).</summary>
     public async Task<NotificationSettings> NotificationSettingsAsync(Actor actor, string channel, CancellationToken ct)
     {
-        var recordId = await RequireAsync(actor, "read", "NotificationSettings", auditPermit: false, channel, ct);
+        var recordId = await RequireAsync(actor, AuditAction.Read, "NotificationSettings", auditPermit: false, channel, ct);
         var account = await db.PatientAccounts.AsNoTracking().FirstOrDefaultAsync(x => x.RecordId == recordId, ct)
             ?? throw new DmpException(ErrorKind.NotFound, "this patient has no account");
         return new NotificationSettings(account.Email, account.NotifyFirstAccess);
@@ -113,18 +113,18 @@ public sealed class PatientPreferences(DmpDbContext db, WriteGate gate, AuditTra
 
         var email = EmailAddress.Optional(settings.Email, "email");
 
-        var recordId = await RequireAsync(actor, "update", "NotificationSettings", auditPermit: false, channel, ct);
+        var recordId = await RequireAsync(actor, AuditAction.Update, "NotificationSettings", auditPermit: false, channel, ct);
         await using var scope = await gate.EnterAsync(db, recordId, ct);
         var account = await db.PatientAccounts.FirstOrDefaultAsync(x => x.RecordId == recordId, ct)
             ?? throw new DmpException(ErrorKind.NotFound, "this patient has no account");
         account.Email = email;
         account.NotifyFirstAccess = settings.FirstAccess;
-        await audit.AppendAsync(db, new AuditItem(recordId, actor, "update", "success", channel, "NotificationSettings", null, Detail: settings.FirstAccess ? "first accesses e-mailed" : "first accesses not e-mailed"), ct);
+        await audit.AppendAsync(db, new AuditItem(recordId, actor, AuditAction.Update, "success", channel, "NotificationSettings", null, Detail: settings.FirstAccess ? "first accesses e-mailed" : "first accesses not e-mailed"), ct);
         await db.SaveChangesAsync(ct);
         await scope.CommitAsync(ct);
     }
 
-    private async Task<string> RequireAsync(Actor actor, string verb, string objectType, bool auditPermit, string channel, CancellationToken ct)
+    private async Task<string> RequireAsync(Actor actor, AuditAction verb, string objectType, bool auditPermit, string channel, CancellationToken ct)
     {
         var recordId = actor.OwnRecordId ?? throw new DmpException(ErrorKind.Forbidden, "only the patient or a legal representative has preferences here");
         var facts = await guard.FactsAsync(recordId, ct) ?? throw new DmpException(ErrorKind.NotFound, "no such record");

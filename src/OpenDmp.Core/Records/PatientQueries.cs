@@ -33,16 +33,16 @@ public sealed class PatientQueries(DmpDbContext db, RecordGuard guard)
         sp.RequireKnown(SearchParamNames);
         var criteria = Criteria.From(sp);
         var (count, offset) = sp.Paging(MaxResults, MaxResults);
-        var permit = await guard.RequireAsync(new AccessRequest(actor, AccessAction.FindPatient), "search", "Patient", null, channel, auditPermit: false, ct, "you are not authorised to search patients");
+        var permit = await guard.RequireAsync(new AccessRequest(actor, AccessAction.FindPatient), AuditAction.Search, "Patient", null, channel, auditPermit: false, ct, "you are not authorised to search patients");
         var matches = await MatchesAsync(criteria, ct);
         var page = matches.Skip(offset).Take(count).ToList();
         var pageIds = page.Select(p => p.RecordId).ToList();
         var records = await db.Records.AsNoTracking().Where(r => pageIds.Contains(r.RecordId)).ToDictionaryAsync(r => r.RecordId, ct);
         var hits = page.Select(p => new SearchHit("Patient", p.RecordId, FhirJson.Serialize(Mappers.ToFhir(p, records.GetValueOrDefault(p.RecordId))))).ToList();
-        await guard.AuditAsync(new AuditItem(null, actor, "search", "success", channel, "Patient", null, permit.Mode, $"by={criteria.Kind} hits={hits.Count}"), ct);
+        await guard.AuditAsync(new AuditItem(null, actor, AuditAction.Search, "success", channel, "Patient", null, permit.Mode, $"by={criteria.Kind} hits={hits.Count}"), ct);
         foreach (var p in page)
         {
-            await guard.AuditAsync(new AuditItem(p.RecordId, actor, "search", "success", channel, "Patient", p.RecordId, permit.Mode, "by=" + criteria.Kind), ct);
+            await guard.AuditAsync(new AuditItem(p.RecordId, actor, AuditAction.Search, "success", channel, "Patient", p.RecordId, permit.Mode, "by=" + criteria.Kind), ct);
         }
 
         // No total, ever (whatever _total asks): the registry's size is not the searcher's business.
@@ -51,16 +51,16 @@ public sealed class PatientQueries(DmpDbContext db, RecordGuard guard)
 
     public async Task<string> ReadAsync(string id, Actor actor, string channel, CancellationToken ct)
     {
-        var permit = await guard.RequireAsync(new AccessRequest(actor, AccessAction.FindPatient), "read", "Patient", id, channel, auditPermit: false, ct, "you are not authorised to read patient identities");
+        var permit = await guard.RequireAsync(new AccessRequest(actor, AccessAction.FindPatient), AuditAction.Read, "Patient", id, channel, auditPermit: false, ct, "you are not authorised to read patient identities");
         var p = await db.Patients.AsNoTracking().FirstOrDefaultAsync(x => x.RecordId == id, ct);
         if (p is null)
         {
-            await guard.AuditAsync(new AuditItem(null, actor, "read", "not-found", channel, "Patient", id), ct);
+            await guard.AuditAsync(new AuditItem(null, actor, AuditAction.Read, "not-found", channel, "Patient", id), ct);
             throw DmpException.NotFound($"Patient/{id} does not exist");
         }
 
         var record = await db.Records.AsNoTracking().FirstOrDefaultAsync(x => x.RecordId == id, ct);
-        await guard.AuditAsync(new AuditItem(id, actor, "read", "success", channel, "Patient", id, permit.Mode), ct);
+        await guard.AuditAsync(new AuditItem(id, actor, AuditAction.Read, "success", channel, "Patient", id, permit.Mode), ct);
         return FhirJson.Serialize(Mappers.ToFhir(p, record));
     }
 

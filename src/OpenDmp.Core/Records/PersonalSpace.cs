@@ -61,7 +61,7 @@ public sealed class PersonalSpaceService(DmpDbContext db, WriteGate gate, AuditT
     public async Task<IReadOnlyList<PersonalItem>> ListAsync(string recordId, Actor actor, string channel, CancellationToken ct)
     {
         var facts = await guard.FactsAsync(recordId, ct) ?? throw new DmpException(ErrorKind.NotFound, "no such record");
-        await guard.RequireAsync(new AccessRequest(actor, AccessAction.SearchRecord, facts), "read", "PersonalSpace", null, channel, auditPermit: true, ct);
+        await guard.RequireAsync(new AccessRequest(actor, AccessAction.SearchRecord, facts), AuditAction.Read, "PersonalSpace", null, channel, auditPermit: true, ct);
         var rows = await db.PersonalEntries.AsNoTracking().Where(x => x.RecordId == recordId).OrderBy(x => x.CreatedAt).ThenBy(x => x.Id).ToListAsync(ct);
         if (rows.Count == 0)
         {
@@ -82,7 +82,7 @@ public sealed class PersonalSpaceService(DmpDbContext db, WriteGate gate, AuditT
         var form = Category(category) ?? throw DmpException.Invalid($"unknown category '{category}' (one of {string.Join(", ", Categories.Select(c => c.Code))})", "category");
         var fields = Validate(form, values);
         var facts = await guard.FactsAsync(recordId, ct) ?? throw new DmpException(ErrorKind.NotFound, "no such record");
-        await guard.RequireAsync(new AccessRequest(actor, AccessAction.EditPersonalSpace, facts), "update", "PersonalSpace", null, channel, auditPermit: false, ct, "only the patient writes their personal space");
+        await guard.RequireAsync(new AccessRequest(actor, AccessAction.EditPersonalSpace, facts), AuditAction.Update, "PersonalSpace", null, channel, auditPermit: false, ct, "only the patient writes their personal space");
         await using var scope = await gate.EnterAsync(db, recordId, ct);
         var now = time.GetUtcNow();
         var key = await keys.GetOrCreateAsync(db, recordId, ct);
@@ -99,7 +99,7 @@ public sealed class PersonalSpaceService(DmpDbContext db, WriteGate gate, AuditT
             entry.UpdatedAt = now;
         }
 
-        await audit.AppendAsync(db, new AuditItem(recordId, actor, "update", "success", channel, "PersonalSpace", entry.Id, Detail: category), ct);
+        await audit.AppendAsync(db, new AuditItem(recordId, actor, AuditAction.Update, "success", channel, "PersonalSpace", entry.Id, Detail: category), ct);
         await db.SaveChangesAsync(ct);
         await scope.CommitAsync(ct);
         return entry.Id;
@@ -108,12 +108,12 @@ public sealed class PersonalSpaceService(DmpDbContext db, WriteGate gate, AuditT
     public async Task RemoveAsync(string recordId, string entryId, Actor actor, string channel, CancellationToken ct)
     {
         var facts = await guard.FactsAsync(recordId, ct) ?? throw new DmpException(ErrorKind.NotFound, "no such record");
-        await guard.RequireAsync(new AccessRequest(actor, AccessAction.EditPersonalSpace, facts), "delete", "PersonalSpace", entryId, channel, auditPermit: false, ct, "only the patient writes their personal space");
+        await guard.RequireAsync(new AccessRequest(actor, AccessAction.EditPersonalSpace, facts), AuditAction.Delete, "PersonalSpace", entryId, channel, auditPermit: false, ct, "only the patient writes their personal space");
         await using var scope = await gate.EnterAsync(db, recordId, ct);
         var entry = await db.PersonalEntries.FirstOrDefaultAsync(x => x.RecordId == recordId && x.Id == entryId, ct)
             ?? throw new DmpException(ErrorKind.NotFound, "no such entry in the personal space");
         db.PersonalEntries.Remove(entry);
-        await audit.AppendAsync(db, new AuditItem(recordId, actor, "delete", "success", channel, "PersonalSpace", entryId, Detail: entry.Category), ct);
+        await audit.AppendAsync(db, new AuditItem(recordId, actor, AuditAction.Delete, "success", channel, "PersonalSpace", entryId, Detail: entry.Category), ct);
         await db.SaveChangesAsync(ct);
         await scope.CommitAsync(ct);
     }

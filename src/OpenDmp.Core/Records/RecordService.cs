@@ -73,7 +73,7 @@ public sealed class RecordService(DmpDbContext db, WriteGate gate, AuditTrail au
         };
         db.Patients.Add(patient);
         db.PatientIdentifiers.Add(new PatientIdentifier { System = p.InsSystem, Value = ins, RecordId = recordId });
-        await audit.AppendAsync(db, new AuditItem(recordId, actor, "create", "success", channel, "Patient", recordId), ct);
+        await audit.AppendAsync(db, new AuditItem(recordId, actor, AuditAction.Create, "success", channel, "Patient", recordId), ct);
         await db.SaveChangesAsync(ct);
         await scope.CommitAsync(ct);
         return patient;
@@ -122,7 +122,7 @@ public sealed class RecordService(DmpDbContext db, WriteGate gate, AuditTrail au
             UpdatedAt = now,
         };
         db.Records.Add(record);
-        await audit.AppendAsync(db, new AuditItem(recordId, actor, "open", "success", auditChannel, "Record", recordId, Detail: $"consent collected by {collector.Id} ({channel})"), ct);
+        await audit.AppendAsync(db, new AuditItem(recordId, actor, AuditAction.Open, "success", auditChannel, "Record", recordId, Detail: $"consent collected by {collector.Id} ({channel})"), ct);
         if (collector.Id != treating?.Id && collector.ProfessionCode is not null)
         {
             // The professional who collected the patient's consent to open the record is authorised
@@ -139,7 +139,7 @@ public sealed class RecordService(DmpDbContext db, WriteGate gate, AuditTrail au
                 CreatedAt = now,
             };
             db.Grants.Add(grant);
-            await audit.AppendAsync(db, new AuditItem(recordId, actor, "grant", "success", auditChannel, "Consent", grant.Id, grant.Mode, "consent collector at opening"), ct);
+            await audit.AppendAsync(db, new AuditItem(recordId, actor, AuditAction.Grant, "success", auditChannel, "Consent", grant.Id, grant.Mode, "consent collector at opening"), ct);
         }
         await db.SaveChangesAsync(ct);
         await scope.CommitAsync(ct);
@@ -150,7 +150,7 @@ public sealed class RecordService(DmpDbContext db, WriteGate gate, AuditTrail au
     public async Task<(RecordStatus Status, DateTimeOffset? ClosedAt)> StateAsync(string recordId, Actor actor, string channel, CancellationToken ct)
     {
         var facts = await guard.FactsAsync(recordId, ct) ?? throw new DmpException(ErrorKind.NotFound, "no such record");
-        await guard.RequireAsync(new AccessRequest(actor, AccessAction.ManageConsent, facts), "read", "Record", recordId, channel, auditPermit: true, ct);
+        await guard.RequireAsync(new AccessRequest(actor, AccessAction.ManageConsent, facts), AuditAction.Read, "Record", recordId, channel, auditPermit: true, ct);
         var closedAt = await db.Records.AsNoTracking().Where(x => x.RecordId == recordId).Select(x => x.ClosedAt).FirstOrDefaultAsync(ct);
         return (facts.Status, closedAt);
     }
@@ -177,7 +177,7 @@ public sealed class RecordService(DmpDbContext db, WriteGate gate, AuditTrail au
 
         record.TreatingPhysicianId = treating.Id;
         record.UpdatedAt = time.GetUtcNow();
-        await audit.AppendAsync(db, new AuditItem(recordId, actor, "set-treating-physician", "success", channel, "Record", recordId, Detail: treating.Id), ct);
+        await audit.AppendAsync(db, new AuditItem(recordId, actor, AuditAction.SetTreatingPhysician, "success", channel, "Record", recordId, Detail: treating.Id), ct);
         await db.SaveChangesAsync(ct);
         await scope.CommitAsync(ct);
         return record;
@@ -189,7 +189,7 @@ public sealed class RecordService(DmpDbContext db, WriteGate gate, AuditTrail au
         // every other action on a record, refusals audited.
         if (await guard.FactsAsync(recordId, ct) is { } facts)
         {
-            await guard.RequireAsync(new AccessRequest(actor, AccessAction.ManageRecord, facts), command.ToString().ToLowerInvariant(), "Record", recordId, channel, auditPermit: false, ct, "you may not close or reopen this record");
+            await guard.RequireAsync(new AccessRequest(actor, AccessAction.ManageRecord, facts), AuditOf(command), "Record", recordId, channel, auditPermit: false, ct, "you may not close or reopen this record");
         }
 
         await using var scope = await gate.EnterAsync(db, recordId, ct);
@@ -199,11 +199,18 @@ public sealed class RecordService(DmpDbContext db, WriteGate gate, AuditTrail au
         record!.Status = next;
         record.UpdatedAt = now;
         record.ClosedAt = next == RecordStatus.Closed ? now : null;
-        await audit.AppendAsync(db, new AuditItem(recordId, actor, command.ToString().ToLowerInvariant(), "success", channel, "Record", recordId), ct);
+        await audit.AppendAsync(db, new AuditItem(recordId, actor, AuditOf(command), "success", channel, "Record", recordId), ct);
         await db.SaveChangesAsync(ct);
         await scope.CommitAsync(ct);
         return record;
     }
+
+    private static AuditAction AuditOf(RecordCommand command) => command switch
+    {
+        RecordCommand.Open => AuditAction.Open,
+        RecordCommand.Close => AuditAction.Close,
+        _ => AuditAction.Reopen,
+    };
 
     private async Task<Professional> RequireProfessionalAsync(string rpps, string role, CancellationToken ct)
     {

@@ -16,6 +16,7 @@ public sealed class DatabaseOptions
     public string? ConnectionString { get; set; }
 
     private static readonly SqlitePragmas Pragmas = new();
+    private static readonly Audit.PatientDataInterceptor PatientData = new();
 
     public const string SqliteMigrationsAssembly = "OpenDmp.Migrations.Sqlite";
     public const string PostgresMigrationsAssembly = "OpenDmp.Migrations.Postgres";
@@ -53,7 +54,7 @@ public sealed class DatabaseOptions
                 throw new InvalidOperationException("Database:Provider is Postgres but Database:ConnectionString is empty.");
             }
 
-            builder.UseNpgsql(WithAutoPrepare(ConnectionString), o => o.MigrationsAssembly(PostgresMigrationsAssembly));
+            builder.UseNpgsql(WithAutoPrepare(ConnectionString), o => o.MigrationsAssembly(PostgresMigrationsAssembly)).AddInterceptors(PatientData);
         }
         else
         {
@@ -63,7 +64,7 @@ public sealed class DatabaseOptions
                 cs = $"Data Source={Path.Combine(dataDirectory, "opendmp.db")}";
             }
 
-            builder.UseSqlite(cs, o => o.MigrationsAssembly(SqliteMigrationsAssembly)).AddInterceptors(Pragmas);
+            builder.UseSqlite(cs, o => o.MigrationsAssembly(SqliteMigrationsAssembly)).AddInterceptors(Pragmas, PatientData);
         }
     }
 }

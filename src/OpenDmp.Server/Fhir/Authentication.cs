@@ -1,6 +1,7 @@
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Caching.Memory;
+using OpenDmp.Core.Audit;
 using OpenDmp.Core.Common;
 using OpenDmp.Core.Pki;
 using OpenDmp.Core.Storage;
@@ -33,11 +34,22 @@ public sealed class PortalPageAttribute(Requirement requirement) : Attribute
 {
     public Requirement Requirement { get; } = requirement;
 
-    public DmpEndpoint ToEndpoint() => new(Requirement, "portal");
+    /// <summary>A page shows and changes patient data only through the Core services, each audited: the request check makes sure of it.</summary>
+    public DmpEndpoint ToEndpoint() => new(Requirement, null, "portal page: audited by the Core services it calls");
 }
 
-/// <summary>Declared on every endpoint: its access requirement and the audit event type it produces.</summary>
-public sealed record DmpEndpoint(Requirement Requirement, string AuditEvent);
+/// <summary>
+/// Declared on every endpoint: who may call it, and the audit action a successful call writes
+/// (<see cref="AuditEnforcementMiddleware"/> checks it on every request), or — for endpoints that
+/// touch no patient data — the reviewed reason why none is written.
+/// </summary>
+public sealed record DmpEndpoint(Requirement Requirement, AuditAction? Audit, string? Exemption = null)
+{
+    /// <summary>An endpoint that writes no audit entry, with the reason (reviewed: it touches no patient data).</summary>
+    public static DmpEndpoint Exempt(Requirement requirement, string reason) => new(requirement, null, reason);
+
+    public override string ToString() => $"{Requirement}, audit {(Audit is { } a ? a.Code() : "none: " + Exemption)}";
+}
 
 /// <summary>
 /// Authenticates professionals from the TLS client certificate: it must chain to the platform's CA,

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Hl7.Fhir.Model;
 using OpenDmp.Core.Access;
+using OpenDmp.Core.Audit;
 using OpenDmp.Core.Common;
 using OpenDmp.Core.Documents;
 using OpenDmp.Core.Fhir;
@@ -19,8 +20,9 @@ namespace OpenDmp.Server.Fhir;
 public static class ConsentEndpoints
 {
     public const string ModeSystem = "urn:opendmp:access-mode";
-    private static readonly DmpEndpoint ProfessionalGrant = new(Requirement.Professional, "grant");
-    private static readonly DmpEndpoint PatientConsent = new(Requirement.Patient, "update");
+    private static readonly DmpEndpoint ProfessionalGrant = new(Requirement.Professional, AuditAction.Grant);
+
+    private static DmpEndpoint PatientConsent(AuditAction action) => new(Requirement.Patient, action);
 
     public static RouteGroupBuilder MapConsent(this RouteGroupBuilder fhir)
     {
@@ -42,7 +44,7 @@ public static class ConsentEndpoints
             var p = await ParametersAsync(ctx, o);
             var grant = await s.EmergencyAccessAsync(id, Str(p, "mode"), Str(p, "reason"), ctx.Actor(), Channels.Api, ctx.RequestAborted);
             return FhirResults.Resource(ToConsent(grant, Now(ctx)), 201);
-        }).WithMetadata(new DmpEndpoint(Requirement.Professional, "emergency"));
+        }).WithMetadata(new DmpEndpoint(Requirement.Professional, AuditAction.Emergency));
         fhir.MapGet("/Patient/{id}/$access-status", async (string id, HttpContext ctx, ConsentService s) =>
         {
             var (status, standing) = await s.StatusAsync(id, ctx.Actor(), Channels.Api, ctx.RequestAborted);
@@ -63,17 +65,17 @@ public static class ConsentEndpoints
             }
 
             return FhirResults.Resource(result);
-        }).WithMetadata(new DmpEndpoint(Requirement.Professional, "read"));
+        }).WithMetadata(new DmpEndpoint(Requirement.Professional, AuditAction.AccessStatus));
         fhir.MapPost("/DocumentReference/{id}/$release", async (string id, HttpContext ctx, ConsentService s) =>
         {
             await s.ReleaseAsync(id, ctx.Actor(), Channels.Api, ctx.RequestAborted);
             return FhirResults.Outcome(200, OperationOutcome.IssueType.Informational, $"DocumentReference/{id} is now visible to the patient");
-        }).WithMetadata(new DmpEndpoint(Requirement.Professional, "update"));
+        }).WithMetadata(new DmpEndpoint(Requirement.Professional, AuditAction.Release));
         fhir.MapPost("/DocumentReference/{id}/$finalize", async (string id, HttpContext ctx, ConsentService s) =>
         {
             await s.FinalizeAsync(id, ctx.Actor(), Channels.Api, ctx.RequestAborted);
             return FhirResults.Outcome(200, OperationOutcome.IssueType.Informational, $"DocumentReference/{id} is validated (docStatus final)");
-        }).WithMetadata(new DmpEndpoint(Requirement.Professional, "update"));
+        }).WithMetadata(new DmpEndpoint(Requirement.Professional, AuditAction.Validate));
 
         // Both: a professional sees their own grants, the patient all of them.
         fhir.MapGet("/Consent", async (HttpContext ctx, ConsentService s) =>
@@ -88,34 +90,34 @@ public static class ConsentEndpoints
             var now = Now(ctx);
             var hits = grants.Select(g => new SearchHit("Consent", g.Id, FhirJson.Serialize(ToConsent(g, now)))).ToList();
             return FhirResults.SearchSet(new SearchPage(hits, 0, hits.Count, false, hits.Count), ctx.Request);
-        }).WithMetadata(new DmpEndpoint(Requirement.ProfessionalOrPatient, "search"));
+        }).WithMetadata(new DmpEndpoint(Requirement.ProfessionalOrPatient, AuditAction.Search));
 
         // Patient side.
         fhir.MapPost("/Consent/{id}/$revoke", async (string id, HttpContext ctx, ConsentService s) =>
         {
             await s.RevokeAsync(id, ctx.Actor(), Channels.Api, ctx.RequestAborted);
             return FhirResults.Outcome(200, OperationOutcome.IssueType.Informational, $"Consent/{id} revoked");
-        }).WithMetadata(PatientConsent);
+        }).WithMetadata(PatientConsent(AuditAction.Revoke));
         fhir.MapPost("/Consent/{id}/$extend", async (string id, HttpContext ctx, ConsentService s, DocumentOptions o) =>
         {
             var p = await ParametersAsync(ctx, o);
             await s.ExtendAsync(id, Date(p, "end"), Bool(p, "permanent") == true, ctx.Actor(), Channels.Api, ctx.RequestAborted);
             return FhirResults.Outcome(200, OperationOutcome.IssueType.Informational, $"Consent/{id} extended");
-        }).WithMetadata(PatientConsent);
+        }).WithMetadata(PatientConsent(AuditAction.Extend));
         fhir.MapPost("/Consent/{id}/$exclude", async (string id, HttpContext ctx, ConsentService s, DocumentOptions o) =>
         {
             var p = await ParametersAsync(ctx, o);
             await s.ExcludeFromGroupAsync(id, Str(p, "practitioner") ?? throw DmpException.Invalid("practitioner is required"), ctx.Actor(), Channels.Api, ctx.RequestAborted);
             return FhirResults.Outcome(200, OperationOutcome.IssueType.Informational, "the professional is excluded from this group's access");
-        }).WithMetadata(PatientConsent);
+        }).WithMetadata(PatientConsent(AuditAction.Exclude));
         fhir.MapPost("/Consent/{id}/$restrict", async (string id, HttpContext ctx, ConsentService s, DocumentOptions o) =>
         {
             var p = await ParametersAsync(ctx, o);
             await s.RestrictAdmissionAsync(id, p.Parameter.Where(x => x.Name == "practitioner").Select(x => ValueText(x.Value) ?? string.Empty).ToList(), ctx.Actor(), Channels.Api, ctx.RequestAborted);
             return FhirResults.Outcome(200, OperationOutcome.IssueType.Informational, "the care team is restricted to the named doctors");
-        }).WithMetadata(PatientConsent);
-        fhir.MapPost("/Patient/{id}/$block", (string id, HttpContext ctx, ConsentService s, DocumentOptions o) => BlockAsync(id, ctx, s, o, true)).WithMetadata(PatientConsent);
-        fhir.MapPost("/Patient/{id}/$unblock", (string id, HttpContext ctx, ConsentService s, DocumentOptions o) => BlockAsync(id, ctx, s, o, false)).WithMetadata(PatientConsent);
+        }).WithMetadata(PatientConsent(AuditAction.Restrict));
+        fhir.MapPost("/Patient/{id}/$block", (string id, HttpContext ctx, ConsentService s, DocumentOptions o) => BlockAsync(id, ctx, s, o, true)).WithMetadata(PatientConsent(AuditAction.Block));
+        fhir.MapPost("/Patient/{id}/$unblock", (string id, HttpContext ctx, ConsentService s, DocumentOptions o) => BlockAsync(id, ctx, s, o, false)).WithMetadata(PatientConsent(AuditAction.Unblock));
         fhir.MapPost("/Patient/{id}/$emergency-preferences", async (string id, HttpContext ctx, ConsentService s, DocumentOptions o) =>
         {
             var p = await ParametersAsync(ctx, o);
@@ -125,30 +127,30 @@ public static class ConsentEndpoints
             result.Add("oppose-centre-15", new FhirBoolean(r.OpposeCentre15));
             result.Add("oppose-emergency-unmasking", new FhirBoolean(r.OpposeEmergencyUnmasking));
             return FhirResults.Resource(result);
-        }).WithMetadata(PatientConsent);
+        }).WithMetadata(PatientConsent(AuditAction.Preferences));
         fhir.MapPost("/Patient/{id}/$designate-treating-physician", async (string id, HttpContext ctx, ConsentService s, DocumentOptions o) =>
         {
             var p = await ParametersAsync(ctx, o);
             await s.DesignateTreatingPhysicianAsync(id, Str(p, "practitioner") ?? throw DmpException.Invalid("practitioner is required"), ctx.Actor(), Channels.Api, ctx.RequestAborted);
             return FhirResults.Outcome(200, OperationOutcome.IssueType.Informational, "treating physician designated");
-        }).WithMetadata(PatientConsent);
+        }).WithMetadata(PatientConsent(AuditAction.Grant));
         fhir.MapPost("/DocumentReference/{id}/$mask", async (string id, HttpContext ctx, ConsentService s) =>
         {
             await s.MaskAsync(id, true, ctx.Actor(), Channels.Api, ctx.RequestAborted);
             return FhirResults.Outcome(200, OperationOutcome.IssueType.Informational, $"DocumentReference/{id} is masked from professionals");
-        }).WithMetadata(new DmpEndpoint(Requirement.Patient, "mask"));
+        }).WithMetadata(new DmpEndpoint(Requirement.Patient, AuditAction.Mask));
         fhir.MapPost("/DocumentReference/{id}/$unmask", async (string id, HttpContext ctx, ConsentService s) =>
         {
             await s.MaskAsync(id, false, ctx.Actor(), Channels.Api, ctx.RequestAborted);
             return FhirResults.Outcome(200, OperationOutcome.IssueType.Informational, $"DocumentReference/{id} is visible to professionals again");
-        }).WithMetadata(new DmpEndpoint(Requirement.Patient, "unmask"));
+        }).WithMetadata(new DmpEndpoint(Requirement.Patient, AuditAction.Unmask));
         fhir.MapGet("/Communication", async (HttpContext ctx, ConsentService s) =>
         {
             var patient = ctx.Request.Query["patient"].ToString();
             var items = await s.NotificationsAsync(patient.Length == 0 ? ctx.Actor().OwnRecordId ?? string.Empty : patient, ctx.Actor(), Channels.Api, ctx.RequestAborted);
             var hits = items.Select(n => new SearchHit("Communication", n.Id, FhirJson.Serialize(ToCommunication(n)))).ToList();
             return FhirResults.SearchSet(new SearchPage(hits, 0, hits.Count, false, hits.Count), ctx.Request);
-        }).WithMetadata(new DmpEndpoint(Requirement.Patient, "search"));
+        }).WithMetadata(new DmpEndpoint(Requirement.Patient, AuditAction.Search));
         return fhir;
     }
 

@@ -1,6 +1,7 @@
 using System.Text;
 using Hl7.Fhir.Model;
 using OpenDmp.Core.Clinical;
+using OpenDmp.Core.Audit;
 using OpenDmp.Core.Common;
 using OpenDmp.Core.Directory;
 using OpenDmp.Core.Documents;
@@ -12,7 +13,7 @@ namespace OpenDmp.Server.Fhir;
 /// <summary>The FHIR R4 API under /fhir: IHE MHD (ITI-65/66/67/68), PDQm (ITI-78), mCSD directory, results.</summary>
 public static class FhirEndpoints
 {
-    private static readonly DmpEndpoint Public = new(Requirement.Public, "none");
+    private static readonly DmpEndpoint Public = DmpEndpoint.Exempt(Requirement.Public, "public: no patient data");
 
     public static IEndpointRouteBuilder MapFhir(this IEndpointRouteBuilder app)
     {
@@ -27,60 +28,60 @@ public static class FhirEndpoints
             var bundle = FhirJson.Parse<Bundle>(await ReadBodyAsync(ctx, options.TransactionBytesLimit));
             var response = await handler.HandleAsync(bundle, ctx.Actor(), Channels.Api, ctx.RequestAborted);
             return FhirResults.Resource(response);
-        }).WithMetadata(new DmpEndpoint(Requirement.Professional, "create"));
+        }).WithMetadata(new DmpEndpoint(Requirement.Professional, AuditAction.Create));
 
         // PDQm.
         fhir.MapGet("/Patient", async (HttpContext ctx, PatientQueries q) =>
             FhirResults.SearchSet(await q.SearchAsync(Params(ctx), ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request))
-            .WithMetadata(new DmpEndpoint(Requirement.Professional, "search"));
+            .WithMetadata(new DmpEndpoint(Requirement.Professional, AuditAction.Search));
         fhir.MapGet("/Patient/{id}", async (string id, HttpContext ctx, PatientQueries q) =>
             FhirResults.Resource(await q.ReadAsync(id, ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request))
-            .WithMetadata(new DmpEndpoint(Requirement.Professional, "read"));
+            .WithMetadata(new DmpEndpoint(Requirement.Professional, AuditAction.Read));
 
         // Directory (mCSD subset).
         fhir.MapGet("/Practitioner", async (HttpContext ctx, DirectoryQueries q) =>
             FhirResults.SearchSet(await q.SearchPractitionersAsync(Params(ctx), ctx.RequestAborted), ctx.Request))
-            .WithMetadata(new DmpEndpoint(Requirement.Professional, "none (reference data, not audited)"));
+            .WithMetadata(DmpEndpoint.Exempt(Requirement.Professional, "reference data (directory): no patient data"));
         fhir.MapGet("/Practitioner/{id}", async (string id, HttpContext ctx, DirectoryQueries q) =>
             FhirResults.Resource(await q.ReadPractitionerAsync(id, ctx.RequestAborted), ctx.Request))
-            .WithMetadata(new DmpEndpoint(Requirement.Professional, "none (reference data, not audited)"));
+            .WithMetadata(DmpEndpoint.Exempt(Requirement.Professional, "reference data (directory): no patient data"));
         fhir.MapGet("/Organization", async (HttpContext ctx, DirectoryQueries q) =>
             FhirResults.SearchSet(await q.SearchOrganizationsAsync(Params(ctx), ctx.RequestAborted), ctx.Request))
-            .WithMetadata(new DmpEndpoint(Requirement.Professional, "none (reference data, not audited)"));
+            .WithMetadata(DmpEndpoint.Exempt(Requirement.Professional, "reference data (directory): no patient data"));
         fhir.MapGet("/Organization/{id}", async (string id, HttpContext ctx, DirectoryQueries q) =>
             FhirResults.Resource(await q.ReadOrganizationAsync(id, ctx.RequestAborted), ctx.Request))
-            .WithMetadata(new DmpEndpoint(Requirement.Professional, "none (reference data, not audited)"));
+            .WithMetadata(DmpEndpoint.Exempt(Requirement.Professional, "reference data (directory): no patient data"));
 
         // ITI-67 Find Document References, read, patch, erase, delete.
         fhir.MapGet("/DocumentReference", async (HttpContext ctx, DocumentQueries q) =>
             FhirResults.SearchSet(await q.SearchDocumentsAsync(Params(ctx), ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request))
-            .WithMetadata(new DmpEndpoint(Requirement.ProfessionalOrPatient, "search"));
+            .WithMetadata(new DmpEndpoint(Requirement.ProfessionalOrPatient, AuditAction.Search));
         fhir.MapGet("/DocumentReference/{id}", async (string id, HttpContext ctx, DocumentQueries q) =>
             FhirResults.Resource(await q.ReadDocumentAsync(id, ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request))
-            .WithMetadata(new DmpEndpoint(Requirement.ProfessionalOrPatient, "read"));
+            .WithMetadata(new DmpEndpoint(Requirement.ProfessionalOrPatient, AuditAction.Read));
         fhir.MapPatch("/DocumentReference/{id}", async (string id, HttpContext ctx, DocumentQueries q) =>
         {
             var patch = FhirJson.Parse<Parameters>(await ReadBodyAsync(ctx, SmallBodyBytes));
             return FhirResults.Resource(await q.PatchStatusAsync(id, patch, ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request);
-        }).WithMetadata(new DmpEndpoint(Requirement.Professional, "replace"));
+        }).WithMetadata(new DmpEndpoint(Requirement.Professional, AuditAction.Replace));
         fhir.MapPost("/DocumentReference/{id}/$erase", async (string id, HttpContext ctx, DocumentQueries q) =>
         {
             await q.EraseAsync(id, ctx.Actor(), Channels.Api, ctx.RequestAborted);
             return FhirResults.Outcome(200, OperationOutcome.IssueType.Informational, $"DocumentReference/{id} erased: hidden from everyone, kept for medico-legal purposes");
-        }).WithMetadata(new DmpEndpoint(Requirement.Professional, "erase"));
+        }).WithMetadata(new DmpEndpoint(Requirement.Professional, AuditAction.Erase));
         fhir.MapDelete("/DocumentReference/{id}", async (string id, HttpContext ctx, DocumentQueries q) =>
         {
             await q.DeleteAsync(id, ctx.Actor(), Channels.Api, ctx.RequestAborted);
             return Results.NoContent();
-        }).WithMetadata(new DmpEndpoint(Requirement.Professional, "delete"));
+        }).WithMetadata(new DmpEndpoint(Requirement.Professional, AuditAction.Delete));
 
         // ITI-66 Find Lists.
         fhir.MapGet("/List", async (HttpContext ctx, DocumentQueries q) =>
             FhirResults.SearchSet(await q.SearchListsAsync(Params(ctx), ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request))
-            .WithMetadata(new DmpEndpoint(Requirement.Professional, "search"));
+            .WithMetadata(new DmpEndpoint(Requirement.Professional, AuditAction.Search));
         fhir.MapGet("/List/{id}", async (string id, HttpContext ctx, DocumentQueries q) =>
             FhirResults.Resource(await q.ReadListAsync(id, ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request))
-            .WithMetadata(new DmpEndpoint(Requirement.Professional, "read"));
+            .WithMetadata(new DmpEndpoint(Requirement.Professional, AuditAction.Read));
 
         // ITI-68 Retrieve Document: the exact bytes (or a Binary resource when FHIR JSON is asked for).
         fhir.MapGet("/Binary/{id}", async (string id, HttpContext ctx, DocumentQueries q) =>
@@ -96,16 +97,16 @@ public static class FhirEndpoints
             // The exact bytes, never as active content of the platform's origin (SafeContent).
             ctx.Response.Headers.ETag = $"W/\"{doc.VersionId}\"";
             return Results.Bytes(bytes, OpenDmp.Server.Hosting.SafeContent.Prepare(ctx.Response, doc.ContentType, id, framable: false));
-        }).WithMetadata(new DmpEndpoint(Requirement.ProfessionalOrPatient, "retrieve"));
+        }).WithMetadata(new DmpEndpoint(Requirement.ProfessionalOrPatient, AuditAction.Retrieve));
 
         fhir.MapGet("/Observation", async (HttpContext ctx, ObservationQueries q) =>
             FhirResults.SearchSet(await q.SearchAsync(Params(ctx), ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request))
-            .WithMetadata(new DmpEndpoint(Requirement.ProfessionalOrPatient, "search"));
+            .WithMetadata(new DmpEndpoint(Requirement.ProfessionalOrPatient, AuditAction.Search));
 
         // The record's audit trail (IHE BALP AuditEvent).
         fhir.MapGet("/AuditEvent", async (HttpContext ctx, OpenDmp.Core.Audit.AuditQueries q) =>
             FhirResults.SearchSet(await q.SearchAsync(Params(ctx), ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request))
-            .WithMetadata(new DmpEndpoint(Requirement.ProfessionalOrPatient, "search"));
+            .WithMetadata(new DmpEndpoint(Requirement.ProfessionalOrPatient, AuditAction.Search));
 
         fhir.MapConsent();
         OpenDmp.Server.Messaging.MessagingEndpoints.MapMessaging(fhir);

@@ -38,6 +38,7 @@ public static class OpenDmpHost
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Services.AddOpenDmpCore(configuration, data);
         builder.Services.AddMemoryCache();
+        builder.Services.AddSingleton<AuditEnforcement>();
         builder.Services.AddHostedService<AuditCheckpointService>();
         builder.Services.AddHostedService<OpenDmp.Server.Messaging.DepositMailboxService>();
         builder.Services.AddHostedService<OpenDmp.Server.Messaging.NotificationMailService>();
@@ -66,13 +67,14 @@ public static class OpenDmpHost
         app.UseMiddleware<ErrorMappingMiddleware>();
         app.UsePortals();
         app.UseRouting();
+        app.UseMiddleware<AuditEnforcementMiddleware>();
         app.UseMiddleware<ProfessionalAuthenticationMiddleware>();
         app.UseRateLimiter();
         app.UseAntiforgery();
-        app.MapGet("/health/live", () => Results.Text("ok")).WithMetadata(new DmpEndpoint(Requirement.Public, "none"));
+        app.MapGet("/health/live", () => Results.Text("ok")).WithMetadata(DmpEndpoint.Exempt(Requirement.Public, "public: no patient data"));
         app.MapGet("/health/ready", async (DmpDbContext db, CancellationToken ct) =>
             await db.Database.CanConnectAsync(ct) ? Results.Text("ready") : Results.Problem("database unreachable", statusCode: 503))
-            .WithMetadata(new DmpEndpoint(Requirement.Public, "none"));
+            .WithMetadata(DmpEndpoint.Exempt(Requirement.Public, "public: no patient data"));
         app.MapFhir();
         app.MapPatientAuth();
         OpenDmp.Server.Messaging.MessagingEndpoints.MapMessagingCertificate(app);

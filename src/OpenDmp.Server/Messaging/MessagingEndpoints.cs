@@ -1,5 +1,6 @@
 using System.Text;
 using Hl7.Fhir.Model;
+using OpenDmp.Core.Audit;
 using OpenDmp.Core.Common;
 using OpenDmp.Core.Documents;
 using OpenDmp.Core.Fhir;
@@ -45,7 +46,7 @@ public static class MessagingEndpoints
             var deposit = p.Parameter.FirstOrDefault(x => x.Name == "deposit")?.Value is FhirBoolean { Value: true };
             var sent = await s.SendAsync(ctx.Actor(), bundle, recipients, deposit, ctx.RequestAborted, groups);
             return FhirResults.Resource(ToParameters(sent), 202);
-        }).WithMetadata(new DmpEndpoint(Requirement.Professional, "send"));
+        }).WithMetadata(new DmpEndpoint(Requirement.Professional, AuditAction.Send));
 
         fhir.MapGet("/$message-status", async (HttpContext ctx, SecureMessageService s) =>
         {
@@ -56,7 +57,7 @@ public static class MessagingEndpoints
             }
 
             return FhirResults.Resource(ToParameters(await s.StatusAsync(ctx.Actor(), id, ctx.RequestAborted)));
-        }).WithMetadata(new DmpEndpoint(Requirement.Professional, "read"));
+        }).WithMetadata(DmpEndpoint.Exempt(Requirement.Professional, "the sender's own message statuses: no patient data"));
         return fhir;
     }
 
@@ -66,7 +67,7 @@ public static class MessagingEndpoints
             options.Enabled
                 ? Results.Text(keys.Platform.ExportCertificatePem() + "\n", "application/x-pem-file", Encoding.ASCII)
                 : Results.Problem("secure messaging is not configured on this platform", statusCode: 404))
-            .WithMetadata(new DmpEndpoint(Requirement.Public, "none"));
+            .WithMetadata(DmpEndpoint.Exempt(Requirement.Public, "public: no patient data"));
         return app;
     }
 

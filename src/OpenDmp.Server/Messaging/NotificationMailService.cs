@@ -91,7 +91,7 @@ public sealed partial class NotificationMailService(IServiceProvider services, M
             var n = item.Notification;
             await db.Notifications.Where(x => x.RecordId == n.RecordId && x.Id == n.Id).ExecuteUpdateAsync(u => u.SetProperty(x => x.Status, "sent"), ct);
             // The delivery fulfils a permit's notification obligation; it is in the record's trail too.
-            await guard.AuditAsync(new AuditItem(n.RecordId, Actor.Operator, "notify", "success", Channels.Messaging, "Communication", n.Id, Detail: "sent by e-mail"), ct);
+            await guard.AuditAsync(new AuditItem(n.RecordId, Actor.Operator, AuditAction.Notify, "success", Channels.Messaging, "Communication", n.Id, Detail: "sent by e-mail"), ct);
             sent++;
         }
 

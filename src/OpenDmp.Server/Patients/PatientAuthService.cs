@@ -73,7 +73,7 @@ public sealed class PatientAuthService(DmpDbContext db, WriteGate gate, AuditTra
         account.ActivationExpiresAt = now + options.ActivationLifetime;
         account.FailedAttempts = 0;
         account.LockedUntil = null;
-        await audit.AppendAsync(db, new AuditItem(recordId, actor, "activation", "success", channel, "Patient", recordId), ct);
+        await audit.AppendAsync(db, new AuditItem(recordId, actor, AuditAction.Activation, "success", channel, "Patient", recordId), ct);
         await db.SaveChangesAsync(ct);
         await scope.CommitAsync(ct);
         db.ChangeTracker.Clear();
@@ -111,7 +111,7 @@ public sealed class PatientAuthService(DmpDbContext db, WriteGate gate, AuditTra
             throw new DmpException(ErrorKind.Conflict, "this patient has no record: open one first");
         }
 
-        await audit.AppendAsync(db, new AuditItem(recordId, actor, "representative-add", "success", channel, "RelatedPerson", id, Detail: relationship), ct);
+        await audit.AppendAsync(db, new AuditItem(recordId, actor, AuditAction.RepresentativeAdd, "success", channel, "RelatedPerson", id, Detail: relationship), ct);
         db.RepresentativeAccounts.Add(new RepresentativeAccount
         {
             Id = id,
@@ -143,7 +143,7 @@ public sealed class PatientAuthService(DmpDbContext db, WriteGate gate, AuditTra
             throw new DmpException(ErrorKind.Conflict, "this representation has ended or was revoked");
         }
 
-        await audit.AppendAsync(db, new AuditItem(rep.RecordId, actor, "activation", "success", channel, "RelatedPerson", rep.Id), ct);
+        await audit.AppendAsync(db, new AuditItem(rep.RecordId, actor, AuditAction.Activation, "success", channel, "RelatedPerson", rep.Id), ct);
         account.ActivationCodeHash = Sha256(Normalize(code));
         account.ActivationExpiresAt = now + options.ActivationLifetime;
         account.FailedAttempts = 0;
@@ -160,7 +160,7 @@ public sealed class PatientAuthService(DmpDbContext db, WriteGate gate, AuditTra
         var rep = await RepresentativeAsync(representativeId, ct);
         var now = time.GetUtcNow();
         await using var scope = await gate.EnterAsync(db, rep.RecordId, ct);
-        await audit.AppendAsync(db, new AuditItem(rep.RecordId, actor, "representative-revoke", "success", channel, "RelatedPerson", rep.Id), ct);
+        await audit.AppendAsync(db, new AuditItem(rep.RecordId, actor, AuditAction.RepresentativeRevoke, "success", channel, "RelatedPerson", rep.Id), ct);
         var account = await db.RepresentativeAccounts.FirstAsync(x => x.Id == rep.Id, ct);
         account.RevokedAt ??= now;
         await db.PatientSessions.Where(x => x.RepresentativeId == rep.Id).ExecuteDeleteAsync(ct);
@@ -211,7 +211,7 @@ public sealed class PatientAuthService(DmpDbContext db, WriteGate gate, AuditTra
             if (account is not null)
             {
                 Fail(account, now);
-                await audit.AppendAsync(db, new AuditItem(recordId, actor, "activate", "denied", Channels.Portal, "Patient", recordId, Detail: "invalid activation code"), ct);
+                await audit.AppendAsync(db, new AuditItem(recordId, actor, AuditAction.Activate, "denied", Channels.Portal, "Patient", recordId, Detail: "invalid activation code"), ct);
                 await db.SaveChangesAsync(ct);
                 await scope.CommitAsync(ct);
             }
@@ -229,7 +229,7 @@ public sealed class PatientAuthService(DmpDbContext db, WriteGate gate, AuditTra
         account.ActivatedAt = now;
         account.FailedAttempts = 0;
         await db.PatientSessions.Where(x => x.RecordId == recordId && x.RepresentativeId == repId).ExecuteDeleteAsync(ct);
-        await audit.AppendAsync(db, new AuditItem(recordId, actor, "activate", "success", Channels.Portal, "Patient", recordId), ct);
+        await audit.AppendAsync(db, new AuditItem(recordId, actor, AuditAction.Activate, "success", Channels.Portal, "Patient", recordId), ct);
         await db.SaveChangesAsync(ct);
         await scope.CommitAsync(ct);
         db.ChangeTracker.Clear();
@@ -272,7 +272,7 @@ public sealed class PatientAuthService(DmpDbContext db, WriteGate gate, AuditTra
         if (step is null)
         {
             Fail(account, now);
-            await audit.AppendAsync(db, new AuditItem(recordId, actor, "login", "denied", Channels.Portal, "Patient", recordId, Detail: passwordOk ? "wrong one-time code" : "wrong password"), ct);
+            await audit.AppendAsync(db, new AuditItem(recordId, actor, AuditAction.Login, "denied", Channels.Portal, "Patient", recordId, Detail: passwordOk ? "wrong one-time code" : "wrong password"), ct);
             await db.SaveChangesAsync(ct);
             await scope.CommitAsync(ct);
             throw account.LockedUntil > now
@@ -293,7 +293,7 @@ public sealed class PatientAuthService(DmpDbContext db, WriteGate gate, AuditTra
 
         var bearer = NewSession("bearer", options.BearerLifetime);
         var cookie = NewSession("cookie", options.CookieLifetime);
-        await audit.AppendAsync(db, new AuditItem(recordId, actor, "login", "success", Channels.Portal, "Patient", recordId), ct);
+        await audit.AppendAsync(db, new AuditItem(recordId, actor, AuditAction.Login, "success", Channels.Portal, "Patient", recordId), ct);
         await db.SaveChangesAsync(ct);
         await scope.CommitAsync(ct);
         db.ChangeTracker.Clear();

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Threading.RateLimiting;
+using OpenDmp.Core.Audit;
 using OpenDmp.Core.Common;
 using OpenDmp.Server.Fhir;
 
@@ -19,7 +20,6 @@ public sealed record LoginRequest(string? Ins, string? Password, string? Totp, s
 public static class PatientEndpoints
 {
     public const string RateLimitPolicy = "patient-sign-in";
-    private static readonly DmpEndpoint Public = new(Requirement.Public, "login");
 
     public static IServiceCollection AddPatientAuth(this IServiceCollection services, IConfiguration configuration)
     {
@@ -51,7 +51,7 @@ public static class PatientEndpoints
             var body = await ReadAsync<ActivationRequest>(ctx);
             var result = await auth.ActivateAsync(body.Ins, body.Code, body.Password, ctx.RequestAborted, body.Representative);
             return Results.Json(new { totpSecret = result.TotpSecret, otpauthUri = result.OtpauthUri, message = "Enregistrez ce secret dans votre application d'authentification. / Add this secret to your authenticator app." });
-        }).WithMetadata(Public).RequireRateLimiting(RateLimitPolicy);
+        }).WithMetadata(new DmpEndpoint(Requirement.Public, AuditAction.Activate)).RequireRateLimiting(RateLimitPolicy);
         g.MapPost("/login", async (HttpContext ctx, PatientAuthService auth) =>
         {
             var body = await ReadAsync<LoginRequest>(ctx);
@@ -66,7 +66,7 @@ public static class PatientEndpoints
                 patient = login.RecordId,
                 representative = login.RepresentativeId,
             });
-        }).WithMetadata(Public).RequireRateLimiting(RateLimitPolicy);
+        }).WithMetadata(new DmpEndpoint(Requirement.Public, AuditAction.Login)).RequireRateLimiting(RateLimitPolicy);
         g.MapPost("/logout", async (HttpContext ctx, PatientAuthService auth) =>
         {
             var header = ctx.Request.Headers.Authorization.ToString();
@@ -82,7 +82,7 @@ public static class PatientEndpoints
             }
 
             return Results.NoContent();
-        }).WithMetadata(Public);
+        }).WithMetadata(DmpEndpoint.Exempt(Requirement.Public, "ends a session: no patient data"));
         return app;
     }
 

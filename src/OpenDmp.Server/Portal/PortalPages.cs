@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Localization;
+using OpenDmp.Core.Audit;
 using OpenDmp.Core.Common;
 using OpenDmp.Core.Documents;
 using OpenDmp.Server.Fhir;
@@ -45,7 +46,7 @@ public static class PortalPages
             ctx.Response.Cookies.Append(CookieRequestCultureProvider.DefaultCookieName, CookieRequestCultureProvider.MakeCookieValue(new RequestCulture(culture)),
                 new CookieOptions { Expires = DateTimeOffset.UtcNow.AddYears(1), Secure = true, HttpOnly = true, SameSite = SameSiteMode.Lax, IsEssential = true, Path = "/" });
             return Results.Redirect(LocalUrl(retour));
-        }).WithMetadata(new DmpEndpoint(Requirement.Public, "none"));
+        }).WithMetadata(DmpEndpoint.Exempt(Requirement.Public, "public: no patient data"));
 
         app.MapGet("/portail/contenu/{id}", async (string id, HttpContext ctx, DocumentQueries documents) =>
         {
@@ -61,7 +62,7 @@ public static class PortalPages
             {
                 return Results.Content(Page(Ui.T("content.unavailable.title"), Ui.T("content.unavailable")), "text/html; charset=utf-8", statusCode: 404);
             }
-        }).WithMetadata(new DmpEndpoint(Requirement.PortalAny, "retrieve"));
+        }).WithMetadata(new DmpEndpoint(Requirement.PortalAny, AuditAction.Retrieve));
 
         app.MapPost("/patient/deconnexion", async (HttpContext ctx, IAntiforgery antiforgery, PatientAuthService auth) =>
         {
@@ -77,7 +78,7 @@ public static class PortalPages
 
             ctx.Response.Cookies.Delete(PatientAuthService.CookieName, new CookieOptions { Path = "/", Secure = true, SameSite = SameSiteMode.Strict });
             return Results.Redirect("/patient/connexion?sortie=1");
-        }).WithMetadata(new DmpEndpoint(Requirement.Public, "logout")).DisableAntiforgery();
+        }).WithMetadata(DmpEndpoint.Exempt(Requirement.Public, "ends a session: no patient data")).DisableAntiforgery();
 
         // Pages declare their requirement with [PortalPage]; the framework's own redirect endpoint
         // (used by enhanced navigation, which these pages do not use) only follows data-protected URLs.
@@ -85,7 +86,7 @@ public static class PortalPages
         {
             if (b is RouteEndpointBuilder r && r.RoutePattern.RawText?.StartsWith("/_framework/", StringComparison.Ordinal) == true)
             {
-                b.Metadata.Add(new DmpEndpoint(Requirement.Public, "none"));
+                b.Metadata.Add(DmpEndpoint.Exempt(Requirement.Public, "public: no patient data"));
             }
         });
     }

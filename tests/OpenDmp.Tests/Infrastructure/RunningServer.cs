@@ -73,20 +73,23 @@ public sealed class RunningServer : IAsyncDisposable
             c.Dispose();
         }
 
+        // Every request of the test is held to the audit rule (AuditEnforcementMiddleware): a request
+        // that read patient data without an audit entry, or did not write its declared action, fails the test.
+        var violations = _app.Services.GetRequiredService<AuditEnforcement>().Violations.ToList();
         await _app.StopAsync();
         await _app.DisposeAsync();
-        if (!_ownsData)
+        if (_ownsData)
         {
-            return;
+            try
+            {
+                Directory.Delete(Data.Root, true);
+            }
+            catch (IOException)
+            {
+            }
         }
 
-        try
-        {
-            Directory.Delete(Data.Root, true);
-        }
-        catch (IOException)
-        {
-        }
+        Assert.True(violations.Count == 0, "requests broke the audit rule:\n" + string.Join("\n", violations));
     }
 
     public async Task<T> WithScopeAsync<T>(Func<IServiceProvider, Task<T>> action)
@@ -119,10 +122,11 @@ public sealed class RunningServer : IAsyncDisposable
         return new TestPatient(p.RecordId, ins, system);
     }
 
-    public HttpClient Http(X509Certificate2? clientCertificate)
+    public HttpClient Http(X509Certificate2? clientCertificate, bool followRedirects = true)
     {
         var handler = new HttpClientHandler
         {
+            AllowAutoRedirect = followRedirects,
             ClientCertificateOptions = ClientCertificateOption.Manual,
             ServerCertificateCustomValidationCallback = (_, cert, _, _) => cert is not null && cert.Issuer == Ca.Certificate.Subject,
         };

@@ -439,7 +439,9 @@ public abstract class TrustServicesTests(IStorageUnderTest storage) : ServerTest
             await db.Professionals.Where(x => x.Id == admitting.Id || x.Id == nurse.Id || x.Id == surgeon.Id).ExecuteUpdateAsync(s => s.SetProperty(x => x.OrganizationId, hospitalId));
             return 0;
         });
-        Assert.Equal(HttpStatusCode.UnprocessableEntity, await PostAsync(Server.Http(surgeon.Certificate), $"/fhir/Patient/{patient.Id}/$declare-access", Declare("care-team", true)));
+        // No admission by the surgeon's establishment: the policy refuses (403), and the refusal is in the trail.
+        Assert.Equal(HttpStatusCode.Forbidden, await PostAsync(Server.Http(surgeon.Certificate), $"/fhir/Patient/{patient.Id}/$declare-access", Declare("care-team", true)));
+        Assert.True(await Server.WithScopeAsync(sp => sp.GetRequiredService<DmpDbContext>().AuditEntries.AnyAsync(e => e.RecordId == patient.Id && e.ActorId == surgeon.Id && e.Action == "grant" && e.Outcome == "denied")));
         var admission = new Parameters();
         admission.Add("member", new FhirString(nurse.Rpps));
         using var admitted = await Server.Http(admitting.Certificate).PostAsync($"/fhir/Patient/{patient.Id}/$declare-admission", FhirAssert.Json(admission));

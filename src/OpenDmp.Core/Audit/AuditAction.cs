@@ -1,0 +1,142 @@
+namespace OpenDmp.Core.Audit;
+
+/// <summary>
+/// What an audit entry records: a closed set. Each value has one stored code (the string hashed
+/// into the chain, unchanged since the first entries) and one patient-facing meaning
+/// (<see cref="AuditActions.Interaction"/>); a test checks that every value has both, and a portal text.
+/// </summary>
+public enum AuditAction
+{
+    Create,
+    Read,
+    Retrieve,
+    Search,
+    Replace,
+    Erase,
+    Delete,
+    Update,
+    Open,
+    Close,
+    Reopen,
+    SetTreatingPhysician,
+    Grant,
+    Emergency,
+    Revoke,
+    Extend,
+    Exclude,
+    Restrict,
+    Block,
+    Unblock,
+    Preferences,
+    AccessStatus,
+    Mask,
+    Unmask,
+    Release,
+    Validate,
+    Notify,
+    Deposit,
+    Send,
+    Import,
+    Activation,
+    Activate,
+    Login,
+    RepresentativeAdd,
+    RepresentativeRevoke,
+    CertificateRevoke,
+    ProfessionalDeactivate,
+}
+
+/// <summary>The FHIR BALP shape of an action: the RESTful interaction and the C/R/U/D/E code.</summary>
+public sealed record AuditInteraction(string Interaction, Hl7.Fhir.Model.AuditEvent.AuditEventAction Code);
+
+/// <summary>Codes and meanings of <see cref="AuditAction"/>.</summary>
+public static class AuditActions
+{
+    private static readonly Dictionary<AuditAction, string> Codes = new()
+    {
+        [AuditAction.Create] = "create",
+        [AuditAction.Read] = "read",
+        [AuditAction.Retrieve] = "retrieve",
+        [AuditAction.Search] = "search",
+        [AuditAction.Replace] = "replace",
+        [AuditAction.Erase] = "erase",
+        [AuditAction.Delete] = "delete",
+        [AuditAction.Update] = "update",
+        [AuditAction.Open] = "open",
+        [AuditAction.Close] = "close",
+        [AuditAction.Reopen] = "reopen",
+        [AuditAction.SetTreatingPhysician] = "set-treating-physician",
+        [AuditAction.Grant] = "grant",
+        [AuditAction.Emergency] = "emergency",
+        [AuditAction.Revoke] = "revoke",
+        [AuditAction.Extend] = "extend",
+        [AuditAction.Exclude] = "exclude",
+        [AuditAction.Restrict] = "restrict",
+        [AuditAction.Block] = "block",
+        [AuditAction.Unblock] = "unblock",
+        [AuditAction.Preferences] = "preferences",
+        [AuditAction.AccessStatus] = "access-status",
+        [AuditAction.Mask] = "mask",
+        [AuditAction.Unmask] = "unmask",
+        [AuditAction.Release] = "release",
+        [AuditAction.Validate] = "validate",
+        [AuditAction.Notify] = "notify",
+        [AuditAction.Deposit] = "deposit",
+        [AuditAction.Send] = "send",
+        [AuditAction.Import] = "import",
+        [AuditAction.Activation] = "activation",
+        [AuditAction.Activate] = "activate",
+        [AuditAction.Login] = "login",
+        [AuditAction.RepresentativeAdd] = "representative-add",
+        [AuditAction.RepresentativeRevoke] = "representative-revoke",
+        [AuditAction.CertificateRevoke] = "certificate-revoke",
+        [AuditAction.ProfessionalDeactivate] = "professional-deactivate",
+    };
+
+    private static readonly Dictionary<string, AuditAction> ByCode = BuildByCode();
+
+    /// <summary>The stored code (hashed into the chain).</summary>
+    public static string Code(this AuditAction action) => Codes[action];
+
+    /// <summary>The action of a stored code; entries written before the type was closed used access-policy names for two denials.</summary>
+    public static AuditAction? Parse(string? code) => code is not null && ByCode.TryGetValue(code, out var a) ? a : null;
+
+    public static IReadOnlyCollection<AuditAction> All => Codes.Keys;
+
+    /// <summary>The RESTful interaction and the C/R/U/D/E code a patient's AuditEvent shows.</summary>
+    public static AuditInteraction Interaction(this AuditAction action) => action switch
+    {
+        AuditAction.Read or AuditAction.Retrieve or AuditAction.AccessStatus => new("read", Hl7.Fhir.Model.AuditEvent.AuditEventAction.R),
+        AuditAction.Search => new("search-type", Hl7.Fhir.Model.AuditEvent.AuditEventAction.E),
+        AuditAction.Create or AuditAction.Open or AuditAction.Grant or AuditAction.Emergency or AuditAction.Deposit or AuditAction.RepresentativeAdd => new("create", Hl7.Fhir.Model.AuditEvent.AuditEventAction.C),
+        AuditAction.Import => new("batch", Hl7.Fhir.Model.AuditEvent.AuditEventAction.C),
+        AuditAction.Delete => new("delete", Hl7.Fhir.Model.AuditEvent.AuditEventAction.D),
+        AuditAction.Erase or AuditAction.Replace or AuditAction.Update or AuditAction.Close or AuditAction.Reopen or AuditAction.SetTreatingPhysician
+            or AuditAction.Revoke or AuditAction.Extend or AuditAction.Exclude or AuditAction.Restrict or AuditAction.Block or AuditAction.Unblock
+            or AuditAction.Preferences or AuditAction.Mask or AuditAction.Unmask or AuditAction.Release or AuditAction.Validate
+            or AuditAction.RepresentativeRevoke or AuditAction.CertificateRevoke or AuditAction.ProfessionalDeactivate => new("update", Hl7.Fhir.Model.AuditEvent.AuditEventAction.U),
+        AuditAction.Notify or AuditAction.Send => new("operation", Hl7.Fhir.Model.AuditEvent.AuditEventAction.E),
+        AuditAction.Activation or AuditAction.Activate or AuditAction.Login => new("operation", Hl7.Fhir.Model.AuditEvent.AuditEventAction.E),
+        _ => throw new ArgumentOutOfRangeException(nameof(action), action, "an audit action without a patient-facing meaning"),
+    };
+
+    private static Dictionary<string, AuditAction> BuildByCode()
+    {
+        var map = Codes.ToDictionary(kv => kv.Value, kv => kv.Key, StringComparer.Ordinal);
+        // Before the type was closed, two denials were written with access-policy names.
+        map["CreateDocument"] = AuditAction.Create;
+        map["ReplaceDocument"] = AuditAction.Replace;
+        return map;
+    }
+}
+
+/// <summary>Outcomes of an audit entry.</summary>
+public static class AuditOutcomes
+{
+    public const string Success = "success";
+    public const string Denied = "denied";
+    public const string NotFound = "not-found";
+
+    /// <summary>Permitted, but the object was erased or its content destroyed (410).</summary>
+    public const string Gone = "gone";
+}
