@@ -15,6 +15,9 @@ namespace OpenDmp.Core.Access;
 /// <summary>A professional's declaration of access (FHIR operation $declare-access).</summary>
 public sealed record AccessDeclaration(string? Mode, bool? Confirm, DateTimeOffset? End = null, string? Group = null, string? DelegatingGrant = null);
 
+/// <summary>The grants of a record, its blocked professionals and the patient's emergency settings.</summary>
+public sealed record ConsentOverview(IReadOnlyList<Grant> Grants, IReadOnlySet<string> Blocked, RecordSettings Settings);
+
 /// <summary>The patient's emergency settings; null leaves a setting unchanged.</summary>
 public sealed record EmergencyPreferences(bool? OpposeBreakGlass, bool? OpposeCentre15, bool? OpposeEmergencyUnmasking);
 
@@ -266,6 +269,14 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
         }
 
         return grants;
+    }
+
+    /// <summary>What the patient's authorisations page shows: the grants, the blocked professionals and the emergency settings (one audited read).</summary>
+    public async Task<ConsentOverview> OverviewAsync(string patientId, Actor actor, string channel, CancellationToken ct)
+    {
+        var facts = await RequireRecordAsync(patientId, ct);
+        var grants = await ListAsync(patientId, actor, channel, ct);
+        return new ConsentOverview(grants, actor.ActsForPatient ? facts.Blocked : new HashSet<string>(), actor.ActsForPatient ? facts.Settings : RecordSettings.Default);
     }
 
     /// <summary>The treating physician's standing shown as a grant (it lives on the record).</summary>

@@ -50,6 +50,17 @@ public sealed class AuditQueries(DmpDbContext db, RecordGuard guard, DocumentOpt
         return await q.OrderByDescending(e => e.Seq).Take(count).ToListAsync(ct);
     }
 
+    /// <summary>When this person (patient or representative) signed in before the current session, from the record's trail (for "new since your last visit").</summary>
+    public async Task<DateTimeOffset?> PreviousSignInAsync(Actor actor, string channel, CancellationToken ct)
+    {
+        var recordId = actor.OwnRecordId ?? throw new DmpException(ErrorKind.Forbidden, "only the patient or a legal representative has sign-ins");
+        var facts = await guard.FactsAsync(recordId, ct) ?? throw DmpException.NotFound($"Patient/{recordId} has no record");
+        var q = await VisibleAsync(facts, actor, channel, ct);
+        var login = AuditAction.Login.Code();
+        return await q.Where(e => e.ActorId == actor.Id && e.Action == login && e.Outcome == AuditOutcomes.Success)
+            .OrderByDescending(e => e.Seq).Skip(1).Select(e => (DateTimeOffset?)e.Time).FirstOrDefaultAsync(ct);
+    }
+
     /// <summary>Decides ReadAudit (audited) and returns the entries this actor may see.</summary>
     private async Task<IQueryable<AuditEntry>> VisibleAsync(RecordFacts facts, Actor actor, string channel, CancellationToken ct)
     {

@@ -86,4 +86,53 @@ public sealed class DirectoryQueries(DmpDbContext db)
         var o = await db.Organizations.AsNoTracking().FirstOrDefaultAsync(x => x.Id == id, ct) ?? throw DmpException.NotFound($"Organization/{id} does not exist");
         return FhirJson.Serialize(Mappers.ToFhir(o));
     }
+
+    /// <summary>Display names of professionals and groups by directory id (for pages listing grants and accesses).</summary>
+    public async Task<Dictionary<string, string>> NamesAsync(IEnumerable<string> ids, CancellationToken ct)
+    {
+        var list = ids.Distinct(StringComparer.Ordinal).ToList();
+        var names = (await db.Professionals.AsNoTracking().Where(p => list.Contains(p.Id)).Select(p => new { p.Id, p.Prefix, p.Given, p.Family }).ToListAsync(ct))
+            .ToDictionary(p => p.Id, p => $"{p.Prefix} {p.Given} {p.Family}".Trim(), StringComparer.Ordinal);
+        foreach (var g in await db.CareGroups.AsNoTracking().Where(g => list.Contains(g.Id)).Select(g => new { g.Id, g.Name }).ToListAsync(ct))
+        {
+            names[g.Id] = g.Name;
+        }
+
+        return names;
+    }
+
+    /// <summary>The RPPS of professionals by directory id (those that have one).</summary>
+    public async Task<Dictionary<string, string>> RppsAsync(IEnumerable<string> ids, CancellationToken ct)
+    {
+        var list = ids.Distinct(StringComparer.Ordinal).ToList();
+        return (await db.Professionals.AsNoTracking().Where(p => list.Contains(p.Id) && p.Rpps != null).Select(p => new { p.Id, p.Rpps }).ToListAsync(ct))
+            .ToDictionary(p => p.Id, p => p.Rpps!, StringComparer.Ordinal);
+    }
+
+    /// <summary>Professionals by RPPS or family name (at least two characters), for the patient's block list.</summary>
+    public async Task<IReadOnlyList<(string Name, string Rpps)>> FindProfessionalsAsync(string term, int max, CancellationToken ct)
+    {
+        var t = term.Trim().ToUpperInvariant();
+        if (t.Length < 2)
+        {
+            return [];
+        }
+
+#pragma warning disable CA1304, CA1311, CA1862 // translated to SQL upper(): no .NET culture involved
+        var q = db.Professionals.AsNoTracking().Where(p => p.Rpps == t || p.Family.ToUpper().Contains(t));
+#pragma warning restore CA1304, CA1311, CA1862
+        return (await q.OrderBy(p => p.Family).Take(max).ToListAsync(ct))
+            .Select(p => ($"{p.Prefix} {p.Given} {p.Family}".Trim(), p.Rpps ?? p.Id)).ToList();
+    }
+
+    /// <summary>The specialty (TRE_R38) or else the profession (TRE_G15) of professionals, by RPPS.</summary>
+    public async Task<Dictionary<string, string?>> SpecialtiesByRppsAsync(IEnumerable<string> rpps, CancellationToken ct)
+    {
+        var list = rpps.Distinct(StringComparer.Ordinal).ToList();
+        var rows = await db.Professionals.AsNoTracking().Where(p => p.Rpps != null && list.Contains(p.Rpps)).Select(p => new { p.Rpps, p.SpecialtyCode, p.ProfessionCode }).ToListAsync(ct);
+        return rows.ToDictionary(p => p.Rpps!, p =>
+            p.SpecialtyCode is not null && Nomenclatures.Specialties.TryGetValue(p.SpecialtyCode, out var s) ? s
+            : p.ProfessionCode is not null && Nomenclatures.Professions.TryGetValue(p.ProfessionCode, out var pr) ? pr
+            : null, StringComparer.Ordinal);
+    }
 }
