@@ -95,6 +95,23 @@ public sealed class AuditQueries(DmpDbContext db, RecordGuard guard, DocumentOpt
         return q;
     }
 
+    /// <summary>What the patient (or a representative) may not learn about: documents kept from them, the submission sets that filed them, the documents they replaced.</summary>
+    public sealed record HiddenObjects(IReadOnlySet<string> Documents, IReadOnlySet<string> SubmissionSets, IReadOnlySet<string> Replaced)
+    {
+        /// <summary>The same rule as the patient's AuditEvent view (VisibleAsync), on one entry.</summary>
+        public bool Hides(AuditEntry e) => e.ObjectId is { } id
+            && (Documents.Contains(id) || (e.ObjectType == "List" && SubmissionSets.Contains(id)) || (e.Action == "replace" && Replaced.Contains(id)));
+    }
+
+    public static async Task<HiddenObjects> HiddenObjectsAsync(DmpDbContext db, string recordId, bool representative, CancellationToken ct)
+    {
+        var docs = await db.Documents.AsNoTracking().Where(d => d.RecordId == recordId && (d.HiddenFromPatient || d.Draft || (representative && d.HiddenFromRepresentatives)))
+            .Select(d => new { d.Id, d.SubmissionSetId }).ToListAsync(ct);
+        var ids = docs.Select(d => d.Id).ToHashSet(StringComparer.Ordinal);
+        var replaced = await db.DocumentLinks.AsNoTracking().Where(l => l.RecordId == recordId && l.Kind == "replaces" && ids.Contains(l.DocumentId)).Select(l => l.Target).ToListAsync(ct);
+        return new HiddenObjects(ids, docs.Where(d => d.SubmissionSetId is not null).Select(d => d.SubmissionSetId!).ToHashSet(StringComparer.Ordinal), replaced.ToHashSet(StringComparer.Ordinal));
+    }
+
     public static AuditEvent ToFhir(AuditEntry e)
     {
         // The closed set of actions maps each value to its meaning; an unknown stored code (a trail

@@ -26,6 +26,9 @@ public sealed record AuditItem(
 /// </summary>
 public sealed class AuditTrail(TimeProvider time)
 {
+    /// <summary>Chains appended to since the last checkpoint took them (this process's; see AuditCheckpointService).</summary>
+    private System.Collections.Concurrent.ConcurrentDictionary<string, byte> _dirty = new(StringComparer.Ordinal);
+
     /// <summary>Chain of entries not tied to a record (directory searches, administration).</summary>
     public const string SystemChain = "-";
     public const string Genesis = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -83,7 +86,21 @@ public sealed class AuditTrail(TimeProvider time)
         };
         entry.Hash = ComputeHash(entry);
         db.AuditEntries.Add(entry);
+        _dirty.TryAdd(chain, 0);
         RequestAuditLog.Current?.Appended(e.Action, e.Outcome);
+    }
+
+    /// <summary>The chains written since the last call (a checkpoint covers them); the set starts anew.</summary>
+    public IReadOnlyCollection<string> TakeDirty() =>
+        System.Threading.Interlocked.Exchange(ref _dirty, new System.Collections.Concurrent.ConcurrentDictionary<string, byte>(StringComparer.Ordinal)).Keys.ToList();
+
+    /// <summary>Puts chains back when their checkpoint failed.</summary>
+    public void Redirty(IEnumerable<string> chains)
+    {
+        foreach (var c in chains)
+        {
+            _dirty.TryAdd(c, 0);
+        }
     }
 
     /// <summary>PostgreSQL keeps microseconds: the hashed time must survive the round trip.</summary>

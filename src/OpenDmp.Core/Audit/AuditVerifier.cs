@@ -1,92 +1,252 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
+using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using OpenDmp.Core.Storage;
 
 namespace OpenDmp.Core.Audit;
 
-/// <summary>A signed checkpoint over the heads of all audit chains at one moment (design D10).</summary>
+/// <summary>
+/// A signed checkpoint over the heads of audit chains at one moment (design D10). Format 1 (the
+/// first versions) signed the time and every head; format 2 signs the time, the digest of the
+/// previous checkpoint (checkpoints form a chain: one removed or altered breaks it) and the Merkle
+/// root of the heads it covers (the chains written since the previous one, or all of them).
+/// </summary>
 public sealed class AuditCheckpoint
 {
     public long Id { get; set; }
     public DateTimeOffset Time { get; set; }
     /// <summary>Canonical list of chain heads: one line per chain, "record_id seq hash", sorted by record_id.</summary>
     public required string Heads { get; set; }
-    /// <summary>RSA-SHA256 signature of <see cref="Heads"/> and the time, base64.</summary>
+    /// <summary>RSA-SHA256 signature of the canonical text (<see cref="AuditVerifier.Canonical"/>), base64.</summary>
     public required string Signature { get; set; }
     /// <summary>Thumbprint of the signing certificate.</summary>
     public required string Signer { get; set; }
+    /// <summary>1: time and heads signed; 2: time, previous checkpoint's digest and Merkle root signed.</summary>
+    public int Format { get; set; } = 1;
+    /// <summary>Format 2: Merkle root of <see cref="Heads"/> (hex).</summary>
+    public string? Root { get; set; }
+    /// <summary>Format 2: SHA-256 (hex) of the previous checkpoint's canonical text (zeros for the first).</summary>
+    public string? Previous { get; set; }
+}
+
+/// <summary>Which checkpoints vouch for a chain (lookup for a patient's proof): record first in the key (design D16).</summary>
+public sealed class AuditCheckpointHead
+{
+    public required string RecordId { get; set; }
+    public long CheckpointId { get; set; }
+    public long Seq { get; set; }
 }
 
 /// <summary>One problem found by verification.</summary>
 public sealed record AuditProblem(string Chain, long Seq, string What);
 
 /// <summary>Result of a verification: entries and checkpoints checked, and the first problem of each broken chain.</summary>
-public sealed record AuditReport(long Entries, int Chains, int Checkpoints, IReadOnlyList<AuditProblem> Problems)
+public sealed record AuditReport(long Entries, int Chains, int Checkpoints, IReadOnlyList<AuditProblem> Problems, int Anchored = 0)
 {
     public bool Intact => Problems.Count == 0;
 }
 
 /// <summary>
-/// Signs checkpoints over all chain heads and verifies the whole trail: each chain is recomputed
-/// from its first entry (sequence without gaps, previous-hash links, entry hashes), then each
-/// checkpoint's signature and the heads it vouches for.
+/// Signs checkpoints and verifies the whole trail: each chain is recomputed from its first entry
+/// (sequence without gaps, previous-hash links, entry hashes); each checkpoint's signature, root and
+/// link to the previous one; every head a checkpoint vouches for must still exist with the same
+/// hash (truncation and rewriting of chain tails); every checkpoint of the anchor file (outside the
+/// database) must still be in the database, unchanged.
 /// </summary>
-public sealed class AuditVerifier(DmpDbContext db, TimeProvider time)
+public sealed class AuditVerifier(DmpDbContext db, WriteGate gate, AuditKeys keys, TimeProvider time)
 {
+    public const string Zero = AuditTrail.Genesis;
+
+    /// <summary>Format 1 signed text (kept to verify the first checkpoints).</summary>
     public static string CanonicalCheckpoint(DateTimeOffset time, string heads) =>
-        AuditTrail.TruncateToMicroseconds(time).UtcTicks.ToString(System.Globalization.CultureInfo.InvariantCulture) + "\n" + heads;
+        AuditTrail.TruncateToMicroseconds(time).UtcTicks.ToString(CultureInfo.InvariantCulture) + "\n" + heads;
 
-    /// <summary>Writes a checkpoint signed with the given key (certificate with its private key).</summary>
-    public async Task<AuditCheckpoint> CheckpointAsync(X509Certificate2 signer, CancellationToken ct)
+    /// <summary>The text a checkpoint's signature covers.</summary>
+    public static string Canonical(AuditCheckpoint cp) => cp.Format == 2
+        ? string.Join('\n', "opendmp-audit-checkpoint-v2", AuditTrail.TruncateToMicroseconds(cp.Time).UtcTicks.ToString(CultureInfo.InvariantCulture), cp.Previous, cp.Root)
+        : CanonicalCheckpoint(cp.Time, cp.Heads);
+
+    /// <summary>The digest the next checkpoint links to.</summary>
+    public static string Digest(AuditCheckpoint cp) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Canonical(cp))));
+
+    public static bool SignatureValid(AuditCheckpoint cp, X509Certificate2 verifier)
     {
-        using var rsa = signer.GetRSAPrivateKey() ?? throw new InvalidOperationException("the audit signing certificate has no RSA private key");
-        // One query for all heads. A checkpoint is O(number of chains): at national scale it would
-        // cover the chains changed since the previous checkpoint (not needed yet).
-        var heads = await db.AuditEntries.AsNoTracking()
-            .Where(e => e.Seq == db.AuditEntries.Where(b => b.RecordId == e.RecordId).Max(b => b.Seq))
-            .Select(e => new { e.RecordId, e.Seq, e.Hash })
-            .ToListAsync(ct);
-        var lines = heads.OrderBy(h => h.RecordId, StringComparer.Ordinal).Select(h => $"{h.RecordId} {h.Seq} {h.Hash}").ToList();
+        using var rsa = verifier.GetRSAPublicKey() ?? throw new InvalidOperationException("the audit verification certificate has no RSA key");
+        try
+        {
+            return cp.Signer == verifier.Thumbprint
+                && rsa.VerifyData(Encoding.UTF8.GetBytes(Canonical(cp)), Convert.FromBase64String(cp.Signature), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
+    }
 
-        var now = AuditTrail.TruncateToMicroseconds(time.GetUtcNow());
-        var text = string.Join('\n', lines);
-        var signature = rsa.SignData(Encoding.UTF8.GetBytes(CanonicalCheckpoint(now, text)), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        var cp = new AuditCheckpoint { Time = now, Heads = text, Signature = Convert.ToBase64String(signature), Signer = signer.Thumbprint };
-        db.AuditCheckpoints.Add(cp);
-        await db.SaveChangesAsync(ct);
+    /// <summary>
+    /// Writes a checkpoint over the heads of the given chains (all chains when null), linked to the
+    /// previous checkpoint, signed, then appended to the anchor file. Null when there is nothing to cover.
+    /// </summary>
+    public async Task<AuditCheckpoint?> CheckpointAsync(CancellationToken ct, IReadOnlyCollection<string>? chains = null)
+    {
+        var signer = keys.Signer();
+        var heads = await HeadsAsync(chains, ct);
+        if (heads.Count == 0)
+        {
+            return null;
+        }
+
+        var lines = heads.OrderBy(h => h.RecordId, StringComparer.Ordinal).Select(h => $"{h.RecordId} {h.Seq} {h.Hash}").ToList();
+        AuditCheckpoint cp;
         db.ChangeTracker.Clear();
+        await using (var scope = await gate.EnterAsync(db, null, ct))
+        {
+            // Under the system gate: the previous checkpoint is the last one, whatever the instance.
+            var last = await db.AuditCheckpoints.AsNoTracking().OrderByDescending(c => c.Id).FirstOrDefaultAsync(ct);
+            cp = new AuditCheckpoint
+            {
+                Format = 2,
+                Time = AuditTrail.TruncateToMicroseconds(time.GetUtcNow()),
+                Heads = string.Join('\n', lines),
+                Root = MerkleTree.Root(lines),
+                Previous = last is null ? Zero : Digest(last),
+                Signature = string.Empty,
+                Signer = signer.Thumbprint,
+            };
+            using (var rsa = signer.GetRSAPrivateKey() ?? throw new InvalidOperationException("the audit signing certificate has no RSA private key"))
+            {
+                cp.Signature = Convert.ToBase64String(rsa.SignData(Encoding.UTF8.GetBytes(Canonical(cp)), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1));
+            }
+
+            db.AuditCheckpoints.Add(cp);
+            await db.SaveChangesAsync(ct);
+            db.AuditCheckpointHeads.AddRange(heads.Select(h => new AuditCheckpointHead { RecordId = h.RecordId, CheckpointId = cp.Id, Seq = h.Seq }));
+            await db.SaveChangesAsync(ct);
+            await scope.CommitAsync(ct);
+        }
+
+        db.ChangeTracker.Clear();
+        AnchorLog.Append(keys.AnchorPath, cp);
         return cp;
     }
 
-    /// <summary>Recomputes every chain and checks every checkpoint against the signer's certificate.</summary>
-    public async Task<AuditReport> VerifyAsync(X509Certificate2 signer, CancellationToken ct)
+    private sealed record Head(string RecordId, long Seq, string Hash);
+
+    private async Task<List<Head>> HeadsAsync(IReadOnlyCollection<string>? chains, CancellationToken ct)
+    {
+        if (chains is null)
+        {
+            // One query for all heads: O(number of chains), run at start and every Audit:FullCheckpointHours.
+            return await db.AuditEntries.AsNoTracking()
+                .Where(e => e.Seq == db.AuditEntries.Where(b => b.RecordId == e.RecordId).Max(b => b.Seq))
+                .Select(e => new Head(e.RecordId, e.Seq, e.Hash))
+                .ToListAsync(ct);
+        }
+
+        var heads = new List<Head>(chains.Count);
+        foreach (var batch in chains.Distinct(StringComparer.Ordinal).Chunk(500))
+        {
+            heads.AddRange(await db.AuditEntries.AsNoTracking()
+                .Where(e => batch.Contains(e.RecordId) && e.Seq == db.AuditEntries.Where(b => b.RecordId == e.RecordId).Max(b => b.Seq))
+                .Select(e => new Head(e.RecordId, e.Seq, e.Hash))
+                .ToListAsync(ct));
+        }
+
+        return heads;
+    }
+
+    /// <summary>Recomputes every chain and checks every checkpoint against the verification certificate and the anchor file.</summary>
+    public async Task<AuditReport> VerifyAsync(X509Certificate2 verifier, CancellationToken ct)
     {
         var problems = new List<AuditProblem>();
-
-        // Checkpoints first: their signatures, and the entries they vouch for.
-        using var rsa = signer.GetRSAPublicKey() ?? throw new InvalidOperationException("the audit signing certificate has no RSA key");
         var checkpoints = await db.AuditCheckpoints.AsNoTracking().OrderBy(c => c.Id).ToListAsync(ct);
-        var vouched = new Dictionary<(string Chain, long Seq), (string Hash, long Checkpoint)>();
+        var vouched = CheckCheckpoints(checkpoints, verifier, problems);
+        var anchored = CheckAnchors(checkpoints, problems);
+        var (count, chains) = await CheckChainsAsync(vouched, problems, ct);
+        return new AuditReport(count, chains, checkpoints.Count, problems, anchored);
+    }
+
+    /// <summary>Signatures, roots and links of the checkpoints; returns the latest head each vouches for, per chain.</summary>
+    private static Dictionary<string, (long Seq, string Hash, long Checkpoint)> CheckCheckpoints(List<AuditCheckpoint> checkpoints, X509Certificate2 verifier, List<AuditProblem> problems)
+    {
+        var vouched = new Dictionary<string, (long Seq, string Hash, long Checkpoint)>(StringComparer.Ordinal);
+        AuditCheckpoint? previous = null;
         foreach (var cp in checkpoints)
         {
-            var signed = cp.Signer == signer.Thumbprint
-                && rsa.VerifyData(Encoding.UTF8.GetBytes(CanonicalCheckpoint(cp.Time, cp.Heads)), Convert.FromBase64String(cp.Signature), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-            if (!signed)
+            var lines = cp.Heads.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            if (!SignatureValid(cp, verifier))
             {
-                problems.Add(new AuditProblem("checkpoint", cp.Id, "the checkpoint's signature is not valid"));
+                problems.Add(new AuditProblem("checkpoint", cp.Id, "the checkpoint's signature is not valid (altered, or signed with another key)"));
+                previous = cp;
                 continue;
             }
 
-            foreach (var line in cp.Heads.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            if (cp.Format == 2)
+            {
+                if (cp.Root != MerkleTree.Root(lines))
+                {
+                    problems.Add(new AuditProblem("checkpoint", cp.Id, "the checkpoint's heads do not match its signed root (altered)"));
+                }
+
+                if (cp.Previous != (previous is null ? Zero : Digest(previous)))
+                {
+                    problems.Add(new AuditProblem("checkpoint", cp.Id, "the checkpoint does not follow the one before it: a checkpoint was removed or altered"));
+                }
+            }
+
+            foreach (var line in lines)
             {
                 var parts = line.Split(' ');
-                vouched[(parts[0], long.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture))] = (parts[2], cp.Id);
+                var seq = long.Parse(parts[1], CultureInfo.InvariantCulture);
+                if (!vouched.TryGetValue(parts[0], out var v) || seq >= v.Seq)
+                {
+                    vouched[parts[0]] = (seq, parts[2], cp.Id);
+                }
+            }
+
+            previous = cp;
+        }
+
+        return vouched;
+    }
+
+    /// <summary>Every checkpoint written to the anchor file must still be in the database, unchanged.</summary>
+    private int CheckAnchors(List<AuditCheckpoint> checkpoints, List<AuditProblem> problems)
+    {
+        var byId = checkpoints.ToDictionary(c => c.Id);
+        List<AnchorLog.Anchor> anchors;
+        try
+        {
+            anchors = AnchorLog.Read(keys.AnchorPath);
+        }
+        catch (InvalidDataException ex)
+        {
+            problems.Add(new AuditProblem("anchor", 0, ex.Message));
+            return 0;
+        }
+
+        if (anchors.Count == 0 && checkpoints.Any(c => c.Format == 2))
+        {
+            problems.Add(new AuditProblem("anchor", 0, $"the anchor file {keys.AnchorPath} is missing or empty while the database holds anchored checkpoints"));
+        }
+
+        foreach (var a in anchors)
+        {
+            if (!byId.TryGetValue(a.Id, out var cp) || cp.Signature != a.Signature || cp.Root != a.Root || cp.Previous != a.Previous)
+            {
+                problems.Add(new AuditProblem("checkpoint", a.Id, "the anchor file holds this checkpoint but the database no longer does, or holds another (removed or rewritten)"));
             }
         }
 
-        var seen = new HashSet<(string, long)>();
+        return anchors.Count;
+    }
+
+    private async Task<(long Count, int Chains)> CheckChainsAsync(Dictionary<string, (long Seq, string Hash, long Checkpoint)> vouched, List<AuditProblem> problems, CancellationToken ct)
+    {
+        var lastOf = new Dictionary<string, long>(StringComparer.Ordinal);
         var chains = 0;
         long count = 0;
         string? chain = null;
@@ -106,13 +266,10 @@ public sealed class AuditVerifier(DmpDbContext db, TimeProvider time)
                 broken = false;
             }
 
-            if (vouched.TryGetValue((e.RecordId, e.Seq), out var v))
+            lastOf[e.RecordId] = e.Seq;
+            if (vouched.TryGetValue(e.RecordId, out var v) && v.Seq == e.Seq && v.Hash != e.Hash)
             {
-                seen.Add((e.RecordId, e.Seq));
-                if (v.Hash != e.Hash)
-                {
-                    problems.Add(new AuditProblem(e.RecordId, e.Seq, $"checkpoint {v.Checkpoint} vouches for a different hash of this entry (rewritten chain)"));
-                }
+                problems.Add(new AuditProblem(e.RecordId, e.Seq, $"checkpoint {v.Checkpoint} vouches for a different hash of this entry (rewritten chain)"));
             }
 
             if (broken)
@@ -144,14 +301,64 @@ public sealed class AuditVerifier(DmpDbContext db, TimeProvider time)
             prev = e.Hash;
         }
 
-        foreach (var ((c, seq), (_, cpId)) in vouched)
+        foreach (var (c, (seq, _, cpId)) in vouched)
         {
-            if (!seen.Contains((c, seq)))
+            if (!lastOf.TryGetValue(c, out var last) || last < seq)
             {
                 problems.Add(new AuditProblem(c, seq, $"checkpoint {cpId} vouches for this entry but it is missing (truncated chain)"));
             }
         }
 
-        return new AuditReport(count, chains, checkpoints.Count, problems);
+        return (count, chains);
+    }
+}
+
+/// <summary>
+/// The anchor file: one JSON line per checkpoint, appended and flushed to disk after the checkpoint
+/// is committed. It lives where the operator puts it (Audit:AnchorFile), ideally storage the database
+/// administrators cannot rewrite; removing or rewriting a checkpoint in the database is then visible.
+/// </summary>
+public static class AnchorLog
+{
+    public sealed record Anchor(long Id, long Time, string? Previous, string? Root, string Signature, string Signer);
+
+    public static void Append(string path, AuditCheckpoint cp)
+    {
+        System.IO.Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        var line = JsonSerializer.Serialize(new Anchor(cp.Id, cp.Time.UtcTicks, cp.Previous, cp.Root, cp.Signature, cp.Signer)) + "\n";
+        using var f = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite, 1, FileOptions.None);
+        f.Write(Encoding.UTF8.GetBytes(line));
+        f.Flush(flushToDisk: true);
+    }
+
+    /// <summary>The anchored checkpoints; a line that cannot be read is an <see cref="InvalidDataException"/> naming it.</summary>
+    public static List<Anchor> Read(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return [];
+        }
+
+        var anchors = new List<Anchor>();
+        var n = 0;
+        foreach (var line in File.ReadLines(path))
+        {
+            n++;
+            if (line.Length == 0)
+            {
+                continue;
+            }
+
+            try
+            {
+                anchors.Add(JsonSerializer.Deserialize<Anchor>(line) ?? throw new InvalidDataException($"line {n} of {path} is empty JSON"));
+            }
+            catch (JsonException ex)
+            {
+                throw new InvalidDataException($"line {n} of {path} is not an anchor: {ex.Message}", ex);
+            }
+        }
+
+        return anchors;
     }
 }

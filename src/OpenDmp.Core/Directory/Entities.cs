@@ -20,6 +20,10 @@ public sealed class Professional
     /// <summary>The professional's secure-messaging certificate (PEM): senders encrypt for it.</summary>
     public string? MessagingCertificate { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
+    /// <summary>Set when the professional is deactivated: no authentication, no deposit, no sending.</summary>
+    public DateTimeOffset? DeactivatedAt { get; set; }
+    /// <summary>Every certificate of this professional issued before this time is revoked (stolen or lost card).</summary>
+    public DateTimeOffset? CertificatesRevokedBefore { get; set; }
 
     public string DisplayName => string.IsNullOrEmpty(Prefix) ? $"{Given} {Family}" : $"{Prefix} {Given} {Family}";
 }

@@ -83,7 +83,8 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
             notice = "Le patient a masqué certains documents de son dossier. / The patient has masked some documents of this record.";
         }
 
-        await AuditAsync(new AuditItem(recordId, actor, AuditAction.Search, "success", channel, "DocumentReference", null, decision.Mode, $"hits={hits.Count}"), ct);
+        // No hit count in the record's trail: a professional's count would tell the patient about documents kept from them.
+        await AuditAsync(new AuditItem(recordId, actor, AuditAction.Search, "success", channel, "DocumentReference", null, decision.Mode), ct);
         return new SearchPage(hits, offset, count, rows.Count > count, total) { Notice = notice };
     }
 
@@ -370,7 +371,7 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
 
         int? total = sp.Has("_total") && sp.First("_total") != "none" ? await q.CountAsync(ct) : null;
         var rows = await q.OrderByDescending(x => x.Date).ThenByDescending(x => x.Id).Skip(offset).Take(count + 1).Select(x => new { x.Id, x.ResourceJson }).ToListAsync(ct);
-        await AuditAsync(new AuditItem(facts.RecordId, actor, AuditAction.Search, "success", channel, "List", null, decision.Mode, $"hits={Math.Min(rows.Count, count)}"), ct);
+        await AuditAsync(new AuditItem(facts.RecordId, actor, AuditAction.Search, "success", channel, "List", null, decision.Mode), ct);
         return new SearchPage(rows.Take(count).Select(r => new SearchHit("List", r.Id, r.ResourceJson)).ToList(), offset, count, rows.Count > count, total);
     }
 

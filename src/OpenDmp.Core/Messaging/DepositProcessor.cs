@@ -22,7 +22,7 @@ public sealed record InboundResult(InboundMessage Row, bool AlreadyProcessed, st
 /// their recipients' status. Idempotent by Message-ID: the row that records a message is written in
 /// the same transaction as its documents.
 /// </summary>
-public sealed class DepositProcessor(DmpDbContext db, ProvideDocumentBundle provide, RecordGuard guard, MessagingKeys keys, MessagingOptions options, TimeProvider time)
+public sealed class DepositProcessor(DmpDbContext db, ProvideDocumentBundle provide, RecordGuard guard, MessagingKeys keys, MessagingOptions options, TimeProvider time, RevocationList revocations)
 {
     public static string KeyOf(MimeMessage message)
     {
@@ -68,6 +68,11 @@ public sealed class DepositProcessor(DmpDbContext db, ProvideDocumentBundle prov
         try
         {
             var opened = SecureMail.Open(message.Body, keys.Platform, keys.TrustAnchor, time.GetUtcNow());
+            if (revocations.Check(opened.Signer) is { } revoked)
+            {
+                throw new SecureMailException(MailRejection.Revoked, $"the signer's certificate may no longer be used: {revoked}");
+            }
+
             var rpps = TestCertificateAuthority.RppsOf(opened.Signer)
                 ?? throw new SecureMailException(MailRejection.UnknownSender, "the signer's certificate carries no health-professional identifier (serialNumber 8+RPPS)");
             var professional = await db.Professionals.AsNoTracking().FirstOrDefaultAsync(x => x.Rpps == rpps, ct)

@@ -19,6 +19,8 @@ public enum MailRejection
     WrongKeyUsage,
     UnknownCa,
     UnknownSender,
+    /// <summary>The signer's certificate was revoked, or the professional deactivated.</summary>
+    Revoked,
     Malformed,
     Refused,
 }

@@ -8,6 +8,7 @@ using OpenDmp.Core.Access;
 using OpenDmp.Core.Audit;
 using OpenDmp.Core.Common;
 using OpenDmp.Core.Documents;
+using OpenDmp.Core.Pki;
 using OpenDmp.Core.Storage;
 
 namespace OpenDmp.Core.Messaging;
@@ -21,7 +22,7 @@ public sealed record SentMessage(OutboundMessage Message, IReadOnlyList<Outbound
 /// optionally to the patient's record through the platform's deposit address. The message is
 /// signed with the sender's messaging key and encrypted for every recipient's certificate.
 /// </summary>
-public sealed class SecureMessageService(DmpDbContext db, RecordGuard guard, MessagingKeys keys, MessagingOptions options, TimeProvider time)
+public sealed class SecureMessageService(DmpDbContext db, RecordGuard guard, MessagingKeys keys, MessagingOptions options, TimeProvider time, RevocationList revocations)
 {
     /// <summary>
     /// Sends to the professionals named by RPPS, to every member of the groups named (a network, a
@@ -83,7 +84,13 @@ public sealed class SecureMessageService(DmpDbContext db, RecordGuard guard, Mes
                 throw DmpException.Invalid($"recipient RPPS {rpps} has no secure-messaging address and certificate in the directory", "recipient");
             }
 
-            recipients.Add((p.Email.ToLowerInvariant(), p.Id, X509Certificate2.CreateFromPem(pem)));
+            var certificate = X509Certificate2.CreateFromPem(pem);
+            if (revocations.Check(certificate) is { } revoked)
+            {
+                throw DmpException.Invalid($"recipient RPPS {rpps} cannot receive secure messages: {revoked}", "recipient");
+            }
+
+            recipients.Add((p.Email.ToLowerInvariant(), p.Id, certificate));
         }
 
         if (deposit)

@@ -24,6 +24,8 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
 
     public DbSet<Professional> Professionals => Set<Professional>();
     public DbSet<Organization> Organizations => Set<Organization>();
+    public DbSet<Pki.IssuedCertificate> IssuedCertificates => Set<Pki.IssuedCertificate>();
+    public DbSet<Pki.CertificateRevocation> CertificateRevocations => Set<Pki.CertificateRevocation>();
     public DbSet<Patient> Patients => Set<Patient>();
     public DbSet<PatientIdentifier> PatientIdentifiers => Set<PatientIdentifier>();
     public DbSet<Record> Records => Set<Record>();
@@ -34,6 +36,7 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
     public DbSet<AuditEntry> AuditEntries => Set<AuditEntry>();
     public DbSet<ContentBlob> ContentBlobs => Set<ContentBlob>();
     public DbSet<AuditCheckpoint> AuditCheckpoints => Set<AuditCheckpoint>();
+    public DbSet<AuditCheckpointHead> AuditCheckpointHeads => Set<AuditCheckpointHead>();
     public DbSet<RecordKey> RecordKeys => Set<RecordKey>();
     public DbSet<Grant> Grants => Set<Grant>();
     public DbSet<BlockedProfessional> BlockedProfessionals => Set<BlockedProfessional>();
@@ -60,6 +63,17 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
             e.HasIndex(x => new { x.IdentifierSystem, x.IdentifierValue });
             e.HasIndex(x => x.Family);
             e.Ignore(x => x.DisplayName);
+        });
+        modelBuilder.Entity<Pki.IssuedCertificate>(e =>
+        {
+            e.ToTable("issued_certificates");
+            e.HasKey(x => x.Serial);
+            e.HasIndex(x => x.Rpps);
+        });
+        modelBuilder.Entity<Pki.CertificateRevocation>(e =>
+        {
+            e.ToTable("certificate_revocations");
+            e.HasKey(x => x.Serial);
         });
         modelBuilder.Entity<Organization>(e =>
         {
@@ -126,6 +140,12 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
         {
             e.ToTable("audit_checkpoints");
             e.HasKey(x => x.Id);
+            e.Property(x => x.Format).HasDefaultValue(1);
+        });
+        modelBuilder.Entity<AuditCheckpointHead>(e =>
+        {
+            e.ToTable("audit_checkpoint_heads");
+            e.HasKey(x => new { x.RecordId, x.CheckpointId });
         });
         modelBuilder.Entity<Grant>(e =>
         {

@@ -188,10 +188,24 @@ namespace OpenDmp.Migrations.Postgres.Migrations
 
                     NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
 
+                    b.Property<int>("Format")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("integer")
+                        .HasDefaultValue(1)
+                        .HasColumnName("format");
+
                     b.Property<string>("Heads")
                         .IsRequired()
                         .HasColumnType("text")
                         .HasColumnName("heads");
+
+                    b.Property<string>("Previous")
+                        .HasColumnType("text")
+                        .HasColumnName("previous");
+
+                    b.Property<string>("Root")
+                        .HasColumnType("text")
+                        .HasColumnName("root");
 
                     b.Property<string>("Signature")
                         .IsRequired()
@@ -210,6 +224,25 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                     b.HasKey("Id");
 
                     b.ToTable("audit_checkpoints", (string)null);
+                });
+
+            modelBuilder.Entity("OpenDmp.Core.Audit.AuditCheckpointHead", b =>
+                {
+                    b.Property<string>("RecordId")
+                        .HasColumnType("text")
+                        .HasColumnName("record_id");
+
+                    b.Property<long>("CheckpointId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("checkpoint_id");
+
+                    b.Property<long>("Seq")
+                        .HasColumnType("bigint")
+                        .HasColumnName("seq");
+
+                    b.HasKey("RecordId", "CheckpointId");
+
+                    b.ToTable("audit_checkpoint_heads", (string)null);
                 });
 
             modelBuilder.Entity("OpenDmp.Core.Audit.AuditEntry", b =>
@@ -432,9 +465,17 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                         .HasColumnType("text")
                         .HasColumnName("id");
 
+                    b.Property<DateTimeOffset?>("CertificatesRevokedBefore")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("certificates_revoked_before");
+
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("created_at");
+
+                    b.Property<DateTimeOffset?>("DeactivatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("deactivated_at");
 
                     b.Property<string>("Email")
                         .HasColumnType("text")
@@ -1123,6 +1164,64 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                         .IsUnique();
 
                     b.ToTable("saved_views", (string)null);
+                });
+
+            modelBuilder.Entity("OpenDmp.Core.Pki.CertificateRevocation", b =>
+                {
+                    b.Property<string>("Serial")
+                        .HasColumnType("text")
+                        .HasColumnName("serial");
+
+                    b.Property<string>("Reason")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("reason");
+
+                    b.Property<DateTimeOffset>("RevokedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("revoked_at");
+
+                    b.Property<string>("Rpps")
+                        .HasColumnType("text")
+                        .HasColumnName("rpps");
+
+                    b.HasKey("Serial");
+
+                    b.ToTable("certificate_revocations", (string)null);
+                });
+
+            modelBuilder.Entity("OpenDmp.Core.Pki.IssuedCertificate", b =>
+                {
+                    b.Property<string>("Serial")
+                        .HasColumnType("text")
+                        .HasColumnName("serial");
+
+                    b.Property<DateTimeOffset>("IssuedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("issued_at");
+
+                    b.Property<DateTimeOffset>("NotAfter")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("not_after");
+
+                    b.Property<DateTimeOffset>("NotBefore")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("not_before");
+
+                    b.Property<string>("Rpps")
+                        .HasColumnType("text")
+                        .HasColumnName("rpps");
+
+                    b.Property<string>("Thumbprint")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("thumbprint");
+
+                    b.HasKey("Serial");
+
+                    b.HasIndex("Rpps");
+
+                    b.ToTable("issued_certificates", (string)null);
                 });
 
             modelBuilder.Entity("OpenDmp.Core.Records.Patient", b =>

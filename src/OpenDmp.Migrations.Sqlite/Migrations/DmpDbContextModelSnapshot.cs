@@ -181,10 +181,24 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                         .HasColumnType("INTEGER")
                         .HasColumnName("id");
 
+                    b.Property<int>("Format")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasDefaultValue(1)
+                        .HasColumnName("format");
+
                     b.Property<string>("Heads")
                         .IsRequired()
                         .HasColumnType("TEXT")
                         .HasColumnName("heads");
+
+                    b.Property<string>("Previous")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("previous");
+
+                    b.Property<string>("Root")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("root");
 
                     b.Property<string>("Signature")
                         .IsRequired()
@@ -203,6 +217,25 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                     b.HasKey("Id");
 
                     b.ToTable("audit_checkpoints", (string)null);
+                });
+
+            modelBuilder.Entity("OpenDmp.Core.Audit.AuditCheckpointHead", b =>
+                {
+                    b.Property<string>("RecordId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("record_id");
+
+                    b.Property<long>("CheckpointId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("checkpoint_id");
+
+                    b.Property<long>("Seq")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("seq");
+
+                    b.HasKey("RecordId", "CheckpointId");
+
+                    b.ToTable("audit_checkpoint_heads", (string)null);
                 });
 
             modelBuilder.Entity("OpenDmp.Core.Audit.AuditEntry", b =>
@@ -425,9 +458,17 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                         .HasColumnType("TEXT")
                         .HasColumnName("id");
 
+                    b.Property<long?>("CertificatesRevokedBefore")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("certificates_revoked_before");
+
                     b.Property<long>("CreatedAt")
                         .HasColumnType("INTEGER")
                         .HasColumnName("created_at");
+
+                    b.Property<long?>("DeactivatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("deactivated_at");
 
                     b.Property<string>("Email")
                         .HasColumnType("TEXT")
@@ -1116,6 +1157,64 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                         .IsUnique();
 
                     b.ToTable("saved_views", (string)null);
+                });
+
+            modelBuilder.Entity("OpenDmp.Core.Pki.CertificateRevocation", b =>
+                {
+                    b.Property<string>("Serial")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("serial");
+
+                    b.Property<string>("Reason")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("reason");
+
+                    b.Property<long>("RevokedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("revoked_at");
+
+                    b.Property<string>("Rpps")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("rpps");
+
+                    b.HasKey("Serial");
+
+                    b.ToTable("certificate_revocations", (string)null);
+                });
+
+            modelBuilder.Entity("OpenDmp.Core.Pki.IssuedCertificate", b =>
+                {
+                    b.Property<string>("Serial")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("serial");
+
+                    b.Property<long>("IssuedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("issued_at");
+
+                    b.Property<long>("NotAfter")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("not_after");
+
+                    b.Property<long>("NotBefore")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("not_before");
+
+                    b.Property<string>("Rpps")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("rpps");
+
+                    b.Property<string>("Thumbprint")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("thumbprint");
+
+                    b.HasKey("Serial");
+
+                    b.HasIndex("Rpps");
+
+                    b.ToTable("issued_certificates", (string)null);
                 });
 
             modelBuilder.Entity("OpenDmp.Core.Records.Patient", b =>

@@ -25,21 +25,75 @@ public static class AdminCli
 {
     public static async Task<int> RunAsync(string[] args, IDictionary<string, string?>? configOverrides = null, TextWriter? output = null, TextWriter? error = null)
     {
-        var stdout = output ?? Console.Out;
-        var stderr = error ?? Console.Error;
         var dataOption = new Option<string>("--data") { Description = "data directory (database, content, pki)", DefaultValueFactory = _ => "./data", Recursive = true };
         var root = new RootCommand("OpenDMP — dossier médical partagé: server and administration tool");
         root.Options.Add(dataOption);
+        var c = new Cli(dataOption, configOverrides, output ?? Console.Out, error ?? Console.Error);
+        AddServe(root, c);
+        AddInit(root, c);
+        AddProfessional(root, c);
+        AddPki(root, c);
+        AddPatient(root, c);
+        AddRepresentative(root, c);
+        AddGroup(root, c);
+        AddRecord(root, c);
+        AddImport(root, c);
+        AddAudit(root, c);
 
+        // Parse errors (unknown command, missing or malformed option) are invalid input: exit code 2.
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            foreach (var e in parsed.Errors)
+            {
+                await c.Err.WriteLineAsync("error: " + e.Message);
+            }
+
+            await c.Err.WriteLineAsync("Run 'opendmp --help' (or 'opendmp COMMAND --help') for the commands and their options.");
+            return 2;
+        }
+
+        return await parsed.InvokeAsync(cancellationToken: CancellationToken.None);
+    }
+
+    /// <summary>What every command needs: the --data option, configuration overrides, the output streams.</summary>
+    private sealed record Cli(Option<string> Data, IDictionary<string, string?>? Overrides, TextWriter Out, TextWriter Err);
+
+    /// <summary>serve (the default command).</summary>
+    private static void AddServe(RootCommand root, Cli c)
+    {
         var urlsOption = new Option<string>("--urls") { Description = "HTTPS URLs to listen on, separated by ';'", DefaultValueFactory = _ => "https://127.0.0.1:5443" };
         var noDemoOption = new Option<bool>("--no-demo") { Description = "do not create the demo world in an empty data directory" };
         var serve = new Command("serve", "run the OpenDMP server (default)") { urlsOption, noDemoOption };
-        serve.SetAction((pr, ct) => Guarded(stderr, () => ServeAsync(Data(pr, dataOption), configOverrides, pr.GetValue(urlsOption)!, !pr.GetValue(noDemoOption), stdout, ct)));
+        serve.SetAction((pr, ct) => Guarded(c.Err, () => ServeAsync(Data(pr, c), c.Overrides, pr.GetValue(urlsOption)!, !pr.GetValue(noDemoOption), c.Out, ct)));
         root.Subcommands.Add(serve);
         root.Options.Add(urlsOption);
         root.Options.Add(noDemoOption);
-        root.SetAction((pr, ct) => Guarded(stderr, () => ServeAsync(Data(pr, dataOption), configOverrides, pr.GetValue(urlsOption)!, !pr.GetValue(noDemoOption), stdout, ct)));
+        root.SetAction((pr, ct) => Guarded(c.Err, () => ServeAsync(Data(pr, c), c.Overrides, pr.GetValue(urlsOption)!, !pr.GetValue(noDemoOption), c.Out, ct)));
+    }
 
+    /// <summary>init: first-time set-up of a data folder.</summary>
+    private static void AddInit(RootCommand root, Cli c)
+    {
+        var init = new Command("init", "create a data folder (database, certification authority) without serving");
+        init.SetAction((pr, ct) => Guarded(c.Err, async () =>
+        {
+            var data = Data(pr, c);
+            data.Ensure();
+            await WithServicesAsync(data, c.Overrides, async sp =>
+            {
+                var ca = TestCertificateAuthority.LoadOrCreate(data.Pki, TimeProvider.System);
+                await c.Out.WriteLineAsync($"Data folder {data.Root} ready (certification authority {data.CaCertificate}).");
+                await WriteCrlAsync(sp, ct);
+                GC.KeepAlive(ca);
+            }, ct);
+        }));
+        root.Subcommands.Add(init);
+    }
+
+    /// <summary>professional add | deactivate | reactivate.</summary>
+    private static void AddProfessional(RootCommand root, Cli c)
+    {
         // professional add
         var rpps = new Option<string>("--rpps") { Description = "RPPS number (11 digits)", Required = true };
         var profession = new Option<string>("--profession") { Description = "profession code (TRE_G15: 10 = médecin, 21 = pharmacien, …)", Required = true };
@@ -47,19 +101,37 @@ public static class AdminCli
         var family = new Option<string>("--family") { Description = "family name", Required = true };
         var given = new Option<string>("--given") { Description = "given name", Required = true };
         var professionalAdd = new Command("add", "add a health professional to the directory") { rpps, profession, specialty, family, given };
-        professionalAdd.SetAction((pr, ct) => Guarded(stderr, () => WithServicesAsync(Data(pr, dataOption), configOverrides, async sp =>
+        professionalAdd.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
         {
             var p = await sp.GetRequiredService<DirectoryService>().AddProfessionalAsync(pr.GetValue(rpps)!, pr.GetValue(profession)!, pr.GetValue(specialty), pr.GetValue(family)!, pr.GetValue(given)!, Actor.Operator, Channels.Admin, ct);
-            await stdout.WriteLineAsync($"Professional {p.DisplayName} added (RPPS {p.Rpps}, Practitioner/{p.Id}).");
+            await c.Out.WriteLineAsync($"Professional {p.DisplayName} added (RPPS {p.Rpps}, Practitioner/{p.Id}).");
         }, ct)));
-        root.Subcommands.Add(new Command("professional", "directory of professionals") { professionalAdd });
+        var activeRpps = new Option<string>("--rpps") { Description = "RPPS of the professional", Required = true };
+        var deactivate = new Command("deactivate", "deactivate a professional: no authentication, deposit or sending any more; revokes their certificates") { activeRpps };
+        deactivate.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
+        {
+            await sp.GetRequiredService<CertificateService>().SetActiveAsync(pr.GetValue(activeRpps)!, false, Actor.Operator, Channels.Admin, ct);
+            await WriteCrlAsync(sp, ct);
+            await c.Out.WriteLineAsync($"Professional RPPS {pr.GetValue(activeRpps)} deactivated; their certificates are revoked (CRL updated).");
+        }, ct)));
+        var reactivate = new Command("reactivate", "reactivate a professional (their former certificates stay revoked: issue a new one)") { activeRpps };
+        reactivate.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
+        {
+            await sp.GetRequiredService<CertificateService>().SetActiveAsync(pr.GetValue(activeRpps)!, true, Actor.Operator, Channels.Admin, ct);
+            await c.Out.WriteLineAsync($"Professional RPPS {pr.GetValue(activeRpps)} reactivated.");
+        }, ct)));
+        root.Subcommands.Add(new Command("professional", "directory of professionals") { professionalAdd, deactivate, reactivate });
+    }
 
+    /// <summary>pki issue-professional | revoke.</summary>
+    private static void AddPki(RootCommand root, Cli c)
+    {
         // pki issue-professional
         var pkiRpps = new Option<string>("--rpps") { Description = "RPPS of a professional of the directory", Required = true };
         var outDir = new Option<string>("--out") { Description = "directory where N.crt and N.key are written", Required = true };
         var pkiEmail = new Option<string?>("--email") { Description = "secure-messaging address: the certificate carries it, the directory publishes it with the certificate, and the platform keeps the messaging key to send on the professional's behalf" };
         var issue = new Command("issue-professional", "issue a CPS-like client certificate for a professional") { pkiRpps, outDir, pkiEmail };
-        issue.SetAction((pr, ct) => Guarded(stderr, () => WithServicesAsync(Data(pr, dataOption), configOverrides, async sp =>
+        issue.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
         {
             var r = pr.GetValue(pkiRpps)!;
             if (Rpps.Validate(r) is { } err)
@@ -74,16 +146,33 @@ public static class AdminCli
             var email = EmailAddress.Optional(pr.GetValue(pkiEmail), "--email");
 
             using var cert = ca.IssueProfessional(r, p.DisplayName, email ?? p.Email, dir, TimeProvider.System);
-            await stdout.WriteLineAsync($"Wrote {Path.Combine(dir, r + ".crt")} and {Path.Combine(dir, r + ".key")} (issuer: {data.CaCertificate}).");
+            await sp.GetRequiredService<CertificateService>().RegisterAsync(cert, ct);
+            await c.Out.WriteLineAsync($"Wrote {Path.Combine(dir, r + ".crt")} and {Path.Combine(dir, r + ".key")} (issuer: {data.CaCertificate}, serial {cert.SerialNumber}).");
             if (email is not null)
             {
                 await sp.GetRequiredService<DirectoryService>().SetMessagingAsync(r, email, cert.ExportCertificatePem(), ct);
                 OpenDmp.Core.Messaging.MessagingKeys.Install(data.Pki, r, Path.Combine(dir, r + ".crt"), Path.Combine(dir, r + ".key"));
-                await stdout.WriteLineAsync($"Secure messaging: {email} published in the directory with this certificate; the platform keeps the messaging key.");
+                await c.Out.WriteLineAsync($"Secure messaging: {email} published in the directory with this certificate; the platform keeps the messaging key.");
             }
         }, ct)));
-        root.Subcommands.Add(new Command("pki", "test certification authority") { issue });
+        var revokeSerial = new Option<string?>("--serial") { Description = "serial number (hexadecimal) of one certificate" };
+        var revokeRpps = new Option<string?>("--rpps") { Description = "every certificate of this professional (a lost or stolen card)" };
+        var revokeReason = new Option<string>("--reason") { Description = "keyCompromise | affiliationChanged | superseded | cessationOfOperation | unspecified", DefaultValueFactory = _ => "keyCompromise" };
+        var revoke = new Command("revoke", "revoke a professional certificate (or all of a professional's): refused at once by every instance, published in the CRL (DATA/pki/ca.crl, /pki/ca.crl)") { revokeSerial, revokeRpps, revokeReason };
+        revoke.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
+        {
+            var serials = await sp.GetRequiredService<CertificateService>().RevokeAsync(pr.GetValue(revokeSerial), pr.GetValue(revokeRpps), pr.GetValue(revokeReason)!, Actor.Operator, Channels.Admin, ct);
+            await WriteCrlAsync(sp, ct);
+            await c.Out.WriteLineAsync(pr.GetValue(revokeRpps) is { } rpps
+                ? $"Every certificate of RPPS {rpps} issued until now is revoked ({serials.Count} listed in the CRL)."
+                : $"Certificate {serials[0]} revoked and listed in the CRL.");
+        }, ct)));
+        root.Subcommands.Add(new Command("pki", "test certification authority") { issue, revoke });
+    }
 
+    /// <summary>patient add | activation.</summary>
+    private static void AddPatient(RootCommand root, Cli c)
+    {
         // patient add
         var ins = new Option<string>("--ins") { Description = "INS (NIR, 15 characters with the key)", Required = true };
         var insSystem = new Option<string>("--ins-system") { Description = "identifier system: nir (default), nia, test, demo", DefaultValueFactory = _ => "nir" };
@@ -93,7 +182,7 @@ public static class AdminCli
         var sex = new Option<string>("--sex") { Description = "M or F", Required = true };
         var birthPlace = new Option<string?>("--birth-place") { Description = "INSEE code of the birth place" };
         var patientAdd = new Command("add", "register a patient with strict identity traits") { ins, insSystem, pFamily, pGiven, birthDate, sex, birthPlace };
-        patientAdd.SetAction((pr, ct) => Guarded(stderr, () => WithServicesAsync(Data(pr, dataOption), configOverrides, async sp =>
+        patientAdd.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
         {
             if (!DateOnly.TryParseExact(pr.GetValue(birthDate), "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var bd))
             {
@@ -109,19 +198,23 @@ public static class AdminCli
                 var s => throw DmpException.Invalid($"--ins-system must be nir, nia, test or demo, got '{s}'"),
             };
             var p = await sp.GetRequiredService<RecordService>().AddPatientAsync(new NewPatient(pr.GetValue(ins)!, system, pr.GetValue(pFamily)!, pr.GetValue(pGiven)!, bd, pr.GetValue(sex)!.ToUpperInvariant(), pr.GetValue(birthPlace)), Actor.Operator, Channels.Admin, ct);
-            await stdout.WriteLineAsync($"Patient {p.Family} {p.Given} registered (INS {p.Ins}, Patient/{p.RecordId}). Open the record with 'record open'.");
+            await c.Out.WriteLineAsync($"Patient {p.Family} {p.Given} registered (INS {p.Ins}, Patient/{p.RecordId}). Open the record with 'record open'.");
         }, ct)));
         var aIns = new Option<string>("--ins") { Description = "INS of the patient (or Patient id)", Required = true };
         var aEmail = new Option<string?>("--email") { Description = "the patient's e-mail address" };
         var activation = new Command("activation", "issue a new one-time activation code for the patient's account (the previous one stops working)") { aIns, aEmail };
-        activation.SetAction((pr, ct) => Guarded(stderr, () => WithServicesAsync(Data(pr, dataOption), configOverrides, async sp =>
+        activation.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
         {
             var patient = await sp.GetRequiredService<RecordService>().RequirePatientAsync(pr.GetValue(aIns)!, ct);
             var code = await sp.GetRequiredService<PatientAuthService>().IssueActivationAsync(patient.RecordId, pr.GetValue(aEmail), Actor.Operator, Channels.Admin, ct);
-            await stdout.WriteLineAsync($"Code d'activation / activation code for {patient.Family} {patient.Given}: {code}");
+            await c.Out.WriteLineAsync($"Code d'activation / activation code for {patient.Family} {patient.Given}: {code}");
         }, ct)));
         root.Subcommands.Add(new Command("patient", "patients") { patientAdd, activation });
+    }
 
+    /// <summary>representative add | activation | revoke | list.</summary>
+    private static void AddRepresentative(RootCommand root, Cli c)
+    {
         // representative add | activation | revoke | list
         var repIns = new Option<string>("--ins") { Description = "INS of the represented patient (or Patient id)", Required = true };
         var repName = new Option<string>("--name") { Description = "the representative's name", Required = true };
@@ -129,7 +222,7 @@ public static class AdminCli
         var repEmail = new Option<string?>("--email") { Description = "the representative's e-mail address" };
         var repUntil = new Option<string?>("--until") { Description = "YYYY-MM-DD: end of the representation (a minor's 18th birthday, end of a guardianship)" };
         var repAdd = new Command("add", "register a legal representative of a patient; prints the sign-in identifier and activation code") { repIns, repName, repRelationship, repEmail, repUntil };
-        repAdd.SetAction((pr, ct) => Guarded(stderr, () => WithServicesAsync(Data(pr, dataOption), configOverrides, async sp =>
+        repAdd.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
         {
             DateTimeOffset? until = null;
             if (pr.GetValue(repUntil) is { } u)
@@ -141,46 +234,54 @@ public static class AdminCli
 
             var patient = await sp.GetRequiredService<RecordService>().RequirePatientAsync(pr.GetValue(repIns)!, ct);
             var (id, code) = await sp.GetRequiredService<PatientAuthService>().AddRepresentativeAsync(patient.RecordId, pr.GetValue(repName), pr.GetValue(repRelationship), pr.GetValue(repEmail), until, Actor.Operator, Channels.Admin, ct);
-            await stdout.WriteLineAsync($"Représentant légal / legal representative {id} of Patient/{patient.RecordId}. Code d'activation / activation code: {code}");
+            await c.Out.WriteLineAsync($"Représentant légal / legal representative {id} of Patient/{patient.RecordId}. Code d'activation / activation code: {code}");
         }, ct)));
         var repId = new Option<string>("--id") { Description = "the representative's identifier (RL-…)", Required = true };
         var repActivation = new Command("activation", "issue a new one-time activation code for a legal representative") { repId };
-        repActivation.SetAction((pr, ct) => Guarded(stderr, () => WithServicesAsync(Data(pr, dataOption), configOverrides, async sp =>
+        repActivation.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
         {
             var code = await sp.GetRequiredService<PatientAuthService>().IssueRepresentativeActivationAsync(pr.GetValue(repId)!, Actor.Operator, Channels.Admin, ct);
-            await stdout.WriteLineAsync($"Code d'activation / activation code: {code}");
+            await c.Out.WriteLineAsync($"Code d'activation / activation code: {code}");
         }, ct)));
         var repRevoke = new Command("revoke", "end a legal representation now (its sessions end at once)") { repId };
-        repRevoke.SetAction((pr, ct) => Guarded(stderr, () => WithServicesAsync(Data(pr, dataOption), configOverrides, async sp =>
+        repRevoke.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
         {
             await sp.GetRequiredService<PatientAuthService>().RevokeRepresentativeAsync(pr.GetValue(repId)!, Actor.Operator, Channels.Admin, ct);
-            await stdout.WriteLineAsync($"Représentation terminée / representation ended: {pr.GetValue(repId)!.ToUpperInvariant()}");
+            await c.Out.WriteLineAsync($"Représentation terminée / representation ended: {pr.GetValue(repId)!.ToUpperInvariant()}");
         }, ct)));
         var repList = new Command("list", "list a patient's legal representatives") { repIns };
-        repList.SetAction((pr, ct) => Guarded(stderr, () => WithServicesAsync(Data(pr, dataOption), configOverrides, async sp =>
+        repList.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
         {
             var patient = await sp.GetRequiredService<RecordService>().RequirePatientAsync(pr.GetValue(repIns)!, ct);
             var now = sp.GetRequiredService<TimeProvider>().GetUtcNow();
             foreach (var r in await sp.GetRequiredService<PatientAuthService>().RepresentativesAsync(patient.RecordId, ct))
             {
                 var state = r.RevokedAt is not null ? "revoked" : !r.ActiveAt(now) ? "ended" : r.ActivatedAt is null ? "not activated" : "active";
-                await stdout.WriteLineAsync($"{r.Id}\t{r.Relationship}\t{r.DisplayName}\t{state}\t{(r.ValidUntil is { } v ? v.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture) : "-")}");
+                await c.Out.WriteLineAsync($"{r.Id}\t{r.Relationship}\t{r.DisplayName}\t{state}\t{(r.ValidUntil is { } v ? v.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture) : "-")}");
             }
         }, ct)));
         root.Subcommands.Add(new Command("representative", "legal representatives of patients (parents of minors, guardians)") { repAdd, repActivation, repRevoke, repList });
+    }
 
+    /// <summary>group add.</summary>
+    private static void AddGroup(RootCommand root, Cli c)
+    {
         // group add
         var gName = new Option<string>("--name") { Description = "name of the group (maison de santé, network, health centre)", Required = true };
         var gKind = new Option<string>("--kind") { Description = "msp | network | health-centre", Required = true };
         var gMembers = new Option<string[]>("--member") { Description = "RPPS of a member (repeat)", Required = true, AllowMultipleArgumentsPerToken = true };
         var groupAdd = new Command("add", "declare a group practice and its members") { gName, gKind, gMembers };
-        groupAdd.SetAction((pr, ct) => Guarded(stderr, () => WithServicesAsync(Data(pr, dataOption), configOverrides, async sp =>
+        groupAdd.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
         {
             var group = await sp.GetRequiredService<DirectoryService>().AddGroupAsync(pr.GetValue(gName)!, pr.GetValue(gKind)!, pr.GetValue(gMembers)!, ct);
-            await stdout.WriteLineAsync($"Group {group.Name} declared: Group/{group.Id} ({pr.GetValue(gMembers)!.Length} member(s)).");
+            await c.Out.WriteLineAsync($"Group {group.Name} declared: Group/{group.Id} ({pr.GetValue(gMembers)!.Length} member(s)).");
         }, ct)));
         root.Subcommands.Add(new Command("group", "group practices") { groupAdd });
+    }
 
+    /// <summary>record open | close | reopen | treating-physician.</summary>
+    private static void AddRecord(RootCommand root, Cli c)
+    {
         // record open / close / reopen / treating-physician
         var rIns = new Option<string>("--ins") { Description = "INS of the patient (or Patient id)", Required = true };
         var treating = new Option<string?>("--treating-physician") { Description = "RPPS of the treating physician (médecin traitant)" };
@@ -188,7 +289,7 @@ public static class AdminCli
         var channel = new Option<string>("--channel") { Description = "office | hospital | counter | online", Required = true };
         var openEmail = new Option<string?>("--email") { Description = "the patient's e-mail address (for the activation code and notifications)" };
         var open = new Command("open", "open a patient's record with their express consent; prints the patient's account activation code") { rIns, treating, collector, channel, openEmail };
-        open.SetAction((pr, ct) => Guarded(stderr, () => WithServicesAsync(Data(pr, dataOption), configOverrides, async sp =>
+        open.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
         {
             var ch = pr.GetValue(channel) switch
             {
@@ -202,40 +303,44 @@ public static class AdminCli
             var patient = await records.RequirePatientAsync(pr.GetValue(rIns)!, ct);
             await records.OpenAsync(patient.RecordId, pr.GetValue(treating), pr.GetValue(collector)!, ch, Actor.Operator, Channels.Admin, ct);
             var code = await sp.GetRequiredService<PatientAuthService>().IssueActivationAsync(patient.RecordId, pr.GetValue(openEmail), Actor.Operator, Channels.Admin, ct);
-            await stdout.WriteLineAsync($"Record of {patient.Family} {patient.Given} opened.");
-            await stdout.WriteLineAsync($"Code d'activation du compte patient / patient account activation code: {code} (one use, valid {sp.GetRequiredService<PatientAuthOptions>().ActivationLifetime.TotalDays:0} days; give it to the patient).");
+            await c.Out.WriteLineAsync($"Record of {patient.Family} {patient.Given} opened.");
+            await c.Out.WriteLineAsync($"Code d'activation du compte patient / patient account activation code: {code} (one use, valid {sp.GetRequiredService<PatientAuthOptions>().ActivationLifetime.TotalDays:0} days; give it to the patient).");
         }, ct)));
         var close = new Command("close", "close a patient's record") { rIns };
-        close.SetAction((pr, ct) => Guarded(stderr, () => WithServicesAsync(Data(pr, dataOption), configOverrides, async sp =>
+        close.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
         {
             var records = sp.GetRequiredService<RecordService>();
             var patient = await records.RequirePatientAsync(pr.GetValue(rIns)!, ct);
             await records.CloseAsync(patient.RecordId, Actor.Operator, Channels.Admin, ct);
-            await stdout.WriteLineAsync($"Record of {patient.Family} {patient.Given} closed: its data is kept, no professional can read or write it.");
+            await c.Out.WriteLineAsync($"Record of {patient.Family} {patient.Given} closed: its data is kept, no professional can read or write it.");
         }, ct)));
         var reopen = new Command("reopen", "reopen a closed record") { rIns };
-        reopen.SetAction((pr, ct) => Guarded(stderr, () => WithServicesAsync(Data(pr, dataOption), configOverrides, async sp =>
+        reopen.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
         {
             var records = sp.GetRequiredService<RecordService>();
             var patient = await records.RequirePatientAsync(pr.GetValue(rIns)!, ct);
             await records.ReopenAsync(patient.RecordId, Actor.Operator, Channels.Admin, ct);
-            await stdout.WriteLineAsync($"Record of {patient.Family} {patient.Given} reopened.");
+            await c.Out.WriteLineAsync($"Record of {patient.Family} {patient.Given} reopened.");
         }, ct)));
         var tpRpps = new Option<string>("--rpps") { Description = "RPPS of the new treating physician", Required = true };
         var setTreating = new Command("treating-physician", "set the treating physician of an open record") { rIns, tpRpps };
-        setTreating.SetAction((pr, ct) => Guarded(stderr, () => WithServicesAsync(Data(pr, dataOption), configOverrides, async sp =>
+        setTreating.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
         {
             var records = sp.GetRequiredService<RecordService>();
             var patient = await records.RequirePatientAsync(pr.GetValue(rIns)!, ct);
             await records.SetTreatingPhysicianAsync(patient.RecordId, pr.GetValue(tpRpps)!, Actor.Operator, Channels.Admin, ct);
-            await stdout.WriteLineAsync($"Treating physician of {patient.Family} {patient.Given} set to RPPS {pr.GetValue(tpRpps)}.");
+            await c.Out.WriteLineAsync($"Treating physician of {patient.Family} {patient.Given} set to RPPS {pr.GetValue(tpRpps)}.");
         }, ct)));
         root.Subcommands.Add(new Command("record", "records: open, close, reopen") { open, close, reopen, setTreating });
+    }
 
+    /// <summary>import fhir.</summary>
+    private static void AddImport(RootCommand root, Cli c)
+    {
         // import fhir
         var files = new Argument<string[]>("files") { Description = "FHIR R4 JSON bundles (batch or transaction)", Arity = ArgumentArity.OneOrMore };
         var importFhir = new Command("fhir", "import FHIR R4 bundles (or single resources): organisations, practitioners, patients, documents, observations") { files };
-        importFhir.SetAction((pr, ct) => Guarded(stderr, () => WithServicesAsync(Data(pr, dataOption), configOverrides, async sp =>
+        importFhir.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
         {
             foreach (var file in pr.GetValue(files)!)
             {
@@ -248,7 +353,7 @@ public static class AdminCli
                 var resource = FhirJson.Parse<Resource>(await File.ReadAllTextAsync(file, ct));
                 var bundle = resource as Bundle ?? new Bundle { Type = Bundle.BundleType.Collection, Entry = [new Bundle.EntryComponent { FullUrl = $"{resource.TypeName}/{resource.Id}", Resource = resource }] };
                 ImportReport? report = null;
-                var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(stdout) });
+                var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(c.Out) });
                 await console.Progress().AutoClear(false).StartAsync(async progressCtx =>
                 {
                     var task = progressCtx.AddTask(Path.GetFileName(file), maxValue: Math.Max(1, bundle.Entry.Count));
@@ -257,46 +362,79 @@ public static class AdminCli
                     report = await importer.ImportAsync(bundle, Actor.Operator, new Progress<int>(n => task.Value = n), ct);
                     task.Value = task.MaxValue;
                 });
-                await stdout.WriteLineAsync($"{Path.GetFileName(file)}: {report}");
+                await c.Out.WriteLineAsync($"{Path.GetFileName(file)}: {report}");
             }
         }, ct)));
         root.Subcommands.Add(new Command("import", "bulk imports") { importFhir });
+    }
 
-        // audit verify / checkpoint
-        var verify = new Command("verify", "recompute every audit chain and check the signed checkpoints; reports the first broken entry of each chain");
-        verify.SetAction((pr, ct) => Guarded(stderr, async () =>
+    /// <summary>audit verify | checkpoint | verify-proof.</summary>
+    private static void AddAudit(RootCommand root, Cli c)
+    {
+        // audit verify / checkpoint / verify-proof
+        var verifyCert = new Option<string?>("--certificate") { Description = "the audit verification certificate (PEM, public part) to trust; default: Audit:VerificationCertificateFile, else the signing certificate" };
+        var verify = new Command("verify", "recompute every audit chain and check the signed checkpoints and the anchor file; reports the first broken entry of each chain") { verifyCert };
+        verify.SetAction((pr, ct) => Guarded(c.Err, async () =>
         {
             var exit = 0;
-            await WithServicesAsync(Data(pr, dataOption), configOverrides, async sp =>
+            await WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
             {
-                var data = sp.GetRequiredService<DataDirectory>();
-                var signer = TestCertificateAuthority.LoadOrCreate(data.Pki, TimeProvider.System).AuditSigner(data.Pki, TimeProvider.System);
-                var report = await sp.GetRequiredService<AuditVerifier>().VerifyAsync(signer, ct);
-                await stdout.WriteLineAsync($"{report.Entries} entries in {report.Chains} chains, {report.Checkpoints} signed checkpoints checked.");
+                using var certificate = pr.GetValue(verifyCert) is { } file ? LoadCertificate(file) : sp.GetRequiredService<AuditKeys>().Verifier();
+                var report = await sp.GetRequiredService<AuditVerifier>().VerifyAsync(certificate, ct);
+                await c.Out.WriteLineAsync($"{report.Entries} entries in {report.Chains} chains, {report.Checkpoints} signed checkpoints checked ({report.Anchored} in the anchor file).");
                 foreach (var p in report.Problems)
                 {
-                    await stdout.WriteLineAsync($"BROKEN chain {p.Chain}, entry {p.Seq}: {p.What}");
+                    await c.Out.WriteLineAsync($"BROKEN chain {p.Chain}, entry {p.Seq}: {p.What}");
                 }
 
-                await stdout.WriteLineAsync(report.Intact ? "The audit trail is intact." : $"The audit trail is NOT intact: {report.Problems.Count} problem(s).");
+                await c.Out.WriteLineAsync(report.Intact ? "The audit trail is intact." : $"The audit trail is NOT intact: {report.Problems.Count} problem(s).");
                 exit = report.Intact ? 0 : 4;
             }, ct);
             return exit;
         }));
         var checkpoint = new Command("checkpoint", "write a signed checkpoint over all audit chain heads now");
-        checkpoint.SetAction((pr, ct) => Guarded(stderr, () => WithServicesAsync(Data(pr, dataOption), configOverrides, async sp =>
+        checkpoint.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
         {
-            var data = sp.GetRequiredService<DataDirectory>();
-            var signer = TestCertificateAuthority.LoadOrCreate(data.Pki, TimeProvider.System).AuditSigner(data.Pki, TimeProvider.System);
-            var cp = await sp.GetRequiredService<AuditVerifier>().CheckpointAsync(signer, ct);
-            await stdout.WriteLineAsync($"Checkpoint {cp.Id} signed over {cp.Heads.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length} chains.");
+            var cp = await sp.GetRequiredService<AuditVerifier>().CheckpointAsync(ct);
+            await c.Out.WriteLineAsync(cp is null ? "Nothing to checkpoint: the trail is empty." : $"Checkpoint {cp.Id} signed over {cp.Heads.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length} chains.");
         }, ct)));
-        root.Subcommands.Add(new Command("audit", "audit trail") { verify, checkpoint });
+        var proofFile = new Argument<string>("file") { Description = "a proof downloaded by the patient (GET /fhir/Patient/[id]/$audit-proof, or the portal's history page)" };
+        var proofCert = new Option<string?>("--certificate") { Description = "the platform's audit certificate (PEM) to trust instead of the one in the proof" };
+        var verifyProof = new Command("verify-proof", "check a patient's audit proof offline: every hash, the chain links, the Merkle path and the checkpoint's signature") { proofFile, proofCert };
+        verifyProof.SetAction((pr, ct) => Guarded(c.Err, async () =>
+        {
+            var file = pr.GetValue(proofFile)!;
+            if (!File.Exists(file))
+            {
+                throw DmpException.Invalid($"file not found: {file}");
+            }
 
-        return await root.Parse(args).InvokeAsync(cancellationToken: CancellationToken.None);
+            using var trusted = pr.GetValue(proofCert) is { } certFile ? LoadCertificate(certFile) : null;
+            var result = AuditProofs.Verify(await File.ReadAllTextAsync(file, ct), trusted);
+            foreach (var line in result.Lines)
+            {
+                await c.Out.WriteLineAsync(line);
+            }
+
+            return result.Valid ? 0 : 4;
+        }));
+        root.Subcommands.Add(new Command("audit", "audit trail") { verify, checkpoint, verifyProof });
     }
 
-    private static DataDirectory Data(ParseResult pr, Option<string> option) => new(pr.GetValue(option)!);
+    private static DataDirectory Data(ParseResult pr, Cli c) => new(pr.GetValue(c.Data)!);
+
+    /// <summary>Rewrites the CA's CRL after a revocation (the server also refreshes it).</summary>
+    private static async System.Threading.Tasks.Task WriteCrlAsync(IServiceProvider sp, CancellationToken ct)
+    {
+        var data = sp.GetRequiredService<DataDirectory>();
+        var ca = TestCertificateAuthority.LoadOrCreate(data.Pki, TimeProvider.System);
+        await sp.GetRequiredService<CertificateService>().WriteCrlAsync(ca, RevocationService.CrlPath(data), ct);
+    }
+
+    private static System.Security.Cryptography.X509Certificates.X509Certificate2 LoadCertificate(string file) =>
+        File.Exists(file)
+            ? System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificateFromFile(file)
+            : throw DmpException.Invalid($"certificate file not found: {file}");
 
     private static Task<int> Guarded(TextWriter stderr, Func<System.Threading.Tasks.Task> action) =>
         Guarded(stderr, async () =>
@@ -323,9 +461,18 @@ public static class AdminCli
         }
     }
 
-    /// <summary>Runs an administration action against the data directory (migrating its database first).</summary>
+    /// <summary>
+    /// Runs an administration action against an existing data folder (migrating its database first).
+    /// A folder that does not exist is refused: a mistyped --data must not quietly create an empty
+    /// platform (only 'init' and 'serve' create one).
+    /// </summary>
     private static async System.Threading.Tasks.Task WithServicesAsync(DataDirectory data, IDictionary<string, string?>? overrides, Func<IServiceProvider, System.Threading.Tasks.Task> action, CancellationToken ct)
     {
+        if (!System.IO.Directory.Exists(data.Root))
+        {
+            throw DmpException.Invalid($"the data folder {data.Root} does not exist: check --data, or create it with 'opendmp init --data {data.Root}' (or by running 'opendmp serve' once)");
+        }
+
         data.Ensure();
         var config = OpenDmpConfiguration.Build(data, overrides);
         var services = new ServiceCollection().AddLogging().AddOpenDmpCore(config, data).BuildServiceProvider();

@@ -27,6 +27,13 @@ public static class DemoWorld
         public string Describe(string url, DataDirectory data)
         {
             var sb = new StringBuilder();
+            if (Professionals.Count == 0 && Patients.Count == 0)
+            {
+                // A data folder set up without the demo world (filled through the command line): nothing to show.
+                sb.AppendLine("No demo world in this data folder (it was filled through the command line); 'opendmp --help' lists the administration commands.");
+                return sb.ToString();
+            }
+
             sb.AppendLine(Created ? "Demo world created:" : "Demo world:");
             foreach (var (rpps, name) in Professionals)
             {
@@ -36,6 +43,11 @@ public static class DemoWorld
             foreach (var (ins, name, id) in Patients)
             {
                 sb.AppendLine(System.Globalization.CultureInfo.InvariantCulture, $"  patient {name,-24} INS (demo) {ins}  Patient/{id}");
+            }
+
+            if (Patients.Count == 0 || !Professionals.Any(p => p.Rpps == GpRpps))
+            {
+                return sb.ToString();
             }
 
             var (gpIns, _, _) = Patients[0];
@@ -107,7 +119,8 @@ public static class DemoWorld
 
             if (!File.Exists(Path.Combine(data.Demo, p.Rpps + ".crt")))
             {
-                ca.IssueProfessional(p.Rpps, pro.DisplayName, null, data.Demo, TimeProvider.System);
+                using var issued = ca.IssueProfessional(p.Rpps, pro.DisplayName, null, data.Demo, TimeProvider.System);
+                await sp.GetRequiredService<OpenDmp.Core.Pki.CertificateService>().RegisterAsync(issued, ct);
             }
 
             names.Add((p.Rpps, pro.DisplayName + (p.Specialty is null ? string.Empty : " (" + Nomenclatures.Specialties[p.Specialty] + ")")));

@@ -56,7 +56,7 @@ public sealed record DmpEndpoint(Requirement Requirement, AuditAction? Audit, st
 /// be valid now, allow client authentication and carry "8"+RPPS of a professional of the directory.
 /// Endpoints without a declared requirement are refused (deny by default).
 /// </summary>
-public sealed class ProfessionalAuthenticationMiddleware(RequestDelegate next, IMemoryCache cache, TimeProvider time)
+public sealed class ProfessionalAuthenticationMiddleware(RequestDelegate next, IMemoryCache cache, TimeProvider time, OpenDmp.Core.Pki.RevocationList revocations)
 {
     public const string ActorKey = "opendmp.actor";
 
@@ -143,6 +143,12 @@ public sealed class ProfessionalAuthenticationMiddleware(RequestDelegate next, I
         if (cert is null)
         {
             throw new DmpException(ErrorKind.Unauthenticated, "a client certificate (CPS) issued by the OpenDMP certification authority is required (mutual TLS)");
+        }
+
+        // Checked on every request, not cached: a connection opened before a revocation ends with it.
+        if (revocations.Check(cert) is { } revoked)
+        {
+            throw new DmpException(ErrorKind.Unauthenticated, $"the client certificate may no longer be used: {revoked}");
         }
 
         var actor = await cache.GetOrCreateAsync("cert:" + cert.Thumbprint, async entry =>

@@ -108,6 +108,11 @@ public static class FhirEndpoints
             FhirResults.SearchSet(await q.SearchAsync(Params(ctx), ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request))
             .WithMetadata(new DmpEndpoint(Requirement.ProfessionalOrPatient, AuditAction.Search));
 
+        // The patient's own, offline-verifiable copy of their chain with its signed checkpoint (docs/SECURITY.md).
+        fhir.MapGet("/Patient/{id}/$audit-proof", async (string id, HttpContext ctx, OpenDmp.Core.Audit.AuditProofs proofs) =>
+            AuditProofResult(await proofs.BuildAsync(id, ctx.Actor(), Channels.Api, ctx.RequestAborted), id))
+            .WithMetadata(new DmpEndpoint(Requirement.Patient, AuditAction.Read));
+
         fhir.MapConsent();
         OpenDmp.Server.Messaging.MessagingEndpoints.MapMessaging(fhir);
 
@@ -115,6 +120,10 @@ public static class FhirEndpoints
             .WithMetadata(Public);
         return app;
     }
+
+    /// <summary>An audit proof as a JSON download.</summary>
+    public static IResult AuditProofResult(string json, string recordId) =>
+        Results.File(Encoding.UTF8.GetBytes(json), "application/json", $"preuve-audit-{new string(recordId.Where(char.IsAsciiLetterOrDigit).Take(40).ToArray())}.json");
 
     private static SearchParams Params(HttpContext ctx)
     {

@@ -28,6 +28,9 @@ public static class CoreServices
         services.AddSingleton<WriteGate>();
         services.AddSingleton<JobLeader>();
         services.AddSingleton<AuditTrail>();
+        var audit = configuration.GetSection("Audit").Get<AuditOptions>() ?? new AuditOptions();
+        services.AddSingleton(audit);
+        services.AddSingleton(new AuditKeys(audit, data.Root));
         var storeKind = configuration["Content:Store"] ?? (db.Provider == DatabaseProvider.Postgres ? "database" : "file");
         IContentStore store = storeKind switch
         {
@@ -50,6 +53,9 @@ public static class CoreServices
         services.AddScoped<OpenDmp.Core.Clinical.ObservationQueries>();
         services.AddScoped<AuditVerifier>();
         services.AddScoped<AuditQueries>();
+        services.AddScoped<AuditProofs>();
+        services.AddSingleton<OpenDmp.Core.Pki.RevocationList>();
+        services.AddScoped<OpenDmp.Core.Pki.CertificateService>();
         services.AddScoped<OpenDmp.Core.Access.RecordGuard>();
         services.AddScoped<OpenDmp.Core.Access.ConsentService>();
         services.AddScoped<OpenDmp.Core.Records.PersonalSpaceService>();

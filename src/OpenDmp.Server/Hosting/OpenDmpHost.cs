@@ -23,6 +23,10 @@ public static class OpenDmpHost
         }
 
         await CoreServices.MigrateAsync(services, ct);
+
+        // The revocation list is loaded before the first handshake (then refreshed by RevocationService).
+        using var scope = services.CreateScope();
+        await services.GetRequiredService<RevocationList>().RefreshAsync(scope.ServiceProvider.GetRequiredService<DmpDbContext>(), TimeProvider.System, ct);
     }
 
     public static WebApplication Build(DataDirectory data, IConfiguration configuration, IEnumerable<string> urls, Action<ILoggingBuilder>? logging = null)
@@ -40,12 +44,16 @@ public static class OpenDmpHost
         builder.Services.AddMemoryCache();
         builder.Services.AddSingleton<AuditEnforcement>();
         builder.Services.AddHostedService<AuditCheckpointService>();
+        builder.Services.AddHostedService<RevocationService>();
         builder.Services.AddHostedService<OpenDmp.Server.Messaging.DepositMailboxService>();
         builder.Services.AddHostedService<OpenDmp.Server.Messaging.NotificationMailService>();
         builder.Services.AddProblemDetails();
         builder.Services.AddPatientAuth(configuration);
         builder.Services.AddPortals();
         var docs = configuration.GetSection("Documents").Get<DocumentOptions>() ?? new DocumentOptions();
+        // One revocation list, read by the TLS handshake below and by the authentication of each request.
+        var revocations = new OpenDmp.Core.Pki.RevocationList();
+        builder.Services.AddSingleton(revocations);
         builder.WebHost.UseUrls([.. urls]);
         builder.WebHost.ConfigureKestrel(k =>
         {
@@ -54,10 +62,11 @@ public static class OpenDmpHost
             k.ConfigureHttpsDefaults(h =>
             {
                 h.ServerCertificate = LoadServerCertificate(data);
-                // The certificate is requested at the handshake; its validity is checked by the
-                // authentication middleware so that a refusal is a 401 with an OperationOutcome.
+                // The certificate is requested at the handshake. A revoked one (or one of a deactivated
+                // professional) ends the handshake; anything else is checked by the authentication
+                // middleware, so that a refusal is a 401 that says why.
                 h.ClientCertificateMode = ClientCertificateMode.AllowCertificate;
-                h.ClientCertificateValidation = (_, _, _) => true;
+                h.ClientCertificateValidation = (certificate, _, _) => revocations.Check(certificate) is null;
                 h.CheckCertificateRevocation = false;
             });
         });
@@ -75,6 +84,10 @@ public static class OpenDmpHost
         app.MapGet("/health/ready", async (DmpDbContext db, CancellationToken ct) =>
             await db.Database.CanConnectAsync(ct) ? Results.Text("ready") : Results.Problem("database unreachable", statusCode: 503))
             .WithMetadata(DmpEndpoint.Exempt(Requirement.Public, "public: no patient data"));
+        app.MapGet("/pki/ca.crl", (DataDirectory d) => File.Exists(RevocationService.CrlPath(d))
+                ? Results.File(File.ReadAllBytes(RevocationService.CrlPath(d)), "application/pkix-crl", "ca.crl")
+                : Results.Problem("the certificate revocation list is not written yet: retry in a few seconds", statusCode: 503))
+            .WithMetadata(DmpEndpoint.Exempt(Requirement.Public, "public: the CA's revocation list"));
         app.MapFhir();
         app.MapPatientAuth();
         OpenDmp.Server.Messaging.MessagingEndpoints.MapMessagingCertificate(app);

@@ -64,6 +64,12 @@ public static class PortalPages
             }
         }).WithMetadata(new DmpEndpoint(Requirement.PortalAny, AuditAction.Retrieve));
 
+        app.MapGet("/patient/historique/preuve", async (HttpContext ctx, OpenDmp.Core.Audit.AuditProofs proofs) =>
+        {
+            var actor = ctx.Actor();
+            return FhirEndpoints.AuditProofResult(await proofs.BuildAsync(actor.OwnRecordId ?? string.Empty, actor, Channels.Portal, ctx.RequestAborted), actor.OwnRecordId ?? "dossier");
+        }).WithMetadata(new DmpEndpoint(Requirement.PortalPatient, AuditAction.Read));
+
         app.MapPost("/patient/deconnexion", async (HttpContext ctx, IAntiforgery antiforgery, PatientAuthService auth) =>
         {
             if (!await antiforgery.IsRequestValidAsync(ctx))

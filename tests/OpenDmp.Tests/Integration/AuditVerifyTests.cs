@@ -12,6 +12,9 @@ namespace OpenDmp.Tests.Integration;
 /// <summary>`opendmp audit verify` proves the trail intact, and names the first broken entry when a stored row is altered or a chain truncated.</summary>
 public abstract class AuditVerifyTests(IStorageUnderTest storage) : ServerTestBase(storage)
 {
+    /// <summary>Checkpoints are written by the tests themselves (the command line), none by the server.</summary>
+    protected override IDictionary<string, string?>? ExtraConfig => new Dictionary<string, string?> { ["Audit:CheckpointSeconds"] = "0" };
+
     private async Task<(int Code, string Out)> CliAsync(params string[] args)
     {
         var stdout = new StringWriter();
@@ -149,6 +152,10 @@ public abstract class AuditVerifyTests(IStorageUnderTest storage) : ServerTestBa
         Assert.Equal(0, code);
         Assert.Equal(1, await SqlAsync($"UPDATE audit_checkpoints SET heads = heads || 'x' WHERE id = 1"));
         string output;
+        (code, output) = await CliAsync("audit", "verify");
+        Assert.Equal(4, code);
+        Assert.Contains("BROKEN chain checkpoint, entry 1: the checkpoint's heads do not match its signed root (altered)", output, StringComparison.Ordinal);
+        Assert.Equal(1, await SqlAsync($"UPDATE audit_checkpoints SET root = '00' || root WHERE id = 1"));
         (code, output) = await CliAsync("audit", "verify");
         Assert.Equal(4, code);
         Assert.Contains("BROKEN chain checkpoint, entry 1: the checkpoint's signature is not valid", output, StringComparison.Ordinal);

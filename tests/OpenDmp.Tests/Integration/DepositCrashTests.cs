@@ -59,6 +59,7 @@ public abstract class DepositCrashTests(MailServers mail, Func<Task<string?>> po
         var rpps = TestIds.NewRpps();
         var ins = TestIds.NewIns();
         var box = mail.CreateMailbox("dr");
+        await CliAsync("init");
         await CliAsync("professional", "add", "--rpps", rpps, "--profession", "10", "--specialty", "SM54", "--family", "Martin", "--given", "Claire");
         await CliAsync("pki", "issue-professional", "--rpps", rpps, "--out", Path.Combine(_dir, "certs"), "--email", box.Address);
         await CliAsync("patient", "add", "--ins", ins, "--family", "TESTCRASH", "--given", "Anne", "--birth-date", "1970-05-17", "--sex", "F");

@@ -64,6 +64,8 @@ T = {
 "mask.is": ("Ce document est masqué aux professionnels de santé.", "This document is masked from health professionals."),
 "mask.remorse": ("Vous pouvez à tout moment revenir sur votre décision (droit au remords).", "You may change your mind at any time (right of remorse)."),
 "mask.unmask": ("Ne plus masquer", "Unmask"), "mask.undone": ("Le document est de nouveau visible des professionnels autorisés.", "The document is visible again to authorised professionals."),
+"history.proof": ("Télécharger la preuve d'intégrité de mon historique", "Download the integrity proof of my history"),
+"history.proof.help": ("un fichier signé par la plateforme, à conserver : il permet de vérifier, même plus tard et sans la plateforme, qu'aucun accès n'a été effacé de votre historique.", "a file signed by the platform, to keep: it lets you check, even later and without the platform, that no access was removed from your history."),
 "history.title": ("Historique des accès", "Access history"), "history.intro": ("Chaque consultation, dépôt ou modification de votre dossier apparaît ici dès qu'il a lieu.", "Every read, deposit or change to your record appears here as soon as it happens."),
 "history.caption": ("{0} dernier(s) accès", "{0} latest access(es)"), "history.when": ("Quand", "When"), "history.who": ("Qui", "Who"), "history.what": ("Quoi", "What"),
 "history.mode": ("Mode d'accès", "Access mode"), "history.outcome": ("Résultat", "Outcome"), "history.ok": ("Effectué", "Done"), "history.denied": ("Refusé", "Refused"),
