@@ -74,7 +74,8 @@ public sealed class RevocationList
                 return "the professional has been deactivated in the directory";
             }
 
-            if (s.RevokedBefore.TryGetValue(rpps, out var before) && certificate.NotBefore.ToUniversalTime() < before.UtcDateTime)
+            // Certificates are back-dated at issuance (clock skew): one issued after the cut-off starts after it minus that margin.
+            if (s.RevokedBefore.TryGetValue(rpps, out var before) && certificate.NotBefore.ToUniversalTime() < before.UtcDateTime - TestCertificateAuthority.Backdate)
             {
                 return "the professional's certificates issued before " + before.ToString("yyyy-MM-dd HH:mm", System.Globalization.CultureInfo.InvariantCulture) + " UTC have been revoked";
             }
@@ -178,7 +179,7 @@ public sealed class CertificateService(DmpDbContext db, WriteGate gate, AuditTra
                 }
 
                 var professional = await db.Professionals.FirstOrDefaultAsync(x => x.Rpps == rpps, ct) ?? throw DmpException.Invalid($"no professional with RPPS {rpps} in the directory");
-                professional.CertificatesRevokedBefore = now;
+                professional.CertificatesRevokedBefore = NextSecond(now);
                 foreach (var issued in await db.IssuedCertificates.AsNoTracking().Where(x => x.Rpps == rpps).ToListAsync(ct))
                 {
                     revoked.Add(await AddRevocationAsync(issued.Serial, issued.Rpps, reason, now, ct));
@@ -216,7 +217,7 @@ public sealed class CertificateService(DmpDbContext db, WriteGate gate, AuditTra
             p.DeactivatedAt = active ? null : now;
             if (!active)
             {
-                p.CertificatesRevokedBefore = now;
+                p.CertificatesRevokedBefore = NextSecond(now);
                 foreach (var issued in await db.IssuedCertificates.AsNoTracking().Where(x => x.Rpps == rpps).ToListAsync(ct))
                 {
                     await AddRevocationAsync(issued.Serial, issued.Rpps, "cessationOfOperation", now, ct);
@@ -231,6 +232,9 @@ public sealed class CertificateService(DmpDbContext db, WriteGate gate, AuditTra
         db.ChangeTracker.Clear();
         await revocations.RefreshAsync(db, time, ct);
     }
+
+    /// <summary>Certificate times have whole seconds: the cut-off is the next second, so that every certificate issued until now falls before it.</summary>
+    private static DateTimeOffset NextSecond(DateTimeOffset t) => new(t.UtcTicks - (t.UtcTicks % TimeSpan.TicksPerSecond) + TimeSpan.TicksPerSecond, TimeSpan.Zero);
 
     private async Task<string> AddRevocationAsync(string serial, string? rpps, string reason, DateTimeOffset now, CancellationToken ct)
     {

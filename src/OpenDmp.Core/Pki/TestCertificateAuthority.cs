@@ -16,6 +16,9 @@ public sealed class TestCertificateAuthority
 {
     private const string SerialNumberOid = "2.5.4.5";
 
+    /// <summary>How far back a certificate's validity starts (tolerates clocks a little behind).</summary>
+    public static readonly TimeSpan Backdate = TimeSpan.FromMinutes(5);
+
     private TestCertificateAuthority(X509Certificate2 certificate) => Certificate = certificate;
 
     /// <summary>The CA certificate with its private key.</summary>
@@ -209,7 +212,7 @@ public sealed class TestCertificateAuthority
         var serial = new byte[16];
         RandomNumberGenerator.Fill(serial);
         serial[0] &= 0x7F;
-        return req.Create(Certificate, now.AddMinutes(-5), notAfter, serial);
+        return req.Create(Certificate, now - Backdate, notAfter, serial);
     }
 
     private static void WritePem(string crtPath, string keyPath, X509Certificate2 cert, RSA key)

@@ -168,7 +168,14 @@ public sealed class ProfessionalAuthenticationMiddleware(RequestDelegate next, I
 
             var db = context.RequestServices.GetRequiredService<DmpDbContext>();
             var p = await db.Professionals.AsNoTracking().FirstOrDefaultAsync(x => x.Rpps == rpps, context.RequestAborted);
-            return p is null ? null : new Actor(ActorKind.Professional, p.Id, p.DisplayName, p.ProfessionCode);
+            if (p is null)
+            {
+                return null;
+            }
+
+            // Every certificate that authenticates is in the registry: it can be revoked by serial and listed in the CRL.
+            await context.RequestServices.GetRequiredService<OpenDmp.Core.Pki.CertificateService>().RegisterAsync(cert, context.RequestAborted);
+            return new Actor(ActorKind.Professional, p.Id, p.DisplayName, p.ProfessionCode);
         });
         if (actor is null)
         {
