@@ -219,7 +219,10 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
 
     private DmpException Refusal(AccessRequest request, AccessDecision decision, string objectType, string? objectId, string refusal)
     {
-        var patient = request.Record is null ? "{id}" : request.Record.RecordId;
+        // Asked by the id of a document (or another object): the answer must not tell whose record it
+        // belongs to. The patient's id is named only to who asked about that patient.
+        var byPatient = objectId is null || objectId == request.Record?.RecordId;
+        var patient = request.Record is null || !byPatient ? "[patient id]" : request.Record.RecordId;
         var advice = $"With the patient's consent, declare your access: POST /fhir/Patient/{patient}/$declare-access (mode=alleged, confirm=true); in a vital emergency: POST /fhir/Patient/{patient}/$emergency-access (mode=break-glass, reason).";
         return decision.Denial switch
         {

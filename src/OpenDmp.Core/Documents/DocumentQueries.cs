@@ -76,6 +76,7 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
             }
         }
 
+        hits = await WithoutHiddenLinksAsync(hits, recordId, decision, ct);
         string? notice = null;
         if (actor.Kind == ActorKind.Professional && guard.Settings.ProfessionalsSeeMaskedExistence && decision.Scope.Masked != MaskedRule.Include
             && await visible.Where(x => x.Masked).Where(DocumentScope.Negate(decision.Scope.ToExpression())).AnyAsync(ct))
@@ -226,9 +227,40 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
     /// <summary>Read one DocumentReference (404 if unknown, 410 if erased).</summary>
     public async Task<string> ReadDocumentAsync(string id, Actor actor, string channel, CancellationToken ct)
     {
-        var (doc, _) = await RequireDocumentAsync(id, actor, AccessAction.ReadDocument, AuditAction.Read, channel, ct);
+        var (doc, access) = await RequireDocumentAsync(id, actor, AccessAction.ReadDocument, AuditAction.Read, channel, ct);
+        var hits = await WithoutHiddenLinksAsync([new SearchHit("DocumentReference", doc.Id, doc.ResourceJson)], doc.RecordId, access, ct);
         await AuditAsync(new AuditItem(doc.RecordId, actor, AuditAction.Read, "success", channel, "DocumentReference", id), ct);
-        return doc.ResourceJson;
+        return hits[0].Json;
+    }
+
+    /// <summary>
+    /// A document's relatesTo may name a document the reader may not see (an addendum to a masked
+    /// report, a new version kept from the patient): such references are removed from what this
+    /// reader gets, so that no answer reveals the hidden document's id.
+    /// </summary>
+    private async Task<List<SearchHit>> WithoutHiddenLinksAsync(List<SearchHit> hits, string recordId, GuardedAccess access, CancellationToken ct)
+    {
+        if (hits.Count == 0)
+        {
+            return hits;
+        }
+
+        var ids = hits.Select(h => h.Id).ToList();
+        var links = await db.DocumentLinks.AsNoTracking().Where(l => l.RecordId == recordId && ids.Contains(l.DocumentId) && l.Kind != "related").Select(l => new { l.DocumentId, l.Target }).ToListAsync(ct);
+        if (links.Count == 0)
+        {
+            return hits;
+        }
+
+        var targetIds = links.Select(l => l.Target).Distinct(StringComparer.Ordinal).ToList();
+        var targets = await db.Documents.AsNoTracking().Where(d => d.RecordId == recordId && targetIds.Contains(d.Id)).ToListAsync(ct);
+        var hidden = targets.Where(t => !access.Admits(DocumentResources.Facts(t))).Select(t => t.Id).ToHashSet(StringComparer.Ordinal);
+        if (hidden.Count == 0)
+        {
+            return hits;
+        }
+
+        return hits.Select(h => links.Any(l => l.DocumentId == h.Id && hidden.Contains(l.Target)) ? h with { Json = DocumentResources.WithoutRelatesTo(h.Json, hidden) } : h).ToList();
     }
 
     /// <summary>ITI-68: the exact bytes of a document, with its content type.</summary>
@@ -308,6 +340,7 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
             }
 
             await db.DocumentLinks.Where(x => x.RecordId == doc.RecordId && (x.DocumentId == id || x.Target == id)).ExecuteDeleteAsync(ct);
+            await RemoveFromSubmissionSetAsync(doc, ct);
             await db.Documents.Where(x => x.RecordId == doc.RecordId && x.Id == id).ExecuteDeleteAsync(ct);
             await store.RemoveAsync(db, doc.RecordId, doc.ContentKey, ct);
             await audit.AppendAsync(db, new AuditItem(doc.RecordId, actor, AuditAction.Delete, "success", channel, "DocumentReference", id), ct);
@@ -316,6 +349,28 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
         }
 
         await store.DiscardAsync(doc.RecordId, doc.ContentKey);
+    }
+
+    /// <summary>A deleted document leaves its submission set too; a set left empty goes with it.</summary>
+    private async Task RemoveFromSubmissionSetAsync(DocumentEntry doc, CancellationToken ct)
+    {
+        if (doc.SubmissionSetId is null || await db.SubmissionSets.FirstOrDefaultAsync(x => x.RecordId == doc.RecordId && x.Id == doc.SubmissionSetId, ct) is not { } ss)
+        {
+            return;
+        }
+
+        var list = FhirJson.Parse<List>(ss.ResourceJson);
+        list.Entry.RemoveAll(e => References.LogicalId(e.Item?.Reference, "DocumentReference") == doc.Id);
+        if (list.Entry.Count == 0)
+        {
+            db.SubmissionSets.Remove(ss);
+            return;
+        }
+
+        list.Meta ??= new Meta();
+        list.Meta.VersionId = ((int.TryParse(list.Meta.VersionId, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var v) ? v : 1) + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        list.Meta.LastUpdated = time.GetUtcNow();
+        ss.ResourceJson = FhirJson.Serialize(list);
     }
 
     /// <summary>ITI-66: submission sets of one patient.</summary>
@@ -399,7 +454,7 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
     private static bool SeesAllSubmissionSets(DocumentScope scope) =>
         scope.Any && scope.Classes is null && scope.Types is null && scope.Masked == MaskedRule.Include && !scope.PatientView;
 
-    private async Task<(DocumentEntry Doc, RecordFacts Facts)> RequireDocumentAsync(string id, Actor actor, AccessAction action, AuditAction verb, string channel, CancellationToken ct, bool allowErased = false)
+    private async Task<(DocumentEntry Doc, GuardedAccess Access)> RequireDocumentAsync(string id, Actor actor, AccessAction action, AuditAction verb, string channel, CancellationToken ct, bool allowErased = false)
     {
         var doc = await db.Documents.AsNoTracking().FirstOrDefaultAsync(x => x.Id == id, ct);
         // An absent document loads (empty) record facts too: it must cost what a hidden one costs.
@@ -411,14 +466,14 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
             throw DmpException.NotFound($"DocumentReference/{id} does not exist");
         }
 
-        await DecideAndAuditDenialAsync(new AccessRequest(actor, action, facts, DocumentResources.Facts(doc)), verb, "DocumentReference", id, channel, ct);
+        var access = await DecideAndAuditDenialAsync(new AccessRequest(actor, action, facts, DocumentResources.Facts(doc)), verb, "DocumentReference", id, channel, ct);
         if (doc.Erased && !allowErased)
         {
             await AuditAsync(new AuditItem(doc.RecordId, actor, verb, AuditOutcomes.Gone, channel, "DocumentReference", id, Detail: "erased"), ct);
             throw new DmpException(ErrorKind.Gone, $"DocumentReference/{id} was erased");
         }
 
-        return (doc, facts);
+        return (doc, access);
     }
 
     private Task<GuardedAccess> DecideAndAuditDenialAsync(AccessRequest request, AuditAction verb, string objectType, string? objectId, string channel, CancellationToken ct) =>

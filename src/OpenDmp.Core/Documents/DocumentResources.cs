@@ -55,6 +55,14 @@ public static class DocumentResources
         Bump(entry, doc, now);
     }
 
+    /// <summary>The stored JSON without the relatesTo entries that name the given documents (the version is unchanged: a view, not a change).</summary>
+    public static string WithoutRelatesTo(string json, IReadOnlySet<string> targets)
+    {
+        var doc = FhirJson.Parse<DocumentReference>(json);
+        doc.RelatesTo.RemoveAll(r => References.LogicalId(r.Target?.Reference, "DocumentReference") is { } id && targets.Contains(id));
+        return FhirJson.Serialize(doc);
+    }
+
     /// <summary>Changes the status of a stored document, bumping its version.</summary>
     public static void SetStatus(DocumentEntry entry, string status, DateTimeOffset now)
     {

@@ -17,7 +17,7 @@ namespace OpenDmp.Core.Documents;
 /// replaced documents superseded. All or nothing: the bundle is fully validated before anything is
 /// written, and written in one transaction.
 /// </summary>
-public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, AuditTrail audit, IContentStore store, TimeProvider time, DocumentOptions options, RecordGuard guard)
+public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, AuditTrail audit, IContentStore store, TimeProvider time, DocumentOptions options, RecordGuard guard, ServerOptions server)
 {
     private const string SourceIdExtension = "https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-sourceId";
 
@@ -31,12 +31,33 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
         public List<DocumentLink> Links { get; } = [];
     }
 
+    /// <summary>The entries of the transaction, sorted by role.</summary>
+    private sealed record Parsed(List SubmissionSet, int SubmissionIndex, List<(int Index, string FullUrl, DocumentReference Doc)> Documents, Dictionary<string, Binary> Binaries, List<(int Index, string TargetId, Parameters Patch)> Patches);
+
     /// <summary>
-    /// Handles one submission. <paramref name="alsoWrite"/> adds rows to the same transaction as the
-    /// documents (given the record id and submission set id): the messaging deposit channel records
-    /// the message there, so a message is filed exactly once.
+    /// Handles one submission: parse the entries, resolve the record and ask the policy, validate
+    /// every document and the submission set, resolve what they replace, then write it all in one
+    /// unit of work. <paramref name="alsoWrite"/> adds rows to the same transaction as the documents
+    /// (given the record id and submission set id): the messaging deposit channel records the message
+    /// there, so a message is filed exactly once.
     /// </summary>
     public async Task<Bundle> HandleAsync(Bundle bundle, Actor actor, string channel, CancellationToken ct, Action<DmpDbContext, string, string>? alsoWrite = null)
+    {
+        var parsed = Parse(bundle);
+        var (recordId, patientIsTest, facts) = await ResolveRecordAsync(parsed, ct);
+        var permit = await RequireAsync(new AccessRequest(actor, AccessAction.CreateDocument, facts), "DocumentReference", null, channel, ct);
+        var now = time.GetUtcNow();
+        var submissionSetId = Ids.New();
+        var newDocs = await ValidateDocumentsAsync(parsed, recordId, actor, permit, channel, submissionSetId, patientIsTest, now, ct);
+        ValidateSubmissionSet(parsed, newDocs);
+        var supersede = await ResolveReplacedAsync(parsed, newDocs, recordId, facts, actor, channel, ct);
+        var ssEntry = BuildSubmissionSet(parsed.SubmissionSet, submissionSetId, recordId, newDocs, actor.Id, patientIsTest, now);
+        await WriteAsync(recordId, newDocs, supersede, ssEntry, actor, channel, now, alsoWrite, ct);
+        return BuildResponse(bundle, parsed.SubmissionIndex, ssEntry, newDocs, parsed.Patches, supersede);
+    }
+
+    /// <summary>Step 1: the shape of the transaction — bounded, one SubmissionSet, DocumentReferences, Binaries, status patches, unique fullUrls.</summary>
+    private Parsed Parse(Bundle bundle)
     {
         if (bundle.Type != Bundle.BundleType.Transaction)
         {
@@ -65,6 +86,7 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
         var docRefs = new List<(int Index, string FullUrl, DocumentReference Doc)>();
         var binaries = new Dictionary<string, Binary>(StringComparer.Ordinal);
         var patches = new List<(int Index, string TargetId, Parameters Patch)>();
+        var fullUrls = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < bundle.Entry.Count; i++)
         {
             var e = bundle.Entry[i];
@@ -72,6 +94,16 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
             if (e.Request?.Method is not { } method)
             {
                 throw DmpException.Invalid($"{where} has no request method", where + ".request");
+            }
+
+            if (e.FullUrl is { Length: > 0 } fullUrl && !fullUrls.Add(fullUrl))
+            {
+                throw DmpException.Invalid($"{where}: the fullUrl {fullUrl} is used by another entry; each entry needs its own", where + ".fullUrl");
+            }
+
+            if (e.Resource is DomainResource dr)
+            {
+                FhirNarrative.Check(dr, where + ".resource");
             }
 
             switch (e.Resource)
@@ -102,8 +134,8 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
                     binaries[e.FullUrl] = b;
                     break;
                 case Parameters p when method == Bundle.HTTPVerb.PATCH:
-                    var target = References.LogicalId(e.Request.Url, "DocumentReference")
-                        ?? throw DmpException.Invalid($"{where}: PATCH is accepted on DocumentReference/[id] only", where + ".request.url");
+                    var target = (server.IsForeign(e.Request.Url) ? null : References.LogicalId(e.Request.Url, "DocumentReference"))
+                        ?? throw DmpException.Invalid($"{where}: PATCH is accepted on DocumentReference/[id] of this platform only", where + ".request.url");
                     patches.Add((i, target, p));
                     break;
                 case null:
@@ -123,28 +155,38 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
             throw DmpException.Invalid("the Bundle has no DocumentReference", "Bundle.entry");
         }
 
-        // One patient, existing, with an open record.
-        var recordId = await References.ResolvePatientAsync(db, submissionSet.Subject, ct)
-            ?? throw DmpException.Invalid("unknown patient: the SubmissionSet subject designates no patient of OpenDMP", $"Bundle.entry[{submissionIndex}].resource.subject");
-        foreach (var (index, _, doc) in docRefs)
+        return new Parsed(submissionSet, submissionIndex, docRefs, binaries, patches);
+    }
+
+    /// <summary>Step 2: one patient of this platform, with an open record, the same for every document.</summary>
+    private async Task<(string RecordId, bool PatientIsTest, RecordFacts Facts)> ResolveRecordAsync(Parsed parsed, CancellationToken ct)
+    {
+        var ssAt = $"Bundle.entry[{parsed.SubmissionIndex}].resource.subject";
+        RejectForeign(parsed.SubmissionSet.Subject?.Reference, ssAt);
+        var recordId = await References.ResolvePatientAsync(db, parsed.SubmissionSet.Subject, ct)
+            ?? throw DmpException.Invalid("unknown patient: the SubmissionSet subject designates no patient of OpenDMP", ssAt);
+        foreach (var (index, _, doc) in parsed.Documents)
         {
+            var at = $"Bundle.entry[{index}].resource.subject";
+            RejectForeign(doc.Subject?.Reference, at);
+
             // Usually the same reference as the SubmissionSet's: resolved once.
-            var rid = doc.Subject?.Reference is { } same && same == submissionSet.Subject?.Reference && doc.Subject.Identifier is null
+            var rid = doc.Subject?.Reference is { } same && same == parsed.SubmissionSet.Subject?.Reference && doc.Subject.Identifier is null
                 ? recordId
                 : await References.ResolvePatientAsync(db, doc.Subject, ct);
             if (rid is null)
             {
-                throw DmpException.Invalid("unknown patient: DocumentReference.subject designates no patient of OpenDMP", $"Bundle.entry[{index}].resource.subject");
+                throw DmpException.Invalid("unknown patient: DocumentReference.subject designates no patient of OpenDMP", at);
             }
 
             if (rid != recordId)
             {
-                throw DmpException.Invalid("all documents of a submission must concern the SubmissionSet's patient", $"Bundle.entry[{index}].resource.subject");
+                throw DmpException.Invalid("all documents of a submission must concern the SubmissionSet's patient", at);
             }
         }
 
         var record = await db.Records.AsNoTracking().Where(x => x.RecordId == recordId)
-            .Select(x => new { x.Status, x.TreatingPhysicianId, IsTest = db.Patients.Where(p => p.RecordId == recordId).Select(p => p.IsTestIdentity).First() })
+            .Select(x => new { x.Status, IsTest = db.Patients.Where(p => p.RecordId == recordId).Select(p => p.IsTestIdentity).First() })
             .FirstOrDefaultAsync(ct)
             ?? throw DmpException.Invalid("the patient has no record: it must be opened with the patient's consent first");
         if (record.Status != RecordStatus.Open)
@@ -152,18 +194,18 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
             throw DmpException.Invalid("the patient's record is closed: it accepts no documents");
         }
 
-        var patientIsTest = record.IsTest;
         var facts = await guard.FactsAsync(recordId, ct) ?? throw DmpException.Invalid("the patient has no record: it must be opened with the patient's consent first");
-        var permit = await RequireAsync(new AccessRequest(actor, AccessAction.CreateDocument, facts), "DocumentReference", null, channel, ct);
+        return (recordId, record.IsTest, facts);
+    }
 
-        // Validate every document before writing anything.
-        var now = time.GetUtcNow();
-        var submissionSetId = Ids.New();
+    /// <summary>Step 3: every document valid, each admitted by the profession × document-type matrix.</summary>
+    private async Task<List<NewDocument>> ValidateDocumentsAsync(Parsed parsed, string recordId, Actor actor, GuardedAccess permit, string channel, string submissionSetId, bool patientIsTest, DateTimeOffset now, CancellationToken ct)
+    {
         var newDocs = new List<NewDocument>();
         var masterIds = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var (index, fullUrl, doc) in docRefs)
+        foreach (var (index, fullUrl, doc) in parsed.Documents)
         {
-            var nd = await ValidateDocumentAsync(index, fullUrl, doc, binaries, recordId, actor.Id, submissionSetId, patientIsTest, now, ct);
+            var nd = await ValidateDocumentAsync(index, fullUrl, doc, parsed.Binaries, recordId, actor.Id, submissionSetId, patientIsTest, now, ct);
             if (!masterIds.Add(nd.Entry.MasterIdentifier))
             {
                 throw DmpException.Invalid("two documents of the Bundle have the same masterIdentifier", $"Bundle.entry[{index}].resource.masterIdentifier");
@@ -187,60 +229,103 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
             newDocs.Add(nd);
         }
 
-        // The SubmissionSet must list every document.
-        var listed = submissionSet.Entry.Select(x => x.Item?.Reference).Where(x => x is not null).ToHashSet(StringComparer.Ordinal);
+        return newDocs;
+    }
+
+    /// <summary>Step 4: the SubmissionSet lists exactly the documents of the Bundle.</summary>
+    private static void ValidateSubmissionSet(Parsed parsed, List<NewDocument> newDocs)
+    {
+        var at = $"Bundle.entry[{parsed.SubmissionIndex}].resource.entry";
+        var documents = newDocs.Select(d => d.FullUrl).ToHashSet(StringComparer.Ordinal);
+        foreach (var item in parsed.SubmissionSet.Entry)
+        {
+            // Only the documents of this submission: never another record's or another server's.
+            if (item.Item?.Reference is not { } r || !documents.Contains(r))
+            {
+                throw DmpException.Invalid($"the SubmissionSet lists {item.Item?.Reference ?? "an entry without reference"}, which is not a DocumentReference of this Bundle", at);
+            }
+        }
+
+        var listed = parsed.SubmissionSet.Entry.Select(x => x.Item!.Reference).ToHashSet(StringComparer.Ordinal);
         foreach (var nd in newDocs)
         {
             if (!listed.Contains(nd.FullUrl))
             {
-                throw DmpException.Invalid($"the SubmissionSet does not list the DocumentReference {nd.FullUrl}", $"Bundle.entry[{submissionIndex}].resource.entry");
+                throw DmpException.Invalid($"the SubmissionSet does not list the DocumentReference {nd.FullUrl}", at);
             }
         }
+    }
 
-        // Targets of replacements and patches: same record, current, and the actor may replace them.
+    /// <summary>
+    /// Step 5: what the documents point to (relatesTo) and what the patches supersede: documents of
+    /// the same record that the actor may read (a document they may not see answers exactly like an
+    /// absent one), current, and that the actor may replace.
+    /// </summary>
+    private async Task<Dictionary<string, DocumentEntry>> ResolveReplacedAsync(Parsed parsed, List<NewDocument> newDocs, string recordId, RecordFacts facts, Actor actor, string channel, CancellationToken ct)
+    {
         var supersede = new Dictionary<string, DocumentEntry>(StringComparer.Ordinal);
         foreach (var nd in newDocs)
         {
             foreach (var link in nd.Links.Where(l => l.Kind is "replaces" or "transforms" or "appends" or "signs"))
             {
-                var target = await db.Documents.AsNoTracking().FirstOrDefaultAsync(x => x.RecordId == recordId && x.Id == link.Target && !x.Erased, ct)
-                    ?? throw DmpException.Invalid($"relatesTo target DocumentReference/{link.Target} is not a document of this patient's record", "DocumentReference.relatesTo.target");
-                if (link.Kind == "replaces")
+                var target = await VisibleTargetAsync(link.Target, recordId, facts, actor, channel, "relatesTo target", "DocumentReference.relatesTo.target", ct);
+                if (link.Kind != "replaces")
                 {
-                    if (target.Status != "current")
-                    {
-                        throw new DmpException(ErrorKind.Conflict, $"DocumentReference/{target.Id} is already {target.Status}: only a current document can be replaced");
-                    }
-
-                    await RequireAsync(new AccessRequest(actor, AccessAction.ReplaceDocument, facts, DocumentResources.Facts(target)), "DocumentReference", target.Id, channel, ct);
-                    if (((nd.Entry.HiddenFromPatient || nd.Entry.Draft) && !(target.HiddenFromPatient || target.Draft))
-                        || (nd.Entry.HiddenFromRepresentatives && !target.HiddenFromRepresentatives))
-                    {
-                        // The patient would see the old version superseded by something they cannot see.
-                        throw DmpException.Invalid("a document kept from the patient (or their representatives) cannot replace a document they see: release it first, or submit it without relatesTo", "DocumentReference.relatesTo");
-                    }
-
-                    supersede[target.Id] = target;
+                    continue;
                 }
+
+                if (target.Status != "current")
+                {
+                    throw new DmpException(ErrorKind.Conflict, $"DocumentReference/{target.Id} is already {target.Status}: only a current document can be replaced");
+                }
+
+                await RequireAsync(new AccessRequest(actor, AccessAction.ReplaceDocument, facts, DocumentResources.Facts(target)), "DocumentReference", target.Id, channel, ct);
+                if (((nd.Entry.HiddenFromPatient || nd.Entry.Draft) && !(target.HiddenFromPatient || target.Draft))
+                    || (nd.Entry.HiddenFromRepresentatives && !target.HiddenFromRepresentatives))
+                {
+                    // The patient would see the old version superseded by something they cannot see.
+                    throw DmpException.Invalid("a document kept from the patient (or their representatives) cannot replace a document they see: release it first, or submit it without relatesTo", "DocumentReference.relatesTo");
+                }
+
+                supersede[target.Id] = target;
             }
         }
 
-        foreach (var (index, targetId, patch) in patches)
+        foreach (var (index, targetId, patch) in parsed.Patches)
         {
             ValidatePatch(index, patch);
             if (!supersede.ContainsKey(targetId))
             {
-                var target = await db.Documents.AsNoTracking().FirstOrDefaultAsync(x => x.RecordId == recordId && x.Id == targetId && !x.Erased, ct)
-                    ?? throw DmpException.Invalid($"PATCH target DocumentReference/{targetId} is not a document of this patient's record", $"Bundle.entry[{index}].request.url");
+                var target = await VisibleTargetAsync(targetId, recordId, facts, actor, channel, "PATCH target", $"Bundle.entry[{index}].request.url", ct);
                 await RequireAsync(new AccessRequest(actor, AccessAction.ReplaceDocument, facts, DocumentResources.Facts(target)), "DocumentReference", target.Id, channel, ct);
                 supersede[targetId] = target;
             }
         }
 
-        var ssEntry = BuildSubmissionSet(submissionSet, submissionSetId, recordId, newDocs, actor.Id, patientIsTest, now);
+        return supersede;
+    }
 
-        // Write: content first (outside the record's gate: new keys, no contention), then all the
-        // metadata in one transaction under the gate.
+    /// <summary>A target document the actor may read; absent, erased, of another record or hidden from the actor: one and the same answer.</summary>
+    private async Task<DocumentEntry> VisibleTargetAsync(string targetId, string recordId, RecordFacts facts, Actor actor, string channel, string what, string where, CancellationToken ct)
+    {
+        var target = await db.Documents.AsNoTracking().FirstOrDefaultAsync(x => x.RecordId == recordId && x.Id == targetId && !x.Erased, ct);
+        if (target is not null)
+        {
+            var request = await guard.CompleteAsync(new AccessRequest(actor, AccessAction.ReadDocument, facts, DocumentResources.Facts(target)), ct);
+            if (AccessPolicy.Decide(request).Permitted)
+            {
+                return target;
+            }
+
+            await guard.AuditAsync(new AuditItem(recordId, actor, AuditAction.Read, AuditOutcomes.Denied, channel, "DocumentReference", targetId, Detail: "hidden " + what), ct);
+        }
+
+        throw DmpException.Invalid($"{what} DocumentReference/{targetId} is not a document of this patient's record", where);
+    }
+
+    /// <summary>Step 6: content first (outside the record's gate: new keys, no contention), then the metadata in one transaction under the gate.</summary>
+    private async System.Threading.Tasks.Task WriteAsync(string recordId, List<NewDocument> newDocs, Dictionary<string, DocumentEntry> supersede, SubmissionSet ssEntry, Actor actor, string channel, DateTimeOffset now, Action<DmpDbContext, string, string>? alsoWrite, CancellationToken ct)
+    {
         var written = new List<string>();
         try
         {
@@ -299,8 +384,15 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
 
             throw;
         }
+    }
 
-        return BuildResponse(bundle, submissionIndex, ssEntry, newDocs, patches, supersede);
+    /// <summary>An absolute reference to another server is refused: OpenDMP resolves its own resources only.</summary>
+    private void RejectForeign(string? reference, string where)
+    {
+        if (server.IsForeign(reference))
+        {
+            throw DmpException.Invalid($"the reference {reference} designates another server: reference a resource of this platform (Type/[id] or Type?identifier=...)", where);
+        }
     }
 
     private Task<GuardedAccess> RequireAsync(AccessRequest request, string objectType, string? objectId, string channel, CancellationToken ct) =>
@@ -343,6 +435,7 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
             throw DmpException.Invalid("DocumentReference.author is required", at + ".author");
         }
 
+        RejectForeign(doc.Author[0].Reference, at + ".author[0]");
         var author = await References.ResolveAuthorAsync(db, doc.Author[0], doc.Contained, ct)
             ?? throw DmpException.Invalid("DocumentReference.author must identify the author (identifier or name)", at + ".author[0]");
         var confidentiality = doc.SecurityLabel.Select(c => FindIn(Terminology.ConfidentialityCodes, c)).FirstOrDefault(c => c is not null)
@@ -460,6 +553,7 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
                 throw DmpException.Invalid("relatesTo needs a code and a target reference", at + ".relatesTo");
             }
 
+            RejectForeign(rel.Target.Reference, at + ".relatesTo.target");
             var targetId = References.LogicalId(rel.Target.Reference, "DocumentReference")
                 ?? throw DmpException.Invalid($"relatesTo.target must be DocumentReference/[id], got {rel.Target.Reference}", at + ".relatesTo.target");
             var code = Hl7.Fhir.Utility.EnumUtility.GetLiteral(rel.Code)!;

@@ -54,18 +54,29 @@ public sealed class SearchParams(IEnumerable<KeyValuePair<string, string>> pairs
         if (DateTime.TryParseExact(value, formats, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var d))
         {
             var low = new DateTimeOffset(d, TimeSpan.Zero);
-            var high = value.Length switch
+            // The end of the last day of year 9999 has no successor: the range then ends at the calendar's end.
+            var high = (value.Length, low) switch
             {
-                4 => low.AddYears(1),
-                7 => low.AddMonths(1),
-                _ => low.AddDays(1),
+                (4, _) when low.Year == 9999 => DateTimeOffset.MaxValue,
+                (4, _) => low.AddYears(1).AddTicks(-1),
+                (7, _) when low.Year == 9999 && low.Month == 12 => DateTimeOffset.MaxValue,
+                (7, _) => low.AddMonths(1).AddTicks(-1),
+                _ when low.Date == DateTime.MaxValue.Date => DateTimeOffset.MaxValue,
+                _ => low.AddDays(1).AddTicks(-1),
             };
-            return (prefix, low, high.AddTicks(-1));
+            return (prefix, low, high);
         }
 
-        if (DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var dto))
+        if (DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var dto) && value.Length >= 10)
         {
-            return (prefix, dto.ToUniversalTime(), dto.ToUniversalTime());
+            try
+            {
+                return (prefix, dto.ToUniversalTime(), dto.ToUniversalTime());
+            }
+            catch (ArgumentOutOfRangeException)
+            {
+                throw new DmpException(ErrorKind.BadRequest, $"{name}: '{value}' is outside the calendar OpenDMP handles");
+            }
         }
 
         throw new DmpException(ErrorKind.BadRequest, $"{name}: '{value}' is not a FHIR date (YYYY, YYYY-MM, YYYY-MM-DD or a dateTime)");

@@ -11,7 +11,19 @@ public static class FhirResults
 {
     public const string ContentType = "application/fhir+json; charset=utf-8";
 
-    public static string BaseUrl(HttpRequest request) => $"{request.Scheme}://{request.Host}{request.PathBase}/fhir";
+    /// <summary>The FHIR base of absolute URLs in answers: the configured public URL (Server:PublicBaseUrl), else the server's first address — never the client's Host header.</summary>
+    public static string BaseUrl(HttpRequest request)
+    {
+        var options = request.HttpContext.RequestServices.GetRequiredService<OpenDmp.Core.Fhir.ServerOptions>();
+        if (options.FhirBase is { } configured)
+        {
+            return configured;
+        }
+
+        var first = request.HttpContext.RequestServices.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
+            .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()?.Addresses.FirstOrDefault();
+        return (first ?? "https://localhost").TrimEnd('/') + "/fhir";
+    }
 
     /// <summary>Stored DocumentReferences point to their content as "Binary/{id}"; clients get the absolute URL.</summary>
     public static string Absolutize(string json, string baseUrl) =>
@@ -66,7 +78,8 @@ public static class FhirResults
 
             w.WriteStartArray("link");
             WriteLink(w, "self", PageUrl(request, baseUrl, page.Offset, page.Count));
-            if (page.HasMore)
+            // _count=0 asks for no entry (a count at most): there is no next page to follow.
+            if (page.HasMore && page.Count > 0)
             {
                 WriteLink(w, "next", PageUrl(request, baseUrl, page.Offset + page.Count, page.Count));
             }

@@ -22,6 +22,7 @@ public static class CoreServices
         }
 
         services.AddSingleton(data);
+        services.AddSingleton(configuration.GetSection("Server").Get<OpenDmp.Core.Fhir.ServerOptions>() ?? new OpenDmp.Core.Fhir.ServerOptions());
         services.AddSingleton(db);
         services.AddSingleton(docs);
         services.AddSingleton(TimeProvider.System);
@@ -54,6 +55,7 @@ public static class CoreServices
         services.AddScoped<AuditVerifier>();
         services.AddScoped<AuditQueries>();
         services.AddScoped<AuditProofs>();
+        services.AddScoped<ContentSweeper>();
         services.AddSingleton<OpenDmp.Core.Pki.RevocationList>();
         services.AddScoped<OpenDmp.Core.Pki.CertificateService>();
         services.AddScoped<OpenDmp.Core.Access.RecordGuard>();

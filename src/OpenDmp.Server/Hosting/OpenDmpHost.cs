@@ -45,6 +45,7 @@ public static class OpenDmpHost
         builder.Services.AddSingleton<AuditEnforcement>();
         builder.Services.AddHostedService<AuditCheckpointService>();
         builder.Services.AddHostedService<RevocationService>();
+        builder.Services.AddHostedService<ContentSweepService>();
         builder.Services.AddHostedService<OpenDmp.Server.Messaging.DepositMailboxService>();
         builder.Services.AddHostedService<OpenDmp.Server.Messaging.NotificationMailService>();
         builder.Services.AddProblemDetails();
@@ -72,6 +73,9 @@ public static class OpenDmpHost
         });
 
         var app = builder.Build();
+        // Without a configured public URL, the platform names itself by its first listening address (never by a request's Host).
+        var server = app.Services.GetRequiredService<OpenDmp.Core.Fhir.ServerOptions>();
+        app.Lifetime.ApplicationStarted.Register(() => server.PublicBaseUrl ??= app.Urls.First().Replace("://0.0.0.0:", "://localhost:", StringComparison.Ordinal).Replace("://[::]:", "://localhost:", StringComparison.Ordinal));
         app.UseMiddleware<SecurityHeadersMiddleware>();
         app.UseMiddleware<ErrorMappingMiddleware>();
         app.UsePortals();
