@@ -45,7 +45,7 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
             throw DmpException.Invalid("the patient's consent must be confirmed: ask the patient, then send confirm=true", "Parameters.parameter:confirm");
         }
 
-        var facts = await RequireRecordAsync(patientId, ct);
+        var facts = await RequireRecordAsync(patientId, actor, AuditAction.Grant, channel, ct);
         var group = mode == GrantMode.Group ? await RequireGroupAsync(d.Group, ct) : null;
         var permit = await guard.RequireAsync(new AccessRequest(actor, AccessAction.DeclareAccess, facts, Declaration: new DeclarationFacts(mode.Value, group?.Id)), AuditAction.Grant, "Consent", null, channel, auditPermit: false, ct);
         var now = time.GetUtcNow();
@@ -149,7 +149,7 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
     /// <summary>$declare-admission: a professional of an establishment declares the patient's admission, optionally attesting care-team members.</summary>
     public async Task<Grant> DeclareAdmissionAsync(string patientId, DateTimeOffset? end, IReadOnlyList<string> members, Actor actor, string channel, CancellationToken ct)
     {
-        var facts = await RequireRecordAsync(patientId, ct);
+        var facts = await RequireRecordAsync(patientId, actor, AuditAction.Grant, channel, ct);
         var permit = await guard.RequireAsync(new AccessRequest(actor, AccessAction.DeclareAdmission, facts), AuditAction.Grant, "Consent", null, channel, auditPermit: false, ct);
         var me = await db.Professionals.AsNoTracking().FirstAsync(x => x.Id == actor.Id, ct);
         var organization = permit.Request.ActorFacts?.OrganizationId ?? throw new InvalidOperationException("the policy permitted an admission without an establishment");
@@ -218,7 +218,7 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
             throw DmpException.Invalid($"the reason is limited to {MaxReasonLength} characters", "Parameters.parameter:reason");
         }
 
-        var facts = await RequireRecordAsync(patientId, ct);
+        var facts = await RequireRecordAsync(patientId, actor, AuditAction.Emergency, channel, ct);
         var permit = await guard.RequireAsync(new AccessRequest(actor, AccessAction.DeclareEmergency, facts, Emergency: mode), AuditAction.Emergency, "Consent", null, channel, auditPermit: false, ct);
         var now = time.GetUtcNow();
         var grant = new Grant
@@ -244,7 +244,7 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
     /// <summary>The professional's authorisation status on a record, readable before reading documents.</summary>
     public async Task<(AccessStatus Status, AccessPolicy.Standing? Standing)> StatusAsync(string patientId, Actor actor, string channel, CancellationToken ct)
     {
-        var facts = await RequireRecordAsync(patientId, ct);
+        var facts = await RequireRecordAsync(patientId, actor, AuditAction.AccessStatus, channel, ct);
         var actorFacts = await guard.ActorFactsAsync(actor, facts, ct);
         var (status, standing) = AccessPolicy.StatusOf(actor.Id, facts, actorFacts, time.GetUtcNow());
         await guard.AuditAsync(new AuditItem(facts.RecordId, actor, AuditAction.AccessStatus, "success", channel, "Patient", facts.RecordId, standing is null ? null : GrantModes.Code(standing.Mode), status.ToString().ToLowerInvariant()), ct);
@@ -254,7 +254,7 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
     /// <summary>The grants of a record (the patient, or a professional for their own), with the treating physician first.</summary>
     public async Task<IReadOnlyList<Grant>> ListAsync(string patientId, Actor actor, string channel, CancellationToken ct)
     {
-        var facts = await RequireRecordAsync(patientId, ct);
+        var facts = await RequireRecordAsync(patientId, actor, AuditAction.Search, channel, ct);
         var all = actor.Kind == ActorKind.Professional;
         await guard.RequireAsync(new AccessRequest(actor, all ? AccessAction.SearchRecord : AccessAction.ManageConsent, facts), AuditAction.Search, "Consent", null, channel, auditPermit: true, ct);
         var grants = await db.Grants.AsNoTracking().Where(x => x.RecordId == facts.RecordId).OrderByDescending(x => x.CreatedAt).ToListAsync(ct);
@@ -274,7 +274,7 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
     /// <summary>What the patient's authorisations page shows: the grants, the blocked professionals and the emergency settings (one audited read).</summary>
     public async Task<ConsentOverview> OverviewAsync(string patientId, Actor actor, string channel, CancellationToken ct)
     {
-        var facts = await RequireRecordAsync(patientId, ct);
+        var facts = await RequireRecordAsync(patientId, actor, AuditAction.Search, channel, ct);
         var grants = await ListAsync(patientId, actor, channel, ct);
         return new ConsentOverview(grants, actor.ActsForPatient ? facts.Blocked : new HashSet<string>(), actor.ActsForPatient ? facts.Settings : RecordSettings.Default);
     }
@@ -524,15 +524,22 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
     private async Task<RecordFacts> RequirePatientConsentAsync(Actor actor, AuditAction verb, string objectId, string channel, CancellationToken ct, string? recordId = null, string objectType = "Consent", bool auditPermit = false)
     {
         recordId ??= actor.OwnRecordId ?? actor.Id;
-        var facts = await RequireRecordAsync(recordId, ct);
+        var facts = await RequireRecordAsync(recordId, actor, verb, channel, ct);
         await guard.RequireAsync(new AccessRequest(actor, AccessAction.ManageConsent, facts), verb, objectType, objectId, channel, auditPermit, ct, "only the patient may change who accesses their record");
         return facts;
     }
 
-    private async Task<RecordFacts> RequireRecordAsync(string patientId, CancellationToken ct)
+    /// <summary>The record's facts; an unknown record is traced (platform chain) and answered 404.</summary>
+    private async Task<RecordFacts> RequireRecordAsync(string patientId, Actor actor, AuditAction verb, string channel, CancellationToken ct)
     {
         var id = patientId.StartsWith("Patient/", StringComparison.Ordinal) ? patientId[8..] : patientId;
-        return await guard.FactsAsync(id, ct) ?? throw DmpException.NotFound($"Patient/{id} has no record");
+        if (await guard.FactsAsync(id, ct) is { } facts)
+        {
+            return facts;
+        }
+
+        await guard.AuditNoRecordAsync(actor, verb, "Patient", id, channel, ct);
+        throw DmpException.NotFound($"Patient/{id} has no record");
     }
 
     /// <summary>The group named by a group declaration (input: 422 when absent or unknown).</summary>

@@ -236,6 +236,25 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
         };
     }
 
+    /// <summary>
+    /// Records a request about a record that does not exist (on the platform's chain: probing for
+    /// record ids is traced like any refusal) and returns nothing; the caller answers empty or 404.
+    /// </summary>
+    public Task AuditNoRecordAsync(Actor actor, AuditAction action, string objectType, string recordId, string channel, CancellationToken ct) =>
+        AuditAsync(new AuditItem(null, actor, action, AuditOutcomes.NotFound, channel, objectType, recordId.Length > 64 ? recordId[..64] : recordId, Detail: "no such record"), ct);
+
+    /// <summary>The facts of a record that must exist; an unknown one is traced and answered 404.</summary>
+    public async Task<RecordFacts> RequireFactsAsync(string recordId, Actor actor, AuditAction action, string objectType, string channel, CancellationToken ct)
+    {
+        if (await FactsAsync(recordId, ct) is { } facts)
+        {
+            return facts;
+        }
+
+        await AuditNoRecordAsync(actor, action, objectType, recordId, channel, ct);
+        throw DmpException.NotFound($"Patient/{recordId} has no record");
+    }
+
     /// <summary>Appends one entry in its own unit of work, under the record's write gate.</summary>
     public async Task AuditAsync(AuditItem item, CancellationToken ct)
     {

@@ -34,7 +34,13 @@ public sealed class AuditProofs(DmpDbContext db, RecordGuard guard, AuditKeys ke
             throw new DmpException(ErrorKind.Forbidden, "the audit proof of a record is given to its patient (or legal representative)");
         }
 
-        var facts = await guard.FactsAsync(recordId, ct) ?? throw DmpException.NotFound($"Patient/{recordId} has no record");
+        var facts = await guard.FactsAsync(recordId, ct);
+        if (facts is null)
+        {
+            await guard.AuditNoRecordAsync(actor, AuditAction.Read, "AuditProof", recordId, channel, ct);
+            throw DmpException.NotFound($"Patient/{recordId} has no record");
+        }
+
         await guard.RequireAsync(new AccessRequest(actor, AccessAction.ReadAudit, facts), AuditAction.Read, "AuditProof", recordId, channel, auditPermit: true, ct);
         var hidden = await AuditQueries.HiddenObjectsAsync(db, recordId, actor.Kind == ActorKind.Representative, ct);
         var entries = await db.AuditEntries.AsNoTracking().Where(e => e.RecordId == recordId).OrderBy(e => e.Seq).ToListAsync(ct);

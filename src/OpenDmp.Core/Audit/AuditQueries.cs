@@ -32,6 +32,7 @@ public sealed class AuditQueries(DmpDbContext db, RecordGuard guard, DocumentOpt
         var facts = await guard.FactsAsync(recordId, ct);
         if (facts is null)
         {
+            await guard.AuditNoRecordAsync(actor, AuditAction.Search, "AuditEvent", recordId, channel, ct);
             return new SearchPage([], offset, count, false, null);
         }
 
@@ -45,7 +46,7 @@ public sealed class AuditQueries(DmpDbContext db, RecordGuard guard, DocumentOpt
     /// <summary>The latest entries of a record's trail that this actor may see (portal view), newest first; the reading is audited.</summary>
     public async Task<IReadOnlyList<AuditEntry>> LatestAsync(string recordId, Actor actor, string channel, int count, CancellationToken ct)
     {
-        var facts = await guard.FactsAsync(recordId, ct) ?? throw DmpException.NotFound($"Patient/{recordId} has no record");
+        var facts = await guard.RequireFactsAsync(recordId, actor, AuditAction.Search, "AuditEvent", channel, ct);
         var q = await VisibleAsync(facts, actor, channel, ct);
         return await q.OrderByDescending(e => e.Seq).Take(count).ToListAsync(ct);
     }
@@ -54,7 +55,7 @@ public sealed class AuditQueries(DmpDbContext db, RecordGuard guard, DocumentOpt
     public async Task<DateTimeOffset?> PreviousSignInAsync(Actor actor, string channel, CancellationToken ct)
     {
         var recordId = actor.OwnRecordId ?? throw new DmpException(ErrorKind.Forbidden, "only the patient or a legal representative has sign-ins");
-        var facts = await guard.FactsAsync(recordId, ct) ?? throw DmpException.NotFound($"Patient/{recordId} has no record");
+        var facts = await guard.RequireFactsAsync(recordId, actor, AuditAction.Search, "AuditEvent", channel, ct);
         var q = await VisibleAsync(facts, actor, channel, ct);
         var login = AuditAction.Login.Code();
         return await q.Where(e => e.ActorId == actor.Id && e.Action == login && e.Outcome == AuditOutcomes.Success)

@@ -28,6 +28,7 @@ public sealed class ObservationQueries(DmpDbContext db, RecordGuard guard, Docum
         var facts = await guard.FactsAsync(recordId, ct);
         if (facts is null)
         {
+            await guard.AuditNoRecordAsync(actor, AuditAction.Search, "Observation", recordId, channel, ct);
             return new SearchPage([], offset, count, false, null);
         }
 
@@ -68,7 +69,7 @@ public sealed class ObservationQueries(DmpDbContext db, RecordGuard guard, Docum
     /// </summary>
     public async Task<IReadOnlyList<NumericSeries>> NumericSeriesAsync(string recordId, Actor actor, string channel, CancellationToken ct)
     {
-        var facts = await guard.FactsAsync(recordId, ct) ?? throw DmpException.NotFound($"Patient/{recordId} has no record");
+        var facts = await guard.RequireFactsAsync(recordId, actor, AuditAction.Search, "Observation", channel, ct);
         var decision = await guard.RequireAsync(new AccessRequest(actor, AccessAction.SearchRecord, facts), AuditAction.Search, "Observation", null, channel, auditPermit: true, ct);
         if (!decision.Admits(BiologyResult))
         {

@@ -41,6 +41,7 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
         var facts = await RecordOfPatientParamAsync(sp, ct);
         if (facts is null)
         {
+            await guard.AuditNoRecordAsync(actor, AuditAction.Search, "DocumentReference", PatientParam(sp), channel, ct);
             return new SearchPage([], offset, count, false, sp.First("_total") is "accurate" or "estimate" ? 0 : null);
         }
 
@@ -378,14 +379,10 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
     {
         sp.RequireKnown(ListSearchParams);
         var (count, offset) = sp.Paging(options.DefaultPageSize, options.MaxPageSize);
-        if (sp.All("code").Any(c => SearchParams.Token(c).Code != "submissionset"))
-        {
-            return new SearchPage([], offset, count, false, null);
-        }
-
         var facts = await RecordOfPatientParamAsync(sp, ct);
         if (facts is null)
         {
+            await guard.AuditNoRecordAsync(actor, AuditAction.Search, "List", PatientParam(sp), channel, ct);
             return new SearchPage([], offset, count, false, sp.Has("_total") ? 0 : null);
         }
 
@@ -414,7 +411,8 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
             q = q.Where(x => x.SourceId == value);
         }
 
-        if (sp.All("status").Any(s => s != "current"))
+        // Only submission sets are kept (no folders): another code, or another status, finds nothing.
+        if (sp.All("status").Any(s => s != "current") || sp.All("code").Any(c => SearchParams.Token(c).Code != "submissionset"))
         {
             q = q.Where(x => false);
         }
@@ -482,6 +480,8 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
     private Task AuditAsync(AuditItem item, CancellationToken ct) => guard.AuditAsync(item, ct);
 
     private Task<RecordFacts?> FactsAsync(string recordId, CancellationToken ct) => guard.FactsAsync(recordId, ct);
+
+    private static string PatientParam(SearchParams sp) => sp.First("patient") ?? sp.First("subject") ?? sp.First("patient.identifier") ?? string.Empty;
 
     /// <summary>The record designated by patient / subject / patient.identifier (null when there is none).</summary>
     private async Task<RecordFacts?> RecordOfPatientParamAsync(SearchParams sp, CancellationToken ct)

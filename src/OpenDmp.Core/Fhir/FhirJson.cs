@@ -17,6 +17,12 @@ public static partial class FhirJson
     public static T Parse<T>(string json)
         where T : Resource
     {
+        // A NUL character has no place in health data, and PostgreSQL refuses it in text.
+        if (json.Contains("\\u0000", StringComparison.Ordinal) || json.Contains('\0', StringComparison.Ordinal))
+        {
+            throw new DmpException(ErrorKind.BadRequest, "the body holds a NUL character (\\u0000)");
+        }
+
         Resource? r;
         try
         {

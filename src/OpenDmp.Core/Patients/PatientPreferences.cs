@@ -127,7 +127,7 @@ public sealed class PatientPreferences(DmpDbContext db, WriteGate gate, AuditTra
     private async Task<string> RequireAsync(Actor actor, AuditAction verb, string objectType, bool auditPermit, string channel, CancellationToken ct)
     {
         var recordId = actor.OwnRecordId ?? throw new DmpException(ErrorKind.Forbidden, "only the patient or a legal representative has preferences here");
-        var facts = await guard.FactsAsync(recordId, ct) ?? throw new DmpException(ErrorKind.NotFound, "no such record");
+        var facts = await guard.RequireFactsAsync(recordId, actor, verb, objectType, channel, ct);
         await guard.RequireAsync(new AccessRequest(actor, AccessAction.ManageConsent, facts), verb, objectType, null, channel, auditPermit, ct);
         return recordId;
     }

@@ -125,17 +125,36 @@ public sealed class CertificateService(DmpDbContext db, WriteGate gate, AuditTra
             return;
         }
 
-        db.IssuedCertificates.Add(new IssuedCertificate
-        {
-            Serial = certificate.SerialNumber,
-            Rpps = TestCertificateAuthority.RppsOf(certificate),
-            Thumbprint = certificate.Thumbprint,
-            NotBefore = certificate.NotBefore.ToUniversalTime(),
-            NotAfter = certificate.NotAfter.ToUniversalTime(),
-            IssuedAt = time.GetUtcNow(),
-        });
-        await db.SaveChangesAsync(ct);
+        // Several first requests with a new certificate may race here: the first one registers it.
         db.ChangeTracker.Clear();
+        try
+        {
+            await using var scope = await gate.EnterAsync(db, null, ct);
+            if (await db.IssuedCertificates.AnyAsync(x => x.Serial == certificate.SerialNumber, ct))
+            {
+                return;
+            }
+
+            db.IssuedCertificates.Add(new IssuedCertificate
+            {
+                Serial = certificate.SerialNumber,
+                Rpps = TestCertificateAuthority.RppsOf(certificate),
+                Thumbprint = certificate.Thumbprint,
+                NotBefore = certificate.NotBefore.ToUniversalTime(),
+                NotAfter = certificate.NotAfter.ToUniversalTime(),
+                IssuedAt = time.GetUtcNow(),
+            });
+            await db.SaveChangesAsync(ct);
+            await scope.CommitAsync(ct);
+        }
+        catch (DbUpdateException ex) when (UniqueViolation.Is(ex))
+        {
+            // Registered meanwhile by another instance.
+        }
+        finally
+        {
+            db.ChangeTracker.Clear();
+        }
     }
 
     /// <summary>

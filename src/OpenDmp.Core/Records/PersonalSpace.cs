@@ -60,7 +60,7 @@ public sealed class PersonalSpaceService(DmpDbContext db, WriteGate gate, AuditT
     /// <summary>The entries of the record, by category order then date (patient, representative, professional with access).</summary>
     public async Task<IReadOnlyList<PersonalItem>> ListAsync(string recordId, Actor actor, string channel, CancellationToken ct)
     {
-        var facts = await guard.FactsAsync(recordId, ct) ?? throw new DmpException(ErrorKind.NotFound, "no such record");
+        var facts = await guard.RequireFactsAsync(recordId, actor, AuditAction.Read, "PersonalSpace", channel, ct);
         await guard.RequireAsync(new AccessRequest(actor, AccessAction.SearchRecord, facts), AuditAction.Read, "PersonalSpace", null, channel, auditPermit: true, ct);
         var rows = await db.PersonalEntries.AsNoTracking().Where(x => x.RecordId == recordId).OrderBy(x => x.CreatedAt).ThenBy(x => x.Id).ToListAsync(ct);
         if (rows.Count == 0)
@@ -81,7 +81,7 @@ public sealed class PersonalSpaceService(DmpDbContext db, WriteGate gate, AuditT
     {
         var form = Category(category) ?? throw DmpException.Invalid($"unknown category '{category}' (one of {string.Join(", ", Categories.Select(c => c.Code))})", "category");
         var fields = Validate(form, values);
-        var facts = await guard.FactsAsync(recordId, ct) ?? throw new DmpException(ErrorKind.NotFound, "no such record");
+        var facts = await guard.RequireFactsAsync(recordId, actor, AuditAction.Update, "PersonalSpace", channel, ct);
         await guard.RequireAsync(new AccessRequest(actor, AccessAction.EditPersonalSpace, facts), AuditAction.Update, "PersonalSpace", null, channel, auditPermit: false, ct, "only the patient writes their personal space");
         await using var scope = await gate.EnterAsync(db, recordId, ct);
         var now = time.GetUtcNow();
@@ -107,7 +107,7 @@ public sealed class PersonalSpaceService(DmpDbContext db, WriteGate gate, AuditT
 
     public async Task RemoveAsync(string recordId, string entryId, Actor actor, string channel, CancellationToken ct)
     {
-        var facts = await guard.FactsAsync(recordId, ct) ?? throw new DmpException(ErrorKind.NotFound, "no such record");
+        var facts = await guard.RequireFactsAsync(recordId, actor, AuditAction.Delete, "PersonalSpace", channel, ct);
         await guard.RequireAsync(new AccessRequest(actor, AccessAction.EditPersonalSpace, facts), AuditAction.Delete, "PersonalSpace", entryId, channel, auditPermit: false, ct, "only the patient writes their personal space");
         await using var scope = await gate.EnterAsync(db, recordId, ct);
         var entry = await db.PersonalEntries.FirstOrDefaultAsync(x => x.RecordId == recordId && x.Id == entryId, ct)

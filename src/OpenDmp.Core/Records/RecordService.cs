@@ -149,7 +149,7 @@ public sealed class RecordService(DmpDbContext db, WriteGate gate, AuditTrail au
     /// <summary>The record's state as its patient (or a legal representative) sees it: open or closed, and since when.</summary>
     public async Task<(RecordStatus Status, DateTimeOffset? ClosedAt)> StateAsync(string recordId, Actor actor, string channel, CancellationToken ct)
     {
-        var facts = await guard.FactsAsync(recordId, ct) ?? throw new DmpException(ErrorKind.NotFound, "no such record");
+        var facts = await guard.RequireFactsAsync(recordId, actor, AuditAction.Read, "Record", channel, ct);
         await guard.RequireAsync(new AccessRequest(actor, AccessAction.ManageConsent, facts), AuditAction.Read, "Record", recordId, channel, auditPermit: true, ct);
         var closedAt = await db.Records.AsNoTracking().Where(x => x.RecordId == recordId).Select(x => x.ClosedAt).FirstOrDefaultAsync(ct);
         return (facts.Status, closedAt);

@@ -6,8 +6,9 @@ namespace OpenDmp.Server.Fhir;
 
 /// <summary>
 /// One mapping from failures to HTTP: OperationOutcome under /fhir, RFC 9457 ProblemDetails
-/// elsewhere. Expected failures say what is wrong; unexpected ones are a 500 with a correlation
-/// id and no internals. Nothing about the request body is logged.
+/// elsewhere. Expected failures say what is wrong; unexpected ones are a 500 with no internals.
+/// Every error carries the request's correlation id (OperationOutcome.id, ProblemDetails
+/// correlationId), which the operator finds in the logs. Nothing about the request body is logged.
 /// </summary>
 public sealed partial class ErrorMappingMiddleware(RequestDelegate next, ILogger<ErrorMappingMiddleware> logger)
 {
@@ -20,7 +21,7 @@ public sealed partial class ErrorMappingMiddleware(RequestDelegate next, ILogger
         catch (DmpException ex) when (!context.Response.HasStarted)
         {
             LogRejected(logger, context.Request.Method, context.Request.Path, ex.Kind);
-            await WriteAsync(context, Status(ex.Kind), IssueType(ex.Kind), ex.Message, ex.Expression);
+            await WriteAsync(context, Status(ex.Kind), IssueType(ex.Kind), ex.Message, ex.Expression, context.TraceIdentifier);
         }
         catch (BadHttpRequestException ex) when (!context.Response.HasStarted)
         {
@@ -28,7 +29,7 @@ public sealed partial class ErrorMappingMiddleware(RequestDelegate next, ILogger
             var message = ex.StatusCode == StatusCodes.Status413PayloadTooLarge
                 ? $"the request body is larger than the server accepts here: at most {limit} bytes (documents: Documents:MaxTransactionBytes)"
                 : "the request could not be read: " + ex.Message;
-            await WriteAsync(context, ex.StatusCode, ex.StatusCode == 413 ? OperationOutcome.IssueType.TooLong : OperationOutcome.IssueType.Structure, message, null);
+            await WriteAsync(context, ex.StatusCode, ex.StatusCode == 413 ? OperationOutcome.IssueType.TooLong : OperationOutcome.IssueType.Structure, message, null, context.TraceIdentifier);
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {

@@ -78,6 +78,7 @@ public static class OpenDmpHost
         app.Lifetime.ApplicationStarted.Register(() => server.PublicBaseUrl ??= app.Urls.First().Replace("://0.0.0.0:", "://localhost:", StringComparison.Ordinal).Replace("://[::]:", "://localhost:", StringComparison.Ordinal));
         app.UseMiddleware<SecurityHeadersMiddleware>();
         app.UseMiddleware<ErrorMappingMiddleware>();
+        app.UseMiddleware<InputSanityMiddleware>();
         app.UsePortals();
         app.UseRouting();
         app.UseMiddleware<AuditEnforcementMiddleware>();

@@ -126,3 +126,46 @@ public static partial class SafeContent
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9_.:-]{0,39}$")]
     private static partial Regex Charset();
 }
+
+/// <summary>
+/// Refuses, before any handler, a request whose path or query holds a control character (NUL and
+/// the other C0 characters never belong in an identifier or a search value; PostgreSQL refuses NUL
+/// outright): a 400 that names the parameter.
+/// </summary>
+public sealed class InputSanityMiddleware(RequestDelegate next)
+{
+    public async Task InvokeAsync(HttpContext context)
+    {
+        if (HasControl(context.Request.Path.Value))
+        {
+            throw new OpenDmp.Core.Common.DmpException(OpenDmp.Core.Common.ErrorKind.BadRequest, "the request path holds a control character");
+        }
+
+        foreach (var (key, values) in context.Request.Query)
+        {
+            if (HasControl(key) || values.Any(HasControl))
+            {
+                throw new OpenDmp.Core.Common.DmpException(OpenDmp.Core.Common.ErrorKind.BadRequest, $"the parameter '{Printable(key)}' holds a control character");
+            }
+        }
+
+        // Portal forms: the same for every text field (a multipart upload's files are not text).
+        if (context.Request.HasFormContentType)
+        {
+            var form = await context.Request.ReadFormAsync(context.RequestAborted);
+            foreach (var (key, values) in form)
+            {
+                if (HasControl(key) || values.Any(v => v is not null && v.Any(c => c < ' ' && c is not '\r' and not '\n' and not '\t')))
+                {
+                    throw new OpenDmp.Core.Common.DmpException(OpenDmp.Core.Common.ErrorKind.BadRequest, $"the form field '{Printable(key)}' holds a control character");
+                }
+            }
+        }
+
+        await next(context);
+    }
+
+    private static bool HasControl(string? s) => s is not null && s.Any(c => c < ' ' || c == '\u007f');
+
+    private static string Printable(string s) => new(s.Where(c => c >= ' ' && c != '\u007f').Take(64).ToArray());
+}

@@ -37,7 +37,7 @@ public static class PatientEndpoints
                     context.HttpContext.Response.Headers.RetryAfter = "60";
                     return Task.CompletedTask;
                 });
-                await ErrorMappingMiddleware.WriteAsync(context.HttpContext, 429, Hl7.Fhir.Model.OperationOutcome.IssueType.Throttled, "too many sign-in attempts from this address: wait a minute", null);
+                await ErrorMappingMiddleware.WriteAsync(context.HttpContext, 429, Hl7.Fhir.Model.OperationOutcome.IssueType.Throttled, "too many sign-in attempts from this address: wait a minute", null, context.HttpContext.TraceIdentifier);
             };
         });
         return services;
@@ -105,9 +105,16 @@ public static class PatientEndpoints
         }
 
         BodyLimits.Apply(ctx, 16 * 1024);
+        using var reader = new StreamReader(ctx.Request.Body);
+        var text = await reader.ReadToEndAsync(ctx.RequestAborted);
+        if (text.Contains("\\u0000", StringComparison.Ordinal) || text.Contains('\0', StringComparison.Ordinal))
+        {
+            throw new DmpException(ErrorKind.BadRequest, "the body holds a NUL character");
+        }
+
         try
         {
-            return await JsonSerializer.DeserializeAsync<T>(ctx.Request.Body, JsonOptions, ctx.RequestAborted)
+            return JsonSerializer.Deserialize<T>(text, JsonOptions)
                 ?? throw new DmpException(ErrorKind.BadRequest, "the body is empty");
         }
         catch (JsonException ex)

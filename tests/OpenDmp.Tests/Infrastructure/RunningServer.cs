@@ -89,7 +89,7 @@ public sealed class RunningServer : IAsyncDisposable
             }
         }
 
-        Assert.True(violations.Count == 0, "requests broke the audit rule:\n" + string.Join("\n", violations));
+        Assert.True(violations.Count == 0, "requests broke the audit rule:\n" + string.Join("\n", violations.GroupBy(v => v, StringComparer.Ordinal).Select(g => $"{g.Key} (×{g.Count()})")));
     }
 
     public async Task<T> WithScopeAsync<T>(Func<IServiceProvider, Task<T>> action)
