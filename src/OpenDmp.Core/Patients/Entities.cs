@@ -61,3 +61,19 @@ public sealed class PatientSession
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset ExpiresAt { get; set; }
 }
+
+/// <summary>
+/// A device (browser or app) on which this person signed in successfully: attempts that present its
+/// token are not held by the account's lock, so that a stranger who knows the INS cannot lock the
+/// owner out. Stored as a SHA-256 hash only; a few failures from the device revoke it.
+/// </summary>
+public sealed class TrustedDevice
+{
+    public required string RecordId { get; set; }
+    public required string TokenHash { get; set; }
+    /// <summary>The legal representative's account when the device is theirs; null for the patient.</summary>
+    public string? RepresentativeId { get; set; }
+    public int FailedAttempts { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset LastUsedAt { get; set; }
+}

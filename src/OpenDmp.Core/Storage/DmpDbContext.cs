@@ -46,6 +46,7 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
     public DbSet<PatientNotification> Notifications => Set<PatientNotification>();
     public DbSet<PatientAccount> PatientAccounts => Set<PatientAccount>();
     public DbSet<PatientSession> PatientSessions => Set<PatientSession>();
+    public DbSet<TrustedDevice> TrustedDevices => Set<TrustedDevice>();
     public DbSet<RepresentativeAccount> RepresentativeAccounts => Set<RepresentativeAccount>();
     public DbSet<OpenDmp.Core.Records.PersonalEntry> PersonalEntries => Set<OpenDmp.Core.Records.PersonalEntry>();
     public DbSet<SavedView> SavedViews => Set<SavedView>();
@@ -204,6 +205,11 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
             e.HasKey(x => new { x.RecordId, x.Id });
             e.HasIndex(x => new { x.RecordId, x.OwnerId, x.Name }).IsUnique();
             e.Property(x => x.Name).HasMaxLength(80);
+        });
+        modelBuilder.Entity<TrustedDevice>(e =>
+        {
+            e.ToTable("trusted_devices");
+            e.HasKey(x => new { x.RecordId, x.TokenHash });
         });
         modelBuilder.Entity<PatientSession>(e =>
         {

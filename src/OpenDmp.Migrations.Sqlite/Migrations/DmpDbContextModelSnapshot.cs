@@ -1159,6 +1159,37 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                     b.ToTable("saved_views", (string)null);
                 });
 
+            modelBuilder.Entity("OpenDmp.Core.Patients.TrustedDevice", b =>
+                {
+                    b.Property<string>("RecordId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("record_id");
+
+                    b.Property<string>("TokenHash")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("token_hash");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<int>("FailedAttempts")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("failed_attempts");
+
+                    b.Property<long>("LastUsedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("last_used_at");
+
+                    b.Property<string>("RepresentativeId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("representative_id");
+
+                    b.HasKey("RecordId", "TokenHash");
+
+                    b.ToTable("trusted_devices", (string)null);
+                });
+
             modelBuilder.Entity("OpenDmp.Core.Pki.CertificateRevocation", b =>
                 {
                     b.Property<string>("Serial")

@@ -20,8 +20,8 @@ public sealed partial class ErrorMappingMiddleware(RequestDelegate next, ILogger
         }
         catch (DmpException ex) when (!context.Response.HasStarted)
         {
-            LogRejected(logger, context.Request.Method, context.Request.Path, ex.Kind);
-            await WriteAsync(context, Status(ex.Kind), IssueType(ex.Kind), ex.Message, ex.Expression, context.TraceIdentifier);
+            LogRejected(logger, context.Request.Method, context.Request.Path, ex.Kind, Correlation(context));
+            await WriteAsync(context, Status(ex.Kind), IssueType(ex.Kind), ex.Message, ex.Expression, Correlation(context));
         }
         catch (BadHttpRequestException ex) when (!context.Response.HasStarted)
         {
@@ -29,7 +29,7 @@ public sealed partial class ErrorMappingMiddleware(RequestDelegate next, ILogger
             var message = ex.StatusCode == StatusCodes.Status413PayloadTooLarge
                 ? $"the request body is larger than the server accepts here: at most {limit} bytes (documents: Documents:MaxTransactionBytes)"
                 : "the request could not be read: " + ex.Message;
-            await WriteAsync(context, ex.StatusCode, ex.StatusCode == 413 ? OperationOutcome.IssueType.TooLong : OperationOutcome.IssueType.Structure, message, null, context.TraceIdentifier);
+            await WriteAsync(context, ex.StatusCode, ex.StatusCode == 413 ? OperationOutcome.IssueType.TooLong : OperationOutcome.IssueType.Structure, message, null, Correlation(context));
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
@@ -37,11 +37,14 @@ public sealed partial class ErrorMappingMiddleware(RequestDelegate next, ILogger
         }
         catch (Exception ex) when (!context.Response.HasStarted)
         {
-            var correlation = context.TraceIdentifier;
+            var correlation = Correlation(context);
             LogFailure(logger, ex.GetType().Name, correlation, context.Request.Method, context.Request.Path, ex);
             await WriteAsync(context, 500, OperationOutcome.IssueType.Exception, $"internal error; quote correlation id {correlation} to the operator", null, correlation);
         }
     }
+
+    /// <summary>The request's correlation id, in the form a FHIR id allows (letters, digits, '-', '.').</summary>
+    public static string Correlation(HttpContext context) => context.TraceIdentifier.Replace(':', '-');
 
     public static int Status(ErrorKind kind) => kind switch
     {
@@ -83,8 +86,8 @@ public sealed partial class ErrorMappingMiddleware(RequestDelegate next, ILogger
         await Results.Problem(detail: message, statusCode: status, extensions: correlation is null ? null : new Dictionary<string, object?> { ["correlationId"] = correlation }).ExecuteAsync(context);
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Rejected {Method} {Path}: {Kind}")]
-    private static partial void LogRejected(ILogger logger, string method, PathString path, ErrorKind kind);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Rejected {Method} {Path}: {Kind} (correlation {Correlation})")]
+    private static partial void LogRejected(ILogger logger, string method, PathString path, ErrorKind kind, string correlation);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled {ExceptionType} (correlation {Correlation}) on {Method} {Path}")]
     private static partial void LogFailure(ILogger logger, string exceptionType, string correlation, string method, PathString path, Exception ex);

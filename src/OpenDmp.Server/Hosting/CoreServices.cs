@@ -65,6 +65,7 @@ public static class CoreServices
         services.AddSingleton(AccessSettings(configuration));
         services.AddSingleton(configuration.GetSection("PatientAuth").Get<OpenDmp.Server.Patients.PatientAuthOptions>() ?? new OpenDmp.Server.Patients.PatientAuthOptions());
         services.AddScoped<OpenDmp.Server.Patients.PatientAuthService>();
+        services.AddSingleton<OpenDmp.Server.Patients.LoginThrottle>();
         var messaging = configuration.GetSection("Messaging").Get<OpenDmp.Core.Messaging.MessagingOptions>() ?? new OpenDmp.Core.Messaging.MessagingOptions();
         services.AddSingleton(messaging);
         services.AddSingleton(sp => new OpenDmp.Core.Messaging.MessagingKeys(data.Pki, messaging, sp.GetRequiredService<TimeProvider>()));

@@ -24,6 +24,13 @@ public sealed class PatientAuthOptions
     public int MinPasswordLength { get; set; } = 12;
     /// <summary>Login attempts per client address per minute (rate limit, before any lockout).</summary>
     public int LoginPermitsPerMinute { get; set; } = 20;
+    /// <summary>Failed sign-ins from one address before each further attempt must wait (doubling).</summary>
+    public int AddressFailuresBeforeBackoff { get; set; } = 10;
+    public TimeSpan AddressBackoffMax { get; set; } = TimeSpan.FromMinutes(15);
+    /// <summary>Failures from one trusted device before it is forgotten.</summary>
+    public int DeviceFailuresBeforeRevocation { get; set; } = 5;
+    /// <summary>How long a trusted device is remembered without use.</summary>
+    public TimeSpan DeviceLifetime { get; set; } = TimeSpan.FromDays(365);
 }
 
 /// <summary>What activation gives the patient: the TOTP secret to enrol in an authenticator app.</summary>
@@ -32,8 +39,14 @@ public sealed record ActivationResult(string TotpSecret, string OtpauthUri);
 /// <summary>A new session.</summary>
 public sealed record PatientSessionToken(string Token, DateTimeOffset ExpiresAt);
 
-/// <summary>What a successful login gives: a bearer token for the API and a session cookie value for the portal.</summary>
-public sealed record PatientLogin(string RecordId, PatientSessionToken Bearer, PatientSessionToken Cookie, string? RepresentativeId = null);
+/// <summary>What a successful login gives: a bearer token for the API, a session cookie value for the portal, and the device token to present next time.</summary>
+public sealed record PatientLogin(string RecordId, PatientSessionToken Bearer, PatientSessionToken Cookie, string? RepresentativeId = null, string? DeviceToken = null);
+
+/// <summary>Where a sign-in attempt comes from: the client's address (for the per-address backoff) and the device token it presents, if any.</summary>
+public sealed record SignInContext(string Address, string? DeviceToken = null)
+{
+    public static SignInContext Unknown { get; } = new("unknown");
+}
 
 /// <summary>
 /// Patient authentication (design D8): a one-time activation code issued at record opening (or by
@@ -42,8 +55,9 @@ public sealed record PatientLogin(string RecordId, PatientSessionToken Bearer, P
 /// failures, and short-lived sessions (cookie for the portal, bearer token for the API) stored as
 /// SHA-256 hashes so that a database leak gives no usable token. Every attempt is audited.
 /// </summary>
-public sealed class PatientAuthService(DmpDbContext db, WriteGate gate, AuditTrail audit, TimeProvider time, KeyRing keys, PatientAuthOptions options)
+public sealed class PatientAuthService(DmpDbContext db, WriteGate gate, AuditTrail audit, TimeProvider time, KeyRing keys, PatientAuthOptions options, LoginThrottle throttle)
 {
+    public const string DeviceCookieName = "opendmp_device";
     public const string CookieName = "opendmp_session";
     private const string BadCredentials = "INS, password or one-time code incorrect";
     private static readonly PasswordHasher<Credentials> Hasher = new();
@@ -203,9 +217,9 @@ public sealed class PatientAuthService(DmpDbContext db, WriteGate gate, AuditTra
         db.ChangeTracker.Clear();
         await using var scope = await gate.EnterAsync(db, recordId, ct);
         var account = await AccountAsync(recordId, repId, now, ct);
-        CheckLock(account, now);
         var actor = ActorOf(recordId, account);
-        if (account?.ActivationCodeHash is null || account.ActivationExpiresAt < now
+        // A locked account answers like a wrong code: the answer never tells whether an account exists or is locked.
+        if (account?.ActivationCodeHash is null || account.ActivationExpiresAt < now || account.LockedUntil > now
             || !CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(account.ActivationCodeHash), Encoding.ASCII.GetBytes(Sha256(Normalize(code)))))
         {
             if (account is not null)
@@ -236,21 +250,32 @@ public sealed class PatientAuthService(DmpDbContext db, WriteGate gate, AuditTra
         return new ActivationResult(Totp.Base32(secret), Totp.Uri(secret, repId ?? ins));
     }
 
-    /// <summary>Password + TOTP; two short-lived sessions: a bearer token and a portal cookie. With <paramref name="representative"/>, a legal representative signs in.</summary>
-    public async Task<PatientLogin> LoginAsync(string? ins, string? password, string? totp, CancellationToken ct, string? representative = null)
+    /// <summary>
+    /// Password + TOTP; two short-lived sessions (bearer, cookie) and a device token. One answer for
+    /// every failure — unknown INS, wrong password or code, locked account — with the same cost, so
+    /// that nothing tells who has an account. After repeated failures the account is locked for
+    /// attempts from devices it does not know; a device where this person signed in before (its
+    /// token in <paramref name="from"/>) still gets in, so a stranger cannot lock the owner out.
+    /// The address is slowed down after repeated failures, whatever the account.
+    /// </summary>
+    public async Task<PatientLogin> LoginAsync(string? ins, string? password, string? totp, CancellationToken ct, string? representative = null, SignInContext? from = null)
     {
         if (string.IsNullOrWhiteSpace(ins) || password is null || totp is null)
         {
             throw new DmpException(ErrorKind.BadRequest, "ins, password and totp are required");
         }
 
+        from ??= SignInContext.Unknown;
+        if (throttle.Wait(from.Address) is { } wait)
+        {
+            throw new DmpException(ErrorKind.TooManyRequests, $"too many failed sign-ins from this address: retry in {Math.Ceiling(wait.TotalSeconds)} s");
+        }
+
         var repId = NormalizeRepresentative(representative);
         var recordId = await RecordOfInsAsync(ins, ct);
         if (recordId is null)
         {
-            // Same cost as a wrong password, so that response time does not reveal who has an account.
-            Hasher.VerifyHashedPassword(DummyAccount, DummyHash, password);
-            throw new DmpException(ErrorKind.Unauthenticated, BadCredentials);
+            throw Refused(password, from);
         }
 
         var now = time.GetUtcNow();
@@ -259,30 +284,80 @@ public sealed class PatientAuthService(DmpDbContext db, WriteGate gate, AuditTra
         var account = await AccountAsync(recordId, repId, now, ct);
         if (account?.PasswordHash is null || account.TotpSecret is null)
         {
-            Hasher.VerifyHashedPassword(DummyAccount, DummyHash, password);
+            throw Refused(password, from);
+        }
+
+        var actor = ActorOf(recordId, account);
+        var device = await TrustedDeviceAsync(recordId, repId, from.DeviceToken, now, ct);
+        if (device is null && account.LockedUntil > now)
+        {
+            // Locked for unknown devices: refused without looking at the factors, at the same cost.
+            await audit.AppendAsync(db, new AuditItem(recordId, actor, AuditAction.Login, AuditOutcomes.Denied, Channels.Portal, "Patient", recordId, Detail: "locked for unknown devices"), ct);
+            await db.SaveChangesAsync(ct);
+            await scope.CommitAsync(ct);
+            throw Refused(password, from);
+        }
+
+        var step = await CheckFactorsAsync(account, recordId, repId, password, totp, now, ct);
+        if (step.Step is null)
+        {
+            Fail(account, now);
+            if (device is not null && ++device.FailedAttempts >= options.DeviceFailuresBeforeRevocation)
+            {
+                db.TrustedDevices.Remove(device);
+            }
+
+            await audit.AppendAsync(db, new AuditItem(recordId, actor, AuditAction.Login, AuditOutcomes.Denied, Channels.Portal, "Patient", recordId, Detail: step.PasswordOk ? "wrong one-time code" : "wrong password"), ct);
+            await db.SaveChangesAsync(ct);
+            await scope.CommitAsync(ct);
+            throttle.Failed(from.Address);
             throw new DmpException(ErrorKind.Unauthenticated, BadCredentials);
         }
 
-        CheckLock(account, now);
-        var actor = ActorOf(recordId, account);
-        var passwordOk = Hasher.VerifyHashedPassword(account, account.PasswordHash, password) != PasswordVerificationResult.Failed;
+        var login = await OpenSessionsAsync(account, recordId, repId, step.Step.Value, device, now, ct);
+        await audit.AppendAsync(db, new AuditItem(recordId, actor, AuditAction.Login, AuditOutcomes.Success, Channels.Portal, "Patient", recordId, Detail: device is null ? "new device" : null), ct);
+        await db.SaveChangesAsync(ct);
+        await scope.CommitAsync(ct);
+        db.ChangeTracker.Clear();
+        throttle.Succeeded(from.Address);
+        return login;
+    }
+
+    /// <summary>The one answer to a failed sign-in, after the cost of a password check.</summary>
+    private DmpException Refused(string password, SignInContext from)
+    {
+        Hasher.VerifyHashedPassword(DummyAccount, DummyHash, password);
+        throttle.Failed(from.Address);
+        return new DmpException(ErrorKind.Unauthenticated, BadCredentials);
+    }
+
+    private async Task<(bool PasswordOk, long? Step)> CheckFactorsAsync(Credentials account, string recordId, string? repId, string password, string totp, DateTimeOffset now, CancellationToken ct)
+    {
+        var passwordOk = Hasher.VerifyHashedPassword(account, account.PasswordHash!, password) != PasswordVerificationResult.Failed;
         var key = await keys.FindAsync(db, recordId, ct);
-        var secret = key is null ? null : KeyRing.Open(key, account.TotpSecret, TotpContext(recordId, repId));
-        var step = passwordOk && secret is not null ? Totp.Verify(secret, totp, now, account.LastTotpStep) : null;
-        if (step is null)
+        var secret = key is null ? null : KeyRing.Open(key, account.TotpSecret!, TotpContext(recordId, repId));
+        return (passwordOk, passwordOk && secret is not null ? Totp.Verify(secret, totp, now, account.LastTotpStep) : null);
+    }
+
+    /// <summary>The device this token names, if it belongs to this person and is still remembered.</summary>
+    private async Task<TrustedDevice?> TrustedDeviceAsync(string recordId, string? repId, string? token, DateTimeOffset now, CancellationToken ct)
+    {
+        if (string.IsNullOrEmpty(token) || token.Length > 100)
         {
-            Fail(account, now);
-            await audit.AppendAsync(db, new AuditItem(recordId, actor, AuditAction.Login, "denied", Channels.Portal, "Patient", recordId, Detail: passwordOk ? "wrong one-time code" : "wrong password"), ct);
-            await db.SaveChangesAsync(ct);
-            await scope.CommitAsync(ct);
-            throw account.LockedUntil > now
-                ? new DmpException(ErrorKind.TooManyRequests, $"too many failed attempts: the account is locked until {account.LockedUntil:yyyy-MM-dd HH:mm} UTC")
-                : new DmpException(ErrorKind.Unauthenticated, BadCredentials);
+            return null;
         }
 
+        var hash = Sha256(token);
+        var device = await db.TrustedDevices.FirstOrDefaultAsync(x => x.RecordId == recordId && x.TokenHash == hash, ct);
+        return device is not null && device.RepresentativeId == repId && device.LastUsedAt + options.DeviceLifetime > now ? device : null;
+    }
+
+    /// <summary>A successful sign-in: counters reset, sessions and the device token issued.</summary>
+    private async Task<PatientLogin> OpenSessionsAsync(Credentials account, string recordId, string? repId, long step, TrustedDevice? device, DateTimeOffset now, CancellationToken ct)
+    {
         account.FailedAttempts = 0;
         account.LockedUntil = null;
-        account.LastTotpStep = step.Value;
+        account.LastTotpStep = step;
         await db.PatientSessions.Where(x => x.RecordId == recordId && x.ExpiresAt < now).ExecuteDeleteAsync(ct);
         PatientSessionToken NewSession(string kind, TimeSpan lifetime)
         {
@@ -293,11 +368,16 @@ public sealed class PatientAuthService(DmpDbContext db, WriteGate gate, AuditTra
 
         var bearer = NewSession("bearer", options.BearerLifetime);
         var cookie = NewSession("cookie", options.CookieLifetime);
-        await audit.AppendAsync(db, new AuditItem(recordId, actor, AuditAction.Login, "success", Channels.Portal, "Patient", recordId), ct);
-        await db.SaveChangesAsync(ct);
-        await scope.CommitAsync(ct);
-        db.ChangeTracker.Clear();
-        return new PatientLogin(recordId, bearer, cookie, repId);
+
+        // The device gets a fresh token at every sign-in (the old one stops working).
+        if (device is not null)
+        {
+            db.TrustedDevices.Remove(device);
+        }
+
+        var deviceToken = Base64Url(RandomNumberGenerator.GetBytes(32));
+        db.TrustedDevices.Add(new TrustedDevice { RecordId = recordId, TokenHash = Sha256(deviceToken), RepresentativeId = repId, CreatedAt = device?.CreatedAt ?? now, LastUsedAt = now });
+        return new PatientLogin(recordId, bearer, cookie, repId, deviceToken);
     }
 
     /// <summary>The patient's account, or a legal representative's account still in force, tracked for update.</summary>
@@ -353,14 +433,6 @@ public sealed class PatientAuthService(DmpDbContext db, WriteGate gate, AuditTra
 
     /// <summary>A legal representative as an actor: their account id, acting on the record.</summary>
     public static Actor RepresentativeActor(string recordId, string representativeId) => new(ActorKind.Representative, representativeId, "représentant légal / legal representative", null, recordId);
-
-    private static void CheckLock(Credentials? account, DateTimeOffset now)
-    {
-        if (account?.LockedUntil is { } until && until > now)
-        {
-            throw new DmpException(ErrorKind.TooManyRequests, $"too many failed attempts: the account is locked until {until:yyyy-MM-dd HH:mm} UTC");
-        }
-    }
 
     private void Fail(Credentials account, DateTimeOffset now)
     {

@@ -9,8 +9,8 @@ namespace OpenDmp.Server.Patients;
 /// <summary>Body of POST /patient/activate (with <c>representative</c>: a legal representative's account).</summary>
 public sealed record ActivationRequest(string? Ins, string? Code, string? Password, string? Representative = null);
 
-/// <summary>Body of POST /patient/login (with <c>representative</c>: a legal representative signs in).</summary>
-public sealed record LoginRequest(string? Ins, string? Password, string? Totp, string? Representative = null);
+/// <summary>Body of POST /patient/login (with <c>representative</c>: a legal representative signs in; <c>device</c>: the token a previous sign-in gave this device).</summary>
+public sealed record LoginRequest(string? Ins, string? Password, string? Totp, string? Representative = null, string? Device = null);
 
 /// <summary>
 /// Patient sign-in (JSON, ProblemDetails on error): activation with the one-time code, login with
@@ -37,7 +37,7 @@ public static class PatientEndpoints
                     context.HttpContext.Response.Headers.RetryAfter = "60";
                     return Task.CompletedTask;
                 });
-                await ErrorMappingMiddleware.WriteAsync(context.HttpContext, 429, Hl7.Fhir.Model.OperationOutcome.IssueType.Throttled, "too many sign-in attempts from this address: wait a minute", null, context.HttpContext.TraceIdentifier);
+                await ErrorMappingMiddleware.WriteAsync(context.HttpContext, 429, Hl7.Fhir.Model.OperationOutcome.IssueType.Throttled, "too many sign-in attempts from this address: wait a minute", null, ErrorMappingMiddleware.Correlation(context.HttpContext));
             };
         });
         return services;
@@ -55,9 +55,10 @@ public static class PatientEndpoints
         g.MapPost("/login", async (HttpContext ctx, PatientAuthService auth) =>
         {
             var body = await ReadAsync<LoginRequest>(ctx);
-            var login = await auth.LoginAsync(body.Ins, body.Password, body.Totp, ctx.RequestAborted, body.Representative);
+            var login = await auth.LoginAsync(body.Ins, body.Password, body.Totp, ctx.RequestAborted, body.Representative, SignIn(ctx, body.Device));
             var (bearer, cookie) = (login.Bearer, login.Cookie);
             SetSessionCookie(ctx, cookie);
+            SetDeviceCookie(ctx, login);
             return Results.Json(new
             {
                 access_token = bearer.Token,
@@ -65,6 +66,7 @@ public static class PatientEndpoints
                 expires_in = (int)(bearer.ExpiresAt - ctx.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow()).TotalSeconds,
                 patient = login.RecordId,
                 representative = login.RepresentativeId,
+                device = login.DeviceToken,
             });
         }).WithMetadata(new DmpEndpoint(Requirement.Public, AuditAction.Login)).RequireRateLimiting(RateLimitPolicy);
         g.MapPost("/logout", async (HttpContext ctx, PatientAuthService auth) =>
@@ -84,6 +86,19 @@ public static class PatientEndpoints
             return Results.NoContent();
         }).WithMetadata(DmpEndpoint.Exempt(Requirement.Public, "ends a session: no patient data"));
         return app;
+    }
+
+    /// <summary>Where a sign-in comes from: the client's address and the device token (the body's, else the device cookie).</summary>
+    public static SignInContext SignIn(HttpContext ctx, string? device = null) =>
+        new(ctx.Connection.RemoteIpAddress?.ToString() ?? "unknown", device ?? (ctx.Request.Cookies.TryGetValue(PatientAuthService.DeviceCookieName, out var c) ? c : null));
+
+    /// <summary>Remembers this browser as a device where the person signed in (a year; HttpOnly, Secure, SameSite=Strict, sign-in paths only).</summary>
+    public static void SetDeviceCookie(HttpContext ctx, PatientLogin login)
+    {
+        if (login.DeviceToken is { } token)
+        {
+            ctx.Response.Cookies.Append(PatientAuthService.DeviceCookieName, token, new CookieOptions { HttpOnly = true, Secure = true, SameSite = SameSiteMode.Strict, Path = "/patient", Expires = DateTimeOffset.UtcNow.AddYears(1), IsEssential = true });
+        }
     }
 
     /// <summary>Sets the portal's session cookie (HttpOnly, Secure, SameSite=Strict), for the API login and the portal's sign-in page.</summary>
