@@ -20,8 +20,9 @@ public sealed partial class ErrorMappingMiddleware(RequestDelegate next, ILogger
         }
         catch (DmpException ex) when (!context.Response.HasStarted)
         {
-            LogRejected(logger, context.Request.Method, context.Request.Path, ex.Kind, Correlation(context));
-            await WriteAsync(context, Status(ex.Kind), IssueType(ex.Kind), ex.Message, ex.Expression, Correlation(context));
+            var correlation = Correlation(context);
+            LogRejected(logger, context.Request.Method, context.Request.Path, ex.Kind, correlation);
+            await WriteAsync(context, Status(ex.Kind), IssueType(ex.Kind), ex.Message, ex.Expression, correlation);
         }
         catch (BadHttpRequestException ex) when (!context.Response.HasStarted)
         {
