@@ -398,10 +398,6 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
     private Task<GuardedAccess> RequireAsync(AccessRequest request, string objectType, string? objectId, string channel, CancellationToken ct) =>
         guard.RequireAsync(request, request.Action == AccessAction.ReplaceDocument ? AuditAction.Replace : AuditAction.Create, objectType, objectId, channel, auditPermit: false, ct, "you are not authorised to write to this patient's record");
 
-    /// <summary>A DMP visibility status (TRE_A07) among the security labels.</summary>
-    private static bool HasVisibility(DocumentReference doc, string code) =>
-        doc.SecurityLabel.Any(l => l.Coding.Any(c => c.Code == code && Terminology.CanonicalSystem(c.System) == Terminology.VisibilitySystem));
-
     private async Task<NewDocument> ValidateDocumentAsync(int index, string fullUrl, DocumentReference doc, Dictionary<string, Binary> binaries, string recordId, string submitterId, string submissionSetId, bool patientIsTest, DateTimeOffset now, CancellationToken ct)
     {
         var at = $"Bundle.entry[{index}].resource";
@@ -478,7 +474,7 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
             throw new DmpException(ErrorKind.TooLarge, $"the document is {bytes.LongLength} bytes; the limit is {options.MaxContentBytes} bytes", at + ".content[0].attachment");
         }
 
-        CheckXmlContent(att.ContentType, bytes, at + ".content[0].attachment");
+        DocumentMapping.CheckContent(att.ContentType, bytes, at + ".content[0].attachment");
         var size = FhirJson.SizeOf(att) ?? throw DmpException.Invalid("attachment.size is required", at + ".content[0].attachment.size");
         if (size != bytes.LongLength)
         {
@@ -505,45 +501,8 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
             FullUrl = fullUrl,
             Content = bytes,
             BinaryFullUrl = att.Data is null ? att.Url : null,
-            Entry = new DocumentEntry
-            {
-                RecordId = recordId,
-                Id = id,
-                MasterIdentifier = master,
-                Status = "current",
-                TypeSystem = type.System,
-                TypeCode = type.Code,
-                TypeDisplay = type.Display,
-                ClassSystem = cls.System,
-                ClassCode = cls.Code,
-                ClassDisplay = cls.Display,
-                FormatCode = format.Code,
-                FacilityTypeCode = facility.Code,
-                PracticeSettingCode = setting.Code,
-                ConfidentialityCode = confidentiality.Code,
-                Masked = HasVisibility(doc, "MASQUE_PS"),
-                HiddenFromPatient = HasVisibility(doc, "INVISIBLE_PATIENT"),
-                HiddenFromRepresentatives = HasVisibility(doc, "INVISIBLE_REPRESENTANTS_LEGAUX"),
-                Draft = doc.DocStatus == CompositionStatus.Preliminary,
-                Title = att.Title ?? doc.Description,
-                ContentType = att.ContentType,
-                Size = bytes.LongLength,
-                Sha1 = sha1,
-                Date = doc.Date?.ToUniversalTime(),
-                PeriodStart = DocumentResources.ParseInstant(doc.Context?.Period?.Start),
-                PeriodEnd = DocumentResources.ParseInstant(doc.Context?.Period?.End),
-                AuthorProfessionalId = author.ProfessionalId,
-                AuthorIdentifier = author.Identifier,
-                AuthorDisplay = author.Display,
-                SubmitterId = submitterId,
-                SubmissionSetId = submissionSetId,
-                ContentKey = id,
-                IsTestIdentity = patientIsTest,
-                CreatedAt = now,
-                LastUpdated = now,
-                VersionId = 1,
-                ResourceJson = string.Empty,
-            },
+            Entry = DocumentMapping.ToEntry(doc, new DocumentCodes(type.System, type.Code, type.Display, cls.System, cls.Code, cls.Display, format.Code, facility.Code, setting.Code, confidentiality.Code),
+                author, att.ContentType, bytes, sha1, recordId, id, master, "current", submitterId, submissionSetId, patientIsTest, now),
         };
 
         foreach (var rel in doc.RelatesTo)
@@ -579,35 +538,6 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
         DocumentResources.MarkTest(doc.Meta, patientIsTest);
         nd.Entry.ResourceJson = FhirJson.Serialize(doc);
         return nd;
-    }
-
-    /// <summary>Whether a media type is XML (CDA, XML, SVG…): such content is parsed by renderers and text extraction.</summary>
-    public static bool IsXmlType(string contentType)
-    {
-        var type = contentType.Split(';')[0].Trim();
-        return type.EndsWith("/xml", StringComparison.OrdinalIgnoreCase) || type.EndsWith("+xml", StringComparison.OrdinalIgnoreCase);
-    }
-
-    /// <summary>XML content must be well-formed and within the limits that every reader of it applies (depth, size; no DTD).</summary>
-    private static void CheckXmlContent(string contentType, byte[] bytes, string where)
-    {
-        if (!IsXmlType(contentType))
-        {
-            return;
-        }
-
-        try
-        {
-            SafeXml.Check(bytes);
-        }
-        catch (System.Xml.XmlException ex)
-        {
-            throw DmpException.Invalid($"the content is declared as {contentType} but is not well-formed XML without a DTD: {ex.Message}", where);
-        }
-        catch (InputLimitException ex)
-        {
-            throw DmpException.Invalid($"the XML content is refused: {ex.Message}", where);
-        }
     }
 
     private static void ValidatePatch(int index, Parameters patch)

@@ -346,6 +346,8 @@ public sealed class FhirImporter(DmpDbContext db, WriteGate gate, AuditTrail aud
         var att = d.Content.FirstOrDefault()?.Attachment ?? throw DmpException.Invalid($"DocumentReference {d.Id} has no content");
         var bytes = att.Data ?? (att.Url is not null && binaries.TryGetValue(att.Url, out var bin) ? bin.Data : null)
             ?? throw DmpException.Invalid($"DocumentReference {d.Id}: its content is neither inline nor in a Binary of the bundle");
+        DocumentMapping.CheckContent(att.ContentType ?? string.Empty, bytes, $"DocumentReference {d.Id}");
+        FhirNarrative.Check(d, $"DocumentReference {d.Id}");
         var id = await FreeIdAsync(d.Id, async x => db.Documents.Local.Any(y => y.Id == x) || await db.Documents.AnyAsync(y => y.Id == x, ct));
         string? authorId = null;
         string? authorDisplay = null;
@@ -392,40 +394,13 @@ public sealed class FhirImporter(DmpDbContext db, WriteGate gate, AuditTrail aud
         DocumentResources.MarkTest(d.Meta, patient.IsTestIdentity);
         await store.PutAsync(db, recordId, id, bytes, ct);
         written.Add((recordId, id));
-        db.Documents.Add(new DocumentEntry
-        {
-            RecordId = recordId,
-            Id = id,
-            MasterIdentifier = master,
-            Status = status,
-            TypeSystem = type?.System,
-            TypeCode = type?.Code ?? "unknown",
-            TypeDisplay = type?.Display,
-            ClassSystem = cls?.System,
-            ClassCode = cls?.Code,
-            ClassDisplay = cls?.Display,
-            FormatCode = d.Content[0].Format?.Code,
-            FacilityTypeCode = d.Context?.FacilityType?.Coding.FirstOrDefault()?.Code,
-            PracticeSettingCode = d.Context?.PracticeSetting?.Coding.FirstOrDefault()?.Code,
-            ConfidentialityCode = d.SecurityLabel.FirstOrDefault()?.Coding.FirstOrDefault()?.Code,
-            Title = att.Title ?? d.Description ?? type?.Display,
-            ContentType = att.ContentType ?? "application/octet-stream",
-            Size = bytes.LongLength,
-            Sha1 = sha1,
-            Date = d.Date?.ToUniversalTime(),
-            PeriodStart = DocumentResources.ParseInstant(d.Context?.Period?.Start),
-            PeriodEnd = DocumentResources.ParseInstant(d.Context?.Period?.End),
-            AuthorProfessionalId = authorId,
-            AuthorIdentifier = authorIdentifier,
-            AuthorDisplay = authorDisplay,
-            SubmitterId = null,
-            ContentKey = id,
-            IsTestIdentity = patient.IsTestIdentity,
-            CreatedAt = now,
-            LastUpdated = now,
-            VersionId = 1,
-            ResourceJson = FhirJson.Serialize(d),
-        });
+        // The same mapping as ITI-65: visibility statuses and drafts are kept, codes as given.
+        var entry = DocumentMapping.ToEntry(d, new DocumentCodes(type?.System, type?.Code ?? "unknown", type?.Display, cls?.System, cls?.Code, cls?.Display,
+                d.Content[0].Format?.Code, d.Context?.FacilityType?.Coding.FirstOrDefault()?.Code, d.Context?.PracticeSetting?.Coding.FirstOrDefault()?.Code, d.SecurityLabel.FirstOrDefault()?.Coding.FirstOrDefault()?.Code),
+            new References.Author(authorId, authorIdentifier, authorDisplay), att.ContentType ?? "application/octet-stream", bytes, sha1, recordId, id, master, status, null, null, patient.IsTestIdentity, now);
+        entry.Title ??= type?.Display;
+        entry.ResourceJson = FhirJson.Serialize(d);
+        db.Documents.Add(entry);
         await audit.AppendAsync(db, new AuditItem(recordId, actor, AuditAction.Create, "success", Channels.Admin, "DocumentReference", id, Mode: "import"), ct);
         report.Documents++;
     }
@@ -439,25 +414,40 @@ public sealed class FhirImporter(DmpDbContext db, WriteGate gate, AuditTrail aud
             return;
         }
 
-        var id = await FreeIdAsync(o.Id, async x => db.Observations.Local.Any(y => y.Id == x) || await db.Observations.AnyAsync(y => y.RecordId == recordId && y.Id == x, ct));
         var code = o.Code?.Coding.FirstOrDefault();
+        var qty = o.Value as Quantity;
+        var value = qty?.Value is { } v ? (double?)(double)v : null;
+        var effective = o.Effective is FhirDateTime dt && dt.TryToDateTimeOffset(out var eff) ? eff.ToUniversalTime() : (DateTimeOffset?)null;
+        var codeValue = code?.Code ?? "unknown";
+
+        // Re-importing the same bundle adds nothing: the same source id in this record, or the same
+        // result (code, time and value) already there, is already present.
+        var sameId = Ids.IsValidFhirId(o.Id) && (db.Observations.Local.Any(y => y.RecordId == recordId && y.Id == o.Id) || await db.Observations.AnyAsync(y => y.RecordId == recordId && y.Id == o.Id, ct));
+        var sameResult = db.Observations.Local.Any(y => y.RecordId == recordId && y.Code == codeValue && y.Effective == effective && y.ValueNumber == value)
+            || await db.Observations.AnyAsync(y => y.RecordId == recordId && y.Code == codeValue && y.Effective == effective && y.ValueNumber == value, ct);
+        if (sameId || sameResult)
+        {
+            report.AlreadyPresent++;
+            return;
+        }
+
+        var id = await FreeIdAsync(o.Id, async x => db.Observations.Local.Any(y => y.Id == x) || await db.Observations.AnyAsync(y => y.RecordId == recordId && y.Id == x, ct));
         o.Id = id;
         o.Subject = new ResourceReference("Patient/" + recordId);
         o.Encounter = null;
-        var qty = o.Value as Quantity;
         db.Observations.Add(new ObservationEntry
         {
             RecordId = recordId,
             Id = id,
             CodeSystem = code?.System,
-            Code = code?.Code ?? "unknown",
+            Code = codeValue,
             CodeDisplay = code?.Display ?? o.Code?.Text,
             Category = o.Category.FirstOrDefault()?.Coding.FirstOrDefault()?.Code,
             Status = o.Status?.ToString().ToLowerInvariant() ?? "unknown",
-            ValueNumber = qty?.Value is { } v ? (double)v : null,
+            ValueNumber = value,
             Unit = qty?.Unit ?? qty?.Code,
             ValueText = o.Value is CodeableConcept cc ? cc.Text ?? cc.Coding.FirstOrDefault()?.Display : (o.Value as FhirString)?.Value,
-            Effective = o.Effective is FhirDateTime dt && dt.TryToDateTimeOffset(out var eff) ? eff.ToUniversalTime() : null,
+            Effective = effective,
             ResourceJson = FhirJson.Serialize(o),
         });
         report.Observations++;
