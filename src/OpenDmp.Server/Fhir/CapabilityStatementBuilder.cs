@@ -57,6 +57,7 @@ public static class CapabilityStatementBuilder
         var patient = rest.Resource[^1];
         patient.Operation.Add(Op("declare-access", "A professional declares access. Parameters: mode = alleged | group | delegation | care-team; confirm = true (required: the patient's consent is confirmed); optional end, group (Group id), delegating-grant (Consent id). Returns the Consent (201)"));
         patient.Operation.Add(Op("declare-admission", "A professional of an establishment declares the patient's admission (optional end, member = RPPS of attested care-team members). Returns the admission Consent"));
+        patient.Operation.Add(Op("audit-proof", "The patient (bearer token) downloads an offline-verifiable proof of their record's audit chain: entries, the signed checkpoint covering it, the Merkle path and the platform's certificate (format: docs/SECURITY.md)"));
         patient.Operation.Add(Op("emergency-access", "Vital emergency. Parameters: mode = break-glass | centre-15; reason (required). Read-only, 4 hours, always notified to the patient"));
         patient.Operation.Add(Op("access-status", "GET: the caller's authorisation status on the record: valid | expired | forbidden | none, with mode, end and consent"));
         patient.Operation.Add(Op("block", "The patient blocks a professional (practitioner = RPPS): beats every mode, emergencies included"));

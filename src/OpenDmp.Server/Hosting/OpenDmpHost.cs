@@ -89,6 +89,11 @@ public static class OpenDmpHost
         app.MapGet("/health/ready", async (DmpDbContext db, CancellationToken ct) =>
             await db.Database.CanConnectAsync(ct) ? Results.Text("ready") : Results.Problem("database unreachable", statusCode: 503))
             .WithMetadata(DmpEndpoint.Exempt(Requirement.Public, "public: no patient data"));
+        // RFC 9116: where to report a vulnerability (docs/SECURITY.md).
+        app.MapGet("/.well-known/security.txt", (IConfiguration config, TimeProvider clock) => config["Security:Contact"] is { Length: > 0 } contact
+                ? Results.Text($"Contact: {contact}\nExpires: {clock.GetUtcNow().AddYears(1):yyyy-MM-ddT00:00:00Z}\nPreferred-Languages: fr, en\n", "text/plain; charset=utf-8")
+                : Results.Problem("no security contact is configured (Security:Contact)", statusCode: 404))
+            .WithMetadata(DmpEndpoint.Exempt(Requirement.Public, "public: the security contact"));
         app.MapGet("/pki/ca.crl", (DataDirectory d) => File.Exists(RevocationService.CrlPath(d))
                 ? Results.File(File.ReadAllBytes(RevocationService.CrlPath(d)), "application/pkix-crl", "ca.crl")
                 : Results.Problem("the certificate revocation list is not written yet: retry in a few seconds", statusCode: 503))

@@ -25,7 +25,7 @@ public sealed class EndpointProtectionTests() : ServerTestBase(new SqliteStorage
     {
         "/fhir/metadata", "/health/live", "/health/ready", "/langue", "/messaging/deposit-certificate", "/patient/deconnexion",
         "/patient/logout", "/fhir/$message-status", "/fhir/Practitioner", "/fhir/Practitioner/{id}", "/fhir/Organization", "/fhir/Organization/{id}",
-        "/pki/ca.crl",
+        "/pki/ca.crl", "/.well-known/security.txt",
     };
 
     private static IEnumerable<(RouteEndpoint Endpoint, DmpEndpoint Declared)> Endpoints(IServiceProvider services) =>
