@@ -232,7 +232,10 @@ try
             throw new InvalidOperationException($"expected 404 for DocumentReference/{id}, got {(int)response.StatusCode}");
         }
 
-        return (ms, body.Replace(id, "{id}", StringComparison.Ordinal));
+        // The OperationOutcome's id is the request's correlation id, different for every request.
+        var outcome = System.Text.Json.Nodes.JsonNode.Parse(body)!.AsObject();
+        outcome.Remove("id");
+        return (ms, outcome.ToJsonString().Replace(id, "{id}", StringComparison.Ordinal));
     }
 
     var leakRequests = Math.Max(200, opts.SearchRequests);
@@ -256,6 +259,18 @@ try
 
     var (hwm, rss) = BenchSupport.Memory(server.Id);
     Console.WriteLine($"server memory: peak RSS (VmHWM) {hwm / 1024.0:F0} MB, current RSS {rss / 1024.0:F0} MB");
+
+    // A transaction at the caps must not stall other records (issue 12: a 2,000-document bundle
+    // once held every writer for 39 s). One client posts bundles of MaxDocumentsPerTransaction
+    // documents close to MaxTransactionBytes to one record while another reads (audited ITI-67)
+    // and another writes (one-document ITI-65) other records; the same two loops run first on a
+    // quiet server for comparison.
+    if (opts.LargeTransactions > 0)
+    {
+        await LargeTransactionPhaseAsync(http, gpRpps, patients, opts.LargeTransactions);
+        var (hwm2, _) = BenchSupport.Memory(server.Id);
+        Console.WriteLine($"server memory after the large transactions: peak RSS (VmHWM) {hwm2 / 1024.0:F0} MB");
+    }
     if (failures > 0)
     {
         Environment.ExitCode = 1;
@@ -281,6 +296,83 @@ finally
     }
 }
 
+static async Task LargeTransactionPhaseAsync(HttpClient http, string gpRpps, List<string> patients, int count)
+{
+    const int DocumentsPerBundle = 100; // Documents:MaxDocumentsPerTransaction (default)
+    const int BytesPerDocument = 190 * 1024; // 100 × 190 KB ≈ 25 MB of JSON: under the default 28.7 MB body limit
+    var bigRecord = patients[1];
+    var bundles = Enumerable.Range(0, count)
+        .Select(_ => FhirJson.Serialize(SubmissionBuilder.Build("Patient/" + bigRecord, gpRpps, "Claire Martin", Enumerable.Range(0, DocumentsPerBundle).Select(_ => new DocumentToSubmit(System.Security.Cryptography.RandomNumberGenerator.GetBytes(BytesPerDocument), "application/pdf", "Compte rendu")).ToList())))
+        .ToList();
+    Console.WriteLine($"large transactions: {count} bundles of {DocumentsPerBundle} documents, {bundles[0].Length / 1024.0 / 1024.0:F1} MB each");
+
+    async Task<List<double>> TimedAsync(Func<Task<HttpResponseMessage>> call, Func<bool> more)
+    {
+        var lat = new List<double>();
+        while (more())
+        {
+            var t = Stopwatch.GetTimestamp();
+            using var response = await call();
+            await response.Content.ReadAsByteArrayAsync();
+            lat.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
+            if (!response.IsSuccessStatusCode)
+            {
+                throw new InvalidOperationException($"request failed during the large-transaction phase: {(int)response.StatusCode}");
+            }
+        }
+
+        lat.Sort();
+        return lat;
+    }
+
+    var small = 0;
+    Task<HttpResponseMessage> ReadOther() => http.GetAsync($"/fhir/DocumentReference?patient={patients[0]}");
+    Task<HttpResponseMessage> WriteOther()
+    {
+        var patient = patients[2 + (Interlocked.Increment(ref small) % (patients.Count - 2))];
+        var bundle = SubmissionBuilder.Build("Patient/" + patient, gpRpps, "Claire Martin", [new DocumentToSubmit(System.Security.Cryptography.RandomNumberGenerator.GetBytes(10 * 1024), "application/pdf", "Compte rendu")]);
+        return http.PostAsync("/fhir", new StringContent(FhirJson.Serialize(bundle), Encoding.UTF8, "application/fhir+json"));
+    }
+
+    string Describe(List<double> l) => $"p50 {BenchSupport.P(l, 50):F1} ms, p95 {BenchSupport.P(l, 95):F1} ms, max {l[^1]:F1} ms ({l.Count} requests)";
+
+    var quietUntil = Stopwatch.StartNew();
+    var quiet = await Task.WhenAll(TimedAsync(ReadOther, () => quietUntil.Elapsed < TimeSpan.FromSeconds(10)), TimedAsync(WriteOther, () => quietUntil.Elapsed < TimeSpan.FromSeconds(10)));
+    Console.WriteLine($"quiet server: reads of another record {Describe(quiet[0])}; one-document writes to other records {Describe(quiet[1])}");
+
+    var done = false;
+    var bigLatencies = new List<double>();
+    async Task SendBigAsync()
+    {
+        foreach (var json in bundles)
+        {
+            using var body = new StringContent(json, Encoding.UTF8, "application/fhir+json");
+            var t = Stopwatch.GetTimestamp();
+            using var response = await http.PostAsync("/fhir", body);
+            bigLatencies.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
+            if (!response.IsSuccessStatusCode)
+            {
+                throw new InvalidOperationException($"large transaction failed: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+            }
+        }
+
+        Volatile.Write(ref done, true);
+    }
+
+    var loaded = Task.WhenAll(TimedAsync(ReadOther, () => !Volatile.Read(ref done)), TimedAsync(WriteOther, () => !Volatile.Read(ref done)));
+    await SendBigAsync();
+    var during = await loaded;
+    bigLatencies.Sort();
+    Console.WriteLine($"large transaction latency: median {BenchSupport.P(bigLatencies, 50):F0} ms, max {bigLatencies[^1]:F0} ms");
+    Console.WriteLine($"during large transactions: reads of another record {Describe(during[0])}; one-document writes to other records {Describe(during[1])}");
+
+    // Over the caps: refused before any work, with the limit named.
+    var over = SubmissionBuilder.Build("Patient/" + bigRecord, gpRpps, "Claire Martin", Enumerable.Range(0, DocumentsPerBundle + 1).Select(_ => new DocumentToSubmit(System.Security.Cryptography.RandomNumberGenerator.GetBytes(1024), "application/pdf", "Compte rendu")).ToList());
+    var t0 = Stopwatch.GetTimestamp();
+    using var refused = await http.PostAsync("/fhir", new StringContent(FhirJson.Serialize(over), Encoding.UTF8, "application/fhir+json"));
+    Console.WriteLine($"bundle of {DocumentsPerBundle + 1} documents: {(int)refused.StatusCode} in {Stopwatch.GetElapsedTime(t0).TotalMilliseconds:F0} ms");
+}
+
 static void Shuffle(List<string> list)
 {
     var r = new Random(42);
@@ -296,12 +388,12 @@ internal static partial class Program
     private static readonly string PharmacistRpps = Rpps.WithCheckDigit("1000000002");
 }
 
-internal sealed record BenchOptions(string? Postgres, int Documents, int Patients, int TargetDocuments, int DocumentBytes, int Clients, int SearchRequests, bool Keep)
+internal sealed record BenchOptions(string? Postgres, int Documents, int Patients, int TargetDocuments, int DocumentBytes, int Clients, int SearchRequests, int LargeTransactions, bool Keep)
 {
     public static BenchOptions Parse(string[] args)
     {
         string? Get(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
         int Int(string name, int d) => Get(name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : d;
-        return new BenchOptions(Get("--postgres"), Int("--documents", 100_000), Int("--patients", 1_000), Int("--target-documents", 500), Int("--document-bytes", 10 * 1024), Int("--clients", 8), Int("--search-requests", 2_000), args.Contains("--keep"));
+        return new BenchOptions(Get("--postgres"), Int("--documents", 100_000), Int("--patients", 1_000), Int("--target-documents", 500), Int("--document-bytes", 10 * 1024), Int("--clients", 8), Int("--search-requests", 2_000), Int("--large-transactions", 5), args.Contains("--keep"));
     }
 }

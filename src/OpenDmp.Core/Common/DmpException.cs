@@ -54,6 +54,9 @@ public sealed class DmpException : Exception
     /// <summary>FHIRPath of the offending element, when known.</summary>
     public string? Expression { get; }
 
+    /// <summary>For 429 and 503: when the caller may retry (sent as Retry-After).</summary>
+    public TimeSpan? RetryAfter { get; init; }
+
     public static DmpException Invalid(string message, string? expression = null) => new(ErrorKind.Unprocessable, message, expression);
     public static DmpException NotFound(string message) => new(ErrorKind.NotFound, message);
 }

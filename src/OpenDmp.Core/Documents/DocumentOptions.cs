@@ -18,6 +18,16 @@ public sealed class DocumentOptions
     /// <summary>Most entries in one ITI-65 transaction Bundle (default 300: a SubmissionSet, documents, Binaries, patches).</summary>
     public int MaxEntriesPerTransaction { get; set; } = 300;
 
+    /// <summary>
+    /// ITI-65 bodies above this size (bytes, default 1 MB; unknown lengths included) are "large": at
+    /// most <see cref="MaxConcurrentLargeTransactions"/> (default 2) are read and processed at once,
+    /// the others wait up to <see cref="LargeTransactionWaitSeconds"/> (default 30) and are then
+    /// refused with a 503. This bounds the memory that transactions can take together.
+    /// </summary>
+    public long LargeTransactionBytes { get; set; } = 1024 * 1024;
+    public int MaxConcurrentLargeTransactions { get; set; } = 2;
+    public double LargeTransactionWaitSeconds { get; set; } = 30;
+
     /// <summary>The request-body limit of ITI-65 in force.</summary>
     public long TransactionBytesLimit => MaxTransactionBytes > 0 ? MaxTransactionBytes : (MaxContentBytes * 4 / 3) + (2 * 1024 * 1024);
 

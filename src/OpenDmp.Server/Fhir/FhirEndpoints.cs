@@ -23,8 +23,9 @@ public static class FhirEndpoints
             .WithMetadata(Public);
 
         // ITI-65 Provide Document Bundle (transaction).
-        fhir.MapPost("/", async (HttpContext ctx, ProvideDocumentBundle handler, DocumentOptions options) =>
+        fhir.MapPost("/", async (HttpContext ctx, ProvideDocumentBundle handler, DocumentOptions options, TransactionGate gate) =>
         {
+            using var slot = await gate.EnterAsync(ctx);
             var bundle = FhirJson.Parse<Bundle>(await ReadBodyAsync(ctx, options.TransactionBytesLimit));
             var response = await handler.HandleAsync(bundle, ctx.Actor(), Channels.Api, ctx.RequestAborted);
             return FhirResults.Resource(response);

@@ -22,7 +22,7 @@ public sealed partial class ErrorMappingMiddleware(RequestDelegate next, ILogger
         {
             var correlation = Correlation(context);
             LogRejected(logger, context.Request.Method, context.Request.Path, ex.Kind, correlation);
-            await WriteAsync(context, Status(ex.Kind), IssueType(ex.Kind), ex.Message, ex.Expression, correlation);
+            await WriteAsync(context, Status(ex.Kind), IssueType(ex.Kind), ex.Message, ex.Expression, correlation, ex.RetryAfter);
         }
         catch (BadHttpRequestException ex) when (!context.Response.HasStarted)
         {
@@ -75,9 +75,14 @@ public sealed partial class ErrorMappingMiddleware(RequestDelegate next, ILogger
         _ => OperationOutcome.IssueType.Invalid,
     };
 
-    public static async System.Threading.Tasks.Task WriteAsync(HttpContext context, int status, OperationOutcome.IssueType type, string message, string? expression, string? correlation = null)
+    public static async System.Threading.Tasks.Task WriteAsync(HttpContext context, int status, OperationOutcome.IssueType type, string message, string? expression, string? correlation = null, TimeSpan? retryAfter = null)
     {
         context.Response.Clear();
+        if (retryAfter is { } wait)
+        {
+            context.Response.Headers.RetryAfter = ((int)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
         if (context.Request.Path.StartsWithSegments("/fhir"))
         {
             await FhirResults.Outcome(status, type, message, expression, correlation).ExecuteAsync(context);

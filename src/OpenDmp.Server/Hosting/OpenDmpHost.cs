@@ -43,6 +43,7 @@ public static class OpenDmpHost
         builder.Services.AddOpenDmpCore(configuration, data);
         builder.Services.AddMemoryCache();
         builder.Services.AddSingleton<AuditEnforcement>();
+        builder.Services.AddSingleton<OpenDmp.Server.Fhir.TransactionGate>();
         builder.Services.AddHostedService<AuditCheckpointService>();
         builder.Services.AddHostedService<RevocationService>();
         builder.Services.AddHostedService<ContentSweepService>();
