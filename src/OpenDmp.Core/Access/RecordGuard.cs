@@ -138,6 +138,13 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
         }
     }
 
+    /// <summary>
+    /// The request's only effect is hidden from the patient (documents filed invisible to them): a
+    /// first-access notification would reveal it, so none is sent now and the professional's next
+    /// access the patient can see notifies instead. Emergency accesses are still notified.
+    /// </summary>
+    public void WithholdFirstAccessNotice() => _pending.RemoveAll(p => p.Decision.Mode is not ("break-glass" or "centre-15"));
+
     /// <summary>Forgets the pending obligations (the request failed).</summary>
     public void DiscardPending() => _pending.Clear();
 

@@ -53,6 +53,12 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
         var supersede = await ResolveReplacedAsync(parsed, newDocs, recordId, facts, actor, channel, ct);
         var ssEntry = BuildSubmissionSet(parsed.SubmissionSet, submissionSetId, recordId, newDocs, actor.Id, patientIsTest, now);
         await WriteAsync(recordId, newDocs, supersede, ssEntry, actor, channel, now, alsoWrite, ct);
+        if (newDocs.Count > 0 && parsed.Patches.Count == 0 && newDocs.All(d => d.Entry.HiddenFromPatient || d.Entry.Draft))
+        {
+            // Nothing about a hidden document may reach the patient before it is released.
+            guard.WithholdFirstAccessNotice();
+        }
+
         return BuildResponse(bundle, parsed.SubmissionIndex, ssEntry, newDocs, parsed.Patches, supersede);
     }
 

@@ -37,6 +37,28 @@ public abstract class ObligationTests(IStorageUnderTest storage) : ServerTestBas
 
         Assert.Equal(1, await FirstAccessNotificationsAsync(patient.Id, gp.Id));
     }
+
+    /// <summary>Regression: filing a document invisible to the patient told the patient, through the first-access notification, that the professional had been there.</summary>
+    [Fact]
+    public async Task FilingOnlyHiddenDocuments_NotifiesNoOne_UntilAVisibleAccess()
+    {
+        var gp = await Server.AddProfessionalAsync();
+        var patient = await Server.AddPatientAsync(gp);
+        var http = Server.Http(gp.Certificate);
+        var hidden = SubmissionBuilder.Build(patient.Reference, gp.Rpps, gp.Display, [new DocumentToSubmit(Encoding.UTF8.GetBytes("annonce"), "text/plain", "Annonce", FormatCode: "urn:ihe:iti:xds-sd:text:2008", Visibility: "INVISIBLE_PATIENT")]);
+        using (var filed = await http.PostAsync("/fhir", FhirAssert.Json(hidden)))
+        {
+            Assert.Equal(HttpStatusCode.OK, filed.StatusCode);
+        }
+
+        Assert.Equal(0, await FirstAccessNotificationsAsync(patient.Id, gp.Id));
+        using (var ok = await http.GetAsync($"/fhir/DocumentReference?patient={patient.Id}"))
+        {
+            Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        }
+
+        Assert.Equal(1, await FirstAccessNotificationsAsync(patient.Id, gp.Id));
+    }
 }
 
 public sealed class ObligationTests_Sqlite() : ObligationTests(new SqliteStorage());
