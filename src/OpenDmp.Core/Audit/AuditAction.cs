@@ -44,6 +44,7 @@ public enum AuditAction
     RepresentativeRevoke,
     CertificateRevoke,
     ProfessionalDeactivate,
+    TerminologyImport,
 }
 
 /// <summary>The FHIR BALP shape of an action: the RESTful interaction and the C/R/U/D/E code.</summary>
@@ -91,6 +92,7 @@ public static class AuditActions
         [AuditAction.RepresentativeRevoke] = "representative-revoke",
         [AuditAction.CertificateRevoke] = "certificate-revoke",
         [AuditAction.ProfessionalDeactivate] = "professional-deactivate",
+        [AuditAction.TerminologyImport] = "terminology-import",
     };
 
     private static readonly Dictionary<string, AuditAction> ByCode = BuildByCode();
@@ -109,7 +111,7 @@ public static class AuditActions
         AuditAction.Read or AuditAction.Retrieve or AuditAction.AccessStatus => new("read", Hl7.Fhir.Model.AuditEvent.AuditEventAction.R),
         AuditAction.Search => new("search-type", Hl7.Fhir.Model.AuditEvent.AuditEventAction.E),
         AuditAction.Create or AuditAction.Open or AuditAction.Grant or AuditAction.Emergency or AuditAction.Deposit or AuditAction.RepresentativeAdd => new("create", Hl7.Fhir.Model.AuditEvent.AuditEventAction.C),
-        AuditAction.Import => new("batch", Hl7.Fhir.Model.AuditEvent.AuditEventAction.C),
+        AuditAction.Import or AuditAction.TerminologyImport => new("batch", Hl7.Fhir.Model.AuditEvent.AuditEventAction.C),
         AuditAction.Delete => new("delete", Hl7.Fhir.Model.AuditEvent.AuditEventAction.D),
         AuditAction.Erase or AuditAction.Replace or AuditAction.Update or AuditAction.Close or AuditAction.Reopen or AuditAction.SetTreatingPhysician
             or AuditAction.Revoke or AuditAction.Extend or AuditAction.Exclude or AuditAction.Restrict or AuditAction.Block or AuditAction.Unblock

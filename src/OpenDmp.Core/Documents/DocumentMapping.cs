@@ -17,7 +17,7 @@ public static class DocumentMapping
 {
     /// <summary>A DMP visibility status (TRE_A07) among the security labels.</summary>
     public static bool HasVisibility(DocumentReference doc, string code) =>
-        doc.SecurityLabel.Any(l => l.Coding.Any(c => c.Code == code && Terminology.CanonicalSystem(c.System) == Terminology.VisibilitySystem));
+        doc.SecurityLabel.Any(l => l.Coding.Any(c => c.Code == code && Terminology.CanonicalSystem(c.System) == Terminology.VisibilityCanonicalSystem));
 
     public static DocumentEntry ToEntry(DocumentReference doc, DocumentCodes codes, References.Author? author, string contentType, byte[] content, string sha1,
         string recordId, string id, string masterIdentifier, string status, string? submitterId, string? submissionSetId, bool isTest, DateTimeOffset now) => new()

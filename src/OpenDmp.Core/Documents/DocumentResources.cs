@@ -83,7 +83,7 @@ public static class DocumentResources
         var doc = FhirJson.Parse<DocumentReference>(entry.ResourceJson);
         foreach (var label in doc.SecurityLabel)
         {
-            label.Coding.RemoveAll(c => c.Code == code && Terminology.CanonicalSystem(c.System) == Terminology.VisibilitySystem);
+            label.Coding.RemoveAll(c => c.Code == code && Terminology.CanonicalSystem(c.System) == Terminology.VisibilityCanonicalSystem);
         }
 
         doc.SecurityLabel.RemoveAll(l => l.Coding.Count == 0 && string.IsNullOrEmpty(l.Text));

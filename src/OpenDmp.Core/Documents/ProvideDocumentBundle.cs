@@ -8,6 +8,7 @@ using OpenDmp.Core.Content;
 using OpenDmp.Core.Fhir;
 using OpenDmp.Core.Records;
 using OpenDmp.Core.Storage;
+using OpenDmp.Core.Terminologies;
 
 namespace OpenDmp.Core.Documents;
 
@@ -17,9 +18,12 @@ namespace OpenDmp.Core.Documents;
 /// replaced documents superseded. All or nothing: the bundle is fully validated before anything is
 /// written, and written in one transaction.
 /// </summary>
-public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, AuditTrail audit, IContentStore store, TimeProvider time, DocumentOptions options, RecordGuard guard, ServerOptions server)
+public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, AuditTrail audit, IContentStore store, TimeProvider time, DocumentOptions options, RecordGuard guard, ServerOptions server, TerminologyCatalog terminology)
 {
     private const string SourceIdExtension = "https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-sourceId";
+
+    /// <summary>The terminology in force for this submission (read once at its start).</summary>
+    private TerminologySet _terms = TerminologySet.Shipped;
 
     private sealed class NewDocument
     {
@@ -44,6 +48,7 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
     public async Task<Bundle> HandleAsync(Bundle bundle, Actor actor, string channel, CancellationToken ct, Action<DmpDbContext, string, string>? alsoWrite = null)
     {
         var parsed = Parse(bundle);
+        _terms = await terminology.GetAsync(ct);
         var (recordId, patientIsTest, facts) = await ResolveRecordAsync(parsed, ct);
         var permit = await RequireAsync(new AccessRequest(actor, AccessAction.CreateDocument, facts), "DocumentReference", null, channel, ct);
         var now = time.GetUtcNow();
@@ -422,11 +427,10 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
             throw DmpException.Invalid("a new DocumentReference must have status 'current'", at + ".status");
         }
 
-        var type = Require(Terminology.TypeCodes, doc.Type, at + ".type", "type");
+        var type = Require(Terminology.TypeCodesUrl, doc.Type, at + ".type", "type", now);
         var cls = doc.Category.Count == 0
             ? throw DmpException.Invalid("DocumentReference.category (class code, JDV_J06) is required", at + ".category")
-            : doc.Category.Select(c => FindIn(Terminology.ClassCodes, c)).FirstOrDefault(c => c is not null)
-              ?? throw DmpException.Invalid($"DocumentReference.category: no code of {Terminology.ClassCodes.Name}", at + ".category");
+            : Require(Terminology.ClassCodesUrl, doc.Category.FirstOrDefault(c => c.Coding.Any(x => _terms.Find(Terminology.ClassCodesUrl, x.System, x.Code) is not null)) ?? doc.Category[0], at + ".category", "category", now);
         if (doc.Date is null)
         {
             throw DmpException.Invalid("DocumentReference.date is required", at + ".date");
@@ -440,8 +444,7 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
         RejectForeign(doc.Author[0].Reference, at + ".author[0]");
         var author = await References.ResolveAuthorAsync(db, doc.Author[0], doc.Contained, ct)
             ?? throw DmpException.Invalid("DocumentReference.author must identify the author (identifier or name)", at + ".author[0]");
-        var confidentiality = doc.SecurityLabel.Select(c => FindIn(Terminology.ConfidentialityCodes, c)).FirstOrDefault(c => c is not null)
-            ?? throw DmpException.Invalid($"DocumentReference.securityLabel: a confidentiality code of {Terminology.ConfidentialityCodes.Name} is required", at + ".securityLabel");
+        var confidentiality = Confidentiality(doc, at, now);
         if (doc.Content.Count != 1)
         {
             throw DmpException.Invalid("exactly one DocumentReference.content is expected", at + ".content");
@@ -454,10 +457,11 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
             throw DmpException.Invalid("attachment.contentType is required", at + ".content[0].attachment.contentType");
         }
 
-        var format = FindIn(Terminology.FormatCodes, content.Format)
-            ?? throw DmpException.Invalid($"content.format: a code of {Terminology.FormatCodes.Name} is required", at + ".content[0].format");
-        var facility = Require(Terminology.FacilityTypes, doc.Context?.FacilityType, at + ".context.facilityType", "facilityType");
-        var setting = Require(Terminology.PracticeSettings, doc.Context?.PracticeSetting, at + ".context.practiceSetting", "practiceSetting");
+        var format = content.Format is null
+            ? throw DmpException.Invalid($"content.format: a code of {_terms.ValueSet(Terminology.FormatCodesUrl)?.Name} is required", at + ".content[0].format")
+            : Checked(Terminology.FormatCodesUrl, content.Format.System, content.Format.Code, at + ".content[0].format", "content.format", now);
+        var facility = Require(Terminology.FacilityTypesUrl, doc.Context?.FacilityType, at + ".context.facilityType", "facilityType", now);
+        var setting = Require(Terminology.PracticeSettingsUrl, doc.Context?.PracticeSetting, at + ".context.practiceSetting", "practiceSetting", now);
 
         byte[] bytes;
         if (att.Data is { } inline)
@@ -631,14 +635,44 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
         return response;
     }
 
-    private static Concept Require(ValueSet vs, CodeableConcept? cc, string where, string name) =>
-        cc is null
-            ? throw DmpException.Invalid($"DocumentReference.{name} ({vs.Name}) is required", where)
-            : FindIn(vs, cc) ?? throw DmpException.Invalid($"DocumentReference.{name}: {Describe(cc)} is not in {vs.Name}", where);
+    /// <summary>The coding of a CodeableConcept that is in the value set in force and usable for a new document; 422 naming the field otherwise.</summary>
+    private Concept Require(string valueSetUrl, CodeableConcept? cc, string where, string name, DateTimeOffset now)
+    {
+        var vsName = _terms.ValueSet(valueSetUrl)?.Name ?? valueSetUrl;
+        if (cc is null || cc.Coding.Count == 0)
+        {
+            throw DmpException.Invalid($"DocumentReference.{name} ({vsName}) is required", where);
+        }
 
-    private static Concept? FindIn(ValueSet vs, CodeableConcept? cc) => cc?.Coding.Select(c => vs.Find(c.System, c.Code)).FirstOrDefault(c => c is not null);
+        var checks = cc.Coding.Select(c => _terms.Check(valueSetUrl, c.System, c.Code, now)).ToList();
+        return checks.FirstOrDefault(c => c.Ok)?.Concept
+            ?? throw DmpException.Invalid($"DocumentReference.{name}: {checks.FirstOrDefault(c => c.Concept is not null)?.Problem ?? $"{Describe(cc)} is not in {vsName}"}", where);
+    }
 
-    private static Concept? FindIn(ValueSet vs, Coding? c) => c is null ? null : vs.Find(c.System, c.Code);
+    private Concept Checked(string valueSetUrl, string? system, string? code, string where, string name, DateTimeOffset now)
+    {
+        var check = _terms.Check(valueSetUrl, system, code, now);
+        return check.Ok ? check.Concept! : throw DmpException.Invalid($"{name}: {check.Problem}", where);
+    }
+
+    /// <summary>
+    /// The confidentiality code (JDV_J08, TRE_A08 N/R/V) among the security labels; the visibility
+    /// statuses of TRE_A07 travel beside it and must be codes of JDV_J08 too.
+    /// </summary>
+    private Concept Confidentiality(DocumentReference doc, string at, DateTimeOffset now)
+    {
+        Concept? confidentiality = null;
+        foreach (var coding in doc.SecurityLabel.SelectMany(l => l.Coding).Where(c => _terms.Canonical(c.System) is Terminology.ConfidentialityAnsSystem or Terminology.VisibilityCanonicalSystem))
+        {
+            var check = Checked(Terminology.ConfidentialityCodesUrl, coding.System, coding.Code, at + ".securityLabel", "DocumentReference.securityLabel", now);
+            if (check.System != Terminology.VisibilityCanonicalSystem)
+            {
+                confidentiality ??= check;
+            }
+        }
+
+        return confidentiality ?? throw DmpException.Invalid($"DocumentReference.securityLabel: a confidentiality code (N, R or V of TRE_A08, {_terms.ValueSet(Terminology.ConfidentialityCodesUrl)?.Name}) is required", at + ".securityLabel");
+    }
 
     private static string Describe(CodeableConcept cc) => string.Join(", ", cc.Coding.Select(c => $"{c.System}|{c.Code}"));
 }

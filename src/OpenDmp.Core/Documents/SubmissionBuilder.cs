@@ -97,14 +97,14 @@ public static class SubmissionBuilder
                             Title = d.Title,
                             Creation = date.ToString("yyyy-MM-ddTHH:mm:sszzz", System.Globalization.CultureInfo.InvariantCulture),
                         },
-                        Format = new Coding(Terminology.FormatSystem, d.FormatCode),
+                        Format = new Coding(SystemOf(Terminology.FormatCodes, d.FormatCode, Terminology.FormatSystem), d.FormatCode),
                     },
                 ],
                 Context = new DocumentReference.ContextComponent
                 {
                     Period = new Period { Start = date.AddHours(-1).ToString("yyyy-MM-ddTHH:mm:sszzz", System.Globalization.CultureInfo.InvariantCulture) },
-                    FacilityType = new CodeableConcept(Terminology.FacilityTypes.Concepts.FirstOrDefault(c => c.Code == d.FacilityCode)?.System ?? Terminology.FacilitySystem, d.FacilityCode),
-                    PracticeSetting = new CodeableConcept(Terminology.PracticeSettingSystem, d.PracticeSettingCode),
+                    FacilityType = new CodeableConcept(SystemOf(Terminology.FacilityTypes, d.FacilityCode, Terminology.FacilitySystem), d.FacilityCode),
+                    PracticeSetting = new CodeableConcept(SystemOf(Terminology.PracticeSettings, d.PracticeSettingCode, Terminology.PracticeSettingSystem), d.PracticeSettingCode),
                 },
             };
             if (d.ReplacesDocumentId is not null)
@@ -151,4 +151,8 @@ public static class SubmissionBuilder
         sb.Append(System.Globalization.CultureInfo.InvariantCulture, $"trailer\n<< /Size {objects.Length + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n");
         return System.Text.Encoding.ASCII.GetBytes(sb.ToString());
     }
+
+    /// <summary>The code system of a code in a value set (a JDV mixes several), or the usual one.</summary>
+    private static string SystemOf(ValueSet vs, string code, string fallback) =>
+        vs.Concepts.FirstOrDefault(c => c.Code == code)?.System ?? fallback;
 }

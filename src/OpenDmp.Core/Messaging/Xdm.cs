@@ -5,7 +5,6 @@ using System.Text;
 using System.Xml.Linq;
 using Hl7.Fhir.Model;
 using OpenDmp.Core.Common;
-using OpenDmp.Core.Documents;
 using OpenDmp.Core.Identity;
 
 namespace OpenDmp.Core.Messaging;
@@ -45,20 +44,7 @@ public static class Xdm
     private const string SsUniqueId = "urn:uuid:96fdda7c-d067-4183-912e-bf5ee74998a8";
     private const string HasMember = "urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember";
 
-    /// <summary>Code systems as FHIR URIs and as the OIDs XDS metadata names them (codingScheme).</summary>
-    private static readonly (string Uri, string Oid)[] Systems =
-    [
-        (Terminology.Loinc, "2.16.840.1.113883.6.1"),
-        (Terminology.ClassSystem, "1.2.250.1.213.1.1.4.1"),
-        (Terminology.TypeCodeSystem, "1.2.250.1.213.1.1.4.12"),
-        (Terminology.FormatSystem, "1.3.6.1.4.1.19376.1.2.3"),
-        (Terminology.FacilitySystem, "1.2.250.1.71.4.2.4"),
-        (Terminology.NonProfessionalProducerSystem, "1.2.250.1.213.1.1.4.6"),
-        (Terminology.PracticeSettingSystem, "1.2.250.1.213.1.1.4.9"),
-        (Terminology.ConfidentialitySystem, "2.16.840.1.113883.5.25"),
-        (Terminology.VisibilitySystem, "1.2.250.1.213.1.1.4.13"),
-    ];
-
+    /// <summary>The OID XDS metadata names a code system by (codingScheme), from the loaded ANS code systems.</summary>
     public static string OidOf(string? system)
     {
         if (system is null)
@@ -66,30 +52,13 @@ public static class Xdm
             throw new XdmException("a code has no system");
         }
 
-        foreach (var (uri, oid) in Systems)
-        {
-            if (uri == system || uri == Terminology.CanonicalSystem(system))
-            {
-                return oid;
-            }
-        }
-
-        return system.StartsWith("urn:oid:", StringComparison.Ordinal) ? system[8..]
-            : throw new XdmException($"code system {system} has no OID known to OpenDMP, so it cannot be written as XDS metadata");
+        return OpenDmp.Core.Terminologies.TerminologySet.Shipped.OidOf(system)
+            ?? (system.StartsWith("urn:oid:", StringComparison.Ordinal) ? system[8..]
+            : throw new XdmException($"code system {system} has no OID known to OpenDMP, so it cannot be written as XDS metadata"));
     }
 
-    public static string SystemOf(string oid)
-    {
-        foreach (var (uri, o) in Systems)
-        {
-            if (o == oid)
-            {
-                return uri;
-            }
-        }
-
-        return "urn:oid:" + oid;
-    }
+    /// <summary>The canonical URL of the code system an XDS codingScheme OID names (urn:oid:… when unknown).</summary>
+    public static string SystemOf(string oid) => OpenDmp.Core.Terminologies.TerminologySet.Shipped.SystemOfOid(oid);
 
     /// <summary>Writes an ITI-65 transaction bundle as an XDM ZIP. The patient is named by INS (value, OID).</summary>
     public static byte[] FromBundle(Bundle bundle, string ins, string insOid)

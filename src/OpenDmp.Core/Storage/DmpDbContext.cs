@@ -53,6 +53,7 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
     public DbSet<OpenDmp.Core.Messaging.OutboundMessage> OutboundMessages => Set<OpenDmp.Core.Messaging.OutboundMessage>();
     public DbSet<OpenDmp.Core.Messaging.OutboundRecipient> OutboundRecipients => Set<OpenDmp.Core.Messaging.OutboundRecipient>();
     public DbSet<OpenDmp.Core.Messaging.InboundMessage> InboundMessages => Set<OpenDmp.Core.Messaging.InboundMessage>();
+    public DbSet<OpenDmp.Core.Terminologies.TerminologyImport> TerminologyImports => Set<OpenDmp.Core.Terminologies.TerminologyImport>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -234,6 +235,13 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
             e.ToTable("inbound_messages");
             e.HasKey(x => x.Key);
             e.HasIndex(x => x.ProcessedAt);
+        });
+        modelBuilder.Entity<OpenDmp.Core.Terminologies.TerminologyImport>(e =>
+        {
+            e.ToTable("terminology_imports");
+            e.HasKey(x => x.Sequence);
+            e.Property(x => x.Sequence).ValueGeneratedOnAdd();
+            e.HasIndex(x => new { x.Url, x.Version }).IsUnique();
         });
         modelBuilder.Entity<ContentBlob>(e =>
         {

@@ -38,6 +38,7 @@ public static class AdminCli
         AddGroup(root, c);
         AddRecord(root, c);
         AddImport(root, c);
+        AddTerminology(root, c);
         AddAudit(root, c);
 
         // Parse errors (unknown command, missing or malformed option) are invalid input: exit code 2.
@@ -366,6 +367,50 @@ public static class AdminCli
             }
         }, ct)));
         root.Subcommands.Add(new Command("import", "bulk imports") { importFhir });
+    }
+
+    /// <summary>terminology import | list.</summary>
+    private static void AddTerminology(RootCommand root, Cli c)
+    {
+        var files = new Argument<string[]>("files") { Description = "ANS publications: FHIR R4 ValueSet / CodeSystem JSON files (or Bundles of them)", Arity = ArgumentArity.OneOrMore };
+        var import = new Command("import", "load newer ANS terminology publications without a new release (idempotent, versioned, audited); the previous versions stay readable") { files };
+        import.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
+        {
+            foreach (var file in pr.GetValue(files)!)
+            {
+                if (!File.Exists(file))
+                {
+                    throw DmpException.Invalid($"file not found: {file}");
+                }
+
+                if (new FileInfo(file).Length > OpenDmp.Core.Terminologies.TerminologyJson.MaxBytes)
+                {
+                    throw DmpException.Invalid($"{file}: larger than {OpenDmp.Core.Terminologies.TerminologyJson.MaxBytes} bytes");
+                }
+
+                var importer = sp.GetRequiredService<OpenDmp.Core.Terminologies.TerminologyImporter>();
+                foreach (var result in await importer.ImportAsync(await File.ReadAllTextAsync(file, ct), Path.GetFileName(file), Actor.Operator, Channels.Admin, ct))
+                {
+                    await c.Out.WriteLineAsync($"{Path.GetFileName(file)}: {result}");
+                }
+            }
+
+            await c.Out.WriteLineAsync($"Running servers put the new versions in force within {OpenDmp.Core.Terminologies.TerminologyCatalog.RefreshInterval.TotalSeconds:0} s.");
+        }, ct)));
+
+        var list = new Command("list", "list the value sets and code systems in force, with their version and origin (shipped or imported)");
+        list.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
+        {
+            var catalog = sp.GetRequiredService<OpenDmp.Core.Terminologies.TerminologyCatalog>();
+            await catalog.RefreshAsync(force: true, ct);
+            var set = catalog.Current;
+            foreach (var r in set.ValueSets.Cast<OpenDmp.Core.Terminologies.TerminologyResource>().Concat(set.CodeSystems).OrderBy(r => r.ResourceType, StringComparer.Ordinal).ThenBy(r => r.Name, StringComparer.Ordinal).ThenBy(r => r.Origin.Sequence))
+            {
+                var inForce = (r.ResourceType == "ValueSet" ? set.ValueSet(r.Url)?.Version : set.CodeSystem(r.Url)?.Version) == r.Version;
+                await c.Out.WriteLineAsync($"{r.ResourceType,-10} {r.Name,-45} {r.Version,-16} {(inForce ? "in force" : "superseded"),-10} {r.Origin.Kind}");
+            }
+        }, ct)));
+        root.Subcommands.Add(new Command("terminology", "ANS terminologies (JDV value sets, TRE code systems)") { import, list });
     }
 
     /// <summary>audit verify | checkpoint | verify-proof.</summary>

@@ -115,6 +115,7 @@ public static class FhirEndpoints
             .WithMetadata(new DmpEndpoint(Requirement.Patient, AuditAction.Read));
 
         fhir.MapConsent();
+        fhir.MapTerminology();
         OpenDmp.Server.Messaging.MessagingEndpoints.MapMessaging(fhir);
 
         fhir.MapFallback(ctx => throw new DmpException(ErrorKind.NotFound, $"no FHIR interaction {ctx.Request.Method} {ctx.Request.Path}; see /fhir/metadata"))

@@ -32,6 +32,9 @@ public static class FhirResults
     public static IResult Resource(string json, HttpRequest request, int status = 200, string? versionId = null, string? location = null) =>
         new RawFhirResult(Absolutize(json, BaseUrl(request)), status, versionId, location);
 
+    /// <summary>A FHIR JSON text as it is (reference data: no Binary URLs to make absolute).</summary>
+    public static IResult Json(string json, string? versionId = null) => new RawFhirResult(json, 200, versionId, null);
+
     public static IResult Resource(Base resource, int status = 200) => new RawFhirResult(FhirJson.Serialize(resource), status, null, null);
 
     public static IResult Outcome(int status, OperationOutcome.IssueType code, string message, string? expression = null, string? correlationId = null)

@@ -49,6 +49,8 @@ public static class CoreServices
         services.AddScoped<DirectoryService>();
         services.AddScoped<DirectoryQueries>();
         services.AddScoped<ProvideDocumentBundle>();
+        services.AddSingleton<OpenDmp.Core.Terminologies.TerminologyCatalog>();
+        services.AddScoped<OpenDmp.Core.Terminologies.TerminologyImporter>();
         services.AddScoped<DocumentQueries>();
         services.AddScoped<FhirImporter>();
         services.AddScoped<OpenDmp.Core.Clinical.ObservationQueries>();

@@ -24,6 +24,9 @@ public static class OpenDmpHost
 
         await CoreServices.MigrateAsync(services, ct);
 
+        // The terminology in force (shipped ANS publications plus imports) before the first document.
+        await services.GetRequiredService<OpenDmp.Core.Terminologies.TerminologyCatalog>().RefreshAsync(force: true, ct);
+
         // The revocation list is loaded before the first handshake (then refreshed by RevocationService).
         using var scope = services.CreateScope();
         await services.GetRequiredService<RevocationList>().RefreshAsync(scope.ServiceProvider.GetRequiredService<DmpDbContext>(), TimeProvider.System, ct);

@@ -1,6 +1,6 @@
 using Hl7.Fhir.Model;
-using OpenDmp.Core.Documents;
 using OpenDmp.Core.Fhir;
+using OpenDmp.Core.Terminologies;
 
 namespace OpenDmp.Server.Portal;
 
@@ -23,9 +23,13 @@ public sealed record DocumentView(
     bool PatientProvided,
     string? AuthorRpps = null)
 {
-    public static DocumentView From(string json) => From(FhirJson.Parse<DocumentReference>(json));
+    public static DocumentView From(string json, TerminologySet terms) => From(FhirJson.Parse<DocumentReference>(json), terms);
 
-    public static DocumentView From(DocumentReference d)
+    /// <summary>
+    /// The view of a document; code displays come from the loaded ANS code systems (French; retired
+    /// codes keep their display), the display sent with the document only when the code is unknown.
+    /// </summary>
+    public static DocumentView From(DocumentReference d, TerminologySet terms)
     {
         var type = d.Type?.Coding.FirstOrDefault();
         var cls = d.Category.SelectMany(c => c.Coding).FirstOrDefault();
@@ -38,13 +42,13 @@ public sealed record DocumentView(
             d.Id ?? string.Empty,
             d.Description ?? d.Content.FirstOrDefault()?.Attachment?.Title ?? type?.Display ?? d.Id ?? string.Empty,
             type?.Code ?? string.Empty,
-            type?.Display ?? Display(Terminology.TypeCodes, type),
+            Display(terms, type),
             cls?.Code ?? string.Empty,
-            cls?.Display ?? Display(Terminology.ClassCodes, cls),
+            Display(terms, cls),
             d.Date,
             author,
-            facility?.Display ?? Display(Terminology.FacilityTypes, facility),
-            setting?.Display ?? Display(Terminology.PracticeSettings, setting),
+            Display(terms, facility),
+            Display(terms, setting),
             d.Content.FirstOrDefault()?.Attachment?.ContentType ?? "application/octet-stream",
             labels.Contains("MASQUE_PS"),
             labels.Contains("INVISIBLE_PATIENT"),
@@ -53,8 +57,8 @@ public sealed record DocumentView(
             role?.Identifier.Select(i => OpenDmp.Core.Identity.Rpps.FromIdentifier(i.System, i.Value ?? string.Empty)).FirstOrDefault(r => r is not null));
     }
 
-    private static string Display(OpenDmp.Core.Documents.ValueSet set, Coding? coding) =>
-        coding is null ? "—" : set.Concepts.FirstOrDefault(c => c.Code == coding.Code)?.Display ?? coding.Code ?? "—";
+    private static string Display(TerminologySet terms, Coding? coding) =>
+        coding is null ? "—" : terms.Display(coding.System, coding.Code) ?? coding.Display ?? coding.Code ?? "—";
 
     /// <summary>Whether the content is a CDA R2 document (rendered to HTML, never shown as XML).</summary>
     public bool IsCda => ContentType is "text/xml" or "application/xml" or "application/hl7-v3+xml" or "application/hl7-cda+xml";

@@ -17,6 +17,21 @@ public abstract class PortalComponent : ComponentBase
 
     protected Actor Actor => HttpContext.Actor();
 
+    /// <summary>The terminology in force (pick lists, French displays of codes).</summary>
+    protected OpenDmp.Core.Terminologies.TerminologySet Terms => HttpContext.RequestServices.GetRequiredService<OpenDmp.Core.Terminologies.TerminologyCatalog>().Current;
+
+    /// <summary>The codes of a value set in force that a new document may use (retired ones left out), in display order.</summary>
+    protected IEnumerable<OpenDmp.Core.Documents.Concept> PickList(string valueSetUrl) =>
+        Terms.ValueSet(valueSetUrl) is { } vs
+            ? Terms.Expand(vs, null, activeOnly: true, TimeProvider.System.GetUtcNow()).Select(i => new OpenDmp.Core.Documents.Concept(i.System, i.Code, i.Display))
+            : [];
+
+    /// <summary>What the portal shows of a document, with displays from the terminology in force.</summary>
+    protected DocumentView ViewOf(string json) => DocumentView.From(json, Terms);
+
+    /// <summary>What the portal shows of a document, with displays from the terminology in force.</summary>
+    protected DocumentView ViewOf(Hl7.Fhir.Model.DocumentReference d) => DocumentView.From(d, Terms);
+
     protected static string Channel => Channels.Portal;
 
     protected CancellationToken Aborted => HttpContext.RequestAborted;

@@ -50,6 +50,7 @@ public sealed class CliRobustnessTests : IDisposable
     [InlineData("audit", "verify")]
     [InlineData("patient", "activation", "--ins", "156037505602424")]
     [InlineData("import", "fhir", "x.json")]
+    [InlineData("terminology", "import", "x.json")]
     public async Task MissingDataFolder_IsRefused_NotCreated(params string[] args)
     {
         var (code, _, err) = await CliAsync([.. args, "--data", _dir]);

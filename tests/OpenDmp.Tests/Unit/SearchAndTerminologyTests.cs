@@ -53,7 +53,8 @@ public class TerminologyTests
         Assert.NotNull(Terminology.FacilityTypes.Find(Terminology.FacilitySystem, "SA01"));
         Assert.NotNull(Terminology.PracticeSettings.Find(Terminology.PracticeSettingSystem, "ETABLISSEMENT"));
         Assert.NotNull(Terminology.FormatCodes.Find(Terminology.FormatSystem, "urn:ihe:iti:xds-sd:pdf:2008"));
-        Assert.NotNull(Terminology.ConfidentialityCodes.Find(Terminology.VisibilitySystem, "N"));
+        Assert.NotNull(Terminology.ConfidentialityCodes.Find(Terminology.VisibilitySystem, "MASQUE_PS"));
+        Assert.Null(Terminology.ConfidentialityCodes.Find(Terminology.VisibilitySystem, "N"));
         Assert.Null(Terminology.ClassCodes.Find(Terminology.ClassSystem, "12"));
         Assert.Null(Terminology.TypeCodes.Find("http://loinc.org", "34117-2"));
     }
