@@ -331,7 +331,8 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
             await guard.AuditAsync(new AuditItem(recordId, actor, AuditAction.Read, AuditOutcomes.Denied, channel, "DocumentReference", targetId, Detail: "hidden " + what), ct);
         }
 
-        throw DmpException.Invalid($"{what} DocumentReference/{targetId} is not a document of this patient's record", where);
+        // The message does not repeat the target (it may have been named by its unique id): the client knows what it sent.
+        throw DmpException.Invalid($"the {what} is not a document of this patient's record", where);
     }
 
     /// <summary>Step 6: content first (outside the record's gate: new keys, no contention), then the metadata in one transaction under the gate.</summary>
@@ -517,14 +518,27 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
 
         foreach (var rel in doc.RelatesTo)
         {
-            if (rel.Code is null || rel.Target?.Reference is null)
+            if (rel.Code is null || (rel.Target?.Reference is null && rel.Target?.Identifier?.Value is null))
             {
-                throw DmpException.Invalid("relatesTo needs a code and a target reference", at + ".relatesTo");
+                throw DmpException.Invalid("relatesTo needs a code and a target (reference DocumentReference/[id], or identifier = the target's masterIdentifier)", at + ".relatesTo");
             }
 
-            RejectForeign(rel.Target.Reference, at + ".relatesTo.target");
-            var targetId = References.LogicalId(rel.Target.Reference, "DocumentReference")
-                ?? throw DmpException.Invalid($"relatesTo.target must be DocumentReference/[id], got {rel.Target.Reference}", at + ".relatesTo.target");
+            string targetId;
+            if (rel.Target.Reference is null)
+            {
+                // A logical reference by the target's unique id (what a CDA's relatedDocument names); an
+                // id this record does not hold answers like a document the actor may not see.
+                var unique = rel.Target!.Identifier!.Value;
+                targetId = await db.Documents.AsNoTracking().Where(x => x.RecordId == recordId && x.MasterIdentifier == unique && !x.Erased).Select(x => x.Id).FirstOrDefaultAsync(ct)
+                    ?? throw DmpException.Invalid("the relatesTo target is not a document of this patient's record", "DocumentReference.relatesTo.target");
+            }
+            else
+            {
+                RejectForeign(rel.Target.Reference, at + ".relatesTo.target");
+                targetId = References.LogicalId(rel.Target.Reference, "DocumentReference")
+                    ?? throw DmpException.Invalid($"relatesTo.target must be DocumentReference/[id], got {rel.Target.Reference}", at + ".relatesTo.target");
+            }
+
             var code = Hl7.Fhir.Utility.EnumUtility.GetLiteral(rel.Code)!;
             nd.Links.Add(new DocumentLink { RecordId = recordId, DocumentId = id, Kind = code, Target = targetId });
             rel.Target = new ResourceReference("DocumentReference/" + targetId);
@@ -664,7 +678,10 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
         Concept? confidentiality = null;
         foreach (var coding in doc.SecurityLabel.SelectMany(l => l.Coding).Where(c => _terms.Canonical(c.System) is Terminology.ConfidentialityAnsSystem or Terminology.VisibilityCanonicalSystem))
         {
-            var check = Checked(Terminology.ConfidentialityCodesUrl, coding.System, coding.Code, at + ".securityLabel", "DocumentReference.securityLabel", now);
+            // The PDSm examples write the normal confidentiality as code N of TRE_A07 (which has no N):
+            // read as TRE_A08 N, the only meaning it can have (ADR 0016).
+            var system = _terms.Canonical(coding.System) == Terminology.VisibilityCanonicalSystem && coding.Code == "N" ? Terminology.ConfidentialityAnsSystem : coding.System;
+            var check = Checked(Terminology.ConfidentialityCodesUrl, system, coding.Code, at + ".securityLabel", "DocumentReference.securityLabel", now);
             if (check.System != Terminology.VisibilityCanonicalSystem)
             {
                 confidentiality ??= check;

@@ -109,8 +109,7 @@ public sealed class TerminologyImporter(DmpDbContext db, WriteGate gate, AuditTr
         var now = clock.GetUtcNow();
         foreach (var r in resources)
         {
-            var known = (r.ResourceType == "CodeSystem" ? current.CodeSystems : current.ValueSets.Cast<TerminologyResource>())
-                .FirstOrDefault(x => x.Url == r.Url && x.Version == r.Version);
+            var known = current.All.FirstOrDefault(x => x.ResourceType == r.ResourceType && x.Url == r.Url && x.Version == r.Version);
             if (known is not null)
             {
                 results.Add(known.Sha256 == r.Sha256
@@ -119,7 +118,7 @@ public sealed class TerminologyImporter(DmpDbContext db, WriteGate gate, AuditTr
                 continue;
             }
 
-            if (current.ValueSets.Concat<TerminologyResource>(current.CodeSystems).FirstOrDefault(x => x.Id == r.Id && x.Url != r.Url) is { } clash)
+            if (current.All.FirstOrDefault(x => x.ResourceType == r.ResourceType && x.Id == r.Id && x.Url != r.Url) is { } clash)
             {
                 throw new DmpException(ErrorKind.Conflict, $"{source}: the id {r.Id} already names {clash.Url}; a resource with another URL needs another id");
             }

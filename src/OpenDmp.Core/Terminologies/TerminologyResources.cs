@@ -52,6 +52,15 @@ public sealed class ValueSetVersion : TerminologyResource
     public required IReadOnlyList<ValueSetInclude> Excludes { get; init; }
 }
 
+/// <summary>One correspondence of a concept map: a source code to a target code.</summary>
+public sealed record ConceptMapping(string SourceSystem, string SourceCode, string TargetSystem, string TargetCode, string Equivalence);
+
+/// <summary>A version of a concept map (an ANS ASS table: CDA template → format code, type → class).</summary>
+public sealed class ConceptMapVersion : TerminologyResource
+{
+    public required IReadOnlyList<ConceptMapping> Mappings { get; init; }
+}
+
 /// <summary>
 /// Reads ANS terminology publications: FHIR R4 CodeSystem and ValueSet JSON (also a Bundle of them).
 /// Bounded like every untrusted input (size, depth); what it cannot honour (value set filters,
@@ -151,7 +160,13 @@ public static class TerminologyJson
                 Includes = Compose(r, "include", source),
                 Excludes = Compose(r, "exclude", source),
             },
-            _ => throw DmpException.Invalid($"{source}: a {type ?? "resource without resourceType"} is not a terminology resource (CodeSystem or ValueSet expected)"),
+            "ConceptMap" => new ConceptMapVersion
+            {
+                ResourceType = type, Id = id, Url = url, Version = version, Name = name, Title = Str(r, "title"), Status = Str(r, "status"), Date = Str(r, "date"),
+                Oids = oids, Json = json, Sha256 = sha, Origin = origin ?? TerminologyOrigin.Shipped,
+                Mappings = Mappings(r, source),
+            },
+            _ => throw DmpException.Invalid($"{source}: a {type ?? "resource without resourceType"} is not a terminology resource (CodeSystem, ValueSet or ConceptMap expected)"),
         };
     }
 
@@ -236,6 +251,38 @@ public static class TerminologyJson
 
             result.Add(new ValueSetInclude(system, concepts));
             i++;
+        }
+
+        return result;
+    }
+
+    private static List<ConceptMapping> Mappings(JsonElement r, string source)
+    {
+        var result = new List<ConceptMapping>();
+        if (!r.TryGetProperty("group", out var groups) || groups.ValueKind != JsonValueKind.Array)
+        {
+            return result;
+        }
+
+        var g = 0;
+        foreach (var group in groups.EnumerateArray())
+        {
+            var from = Str(group, "source") ?? throw DmpException.Invalid($"{source}: ConceptMap.group[{g}].source (the source code system) is required");
+            var to = Str(group, "target") ?? throw DmpException.Invalid($"{source}: ConceptMap.group[{g}].target (the target code system) is required");
+            if (group.TryGetProperty("element", out var elements) && elements.ValueKind == JsonValueKind.Array)
+            {
+                foreach (var e in elements.EnumerateArray())
+                {
+                    var code = Str(e, "code") ?? throw DmpException.Invalid($"{source}: ConceptMap.group[{g}].element without a code");
+                    if (e.TryGetProperty("target", out var targets) && targets.ValueKind == JsonValueKind.Array)
+                    {
+                        result.AddRange(targets.EnumerateArray().Where(t => Str(t, "code") is not null)
+                            .Select(t => new ConceptMapping(from, code, to, Str(t, "code")!, Str(t, "equivalence") ?? "equivalent")));
+                    }
+                }
+            }
+
+            g++;
         }
 
         return result;

@@ -33,6 +33,7 @@ public sealed class TerminologySet
 
     private readonly Dictionary<string, List<CodeSystemVersion>> _codeSystems;
     private readonly Dictionary<string, List<ValueSetVersion>> _valueSets;
+    private readonly Dictionary<string, List<ConceptMapVersion>> _conceptMaps;
     private readonly Dictionary<string, string> _aliases;
     private readonly Dictionary<string, string> _oids;
     private readonly Dictionary<(string Url, string Version), Dictionary<(string System, string Code), string?>> _members = [];
@@ -43,11 +44,13 @@ public sealed class TerminologySet
         var all = resources.OrderBy(r => r.Origin.Sequence).ToList();
         _codeSystems = all.OfType<CodeSystemVersion>().GroupBy(c => c.Url, StringComparer.Ordinal).ToDictionary(g => g.Key, g => Distinct(g), StringComparer.Ordinal);
         _valueSets = all.OfType<ValueSetVersion>().GroupBy(v => v.Url, StringComparer.Ordinal).ToDictionary(g => g.Key, g => Distinct(g), StringComparer.Ordinal);
+        _conceptMaps = all.OfType<ConceptMapVersion>().GroupBy(v => v.Url, StringComparer.Ordinal).ToDictionary(g => g.Key, g => Distinct(g), StringComparer.Ordinal);
         _aliases = new Dictionary<string, string>(StringComparer.Ordinal);
         _oids = new Dictionary<string, string>(StringComparer.Ordinal) { [Terminology.Loinc] = "2.16.840.1.113883.6.1" };
         foreach (var cs in _codeSystems.Values.Select(v => v[^1]))
         {
-            foreach (var oid in cs.Oids.Where(o => o.Length > 0 && char.IsAsciiDigit(o[0])))
+            // ANS identifiers are OIDs, except TRE_A10 and TRE_A12 ("URN", "ASTM"), the codingScheme XDS writes for them.
+            foreach (var oid in cs.Oids.Where(o => o.Length > 0))
             {
                 _aliases["urn:oid:" + oid] = cs.Url;
                 _aliases[oid] = cs.Url;
@@ -73,8 +76,19 @@ public sealed class TerminologySet
     public static TerminologySet Build(IEnumerable<TerminologyResource> resources) => new(resources);
 
     /// <summary>This set with more (imported) resources.</summary>
-    public TerminologySet With(IEnumerable<TerminologyResource> imported) =>
-        new(_codeSystems.Values.SelectMany(v => v).Cast<TerminologyResource>().Concat(_valueSets.Values.SelectMany(v => v)).Concat(imported));
+    public TerminologySet With(IEnumerable<TerminologyResource> imported) => new(All.Concat(imported));
+
+    /// <summary>Every resource of the set, every version.</summary>
+    public IEnumerable<TerminologyResource> All =>
+        _codeSystems.Values.SelectMany(v => v).Cast<TerminologyResource>().Concat(_valueSets.Values.SelectMany(v => v)).Concat(_conceptMaps.Values.SelectMany(v => v));
+
+    public IEnumerable<ConceptMapVersion> ConceptMaps => _conceptMaps.Values.SelectMany(v => v);
+
+    /// <summary>The targets of a code in the concept map in force (source system in any spelling; none when unmapped).</summary>
+    public IReadOnlyList<ConceptMapping> Map(string conceptMapUrl, string? sourceSystem, string code) =>
+        _conceptMaps.TryGetValue(conceptMapUrl, out var v)
+            ? [.. v[^1].Mappings.Where(m => m.SourceCode == code && (sourceSystem is null || Canonical(m.SourceSystem) == Canonical(sourceSystem)))]
+            : [];
 
     public IEnumerable<CodeSystemVersion> CodeSystems => _codeSystems.Values.SelectMany(v => v);
 
@@ -93,6 +107,7 @@ public sealed class TerminologySet
     {
         "CodeSystem" => [.. CodeSystems.Where(c => c.Id == id).OrderBy(c => c.Origin.Sequence)],
         "ValueSet" => [.. ValueSets.Where(c => c.Id == id).OrderBy(c => c.Origin.Sequence)],
+        "ConceptMap" => [.. ConceptMaps.Where(c => c.Id == id).OrderBy(c => c.Origin.Sequence)],
         _ => [],
     };
 
@@ -293,7 +308,7 @@ public sealed class TerminologySet
     {
         var asm = typeof(TerminologySet).Assembly;
         var list = new List<TerminologyResource>();
-        foreach (var name in asm.GetManifestResourceNames().Where(n => (n.StartsWith("ans/CodeSystem-", StringComparison.Ordinal) || n.StartsWith("ans/ValueSet-", StringComparison.Ordinal)) && n.EndsWith(".json", StringComparison.Ordinal)).Order(StringComparer.Ordinal))
+        foreach (var name in asm.GetManifestResourceNames().Where(n => n.StartsWith("ans/", StringComparison.Ordinal) && n.EndsWith(".json", StringComparison.Ordinal)).Order(StringComparer.Ordinal))
         {
             using var stream = asm.GetManifestResourceStream(name)!;
             using var reader = new StreamReader(stream);

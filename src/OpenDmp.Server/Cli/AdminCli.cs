@@ -373,7 +373,7 @@ public static class AdminCli
     private static void AddTerminology(RootCommand root, Cli c)
     {
         var files = new Argument<string[]>("files") { Description = "ANS publications: FHIR R4 ValueSet / CodeSystem JSON files (or Bundles of them)", Arity = ArgumentArity.OneOrMore };
-        var import = new Command("import", "load newer ANS terminology publications without a new release (idempotent, versioned, audited); the previous versions stay readable") { files };
+        var import = new Command("import", "load newer ANS terminology publications (value sets, code systems, concept maps) without a new release (idempotent, versioned, audited); the previous versions stay readable") { files };
         import.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
         {
             foreach (var file in pr.GetValue(files)!)
@@ -404,9 +404,9 @@ public static class AdminCli
             var catalog = sp.GetRequiredService<OpenDmp.Core.Terminologies.TerminologyCatalog>();
             await catalog.RefreshAsync(force: true, ct);
             var set = catalog.Current;
-            foreach (var r in set.ValueSets.Cast<OpenDmp.Core.Terminologies.TerminologyResource>().Concat(set.CodeSystems).OrderBy(r => r.ResourceType, StringComparer.Ordinal).ThenBy(r => r.Name, StringComparer.Ordinal).ThenBy(r => r.Origin.Sequence))
+            foreach (var r in set.All.OrderBy(r => r.ResourceType, StringComparer.Ordinal).ThenBy(r => r.Name, StringComparer.Ordinal).ThenBy(r => r.Origin.Sequence))
             {
-                var inForce = (r.ResourceType == "ValueSet" ? set.ValueSet(r.Url)?.Version : set.CodeSystem(r.Url)?.Version) == r.Version;
+                var inForce = set.All.Where(x => x.ResourceType == r.ResourceType && x.Url == r.Url).MaxBy(x => x.Origin.Sequence)?.Version == r.Version;
                 await c.Out.WriteLineAsync($"{r.ResourceType,-10} {r.Name,-45} {r.Version,-16} {(inForce ? "in force" : "superseded"),-10} {r.Origin.Kind}");
             }
         }, ct)));

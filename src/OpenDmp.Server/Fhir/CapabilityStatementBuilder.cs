@@ -10,7 +10,7 @@ namespace OpenDmp.Server.Fhir;
 /// <summary>The CapabilityStatement: exactly what this server implements, no more.</summary>
 public static class CapabilityStatementBuilder
 {
-    public static CapabilityStatement Build(string baseUrl)
+    public static CapabilityStatement Build(string baseUrl, OpenDmp.Core.Terminologies.TerminologySet? terminology = null)
     {
         var cs = new CapabilityStatement
         {
@@ -77,6 +77,13 @@ public static class CapabilityStatementBuilder
         rest.Resource.Add(Resource("Organization", ["read", "search-type"], DirectoryQueries.OrganizationParams, "Directory"));
         rest.Resource.Add(Resource("Observation", ["search-type"], ObservationQueries.SearchParamNames, "Structured results (e.g. LOINC-coded values)"));
         rest.Resource.Add(Resource("AuditEvent", ["search-type"], OpenDmp.Core.Audit.AuditQueries.SearchParamNames, "The record's audit trail (IHE BALP shape), newest first: the patient sees every access (except those about documents not yet released to them), the treating physician every access, other professionals with a grant their own"));
+        var terms = terminology ?? OpenDmp.Core.Terminologies.TerminologySet.Shipped;
+        var inForce = string.Join(", ", terms.ValueSets.Select(v => v.Url).Distinct(StringComparer.Ordinal).Select(u => terms.ValueSet(u)!).OrderBy(v => v.Name, StringComparer.Ordinal).Select(v => $"{v.Name} {v.Version}"));
+        rest.Resource.Add(Resource("ValueSet", ["read", "vread", "search-type"], new HashSet<string> { "url", "version", "name", "_id" }, $"Public. The ANS value sets (JDV) in force and their earlier versions (vread by version, search by url). In force: {inForce}"));
+        rest.Resource[^1].Operation.Add(new OperationComponent { Name = "expand", Definition = "http://hl7.org/fhir/OperationDefinition/ValueSet-expand", Documentation = "url or [id]; filter (code and display, case- and accent-insensitive), activeOnly, count (≤ 1000), offset, valueSetVersion" });
+        rest.Resource[^1].Operation.Add(new OperationComponent { Name = "validate-code", Definition = "http://hl7.org/fhir/OperationDefinition/ValueSet-validate-code", Documentation = "url or [id]; system (URL or OID), code, display: whether a new document may use the code (retired codes: false, with the date)" });
+        rest.Resource.Add(Resource("CodeSystem", ["read", "vread", "search-type"], new HashSet<string> { "url", "version", "name", "_id" }, "Public. The ANS code systems (TRE) in force and their earlier versions"));
+        rest.Resource[^1].Operation.Add(new OperationComponent { Name = "lookup", Definition = "http://hl7.org/fhir/OperationDefinition/CodeSystem-lookup", Documentation = "system (URL or OID), code, version: display, designations, inactive, dateFin" });
         cs.Rest.Add(rest);
         return cs;
     }
@@ -94,6 +101,7 @@ public static class CapabilityStatementBuilder
                 Code = i switch
                 {
                     "read" => TypeRestfulInteraction.Read,
+                    "vread" => TypeRestfulInteraction.Vread,
                     "search-type" => TypeRestfulInteraction.SearchType,
                     "patch" => TypeRestfulInteraction.Patch,
                     "delete" => TypeRestfulInteraction.Delete,

@@ -19,7 +19,7 @@ public static class FhirEndpoints
     {
         var fhir = app.MapGroup("/fhir");
 
-        fhir.MapGet("/metadata", (HttpRequest r) => FhirResults.Resource(CapabilityStatementBuilder.Build(FhirResults.BaseUrl(r))))
+        fhir.MapGet("/metadata", (HttpRequest r, OpenDmp.Core.Terminologies.TerminologyCatalog t) => FhirResults.Resource(CapabilityStatementBuilder.Build(FhirResults.BaseUrl(r), t.Current)))
             .WithMetadata(Public);
 
         // ITI-65 Provide Document Bundle (transaction).
@@ -29,6 +29,15 @@ public static class FhirEndpoints
             var bundle = FhirJson.Parse<Bundle>(await ReadBodyAsync(ctx, options.TransactionBytesLimit));
             var response = await handler.HandleAsync(bundle, ctx.Actor(), Channels.Api, ctx.RequestAborted);
             return FhirResults.Resource(response);
+        }).WithMetadata(new DmpEndpoint(Requirement.Professional, AuditAction.Create));
+
+        // ITI-105 Simplified Publish: one DocumentReference with its document inline; a CDA needs no other metadata.
+        fhir.MapPost("/DocumentReference", async (HttpContext ctx, SimplifiedPublish handler, DocumentOptions options, TransactionGate gate) =>
+        {
+            using var slot = await gate.EnterAsync(ctx);
+            var doc = FhirJson.Parse<DocumentReference>(await ReadBodyAsync(ctx, options.TransactionBytesLimit));
+            var (id, json) = await handler.HandleAsync(doc, ctx.Actor(), Channels.Api, ctx.RequestAborted);
+            return FhirResults.Resource(json, ctx.Request, StatusCodes.Status201Created, "1", $"{FhirResults.BaseUrl(ctx.Request)}/DocumentReference/{id}/_history/1");
         }).WithMetadata(new DmpEndpoint(Requirement.Professional, AuditAction.Create));
 
         // PDQm.

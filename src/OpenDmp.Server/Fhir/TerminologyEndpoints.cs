@@ -21,7 +21,7 @@ public static class TerminologyEndpoints
 
     public static RouteGroupBuilder MapTerminology(this RouteGroupBuilder fhir)
     {
-        foreach (var type in new[] { "ValueSet", "CodeSystem" })
+        foreach (var type in new[] { "ValueSet", "CodeSystem", "ConceptMap" })
         {
             fhir.MapGet($"/{type}", async (HttpContext ctx, TerminologyCatalog c) => Search(type, await c.GetAsync(ctx.RequestAborted), ctx.Request)).WithMetadata(Public);
             fhir.MapGet($"/{type}/{{id}}", async (string id, HttpContext ctx, TerminologyCatalog c) => Read(type, id, null, await c.GetAsync(ctx.RequestAborted))).WithMetadata(Public);
@@ -44,7 +44,7 @@ public static class TerminologyEndpoints
             throw Bad($"unsupported search parameter '{key}' on {type} (url, version, name, _id)", key);
         }
 
-        IEnumerable<TerminologyResource> all = type == "ValueSet" ? set.ValueSets : set.CodeSystems;
+        var all = set.All.Where(r => r.ResourceType == type);
         var url = q["url"].ToString();
         var version = q["version"].ToString();
         var name = q["name"].ToString();
@@ -82,7 +82,7 @@ public static class TerminologyEndpoints
     private static JsonObject WithMeta(TerminologyResource r, TerminologySet set)
     {
         var node = JsonNode.Parse(r.Json)!.AsObject();
-        var inForce = (r is ValueSetVersion ? set.ValueSet(r.Url)?.Version : set.CodeSystem(r.Url)?.Version) == r.Version;
+        var inForce = set.All.Where(x => x.ResourceType == r.ResourceType && x.Url == r.Url).MaxBy(x => x.Origin.Sequence)?.Version == r.Version;
         var meta = new JsonObject { ["versionId"] = r.Version };
         if (r.Origin.ImportedAt is { } at)
         {

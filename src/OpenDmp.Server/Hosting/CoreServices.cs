@@ -49,6 +49,7 @@ public static class CoreServices
         services.AddScoped<DirectoryService>();
         services.AddScoped<DirectoryQueries>();
         services.AddScoped<ProvideDocumentBundle>();
+        services.AddScoped<SimplifiedPublish>();
         services.AddSingleton<OpenDmp.Core.Terminologies.TerminologyCatalog>();
         services.AddScoped<OpenDmp.Core.Terminologies.TerminologyImporter>();
         services.AddScoped<DocumentQueries>();

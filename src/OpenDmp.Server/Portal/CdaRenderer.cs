@@ -55,8 +55,10 @@ public static class CdaRenderer
     private static string? Html(XDocument doc, int headingLevel)
     {
 
-        var root = doc.Root;
-        if (root is null || root.Name != V3 + "ClinicalDocument")
+        // An "auto-présentable" document carries its ClinicalDocument inside an XSL stylesheet: the
+        // document is shown, the stylesheet is never run.
+        var root = OpenDmp.Core.Documents.Cda.CdaHeader.ClinicalDocument(doc);
+        if (root is null)
         {
             return null;
         }
@@ -118,11 +120,15 @@ public static class CdaRenderer
             html.Append(CultureInfo.InvariantCulture, $"<h{h}>{Encode(title)}</h{h}>");
         }
 
-        if (section.Element(V3 + "text") is { } text)
+        if (section.Element(V3 + "text") is { } text && !string.IsNullOrWhiteSpace(text.Value))
         {
             html.Append("<div>");
             Children(text, html);
             html.Append("</div>");
+        }
+        else
+        {
+            Entries(section, html);
         }
 
         foreach (var sub in section.Elements(V3 + "component").Select(c => c.Element(V3 + "section")).OfType<XElement>())
@@ -131,6 +137,57 @@ public static class CdaRenderer
         }
 
         html.Append("</section>");
+    }
+
+    /// <summary>
+    /// A section without narrative: its coded entries (observations, substance administrations,
+    /// acts) as a table of what they say — the code's display, the value with its unit, the date.
+    /// </summary>
+    private static void Entries(XElement section, StringBuilder html)
+    {
+        var rows = section.Elements(V3 + "entry")
+            .SelectMany(e => e.Elements())
+            .SelectMany(e => e.DescendantsAndSelf().Where(x => x.Name == V3 + "observation" || x.Name == V3 + "substanceAdministration" || x.Name == V3 + "act" || x.Name == V3 + "procedure"))
+            .Take(1000)
+            .Select(x => (What: Display(x.Element(V3 + "code")) ?? Display(x.Element(V3 + "consumable")?.Descendants(V3 + "code").FirstOrDefault()), Value: Value(x.Element(V3 + "value")), When: FormatTs((string?)x.Element(V3 + "effectiveTime")?.Attribute("value") ?? (string?)x.Element(V3 + "effectiveTime")?.Element(V3 + "low")?.Attribute("value"))))
+            .Where(r => r.What is not null || r.Value is not null)
+            .ToList();
+        if (rows.Count == 0)
+        {
+            return;
+        }
+
+        html.Append(CultureInfo.InvariantCulture, $"<div class=\"table-wrap\"><table><thead><tr><th>{Encode(Ui.T("cda.entry.what"))}</th><th>{Encode(Ui.T("cda.entry.value"))}</th><th>{Encode(Ui.T("cda.entry.when"))}</th></tr></thead><tbody>");
+        foreach (var (what, value, when) in rows)
+        {
+            Guard(html);
+            html.Append(CultureInfo.InvariantCulture, $"<tr><td>{Encode(what ?? "—")}</td><td>{Encode(value ?? "")}</td><td>{Encode(when ?? "")}</td></tr>");
+        }
+
+        html.Append("</tbody></table></div>");
+    }
+
+    private static string? Display(XElement? code)
+    {
+        if (code is null)
+        {
+            return null;
+        }
+
+        var original = code.Element(V3 + "originalText")?.Value.Trim();
+        return (string?)code.Attribute("displayName") ?? (string.IsNullOrEmpty(original) ? (string?)code.Attribute("code") : original);
+    }
+
+    private static string? Value(XElement? v)
+    {
+        if (v is null)
+        {
+            return null;
+        }
+
+        var unit = (string?)v.Attribute("unit");
+        return (string?)v.Attribute("value") is { } value ? (unit is null or "1" ? value : $"{value} {unit}")
+            : (string?)v.Attribute("displayName") ?? (string.IsNullOrWhiteSpace(v.Value) ? (string?)v.Attribute("code") : v.Value.Trim());
     }
 
     private static void Children(XElement e, StringBuilder html)

@@ -26,6 +26,11 @@ public sealed class EndpointProtectionTests() : ServerTestBase(new SqliteStorage
         "/fhir/metadata", "/health/live", "/health/ready", "/langue", "/messaging/deposit-certificate", "/patient/deconnexion",
         "/patient/logout", "/fhir/$message-status", "/fhir/Practitioner", "/fhir/Practitioner/{id}", "/fhir/Organization", "/fhir/Organization/{id}",
         "/pki/ca.crl", "/.well-known/security.txt",
+
+        // Terminology (public reference data, ADR 0016).
+        "/fhir/ValueSet", "/fhir/ValueSet/{id}", "/fhir/ValueSet/{id}/_history/{vid}", "/fhir/CodeSystem", "/fhir/CodeSystem/{id}", "/fhir/CodeSystem/{id}/_history/{vid}",
+        "/fhir/ConceptMap", "/fhir/ConceptMap/{id}", "/fhir/ConceptMap/{id}/_history/{vid}", "/fhir/ValueSet/$expand", "/fhir/ValueSet/{id}/$expand",
+        "/fhir/ValueSet/$validate-code", "/fhir/ValueSet/{id}/$validate-code", "/fhir/CodeSystem/$lookup",
     };
 
     private static IEnumerable<(RouteEndpoint Endpoint, DmpEndpoint Declared)> Endpoints(IServiceProvider services) =>

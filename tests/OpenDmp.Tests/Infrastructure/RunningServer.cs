@@ -122,6 +122,14 @@ public sealed class RunningServer : IAsyncDisposable
         return new TestPatient(p.RecordId, ins, system);
     }
 
+    /// <summary>A patient with the given identity (e.g. the one an ANS example document names) and an open record whose treating physician is given.</summary>
+    public async Task<TestPatient> AddPatientAsync(NewPatient identity, TestProfessional treating)
+    {
+        var p = await WithScopeAsync(sp => sp.GetRequiredService<RecordService>().AddPatientAsync(identity, Actor.Operator, Channels.Admin, CancellationToken.None));
+        await WithScopeAsync(async sp => await sp.GetRequiredService<RecordService>().OpenAsync(p.RecordId, treating.Rpps, treating.Rpps, OpeningChannel.Office, Actor.Operator, Channels.Admin, CancellationToken.None));
+        return new TestPatient(p.RecordId, identity.Ins, identity.InsSystem);
+    }
+
     public HttpClient Http(X509Certificate2? clientCertificate, bool followRedirects = true)
     {
         var handler = new HttpClientHandler

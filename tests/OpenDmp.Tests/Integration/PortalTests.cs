@@ -402,6 +402,23 @@ public abstract class PortalTests(IStorageUnderTest storage, string name) : Serv
         patientView = await Server.WithScopeAsync(sp => sp.GetRequiredService<DocumentQueries>().SearchDocumentsAsync(new SearchParams([new("patient", patient.Id)]), patientActor, Channels.Portal, CancellationToken.None));
         Assert.Contains(patientView.Hits, h => h.Id == uploaded.Id);
 
+        // A CDA document (the ANS VSM example, made out for this patient) needs nothing but the file:
+        // the header gives type, class, format, facility and dates; the page then shows its sections.
+        var vsm = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "TestData", "ans-cda", "VSM_1.4_2022.01.xml"))
+            .Replace("extension=\"279035121518989\" root=\"1.2.250.1.213.1.4.10\"", $"extension=\"{patient.Ins}\" root=\"1.2.250.1.213.1.4.8\"", StringComparison.Ordinal)
+            .Replace("PAT-TROIS", "TESTPATIENT", StringComparison.Ordinal).Replace("<given qualifier=\"BR\">DOMINIQUE</given>", "<given qualifier=\"BR\">Anne</given>", StringComparison.Ordinal)
+            .Replace("<birthTime value=\"19790328\"/>", "<birthTime value=\"19700517\"/>", StringComparison.Ordinal);
+        await page.GotoAsync($"/pro/patients/{patient.Id}/deposer");
+        await page.Locator("#file").SetInputFilesAsync(new FilePayload { Name = "vsm.xml", MimeType = "text/xml", Buffer = System.Text.Encoding.UTF8.GetBytes(vsm) });
+        await page.GetByRole(AriaRole.Button, new() { Name = "Déposer", Exact = true }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Document déposé.");
+        await page.GetByRole(AriaRole.Link, new() { Name = "Ouvrir le document" }).ClickAsync();
+        await Assertions.Expect(page.Locator("article.cda section").First).ToBeVisibleAsync();
+        await BrowserFixture.AssertAccessibleAsync(page);
+        var vsmDoc = (await FhirAssert.BundleAsync(await Server.Http(gp.Certificate).GetAsync($"/fhir/DocumentReference?patient={patient.Id}&type=SYNTH")))
+            .Entry.Select(e => e.Resource).OfType<DocumentReference>().Single();
+        Assert.Equal(("11", "urn:asip:ci-sis:vsm:2012", "SA04"), (vsmDoc.Category[0].Coding[0].Code, vsmDoc.Content[0].Format.Code, vsmDoc.Context.FacilityType.Coding[0].Code));
+
         // Without a certificate the professional space explains what is needed.
         await using (var anonymous = await Chromium.ContextAsync(Server))
         {
