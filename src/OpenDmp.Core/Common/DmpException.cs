@@ -11,6 +11,8 @@ public enum ErrorKind
     Forbidden,
     /// <summary>404: no such resource (or not visible to the caller).</summary>
     NotFound,
+    /// <summary>405: the resource type exists, but not with this interaction (see the CapabilityStatement).</summary>
+    MethodNotAllowed,
     /// <summary>409: conflicts with the current state (duplicate identifier, record already open).</summary>
     Conflict,
     /// <summary>410: the resource existed and was erased.</summary>

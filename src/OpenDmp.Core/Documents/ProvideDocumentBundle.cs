@@ -86,6 +86,12 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
             throw DmpException.Invalid($"the Bundle has {bundle.Entry.Count} entries; a transaction holds at most {options.MaxEntriesPerTransaction} (Documents:MaxEntriesPerTransaction): split it", "Bundle.entry");
         }
 
+        if (bundle.Entry.FindIndex(e => !string.IsNullOrEmpty(e.Request?.IfNoneExist)) is var conditional and >= 0)
+        {
+            // Declared in the CapabilityStatement (conditionalCreate false): a masterIdentifier already filed answers 409.
+            throw DmpException.Invalid("conditional create (request.ifNoneExist) is not supported: submit without it; a document whose masterIdentifier is already filed for the patient answers 409", $"Bundle.entry[{conditional}].request.ifNoneExist");
+        }
+
         var documentCount = bundle.Entry.Count(e => e.Resource is DocumentReference);
         if (documentCount > options.MaxDocumentsPerTransaction)
         {

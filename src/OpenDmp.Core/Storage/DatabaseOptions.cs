@@ -47,6 +47,12 @@ public sealed class DatabaseOptions
     /// <summary>Configures EF Core for the chosen provider, with the provider's migrations assembly.</summary>
     public void Configure(DbContextOptionsBuilder builder, string dataDirectory)
     {
+        // A refused statement is an expected outcome for a unique index (a duplicate masterIdentifier is
+        // a 409): not logged as a failed command with a stack trace. An unexpected failure still reaches
+        // the error middleware, which logs it once with the request's correlation id.
+        builder.ConfigureWarnings(w => w.Log(
+            (Microsoft.EntityFrameworkCore.Diagnostics.RelationalEventId.CommandError, Microsoft.Extensions.Logging.LogLevel.Debug),
+            (Microsoft.EntityFrameworkCore.Diagnostics.CoreEventId.SaveChangesFailed, Microsoft.Extensions.Logging.LogLevel.Debug)));
         if (Provider == DatabaseProvider.Postgres)
         {
             if (string.IsNullOrWhiteSpace(ConnectionString))

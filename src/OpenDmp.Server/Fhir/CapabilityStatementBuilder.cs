@@ -45,13 +45,13 @@ public static class CapabilityStatementBuilder
             },
         };
         rest.Interaction.Add(new SystemInteractionComponent { Code = SystemRestfulInteraction.Transaction, Documentation = "IHE MHD ITI-65 Provide Document Bundle (PDSm comprehensive): SubmissionSet List, DocumentReference(s), Binary, optional FHIRPath Patch of replaced DocumentReference.status. All or nothing." });
-        rest.Resource.Add(Resource("DocumentReference", ["read", "search-type", "patch", "delete"], DocumentQueries.DocumentSearchParams, "ITI-67; PATCH accepts only status → superseded; DELETE = suppression (right of rectification)"));
+        rest.Resource.Add(Resource("DocumentReference", ["read", "vread", "search-type", "create", "patch", "delete"], DocumentQueries.DocumentSearchParams, "ITI-67; vread of the current version (earlier versions are not kept); create = ITI-105 Simplified Publish (the document in attachment.data; for a CDA R2 document the metadata the DocumentReference does not give come from the CDA header); conditional create is not supported (a masterIdentifier already filed answers 409); PATCH accepts only status → superseded; DELETE = suppression (right of rectification)"));
         rest.Resource[^1].Operation.Add(new OperationComponent { Name = "erase", Definition = "urn:opendmp:operation:DocumentReference-erase", Documentation = "Effacement: hide a document from everyone while keeping it for medico-legal purposes" });
         rest.Resource[^1].Operation.Add(Op("mask", "The patient masks a document from professionals (except the treating physician and the author, and in an emergency unless opposed)"));
         rest.Resource[^1].Operation.Add(Op("unmask", "The patient makes a masked document visible again"));
         rest.Resource[^1].Operation.Add(Op("release", "The author (or the treating physician) releases a document invisible to the patient, after the announcement consultation"));
         rest.Resource[^1].Operation.Add(Op("finalize", "The author (or the treating physician) validates a draft (docStatus preliminary → final): the patient then sees it"));
-        rest.Resource.Add(Resource("List", ["read", "search-type"], DocumentQueries.ListSearchParams, "ITI-66: SubmissionSets"));
+        rest.Resource.Add(Resource("List", ["read", "vread", "search-type"], DocumentQueries.ListSearchParams, "ITI-66: SubmissionSets"));
         rest.Resource.Add(Resource("Binary", ["read"], new HashSet<string>(), "ITI-68: the exact bytes of a document (Accept the document's type), or a Binary resource (Accept application/fhir+json)"));
         rest.Resource.Add(Resource("Patient", ["read", "search-type"], PatientQueries.SearchParamNames, "PDQm ITI-78: the INS (identifier), or the strict identity traits together (family = birth name, given = first given name, birthdate = YYYY-MM-DD), exact matches only, at most 10 results, never a total. Identifier systems: INS-NIR urn:oid:1.2.250.1.213.1.4.8, INS-NIA …4.9, test …4.10, demo …4.11; test identities carry meta.security HTEST. Every search is recorded in the trail of each patient it returns"));
         var patient = rest.Resource[^1];
@@ -105,6 +105,7 @@ public static class CapabilityStatementBuilder
                     "search-type" => TypeRestfulInteraction.SearchType,
                     "patch" => TypeRestfulInteraction.Patch,
                     "delete" => TypeRestfulInteraction.Delete,
+                    "create" => TypeRestfulInteraction.Create,
                     _ => throw new ArgumentOutOfRangeException(nameof(interactions)),
                 },
             });

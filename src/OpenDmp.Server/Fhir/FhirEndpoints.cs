@@ -69,6 +69,9 @@ public static class FhirEndpoints
         fhir.MapGet("/DocumentReference/{id}", async (string id, HttpContext ctx, DocumentQueries q) =>
             FhirResults.Resource(await q.ReadDocumentAsync(id, ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request))
             .WithMetadata(new DmpEndpoint(Requirement.ProfessionalOrPatient, AuditAction.Read));
+        fhir.MapGet("/DocumentReference/{id}/_history/{vid}", async (string id, string vid, HttpContext ctx, DocumentQueries q) =>
+            VersionRead("DocumentReference", id, vid, await q.ReadDocumentAsync(id, ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request))
+            .WithMetadata(new DmpEndpoint(Requirement.ProfessionalOrPatient, AuditAction.Read));
         fhir.MapPatch("/DocumentReference/{id}", async (string id, HttpContext ctx, DocumentQueries q) =>
         {
             var patch = FhirJson.Parse<Parameters>(await ReadBodyAsync(ctx, SmallBodyBytes));
@@ -91,6 +94,9 @@ public static class FhirEndpoints
             .WithMetadata(new DmpEndpoint(Requirement.Professional, AuditAction.Search));
         fhir.MapGet("/List/{id}", async (string id, HttpContext ctx, DocumentQueries q) =>
             FhirResults.Resource(await q.ReadListAsync(id, ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request))
+            .WithMetadata(new DmpEndpoint(Requirement.Professional, AuditAction.Read));
+        fhir.MapGet("/List/{id}/_history/{vid}", async (string id, string vid, HttpContext ctx, DocumentQueries q) =>
+            VersionRead("List", id, vid, await q.ReadListAsync(id, ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request))
             .WithMetadata(new DmpEndpoint(Requirement.Professional, AuditAction.Read));
 
         // ITI-68 Retrieve Document: the exact bytes (or a Binary resource when FHIR JSON is asked for).
@@ -127,9 +133,38 @@ public static class FhirEndpoints
         fhir.MapTerminology();
         OpenDmp.Server.Messaging.MessagingEndpoints.MapMessaging(fhir);
 
-        fhir.MapFallback(ctx => throw new DmpException(ErrorKind.NotFound, $"no FHIR interaction {ctx.Request.Method} {ctx.Request.Path}; see /fhir/metadata"))
-            .WithMetadata(Public);
+        fhir.MapFallback(Unsupported).WithMetadata(Public);
         return app;
+    }
+
+    /// <summary>
+    /// vread: the version a transaction's Location names. Only the current version of a document is
+    /// kept (a replaced document is its own resource); an earlier version answers 404 saying so.
+    /// </summary>
+    private static IResult VersionRead(string type, string id, string vid, string json, HttpRequest request)
+    {
+        using var doc = System.Text.Json.JsonDocument.Parse(json);
+        var current = doc.RootElement.TryGetProperty("meta", out var meta) && meta.TryGetProperty("versionId", out var v) ? v.GetString() : null;
+        return current == vid
+            ? FhirResults.Resource(json, request, versionId: current)
+            : throw new DmpException(ErrorKind.NotFound, $"{type}/{id} is at version {current}; only the current version is kept (read {type}/{id})");
+    }
+
+    /// <summary>
+    /// No endpoint: 405 when the resource type is one OpenDMP serves (the interaction is not among those
+    /// the CapabilityStatement declares), 404 otherwise.
+    /// </summary>
+    private static System.Threading.Tasks.Task Unsupported(HttpContext ctx)
+    {
+        var type = ctx.Request.Path.Value?["/fhir".Length..].TrimStart('/').Split('/')[0] ?? string.Empty;
+        var declared = CapabilityStatementBuilder.Build("/fhir").Rest[0].Resource.FirstOrDefault(r => r.Type == type);
+        if (declared is not null)
+        {
+            var interactions = string.Join(", ", declared.Interaction.Select(i => Hl7.Fhir.Utility.EnumUtility.GetLiteral(i.Code)));
+            throw new DmpException(ErrorKind.MethodNotAllowed, $"{ctx.Request.Method} {ctx.Request.Path} is not an interaction OpenDMP supports on {type} (supported: {interactions}; operations and details in /fhir/metadata)");
+        }
+
+        throw new DmpException(ErrorKind.NotFound, $"no FHIR interaction {ctx.Request.Method} {ctx.Request.Path}: OpenDMP does not serve this resource type; see /fhir/metadata");
     }
 
     /// <summary>An audit proof as a JSON download.</summary>

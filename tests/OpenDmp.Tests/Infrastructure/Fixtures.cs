@@ -22,7 +22,10 @@ public abstract class ServerTestBase : IAsyncLifetime
 
     protected virtual IDictionary<string, string?>? ExtraConfig => null;
 
-    public async Task InitializeAsync() => Server = await RunningServer.StartAsync(await _storage.ConnectionStringAsync(), ExtraConfig);
+    /// <summary>Extra logging of the server (e.g. a provider that captures what is logged).</summary>
+    protected virtual Action<Microsoft.Extensions.Logging.ILoggingBuilder>? Logging => null;
+
+    public async Task InitializeAsync() => Server = await RunningServer.StartAsync(await _storage.ConnectionStringAsync(), ExtraConfig, logging: Logging);
 
     public async Task DisposeAsync() => await Server.DisposeAsync();
 }

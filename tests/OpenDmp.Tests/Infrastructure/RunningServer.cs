@@ -43,7 +43,7 @@ public sealed class RunningServer : IAsyncDisposable
     /// <paramref name="shared"/>, a second instance on the same data directory (several instances of
     /// one deployment). The data directory is deleted on dispose when <paramref name="ownsData"/>.
     /// </summary>
-    public static async Task<RunningServer> StartAsync(string? postgres, IDictionary<string, string?>? extra = null, DataDirectory? shared = null, bool ownsData = true)
+    public static async Task<RunningServer> StartAsync(string? postgres, IDictionary<string, string?>? extra = null, DataDirectory? shared = null, bool ownsData = true, Action<Microsoft.Extensions.Logging.ILoggingBuilder>? logging = null)
     {
         var dir = shared ?? new DataDirectory(Path.Combine(Path.GetTempPath(), "opendmp-test-" + Guid.NewGuid().ToString("N")[..10]));
         dir.Ensure();
@@ -60,7 +60,7 @@ public sealed class RunningServer : IAsyncDisposable
         }
 
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(config).Build();
-        var app = OpenDmpHost.Build(dir, configuration, ["https://127.0.0.1:0"]);
+        var app = OpenDmpHost.Build(dir, configuration, ["https://127.0.0.1:0"], logging);
         await OpenDmpHost.PrepareAsync(dir, app.Services, CancellationToken.None);
         await app.StartAsync();
         return new RunningServer(app, dir, config, ownsData);
