@@ -4,6 +4,7 @@ using OpenDmp.Core.Access;
 using OpenDmp.Core.Common;
 using OpenDmp.Core.Documents;
 using OpenDmp.Core.Fhir;
+using OpenDmp.Core.Identity;
 using OpenDmp.Core.Storage;
 
 namespace OpenDmp.Core.Audit;
@@ -13,7 +14,7 @@ namespace OpenDmp.Core.Audit;
 /// (entity: the record's patient and the object), the RESTful interaction, outcome, mode and channel.
 /// Read through the access policy; the reading itself is audited.
 /// </summary>
-public sealed class AuditQueries(DmpDbContext db, RecordGuard guard, DocumentOptions options)
+public sealed class AuditQueries(DmpDbContext db, RecordGuard guard, DocumentOptions options, IAuditLabels labels)
 {
     public static readonly IReadOnlySet<string> SearchParamNames = new HashSet<string>(StringComparer.Ordinal) { "patient", "_count", "_offset", "_total" };
 
@@ -39,7 +40,11 @@ public sealed class AuditQueries(DmpDbContext db, RecordGuard guard, DocumentOpt
         var q = await VisibleAsync(facts, actor, channel, ct);
         int? total = sp.First("_total") is "accurate" or "estimate" ? await q.CountAsync(ct) : null;
         var rows = await q.OrderByDescending(e => e.Seq).Skip(offset).Take(count + 1).ToListAsync(ct);
-        var hits = rows.Take(count).Select(e => new SearchHit("AuditEvent", $"{e.RecordId}.{e.Seq}", FhirJson.Serialize(ToFhir(e)))).ToList();
+        var page = rows.Take(count).ToList();
+        var ids = page.Where(e => e.ActorKind == "Professional").Select(e => e.ActorId).Distinct().ToList();
+        var professionals = (await db.Professionals.AsNoTracking().Where(p => ids.Contains(p.Id)).ToListAsync(ct))
+            .ToDictionary(p => p.Id, p => new AuditProfessional(p.Id, p.Rpps, p.IdentifierSystem, p.IdentifierValue, p.DisplayName), StringComparer.Ordinal);
+        var hits = page.Select(e => new SearchHit("AuditEvent", $"{e.RecordId}.{e.Seq}", FhirJson.Serialize(ToFhir(e, professionals, labels)))).ToList();
         return new SearchPage(hits, offset, count, rows.Count > count, total);
     }
 
@@ -113,7 +118,20 @@ public sealed class AuditQueries(DmpDbContext db, RecordGuard guard, DocumentOpt
         return new HiddenObjects(ids, docs.Where(d => d.SubmissionSetId is not null).Select(d => d.SubmissionSetId!).ToHashSet(StringComparer.Ordinal), replaced.ToHashSet(StringComparer.Ordinal));
     }
 
-    public static AuditEvent ToFhir(AuditEntry e)
+    /// <summary>Who a professional agent is, for IHE BALP: national identifier (IdNatPs) and name.</summary>
+    public sealed record AuditProfessional(string Id, string? Rpps, string? IdentifierSystem, string? IdentifierValue, string DisplayName);
+
+    /// <summary>HL7 v3 ActReason, the purposeOfEvent of emergency accesses.</summary>
+    private const string ActReasonSystem = "http://terminology.hl7.org/CodeSystem/v3-ActReason";
+
+    public static AuditEvent ToFhir(AuditEntry e) => ToFhir(e, new Dictionary<string, AuditProfessional>(StringComparer.Ordinal), new NoAuditLabels());
+
+    /// <summary>
+    /// An entry as an IHE BALP AuditEvent: the professional agent named by their national identifier
+    /// (IdNatPs = 8 + RPPS) and name, emergency accesses with their purposeOfEvent (BTG, ETREAT),
+    /// the action and mode with the French labels patients read in the portal.
+    /// </summary>
+    public static AuditEvent ToFhir(AuditEntry e, IReadOnlyDictionary<string, AuditProfessional> professionals, IAuditLabels labels)
     {
         // The closed set of actions maps each value to its meaning; an unknown stored code (a trail
         // written by a later version) is shown as an operation rather than guessed.
@@ -124,7 +142,7 @@ public sealed class AuditQueries(DmpDbContext db, RecordGuard guard, DocumentOpt
         {
             Id = $"{e.RecordId}.{e.Seq}",
             Type = new Coding(DcmSystem, "110110", "Patient Record"),
-            Subtype = [new Coding(RestfulSystem, interaction), new Coding(ActionSystem, AuditActions.Parse(e.Action)?.Code() ?? e.Action)],
+            Subtype = [new Coding(RestfulSystem, interaction), new Coding(ActionSystem, AuditActions.Parse(e.Action)?.Code() ?? e.Action, labels.Action(AuditActions.Parse(e.Action)?.Code() ?? e.Action))],
             Action = action,
             Recorded = e.Time,
             Outcome = e.Outcome == "success" ? AuditEvent.AuditEventOutcome.N0 : AuditEvent.AuditEventOutcome.N4,
@@ -133,12 +151,29 @@ public sealed class AuditQueries(DmpDbContext db, RecordGuard guard, DocumentOpt
         };
         var who = e.ActorKind switch
         {
+            "Professional" when professionals.TryGetValue(e.ActorId, out var p) => new ResourceReference("Practitioner/" + e.ActorId)
+            {
+                Identifier = p.Rpps is { } rpps ? new Identifier(Rpps.IdNatPsSystem, Rpps.ToIdNatPs(rpps)) : p.IdentifierValue is { } v ? new Identifier(p.IdentifierSystem, v) : null,
+                Display = p.DisplayName,
+            },
             "Professional" => new ResourceReference("Practitioner/" + e.ActorId),
             "Patient" => new ResourceReference("Patient/" + e.ActorId),
             "Representative" => new ResourceReference("RelatedPerson/" + e.ActorId) { Display = "représentant légal / legal representative" },
             _ => new ResourceReference { Display = e.ActorId },
         };
-        ae.Agent.Add(new AuditEvent.AgentComponent { Who = who, Requestor = true, Type = new CodeableConcept("http://terminology.hl7.org/CodeSystem/v3-ParticipationType", e.ActorKind == "System" ? "CST" : "IRCP") });
+        var agent = new AuditEvent.AgentComponent { Who = who, Requestor = true, Type = new CodeableConcept("http://terminology.hl7.org/CodeSystem/v3-ParticipationType", e.ActorKind == "System" ? "CST" : "IRCP") };
+        ae.Agent.Add(agent);
+        if (e.Mode is "break-glass" or "centre-15")
+        {
+            var purpose = new CodeableConcept(ActReasonSystem, "ETREAT", "emergency treatment") { Text = labels.Mode(e.Mode) };
+            if (e.Mode == "break-glass")
+            {
+                purpose.Coding.Add(new Coding(ActReasonSystem, "BTG", "break the glass"));
+            }
+
+            ae.PurposeOfEvent.Add(purpose);
+            agent.PurposeOfUse.Add(purpose);
+        }
         var patientEntity = new AuditEvent.EntityComponent { What = new ResourceReference("Patient/" + e.RecordId), Role = new Coding("http://terminology.hl7.org/CodeSystem/object-role", "1", "Patient") };
         if (e.RecordId != AuditTrail.SystemChain)
         {
@@ -152,6 +187,10 @@ public sealed class AuditQueries(DmpDbContext db, RecordGuard guard, DocumentOpt
             if (e.Mode is not null)
             {
                 obj.Detail.Add(new AuditEvent.DetailComponent { Type = "mode", Value = new FhirString(e.Mode) });
+                if (labels.Mode(e.Mode) is { } modeLabel)
+                {
+                    obj.Detail.Add(new AuditEvent.DetailComponent { Type = "mode-label", Value = new FhirString(modeLabel) });
+                }
             }
 
             ae.Entity.Add(obj);

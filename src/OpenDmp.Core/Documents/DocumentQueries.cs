@@ -230,7 +230,7 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
     {
         var (doc, access) = await RequireDocumentAsync(id, actor, AccessAction.ReadDocument, AuditAction.Read, channel, ct);
         var hits = await WithoutHiddenLinksAsync([new SearchHit("DocumentReference", doc.Id, doc.ResourceJson)], doc.RecordId, access, ct);
-        await AuditAsync(new AuditItem(doc.RecordId, actor, AuditAction.Read, "success", channel, "DocumentReference", id), ct);
+        await AuditAsync(new AuditItem(doc.RecordId, actor, AuditAction.Read, "success", channel, "DocumentReference", id, access.Mode), ct);
         return hits[0].Json;
     }
 
@@ -267,15 +267,15 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
     /// <summary>ITI-68: the exact bytes of a document, with its content type.</summary>
     public async Task<(DocumentEntry Document, byte[] Content)> RetrieveAsync(string id, Actor actor, string channel, CancellationToken ct)
     {
-        var (doc, _) = await RequireDocumentAsync(id, actor, AccessAction.ReadDocument, AuditAction.Retrieve, channel, ct);
+        var (doc, access) = await RequireDocumentAsync(id, actor, AccessAction.ReadDocument, AuditAction.Retrieve, channel, ct);
         var bytes = await store.GetAsync(db, doc.RecordId, doc.ContentKey, ct);
         if (bytes is null)
         {
-            await AuditAsync(new AuditItem(doc.RecordId, actor, AuditAction.Retrieve, AuditOutcomes.Gone, channel, "Binary", id, Detail: "content destroyed"), ct);
+            await AuditAsync(new AuditItem(doc.RecordId, actor, AuditAction.Retrieve, AuditOutcomes.Gone, channel, "Binary", id, access.Mode, Detail: "content destroyed"), ct);
             throw new DmpException(ErrorKind.Gone, $"the content of DocumentReference/{id} is no longer available (its record's key was destroyed)");
         }
 
-        await AuditAsync(new AuditItem(doc.RecordId, actor, AuditAction.Retrieve, "success", channel, "Binary", id), ct);
+        await AuditAsync(new AuditItem(doc.RecordId, actor, AuditAction.Retrieve, "success", channel, "Binary", id, access.Mode), ct);
         return (doc, bytes);
     }
 
@@ -291,7 +291,7 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
             throw DmpException.Invalid("only the FHIRPath Patch 'replace DocumentReference.status with superseded' is accepted");
         }
 
-        var (doc, _) = await RequireDocumentAsync(id, actor, AccessAction.ReplaceDocument, AuditAction.Replace, channel, ct);
+        var (doc, access) = await RequireDocumentAsync(id, actor, AccessAction.ReplaceDocument, AuditAction.Replace, channel, ct);
         await using var scope = await gate.EnterAsync(db, doc.RecordId, ct);
         var tracked = await db.Documents.FirstAsync(x => x.RecordId == doc.RecordId && x.Id == id, ct);
         if (tracked.Status != "current")
@@ -300,7 +300,7 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
         }
 
         DocumentResources.SetStatus(tracked, "superseded", time.GetUtcNow());
-        await audit.AppendAsync(db, new AuditItem(doc.RecordId, actor, AuditAction.Replace, "success", channel, "DocumentReference", id), ct);
+        await audit.AppendAsync(db, new AuditItem(doc.RecordId, actor, AuditAction.Replace, "success", channel, "DocumentReference", id, access.Mode), ct);
         await db.SaveChangesAsync(ct);
         await scope.CommitAsync(ct);
         return tracked.ResourceJson;
@@ -312,13 +312,13 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
     /// </summary>
     public async Task EraseAsync(string id, Actor actor, string channel, CancellationToken ct)
     {
-        var (doc, _) = await RequireDocumentAsync(id, actor, AccessAction.EraseDocument, AuditAction.Erase, channel, ct);
+        var (doc, access) = await RequireDocumentAsync(id, actor, AccessAction.EraseDocument, AuditAction.Erase, channel, ct);
         await using var scope = await gate.EnterAsync(db, doc.RecordId, ct);
         var tracked = await db.Documents.FirstAsync(x => x.RecordId == doc.RecordId && x.Id == id, ct);
         tracked.Erased = true;
         tracked.ErasedAt = time.GetUtcNow();
         tracked.LastUpdated = tracked.ErasedAt.Value;
-        await audit.AppendAsync(db, new AuditItem(doc.RecordId, actor, AuditAction.Erase, "success", channel, "DocumentReference", id), ct);
+        await audit.AppendAsync(db, new AuditItem(doc.RecordId, actor, AuditAction.Erase, "success", channel, "DocumentReference", id, access.Mode), ct);
         await db.SaveChangesAsync(ct);
         await scope.CommitAsync(ct);
     }
@@ -329,7 +329,7 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
     /// </summary>
     public async Task DeleteAsync(string id, Actor actor, string channel, CancellationToken ct)
     {
-        var (doc, _) = await RequireDocumentAsync(id, actor, AccessAction.DeleteDocument, AuditAction.Delete, channel, ct, allowErased: true);
+        var (doc, access) = await RequireDocumentAsync(id, actor, AccessAction.DeleteDocument, AuditAction.Delete, channel, ct, allowErased: true);
         await using (var scope = await gate.EnterAsync(db, doc.RecordId, ct))
         {
             // Documents that point to it (a replacement, an addendum) lose that reference: nothing
@@ -344,7 +344,7 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
             await RemoveFromSubmissionSetAsync(doc, ct);
             await db.Documents.Where(x => x.RecordId == doc.RecordId && x.Id == id).ExecuteDeleteAsync(ct);
             await store.RemoveAsync(db, doc.RecordId, doc.ContentKey, ct);
-            await audit.AppendAsync(db, new AuditItem(doc.RecordId, actor, AuditAction.Delete, "success", channel, "DocumentReference", id), ct);
+            await audit.AppendAsync(db, new AuditItem(doc.RecordId, actor, AuditAction.Delete, "success", channel, "DocumentReference", id, access.Mode), ct);
             await db.SaveChangesAsync(ct);
             await scope.CommitAsync(ct);
         }

@@ -50,6 +50,7 @@ public static class CoreServices
         services.AddScoped<DirectoryQueries>();
         services.AddScoped<ProvideDocumentBundle>();
         services.AddScoped<SimplifiedPublish>();
+        services.AddSingleton<OpenDmp.Core.Audit.IAuditLabels, OpenDmp.Server.Portal.PortalAuditLabels>();
         services.AddSingleton<OpenDmp.Core.Terminologies.TerminologyCatalog>();
         services.AddScoped<OpenDmp.Core.Terminologies.TerminologyImporter>();
         services.AddScoped<DocumentQueries>();

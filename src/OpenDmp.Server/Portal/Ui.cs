@@ -14,6 +14,9 @@ public static class Ui
 
     public static string T(string key) => Resources.GetString(key, CultureInfo.CurrentUICulture) ?? key;
 
+    /// <summary>The French text of a key (texts shown to patients outside the portal, e.g. in their AuditEvents), or null.</summary>
+    public static string? French(string key) => Resources.GetString(key, CultureInfo.GetCultureInfo("fr-FR"));
+
     public static string T(string key, params object?[] args) => string.Format(CultureInfo.CurrentCulture, T(key), args);
 
     public static bool English => CultureInfo.CurrentUICulture.TwoLetterISOLanguageName == "en";

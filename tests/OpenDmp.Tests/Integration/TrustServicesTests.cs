@@ -151,6 +151,14 @@ public abstract class TrustServicesTests(IStorageUnderTest storage) : ServerTest
         Assert.Single(notes.Entry, e => ((Communication)e.Resource).Category[0].Coding[0].Code == "emergency-access");
         Assert.DoesNotContain(notes.Entry, e => ((Communication)e.Resource).Category[0].Coding[0].Code == "first-access" && ((Communication)e.Resource).Sender.Reference == "Practitioner/" + er.Id);
 
+        // The patient's trail names the emergency physician as IHE BALP asks (IdNatPs and name) with the purpose of the access.
+        var emergencyRead = (await SearchAsync(patientHttp, $"/fhir/AuditEvent?patient={patient.Id}&_count=50")).Entry.Select(e => (AuditEvent)e.Resource)
+            .First(a => a.Agent[0].Who.Reference == "Practitioner/" + er.Id && a.Entity.Any(en => en.What.Reference == "Binary/" + docId));
+        Assert.Equal(("urn:oid:1.2.250.1.71.4.2.1", "8" + er.Rpps), (emergencyRead.Agent[0].Who.Identifier.System, emergencyRead.Agent[0].Who.Identifier.Value));
+        Assert.Contains("Urgence", emergencyRead.Agent[0].Who.Display, StringComparison.Ordinal);
+        Assert.Equal(["ETREAT", "BTG"], emergencyRead.PurposeOfEvent.Single().Coding.Select(c => c.Code));
+        Assert.Equal("Ouverture du contenu", emergencyRead.Subtype.Single(c => c.System == OpenDmp.Core.Audit.AuditQueries.ActionSystem).Display);
+
         // The patient opposes break-glass: another emergency physician is refused; centre 15 is a separate setting.
         var prefs = new Parameters();
         prefs.Add("oppose-break-glass", new FhirBoolean(true));
