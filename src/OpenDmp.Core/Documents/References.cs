@@ -66,7 +66,10 @@ public static class References
                 q = q.Where(x => x.System == k.System);
             }
 
-            return await q.Select(x => x.RecordId).FirstOrDefaultAsync(ct);
+            var records = await q.Select(x => x.RecordId).Distinct().Take(2).ToListAsync(ct);
+            return records.Count > 1
+                ? throw DmpException.Invalid($"the identifier {k.Value} designates patients under several systems: give its system (system|value)", "subject.identifier")
+                : records.FirstOrDefault();
         }
 
         return null;

@@ -101,6 +101,14 @@ public static class Ins
     }
 
     /// <summary>Normalises an INS for storage (upper case, no spaces).</summary>
+    /// <summary>The sex the NIR's first digit gives (1, 3, 7: M; 2, 4, 8: F), or null when it gives none.</summary>
+    public static string? SexOf(string ins) => ins.Length == 0 ? null : ins[0] switch
+    {
+        '1' or '3' or '7' => "M",
+        '2' or '4' or '8' => "F",
+        _ => null,
+    };
+
     public static string Normalize(string value) => value.Trim().Replace(" ", "", StringComparison.Ordinal).ToUpperInvariant();
 
     /// <summary>Computes the key of a 13-character NIR (used to build demo identities).</summary>

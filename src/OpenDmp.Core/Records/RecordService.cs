@@ -34,6 +34,11 @@ public sealed class RecordService(DmpDbContext db, WriteGate gate, AuditTrail au
             throw DmpException.Invalid($"sex must be M or F, got '{p.Sex}'", "Patient.gender");
         }
 
+        if (kind != InsKind.Local && p.Sex is "M" or "F" && Ins.SexOf(ins) is { } insSex && insSex != p.Sex)
+        {
+            throw DmpException.Invalid($"the INS begins with {ins[0]}, the digit of a {(insSex == "M" ? "man" : "woman")}, but the declared sex is {p.Sex}: check the INS and the sex", "Patient.gender");
+        }
+
         if (p.BirthDate > DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime))
         {
             throw DmpException.Invalid("the birth date is in the future", "Patient.birthDate");
@@ -79,18 +84,29 @@ public sealed class RecordService(DmpDbContext db, WriteGate gate, AuditTrail au
         return patient;
     }
 
-    public async Task<Patient?> FindByInsAsync(string ins, CancellationToken ct)
+    /// <summary>
+    /// The patient of an INS value, under the given system or any; a value registered under several
+    /// systems (e.g. a NIR and a test identity) without a system to choose is refused, never guessed.
+    /// </summary>
+    public async Task<Patient?> FindByInsAsync(string ins, CancellationToken ct, string? system = null)
     {
         var normalized = Ins.Normalize(ins);
-        var id = await db.PatientIdentifiers.AsNoTracking().Where(x => x.Value == normalized).Select(x => x.RecordId).FirstOrDefaultAsync(ct);
+        var matches = await db.PatientIdentifiers.AsNoTracking().Where(x => x.Value == normalized && (system == null || x.System == system))
+            .Select(x => new { x.System, x.RecordId }).Take(10).ToListAsync(ct);
+        if (matches.Select(m => m.RecordId).Distinct().Count() > 1)
+        {
+            throw DmpException.Invalid($"the INS {normalized} is registered under several systems ({string.Join(", ", matches.Select(m => m.System).Order(StringComparer.Ordinal))}): say which one (--ins-system nir, nia, test or demo)");
+        }
+
+        var id = matches.FirstOrDefault()?.RecordId;
         return id is null ? null : await db.Patients.AsNoTracking().FirstOrDefaultAsync(x => x.RecordId == id, ct);
     }
 
-    /// <summary>Finds a patient by INS (any accepted system) or, failing that, by record id.</summary>
-    public async Task<Patient> RequirePatientAsync(string insOrId, CancellationToken ct) =>
-        await FindByInsAsync(insOrId, ct)
+    /// <summary>Finds a patient by INS (under <paramref name="system"/> when given, else any accepted system, unambiguously) or, failing that, by record id.</summary>
+    public async Task<Patient> RequirePatientAsync(string insOrId, CancellationToken ct, string? system = null) =>
+        await FindByInsAsync(insOrId, ct, system)
         ?? await db.Patients.AsNoTracking().FirstOrDefaultAsync(x => x.RecordId == insOrId, ct)
-        ?? throw DmpException.NotFound($"no patient with INS or id '{insOrId}'");
+        ?? throw DmpException.NotFound($"no patient with INS or id '{insOrId}'{(system is null ? "" : " under " + system)}");
 
     /// <summary>Opens the record with the patient's express consent, recording who collected it and where.</summary>
     public async Task<Record> OpenAsync(string recordId, string? treatingPhysicianRpps, string consentCollectedByRpps, OpeningChannel channel, Actor actor, string auditChannel, CancellationToken ct)

@@ -190,23 +190,17 @@ public static class AdminCli
                 throw DmpException.Invalid($"--birth-date must be YYYY-MM-DD, got '{pr.GetValue(birthDate)}'");
             }
 
-            var system = pr.GetValue(insSystem) switch
-            {
-                "nir" => Ins.NirSystem,
-                "nia" => Ins.NiaSystem,
-                "test" => Ins.TestSystem,
-                "demo" => Ins.DemoSystem,
-                var s => throw DmpException.Invalid($"--ins-system must be nir, nia, test or demo, got '{s}'"),
-            };
+            var system = InsSystem(pr.GetValue(insSystem)) ?? Ins.NirSystem;
             var p = await sp.GetRequiredService<RecordService>().AddPatientAsync(new NewPatient(pr.GetValue(ins)!, system, pr.GetValue(pFamily)!, pr.GetValue(pGiven)!, bd, pr.GetValue(sex)!.ToUpperInvariant(), pr.GetValue(birthPlace)), Actor.Operator, Channels.Admin, ct);
             await c.Out.WriteLineAsync($"Patient {p.Family} {p.Given} registered (INS {p.Ins}, Patient/{p.RecordId}). Open the record with 'record open'.");
         }, ct)));
         var aIns = new Option<string>("--ins") { Description = "INS of the patient (or Patient id)", Required = true };
+        var aSystem = LookupSystem();
         var aEmail = new Option<string?>("--email") { Description = "the patient's e-mail address" };
-        var activation = new Command("activation", "issue a new one-time activation code for the patient's account (the previous one stops working)") { aIns, aEmail };
+        var activation = new Command("activation", "issue a new one-time activation code for the patient's account (the previous one stops working)") { aIns, aSystem, aEmail };
         activation.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
         {
-            var patient = await sp.GetRequiredService<RecordService>().RequirePatientAsync(pr.GetValue(aIns)!, ct);
+            var patient = await sp.GetRequiredService<RecordService>().RequirePatientAsync(pr.GetValue(aIns)!, ct, InsSystem(pr.GetValue(aSystem)));
             var code = await sp.GetRequiredService<PatientAuthService>().IssueActivationAsync(patient.RecordId, pr.GetValue(aEmail), Actor.Operator, Channels.Admin, ct);
             await c.Out.WriteLineAsync($"Code d'activation / activation code for {patient.Family} {patient.Given}: {code}");
         }, ct)));
@@ -218,11 +212,12 @@ public static class AdminCli
     {
         // representative add | activation | revoke | list
         var repIns = new Option<string>("--ins") { Description = "INS of the represented patient (or Patient id)", Required = true };
+        var repSystem = LookupSystem();
         var repName = new Option<string>("--name") { Description = "the representative's name", Required = true };
         var repRelationship = new Option<string>("--relationship") { Description = "parent | guardian", Required = true };
         var repEmail = new Option<string?>("--email") { Description = "the representative's e-mail address" };
         var repUntil = new Option<string?>("--until") { Description = "YYYY-MM-DD: end of the representation (a minor's 18th birthday, end of a guardianship)" };
-        var repAdd = new Command("add", "register a legal representative of a patient; prints the sign-in identifier and activation code") { repIns, repName, repRelationship, repEmail, repUntil };
+        var repAdd = new Command("add", "register a legal representative of a patient; prints the sign-in identifier and activation code") { repIns, repSystem, repName, repRelationship, repEmail, repUntil };
         repAdd.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
         {
             DateTimeOffset? until = null;
@@ -233,7 +228,7 @@ public static class AdminCli
                     : throw DmpException.Invalid($"--until must be YYYY-MM-DD, got '{u}'");
             }
 
-            var patient = await sp.GetRequiredService<RecordService>().RequirePatientAsync(pr.GetValue(repIns)!, ct);
+            var patient = await sp.GetRequiredService<RecordService>().RequirePatientAsync(pr.GetValue(repIns)!, ct, InsSystem(pr.GetValue(repSystem)));
             var (id, code) = await sp.GetRequiredService<PatientAuthService>().AddRepresentativeAsync(patient.RecordId, pr.GetValue(repName), pr.GetValue(repRelationship), pr.GetValue(repEmail), until, Actor.Operator, Channels.Admin, ct);
             await c.Out.WriteLineAsync($"Représentant légal / legal representative {id} of Patient/{patient.RecordId}. Code d'activation / activation code: {code}");
         }, ct)));
@@ -250,10 +245,10 @@ public static class AdminCli
             await sp.GetRequiredService<PatientAuthService>().RevokeRepresentativeAsync(pr.GetValue(repId)!, Actor.Operator, Channels.Admin, ct);
             await c.Out.WriteLineAsync($"Représentation terminée / representation ended: {pr.GetValue(repId)!.ToUpperInvariant()}");
         }, ct)));
-        var repList = new Command("list", "list a patient's legal representatives") { repIns };
+        var repList = new Command("list", "list a patient's legal representatives") { repIns, repSystem };
         repList.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
         {
-            var patient = await sp.GetRequiredService<RecordService>().RequirePatientAsync(pr.GetValue(repIns)!, ct);
+            var patient = await sp.GetRequiredService<RecordService>().RequirePatientAsync(pr.GetValue(repIns)!, ct, InsSystem(pr.GetValue(repSystem)));
             var now = sp.GetRequiredService<TimeProvider>().GetUtcNow();
             foreach (var r in await sp.GetRequiredService<PatientAuthService>().RepresentativesAsync(patient.RecordId, ct))
             {
@@ -285,11 +280,12 @@ public static class AdminCli
     {
         // record open / close / reopen / treating-physician
         var rIns = new Option<string>("--ins") { Description = "INS of the patient (or Patient id)", Required = true };
+        var rSystem = LookupSystem();
         var treating = new Option<string?>("--treating-physician") { Description = "RPPS of the treating physician (médecin traitant)" };
         var collector = new Option<string>("--consent-collected-by") { Description = "RPPS of the professional who collected the patient's consent", Required = true };
         var channel = new Option<string>("--channel") { Description = "office | hospital | counter | online", Required = true };
         var openEmail = new Option<string?>("--email") { Description = "the patient's e-mail address (for the activation code and notifications)" };
-        var open = new Command("open", "open a patient's record with their express consent; prints the patient's account activation code") { rIns, treating, collector, channel, openEmail };
+        var open = new Command("open", "open a patient's record with their express consent; prints the patient's account activation code") { rIns, rSystem, treating, collector, channel, openEmail };
         open.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
         {
             var ch = pr.GetValue(channel) switch
@@ -301,34 +297,34 @@ public static class AdminCli
                 var s => throw DmpException.Invalid($"--channel must be office, hospital, counter or online, got '{s}'"),
             };
             var records = sp.GetRequiredService<RecordService>();
-            var patient = await records.RequirePatientAsync(pr.GetValue(rIns)!, ct);
+            var patient = await records.RequirePatientAsync(pr.GetValue(rIns)!, ct, InsSystem(pr.GetValue(rSystem)));
             await records.OpenAsync(patient.RecordId, pr.GetValue(treating), pr.GetValue(collector)!, ch, Actor.Operator, Channels.Admin, ct);
             var code = await sp.GetRequiredService<PatientAuthService>().IssueActivationAsync(patient.RecordId, pr.GetValue(openEmail), Actor.Operator, Channels.Admin, ct);
             await c.Out.WriteLineAsync($"Record of {patient.Family} {patient.Given} opened.");
             await c.Out.WriteLineAsync($"Code d'activation du compte patient / patient account activation code: {code} (one use, valid {sp.GetRequiredService<PatientAuthOptions>().ActivationLifetime.TotalDays:0} days; give it to the patient).");
         }, ct)));
-        var close = new Command("close", "close a patient's record") { rIns };
+        var close = new Command("close", "close a patient's record") { rIns, rSystem };
         close.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
         {
             var records = sp.GetRequiredService<RecordService>();
-            var patient = await records.RequirePatientAsync(pr.GetValue(rIns)!, ct);
+            var patient = await records.RequirePatientAsync(pr.GetValue(rIns)!, ct, InsSystem(pr.GetValue(rSystem)));
             await records.CloseAsync(patient.RecordId, Actor.Operator, Channels.Admin, ct);
             await c.Out.WriteLineAsync($"Record of {patient.Family} {patient.Given} closed: its data is kept, no professional can read or write it.");
         }, ct)));
-        var reopen = new Command("reopen", "reopen a closed record") { rIns };
+        var reopen = new Command("reopen", "reopen a closed record") { rIns, rSystem };
         reopen.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
         {
             var records = sp.GetRequiredService<RecordService>();
-            var patient = await records.RequirePatientAsync(pr.GetValue(rIns)!, ct);
+            var patient = await records.RequirePatientAsync(pr.GetValue(rIns)!, ct, InsSystem(pr.GetValue(rSystem)));
             await records.ReopenAsync(patient.RecordId, Actor.Operator, Channels.Admin, ct);
             await c.Out.WriteLineAsync($"Record of {patient.Family} {patient.Given} reopened.");
         }, ct)));
         var tpRpps = new Option<string>("--rpps") { Description = "RPPS of the new treating physician", Required = true };
-        var setTreating = new Command("treating-physician", "set the treating physician of an open record") { rIns, tpRpps };
+        var setTreating = new Command("treating-physician", "set the treating physician of an open record") { rIns, rSystem, tpRpps };
         setTreating.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
         {
             var records = sp.GetRequiredService<RecordService>();
-            var patient = await records.RequirePatientAsync(pr.GetValue(rIns)!, ct);
+            var patient = await records.RequirePatientAsync(pr.GetValue(rIns)!, ct, InsSystem(pr.GetValue(rSystem)));
             await records.SetTreatingPhysicianAsync(patient.RecordId, pr.GetValue(tpRpps)!, Actor.Operator, Channels.Admin, ct);
             await c.Out.WriteLineAsync($"Treating physician of {patient.Family} {patient.Given} set to RPPS {pr.GetValue(tpRpps)}.");
         }, ct)));
@@ -467,6 +463,20 @@ public static class AdminCli
     }
 
     private static DataDirectory Data(ParseResult pr, Cli c) => new(pr.GetValue(c.Data)!);
+
+    /// <summary>--ins-system as an identifier system (null when not given).</summary>
+    private static string? InsSystem(string? name) => name switch
+    {
+        null => null,
+        "nir" => Ins.NirSystem,
+        "nia" => Ins.NiaSystem,
+        "test" => Ins.TestSystem,
+        "demo" => Ins.DemoSystem,
+        var s => throw DmpException.Invalid($"--ins-system must be nir, nia, test or demo, got '{s}'"),
+    };
+
+    /// <summary>The --ins-system of commands that find a patient by INS: needed only when the INS is registered under several systems.</summary>
+    private static Option<string?> LookupSystem() => new("--ins-system") { Description = "system of --ins when the same INS is registered under several: nir, nia, test or demo" };
 
     /// <summary>Rewrites the CA's CRL after a revocation (the server also refreshes it).</summary>
     private static async System.Threading.Tasks.Task WriteCrlAsync(IServiceProvider sp, CancellationToken ct)

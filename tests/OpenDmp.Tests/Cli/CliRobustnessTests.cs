@@ -60,6 +60,31 @@ public sealed class CliRobustnessTests : IDisposable
         Assert.False(Directory.Exists(_dir));
     }
 
+    /// <summary>One INS value under two systems is never guessed; an INS whose sex digit contradicts the declared sex is refused.</summary>
+    [Fact]
+    public async Task AnInsUnderTwoSystems_IsAskedWhich_AndTheSexDigitIsChecked()
+    {
+        Assert.Equal(0, (await CliAsync("init", "--data", _dir)).Code);
+        var rpps = TestIds.NewRpps();
+        var ins = TestIds.NewIns();
+        Assert.Equal(0, (await CliAsync("professional", "add", "--rpps", rpps, "--profession", "10", "--specialty", "SM54", "--family", "Martin", "--given", "Claire", "--data", _dir)).Code);
+        foreach (var system in new[] { "nir", "test" })
+        {
+            var (code, _, err) = await CliAsync("patient", "add", "--ins", ins, "--ins-system", system, "--family", "TESTDOUBLE", "--given", "Anne", "--birth-date", "1970-05-17", "--sex", "F", "--data", _dir);
+            Assert.True(code == 0, err);
+        }
+
+        var (ambiguous, _, why) = await CliAsync("record", "open", "--ins", ins, "--treating-physician", rpps, "--consent-collected-by", rpps, "--channel", "office", "--data", _dir);
+        Assert.Equal(2, ambiguous);
+        Assert.Contains("registered under several systems", why, StringComparison.Ordinal);
+        var (chosen, _, err2) = await CliAsync("record", "open", "--ins", ins, "--ins-system", "test", "--treating-physician", rpps, "--consent-collected-by", rpps, "--channel", "office", "--data", _dir);
+        Assert.True(chosen == 0, err2);
+
+        var (wrongSex, _, sexErr) = await CliAsync("patient", "add", "--ins", ins, "--ins-system", "demo", "--family", "TESTDOUBLE", "--given", "Paul", "--birth-date", "1970-05-17", "--sex", "M", "--data", _dir);
+        Assert.Equal(2, wrongSex);
+        Assert.Contains("the digit of a woman", sexErr, StringComparison.Ordinal);
+    }
+
     /// <summary>Regression: "serve" without --no-demo on a data folder filled through the command line crashed at start (DemoWorld.Summary.Describe, index out of range).</summary>
     [Fact]
     public async Task Serve_OnAFolderFilledThroughTheCommandLine_Starts()

@@ -174,10 +174,11 @@ public static class TestIds
 {
     public static string NewRpps() => Rpps.WithCheckDigit("1" + Random.Shared.NextInt64(100_000_000, 999_999_999).ToString(System.Globalization.CultureInfo.InvariantCulture));
 
+    /// <summary>A random valid INS of a woman (first digit 2): the test patients are declared F.</summary>
     public static string NewIns()
     {
         var r = Random.Shared;
-        var nir = $"{r.Next(1, 3)}{r.Next(40, 99):00}{r.Next(1, 13):00}{r.Next(1, 96):00}{r.Next(1, 999):000}{r.Next(1, 999):000}";
+        var nir = $"2{r.Next(40, 99):00}{r.Next(1, 13):00}{r.Next(1, 96):00}{r.Next(1, 999):000}{r.Next(1, 999):000}";
         return Ins.WithKey(nir);
     }
 }
