@@ -120,6 +120,13 @@ public sealed class TestCertificateAuthority
     }
 
     /// <summary>
+    /// Writes a certificate and its key as a password-protected PKCS#12 file (what browsers import);
+    /// PBES2 with AES-256 and SHA-256.
+    /// </summary>
+    public static void WritePkcs12(X509Certificate2 certificate, string path, string password) =>
+        File.WriteAllBytes(path, certificate.ExportPkcs12(new PbeParameters(PbeEncryptionAlgorithm.Aes256Cbc, HashAlgorithmName.SHA256, 100_000), password));
+
+    /// <summary>
     /// The platform's secure-messaging certificate for its deposit address (DATA/pki/messaging/platform.crt
     /// + .key), issued on first use: senders encrypt deposits for it, and it signs the platform's answers.
     /// </summary>

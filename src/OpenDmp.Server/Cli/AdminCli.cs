@@ -131,7 +131,8 @@ public static class AdminCli
         var pkiRpps = new Option<string>("--rpps") { Description = "RPPS of a professional of the directory", Required = true };
         var outDir = new Option<string>("--out") { Description = "directory where N.crt and N.key are written", Required = true };
         var pkiEmail = new Option<string?>("--email") { Description = "secure-messaging address: the certificate carries it, the directory publishes it with the certificate, and the platform keeps the messaging key to send on the professional's behalf" };
-        var issue = new Command("issue-professional", "issue a CPS-like client certificate for a professional") { pkiRpps, outDir, pkiEmail };
+        var p12Password = new Option<string?>("--p12-password") { Description = "password of the PKCS#12 file written beside the PEM files (for a browser); default: a random one, printed once" };
+        var issue = new Command("issue-professional", "issue a CPS-like client certificate for a professional (PEM files and a PKCS#12 file to import into a browser)") { pkiRpps, outDir, pkiEmail, p12Password };
         issue.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
         {
             var r = pr.GetValue(pkiRpps)!;
@@ -148,7 +149,10 @@ public static class AdminCli
 
             using var cert = ca.IssueProfessional(r, p.DisplayName, email ?? p.Email, dir, TimeProvider.System);
             await sp.GetRequiredService<CertificateService>().RegisterAsync(cert, ct);
+            var password = pr.GetValue(p12Password) ?? Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
+            TestCertificateAuthority.WritePkcs12(cert, Path.Combine(dir, r + ".p12"), password);
             await c.Out.WriteLineAsync($"Wrote {Path.Combine(dir, r + ".crt")} and {Path.Combine(dir, r + ".key")} (issuer: {data.CaCertificate}, serial {cert.SerialNumber}).");
+            await c.Out.WriteLineAsync($"For a browser: {Path.Combine(dir, r + ".p12")}" + (pr.GetValue(p12Password) is null ? $" (password {password})" : string.Empty) + $"; trust {data.CaCertificate} as an authority.");
             if (email is not null)
             {
                 await sp.GetRequiredService<DirectoryService>().SetMessagingAsync(r, email, cert.ExportCertificatePem(), ct);
@@ -556,6 +560,8 @@ public static class AdminCli
         await stdout.WriteLineAsync($"""
 
             OpenDMP is serving on {string.Join(", ", app.Urls)}
+              Patient portal ...... {url}/patient
+              Professional portal . {url}/pro   (with a professional's client certificate; the page explains how to import one)
               FHIR API ............ {url}/fhir   (CapabilityStatement: {url}/fhir/metadata)
               Certification authority (trust it, and issue client certificates from it): {data.CaCertificate}
             """);

@@ -1,3 +1,4 @@
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Microsoft.EntityFrameworkCore;
 using OpenDmp.Core.Common;
@@ -22,7 +23,13 @@ public static class DemoWorld
     public const string CardiologistRpps = "10000000025";
     public const string PharmacistRpps = "10000000033";
 
-    public sealed record Summary(bool Created, IReadOnlyList<(string Rpps, string Name)> Professionals, IReadOnlyList<(string Ins, string Name, string Id)> Patients)
+    /// <summary>The password of the demo professionals' PKCS#12 files (DATA/demo/RPPS.p12).</summary>
+    public const string P12Password = "demo";
+
+    /// <summary>A demo patient: INS, name, record id and, while the account is not activated, a fresh activation code.</summary>
+    public sealed record DemoPatient(string Ins, string Name, string Id, string? ActivationCode);
+
+    public sealed record Summary(bool Created, IReadOnlyList<(string Rpps, string Name)> Professionals, IReadOnlyList<DemoPatient> Patients)
     {
         public string Describe(string url, DataDirectory data)
         {
@@ -35,14 +42,17 @@ public static class DemoWorld
             }
 
             sb.AppendLine(Created ? "Demo world created:" : "Demo world:");
+            sb.AppendLine(System.Globalization.CultureInfo.InvariantCulture, $"  patients: first visit at {url}/patient/activation with the INS and the activation code below");
+            sb.AppendLine(System.Globalization.CultureInfo.InvariantCulture, $"  professionals: import a .p12 below into the browser (password \"{P12Password}\") and trust {data.CaCertificate}, then open {url}/pro");
             foreach (var (rpps, name) in Professionals)
             {
-                sb.AppendLine(System.Globalization.CultureInfo.InvariantCulture, $"  {name,-32} RPPS {rpps}  certificate {Path.Combine(data.Demo, rpps + ".crt")} / .key");
+                sb.AppendLine(System.Globalization.CultureInfo.InvariantCulture, $"  {name,-52} RPPS {rpps}  {Path.Combine(data.Demo, rpps + ".p12")} (and .crt/.key for curl)");
             }
 
-            foreach (var (ins, name, id) in Patients)
+            foreach (var p in Patients)
             {
-                sb.AppendLine(System.Globalization.CultureInfo.InvariantCulture, $"  patient {name,-24} INS (demo) {ins}  Patient/{id}");
+                var account = p.ActivationCode is null ? "account activated: sign in at /patient/connexion" : $"activation code {p.ActivationCode}";
+                sb.AppendLine(System.Globalization.CultureInfo.InvariantCulture, $"  patient {p.Name,-20} INS (demo) {p.Ins}  {account}");
             }
 
             if (Patients.Count == 0 || !Professionals.Any(p => p.Rpps == GpRpps))
@@ -50,7 +60,7 @@ public static class DemoWorld
                 return sb.ToString();
             }
 
-            var (gpIns, _, _) = Patients[0];
+            var gpIns = Patients[0].Ins;
             sb.AppendLine();
             sb.AppendLine("Try it (as the GP):");
             sb.AppendLine(System.Globalization.CultureInfo.InvariantCulture, $"  curl --cacert {data.CaCertificate} --cert {Path.Combine(data.Demo, GpRpps + ".crt")} --key {Path.Combine(data.Demo, GpRpps + ".key")} \\");
@@ -77,7 +87,7 @@ public static class DemoWorld
             ("2790213055017", "LEROY", "Marie", new DateOnly(1979, 2, 4), "F", "13055"),
             ("188112A004012", "ROSSI", "Antoine", new DateOnly(1988, 11, 23), "M", "2A004"),
         ];
-        var patientInfo = new List<(string, string, string)>();
+        var patientInfo = new List<DemoPatient>();
         if (created)
         {
             var directory = sp.GetRequiredService<DirectoryService>();
@@ -123,7 +133,14 @@ public static class DemoWorld
                 await sp.GetRequiredService<OpenDmp.Core.Pki.CertificateService>().RegisterAsync(issued, ct);
             }
 
-            names.Add((p.Rpps, pro.DisplayName + (p.Specialty is null ? string.Empty : " (" + Nomenclatures.Specialties[p.Specialty] + ")")));
+            if (!File.Exists(Path.Combine(data.Demo, p.Rpps + ".p12")))
+            {
+                using var existing = X509Certificate2.CreateFromPemFile(Path.Combine(data.Demo, p.Rpps + ".crt"), Path.Combine(data.Demo, p.Rpps + ".key"));
+                TestCertificateAuthority.WritePkcs12(existing, Path.Combine(data.Demo, p.Rpps + ".p12"), P12Password);
+            }
+
+            var profession = Nomenclatures.Professions.GetValueOrDefault(p.Profession, p.Profession);
+            names.Add((p.Rpps, $"{pro.DisplayName} — {profession}" + (p.Specialty is null ? string.Empty : " (" + Nomenclatures.Specialties[p.Specialty] + ")")));
         }
 
         foreach (var p in patients)
@@ -132,7 +149,10 @@ public static class DemoWorld
             var id = await db.PatientIdentifiers.AsNoTracking().Where(x => x.System == Ins.DemoSystem && x.Value == ins).Select(x => x.RecordId).FirstOrDefaultAsync(ct);
             if (id is not null)
             {
-                patientInfo.Add((ins, $"{p.Given} {p.Family}", id));
+                // A demo patient whose account is not activated gets a fresh code at each start (the previous one stops working).
+                var activated = await db.PatientAccounts.AsNoTracking().AnyAsync(a => a.RecordId == id && a.ActivatedAt != null, ct);
+                var code = activated ? null : await sp.GetRequiredService<OpenDmp.Server.Patients.PatientAuthService>().IssueActivationAsync(id, null, Actor.Operator, Channels.Admin, ct);
+                patientInfo.Add(new DemoPatient(ins, $"{p.Given} {p.Family}", id, code));
             }
         }
 

@@ -74,6 +74,12 @@ public sealed class ProfessionalAuthenticationMiddleware(RequestDelegate next, I
         var declared = endpoint.Metadata.GetMetadata<DmpEndpoint>() ?? endpoint.Metadata.GetMetadata<PortalPageAttribute>()?.ToEndpoint();
         if (declared is null)
         {
+            // Routing's own answer to a known path with another method carries no declaration: a 405 that says so.
+            if (endpoint.DisplayName?.StartsWith("405 ", StringComparison.Ordinal) == true)
+            {
+                throw new DmpException(ErrorKind.MethodNotAllowed, $"{context.Request.Method} is not accepted on {context.Request.Path}" + (context.Request.Path.StartsWithSegments("/fhir") ? "; see /fhir/metadata" : string.Empty));
+            }
+
             throw new DmpException(ErrorKind.Forbidden, "this endpoint declares no access requirement and is refused");
         }
 

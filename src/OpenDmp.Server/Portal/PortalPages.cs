@@ -40,6 +40,13 @@ public static class PortalPages
 
     public static void MapPortals(this WebApplication app)
     {
+        // The natural guess of a newcomer: the sign-in API answers POST; a browser goes to the sign-in page.
+        app.MapGet("/patient/login", () => Results.Redirect("/patient/connexion"))
+            .WithMetadata(DmpEndpoint.Exempt(Requirement.Public, "public: redirect to the sign-in page"));
+
+        // A page that does not exist: a page with links for a browser, ProblemDetails for a program.
+        app.MapFallback(NotFoundAsync).WithMetadata(DmpEndpoint.Exempt(Requirement.Public, "public: not-found page"));
+
         app.MapGet("/langue", (HttpContext ctx, string? c, string? retour) =>
         {
             var culture = c == "en" ? "en" : "fr-FR";
@@ -120,15 +127,42 @@ public static class PortalPages
         return url;
     }
 
-    /// <summary>The answer to a browser that reached the professional space without a valid certificate.</summary>
+    private static readonly string[] CertificateSteps = ["pro.nocert.step1", "pro.nocert.step2", "pro.nocert.step3", "pro.nocert.step4"];
+
+    /// <summary>
+    /// The answer to a browser that reached the professional space without a valid certificate: why,
+    /// in the person's language, and the steps to get and import a certificate (the demo's included).
+    /// </summary>
     public static async Task WriteUnauthenticatedAsync(HttpContext context, string reason)
     {
         context.Response.StatusCode = 401;
         context.Response.ContentType = "text/html; charset=utf-8";
-        await context.Response.WriteAsync(Page(Ui.T("pro.nocert.title"), Ui.T("pro.nocert") + " (" + reason + ")"));
+        var why = reason.Contains("is required", StringComparison.Ordinal) ? Ui.T("pro.nocert.none") : Ui.T("pro.nocert.refused");
+        var steps = string.Concat(CertificateSteps.Select(k => $"<li>{WebUtility.HtmlEncode(Ui.T(k))}</li>"));
+        await context.Response.WriteAsync(Page(Ui.T("pro.nocert.title"),
+            $"<p>{WebUtility.HtmlEncode(Ui.T("pro.nocert"))}</p><p><strong>{WebUtility.HtmlEncode(why)}</strong></p><h2>{WebUtility.HtmlEncode(Ui.T("pro.nocert.how"))}</h2><ol>{steps}</ol>"));
     }
 
-    private static string Page(string title, string message) =>
-        $"<!DOCTYPE html><html lang=\"{Ui.Lang}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{WebUtility.HtmlEncode(title)}</title></head>"
-        + $"<body><main><h1>{WebUtility.HtmlEncode(title)}</h1><p>{WebUtility.HtmlEncode(message)}</p><p><a href=\"/\">OpenDMP</a></p></main></body></html>";
+    /// <summary>404 for a path that is no page: HTML with the portals' addresses for a browser, ProblemDetails otherwise.</summary>
+    private static async Task NotFoundAsync(HttpContext context)
+    {
+        context.Response.StatusCode = 404;
+        if (!context.Request.Headers.Accept.ToString().Contains("text/html", StringComparison.OrdinalIgnoreCase))
+        {
+            await Results.Problem(statusCode: 404, title: "Not Found", detail: $"no page or endpoint {context.Request.Path}; the FHIR API is under /fhir (see /fhir/metadata)").ExecuteAsync(context);
+            return;
+        }
+
+        context.Response.ContentType = "text/html; charset=utf-8";
+        var links = string.Concat(new[] { ("/", "notfound.home"), ("/patient", "nav.patient"), ("/pro", "nav.pro"), ("/fhir/metadata", "notfound.api") }
+            .Select(l => $"<li><a href=\"{l.Item1}\">{WebUtility.HtmlEncode(Ui.T(l.Item2))}</a></li>"));
+        await context.Response.WriteAsync(Page(Ui.T("notfound.title"), $"<p>{WebUtility.HtmlEncode(Ui.T("notfound.text"))}</p><ul>{links}</ul>"));
+    }
+
+    /// <summary>A page of its own (outside the Blazor layout), styled like the portals, in the person's language.</summary>
+    private static string Page(string title, string bodyHtml) =>
+        $"<!DOCTYPE html><html lang=\"{Ui.Lang}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{WebUtility.HtmlEncode(title)} — OpenDMP</title>"
+        + "<style>body{font-family:system-ui,sans-serif;margin:0;color:#1b1b1b;background:#f6f6f6}header{background:#000091;color:#fff;padding:.8rem 1.5rem;font-weight:bold}"
+        + "main{max-width:46rem;margin:2rem auto;background:#fff;padding:1.5rem 2rem;border-radius:6px}h1{font-size:1.6rem}h2{font-size:1.2rem}li{margin:.4rem 0}a{color:#000091}</style></head>"
+        + $"<body><header>OpenDMP</header><main><h1>{WebUtility.HtmlEncode(title)}</h1>{bodyHtml}<p><a href=\"/\">{WebUtility.HtmlEncode(Ui.T("notfound.home"))}</a></p></main></body></html>";
 }

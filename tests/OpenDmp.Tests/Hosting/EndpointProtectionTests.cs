@@ -25,7 +25,7 @@ public sealed class EndpointProtectionTests() : ServerTestBase(new SqliteStorage
     {
         "/fhir/metadata", "/health/live", "/health/ready", "/langue", "/messaging/deposit-certificate", "/patient/deconnexion",
         "/patient/logout", "/fhir/$message-status", "/fhir/Practitioner", "/fhir/Practitioner/{id}", "/fhir/Organization", "/fhir/Organization/{id}",
-        "/pki/ca.crl", "/.well-known/security.txt",
+        "/pki/ca.crl", "/.well-known/security.txt", "/patient/login",
 
         // Terminology (public reference data, ADR 0016).
         "/fhir/ValueSet", "/fhir/ValueSet/{id}", "/fhir/ValueSet/{id}/_history/{vid}", "/fhir/CodeSystem", "/fhir/CodeSystem/{id}", "/fhir/CodeSystem/{id}/_history/{vid}",
