@@ -140,7 +140,10 @@ public abstract class CdaCorpusTests(IStorageUnderTest storage) : ServerTestBase
         {
             var body = await filed.Content.ReadAsStringAsync();
             Assert.True(filed.StatusCode == HttpStatusCode.Created, body);
-            Assert.Equal("urn:ans:ci-sis:cse-mde:2023", FhirJson.Parse<DocumentReference>(body).Content[0].Format.Code);
+            var cseDoc = FhirJson.Parse<DocumentReference>(body);
+            Assert.Equal("urn:ans:ci-sis:cse-mde:2023", cseDoc.Content[0].Format.Code);
+            var page = await Server.Http(gp.Certificate).GetStringAsync($"/pro/patients/{child.Id}/documents/{cseDoc.Id}");
+            Assert.Contains("<article class=\"cda\">", page, StringComparison.Ordinal);
         }
 
         // A birth date that differs from the registered identity.
@@ -169,7 +172,6 @@ public abstract class CdaCorpusTests(IStorageUnderTest storage) : ServerTestBase
         }
 
         Assert.Equal(before + 2, await Server.CountDocumentsAsync());
-        _ = child;
     }
 
     private static async Task<int> CountAsync(HttpClient http, TestPatient patient, string query) =>
