@@ -212,7 +212,7 @@ public sealed class PatientAuthService(DmpDbContext db, WriteGate gate, AuditTra
         }
 
         var repId = NormalizeRepresentative(representative);
-        var recordId = await RecordOfInsAsync(ins, ct) ?? throw new DmpException(ErrorKind.Unauthenticated, "activation code invalid or expired");
+        var recordId = await RecordOfInsAsync(ins, activating: true, ct) ?? throw new DmpException(ErrorKind.Unauthenticated, "activation code invalid or expired");
         var now = time.GetUtcNow();
         db.ChangeTracker.Clear();
         await using var scope = await gate.EnterAsync(db, recordId, ct);
@@ -272,7 +272,7 @@ public sealed class PatientAuthService(DmpDbContext db, WriteGate gate, AuditTra
         }
 
         var repId = NormalizeRepresentative(representative);
-        var recordId = await RecordOfInsAsync(ins, ct);
+        var recordId = await RecordOfInsAsync(ins, activating: false, ct);
         if (recordId is null)
         {
             throw Refused(password, from);
@@ -444,10 +444,25 @@ public sealed class PatientAuthService(DmpDbContext db, WriteGate gate, AuditTra
         }
     }
 
-    private async Task<string?> RecordOfInsAsync(string ins, CancellationToken ct)
+    /// <summary>
+    /// The record an INS typed by a person designates. The same value may exist under two systems (a
+    /// NIR and a test identity): then the record whose account is in the state the step needs (a
+    /// pending activation, or an activated account) is the one meant; if both are, the choice is
+    /// deterministic (ordinal order of record ids) and the credentials decide.
+    /// </summary>
+    private async Task<string?> RecordOfInsAsync(string ins, bool activating, CancellationToken ct)
     {
         var normalized = Ins.Normalize(ins);
-        return await db.PatientIdentifiers.AsNoTracking().Where(x => x.Value == normalized).Select(x => x.RecordId).FirstOrDefaultAsync(ct);
+        var ids = await db.PatientIdentifiers.AsNoTracking().Where(x => x.Value == normalized).Select(x => x.RecordId).Distinct().ToListAsync(ct);
+        if (ids.Count <= 1)
+        {
+            return ids.FirstOrDefault();
+        }
+
+        var ready = await db.PatientAccounts.AsNoTracking()
+            .Where(a => ids.Contains(a.RecordId) && (activating ? a.ActivationCodeHash != null : a.PasswordHash != null))
+            .Select(a => a.RecordId).Distinct().ToListAsync(ct);
+        return (ready.Count > 0 ? ready : ids).Order(StringComparer.Ordinal).First();
     }
 
     private static readonly PatientAccount DummyAccount = new() { RecordId = "-" };

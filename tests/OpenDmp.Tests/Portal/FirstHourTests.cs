@@ -31,6 +31,19 @@ public sealed class FirstHourTests() : ServerTestBase(new SqliteStorage())
         Assert.True(activate.IsSuccessStatusCode, await activate.Content.ReadAsStringAsync());
     }
 
+    /// <summary>One INS value under two systems: the patient activating an account reaches the record that awaits activation, not the other.</summary>
+    [Fact]
+    public async Task AnInsUnderTwoSystems_SignsInToTheRecordWhoseAccountAwaitsIt()
+    {
+        var gp = await Server.AddProfessionalAsync();
+        var ins = TestIds.NewIns();
+        var nir = await Server.AddPatientAsync(new OpenDmp.Core.Records.NewPatient(ins, OpenDmp.Core.Identity.Ins.NirSystem, "DOUBLE", "Anne", new DateOnly(1970, 5, 17), "F", null), gp);
+        var test = await Server.AddPatientAsync(new OpenDmp.Core.Records.NewPatient(ins, OpenDmp.Core.Identity.Ins.TestSystem, "DOUBLE", "Anne", new DateOnly(1970, 5, 17), "F", null), gp);
+        var (http, _) = await Server.LoginPatientAsync(test);
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync($"/fhir/DocumentReference?patient={test.Id}")).StatusCode);
+        Assert.NotEqual(HttpStatusCode.OK, (await http.GetAsync($"/fhir/DocumentReference?patient={nir.Id}")).StatusCode);
+    }
+
     [Fact]
     public async Task ABrowsersGuesses_AreAnsweredWithPages_NotDeveloperJson()
     {
