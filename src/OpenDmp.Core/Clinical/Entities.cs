@@ -14,5 +14,7 @@ public sealed class ObservationEntry
     public string? Unit { get; set; }
     public string? ValueText { get; set; }
     public DateTimeOffset? Effective { get; set; }
+    /// <summary>The document the result was read from (a CI-SIS lab report): it is seen, masked, erased and deleted with it.</summary>
+    public string? DocumentId { get; set; }
     public required string ResourceJson { get; set; }
 }

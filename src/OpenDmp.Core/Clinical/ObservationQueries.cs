@@ -40,7 +40,7 @@ public sealed class ObservationQueries(DmpDbContext db, RecordGuard guard, Docum
             return new SearchPage([], offset, count, false, sp.First("_total") is "accurate" or "estimate" ? 0 : null);
         }
 
-        var q = db.Observations.AsNoTracking().Where(x => x.RecordId == recordId);
+        var q = Visible(recordId, decision);
         foreach (var v in sp.All("code"))
         {
             var codes = v.Split(',').Select(t => SearchParams.Token(t).Code).ToList();
@@ -76,8 +76,8 @@ public sealed class ObservationQueries(DmpDbContext db, RecordGuard guard, Docum
             return [];
         }
 
-        var rows = await db.Observations.AsNoTracking()
-            .Where(x => x.RecordId == recordId && x.ValueNumber != null && x.Effective != null)
+        var rows = await Visible(recordId, decision)
+            .Where(x => x.ValueNumber != null && x.Effective != null)
             .Select(x => new { x.CodeSystem, x.Code, x.CodeDisplay, x.Unit, x.ValueNumber, x.Effective })
             .ToListAsync(ct);
         return rows.GroupBy(r => (r.CodeSystem, r.Code))
@@ -85,6 +85,17 @@ public sealed class ObservationQueries(DmpDbContext db, RecordGuard guard, Docum
                 g.Select(r => new NumericPoint(r.Effective!.Value, r.ValueNumber!.Value)).OrderBy(p => p.When).ToList()))
             .OrderByDescending(s => s.Points[^1].When)
             .ToList();
+    }
+
+    /// <summary>
+    /// The results this decision lets the actor see: results read from a document only when the
+    /// actor may see that document (same scope as ITI-67: masking, invisibility, the profession
+    /// matrix; an erased or deleted document takes its results with it).
+    /// </summary>
+    private IQueryable<ObservationEntry> Visible(string recordId, GuardedAccess decision)
+    {
+        var documents = db.Documents.AsNoTracking().Where(d => d.RecordId == recordId && !d.Erased).Where(decision.Scope.ToExpression()).Select(d => d.Id);
+        return db.Observations.AsNoTracking().Where(x => x.RecordId == recordId && (x.DocumentId == null || documents.Contains(x.DocumentId)));
     }
 }
 

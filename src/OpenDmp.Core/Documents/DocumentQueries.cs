@@ -343,6 +343,7 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
             await db.DocumentLinks.Where(x => x.RecordId == doc.RecordId && (x.DocumentId == id || x.Target == id)).ExecuteDeleteAsync(ct);
             await RemoveFromSubmissionSetAsync(doc, ct);
             await db.Documents.Where(x => x.RecordId == doc.RecordId && x.Id == id).ExecuteDeleteAsync(ct);
+            await db.Observations.Where(x => x.RecordId == doc.RecordId && x.DocumentId == id).ExecuteDeleteAsync(ct);
             await store.RemoveAsync(db, doc.RecordId, doc.ContentKey, ct);
             await audit.AppendAsync(db, new AuditItem(doc.RecordId, actor, AuditAction.Delete, "success", channel, "DocumentReference", id, access.Mode), ct);
             await db.SaveChangesAsync(ct);

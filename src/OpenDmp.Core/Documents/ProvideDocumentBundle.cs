@@ -33,6 +33,8 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
         public required byte[] Content { get; init; }
         public string? BinaryFullUrl { get; init; }
         public List<DocumentLink> Links { get; } = [];
+        /// <summary>The coded results of a structured lab report, written with it (read before the record is locked).</summary>
+        public IReadOnlyList<OpenDmp.Core.Clinical.ObservationEntry> Results { get; init; } = [];
     }
 
     /// <summary>The entries of the transaction, sorted by role.</summary>
@@ -365,6 +367,7 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
             {
                 db.Documents.Add(nd.Entry);
                 db.DocumentLinks.AddRange(nd.Links);
+                db.Observations.AddRange(nd.Results);
                 await audit.AppendAsync(db, new AuditItem(recordId, actor, AuditAction.Create, "success", channel, "DocumentReference", nd.Entry.Id, Mode: "provide"), ct);
             }
 
@@ -518,6 +521,9 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
             FullUrl = fullUrl,
             Content = bytes,
             BinaryFullUrl = att.Data is null ? att.Url : null,
+            Results = format.Code == OpenDmp.Core.Clinical.CdaResults.LabFormat && SimplifiedPublish.CdaMediaTypes.Contains(att.ContentType)
+                ? OpenDmp.Core.Clinical.CdaResults.Extract(bytes, recordId, id, patientIsTest, doc.Date)
+                : [],
             Entry = DocumentMapping.ToEntry(doc, new DocumentCodes(type.System, type.Code, type.Display, cls.System, cls.Code, cls.Display, format.Code, facility.Code, setting.Code, confidentiality.Code),
                 author, att.ContentType, bytes, sha1, recordId, id, master, "current", submitterId, submissionSetId, patientIsTest, now),
         };

@@ -127,6 +127,7 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
             e.ToTable("observations");
             e.HasKey(x => new { x.RecordId, x.Id });
             e.HasIndex(x => new { x.RecordId, x.Code, x.Effective });
+            e.HasIndex(x => new { x.RecordId, x.DocumentId });
         });
         modelBuilder.Entity<AuditEntry>(e =>
         {

@@ -342,6 +342,10 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                         .HasColumnType("text")
                         .HasColumnName("code_system");
 
+                    b.Property<string>("DocumentId")
+                        .HasColumnType("text")
+                        .HasColumnName("document_id");
+
                     b.Property<DateTimeOffset?>("Effective")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("effective");
@@ -369,6 +373,8 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                         .HasColumnName("value_text");
 
                     b.HasKey("RecordId", "Id");
+
+                    b.HasIndex("RecordId", "DocumentId");
 
                     b.HasIndex("RecordId", "Code", "Effective");
 

@@ -335,6 +335,10 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                         .HasColumnType("TEXT")
                         .HasColumnName("code_system");
 
+                    b.Property<string>("DocumentId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("document_id");
+
                     b.Property<long?>("Effective")
                         .HasColumnType("INTEGER")
                         .HasColumnName("effective");
@@ -362,6 +366,8 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                         .HasColumnName("value_text");
 
                     b.HasKey("RecordId", "Id");
+
+                    b.HasIndex("RecordId", "DocumentId");
 
                     b.HasIndex("RecordId", "Code", "Effective");
 

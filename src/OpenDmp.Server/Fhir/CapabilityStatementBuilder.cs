@@ -75,7 +75,7 @@ public static class CapabilityStatementBuilder
         rest.Resource.Add(Resource("Communication", ["search-type"], new HashSet<string> { "patient" }, "The patient's notifications (emergency accesses, first access by a professional)"));
         rest.Resource.Add(Resource("Practitioner", ["read", "search-type"], DirectoryQueries.PractitionerParams, "Directory; identifier urn:oid:1.2.250.1.71.4.2.1|8{RPPS}"));
         rest.Resource.Add(Resource("Organization", ["read", "search-type"], DirectoryQueries.OrganizationParams, "Directory"));
-        rest.Resource.Add(Resource("Observation", ["search-type"], ObservationQueries.SearchParamNames, "Structured results (e.g. LOINC-coded values)"));
+        rest.Resource.Add(Resource("Observation", ["search-type"], ObservationQueries.SearchParamNames, "Structured results (e.g. LOINC-coded values); the results of a structured CI-SIS lab report (CR-BIO) are read from it when it is filed (derivedFrom its DocumentReference) and are seen, masked and erased with it"));
         rest.Resource.Add(Resource("AuditEvent", ["search-type"], OpenDmp.Core.Audit.AuditQueries.SearchParamNames, "The record's audit trail (IHE BALP shape), newest first: the patient sees every access (except those about documents not yet released to them), the treating physician every access, other professionals with a grant their own"));
         var terms = terminology ?? OpenDmp.Core.Terminologies.TerminologySet.Shipped;
         var inForce = string.Join(", ", terms.ValueSets.Select(v => v.Url).Distinct(StringComparer.Ordinal).Select(u => terms.ValueSet(u)!).OrderBy(v => v.Name, StringComparer.Ordinal).Select(v => $"{v.Name} {v.Version}"));
