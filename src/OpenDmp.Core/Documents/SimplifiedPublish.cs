@@ -40,8 +40,10 @@ public sealed class SimplifiedPublish(DmpDbContext db, ProvideDocumentBundle pro
             throw new DmpException(ErrorKind.TooLarge, $"the document is {bytes.LongLength} bytes; the limit is {options.MaxContentBytes} bytes", "DocumentReference.content[0].attachment.data");
         }
 
-        att.ContentType ??= CdaHeader.TryRead(bytes) is not null ? "text/xml" : throw DmpException.Invalid("attachment.contentType is required", "DocumentReference.content[0].attachment.contentType");
-        if (CdaMediaTypes.Contains(att.ContentType) && CdaHeader.TryRead(bytes) is { } header)
+        // The header is read once (the content is parsed again, within the same limits, by ITI-65's content check).
+        var header = att.ContentType is null || CdaMediaTypes.Contains(att.ContentType) ? CdaHeader.TryRead(bytes) : null;
+        att.ContentType ??= header is not null ? "text/xml" : throw DmpException.Invalid("attachment.contentType is required", "DocumentReference.content[0].attachment.contentType");
+        if (header is not null)
         {
             CdaMetadata.Complete(doc, header, await terminology.GetAsync(ct));
             await CheckPatientAsync(doc, header, ct);

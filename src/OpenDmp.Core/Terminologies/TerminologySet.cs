@@ -82,6 +82,10 @@ public sealed class TerminologySet
     public IEnumerable<TerminologyResource> All =>
         _codeSystems.Values.SelectMany(v => v).Cast<TerminologyResource>().Concat(_valueSets.Values.SelectMany(v => v)).Concat(_conceptMaps.Values.SelectMany(v => v));
 
+    /// <summary>Whether this version is the one in force for its URL (the last imported, else the shipped one).</summary>
+    public bool InForce(TerminologyResource r) =>
+        All.Where(x => x.ResourceType == r.ResourceType && x.Url == r.Url).MaxBy(x => x.Origin.Sequence)?.Version == r.Version;
+
     public IEnumerable<ConceptMapVersion> ConceptMaps => _conceptMaps.Values.SelectMany(v => v);
 
     /// <summary>The targets of a code in the concept map in force (source system in any spelling; none when unmapped).</summary>

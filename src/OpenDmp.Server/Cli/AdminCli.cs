@@ -406,8 +406,7 @@ public static class AdminCli
             var set = catalog.Current;
             foreach (var r in set.All.OrderBy(r => r.ResourceType, StringComparer.Ordinal).ThenBy(r => r.Name, StringComparer.Ordinal).ThenBy(r => r.Origin.Sequence))
             {
-                var inForce = set.All.Where(x => x.ResourceType == r.ResourceType && x.Url == r.Url).MaxBy(x => x.Origin.Sequence)?.Version == r.Version;
-                await c.Out.WriteLineAsync($"{r.ResourceType,-10} {r.Name,-45} {r.Version,-16} {(inForce ? "in force" : "superseded"),-10} {r.Origin.Kind}");
+                await c.Out.WriteLineAsync($"{r.ResourceType,-10} {r.Name,-45} {r.Version,-16} {(set.InForce(r) ? "in force" : "superseded"),-10} {r.Origin.Kind}");
             }
         }, ct)));
         root.Subcommands.Add(new Command("terminology", "ANS terminologies (JDV value sets, TRE code systems)") { import, list });

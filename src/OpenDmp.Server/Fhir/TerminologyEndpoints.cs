@@ -82,7 +82,7 @@ public static class TerminologyEndpoints
     private static JsonObject WithMeta(TerminologyResource r, TerminologySet set)
     {
         var node = JsonNode.Parse(r.Json)!.AsObject();
-        var inForce = set.All.Where(x => x.ResourceType == r.ResourceType && x.Url == r.Url).MaxBy(x => x.Origin.Sequence)?.Version == r.Version;
+        var inForce = set.InForce(r);
         var meta = new JsonObject { ["versionId"] = r.Version };
         if (r.Origin.ImportedAt is { } at)
         {
