@@ -77,7 +77,11 @@ public enum Obligations
 }
 
 /// <summary>The patient's settings that the policy reads.</summary>
-public sealed record RecordSettings(bool OpposeBreakGlass = false, bool OpposeCentre15 = false, bool OpposeEmergencyUnmasking = false)
+/// <param name="OpposeBreakGlass">The patient opposes break-glass access.</param>
+/// <param name="OpposeCentre15">The patient opposes access by the SAMU regulation (centre 15).</param>
+/// <param name="OpposeEmergencyUnmasking">The patient opposes that emergency access shows masked documents.</param>
+/// <param name="OpposeDispensingToPrescriber">The patient opposes that a prescriber sees the dispensing of their prescriptions (documents of class 43 that execute them, and their MedicationDispenses).</param>
+public sealed record RecordSettings(bool OpposeBreakGlass = false, bool OpposeCentre15 = false, bool OpposeEmergencyUnmasking = false, bool OpposeDispensingToPrescriber = false)
 {
     public static RecordSettings Default { get; } = new();
 }
@@ -110,7 +114,8 @@ public sealed record DocumentFacts(
     bool Masked = false,
     bool HiddenFromPatient = false,
     bool Draft = false,
-    bool HiddenFromRepresentatives = false)
+    bool HiddenFromRepresentatives = false,
+    string? PrescriberId = null)
 {
     public bool IsOwnedBy(string actorId) => AuthorProfessionalId == actorId || SubmitterId == actorId;
 }
@@ -465,7 +470,10 @@ public static class AccessPolicy
             masked = MaskedRule.Exclude;
         }
 
-        return new DocumentScope(true, classes, types, masked, false, actor.Id);
+        return new DocumentScope(true, classes, types, masked, false, actor.Id)
+        {
+            HideDispensingPrescribedBy = record.Settings.OpposeDispensingToPrescriber ? actor.Id : null,
+        };
     }
 
     /// <summary>

@@ -29,6 +29,9 @@ public sealed record DocumentScope(bool Any, IReadOnlyList<string>? Classes, IRe
     /// <summary>A legal representative: the patient's view without the documents invisible to representatives.</summary>
     public static DocumentScope ForRepresentative { get; } = new(true, null, null, MaskedRule.Include, true, null, RepresentativeView: true);
 
+    /// <summary>When the patient opposes it: the prescriber whose prescriptions' dispensing documents are not shown to them.</summary>
+    public string? HideDispensingPrescribedBy { get; init; }
+
     private bool MatrixAdmits(string? classCode, string? typeCode) =>
         (Classes is null && Types is null)
         || (Classes is not null && classCode is not null && Classes.Contains(classCode))
@@ -48,6 +51,11 @@ public sealed record DocumentScope(bool Any, IReadOnlyList<string>? Classes, IRe
         }
 
         if (RepresentativeView && d.HiddenFromRepresentatives)
+        {
+            return false;
+        }
+
+        if (HideDispensingPrescribedBy is not null && d.PrescriberId == HideDispensingPrescribedBy)
         {
             return false;
         }
@@ -84,6 +92,11 @@ public sealed record DocumentScope(bool Any, IReadOnlyList<string>? Classes, IRe
         if (RepresentativeView)
         {
             e = And(e, x => !x.HiddenFromRepresentatives);
+        }
+
+        if (HideDispensingPrescribedBy is { } prescriber)
+        {
+            e = And(e, x => x.PrescriberId == null || x.PrescriberId != prescriber);
         }
 
         var actor = ActorId;

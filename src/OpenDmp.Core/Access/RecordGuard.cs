@@ -41,7 +41,7 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
     public async Task<RecordFacts?> FactsAsync(string recordId, CancellationToken ct)
     {
         var record = await db.Records.AsNoTracking().Where(x => x.RecordId == recordId)
-            .Select(x => new { x.RecordId, x.Status, x.TreatingPhysicianId, x.OpposeBreakGlass, x.OpposeCentre15, x.OpposeEmergencyUnmasking })
+            .Select(x => new { x.RecordId, x.Status, x.TreatingPhysicianId, x.OpposeBreakGlass, x.OpposeCentre15, x.OpposeEmergencyUnmasking, x.OpposeDispensingToPrescriber })
             .FirstOrDefaultAsync(ct);
 
         // The same queries whether or not the record exists: answering "no such record" must not
@@ -57,7 +57,7 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
             record.RecordId,
             record.Status,
             record.TreatingPhysicianId,
-            new RecordSettings(record.OpposeBreakGlass, record.OpposeCentre15, record.OpposeEmergencyUnmasking),
+            new RecordSettings(record.OpposeBreakGlass, record.OpposeCentre15, record.OpposeEmergencyUnmasking, record.OpposeDispensingToPrescriber),
             grants.Select(g => g.ToFacts()).ToList(),
             blocked.ToHashSet(StringComparer.Ordinal));
     }

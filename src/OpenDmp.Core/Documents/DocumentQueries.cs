@@ -65,13 +65,13 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
 
         int? total = sp.First("_total") is "accurate" or "estimate" ? await q.CountAsync(ct) : null;
         var rows = await q.Skip(offset).Take(count + 1)
-            .Select(x => new { x.Id, x.ResourceJson, x.AuthorProfessionalId, x.SubmitterId, x.ClassCode, x.TypeCode, x.Masked, x.HiddenFromPatient, x.Draft, x.HiddenFromRepresentatives })
+            .Select(x => new { x.Id, x.ResourceJson, x.AuthorProfessionalId, x.SubmitterId, x.ClassCode, x.TypeCode, x.Masked, x.HiddenFromPatient, x.Draft, x.HiddenFromRepresentatives, x.PrescriberId })
             .ToListAsync(ct);
         var hits = new List<SearchHit>(Math.Min(rows.Count, count));
         foreach (var r in rows.Take(count))
         {
             // Defence in depth: each hit is checked again, one by one, by the policy itself.
-            if (decision.Admits(new DocumentFacts(r.Id, r.AuthorProfessionalId, r.SubmitterId, r.ClassCode, r.TypeCode, r.Masked, r.HiddenFromPatient, r.Draft, r.HiddenFromRepresentatives)))
+            if (decision.Admits(new DocumentFacts(r.Id, r.AuthorProfessionalId, r.SubmitterId, r.ClassCode, r.TypeCode, r.Masked, r.HiddenFromPatient, r.Draft, r.HiddenFromRepresentatives, r.PrescriberId)))
             {
                 hits.Add(new SearchHit("DocumentReference", r.Id, r.ResourceJson));
             }
@@ -344,6 +344,7 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
             await RemoveFromSubmissionSetAsync(doc, ct);
             await db.Documents.Where(x => x.RecordId == doc.RecordId && x.Id == id).ExecuteDeleteAsync(ct);
             await db.Observations.Where(x => x.RecordId == doc.RecordId && x.DocumentId == id).ExecuteDeleteAsync(ct);
+            await db.ClinicalEntries.Where(x => x.RecordId == doc.RecordId && x.DocumentId == id).ExecuteDeleteAsync(ct);
             await store.RemoveAsync(db, doc.RecordId, doc.ContentKey, ct);
             await audit.AppendAsync(db, new AuditItem(doc.RecordId, actor, AuditAction.Delete, "success", channel, "DocumentReference", id, access.Mode), ct);
             await db.SaveChangesAsync(ct);
@@ -487,20 +488,7 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
     /// <summary>The record designated by patient / subject / patient.identifier (null when there is none).</summary>
     private async Task<RecordFacts?> RecordOfPatientParamAsync(SearchParams sp, CancellationToken ct)
     {
-        var reference = sp.First("patient") ?? sp.First("subject");
-        if (reference is not null)
-        {
-            // Patient id = record id: one query gives the facts (no record, no result).
-            return await FactsAsync(References.LogicalId(reference, "Patient") ?? reference, ct);
-        }
-
-        if (sp.First("patient.identifier") is { } ident)
-        {
-            var (system, value) = SearchParams.Token(ident);
-            var recordId = await References.ResolvePatientAsync(db, new ResourceReference { Identifier = new Identifier(system, value) }, ct);
-            return recordId is null ? null : await FactsAsync(recordId, ct);
-        }
-
-        throw new DmpException(ErrorKind.BadRequest, "a patient is required: patient=[id] or patient.identifier=[system]|[INS]");
+        var recordId = await References.RecordOfPatientParamAsync(db, sp, ct);
+        return recordId is null ? null : await FactsAsync(recordId, ct);
     }
 }

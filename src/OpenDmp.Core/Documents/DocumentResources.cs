@@ -12,7 +12,7 @@ public static class DocumentResources
 
     /// <summary>What the access policy needs to know about a stored document.</summary>
     public static Access.DocumentFacts Facts(DocumentEntry d) =>
-        new(d.Id, d.AuthorProfessionalId, d.SubmitterId, d.ClassCode, d.TypeCode, d.Masked, d.HiddenFromPatient, d.Draft, d.HiddenFromRepresentatives);
+        new(d.Id, d.AuthorProfessionalId, d.SubmitterId, d.ClassCode, d.TypeCode, d.Masked, d.HiddenFromPatient, d.Draft, d.HiddenFromRepresentatives, d.PrescriberId);
 
     public static DateTimeOffset? ParseInstant(string? value)
     {

@@ -43,6 +43,8 @@ public sealed class DocumentEntry
     /// <summary>Author identifier as given (e.g. "8"+RPPS or RPPS), for the author search parameter.</summary>
     public string? AuthorIdentifier { get; set; }
     public string? AuthorDisplay { get; set; }
+    /// <summary>For a dispensing document: the professional who wrote the prescription it executes (the patient may hide it from them).</summary>
+    public string? PrescriberId { get; set; }
     /// <summary>Directory id of the professional who submitted the document.</summary>
     public string? SubmitterId { get; set; }
     public string? SubmissionSetId { get; set; }

@@ -18,7 +18,7 @@ namespace OpenDmp.Core.Documents;
 /// replaced documents superseded. All or nothing: the bundle is fully validated before anything is
 /// written, and written in one transaction.
 /// </summary>
-public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, AuditTrail audit, IContentStore store, TimeProvider time, DocumentOptions options, RecordGuard guard, ServerOptions server, TerminologyCatalog terminology)
+public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, AuditTrail audit, IContentStore store, TimeProvider time, DocumentOptions options, RecordGuard guard, ServerOptions server, TerminologyCatalog terminology, OpenDmp.Core.Clinical.ClinicalIntake intake)
 {
     private const string SourceIdExtension = "https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-sourceId";
 
@@ -35,10 +35,12 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
         public List<DocumentLink> Links { get; } = [];
         /// <summary>The coded results of a structured lab report, written with it (read before the record is locked).</summary>
         public IReadOnlyList<OpenDmp.Core.Clinical.ObservationEntry> Results { get; init; } = [];
+        /// <summary>Structured entries filed with the document (prescription lines, dispensings).</summary>
+        public List<OpenDmp.Core.Clinical.ClinicalEntry> Clinical { get; } = [];
     }
 
     /// <summary>The entries of the transaction, sorted by role.</summary>
-    private sealed record Parsed(List SubmissionSet, int SubmissionIndex, List<(int Index, string FullUrl, DocumentReference Doc)> Documents, Dictionary<string, Binary> Binaries, List<(int Index, string TargetId, Parameters Patch)> Patches);
+    private sealed record Parsed(List SubmissionSet, int SubmissionIndex, List<(int Index, string FullUrl, DocumentReference Doc)> Documents, Dictionary<string, Binary> Binaries, List<(int Index, string TargetId, Parameters Patch)> Patches, List<OpenDmp.Core.Clinical.StructuredResource> Structured);
 
     /// <summary>
     /// Handles one submission: parse the entries, resolve the record and ask the policy, validate
@@ -56,6 +58,7 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
         var now = time.GetUtcNow();
         var submissionSetId = Ids.New();
         var newDocs = await ValidateDocumentsAsync(parsed, recordId, actor, permit, channel, submissionSetId, patientIsTest, now, ct);
+        await ValidateStructuredAsync(parsed, newDocs, recordId, actor, permit, now, ct);
         ValidateSubmissionSet(parsed, newDocs);
         var supersede = await ResolveReplacedAsync(parsed, newDocs, recordId, facts, actor, channel, ct);
         var ssEntry = BuildSubmissionSet(parsed.SubmissionSet, submissionSetId, recordId, newDocs, actor.Id, patientIsTest, now);
@@ -105,6 +108,7 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
         var docRefs = new List<(int Index, string FullUrl, DocumentReference Doc)>();
         var binaries = new Dictionary<string, Binary>(StringComparer.Ordinal);
         var patches = new List<(int Index, string TargetId, Parameters Patch)>();
+        var structured = new List<OpenDmp.Core.Clinical.StructuredResource>();
         var fullUrls = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < bundle.Entry.Count; i++)
         {
@@ -157,10 +161,13 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
                         ?? throw DmpException.Invalid($"{where}: PATCH is accepted on DocumentReference/[id] of this platform only", where + ".request.url");
                     patches.Add((i, target, p));
                     break;
+                case DomainResource r when method == Bundle.HTTPVerb.POST && OpenDmp.Core.Clinical.ClinicalIntake.Types.Contains(r.TypeName):
+                    structured.Add(new OpenDmp.Core.Clinical.StructuredResource(i, e.FullUrl ?? string.Empty, r));
+                    break;
                 case null:
                     throw DmpException.Invalid($"{where} has no resource", where);
                 default:
-                    throw DmpException.Invalid($"{where}: {method} {e.Resource.TypeName} is not part of ITI-65 (SubmissionSet List, DocumentReference, Binary, PATCH DocumentReference)", where);
+                    throw DmpException.Invalid($"{where}: {method} {e.Resource.TypeName} is not part of ITI-65 (SubmissionSet List, DocumentReference, Binary, PATCH DocumentReference; MedicationRequest and MedicationDispense filed with their document)", where);
             }
         }
 
@@ -174,7 +181,7 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
             throw DmpException.Invalid("the Bundle has no DocumentReference", "Bundle.entry");
         }
 
-        return new Parsed(submissionSet, submissionIndex, docRefs, binaries, patches);
+        return new Parsed(submissionSet, submissionIndex, docRefs, binaries, patches, structured);
     }
 
     /// <summary>Step 2: one patient of this platform, with an open record, the same for every document.</summary>
@@ -249,6 +256,23 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
         }
 
         return newDocs;
+    }
+
+    /// <summary>Step 3b: structured entries (prescription lines, dispensings) are filed with exactly one document, which they are linked to.</summary>
+    private async System.Threading.Tasks.Task ValidateStructuredAsync(Parsed parsed, List<NewDocument> newDocs, string recordId, Actor actor, GuardedAccess permit, DateTimeOffset now, CancellationToken ct)
+    {
+        if (parsed.Structured.Count == 0)
+        {
+            return;
+        }
+
+        if (newDocs.Count != 1)
+        {
+            throw DmpException.Invalid($"structured entries (MedicationRequest, MedicationDispense) are filed with exactly one document; this transaction has {newDocs.Count}: split it", "Bundle.entry");
+        }
+
+        var doc = newDocs[0];
+        doc.Clinical.AddRange(await intake.BuildAsync(parsed.Structured, doc.Entry, doc.Links, recordId, actor, permit.Scope, now, ct));
     }
 
     /// <summary>Step 4: the SubmissionSet lists exactly the documents of the Bundle.</summary>
@@ -369,6 +393,16 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
                 db.DocumentLinks.AddRange(nd.Links);
                 db.Observations.AddRange(nd.Results);
                 await audit.AppendAsync(db, new AuditItem(recordId, actor, AuditAction.Create, "success", channel, "DocumentReference", nd.Entry.Id, Mode: "provide"), ct);
+                if (nd.Clinical.Count > 0)
+                {
+                    // Quantities and renewals are checked here, where concurrent dispensings of the record are serialised.
+                    await intake.CheckDispensingAsync(recordId, nd.Clinical, now, ct);
+                    db.ClinicalEntries.AddRange(nd.Clinical);
+                    foreach (var c in nd.Clinical)
+                    {
+                        await audit.AppendAsync(db, new AuditItem(recordId, actor, AuditAction.Create, "success", channel, c.ResourceType, c.Id, Mode: "provide"), ct);
+                    }
+                }
             }
 
             foreach (var target in supersede.Values)
@@ -644,6 +678,10 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
             else if (docs.FirstOrDefault(d => d.FullUrl == e.FullUrl && e.Resource is DocumentReference) is { } nd)
             {
                 (status, location) = ("201 Created", $"DocumentReference/{nd.Entry.Id}/_history/1");
+            }
+            else if (e.Resource is { Id: { } rid } && docs.SelectMany(d => d.Clinical).FirstOrDefault(c => c.Id == rid && c.ResourceType == e.Resource.TypeName) is { } entry)
+            {
+                (status, location) = ("201 Created", $"{entry.ResourceType}/{entry.Id}/_history/1");
             }
             else if (patches.FirstOrDefault(p => p.Index == i) is { Patch: not null } patch)
             {

@@ -43,6 +43,27 @@ public static class References
         return bar < 0 ? (null, token) : (token[..bar], token[(bar + 1)..]);
     }
 
+    /// <summary>
+    /// The record id a search names by patient / subject (the id itself: patient id = record id, its
+    /// facts are then loaded in one query) or patient.identifier (resolved; null when unknown); 400
+    /// when the search names no patient.
+    /// </summary>
+    public static async Task<string?> RecordOfPatientParamAsync(DmpDbContext db, OpenDmp.Core.Fhir.SearchParams sp, CancellationToken ct)
+    {
+        if ((sp.First("patient") ?? sp.First("subject")) is { } reference)
+        {
+            return LogicalId(reference, "Patient") ?? reference;
+        }
+
+        if (sp.First("patient.identifier") is { } ident)
+        {
+            var (system, value) = OpenDmp.Core.Fhir.SearchParams.Token(ident);
+            return await ResolvePatientAsync(db, new ResourceReference { Identifier = new Identifier(system, value) }, ct);
+        }
+
+        throw new DmpException(ErrorKind.BadRequest, "a patient is required: patient=[id] or patient.identifier=[system]|[INS]");
+    }
+
     /// <summary>Finds the record id designated by a patient reference (literal id, INS identifier, conditional), or null.</summary>
     public static async Task<string?> ResolvePatientAsync(DmpDbContext db, ResourceReference? subject, CancellationToken ct)
     {

@@ -18,7 +18,8 @@ public sealed record DocumentToSubmit(
     DateTimeOffset? Date = null,
     string? ReplacesDocumentId = null,
     string? Visibility = null,
-    bool Draft = false);
+    bool Draft = false,
+    string? AppendsToDocumentId = null);
 
 /// <summary>
 /// Builds ITI-65 transaction bundles shaped like the PDSm comprehensive profile (the client side of
@@ -112,9 +113,25 @@ public static class SubmissionBuilder
                 doc.RelatesTo.Add(new DocumentReference.RelatesToComponent { Code = DocumentRelationshipType.Replaces, Target = new ResourceReference("DocumentReference/" + d.ReplacesDocumentId) });
             }
 
+            if (d.AppendsToDocumentId is not null)
+            {
+                doc.RelatesTo.Add(new DocumentReference.RelatesToComponent { Code = DocumentRelationshipType.Appends, Target = new ResourceReference("DocumentReference/" + d.AppendsToDocumentId) });
+            }
+
             list.Entry.Add(new List.EntryComponent { Item = new ResourceReference(docUrl) });
             bundle.Entry.Add(new Bundle.EntryComponent { FullUrl = docUrl, Resource = doc, Request = new Bundle.RequestComponent { Method = Bundle.HTTPVerb.POST, Url = "DocumentReference" } });
             bundle.Entry.Add(new Bundle.EntryComponent { FullUrl = binUrl, Resource = new Binary { ContentType = d.ContentType, Data = d.Content }, Request = new Bundle.RequestComponent { Method = Bundle.HTTPVerb.POST, Url = "Binary" } });
+        }
+
+        return bundle;
+    }
+
+    /// <summary>Adds structured entries (MedicationRequest, MedicationDispense) filed with the bundle's document.</summary>
+    public static Bundle WithEntries(this Bundle bundle, params Resource[] resources)
+    {
+        foreach (var r in resources)
+        {
+            bundle.Entry.Add(new Bundle.EntryComponent { FullUrl = "urn:uuid:" + Guid.NewGuid(), Resource = r, Request = new Bundle.RequestComponent { Method = Bundle.HTTPVerb.POST, Url = r.TypeName } });
         }
 
         return bundle;

@@ -66,5 +66,7 @@ public sealed class Record
     public bool OpposeCentre15 { get; set; }
     /// <summary>The patient opposes that masked documents be shown in an emergency access.</summary>
     public bool OpposeEmergencyUnmasking { get; set; }
+    /// <summary>The patient opposes that prescribers see the dispensing of their prescriptions.</summary>
+    public bool OpposeDispensingToPrescriber { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
 }

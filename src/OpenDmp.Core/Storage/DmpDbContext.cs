@@ -33,6 +33,7 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
     public DbSet<DocumentLink> DocumentLinks => Set<DocumentLink>();
     public DbSet<SubmissionSet> SubmissionSets => Set<SubmissionSet>();
     public DbSet<ObservationEntry> Observations => Set<ObservationEntry>();
+    public DbSet<ClinicalEntry> ClinicalEntries => Set<ClinicalEntry>();
     public DbSet<AuditEntry> AuditEntries => Set<AuditEntry>();
     public DbSet<ContentBlob> ContentBlobs => Set<ContentBlob>();
     public DbSet<AuditCheckpoint> AuditCheckpoints => Set<AuditCheckpoint>();
@@ -128,6 +129,17 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
             e.HasKey(x => new { x.RecordId, x.Id });
             e.HasIndex(x => new { x.RecordId, x.Code, x.Effective });
             e.HasIndex(x => new { x.RecordId, x.DocumentId });
+        });
+        modelBuilder.Entity<ClinicalEntry>(e =>
+        {
+            e.ToTable("clinical_entries");
+            e.HasKey(x => new { x.RecordId, x.Id });
+            e.Property(x => x.ResourceType).HasMaxLength(40);
+            e.HasIndex(x => new { x.RecordId, x.ResourceType, x.Date });
+            e.HasIndex(x => new { x.RecordId, x.DocumentId });
+            e.HasIndex(x => new { x.RecordId, x.RequestId });
+            e.HasIndex(x => x.GroupId);
+            e.HasIndex(x => x.Id);
         });
         modelBuilder.Entity<AuditEntry>(e =>
         {

@@ -315,6 +315,95 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                     b.ToTable("audit_entries", (string)null);
                 });
 
+            modelBuilder.Entity("OpenDmp.Core.Clinical.ClinicalEntry", b =>
+                {
+                    b.Property<string>("RecordId")
+                        .HasColumnType("text")
+                        .HasColumnName("record_id");
+
+                    b.Property<string>("Id")
+                        .HasColumnType("text")
+                        .HasColumnName("id");
+
+                    b.Property<string>("AuthorId")
+                        .HasColumnType("text")
+                        .HasColumnName("author_id");
+
+                    b.Property<string>("Code")
+                        .HasColumnType("text")
+                        .HasColumnName("code");
+
+                    b.Property<string>("CodeDisplay")
+                        .HasColumnType("text")
+                        .HasColumnName("code_display");
+
+                    b.Property<string>("CodeSystem")
+                        .HasColumnType("text")
+                        .HasColumnName("code_system");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<DateTimeOffset?>("Date")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("date");
+
+                    b.Property<string>("DocumentId")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("document_id");
+
+                    b.Property<string>("GroupId")
+                        .HasColumnType("text")
+                        .HasColumnName("group_id");
+
+                    b.Property<double?>("Quantity")
+                        .HasColumnType("double precision")
+                        .HasColumnName("quantity");
+
+                    b.Property<int?>("Repeats")
+                        .HasColumnType("integer")
+                        .HasColumnName("repeats");
+
+                    b.Property<string>("RequestId")
+                        .HasColumnType("text")
+                        .HasColumnName("request_id");
+
+                    b.Property<string>("ResourceJson")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("resource_json");
+
+                    b.Property<string>("ResourceType")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("character varying(40)")
+                        .HasColumnName("resource_type");
+
+                    b.Property<string>("Unit")
+                        .HasColumnType("text")
+                        .HasColumnName("unit");
+
+                    b.Property<DateTimeOffset?>("ValidUntil")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("valid_until");
+
+                    b.HasKey("RecordId", "Id");
+
+                    b.HasIndex("GroupId");
+
+                    b.HasIndex("Id");
+
+                    b.HasIndex("RecordId", "DocumentId");
+
+                    b.HasIndex("RecordId", "RequestId");
+
+                    b.HasIndex("RecordId", "ResourceType", "Date");
+
+                    b.ToTable("clinical_entries", (string)null);
+                });
+
             modelBuilder.Entity("OpenDmp.Core.Clinical.ObservationEntry", b =>
                 {
                     b.Property<string>("RecordId")
@@ -657,6 +746,10 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                     b.Property<string>("PracticeSettingCode")
                         .HasColumnType("text")
                         .HasColumnName("practice_setting_code");
+
+                    b.Property<string>("PrescriberId")
+                        .HasColumnType("text")
+                        .HasColumnName("prescriber_id");
 
                     b.Property<string>("ResourceJson")
                         .IsRequired()
@@ -1403,6 +1496,10 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                     b.Property<bool>("OpposeCentre15")
                         .HasColumnType("boolean")
                         .HasColumnName("oppose_centre15");
+
+                    b.Property<bool>("OpposeDispensingToPrescriber")
+                        .HasColumnType("boolean")
+                        .HasColumnName("oppose_dispensing_to_prescriber");
 
                     b.Property<bool>("OpposeEmergencyUnmasking")
                         .HasColumnType("boolean")

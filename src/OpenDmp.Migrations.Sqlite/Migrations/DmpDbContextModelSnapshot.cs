@@ -308,6 +308,95 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                     b.ToTable("audit_entries", (string)null);
                 });
 
+            modelBuilder.Entity("OpenDmp.Core.Clinical.ClinicalEntry", b =>
+                {
+                    b.Property<string>("RecordId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("record_id");
+
+                    b.Property<string>("Id")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<string>("AuthorId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("author_id");
+
+                    b.Property<string>("Code")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("code");
+
+                    b.Property<string>("CodeDisplay")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("code_display");
+
+                    b.Property<string>("CodeSystem")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("code_system");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<long?>("Date")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("date");
+
+                    b.Property<string>("DocumentId")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("document_id");
+
+                    b.Property<string>("GroupId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("group_id");
+
+                    b.Property<double?>("Quantity")
+                        .HasColumnType("REAL")
+                        .HasColumnName("quantity");
+
+                    b.Property<int?>("Repeats")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("repeats");
+
+                    b.Property<string>("RequestId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("request_id");
+
+                    b.Property<string>("ResourceJson")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("resource_json");
+
+                    b.Property<string>("ResourceType")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("resource_type");
+
+                    b.Property<string>("Unit")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("unit");
+
+                    b.Property<long?>("ValidUntil")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("valid_until");
+
+                    b.HasKey("RecordId", "Id");
+
+                    b.HasIndex("GroupId");
+
+                    b.HasIndex("Id");
+
+                    b.HasIndex("RecordId", "DocumentId");
+
+                    b.HasIndex("RecordId", "RequestId");
+
+                    b.HasIndex("RecordId", "ResourceType", "Date");
+
+                    b.ToTable("clinical_entries", (string)null);
+                });
+
             modelBuilder.Entity("OpenDmp.Core.Clinical.ObservationEntry", b =>
                 {
                     b.Property<string>("RecordId")
@@ -650,6 +739,10 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                     b.Property<string>("PracticeSettingCode")
                         .HasColumnType("TEXT")
                         .HasColumnName("practice_setting_code");
+
+                    b.Property<string>("PrescriberId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("prescriber_id");
 
                     b.Property<string>("ResourceJson")
                         .IsRequired()
@@ -1396,6 +1489,10 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                     b.Property<bool>("OpposeCentre15")
                         .HasColumnType("INTEGER")
                         .HasColumnName("oppose_centre15");
+
+                    b.Property<bool>("OpposeDispensingToPrescriber")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("oppose_dispensing_to_prescriber");
 
                     b.Property<bool>("OpposeEmergencyUnmasking")
                         .HasColumnType("INTEGER")

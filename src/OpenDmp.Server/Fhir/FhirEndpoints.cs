@@ -119,6 +119,33 @@ public static class FhirEndpoints
             FhirResults.SearchSet(await q.SearchAsync(Params(ctx), ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request))
             .WithMetadata(new DmpEndpoint(Requirement.ProfessionalOrPatient, AuditAction.Search));
 
+        // Medications (ADR 0018): prescription lines and dispensings are filed with their document through ITI-65.
+        fhir.MapGet("/MedicationRequest", async (HttpContext ctx, MedicationQueries q) =>
+            FhirResults.SearchSet(await q.SearchRequestsAsync(Params(ctx), ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request))
+            .WithMetadata(new DmpEndpoint(Requirement.ProfessionalOrPatient, AuditAction.Search));
+        fhir.MapGet("/MedicationRequest/{id}", async (string id, HttpContext ctx, MedicationQueries q) =>
+            FhirResults.Resource(await q.ReadRequestAsync(id, ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request))
+            .WithMetadata(new DmpEndpoint(Requirement.ProfessionalOrPatient, AuditAction.Read));
+
+        // The prescription identifier as a QR code (SVG) for the paper copy.
+        fhir.MapGet("/MedicationRequest/{id}/$qr-code", async (string id, HttpContext ctx, MedicationQueries q) =>
+        {
+            var identifier = await q.PrescriptionIdentifierAsync(id, ctx.Actor(), Channels.Api, ctx.RequestAborted);
+            var svg = OpenDmp.Server.Portal.QrCodes.Svg(identifier, "Ordonnance " + identifier);
+            return Results.Text("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" + svg, OpenDmp.Server.Hosting.SafeContent.Prepare(ctx.Response, "image/svg+xml", "ordonnance-" + identifier, framable: false), Encoding.UTF8);
+        }).WithMetadata(new DmpEndpoint(Requirement.Professional, AuditAction.Read));
+        fhir.MapGet("/MedicationDispense", async (HttpContext ctx, MedicationQueries q) =>
+            FhirResults.SearchSet(await q.SearchDispensesAsync(Params(ctx), ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request))
+            .WithMetadata(new DmpEndpoint(Requirement.ProfessionalOrPatient, AuditAction.Search));
+        fhir.MapGet("/MedicationDispense/{id}", async (string id, HttpContext ctx, MedicationQueries q) =>
+            FhirResults.Resource(await q.ReadDispenseAsync(id, ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request))
+            .WithMetadata(new DmpEndpoint(Requirement.ProfessionalOrPatient, AuditAction.Read));
+
+        // The medication list: each medication once, with its sources.
+        fhir.MapGet("/MedicationStatement", async (HttpContext ctx, MedicationQueries q) =>
+            FhirResults.SearchSet(await q.MedicationListAsync(Params(ctx), ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request))
+            .WithMetadata(new DmpEndpoint(Requirement.ProfessionalOrPatient, AuditAction.Search));
+
         // The record's audit trail (IHE BALP AuditEvent).
         fhir.MapGet("/AuditEvent", async (HttpContext ctx, OpenDmp.Core.Audit.AuditQueries q) =>
             FhirResults.SearchSet(await q.SearchAsync(Params(ctx), ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request))

@@ -56,6 +56,8 @@ public static class CoreServices
         services.AddScoped<DocumentQueries>();
         services.AddScoped<FhirImporter>();
         services.AddScoped<OpenDmp.Core.Clinical.ObservationQueries>();
+        services.AddScoped<OpenDmp.Core.Clinical.ClinicalIntake>();
+        services.AddScoped<OpenDmp.Core.Clinical.MedicationQueries>();
         services.AddScoped<AuditVerifier>();
         services.AddScoped<AuditQueries>();
         services.AddScoped<AuditProofs>();

@@ -68,12 +68,12 @@ public class AccessPolicyProperties
             "r1",
             r.Next(6) == 0 ? RecordStatus.Closed : RecordStatus.Open,
             r.Next(3) == 0 ? null : Pick(Pros),
-            new RecordSettings(r.Next(3) == 0, r.Next(3) == 0, r.Next(3) == 0),
+            new RecordSettings(r.Next(3) == 0, r.Next(3) == 0, r.Next(3) == 0, r.Next(3) == 0),
             grants,
             Pros.Where(_ => r.Next(6) == 0).ToHashSet());
         var docs = Enumerable.Range(0, r.Next(1, 8)).Select(i => new DocumentFacts(
             "d" + i, Pick(Pros), r.Next(4) == 0 ? Pick(Pros) : null, Pick(Classes), Pick(Types),
-            r.Next(3) == 0, r.Next(5) == 0, r.Next(6) == 0, r.Next(5) == 0)).ToList();
+            r.Next(3) == 0, r.Next(5) == 0, r.Next(6) == 0, r.Next(5) == 0, r.Next(3) == 0 ? Pick(Pros) : null)).ToList();
         var actorId = r.Next(8) == 0 ? "r1" : r.Next(10) == 0 ? "RL-1" : Pick(Pros);
         var actor = actorId switch
         {
@@ -131,6 +131,11 @@ public class AccessPolicyProperties
     public Property Matrix_LimitsEveryModeForReadsAndWrites() => ForAllWorlds(w =>
         !IsProfessional(w) || w.Documents.All(d =>
             DocumentActions.All(a => !w.Decide(a, d).Permitted || w.Settings.Matrix.Allows(w.Actor.ProfessionCode, d.ClassCode, d.TypeCode))));
+
+    [Property(MaxTest = 1000)]
+    public Property OppositionToDispensingData_HidesTheDispensingFromItsPrescriber() => ForAllWorlds(w =>
+        !IsProfessional(w) || !w.Record.Settings.OpposeDispensingToPrescriber
+        || w.Documents.Where(d => d.PrescriberId == w.Actor.Id).All(d => !w.Decide(AccessAction.ReadDocument, d).Permitted));
 
     [Property(MaxTest = 1000)]
     public Property MaskedDocuments_OnlyTreatingAuthorOrEmergencyUnmasking() => ForAllWorlds(w =>

@@ -263,6 +263,7 @@ public class AccessPolicyTests
         ResourceJson = "{}",
         AuthorProfessionalId = d.AuthorProfessionalId,
         SubmitterId = d.SubmitterId,
+        PrescriberId = d.PrescriberId,
         Masked = d.Masked,
         HiddenFromPatient = d.HiddenFromPatient,
         Draft = d.Draft,
