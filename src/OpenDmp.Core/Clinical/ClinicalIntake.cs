@@ -21,21 +21,34 @@ public sealed record StructuredResource(int Index, string FullUrl, Resource Reso
 public sealed class ClinicalIntake(DmpDbContext db)
 {
     /// <summary>The resource types an ITI-65 transaction may carry besides documents.</summary>
-    public static readonly IReadOnlySet<string> Types = new HashSet<string>(StringComparer.Ordinal) { "MedicationRequest", "MedicationDispense" };
+    public static readonly IReadOnlySet<string> Types = new HashSet<string>(StringComparer.Ordinal) { "Observation", "MedicationRequest", "MedicationDispense" };
 
+    private const string ReportClass = "10";
     private const string PrescriptionClass = "42";
     private const string DispensingClass = "43";
 
     /// <summary>The entries of <paramref name="resources"/>, filed with <paramref name="document"/>.</summary>
-    public async Task<List<ClinicalEntry>> BuildAsync(IReadOnlyList<StructuredResource> resources, DocumentEntry document, IReadOnlyList<DocumentLink> links, string recordId, Actor actor, DocumentScope scope, DateTimeOffset now, CancellationToken ct)
+    public async Task<(List<ClinicalEntry> Entries, List<ObservationEntry> Results)> BuildAsync(IReadOnlyList<StructuredResource> resources, DocumentEntry document, IReadOnlyList<DocumentLink> links, string recordId, Actor actor, DocumentScope scope, DateTimeOffset now, CancellationToken ct)
     {
         var entries = new List<ClinicalEntry>();
+        var results = new List<ObservationEntry>();
         string? groupId = null;
         var prescriptionId = await PrescriptionIdentifierAsync(resources.Select(r => r.Resource).OfType<MedicationRequest>().ToList(), ct);
         foreach (var r in resources)
         {
             var where = $"Bundle.entry[{r.Index}].resource";
             await RequireSamePatientAsync(r.Resource, recordId, where, ct);
+            if (r.Resource is Observation o)
+            {
+                if (document.ClassCode != ReportClass)
+                {
+                    throw DmpException.Invalid($"{where}: results are filed with their report (a document of class {ReportClass}, e.g. type 11502-2), not with a document of class {document.ClassCode}", where);
+                }
+
+                results.Add(ResultIntake.ToEntry(o, recordId, document.Id, where, now));
+                continue;
+            }
+
             var entry = r.Resource switch
             {
                 MedicationRequest mr => PrescriptionLine(mr, prescriptionId!, document, recordId, actor, where, now),
@@ -58,7 +71,7 @@ public sealed class ClinicalIntake(DmpDbContext db)
                 .Where(x => x.RecordId == recordId && x.Id == dispensing.RequestId).Select(x => x.AuthorId).FirstAsync(ct);
         }
 
-        return entries;
+        return (entries, results);
     }
 
     /// <summary>
@@ -271,6 +284,7 @@ public sealed class ClinicalIntake(DmpDbContext db)
         {
             MedicationRequest mr => mr.Subject,
             MedicationDispense md => md.Subject,
+            Observation o => o.Subject,
             _ => null,
         };
         if (subject is null)

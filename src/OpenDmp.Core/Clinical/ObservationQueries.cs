@@ -17,7 +17,7 @@ public sealed class ObservationQueries(DmpDbContext db, RecordGuard guard, Docum
     };
 
     /// <summary>How a structured result is seen by the policy: a biology report (class 10, LOINC 11502-2), never masked.</summary>
-    private static readonly DocumentFacts BiologyResult = new("observation", null, null, "10", "11502-2");
+    private static DocumentFacts BiologyResult => ResultIntake.BiologyResult;
 
     public async Task<SearchPage> SearchAsync(SearchParams sp, Actor actor, string channel, CancellationToken ct)
     {
@@ -80,11 +80,36 @@ public sealed class ObservationQueries(DmpDbContext db, RecordGuard guard, Docum
             .Where(x => x.ValueNumber != null && x.Effective != null)
             .Select(x => new { x.CodeSystem, x.Code, x.CodeDisplay, x.Unit, x.ValueNumber, x.Effective })
             .ToListAsync(ct);
-        return rows.GroupBy(r => (r.CodeSystem, r.Code))
-            .Select(g => new NumericSeries(g.Key.CodeSystem, g.Key.Code, g.Select(r => r.CodeDisplay).FirstOrDefault(d => d is not null), g.Select(r => r.Unit).FirstOrDefault(u => u is not null),
-                g.Select(r => new NumericPoint(r.Effective!.Value, r.ValueNumber!.Value)).OrderBy(p => p.When).ToList()))
-            .OrderByDescending(s => s.Points[^1].When)
-            .ToList();
+        var series = new List<NumericSeries>();
+        foreach (var g in rows.GroupBy(r => (r.CodeSystem, r.Code)))
+        {
+            // One curve per kind of unit, in the unit of its latest result: results from laboratories
+            // whose units differ by a UCUM factor (g/L, mg/dL) are converted; others get their own curve.
+            var curves = new List<(string? Unit, List<NumericPoint> Points)>();
+            foreach (var r in g.OrderByDescending(r => r.Effective))
+            {
+                var value = r.ValueNumber!.Value;
+                var curve = curves.FindIndex(c => c.Unit == r.Unit || (c.Unit is not null && r.Unit is not null && Ucum.TryConvert(1, r.Unit, c.Unit, out _)));
+                if (curve < 0)
+                {
+                    curves.Add((r.Unit, [new NumericPoint(r.Effective!.Value, value)]));
+                    continue;
+                }
+
+                var target = curves[curve].Unit;
+                if (target is not null && r.Unit is not null && target != r.Unit && Ucum.TryConvert(value, r.Unit, target, out var converted))
+                {
+                    value = converted;
+                }
+
+                curves[curve].Points.Add(new NumericPoint(r.Effective!.Value, value));
+            }
+
+            var display = g.Select(r => r.CodeDisplay).FirstOrDefault(d => d is not null);
+            series.AddRange(curves.Select(c => new NumericSeries(g.Key.CodeSystem, g.Key.Code, display, c.Unit, c.Points.OrderBy(p => p.When).ToList())));
+        }
+
+        return series.OrderByDescending(s => s.Points[^1].When).ToList();
     }
 
     /// <summary>

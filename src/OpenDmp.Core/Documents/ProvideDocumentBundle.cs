@@ -35,6 +35,8 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
         public List<DocumentLink> Links { get; } = [];
         /// <summary>The coded results of a structured lab report, written with it (read before the record is locked).</summary>
         public IReadOnlyList<OpenDmp.Core.Clinical.ObservationEntry> Results { get; init; } = [];
+        /// <summary>Results sent as Observations with the report in the transaction.</summary>
+        public List<OpenDmp.Core.Clinical.ObservationEntry> SentResults { get; } = [];
         /// <summary>Structured entries filed with the document (prescription lines, dispensings).</summary>
         public List<OpenDmp.Core.Clinical.ClinicalEntry> Clinical { get; } = [];
     }
@@ -167,7 +169,7 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
                 case null:
                     throw DmpException.Invalid($"{where} has no resource", where);
                 default:
-                    throw DmpException.Invalid($"{where}: {method} {e.Resource.TypeName} is not part of ITI-65 (SubmissionSet List, DocumentReference, Binary, PATCH DocumentReference; MedicationRequest and MedicationDispense filed with their document)", where);
+                    throw DmpException.Invalid($"{where}: {method} {e.Resource.TypeName} is not part of ITI-65 (SubmissionSet List, DocumentReference, Binary, PATCH DocumentReference; Observation, MedicationRequest and MedicationDispense filed with their document)", where);
             }
         }
 
@@ -268,11 +270,13 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
 
         if (newDocs.Count != 1)
         {
-            throw DmpException.Invalid($"structured entries (MedicationRequest, MedicationDispense) are filed with exactly one document; this transaction has {newDocs.Count}: split it", "Bundle.entry");
+            throw DmpException.Invalid($"structured entries (Observation, MedicationRequest, MedicationDispense) are filed with exactly one document; this transaction has {newDocs.Count}: split it", "Bundle.entry");
         }
 
         var doc = newDocs[0];
-        doc.Clinical.AddRange(await intake.BuildAsync(parsed.Structured, doc.Entry, doc.Links, recordId, actor, permit.Scope, now, ct));
+        var (entries, results) = await intake.BuildAsync(parsed.Structured, doc.Entry, doc.Links, recordId, actor, permit.Scope, now, ct);
+        doc.Clinical.AddRange(entries);
+        doc.SentResults.AddRange(results);
     }
 
     /// <summary>Step 4: the SubmissionSet lists exactly the documents of the Bundle.</summary>
@@ -392,6 +396,12 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
                 db.Documents.Add(nd.Entry);
                 db.DocumentLinks.AddRange(nd.Links);
                 db.Observations.AddRange(nd.Results);
+                db.Observations.AddRange(nd.SentResults);
+                foreach (var r in nd.SentResults)
+                {
+                    await audit.AppendAsync(db, new AuditItem(recordId, actor, AuditAction.Create, "success", channel, "Observation", r.Id, Mode: "provide"), ct);
+                }
+
                 await audit.AppendAsync(db, new AuditItem(recordId, actor, AuditAction.Create, "success", channel, "DocumentReference", nd.Entry.Id, Mode: "provide"), ct);
                 if (nd.Clinical.Count > 0)
                 {
@@ -682,6 +692,10 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
             else if (e.Resource is { Id: { } rid } && docs.SelectMany(d => d.Clinical).FirstOrDefault(c => c.Id == rid && c.ResourceType == e.Resource.TypeName) is { } entry)
             {
                 (status, location) = ("201 Created", $"{entry.ResourceType}/{entry.Id}/_history/1");
+            }
+            else if (e.Resource is Observation { Id: { } oid } && docs.SelectMany(d => d.SentResults).Any(r => r.Id == oid))
+            {
+                (status, location) = ("201 Created", $"Observation/{oid}/_history/1");
             }
             else if (patches.FirstOrDefault(p => p.Index == i) is { Patch: not null } patch)
             {

@@ -118,6 +118,12 @@ public static class FhirEndpoints
         fhir.MapGet("/Observation", async (HttpContext ctx, ObservationQueries q) =>
             FhirResults.SearchSet(await q.SearchAsync(Params(ctx), ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request))
             .WithMetadata(new DmpEndpoint(Requirement.ProfessionalOrPatient, AuditAction.Search));
+        fhir.MapPost("/Observation", async (HttpContext ctx, ResultIntake intake) =>
+        {
+            var o = FhirJson.Parse<Observation>(await ReadBodyAsync(ctx, SmallBodyBytes));
+            var (id, json) = await intake.CreateAsync(o, ctx.Actor(), Channels.Api, ctx.RequestAborted);
+            return FhirResults.Resource(json, ctx.Request, StatusCodes.Status201Created, "1", $"{FhirResults.BaseUrl(ctx.Request)}/Observation/{id}/_history/1");
+        }).WithMetadata(new DmpEndpoint(Requirement.Professional, AuditAction.Create));
 
         // Medications (ADR 0018): prescription lines and dispensings are filed with their document through ITI-65.
         fhir.MapGet("/MedicationRequest", async (HttpContext ctx, MedicationQueries q) =>

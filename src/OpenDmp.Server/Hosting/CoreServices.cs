@@ -57,6 +57,7 @@ public static class CoreServices
         services.AddScoped<FhirImporter>();
         services.AddScoped<OpenDmp.Core.Clinical.ObservationQueries>();
         services.AddScoped<OpenDmp.Core.Clinical.ClinicalIntake>();
+        services.AddScoped<OpenDmp.Core.Clinical.ResultIntake>();
         services.AddScoped<OpenDmp.Core.Clinical.MedicationQueries>();
         services.AddScoped<AuditVerifier>();
         services.AddScoped<AuditQueries>();
