@@ -21,7 +21,7 @@ public sealed record StructuredResource(int Index, string FullUrl, Resource Reso
 public sealed class ClinicalIntake(DmpDbContext db)
 {
     /// <summary>The resource types an ITI-65 transaction may carry besides documents.</summary>
-    public static readonly IReadOnlySet<string> Types = new HashSet<string>(StringComparer.Ordinal) { "Observation", "MedicationRequest", "MedicationDispense" };
+    public static readonly IReadOnlySet<string> Types = new HashSet<string>(StringComparer.Ordinal) { "Observation", "MedicationRequest", "MedicationDispense", "Encounter", "Condition", "Procedure", "Immunization" };
 
     private const string ReportClass = "10";
     private const string PrescriptionClass = "42";
@@ -34,6 +34,24 @@ public sealed class ClinicalIntake(DmpDbContext db)
         var results = new List<ObservationEntry>();
         string? groupId = null;
         var prescriptionId = await PrescriptionIdentifierAsync(resources.Select(r => r.Resource).OfType<MedicationRequest>().ToList(), ct);
+
+        // Server ids first, so that entries of the transaction may reference one another by fullUrl.
+        var ids = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var r in resources)
+        {
+            r.Resource.Id = Ids.New();
+            if (r.FullUrl.Length > 0)
+            {
+                ids[r.FullUrl] = $"{r.Resource.TypeName}/{r.Resource.Id}";
+            }
+        }
+
+        if (resources.Count(r => r.Resource is Encounter) > 1)
+        {
+            throw DmpException.Invalid("a transaction files one stay (Encounter) with its letter: split it", "Bundle.entry");
+        }
+
+        var stay = resources.Select(r => r.Resource).OfType<Encounter>().FirstOrDefault();
         foreach (var r in resources)
         {
             var where = $"Bundle.entry[{r.Index}].resource";
@@ -45,7 +63,24 @@ public sealed class ClinicalIntake(DmpDbContext db)
                     throw DmpException.Invalid($"{where}: results are filed with their report (a document of class {ReportClass}, e.g. type 11502-2), not with a document of class {document.ClassCode}", where);
                 }
 
-                results.Add(ResultIntake.ToEntry(o, recordId, document.Id, where, now));
+                results.Add(ResultIntake.ToEntry(o, recordId, document.Id, where, now, o.Id));
+                continue;
+            }
+
+            if (r.Resource is Immunization im)
+            {
+                entries.Add(Vaccinations.ToEntry(im, recordId, document, actor, where, now));
+                continue;
+            }
+
+            if (r.Resource is Encounter or Condition or Procedure)
+            {
+                if (document.ClassCode != ReportClass)
+                {
+                    throw DmpException.Invalid($"{where}: a stay, its diagnoses and acts are filed with the stay's letter or report (a document of class {ReportClass}, e.g. type 11490-0 or 34112-3), not with a document of class {document.ClassCode}", where);
+                }
+
+                entries.Add(Stays.ToEntry(r.Resource, stay, ids, recordId, document, actor, where, now));
                 continue;
             }
 
@@ -134,8 +169,7 @@ public sealed class ClinicalIntake(DmpDbContext db)
 
         var groupId = prescriptionId.Value;
         mr.GroupIdentifier = prescriptionId;
-        var id = Ids.New();
-        mr.Id = id;
+        var id = mr.Id;
         mr.Meta = new Meta { VersionId = "1", LastUpdated = now };
         mr.Subject = new ResourceReference("Patient/" + recordId);
         mr.Requester ??= new ResourceReference("Practitioner/" + actor.Id);
@@ -145,7 +179,7 @@ public sealed class ClinicalIntake(DmpDbContext db)
         return new ClinicalEntry
         {
             RecordId = recordId,
-            Id = id,
+            Id = id!,
             ResourceType = "MedicationRequest",
             DocumentId = document.Id,
             CodeSystem = coding.System,
@@ -246,8 +280,7 @@ public sealed class ClinicalIntake(DmpDbContext db)
         var coding = Prescriptions.MedicationCoding(Prescriptions.MedicationConcept(md.Medication, md.Contained))
             ?? throw DmpException.Invalid($"{where}: the medication handed over must be coded", where + ".medication");
 
-        var id = Ids.New();
-        md.Id = id;
+        var id = md.Id;
         md.Meta = new Meta { VersionId = "1", LastUpdated = now };
         md.Subject = new ResourceReference("Patient/" + recordId);
         md.AuthorizingPrescription = [new ResourceReference("MedicationRequest/" + requestId)];
@@ -261,7 +294,7 @@ public sealed class ClinicalIntake(DmpDbContext db)
         return new ClinicalEntry
         {
             RecordId = recordId,
-            Id = id,
+            Id = id!,
             ResourceType = "MedicationDispense",
             DocumentId = document.Id,
             CodeSystem = coding.System,
@@ -285,6 +318,10 @@ public sealed class ClinicalIntake(DmpDbContext db)
             MedicationRequest mr => mr.Subject,
             MedicationDispense md => md.Subject,
             Observation o => o.Subject,
+            Encounter e => e.Subject,
+            Condition c => c.Subject,
+            Procedure p => p.Subject,
+            Immunization im => im.Patient,
             _ => null,
         };
         if (subject is null)

@@ -190,29 +190,10 @@ public sealed class MedicationQueries(DmpDbContext db, RecordGuard guard, Docume
         return (facts.RecordId, decision);
     }
 
-    /// <summary>A single entry: 404 when it does not exist, and the policy's decision on its document otherwise (audited either way).</summary>
-    private async Task<(ClinicalEntry Entry, GuardedAccess Decision)> RequireEntryAsync(string id, string type, Actor actor, string channel, CancellationToken ct)
-    {
-        var entry = await db.ClinicalEntries.AsNoTracking().FirstOrDefaultAsync(x => x.Id == id && x.ResourceType == type, ct);
-        var doc = entry is null ? null : await db.Documents.AsNoTracking().FirstOrDefaultAsync(d => d.RecordId == entry.RecordId && d.Id == entry.DocumentId, ct);
-        var facts = await guard.FactsAsync(entry?.RecordId ?? id, ct);
-        if (entry is null || doc is null || facts is null || doc.Erased)
-        {
-            await guard.AuditAsync(new AuditItem(entry?.RecordId, actor, AuditAction.Read, "not-found", channel, type, id), ct);
-            throw DmpException.NotFound($"{type}/{id} does not exist");
-        }
+    private Task<(ClinicalEntry Entry, GuardedAccess Decision)> RequireEntryAsync(string id, string type, Actor actor, string channel, CancellationToken ct) =>
+        ClinicalQueries.RequireAsync(db, guard, type, id, actor, channel, ct);
 
-        var decision = await guard.RequireAsync(new AccessRequest(actor, AccessAction.ReadDocument, facts, DocumentResources.Facts(doc)), AuditAction.Read, type, id, channel, auditPermit: true, ct);
-        return (entry, decision);
-    }
-
-    /// <summary>The entries of a record whose document the decision admits (masking, visibility, the profession matrix, the dispensing opposition).</summary>
-    private IQueryable<ClinicalEntry> Visible(string recordId, string? type, GuardedAccess decision)
-    {
-        var documents = db.Documents.AsNoTracking().Where(d => d.RecordId == recordId && !d.Erased).Where(decision.Scope.ToExpression()).Select(d => d.Id);
-        var q = db.ClinicalEntries.AsNoTracking().Where(x => x.RecordId == recordId && documents.Contains(x.DocumentId));
-        return type is null ? q : q.Where(x => x.ResourceType == type);
-    }
+    private IQueryable<ClinicalEntry> Visible(string recordId, string? type, GuardedAccess decision) => ClinicalQueries.Visible(db, recordId, type, decision);
 
     /// <summary>
     /// Prescription lines with their execution, computed from the dispensings this reader may see —

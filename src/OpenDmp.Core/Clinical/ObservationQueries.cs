@@ -112,6 +112,24 @@ public sealed class ObservationQueries(DmpDbContext db, RecordGuard guard, Docum
         return series.OrderByDescending(s => s.Points[^1].When).ToList();
     }
 
+    /// <summary>The latest result of each test (the most recent tests first), under a search decision already taken and audited (the synthesis).</summary>
+    public async Task<IReadOnlyList<ObservationEntry>> LatestAsync(string recordId, GuardedAccess decision, int tests, CancellationToken ct)
+    {
+        if (!decision.Admits(BiologyResult))
+        {
+            return [];
+        }
+
+        var rows = await Visible(recordId, decision).Select(x => new { x.Id, x.CodeSystem, x.Code, x.Effective }).ToListAsync(ct);
+        var ids = rows.GroupBy(r => (r.CodeSystem, r.Code))
+            .Select(g => g.OrderByDescending(r => r.Effective).ThenBy(r => r.Id, StringComparer.Ordinal).First())
+            .OrderByDescending(r => r.Effective)
+            .Take(tests)
+            .Select(r => r.Id)
+            .ToList();
+        return await Visible(recordId, decision).Where(x => ids.Contains(x.Id)).OrderByDescending(x => x.Effective).ThenBy(x => x.Id).ToListAsync(ct);
+    }
+
     /// <summary>
     /// The results this decision lets the actor see: results read from a document only when the
     /// actor may see that document (same scope as ITI-67: masking, invisibility, the profession

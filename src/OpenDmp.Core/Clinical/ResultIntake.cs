@@ -49,7 +49,7 @@ public sealed class ResultIntake(DmpDbContext db, RecordGuard guard, WriteGate g
     /// date), a value (Quantity with a UCUM unit, coded, text) or a data-absent reason; 422 naming
     /// the element otherwise.
     /// </summary>
-    public static ObservationEntry ToEntry(Observation o, string recordId, string? documentId, string where, DateTimeOffset now)
+    public static ObservationEntry ToEntry(Observation o, string recordId, string? documentId, string where, DateTimeOffset now, string? id = null)
     {
         if (o.Status is not (ObservationStatus.Final or ObservationStatus.Amended or ObservationStatus.Corrected or ObservationStatus.Preliminary))
         {
@@ -108,7 +108,7 @@ public sealed class ResultIntake(DmpDbContext db, RecordGuard guard, WriteGate g
                 throw DmpException.Invalid($"{where}: value[x] of type {o.Value.TypeName} is not supported (Quantity, CodeableConcept, string)", where + ".value");
         }
 
-        var id = Ids.New();
+        id ??= Ids.New();
         o.Id = id;
         o.Meta = new Meta { VersionId = "1", LastUpdated = now };
         o.Subject = new ResourceReference("Patient/" + recordId);

@@ -61,7 +61,18 @@ public sealed class PersonalSpaceService(DmpDbContext db, WriteGate gate, AuditT
     public async Task<IReadOnlyList<PersonalItem>> ListAsync(string recordId, Actor actor, string channel, CancellationToken ct)
     {
         var facts = await guard.RequireFactsAsync(recordId, actor, AuditAction.Read, "PersonalSpace", channel, ct);
-        await guard.RequireAsync(new AccessRequest(actor, AccessAction.SearchRecord, facts), AuditAction.Read, "PersonalSpace", null, channel, auditPermit: true, ct);
+        var decision = await guard.RequireAsync(new AccessRequest(actor, AccessAction.SearchRecord, facts), AuditAction.Read, "PersonalSpace", null, channel, auditPermit: true, ct);
+        return await ItemsAsync(recordId, decision, ct);
+    }
+
+    /// <summary>The personal space under a search decision already taken and audited (the synthesis).</summary>
+    public async Task<IReadOnlyList<PersonalItem>> ItemsAsync(string recordId, GuardedAccess decision, CancellationToken ct)
+    {
+        if (!decision.Decision.Permitted || decision.Request.Record?.RecordId != recordId)
+        {
+            throw new InvalidOperationException("the personal space is read under a permitted decision on the same record");
+        }
+
         var rows = await db.PersonalEntries.AsNoTracking().Where(x => x.RecordId == recordId).OrderBy(x => x.CreatedAt).ThenBy(x => x.Id).ToListAsync(ct);
         if (rows.Count == 0)
         {

@@ -152,6 +152,22 @@ public static class FhirEndpoints
             FhirResults.SearchSet(await q.MedicationListAsync(Params(ctx), ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request))
             .WithMetadata(new DmpEndpoint(Requirement.ProfessionalOrPatient, AuditAction.Search));
 
+        // Stays, diagnoses, acts, vaccinations: filed with their letter through ITI-65, seen with it.
+        foreach (var type in ClinicalQueries.Types)
+        {
+            fhir.MapGet("/" + type, async (HttpContext ctx, ClinicalQueries q) =>
+                FhirResults.SearchSet(await q.SearchAsync(type, Params(ctx), ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request))
+                .WithMetadata(new DmpEndpoint(Requirement.ProfessionalOrPatient, AuditAction.Search));
+            fhir.MapGet("/" + type + "/{id}", async (string id, HttpContext ctx, ClinicalQueries q) =>
+                FhirResults.Resource(await q.ReadAsync(type, id, ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request))
+                .WithMetadata(new DmpEndpoint(Requirement.ProfessionalOrPatient, AuditAction.Read));
+        }
+
+        // The synthesis, one click: an IPS-shaped document under the caller's rights.
+        fhir.MapGet("/Patient/{id}/$summary", async (string id, HttpContext ctx, PatientSummary summary) =>
+            FhirResults.Resource(PatientSummary.ToBundle(await summary.BuildAsync(id, ctx.Actor(), Channels.Api, ctx.RequestAborted), FhirResults.BaseUrl(ctx.Request))))
+            .WithMetadata(new DmpEndpoint(Requirement.ProfessionalOrPatient, AuditAction.Read));
+
         // The record's audit trail (IHE BALP AuditEvent).
         fhir.MapGet("/AuditEvent", async (HttpContext ctx, OpenDmp.Core.Audit.AuditQueries q) =>
             FhirResults.SearchSet(await q.SearchAsync(Params(ctx), ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request))

@@ -58,6 +58,8 @@ public static class CoreServices
         services.AddScoped<OpenDmp.Core.Clinical.ObservationQueries>();
         services.AddScoped<OpenDmp.Core.Clinical.ClinicalIntake>();
         services.AddScoped<OpenDmp.Core.Clinical.ResultIntake>();
+        services.AddScoped<OpenDmp.Core.Clinical.ClinicalQueries>();
+        services.AddScoped<OpenDmp.Core.Clinical.PatientSummary>();
         services.AddScoped<OpenDmp.Core.Clinical.MedicationQueries>();
         services.AddScoped<AuditVerifier>();
         services.AddScoped<AuditQueries>();

@@ -60,7 +60,7 @@ public abstract class FhirConformanceTests(IStorageUnderTest storage) : ServerTe
     [InlineData("PUT", "/fhir/DocumentReference/abc", HttpStatusCode.MethodNotAllowed, "not an interaction OpenDMP supports on DocumentReference")]
     [InlineData("DELETE", "/fhir/List/abc", HttpStatusCode.MethodNotAllowed, "not an interaction OpenDMP supports on List")]
     [InlineData("POST", "/fhir/Patient", HttpStatusCode.MethodNotAllowed, "supported: read, search-type")]
-    [InlineData("GET", "/fhir/Immunization", HttpStatusCode.NotFound, "does not serve this resource type")]
+    [InlineData("GET", "/fhir/CarePlan", HttpStatusCode.NotFound, "does not serve this resource type")]
     [InlineData("PUT", "/fhir/MedicationRequest/abc", HttpStatusCode.MethodNotAllowed, "supported: read, search-type")]
     public async Task AnInteractionTheCapabilityStatementDoesNotDeclare_Is405_AnUnknownType404(string method, string path, HttpStatusCode status, string message)
     {
