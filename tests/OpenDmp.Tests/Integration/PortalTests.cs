@@ -142,6 +142,31 @@ public abstract class PortalTests(IStorageUnderTest storage, string name) : Serv
         await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("retirée");
         Assert.Equal(HttpStatusCode.Forbidden, (await cardioHttp.GetAsync($"/fhir/DocumentReference?patient={patient.Id}")).StatusCode);
 
+        // The patient opposes that prescribers see the dispensing of their prescriptions.
+        await page.GetByLabel("Je m'oppose à ce que le prescripteur voie la délivrance de ses ordonnances").CheckAsync();
+        await page.Locator("form", new() { Has = page.Locator("#oppose-dispensing") }).GetByRole(AriaRole.Button, new() { Name = "Enregistrer" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("enregistrés");
+        Assert.True(await Server.WithScopeAsync(sp => sp.GetRequiredService<OpenDmp.Core.Storage.DmpDbContext>().Records.Where(r => r.RecordId == patient.Id).Select(r => r.OpposeDispensingToPrescriber).FirstAsync()));
+
+        // My health: the results the laboratory wrote, as a curve.
+        foreach (var (value, days) in new[] { (5.1m, 40), (6.3m, 3) })
+        {
+            using var result = await Server.Http(gp.Certificate).PostAsync("/fhir/Observation", FhirAssert.Json(new Observation
+            {
+                Status = ObservationStatus.Final,
+                Code = new CodeableConcept("http://loinc.org", "2345-7", "Glucose"),
+                Subject = new ResourceReference(patient.Reference),
+                Effective = new FhirDateTime(DateTimeOffset.UtcNow.AddDays(-days)),
+                Value = new Quantity { Value = value, Unit = "mmol/L", Code = "mmol/L", System = "http://unitsofmeasure.org" },
+            }));
+            Assert.Equal(HttpStatusCode.Created, result.StatusCode);
+        }
+
+        await page.GetByRole(AriaRole.Link, new() { Name = "Ma santé" }).First.ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToHaveTextAsync("Ma santé");
+        await Assertions.Expect(page.Locator("figure", new() { HasText = "Glucose" }).Locator("svg")).ToHaveCountAsync(1);
+        await BrowserFixture.AssertAccessibleAsync(page);
+
         // Documents list, English remembered across pages, and a phone-width screen without horizontal scrolling.
         await page.GotoAsync("/patient/documents?ordre=asc&vue=type");
         await BrowserFixture.AssertAccessibleAsync(page);
