@@ -9,14 +9,15 @@ using OpenDmp.Core.Storage;
 namespace OpenDmp.Core.Clinical;
 
 /// <summary>
-/// Stays (Encounter), diagnoses (Condition), acts (Procedure) and vaccinations (Immunization) of a
+/// Stays (Encounter), diagnoses (Condition), acts (Procedure), vaccinations (Immunization) and
+/// reimbursed care (ExplanationOfBenefit) of a
 /// record, through the access policy and the audit trail: an entry is seen exactly when the document
 /// it was filed with is (ADR 0018).
 /// </summary>
 public sealed class ClinicalQueries(DmpDbContext db, RecordGuard guard, DocumentOptions options)
 {
     /// <summary>The types served here.</summary>
-    public static readonly IReadOnlySet<string> Types = new HashSet<string>(StringComparer.Ordinal) { "Encounter", "Condition", "Procedure", "Immunization" };
+    public static readonly IReadOnlySet<string> Types = new HashSet<string>(StringComparer.Ordinal) { "Encounter", "Condition", "Procedure", "Immunization", "ExplanationOfBenefit" };
 
     public static readonly IReadOnlySet<string> SearchParamNames = new HashSet<string>(StringComparer.Ordinal)
     {

@@ -37,7 +37,11 @@ public sealed class ClinicalEntry
     public string? CodeDisplay { get; set; }
     /// <summary>authoredOn, whenHandedOver, recordedDate or performed.</summary>
     public DateTimeOffset? Date { get; set; }
-    /// <summary>The prescription identifier (MedicationRequest.groupIdentifier value) of a prescription line or of the prescription a dispensing executes.</summary>
+    /// <summary>
+    /// The prescription identifier (MedicationRequest.groupIdentifier value) of a prescription line or
+    /// of the prescription a dispensing executes; the stay of a diagnosis or act; the care type
+    /// (claim type) of a reimbursed care.
+    /// </summary>
     public string? GroupId { get; set; }
     /// <summary>For a dispensing: the MedicationRequest it executes.</summary>
     public string? RequestId { get; set; }
@@ -50,6 +54,8 @@ public sealed class ClinicalEntry
     public DateTimeOffset? ValidUntil { get; set; }
     /// <summary>The professional who prescribed or dispensed.</summary>
     public string? AuthorId { get; set; }
+    /// <summary>Who gave the care, as the source names them (a reimbursed care's professional).</summary>
+    public string? PerformerDisplay { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
     public required string ResourceJson { get; set; }
 }

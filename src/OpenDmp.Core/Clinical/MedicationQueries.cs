@@ -110,7 +110,8 @@ public sealed class MedicationQueries(DmpDbContext db, RecordGuard guard, Docume
     /// <summary>
     /// The patient's medications, each shown once with its sources (ADR 0018): prescription lines and
     /// the dispensings that execute them are one medication; lines of the same medication (ANSM
-    /// substance code first) from several prescriptions are one medication with several sources.
+    /// substance code first) from several prescriptions, and pharmacy reimbursements of that
+    /// medication, are one medication with several sources.
     /// </summary>
     public async Task<SearchPage> MedicationListAsync(SearchParams sp, Actor actor, string channel, CancellationToken ct)
     {
@@ -132,7 +133,7 @@ public sealed class MedicationQueries(DmpDbContext db, RecordGuard guard, Docume
     public async Task<IReadOnlyList<MedicationItem>> MedicationsAsync(string recordId, GuardedAccess decision, CancellationToken ct)
     {
         var rows = await Visible(recordId, null, decision)
-            .Where(x => x.ResourceType == "MedicationRequest" || x.ResourceType == "MedicationDispense")
+            .Where(x => x.ResourceType == "MedicationRequest" || x.ResourceType == "MedicationDispense" || (x.ResourceType == "ExplanationOfBenefit" && x.GroupId == "pharmacy" && x.Code != null))
             .Select(x => new { x.Id, x.ResourceType, x.CodeSystem, x.Code, x.CodeDisplay, x.Date, x.RequestId, x.ValidUntil, x.Quantity, x.Repeats })
             .ToListAsync(ct);
         var lineKey = rows.Where(r => r.ResourceType == "MedicationRequest").ToDictionary(r => r.Id, r => $"{r.CodeSystem}|{r.Code}", StringComparer.Ordinal);
@@ -247,8 +248,13 @@ public sealed record MedicationSource(string ResourceType, string Id, DateTimeOf
 /// <summary>One medication of the patient, once, with its sources.</summary>
 public sealed record MedicationItem(string Id, string? System, string? Code, string? Display, bool Active, DateTimeOffset? First, DateTimeOffset? Last, IReadOnlyList<MedicationSource> Sources)
 {
-    /// <summary>Where the medication is known from: prescription, dispensing.</summary>
-    public IEnumerable<string> SourceKinds => Sources.Select(s => s.ResourceType == "MedicationRequest" ? "prescription" : "dispensing").Distinct();
+    /// <summary>Where the medication is known from: prescription, dispensing, reimbursement.</summary>
+    public IEnumerable<string> SourceKinds => Sources.Select(s => s.ResourceType switch
+    {
+        "MedicationRequest" => "prescription",
+        "MedicationDispense" => "dispensing",
+        _ => "reimbursement",
+    }).Distinct();
 
     public MedicationStatement ToStatement(string recordId, DateTimeOffset now)
     {

@@ -30,7 +30,11 @@ public sealed record SummaryData(
     IReadOnlyList<ClinicalEntry>? Procedures,
     IReadOnlyList<PersonalItem> DeclaredSurgeries,
     IReadOnlyList<ClinicalEntry>? Vaccinations,
-    DateTimeOffset At);
+    DateTimeOffset At)
+{
+    /// <summary>The reimbursed care of the last twelve months (null when the reader may not see reimbursement data).</summary>
+    public IReadOnlyList<ClinicalEntry>? Reimbursements { get; init; }
+}
 
 /// <summary>
 /// The patient summary (issue 14), assembled on the fly under one decision of the access policy
@@ -51,6 +55,7 @@ public sealed class PatientSummary(DmpDbContext db, RecordGuard guard, Medicatio
     private static readonly DocumentFacts VaccinationNote = new("section", null, null, "52", "87273-9");
     private static readonly DocumentFacts Prescription = new("section", null, null, "42", "57833-6");
     private static readonly DocumentFacts Dispensing = new("section", null, null, "43", "60593-1");
+    private static readonly DocumentFacts Reimbursement = new("section", null, null, "60", "REMB");
 
     public async Task<SummaryData> BuildAsync(string patientId, Actor actor, string channel, CancellationToken ct)
     {
@@ -89,6 +94,9 @@ public sealed class PatientSummary(DmpDbContext db, RecordGuard guard, Medicatio
             ? await observations.LatestAsync(recordId, decision, MaxResults, ct)
             : null;
         var declared = await personal.ItemsAsync(recordId, decision, ct);
+        IReadOnlyList<ClinicalEntry>? reimbursements = scope.Admits(Reimbursement)
+            ? await ClinicalQueries.Visible(db, recordId, "ExplanationOfBenefit", decision).OrderByDescending(x => x.Date).ThenBy(x => x.Id).Take(100).ToListAsync(ct)
+            : null;
         return new SummaryData(
             recordId,
             Mappers.ToFhir(patientRow, record),
@@ -100,7 +108,10 @@ public sealed class PatientSummary(DmpDbContext db, RecordGuard guard, Medicatio
             procedures,
             declared.Where(d => d.Category == "surgery").ToList(),
             vaccinations,
-            guard.Now);
+            guard.Now)
+        {
+            Reimbursements = reimbursements,
+        };
     }
 
     /// <summary>The summary as an IPS-shaped FHIR document: a Composition and the resources its sections reference.</summary>

@@ -26,11 +26,12 @@ public sealed class ImportReport
     public int TestIdentities { get; set; }
     public int Documents { get; set; }
     public int Observations { get; set; }
+    public int Reimbursements { get; set; }
     public int AlreadyPresent { get; set; }
     public Dictionary<string, int> Skipped { get; } = new(StringComparer.Ordinal);
 
     public override string ToString() =>
-        $"{Organizations} organisations, {Practitioners} practitioners, {Patients} patients ({TestIdentities} with an attributed test identity), {Documents} documents, {Observations} observations, {AlreadyPresent} already present"
+        $"{Organizations} organisations, {Practitioners} practitioners, {Patients} patients ({TestIdentities} with an attributed test identity), {Documents} documents, {Observations} observations, {Reimbursements} reimbursed cares, {AlreadyPresent} already present"
         + (Skipped.Count == 0 ? string.Empty : "; not imported: " + string.Join(", ", Skipped.OrderBy(k => k.Key, StringComparer.Ordinal).Select(k => $"{k.Value} {k.Key}")));
 }
 
@@ -68,6 +69,7 @@ public sealed class FhirImporter(DmpDbContext db, WriteGate gate, AuditTrail aud
         {
             await using var scope = await gate.EnterAsync(db, null, ct);
             // Order: directory first, then patients, then their data, whatever the bundle order.
+            var claims = new List<ExplanationOfBenefit>();
             var ordered = bundle.Entry.Select((e, i) => (e, i)).OrderBy(x => Rank(x.e.Resource)).ThenBy(x => x.i).Select(x => x.e).ToList();
             var done = 0;
             foreach (var e in ordered)
@@ -92,6 +94,13 @@ public sealed class FhirImporter(DmpDbContext db, WriteGate gate, AuditTrail aud
                     case Observation o:
                         await ImportObservationAsync(o, report, ct);
                         break;
+                    case ExplanationOfBenefit eob:
+                        claims.Add(eob);
+                        break;
+                    case Claim:
+                        // Represented by its ExplanationOfBenefit (the adjudicated claim).
+                        report.Skipped["Claim (its ExplanationOfBenefit is imported)"] = report.Skipped.GetValueOrDefault("Claim (its ExplanationOfBenefit is imported)") + 1;
+                        break;
                     case Binary:
                         break;
                     case null:
@@ -108,6 +117,7 @@ public sealed class FhirImporter(DmpDbContext db, WriteGate gate, AuditTrail aud
                 }
             }
 
+            await ImportReimbursementsAsync(claims, binaries, actor, report, written, now, ct);
             await audit.AppendAsync(db, new AuditItem(null, actor, AuditAction.Import, "success", Channels.Admin, "Bundle", bundle.Id, Detail: report.ToString()), ct);
             await db.SaveChangesAsync(ct);
             await scope.CommitAsync(ct);
@@ -332,7 +342,55 @@ public sealed class FhirImporter(DmpDbContext db, WriteGate gate, AuditTrail aud
         Remember(fullUrl, "Patient", recordId, p.Identifier);
     }
 
-    private async Task ImportDocumentAsync(DocumentReference d, Dictionary<string, Binary> binaries, Actor actor, ImportReport report, List<(string, string)> written, DateTimeOffset now, CancellationToken ct)
+    /// <summary>
+    /// The reimbursement history of each patient of the bundle: the twelve months of claims up to the
+    /// most recent one, as one history document with an entry per care (ADR 0018). Imported once
+    /// (the document's masterIdentifier is derived from the patient and the period).
+    /// </summary>
+    private async System.Threading.Tasks.Task ImportReimbursementsAsync(List<ExplanationOfBenefit> claims, Dictionary<string, Binary> binaries, Actor actor, ImportReport report, List<(string, string)> written, DateTimeOffset now, CancellationToken ct)
+    {
+        var byPatient = new Dictionary<string, List<ExplanationOfBenefit>>(StringComparer.Ordinal);
+        foreach (var eob in claims)
+        {
+            var recordId = await ResolveAsync(eob.Patient, "Patient", ct);
+            if (recordId is null)
+            {
+                report.Skipped["ExplanationOfBenefit without patient"] = report.Skipped.GetValueOrDefault("ExplanationOfBenefit without patient") + 1;
+                continue;
+            }
+
+            // The professional by name when the directory knows them (the claim names them by identifier).
+            if (eob.Provider is { Display: null } provider && await ResolveAsync(provider, "Practitioner", ct) is { } proId)
+            {
+                provider.Display = db.Professionals.Local.FirstOrDefault(x => x.Id == proId)?.DisplayName
+                    ?? (await db.Professionals.AsNoTracking().FirstOrDefaultAsync(x => x.Id == proId, ct))?.DisplayName;
+            }
+
+            (byPatient.TryGetValue(recordId, out var list) ? list : byPatient[recordId] = []).Add(eob);
+        }
+
+        foreach (var (recordId, eobs) in byPatient)
+        {
+            if (OpenDmp.Core.Clinical.ReimbursementHistory.Build("Patient/" + recordId, eobs, null) is not { } history)
+            {
+                continue;
+            }
+
+            var documentId = await ImportDocumentAsync(history.Document, binaries, actor, report, written, now, ct);
+            if (documentId is null)
+            {
+                continue;
+            }
+
+            foreach (var eob in history.Claims)
+            {
+                db.ClinicalEntries.Add(OpenDmp.Core.Clinical.ReimbursementHistory.Entry(eob, recordId, documentId, now));
+                report.Reimbursements++;
+            }
+        }
+    }
+
+    private async Task<string?> ImportDocumentAsync(DocumentReference d, Dictionary<string, Binary> binaries, Actor actor, ImportReport report, List<(string, string)> written, DateTimeOffset now, CancellationToken ct)
     {
         var recordId = await ResolveAsync(d.Subject, "Patient", ct) ?? throw DmpException.Invalid($"DocumentReference {d.Id}: its subject is not a patient of the import");
         var patient = db.Patients.Local.FirstOrDefault(x => x.RecordId == recordId) ?? await db.Patients.FirstAsync(x => x.RecordId == recordId, ct);
@@ -340,7 +398,7 @@ public sealed class FhirImporter(DmpDbContext db, WriteGate gate, AuditTrail aud
         if (db.Documents.Local.Any(x => x.RecordId == recordId && x.MasterIdentifier == master) || await db.Documents.AnyAsync(x => x.RecordId == recordId && x.MasterIdentifier == master, ct))
         {
             report.AlreadyPresent++;
-            return;
+            return null;
         }
 
         var att = d.Content.FirstOrDefault()?.Attachment ?? throw DmpException.Invalid($"DocumentReference {d.Id} has no content");
@@ -403,6 +461,7 @@ public sealed class FhirImporter(DmpDbContext db, WriteGate gate, AuditTrail aud
         db.Documents.Add(entry);
         await audit.AppendAsync(db, new AuditItem(recordId, actor, AuditAction.Create, "success", Channels.Admin, "DocumentReference", id, Mode: "import"), ct);
         report.Documents++;
+        return id;
     }
 
     private async Task ImportObservationAsync(Observation o, ImportReport report, CancellationToken ct)

@@ -358,6 +358,10 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                         .HasColumnType("text")
                         .HasColumnName("group_id");
 
+                    b.Property<string>("PerformerDisplay")
+                        .HasColumnType("text")
+                        .HasColumnName("performer_display");
+
                     b.Property<double?>("Quantity")
                         .HasColumnType("double precision")
                         .HasColumnName("quantity");

@@ -351,6 +351,10 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                         .HasColumnType("TEXT")
                         .HasColumnName("group_id");
 
+                    b.Property<string>("PerformerDisplay")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("performer_display");
+
                     b.Property<double?>("Quantity")
                         .HasColumnType("REAL")
                         .HasColumnName("quantity");

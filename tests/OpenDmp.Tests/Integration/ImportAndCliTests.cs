@@ -29,7 +29,7 @@ public abstract class ImportAndCliTests(IStorageUnderTest storage) : ServerTestB
         Assert.True(code == 0, error);
         Assert.Contains("272 organisations", output, StringComparison.Ordinal);
         Assert.Contains("272 practitioners", output, StringComparison.Ordinal);
-        Assert.Contains("1 patients (1 with an attributed test identity), 20 documents, 159 observations", output, StringComparison.Ordinal);
+        Assert.Contains("1 patients (1 with an attributed test identity), 21 documents, 159 observations, 2 reimbursed cares", output, StringComparison.Ordinal);
 
         // Searchable once a treating physician is set for the imported record.
         var gp = await Server.AddProfessionalAsync();
@@ -37,7 +37,8 @@ public abstract class ImportAndCliTests(IStorageUnderTest storage) : ServerTestB
         var patientId = "ec1a6cad-8825-7b5c-4e14-257c696d5f11";
         (code, _, error) = await CliAsync("record", "treating-physician", "--ins", patientId, "--rpps", gp.Rpps);
         Assert.True(code == 0, error);
-        using (var docs = await http.GetAsync($"/fhir/DocumentReference?patient={patientId}&_total=accurate&_count=5"))
+        // The 20 documents of the bundle and the reimbursement history (ReimbursementTests).
+        using (var docs = await http.GetAsync($"/fhir/DocumentReference?patient={patientId}&_total=accurate&_count=5&type=http://loinc.org|34117-2"))
         {
             var bundle = await FhirAssert.BundleAsync(docs);
             Assert.Equal(20, bundle.Total);

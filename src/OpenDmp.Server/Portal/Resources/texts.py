@@ -144,6 +144,7 @@ T = {
 "synthesis.medications": ("Traitements", "Medications"), "synthesis.active": ("en cours", "current"), "synthesis.none": ("Aucune information.", "No information."),
 "synthesis.source.prescription": ("prescription", "prescription"), "synthesis.source.dispensing": ("délivrance", "dispensing"),
 "synthesis.problems": ("Problèmes et diagnostics", "Problems and diagnoses"), "synthesis.results": ("Derniers résultats", "Latest results"), "synthesis.vaccinations": ("Vaccinations", "Vaccinations"),
+"synthesis.reimbursements": ("Remboursements (12 mois)", "Reimbursements (12 months)"), "synthesis.reimbursements.date": ("Date", "Date"), "synthesis.reimbursements.type": ("Type de soins", "Care type"), "synthesis.reimbursements.who": ("Professionnel", "Professional"),
 "synthesis.timeline": ("Ligne de vie", "Timeline"), "synthesis.more": ("et {0} autre(s)", "and {0} more"),
 "synthesis.curves": ("Résultats chiffrés", "Numeric results"), "synthesis.curves.none": ("Aucun résultat chiffré.", "No numeric results."), "synthesis.points": ("{0} valeur(s)", "{0} value(s)"),
 "curve.desc": ("{0} valeurs ; dernière : {1} le {2} ; de {3} à {4}", "{0} values; last: {1} on {2}; from {3} to {4}"),
