@@ -70,6 +70,20 @@ public static class DocumentMapping
     /// <summary>XML content must be well-formed and within the limits that every reader of it applies (depth, size; no DTD).</summary>
     public static void CheckContent(string contentType, byte[] bytes, string where)
     {
+        if (ExternalLinks.IsLink(contentType))
+        {
+            try
+            {
+                ExternalLinks.Parse(bytes);
+            }
+            catch (DmpException ex)
+            {
+                throw DmpException.Invalid(ex.Message, where);
+            }
+
+            return;
+        }
+
         if (!IsXmlType(contentType))
         {
             return;

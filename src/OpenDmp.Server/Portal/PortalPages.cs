@@ -71,6 +71,27 @@ public static class PortalPages
             }
         }).WithMetadata(new DmpEndpoint(Requirement.PortalAny, AuditAction.Retrieve));
 
+        // A link document (PACS study, hospital record): the retrieval is decided and audited, then the browser goes there.
+        app.MapGet("/portail/lien/{id}", async (string id, HttpContext ctx, DocumentQueries documents) =>
+        {
+            try
+            {
+                var (doc, bytes) = await documents.RetrieveAsync(id, ctx.Actor(), Channels.Portal, ctx.RequestAborted);
+                if (!ExternalLinks.IsLink(doc.ContentType))
+                {
+                    return Results.Redirect("/portail/contenu/" + Uri.EscapeDataString(id));
+                }
+
+                ctx.Response.Headers.CacheControl = "no-store";
+                ctx.Response.Headers["Referrer-Policy"] = "no-referrer";
+                return Results.Redirect(ExternalLinks.Parse(bytes).AbsoluteUri);
+            }
+            catch (DmpException ex) when (ex.Kind is ErrorKind.NotFound or ErrorKind.Forbidden or ErrorKind.Gone or ErrorKind.Unprocessable)
+            {
+                return Results.Content(Page(Ui.T("content.unavailable.title"), Ui.T("content.unavailable")), "text/html; charset=utf-8", statusCode: 404);
+            }
+        }).WithMetadata(new DmpEndpoint(Requirement.PortalAny, AuditAction.Retrieve));
+
         app.MapGet("/patient/historique/preuve", async (HttpContext ctx, OpenDmp.Core.Audit.AuditProofs proofs) =>
         {
             var actor = ctx.Actor();
