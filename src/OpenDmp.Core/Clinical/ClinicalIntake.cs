@@ -21,7 +21,7 @@ public sealed record StructuredResource(int Index, string FullUrl, Resource Reso
 public sealed class ClinicalIntake(DmpDbContext db)
 {
     /// <summary>The resource types an ITI-65 transaction may carry besides documents.</summary>
-    public static readonly IReadOnlySet<string> Types = new HashSet<string>(StringComparer.Ordinal) { "Observation", "MedicationRequest", "MedicationDispense", "Encounter", "Condition", "Procedure", "Immunization" };
+    public static readonly IReadOnlySet<string> Types = new HashSet<string>(StringComparer.Ordinal) { "Observation", "MedicationRequest", "MedicationDispense", "Encounter", "Condition", "Procedure", "Immunization", "MedicationStatement" };
 
     private const string ReportClass = "10";
     private const string PrescriptionClass = "42";
@@ -70,6 +70,17 @@ public sealed class ClinicalIntake(DmpDbContext db)
             if (r.Resource is Immunization im)
             {
                 entries.Add(Vaccinations.ToEntry(im, recordId, document, actor, where, now));
+                continue;
+            }
+
+            if (r.Resource is MedicationStatement ms)
+            {
+                if (document.ClassCode != ReportClass)
+                {
+                    throw DmpException.Invalid($"{where}: a MedicationStatement (treatment at discharge) is filed with the letter or report (class {ReportClass}), not with a document of class {document.ClassCode}", where);
+                }
+
+                entries.Add(Stays.TreatmentEntry(ms, stay, recordId, document, actor, where, now));
                 continue;
             }
 
@@ -322,6 +333,7 @@ public sealed class ClinicalIntake(DmpDbContext db)
             Condition c => c.Subject,
             Procedure p => p.Subject,
             Immunization im => im.Patient,
+            MedicationStatement ms => ms.Subject,
             _ => null,
         };
         if (subject is null)

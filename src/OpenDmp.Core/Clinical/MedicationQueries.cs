@@ -104,6 +104,10 @@ public sealed class MedicationQueries(DmpDbContext db, RecordGuard guard, Docume
         return new SearchPage(rows.Take(count).Select(r => new SearchHit("MedicationDispense", r.Id, r.ResourceJson)).ToList(), offset, count, rows.Count > count, total);
     }
 
+    /// <summary>A treatment listed by a letter (a source of the medication list).</summary>
+    public async Task<string> ReadStatementAsync(string id, Actor actor, string channel, CancellationToken ct) =>
+        (await RequireEntryAsync(id, "MedicationStatement", actor, channel, ct)).Entry.ResourceJson;
+
     public async Task<string> ReadDispenseAsync(string id, Actor actor, string channel, CancellationToken ct) =>
         (await RequireEntryAsync(id, "MedicationDispense", actor, channel, ct)).Entry.ResourceJson;
 
@@ -133,7 +137,7 @@ public sealed class MedicationQueries(DmpDbContext db, RecordGuard guard, Docume
     public async Task<IReadOnlyList<MedicationItem>> MedicationsAsync(string recordId, GuardedAccess decision, CancellationToken ct)
     {
         var rows = await Visible(recordId, null, decision)
-            .Where(x => x.ResourceType == "MedicationRequest" || x.ResourceType == "MedicationDispense" || (x.ResourceType == "ExplanationOfBenefit" && x.GroupId == "pharmacy" && x.Code != null))
+            .Where(x => x.ResourceType == "MedicationRequest" || x.ResourceType == "MedicationDispense" || x.ResourceType == "MedicationStatement" || (x.ResourceType == "ExplanationOfBenefit" && x.GroupId == "pharmacy" && x.Code != null))
             .Select(x => new { x.Id, x.ResourceType, x.CodeSystem, x.Code, x.CodeDisplay, x.Date, x.RequestId, x.ValidUntil, x.Quantity, x.Repeats })
             .ToListAsync(ct);
         var lineKey = rows.Where(r => r.ResourceType == "MedicationRequest").ToDictionary(r => r.Id, r => $"{r.CodeSystem}|{r.Code}", StringComparer.Ordinal);
@@ -248,11 +252,12 @@ public sealed record MedicationSource(string ResourceType, string Id, DateTimeOf
 /// <summary>One medication of the patient, once, with its sources.</summary>
 public sealed record MedicationItem(string Id, string? System, string? Code, string? Display, bool Active, DateTimeOffset? First, DateTimeOffset? Last, IReadOnlyList<MedicationSource> Sources)
 {
-    /// <summary>Where the medication is known from: prescription, dispensing, reimbursement.</summary>
+    /// <summary>Where the medication is known from: prescription, dispensing, discharge-letter, reimbursement.</summary>
     public IEnumerable<string> SourceKinds => Sources.Select(s => s.ResourceType switch
     {
         "MedicationRequest" => "prescription",
         "MedicationDispense" => "dispensing",
+        "MedicationStatement" => "discharge-letter",
         _ => "reimbursement",
     }).Distinct();
 

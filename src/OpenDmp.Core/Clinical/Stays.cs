@@ -152,6 +152,41 @@ public static class Stays
         };
     }
 
+    /// <summary>
+    /// A treatment the letter lists (at discharge): a source of the medication list, shown once with the
+    /// prescriptions and dispensings of the same medication.
+    /// </summary>
+    public static ClinicalEntry TreatmentEntry(MedicationStatement ms, Encounter? stay, string recordId, DocumentEntry document, Actor actor, string where, DateTimeOffset now)
+    {
+        var coding = Prescriptions.MedicationCoding(Prescriptions.MedicationConcept(ms.Medication, ms.Contained))
+            ?? throw DmpException.Invalid($"{where}: the medication must be coded (ANSM substance code, CIS, CIP13, UCD or ATC)", where + ".medication");
+        var date = ms.Effective switch
+        {
+            FhirDateTime dt => dt.ToDateTimeOffset(TimeSpan.Zero),
+            Period p => DocumentResources.ParseInstant(p.Start),
+            _ => null,
+        } ?? DocumentResources.ParseInstant(ms.DateAsserted) ?? StayStart(stay) ?? document.Date ?? now;
+        ms.Subject = new ResourceReference("Patient/" + recordId);
+        ms.Context = stay is null ? null : new ResourceReference("Encounter/" + stay.Id);
+        ms.Meta = new Meta { VersionId = "1", LastUpdated = now };
+        ms.DerivedFrom.Clear();
+        return new ClinicalEntry
+        {
+            RecordId = recordId,
+            Id = ms.Id!,
+            ResourceType = "MedicationStatement",
+            DocumentId = document.Id,
+            CodeSystem = coding.System,
+            Code = coding.Code,
+            CodeDisplay = coding.Display ?? (ms.Medication as CodeableConcept)?.Text,
+            Date = date,
+            GroupId = stay?.Id,
+            AuthorId = document.AuthorProfessionalId ?? actor.Id,
+            CreatedAt = now,
+            ResourceJson = FhirJson.Serialize(ms),
+        };
+    }
+
     /// <summary>The main diagnosis of a stay: the diagnosis ranked 1, else the first listed.</summary>
     public static string? MainDiagnosisId(Encounter stay) =>
         References.LogicalId((stay.Diagnosis.FirstOrDefault(d => d.Rank == 1) ?? stay.Diagnosis.FirstOrDefault())?.Condition?.Reference, "Condition");

@@ -151,6 +151,9 @@ public static class FhirEndpoints
         fhir.MapGet("/MedicationStatement", async (HttpContext ctx, MedicationQueries q) =>
             FhirResults.SearchSet(await q.MedicationListAsync(Params(ctx), ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request))
             .WithMetadata(new DmpEndpoint(Requirement.ProfessionalOrPatient, AuditAction.Search));
+        fhir.MapGet("/MedicationStatement/{id}", async (string id, HttpContext ctx, MedicationQueries q) =>
+            FhirResults.Resource(await q.ReadStatementAsync(id, ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request))
+            .WithMetadata(new DmpEndpoint(Requirement.ProfessionalOrPatient, AuditAction.Read));
 
         // Stays, diagnoses, acts, vaccinations: filed with their letter through ITI-65, seen with it.
         foreach (var type in ClinicalQueries.Types)

@@ -27,10 +27,10 @@ public abstract class ClinicalVisibilityProperties(IStorageUnderTest storage) : 
 
     private static readonly (string Class, string Type)[] Kinds =
     [
-        ("10", "11488-4"), ("10", "11490-0"), ("10", "11502-2"), ("42", "57833-6"), ("43", "60593-1"), ("52", "87273-9"), ("11", "60591-5"),
+        ("10", "11488-4"), ("10", "11490-0"), ("60", "REMB"), ("10", "11502-2"), ("42", "57833-6"), ("43", "60593-1"), ("52", "87273-9"), ("11", "60591-5"),
     ];
 
-    private static readonly string[] EntryTypes = ["MedicationRequest", "MedicationDispense", "Condition", "Encounter", "Procedure", "Immunization"];
+    private static readonly string[] EntryTypes = ["MedicationRequest", "MedicationDispense", "MedicationStatement", "ExplanationOfBenefit", "Condition", "Encounter", "Procedure", "Immunization"];
 
     [Fact]
     public async Task EveryPath_ShowsExactlyTheEntriesOfTheDocumentsThePolicyAdmits()
@@ -125,6 +125,7 @@ public abstract class ClinicalVisibilityProperties(IStorageUnderTest storage) : 
                     Repeats = 1,
                     ValidUntil = now.AddMonths(3),
                     RequestId = null,
+                    GroupId = entryType == "ExplanationOfBenefit" ? "pharmacy" : null,
                     ResourceJson = entryType == "Encounter"
                         ? FhirJson.Serialize(new Encounter { Status = Encounter.EncounterStatus.Finished, Class = new Coding("urn:test", "IMP") })
                         : "{\"resourceType\":\"" + entryType + "\"}",
@@ -208,7 +209,7 @@ public abstract class ClinicalVisibilityProperties(IStorageUnderTest storage) : 
         // The medication list: exactly the admitted prescription lines and dispensings, each once.
         var medications = await sp.GetRequiredService<MedicationQueries>().MedicationsAsync(recordId, decision, ct);
         var sources = medications.SelectMany(m => m.Sources).Select(s => s.Id).ToList();
-        var expectedMeds = world.Entries.Where(e => e.ResourceType is "MedicationRequest" or "MedicationDispense" && expectedEntries.Contains(e.Id)).Select(e => e.Id).ToHashSet(StringComparer.Ordinal);
+        var expectedMeds = world.Entries.Where(e => e.ResourceType is "MedicationRequest" or "MedicationDispense" or "MedicationStatement" or "ExplanationOfBenefit" && expectedEntries.Contains(e.Id)).Select(e => e.Id).ToHashSet(StringComparer.Ordinal);
         Assert.True(sources.Count == sources.Distinct().Count() && expectedMeds.SetEquals(sources), $"{label}: medication list");
 
         // The summary: nothing outside the admitted entries and results.

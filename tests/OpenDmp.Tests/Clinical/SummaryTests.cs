@@ -51,6 +51,13 @@ public abstract class SummaryTests(IStorageUnderTest storage) : ServerTestBase(s
             bundle.Entry.Add(Entry(new Condition { Subject = new ResourceReference(patient.Reference), Code = new CodeableConcept(Stays.Cim10, other, "Diabète de type 2") }, otherUrl));
         }
 
+        bundle.Entry.Add(Entry(new MedicationStatement
+        {
+            Status = MedicationStatement.MedicationStatusCodes.Active,
+            Subject = new ResourceReference(patient.Reference),
+            Medication = new CodeableConcept(Prescriptions.SubstanceSystem, "100000091466", "BISOPROLOL"),
+            Effective = new FhirDateTime(DateTimeOffset.UtcNow.AddDays(-3)),
+        }, "urn:uuid:" + Guid.NewGuid()));
         bundle.Entry.Add(Entry(new Procedure { Status = EventStatus.Completed, Subject = new ResourceReference(patient.Reference), Code = new CodeableConcept(Stays.Ccam, "DDQH009", "Coronarographie"), Performed = new FhirDateTime(DateTimeOffset.UtcNow.AddDays(-9)) }, "urn:uuid:" + Guid.NewGuid()));
         return bundle;
     }
@@ -146,6 +153,9 @@ public abstract class SummaryTests(IStorageUnderTest storage) : ServerTestBase(s
         Assert.Equal(["11450-4", "10160-0", "48765-2", "30954-2", "46240-8", "47519-4", "11369-6"], Sections(full));
         Assert.True(Section(full, "46240-8").Text.Div.Contains("Infarctus aigu du myocarde", StringComparison.Ordinal), Section(full, "46240-8").Text.Div);
         Assert.Contains("F32.2", FhirJson.Serialize(full), StringComparison.Ordinal);
+        // The treatment at discharge and the prescription of the same medication: one medication, both sources.
+        var bisoprolol = full.Entry.Select(e => e.Resource).OfType<MedicationStatement>().Single(m => ((CodeableConcept)m.Medication).Coding[0].Code == "100000091466");
+        Assert.Equal(["discharge-letter", "prescription"], bisoprolol.Extension.Select(e => ((Code)e.Value).Value).Order(StringComparer.Ordinal));
         var allergy = full.Entry.Select(e => e.Resource).OfType<AllergyIntolerance>().Single();
         Assert.Equal("unconfirmed", allergy.VerificationStatus.Coding[0].Code);
         Assert.Equal("Patient/" + patient.Id, allergy.Asserter.Reference);
@@ -171,6 +181,7 @@ public abstract class SummaryTests(IStorageUnderTest storage) : ServerTestBase(s
         Assert.DoesNotContain("I21.9", pharmaJson, StringComparison.Ordinal);
         Assert.DoesNotContain(stayLetter, pharmaJson, StringComparison.Ordinal);
         Assert.Contains("BISOPROLOL", pharmaJson, StringComparison.Ordinal);
+        Assert.DoesNotContain("discharge-letter", pharmaJson, StringComparison.Ordinal);
 
         // The patient sees their own summary.
         Assert.Contains("46240-8", Sections(await SummaryAsync(patientHttp, patient)));
