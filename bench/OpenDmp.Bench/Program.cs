@@ -90,6 +90,17 @@ try
     };
     using var http = new HttpClient(handler) { BaseAddress = new Uri($"https://127.0.0.1:{port}"), Timeout = TimeSpan.FromMinutes(2) };
     await BenchSupport.WaitReadyAsync(http);
+    if (opts.SummaryOnly)
+    {
+        // Issue 14: $summary for a well-filled record, for the treating physician and for a pharmacist (matrix applied).
+        using var pharmaSummaryCert = X509CertificateLoader.LoadPkcs12(X509Certificate2.CreateFromPemFile(Path.Combine(data.Root, "bench", PharmacistRpps + ".crt"), Path.Combine(data.Root, "bench", PharmacistRpps + ".key")).Export(X509ContentType.Pkcs12), null);
+        using var pharmaSummaryHandler = new SocketsHttpHandler { SslOptions = new System.Net.Security.SslClientAuthenticationOptions { ClientCertificates = [pharmaSummaryCert], RemoteCertificateValidationCallback = (_, c, _, _) => c is not null && c.Issuer == ca.Certificate.Subject } };
+        using var pharmaSummary = new HttpClient(pharmaSummaryHandler) { BaseAddress = http.BaseAddress, Timeout = TimeSpan.FromMinutes(2) };
+        await SummaryBench.RunAsync(http, pharmaSummary, gpRpps, patients[0], opts.SearchRequests);
+        var (shwm, _) = BenchSupport.Memory(server.Id);
+        Console.WriteLine($"server memory: peak RSS (VmHWM) {shwm / 1024.0:F0} MB");
+        return;
+    }
 
     // ITI-65: documents spread over the patients; the target patient receives opts.TargetDocuments.
     var target = patients[0];
@@ -388,12 +399,12 @@ internal static partial class Program
     private static readonly string PharmacistRpps = Rpps.WithCheckDigit("1000000002");
 }
 
-internal sealed record BenchOptions(string? Postgres, int Documents, int Patients, int TargetDocuments, int DocumentBytes, int Clients, int SearchRequests, int LargeTransactions, bool Keep)
+internal sealed record BenchOptions(string? Postgres, int Documents, int Patients, int TargetDocuments, int DocumentBytes, int Clients, int SearchRequests, int LargeTransactions, bool Keep, bool SummaryOnly = false)
 {
     public static BenchOptions Parse(string[] args)
     {
         string? Get(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
         int Int(string name, int d) => Get(name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : d;
-        return new BenchOptions(Get("--postgres"), Int("--documents", 100_000), Int("--patients", 1_000), Int("--target-documents", 500), Int("--document-bytes", 10 * 1024), Int("--clients", 8), Int("--search-requests", 2_000), Int("--large-transactions", 5), args.Contains("--keep"));
+        return new BenchOptions(Get("--postgres"), Int("--documents", 100_000), Int("--patients", 1_000), Int("--target-documents", 500), Int("--document-bytes", 10 * 1024), Int("--clients", 8), Int("--search-requests", 2_000), Int("--large-transactions", 5), args.Contains("--keep"), args.Contains("--summary-only"));
     }
 }
