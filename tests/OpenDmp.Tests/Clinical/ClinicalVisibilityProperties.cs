@@ -16,8 +16,9 @@ namespace OpenDmp.Tests.Clinical;
 /// <summary>
 /// Property test of the structured content against the access policy, on the real storage: in
 /// random worlds of documents (every class, masked, invisible to the patient, drafts, erased,
-/// dispensing of a prescriber under the patient's opposition), each carrying structured entries and
-/// results, every reader (treating physician, other physician, pharmacist, nurse, the patient) gets
+/// dispensing of a prescriber under the patient's opposition, hidden from legal representatives), each
+/// carrying structured entries and results, every reader (treating physician, other physician,
+/// pharmacist, nurse, the patient, a legal representative) gets
 /// through every path — the entry scope, search totals, curves, the medication list, the summary —
 /// exactly the entries of the documents the policy function lets them read, and nothing else.
 /// </summary>
@@ -53,6 +54,7 @@ public abstract class ClinicalVisibilityProperties(IStorageUnderTest storage) : 
             new Actor(ActorKind.Professional, pharmacist.Id, "pharmacist", "21"),
             new Actor(ActorKind.Professional, nurse.Id, "nurse", "60"),
             new Actor(ActorKind.Patient, patient.Id, "patient"),
+            new Actor(ActorKind.Representative, "RL-" + patient.Id, "representative", null, patient.Id),
         };
         var pros = new[] { treating.Id, other.Id, pharmacist.Id, nurse.Id };
         for (var seed = 0; seed < Worlds; seed++)
@@ -105,6 +107,7 @@ public abstract class ClinicalVisibilityProperties(IStorageUnderTest storage) : 
                     Masked = r.Next(3) == 0,
                     HiddenFromPatient = r.Next(6) == 0,
                     Draft = r.Next(8) == 0,
+                    HiddenFromRepresentatives = r.Next(5) == 0,
                     Erased = r.Next(8) == 0,
                     AuthorProfessionalId = r.Next(4) == 0 ? null : pros[r.Next(pros.Length)],
                     PrescriberId = cls == "43" && r.Next(3) > 0 ? (r.Next(2) == 0 ? treatingId : pros[1]) : null,

@@ -241,6 +241,15 @@ public abstract class PrescriptionTests(IStorageUnderTest storage) : ServerTestB
             await FhirAssert.OutcomeAsync(late, HttpStatusCode.UnprocessableEntity, "first dispensed within three months");
         }
 
+        // Past its validity period, a prescription is no longer dispensed.
+        var expiring = Line(patient, Cis, "60234100", "AMOXICILLINE", 12, 2, DateTimeOffset.UtcNow.AddDays(-40));
+        expiring.DispenseRequest.ValidityPeriod = new Period { Start = DateTimeOffset.UtcNow.AddDays(-40).ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture), End = DateTimeOffset.UtcNow.AddDays(-2).ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture) };
+        var expired = await Server.Fhir(gp.Certificate).TransactionAsync(SubmissionBuilder.Build(patient.Reference, gp.Rpps, gp.Display, [Prescription()]).WithEntries(expiring));
+        using (var tooLate = await PostAsync(gpHttp, SubmissionBuilder.Build(patient.Reference, gp.Rpps, gp.Display, [Dispensing(Location(expired!, "DocumentReference"))]).WithEntries(Dispense(patient, Location(expired!, "MedicationRequest"), 12))))
+        {
+            await FhirAssert.OutcomeAsync(tooLate, HttpStatusCode.UnprocessableEntity, "no longer valid");
+        }
+
         // The dispensing document appends to the prescription's.
         var recent = await Server.Fhir(gp.Certificate).TransactionAsync(SubmissionBuilder.Build(patient.Reference, gp.Rpps, gp.Display, [Prescription()])
             .WithEntries(Line(patient, Cis, "60234100", "AMOXICILLINE", 12, 0)));
