@@ -21,7 +21,7 @@ public sealed record StructuredResource(int Index, string FullUrl, Resource Reso
 public sealed class ClinicalIntake(DmpDbContext db)
 {
     /// <summary>The resource types an ITI-65 transaction may carry besides documents.</summary>
-    public static readonly IReadOnlySet<string> Types = new HashSet<string>(StringComparer.Ordinal) { "Observation", "MedicationRequest", "MedicationDispense", "Encounter", "Condition", "Procedure", "Immunization", "MedicationStatement" };
+    public static readonly IReadOnlySet<string> Types = new HashSet<string>(StringComparer.Ordinal) { "Observation", "MedicationRequest", "MedicationDispense", "Encounter", "Condition", "Procedure", "Immunization", "MedicationStatement", "AllergyIntolerance" };
 
     private const string ReportClass = "10";
     private const string PrescriptionClass = "42";
@@ -64,6 +64,12 @@ public sealed class ClinicalIntake(DmpDbContext db)
                 }
 
                 results.Add(ResultIntake.ToEntry(o, recordId, document.Id, where, now, o.Id));
+                continue;
+            }
+
+            if (r.Resource is AllergyIntolerance allergy)
+            {
+                entries.Add(Allergies.ToEntry(allergy, recordId, document, actor, where, now));
                 continue;
             }
 
@@ -334,6 +340,7 @@ public sealed class ClinicalIntake(DmpDbContext db)
             Procedure p => p.Subject,
             Immunization im => im.Patient,
             MedicationStatement ms => ms.Subject,
+            AllergyIntolerance a => a.Patient,
             _ => null,
         };
         if (subject is null)

@@ -17,7 +17,7 @@ namespace OpenDmp.Core.Clinical;
 public sealed class ClinicalQueries(DmpDbContext db, RecordGuard guard, DocumentOptions options)
 {
     /// <summary>The types served here.</summary>
-    public static readonly IReadOnlySet<string> Types = new HashSet<string>(StringComparer.Ordinal) { "Encounter", "Condition", "Procedure", "Immunization", "ExplanationOfBenefit" };
+    public static readonly IReadOnlySet<string> Types = new HashSet<string>(StringComparer.Ordinal) { "Encounter", "Condition", "Procedure", "Immunization", "ExplanationOfBenefit", "AllergyIntolerance" };
 
     public static readonly IReadOnlySet<string> SearchParamNames = new HashSet<string>(StringComparer.Ordinal)
     {

@@ -34,6 +34,9 @@ public sealed record SummaryData(
 {
     /// <summary>The reimbursed care of the last twelve months (null when the reader may not see reimbursement data).</summary>
     public IReadOnlyList<ClinicalEntry>? Reimbursements { get; init; }
+
+    /// <summary>Allergies professionals recorded (in the documents this reader may see).</summary>
+    public IReadOnlyList<ClinicalEntry> RecordedAllergies { get; init; } = [];
 }
 
 /// <summary>
@@ -97,6 +100,7 @@ public sealed class PatientSummary(DmpDbContext db, RecordGuard guard, Medicatio
         IReadOnlyList<ClinicalEntry>? reimbursements = scope.Admits(Reimbursement)
             ? await ClinicalQueries.Visible(db, recordId, "ExplanationOfBenefit", decision).OrderByDescending(x => x.Date).ThenBy(x => x.Id).Take(100).ToListAsync(ct)
             : null;
+        var allergies = await ClinicalQueries.Visible(db, recordId, "AllergyIntolerance", decision).OrderByDescending(x => x.Date).ThenBy(x => x.Id).Take(MaxProblems).ToListAsync(ct);
         return new SummaryData(
             recordId,
             Mappers.ToFhir(patientRow, record),
@@ -111,6 +115,7 @@ public sealed class PatientSummary(DmpDbContext db, RecordGuard guard, Medicatio
             guard.Now)
         {
             Reimbursements = reimbursements,
+            RecordedAllergies = allergies,
         };
     }
 
@@ -178,7 +183,29 @@ public sealed class PatientSummary(DmpDbContext db, RecordGuard guard, Medicatio
             Section("10160-0", "History of Medication use Narrative", "Traitements", meds.Select(m => ((Resource)m.ToStatement(s.RecordId, s.At), Line(m.Display ?? m.Code, m.Last) + (m.Active ? " (en cours)" : string.Empty))), stored: false);
         }
 
-        Section("48765-2", "Allergies and adverse reactions Document", "Allergies et intolérances", s.DeclaredAllergies.Select(a => ((Resource)DeclaredAllergy(a, s.RecordId), (a.Fields.GetValueOrDefault("substance") ?? "?") + " — déclarée par le patient")), stored: false);
+        // Recorded by professionals (stored resources) and declared by the patient (marked, unconfirmed).
+        var allergySection = new Composition.SectionComponent { Title = "Allergies et intolérances", Code = new CodeableConcept("http://loinc.org", "48765-2", "Allergies and adverse reactions Document") };
+        var allergyLines = new List<string>();
+        foreach (var a in s.RecordedAllergies)
+        {
+            allergySection.Entry.Add(new ResourceReference(Add(FhirJson.Parse<AllergyIntolerance>(a.ResourceJson))));
+            allergyLines.Add(Line(a.CodeDisplay ?? a.Code, a.Date));
+        }
+
+        foreach (var a in s.DeclaredAllergies)
+        {
+            allergySection.Entry.Add(new ResourceReference(Add(DeclaredAllergy(a, s.RecordId), "urn:uuid:" + Guid.NewGuid())));
+            allergyLines.Add((a.Fields.GetValueOrDefault("substance") ?? "?") + " — déclarée par le patient");
+        }
+
+        if (allergyLines.Count == 0)
+        {
+            allergySection.EmptyReason = new CodeableConcept("http://terminology.hl7.org/CodeSystem/list-empty-reason", "unavailable", "Unavailable");
+            allergyLines.Add("Aucune information disponible");
+        }
+
+        allergySection.Text = Xhtml(allergyLines);
+        composition.Section.Add(allergySection);
         if (s.Results is { } results)
         {
             Section("30954-2", "Relevant diagnostic tests/laboratory data Narrative", "Derniers résultats", results.Select(r => ((Resource)FhirJson.Parse<Observation>(r.ResourceJson), Line($"{r.CodeDisplay ?? r.Code} : {Value(r)}", r.Effective))));
@@ -198,6 +225,11 @@ public sealed class PatientSummary(DmpDbContext db, RecordGuard guard, Medicatio
         if (s.Procedures is { } procedures)
         {
             Section("47519-4", "History of Procedures Document", "Actes", procedures.Select(p => ((Resource)FhirJson.Parse<Procedure>(p.ResourceJson), Line(p.CodeDisplay ?? p.Code, p.Date))));
+        }
+
+        if (s.DeclaredSurgeries.Count > 0)
+        {
+            Section("11348-0", "History of Past illness Narrative", "Antécédents déclarés par le patient", s.DeclaredSurgeries.Select(d => ((Resource)DeclaredSurgery(d, s.RecordId), (d.Fields.GetValueOrDefault("procedure") ?? "?") + " — déclaré par le patient")), stored: false);
         }
 
         if (s.Vaccinations is { } vaccinations)
@@ -228,6 +260,18 @@ public sealed class PatientSummary(DmpDbContext db, RecordGuard guard, Medicatio
 
         return allergy;
     }
+
+    /// <summary>A surgery the patient declared: a Procedure asserted by the patient.</summary>
+    private static Procedure DeclaredSurgery(PersonalItem d, string recordId) => new()
+    {
+        Id = d.Id,
+        Status = EventStatus.Completed,
+        Subject = new ResourceReference("Patient/" + recordId),
+        Asserter = new ResourceReference("Patient/" + recordId),
+        Code = new CodeableConcept { Text = d.Fields.GetValueOrDefault("procedure") },
+        Performed = d.Fields.GetValueOrDefault("date") is { Length: > 0 } date ? new FhirString(date) : null,
+        Note = [new Annotation { Text = new Markdown("Déclaré par le patient dans son espace personnel") }],
+    };
 
     private static string Value(ObservationEntry r) =>
         r.ValueNumber is { } v ? v.ToString("0.###", CultureInfo.InvariantCulture) + (r.Unit is null ? string.Empty : " " + r.Unit) : r.ValueText ?? string.Empty;

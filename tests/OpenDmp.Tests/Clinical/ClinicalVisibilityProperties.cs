@@ -31,7 +31,7 @@ public abstract class ClinicalVisibilityProperties(IStorageUnderTest storage) : 
         ("10", "11488-4"), ("10", "11490-0"), ("60", "REMB"), ("10", "11502-2"), ("42", "57833-6"), ("43", "60593-1"), ("52", "87273-9"), ("11", "60591-5"),
     ];
 
-    private static readonly string[] EntryTypes = ["MedicationRequest", "MedicationDispense", "MedicationStatement", "ExplanationOfBenefit", "Condition", "Encounter", "Procedure", "Immunization"];
+    private static readonly string[] EntryTypes = ["MedicationRequest", "MedicationDispense", "MedicationStatement", "ExplanationOfBenefit", "Condition", "Encounter", "Procedure", "Immunization", "AllergyIntolerance"];
 
     [Fact]
     public async Task EveryPath_ShowsExactlyTheEntriesOfTheDocumentsThePolicyAdmits()
@@ -218,7 +218,7 @@ public abstract class ClinicalVisibilityProperties(IStorageUnderTest storage) : 
         // The summary: nothing outside the admitted entries and results.
         var summary = await sp.GetRequiredService<PatientSummary>().BuildAsync(recordId, actor, "test", ct);
         var shown = (summary.Problems ?? []).Concat(summary.Procedures ?? []).Concat(summary.Vaccinations ?? []).Concat((summary.Stays ?? []).SelectMany(s => s.MainDiagnosis is null ? [s.Stay] : new[] { s.Stay, s.MainDiagnosis })).Select(e => e.Id);
-        Assert.True(shown.All(expectedEntries.Contains), $"{label}: summary entries");
+        Assert.True(shown.Concat(summary.RecordedAllergies.Select(a => a.Id)).All(expectedEntries.Contains), $"{label}: summary entries");
         Assert.True((summary.Results ?? []).All(o => expectedResults.Contains(o.Id)), $"{label}: summary results");
         Assert.True((summary.Medications ?? []).SelectMany(m => m.Sources).All(s => expectedMeds.Contains(s.Id)), $"{label}: summary medications");
         guard.DiscardPending();

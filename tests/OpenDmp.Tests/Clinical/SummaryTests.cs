@@ -51,6 +51,12 @@ public abstract class SummaryTests(IStorageUnderTest storage) : ServerTestBase(s
             bundle.Entry.Add(Entry(new Condition { Subject = new ResourceReference(patient.Reference), Code = new CodeableConcept(Stays.Cim10, other, "Diabète de type 2") }, otherUrl));
         }
 
+        bundle.Entry.Add(Entry(new AllergyIntolerance
+        {
+            Patient = new ResourceReference(patient.Reference),
+            Code = new CodeableConcept("http://snomed.info/sct", "293637006", "Allergie aux produits de contraste iodés"),
+            VerificationStatus = new CodeableConcept("http://terminology.hl7.org/CodeSystem/allergyintolerance-verification", "confirmed"),
+        }, "urn:uuid:" + Guid.NewGuid()));
         bundle.Entry.Add(Entry(new MedicationStatement
         {
             Status = MedicationStatement.MedicationStatusCodes.Active,
@@ -145,20 +151,24 @@ public abstract class SummaryTests(IStorageUnderTest storage) : ServerTestBase(s
         }
 
         await Server.WithScopeAsync(sp => sp.GetRequiredService<PersonalSpaceService>().SaveAsync(patient.Id, "allergy", new Dictionary<string, string?> { ["substance"] = "Pénicilline", ["reaction"] = "urticaire" }, new Actor(ActorKind.Patient, patient.Id, "patient"), Channels.Portal, CancellationToken.None));
+        await Server.WithScopeAsync(sp => sp.GetRequiredService<PersonalSpaceService>().SaveAsync(patient.Id, "surgery", new Dictionary<string, string?> { ["procedure"] = "Appendicectomie", ["date"] = "1995-06-01" }, new Actor(ActorKind.Patient, patient.Id, "patient"), Channels.Portal, CancellationToken.None));
 
         // The treating physician sees every section, the masked stay included.
         var full = await SummaryAsync(gpHttp, patient);
         Assert.Equal(Bundle.BundleType.Document, full.Type);
         Assert.Equal("60591-5", ((Composition)full.Entry[0].Resource!).Type.Coding[0].Code);
-        Assert.Equal(["11450-4", "10160-0", "48765-2", "30954-2", "46240-8", "47519-4", "11369-6"], Sections(full));
+        Assert.Equal(["11450-4", "10160-0", "48765-2", "30954-2", "46240-8", "47519-4", "11348-0", "11369-6"], Sections(full));
         Assert.True(Section(full, "46240-8").Text.Div.Contains("Infarctus aigu du myocarde", StringComparison.Ordinal), Section(full, "46240-8").Text.Div);
         Assert.Contains("F32.2", FhirJson.Serialize(full), StringComparison.Ordinal);
         // The treatment at discharge and the prescription of the same medication: one medication, both sources.
         var bisoprolol = full.Entry.Select(e => e.Resource).OfType<MedicationStatement>().Single(m => ((CodeableConcept)m.Medication).Coding[0].Code == "100000091466");
         Assert.Equal(["discharge-letter", "prescription"], bisoprolol.Extension.Select(e => ((Code)e.Value).Value).Order(StringComparer.Ordinal));
-        var allergy = full.Entry.Select(e => e.Resource).OfType<AllergyIntolerance>().Single();
-        Assert.Equal("unconfirmed", allergy.VerificationStatus.Coding[0].Code);
-        Assert.Equal("Patient/" + patient.Id, allergy.Asserter.Reference);
+        // Allergies: the one a professional recorded, and the one the patient declared, marked as such.
+        var allergies = full.Entry.Select(e => e.Resource).OfType<AllergyIntolerance>().ToList();
+        var declaredAllergy = allergies.Single(a => a.Asserter?.Reference == "Patient/" + patient.Id);
+        Assert.Equal("unconfirmed", declaredAllergy.VerificationStatus.Coding[0].Code);
+        Assert.Equal(2, allergies.Count(a => a != declaredAllergy && a.VerificationStatus.Coding[0].Code == "confirmed")); // one per letter
+        Assert.Contains("Appendicectomie", Section(full, "11348-0").Text.Div, StringComparison.Ordinal);
         Assert.All(((Composition)full.Entry[0].Resource!).Section.SelectMany(s => s.Entry), r => Assert.Contains(full.Entry, e => e.FullUrl == r.Reference));
 
         // Another physician: the masked stay is absent — not even its codes.
@@ -176,7 +186,8 @@ public abstract class SummaryTests(IStorageUnderTest storage) : ServerTestBase(s
         var phHttp = Server.Http(pharmacist.Certificate);
         await DeclareAsync(phHttp, patient);
         var pharma = await SummaryAsync(phHttp, patient);
-        Assert.Equal(["10160-0", "48765-2", "30954-2"], Sections(pharma));
+        Assert.Equal(["10160-0", "48765-2", "30954-2", "11348-0"], Sections(pharma));
+        Assert.Single(pharma.Entry.Select(e => e.Resource).OfType<AllergyIntolerance>());
         var pharmaJson = FhirJson.Serialize(pharma);
         Assert.DoesNotContain("I21.9", pharmaJson, StringComparison.Ordinal);
         Assert.DoesNotContain(stayLetter, pharmaJson, StringComparison.Ordinal);

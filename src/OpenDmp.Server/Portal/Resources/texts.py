@@ -147,6 +147,7 @@ T = {
 "synthesis.reimbursements": ("Remboursements (12 mois)", "Reimbursements (12 months)"), "synthesis.reimbursements.date": ("Date", "Date"), "synthesis.reimbursements.type": ("Type de soins", "Care type"), "synthesis.reimbursements.who": ("Professionnel", "Professional"),
 "document.link.intro": ("Ce document est un lien : le contenu (par exemple les images d'un examen) reste chez son hébergeur ({0}) et n'est pas copié dans le DMP. Chaque ouverture est enregistrée dans l'historique des accès.", "This document is a link: the content (for instance the images of a study) stays with its host ({0}) and is not copied into the DMP. Every opening is recorded in the access history."),
 "document.link.open": ("Ouvrir dans le visualiseur (nouvel onglet)", "Open in the viewer (new tab)"),
+"synthesis.allergies": ("Allergies (enregistrées par des professionnels)", "Allergies (recorded by professionals)"), "synthesis.allergies.declared": ("Les allergies déclarées par le patient figurent plus bas.", "Allergies declared by the patient are listed below."),
 "synthesis.timeline": ("Ligne de vie", "Timeline"), "synthesis.more": ("et {0} autre(s)", "and {0} more"),
 "synthesis.curves": ("Résultats chiffrés", "Numeric results"), "synthesis.curves.none": ("Aucun résultat chiffré.", "No numeric results."), "synthesis.points": ("{0} valeur(s)", "{0} value(s)"),
 "curve.desc": ("{0} valeurs ; dernière : {1} le {2} ; de {3} à {4}", "{0} values; last: {1} on {2}; from {3} to {4}"),
