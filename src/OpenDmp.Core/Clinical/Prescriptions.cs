@@ -87,8 +87,8 @@ public static class Prescriptions
         if (request.DispenseRequest?.ValidityPeriod?.End is { } end
             && DateTimeOffset.TryParse(end, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed))
         {
-            // A date without time covers the whole day.
-            return end.Length <= 10 ? parsed.AddDays(1).AddTicks(-1) : parsed;
+            // A date without time covers the whole day; stored in UTC like every instant.
+            return (end.Length <= 10 ? parsed.AddDays(1).AddTicks(-1) : parsed).ToUniversalTime();
         }
 
         return authoredOn.AddMonths(DefaultValidityMonths);

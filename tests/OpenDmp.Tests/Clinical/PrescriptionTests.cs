@@ -32,7 +32,8 @@ public abstract class PrescriptionTests(IStorageUnderTest storage) : ServerTestB
         Intent = MedicationRequest.MedicationRequestIntent.Order,
         Subject = new ResourceReference(patient.Reference),
         Medication = new CodeableConcept(system, code, display),
-        AuthoredOn = (authoredOn ?? DateTimeOffset.UtcNow).ToString("yyyy-MM-ddTHH:mm:sszzz", System.Globalization.CultureInfo.InvariantCulture),
+        // Written in Paris summer time: instants are stored in UTC whatever offset the software sends.
+        AuthoredOn = (authoredOn ?? DateTimeOffset.UtcNow).ToOffset(TimeSpan.FromHours(2)).ToString("yyyy-MM-ddTHH:mm:sszzz", System.Globalization.CultureInfo.InvariantCulture),
         DosageInstruction = [new Dosage { Text = "1 comprimé matin et soir" }],
         DispenseRequest = new MedicationRequest.DispenseRequestComponent { Quantity = new Quantity(perFill, "comprimé"), NumberOfRepeatsAllowed = repeats },
     };
@@ -44,7 +45,7 @@ public abstract class PrescriptionTests(IStorageUnderTest storage) : ServerTestB
         Subject = new ResourceReference(patient.Reference),
         AuthorizingPrescription = [new ResourceReference("MedicationRequest/" + requestId)],
         Quantity = new Quantity(quantity, "comprimé"),
-        WhenHandedOver = DateTimeOffset.UtcNow.ToString("yyyy-MM-ddTHH:mm:sszzz", System.Globalization.CultureInfo.InvariantCulture),
+        WhenHandedOver = DateTimeOffset.UtcNow.ToOffset(TimeSpan.FromHours(1)).ToString("yyyy-MM-ddTHH:mm:sszzz", System.Globalization.CultureInfo.InvariantCulture),
     };
 
     private static string Location(Bundle response, string type) =>

@@ -289,7 +289,9 @@ public abstract class DocumentApiTests(IStorageUnderTest storage) : ServerTestBa
         Assert.Contains(patient.Operation, o => o.Name == "declare-access" && o.Documentation.Contains("confirm", StringComparison.Ordinal));
         Assert.Contains(patient.Operation, o => o.Name == "emergency-access");
         Assert.Contains(cs.Rest[0].Resource, r => r.Type == "Consent");
-        Assert.DoesNotContain(cs.Rest[0].Resource, r => r.Type == "Encounter");
+        Assert.Contains(cs.Rest[0].Resource, r => r.Type == "Encounter" && r.Interaction.Any(i => i.Code == CapabilityStatement.TypeRestfulInteraction.SearchType));
+        Assert.Contains(patient.Operation, o => o.Name == "summary");
+        Assert.DoesNotContain(cs.Rest[0].Resource, r => r.Type == "CarePlan");
     }
 }
 
