@@ -18,11 +18,76 @@ public sealed class RecordKey
 /// <summary>
 /// Per-record data keys (design D6): created on a record's first content, wrapped by a master key
 /// kept outside the database (a file here; an HSM through PKCS#11 in production), unwrapped keys
-/// cached in memory.
+/// cached in memory. Destroying a key (crypto-shredding) first writes a tombstone into the key
+/// store, beside the master key and outside every database backup (ADR 0019): a restored backup
+/// brings the wrapped key back, but the key ring refuses to unwrap it.
 /// </summary>
-public sealed class KeyRing(byte[] masterKey)
+public sealed class KeyRing(byte[] masterKey, string? tombstoneFile = null)
 {
     private readonly ConcurrentDictionary<string, byte[]> _cache = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _shredded = new(StringComparer.Ordinal);
+    private readonly Lock _tombstoneLock = new();
+    private long _tombstoneLength = -1;
+
+    /// <summary>The tombstone file of a master key file: the record ids whose keys were destroyed, one per line.</summary>
+    public static string TombstonesOf(string masterKeyFile) => Path.Combine(Path.GetDirectoryName(Path.GetFullPath(masterKeyFile))!, "shredded-records");
+
+    /// <summary>Whether the record's key was destroyed (read from the key store, shared by every instance).</summary>
+    public bool IsShredded(string recordId)
+    {
+        RefreshTombstones();
+        lock (_tombstoneLock)
+        {
+            return _shredded.Contains(recordId);
+        }
+    }
+
+    /// <summary>Every record whose key was destroyed.</summary>
+    public IReadOnlyCollection<string> ShreddedRecords()
+    {
+        RefreshTombstones();
+        lock (_tombstoneLock)
+        {
+            return [.. _shredded];
+        }
+    }
+
+    /// <summary>Reads the tombstones appended since the last look (a stat when nothing changed).</summary>
+    private void RefreshTombstones()
+    {
+        if (tombstoneFile is null)
+        {
+            return;
+        }
+
+        var length = File.Exists(tombstoneFile) ? new FileInfo(tombstoneFile).Length : 0;
+        lock (_tombstoneLock)
+        {
+            if (length == _tombstoneLength)
+            {
+                return;
+            }
+
+            _shredded.Clear();
+            if (length > 0)
+            {
+                foreach (var line in File.ReadLines(tombstoneFile))
+                {
+                    var id = line.Split('\t')[0].Trim();
+                    if (id.Length > 0)
+                    {
+                        _shredded.Add(id);
+                    }
+                }
+            }
+
+            _tombstoneLength = length;
+            foreach (var id in _shredded)
+            {
+                _cache.TryRemove(id, out _);
+            }
+        }
+    }
 
     /// <summary>Loads the master key file, creating it (32 random bytes, owner-only) on first use.</summary>
     public static KeyRing FromFile(string path)
@@ -43,12 +108,17 @@ public sealed class KeyRing(byte[] masterKey)
         }
 
         var bytes = File.ReadAllBytes(path);
-        return bytes.Length == 32 ? new KeyRing(bytes) : throw new InvalidOperationException($"the master key file {path} must hold exactly 32 bytes");
+        return bytes.Length == 32 ? new KeyRing(bytes, TombstonesOf(path)) : throw new InvalidOperationException($"the master key file {path} must hold exactly 32 bytes");
     }
 
     /// <summary>The record's data key, created if the record has none yet (race-free: insert-if-absent, then read).</summary>
     public async Task<byte[]> GetOrCreateAsync(DmpDbContext db, string recordId, CancellationToken ct)
     {
+        if (IsShredded(recordId))
+        {
+            throw new OpenDmp.Core.Common.DmpException(OpenDmp.Core.Common.ErrorKind.Gone, "this record's data key was destroyed (end of retention): it holds no readable content and accepts none");
+        }
+
         if (await FindAsync(db, recordId, ct) is { } existing)
         {
             return existing;
@@ -71,6 +141,12 @@ public sealed class KeyRing(byte[] masterKey)
     /// <summary>The record's data key, or null when it was destroyed (crypto-shredding).</summary>
     public async Task<byte[]?> FindAsync(DmpDbContext db, string recordId, CancellationToken ct)
     {
+        // A tombstone wins over a wrapped key a restored backup brought back.
+        if (IsShredded(recordId))
+        {
+            return null;
+        }
+
         if (_cache.TryGetValue(recordId, out var cached))
         {
             return cached;
@@ -87,11 +163,31 @@ public sealed class KeyRing(byte[] masterKey)
         return key;
     }
 
-    /// <summary>Destroys a record's data key: its content can no longer be decrypted, wherever copies live.</summary>
+    /// <summary>
+    /// Destroys a record's data key: its content can no longer be decrypted, wherever copies live.
+    /// The tombstone is written and flushed to disk first, so that no failure can leave the key
+    /// deleted from the database yet restorable from a backup.
+    /// </summary>
     public async Task DestroyAsync(DmpDbContext db, string recordId, CancellationToken ct)
     {
+        if (tombstoneFile is not null && !IsShredded(recordId))
+        {
+            lock (_tombstoneLock)
+            {
+                using var f = new FileStream(tombstoneFile, FileMode.Append, FileAccess.Write, FileShare.Read);
+                f.Write(Encoding.UTF8.GetBytes($"{recordId}\t{DateTimeOffset.UtcNow:O}\n"));
+                f.Flush(flushToDisk: true);
+            }
+
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(tombstoneFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            }
+        }
+
         await db.RecordKeys.Where(k => k.RecordId == recordId).ExecuteDeleteAsync(ct);
         _cache.TryRemove(recordId, out _);
+        RefreshTombstones();
     }
 
     private byte[] Wrap(string recordId, byte[] dataKey) => Seal(masterKey, dataKey, Encoding.UTF8.GetBytes("record-key:" + recordId));

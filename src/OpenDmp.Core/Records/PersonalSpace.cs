@@ -79,7 +79,13 @@ public sealed class PersonalSpaceService(DmpDbContext db, WriteGate gate, AuditT
             return [];
         }
 
-        var key = await keys.FindAsync(db, recordId, ct) ?? throw new InvalidOperationException("the record's data key is missing");
+        var key = await keys.FindAsync(db, recordId, ct);
+        if (key is null)
+        {
+            // Destroyed at the end of retention: the sealed entries are unreadable, as intended.
+            return keys.IsShredded(recordId) ? [] : throw new InvalidOperationException("the record's data key is missing");
+        }
+
         var order = Categories.Select((c, i) => (c.Code, i)).ToDictionary(x => x.Code, x => x.i, StringComparer.Ordinal);
         return rows
             .Select(r => new PersonalItem(r.Id, r.Category, Open(key, r), r.UpdatedAt))

@@ -12,7 +12,7 @@ namespace OpenDmp.Core.Records;
 public sealed record NewPatient(string Ins, string InsSystem, string Family, string Given, DateOnly BirthDate, string Sex, string? BirthPlace, string? Id = null);
 
 /// <summary>Patients and their records: identity, opening, closing, reopening.</summary>
-public sealed class RecordService(DmpDbContext db, WriteGate gate, AuditTrail audit, TimeProvider time, PolicySettings policy, RecordGuard guard)
+public sealed class RecordService(DmpDbContext db, WriteGate gate, AuditTrail audit, TimeProvider time, PolicySettings policy, RecordGuard guard, OpenDmp.Core.Content.KeyRing keys)
 {
     /// <summary>Registers a patient with strict identity traits. The INS key is verified for NIR/NIA/test/demo systems.</summary>
     public async Task<Patient> AddPatientAsync(NewPatient p, Actor actor, string channel, CancellationToken ct)
@@ -206,6 +206,11 @@ public sealed class RecordService(DmpDbContext db, WriteGate gate, AuditTrail au
         if (await guard.FactsAsync(recordId, ct) is { } facts)
         {
             await guard.RequireAsync(new AccessRequest(actor, AccessAction.ManageRecord, facts), AuditOf(command), "Record", recordId, channel, auditPermit: false, ct, "you may not close or reopen this record");
+        }
+
+        if (command == RecordCommand.Reopen && keys.IsShredded(recordId))
+        {
+            throw new DmpException(ErrorKind.Conflict, "this record's data was destroyed at the end of its retention: it cannot be reopened");
         }
 
         await using var scope = await gate.EnterAsync(db, recordId, ct);

@@ -37,6 +37,7 @@ public static class AdminCli
         AddRepresentative(root, c);
         AddGroup(root, c);
         AddRecord(root, c);
+        AddBackup(root, c);
         AddImport(root, c);
         AddTerminology(root, c);
         AddAudit(root, c);
@@ -332,10 +333,46 @@ public static class AdminCli
             await records.SetTreatingPhysicianAsync(patient.RecordId, pr.GetValue(tpRpps)!, Actor.Operator, Channels.Admin, ct);
             await c.Out.WriteLineAsync($"Treating physician of {patient.Family} {patient.Given} set to RPPS {pr.GetValue(tpRpps)}.");
         }, ct)));
-        root.Subcommands.Add(new Command("record", "records: open, close, reopen") { open, close, reopen, setTreating });
+        var confirm = new Option<string>("--confirm") { Description = "the record id, typed again: destroying a record's data cannot be undone", Required = true };
+        var shred = new Command("shred", "destroy a closed record's data key (end of retention): its documents, personal space and account can no longer be read, backups included; the audit trail stays") { rIns, rSystem, confirm };
+        shred.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
+        {
+            var records = sp.GetRequiredService<RecordService>();
+            var patient = await records.RequirePatientAsync(pr.GetValue(rIns)!, ct, InsSystem(pr.GetValue(rSystem)));
+            if (pr.GetValue(confirm) != patient.RecordId)
+            {
+                throw DmpException.Invalid($"--confirm must repeat the record id ({patient.RecordId}) to destroy its data");
+            }
+
+            await sp.GetRequiredService<OpenDmp.Core.Records.RecordRetention>().ShredAsync(patient.RecordId, Actor.Operator, Channels.Admin, "operator command", ct);
+            await c.Out.WriteLineAsync($"Data key of record {patient.RecordId} destroyed: its content can no longer be read, also from backups restored later.");
+        }, ct)));
+        root.Subcommands.Add(new Command("record", "records: open, close, reopen, shred") { open, close, reopen, setTreating, shred });
     }
 
     /// <summary>import fhir.</summary>
+    private static void AddBackup(RootCommand root, Cli c)
+    {
+        var outDir = new Option<string>("--out") { Description = "a new, empty folder outside the data folder", Required = true };
+        var backup = new Command("backup", "online backup of a SQLite installation (database snapshot, content, certification authority, audit anchors, configuration); the key store (keys/) is never in a backup: back it up on its own") { outDir };
+        backup.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
+        {
+            var report = await Backups.BackupAsync(Data(pr, c), sp, pr.GetValue(outDir)!, ct);
+            await c.Out.WriteLineAsync($"Backup written to {Path.GetFullPath(pr.GetValue(outDir)!)}: {report.Documents} documents, {report.ContentFiles} content files ({report.Bytes / 1024.0 / 1024.0:F1} MB). The key store (keys/) is not in it.");
+        }, ct)));
+        var from = new Option<string>("--from") { Description = "the backup folder", Required = true };
+        var force = new Option<bool>("--force") { Description = "replace the data folder's database (stop its server first; the current database is kept beside it)" };
+        var restore = new Command("restore", "restore a backup into a data folder whose server is stopped; the key store already in the data folder is kept (records destroyed since the backup stay unreadable)") { from, force };
+        restore.SetAction((pr, ct) => Guarded(c.Err, async () =>
+        {
+            var data = Data(pr, c);
+            var kept = Backups.Restore(data, pr.GetValue(from)!, pr.GetValue(force));
+            await c.Out.WriteLineAsync($"Backup {Path.GetFullPath(pr.GetValue(from)!)} restored into {data.Root}." + (kept.Length > 0 ? $" The previous database is kept as {kept}." : string.Empty) + " Run 'opendmp audit verify' to check the audit chains.");
+        }));
+        root.Subcommands.Add(backup);
+        root.Subcommands.Add(restore);
+    }
+
     private static void AddImport(RootCommand root, Cli c)
     {
         // import fhir

@@ -31,6 +31,7 @@ public static class CoreServices
         services.AddSingleton<AuditTrail>();
         var audit = configuration.GetSection("Audit").Get<AuditOptions>() ?? new AuditOptions();
         services.AddSingleton(audit);
+        services.AddSingleton(configuration.GetSection("Records").Get<OpenDmp.Core.Records.RetentionOptions>() ?? new OpenDmp.Core.Records.RetentionOptions());
         services.AddSingleton(new AuditKeys(audit, data.Root));
         var storeKind = configuration["Content:Store"] ?? (db.Provider == DatabaseProvider.Postgres ? "database" : "file");
         IContentStore store = storeKind switch
@@ -45,6 +46,7 @@ public static class CoreServices
         services.AddSingleton<IContentStore>(new EncryptingContentStore(store, keyRing));
         services.AddDbContextPool<DmpDbContext>(o => db.Configure(o, data.Root));
         services.AddScoped<RecordService>();
+        services.AddScoped<OpenDmp.Core.Records.RecordRetention>();
         services.AddScoped<PatientQueries>();
         services.AddScoped<DirectoryService>();
         services.AddScoped<DirectoryQueries>();

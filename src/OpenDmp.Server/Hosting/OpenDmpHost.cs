@@ -29,6 +29,9 @@ public static class OpenDmpHost
 
         // The revocation list is loaded before the first handshake (then refreshed by RevocationService).
         using var scope = services.CreateScope();
+
+        // After a restore: records destroyed since the backup lose again what the database holds in clear.
+        await scope.ServiceProvider.GetRequiredService<OpenDmp.Core.Records.RecordRetention>().ReapplyTombstonesAsync(ct);
         await services.GetRequiredService<RevocationList>().RefreshAsync(scope.ServiceProvider.GetRequiredService<DmpDbContext>(), TimeProvider.System, ct);
     }
 
@@ -50,6 +53,7 @@ public static class OpenDmpHost
         builder.Services.AddHostedService<AuditCheckpointService>();
         builder.Services.AddHostedService<RevocationService>();
         builder.Services.AddHostedService<ContentSweepService>();
+        builder.Services.AddHostedService<RetentionService>();
         builder.Services.AddHostedService<OpenDmp.Server.Messaging.DepositMailboxService>();
         builder.Services.AddHostedService<OpenDmp.Server.Messaging.NotificationMailService>();
         builder.Services.AddProblemDetails();
