@@ -20,11 +20,38 @@ public interface IContentStore
 
     /// <summary>Removes content held outside the database (file store): after a failed write or a committed deletion.</summary>
     Task DiscardAsync(string recordId, string key);
+
+    /// <summary>Why the store cannot serve now (readiness), or null when it can. A database store is ready when the database is.</summary>
+    string? Unavailable() => null;
 }
 
 /// <summary>Content as files under the data directory: content/{record}/{key}, written atomically.</summary>
 public sealed class FileContentStore(string root) : IContentStore
 {
+    /// <summary>
+    /// The folder must exist (it is never re-created here: an unmounted volume must not be replaced by
+    /// an empty folder) and accept a write.
+    /// </summary>
+    public string? Unavailable()
+    {
+        if (!System.IO.Directory.Exists(root))
+        {
+            return "the content folder is missing (unmounted volume?)";
+        }
+
+        var probe = Path.Combine(root, ".ready-" + Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        try
+        {
+            File.WriteAllBytes(probe, [1]);
+            File.Delete(probe);
+            return null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return "the content folder does not accept writes";
+        }
+    }
+
     public Task PutAsync(DmpDbContext db, string recordId, string key, byte[] data, CancellationToken ct)
     {
         // Documents are small (≤ 20 MB, typically tens of KB): a synchronous write is cheaper than

@@ -231,6 +231,8 @@ public sealed class KeyRing(byte[] masterKey, string? tombstoneFile = null)
 /// <summary>Encrypts content at rest under the record's data key before it reaches the underlying store.</summary>
 public sealed class EncryptingContentStore(IContentStore inner, KeyRing keys) : IContentStore
 {
+    public string? Unavailable() => inner.Unavailable();
+
     public async Task PutAsync(DmpDbContext db, string recordId, string key, byte[] data, CancellationToken ct)
     {
         var dataKey = await keys.GetOrCreateAsync(db, recordId, ct);

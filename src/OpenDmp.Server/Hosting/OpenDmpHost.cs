@@ -94,8 +94,10 @@ public static class OpenDmpHost
         app.UseRateLimiter();
         app.UseAntiforgery();
         app.MapGet("/health/live", () => Results.Text("ok")).WithMetadata(DmpEndpoint.Exempt(Requirement.Public, "public: no patient data"));
-        app.MapGet("/health/ready", async (DmpDbContext db, CancellationToken ct) =>
-            await db.Database.CanConnectAsync(ct) ? Results.Text("ready") : Results.Problem("database unreachable", statusCode: 503))
+        app.MapGet("/health/ready", async (DmpDbContext db, OpenDmp.Core.Content.IContentStore content, CancellationToken ct) =>
+            !await db.Database.CanConnectAsync(ct) ? Results.Problem("database unreachable", statusCode: 503)
+            : content.Unavailable() is { } problem ? Results.Problem("content store unavailable: " + problem, statusCode: 503)
+            : Results.Text("ready"))
             .WithMetadata(DmpEndpoint.Exempt(Requirement.Public, "public: no patient data"));
         // RFC 9116: where to report a vulnerability (docs/SECURITY.md).
         app.MapGet("/.well-known/security.txt", (IConfiguration config, TimeProvider clock) => config["Security:Contact"] is { Length: > 0 } contact
