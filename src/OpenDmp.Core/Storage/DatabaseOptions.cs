@@ -45,6 +45,10 @@ public sealed class DatabaseOptions
     }
 
     /// <summary>Configures EF Core for the chosen provider, with the provider's migrations assembly.</summary>
+    /// <summary>The SQLite connection string: the configured one, else the data folder's opendmp.db.</summary>
+    public string SqliteConnectionString(string dataDirectory) =>
+        string.IsNullOrWhiteSpace(ConnectionString) ? $"Data Source={Path.Combine(dataDirectory, "opendmp.db")}" : ConnectionString;
+
     public void Configure(DbContextOptionsBuilder builder, string dataDirectory)
     {
         // A refused statement is an expected outcome for a unique index (a duplicate masterIdentifier is
@@ -64,13 +68,7 @@ public sealed class DatabaseOptions
         }
         else
         {
-            var cs = ConnectionString;
-            if (string.IsNullOrWhiteSpace(cs))
-            {
-                cs = $"Data Source={Path.Combine(dataDirectory, "opendmp.db")}";
-            }
-
-            builder.UseSqlite(cs, o => o.MigrationsAssembly(SqliteMigrationsAssembly)).AddInterceptors(Pragmas, PatientData);
+            builder.UseSqlite(SqliteConnectionString(dataDirectory), o => o.MigrationsAssembly(SqliteMigrationsAssembly)).AddInterceptors(Pragmas, PatientData);
         }
     }
 }

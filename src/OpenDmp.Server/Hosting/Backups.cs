@@ -1,6 +1,5 @@
 using System.Globalization;
 using Microsoft.Data.Sqlite;
-using Microsoft.EntityFrameworkCore;
 using OpenDmp.Core.Common;
 using OpenDmp.Core.Storage;
 
@@ -56,11 +55,7 @@ public static class Backups
         }
 
         // The database: one consistent snapshot, taken online.
-        string source;
-        using (var scope = services.CreateScope())
-        {
-            source = scope.ServiceProvider.GetRequiredService<DmpDbContext>().Database.GetConnectionString()!;
-        }
+        var source = options.SqliteConnectionString(data.Root);
 
         await using (var from = new SqliteConnection(source))
         await using (var to = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = Path.Combine(outDir, Database), Pooling = false }.ToString()))
