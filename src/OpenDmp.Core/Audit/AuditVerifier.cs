@@ -162,9 +162,14 @@ public sealed class AuditVerifier(DmpDbContext db, WriteGate gate, AuditKeys key
     public async Task<AuditReport> VerifyAsync(X509Certificate2 verifier, CancellationToken ct)
     {
         var problems = new List<AuditProblem>();
+
+        // The anchor file first: a checkpoint is anchored only once committed, so every anchor read
+        // now must be in the checkpoints read next — even while a running server keeps checkpointing.
+        var anchorsReadAt = time.GetUtcNow();
+        var anchors = ReadAnchors(problems);
         var checkpoints = await db.AuditCheckpoints.AsNoTracking().OrderBy(c => c.Id).ToListAsync(ct);
         var vouched = CheckCheckpoints(checkpoints, verifier, problems);
-        var anchored = CheckAnchors(checkpoints, problems);
+        var anchored = CheckAnchors(anchors, anchorsReadAt, checkpoints, problems);
         var (count, chains) = await CheckChainsAsync(vouched, problems, ct);
         return new AuditReport(count, chains, checkpoints.Count, problems, anchored);
     }
@@ -213,22 +218,31 @@ public sealed class AuditVerifier(DmpDbContext db, WriteGate gate, AuditKeys key
         return vouched;
     }
 
-    /// <summary>Every checkpoint written to the anchor file must still be in the database, unchanged.</summary>
-    private int CheckAnchors(List<AuditCheckpoint> checkpoints, List<AuditProblem> problems)
+    private List<AnchorLog.Anchor>? ReadAnchors(List<AuditProblem> problems)
     {
-        var byId = checkpoints.ToDictionary(c => c.Id);
-        List<AnchorLog.Anchor> anchors;
         try
         {
-            anchors = AnchorLog.Read(keys.AnchorPath);
+            return AnchorLog.Read(keys.AnchorPath);
         }
         catch (InvalidDataException ex)
         {
             problems.Add(new AuditProblem("anchor", 0, ex.Message));
+            return null;
+        }
+    }
+
+    /// <summary>Every checkpoint written to the anchor file must still be in the database, unchanged.</summary>
+    private int CheckAnchors(List<AnchorLog.Anchor>? anchors, DateTimeOffset anchorsReadAt, List<AuditCheckpoint> checkpoints, List<AuditProblem> problems)
+    {
+        if (anchors is null)
+        {
             return 0;
         }
 
-        if (anchors.Count == 0 && checkpoints.Any(c => c.Format == 2))
+        var byId = checkpoints.ToDictionary(c => c.Id);
+
+        // Checkpoints written after the anchor file was read are not expected in it.
+        if (anchors.Count == 0 && checkpoints.Any(c => c.Format == 2 && c.Time < anchorsReadAt))
         {
             problems.Add(new AuditProblem("anchor", 0, $"the anchor file {keys.AnchorPath} is missing or empty while the database holds anchored checkpoints"));
         }
