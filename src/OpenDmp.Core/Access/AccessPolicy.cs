@@ -200,6 +200,13 @@ public static class AccessPolicy
 
     public static AccessDecision Decide(AccessRequest request)
     {
+        var decision = DecideFor(request);
+        DmpTelemetry.PolicyDecisions.Add(1, new KeyValuePair<string, object?>("outcome", decision.Permitted ? "permit" : "deny"), new KeyValuePair<string, object?>("actor.kind", request.Actor.Kind.ToString()));
+        return decision;
+    }
+
+    private static AccessDecision DecideFor(AccessRequest request)
+    {
         var actor = request.Actor;
         if (string.IsNullOrEmpty(actor.Id))
         {

@@ -35,6 +35,7 @@ public sealed class AuditTrail(TimeProvider time)
 
     public async Task AppendAsync(DmpDbContext db, AuditItem e, CancellationToken ct)
     {
+        OpenDmp.Core.Common.DmpTelemetry.AuditAppends.Add(1);
         var chain = e.RecordId ?? SystemChain;
         // Entries added earlier in the same unit of work are not in the database yet.
         var pending = db.ChangeTracker.Entries<AuditEntry>()

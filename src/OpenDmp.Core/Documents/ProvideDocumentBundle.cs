@@ -432,6 +432,7 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
             alsoWrite?.Invoke(db, recordId, ssEntry.Id);
             await db.SaveChangesAsync(ct);
             await scope.CommitAsync(ct);
+            OpenDmp.Core.Common.DmpTelemetry.DocumentsFiled.Add(newDocs.Count);
         }
         catch (Exception ex)
         {

@@ -48,6 +48,7 @@ public static class OpenDmpHost
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Services.AddOpenDmpCore(configuration, data);
         builder.Services.AddMemoryCache();
+        builder.Services.AddOpenDmpTelemetry(configuration);
         builder.Services.AddSingleton<AuditEnforcement>();
         builder.Services.AddSingleton<OpenDmp.Server.Fhir.TransactionGate>();
         builder.Services.AddHostedService<AuditCheckpointService>();
@@ -108,6 +109,7 @@ public static class OpenDmpHost
                 ? Results.File(File.ReadAllBytes(RevocationService.CrlPath(d)), "application/pkix-crl", "ca.crl")
                 : Results.Problem("the certificate revocation list is not written yet: retry in a few seconds", statusCode: 503))
             .WithMetadata(DmpEndpoint.Exempt(Requirement.Public, "public: the CA's revocation list"));
+        app.MapOpenDmpMetrics();
         app.MapFhir();
         app.MapPatientAuth();
         OpenDmp.Server.Messaging.MessagingEndpoints.MapMessagingCertificate(app);

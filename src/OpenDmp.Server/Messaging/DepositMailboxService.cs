@@ -51,6 +51,7 @@ public sealed partial class DepositMailboxService(IServiceProvider services, Mes
                 while (!stoppingToken.IsCancellationRequested && await lease.IsHeldAsync(stoppingToken))
                 {
                     var uids = await inbox.SearchAsync(SearchQuery.NotDeleted, stoppingToken);
+                    OpenDmp.Core.Common.DmpTelemetry.SetDepositQueue(uids.Count);
                     if (uids.Count == 0)
                     {
                         await Task.Delay(idle, stoppingToken);

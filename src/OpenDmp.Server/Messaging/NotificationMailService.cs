@@ -18,6 +18,8 @@ namespace OpenDmp.Server.Messaging;
 /// </summary>
 public sealed partial class NotificationMailService(IServiceProvider services, MessagingOptions options, IConfiguration configuration, OpenDmp.Core.Storage.JobLeader leader, ILogger<NotificationMailService> logger) : BackgroundService
 {
+    private const int BatchSize = 200;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var seconds = configuration.GetValue("Messaging:NotificationSeconds", 10.0);
@@ -54,7 +56,7 @@ public sealed partial class NotificationMailService(IServiceProvider services, M
         var guard = scope.ServiceProvider.GetRequiredService<RecordGuard>();
         var batch = await db.Notifications.AsNoTracking().Where(n => n.Status == "pending")
             .Join(db.PatientAccounts.Where(a => a.Email != null), n => n.RecordId, a => a.RecordId, (n, a) => new { Notification = n, a.Email, a.NotifyFirstAccess })
-            .OrderBy(x => x.Notification.CreatedAt).Take(200).ToListAsync(ct);
+            .OrderBy(x => x.Notification.CreatedAt).Take(BatchSize).ToListAsync(ct);
         // First accesses the patient chose not to receive by e-mail stay listed in the patient space only.
         var muted = batch.Where(x => x.Notification.Kind == "first-access" && !x.NotifyFirstAccess).Select(x => x.Notification.Id).ToList();
         if (muted.Count > 0)
@@ -63,6 +65,10 @@ public sealed partial class NotificationMailService(IServiceProvider services, M
         }
 
         var pending = batch.Where(x => !muted.Contains(x.Notification.Id)).ToList();
+        // The backlog: what waits to be e-mailed (counted only when this round could not take it all).
+        OpenDmp.Core.Common.DmpTelemetry.SetNotificationBacklog(batch.Count < BatchSize
+            ? pending.Count
+            : await db.Notifications.Where(n => n.Status == "pending").Join(db.PatientAccounts.Where(a => a.Email != null), n => n.RecordId, a => a.RecordId, (n, a) => n.Id).CountAsync(ct));
         if (pending.Count == 0)
         {
             return 0;

@@ -1,0 +1,43 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace OpenDmp.Core.Common;
+
+/// <summary>
+/// OpenDMP's own traces and metrics (meter and activity source "OpenDmp"), exported by the host
+/// through OpenTelemetry. Tags carry outcomes and kinds only — never an identifier, a name, a
+/// title, a code of a patient's document or any content (docs/OPERATIONS.md lists the instruments).
+/// </summary>
+public static class DmpTelemetry
+{
+    public const string Name = "OpenDmp";
+
+    public static readonly ActivitySource Source = new(Name);
+
+    private static readonly Meter Meter = new(Name);
+
+    private static long _depositQueue;
+    private static long _notificationBacklog;
+
+    /// <summary>Documents committed by ITI-65 (and by the deposit mailbox, which goes through it).</summary>
+    public static readonly Counter<long> DocumentsFiled = Meter.CreateCounter<long>("opendmp.documents.filed", "{document}", "Documents filed and committed");
+
+    /// <summary>Answers of the single access-policy function, tagged with the outcome and the kind of actor.</summary>
+    public static readonly Counter<long> PolicyDecisions = Meter.CreateCounter<long>("opendmp.policy.decisions", "{decision}", "Access-policy decisions by outcome");
+
+    /// <summary>Audit entries appended to a chain (counted when staged in their unit of work).</summary>
+    public static readonly Counter<long> AuditAppends = Meter.CreateCounter<long>("opendmp.audit.appends", "{entry}", "Audit entries appended");
+
+    /// <summary>Database operations retried after a transient failure (connection lost, failover), tagged with the operation.</summary>
+    public static readonly Counter<long> DatabaseRetries = Meter.CreateCounter<long>("opendmp.db.retries", "{retry}", "Database operations retried after a transient failure");
+
+    static DmpTelemetry()
+    {
+        Meter.CreateObservableGauge("opendmp.deposit.queue", () => Volatile.Read(ref _depositQueue), "{message}", "Messages waiting in the deposit mailbox at its last poll");
+        Meter.CreateObservableGauge("opendmp.notifications.backlog", () => Volatile.Read(ref _notificationBacklog), "{notification}", "Patient notifications not yet e-mailed at the last delivery round");
+    }
+
+    public static void SetDepositQueue(long messages) => Volatile.Write(ref _depositQueue, messages);
+
+    public static void SetNotificationBacklog(long notifications) => Volatile.Write(ref _notificationBacklog, notifications);
+}
