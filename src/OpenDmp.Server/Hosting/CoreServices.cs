@@ -14,12 +14,9 @@ public static class CoreServices
 {
     public static IServiceCollection AddOpenDmpCore(this IServiceCollection services, IConfiguration configuration, DataDirectory data)
     {
+        ConfigurationValidation.Validate(configuration);
         var db = configuration.GetSection("Database").Get<DatabaseOptions>() ?? new DatabaseOptions();
         var docs = configuration.GetSection("Documents").Get<DocumentOptions>() ?? new DocumentOptions();
-        if (docs.MaxContentBytes <= 0)
-        {
-            throw new InvalidOperationException("Documents:MaxContentBytes must be positive");
-        }
 
         services.AddSingleton(data);
         services.AddSingleton(configuration.GetSection("Server").Get<OpenDmp.Core.Fhir.ServerOptions>() ?? new OpenDmp.Core.Fhir.ServerOptions());
