@@ -7,10 +7,15 @@ namespace OpenDmp.Server.Hosting;
 /// chains this instance wrote since its previous checkpoint, at start and every
 /// Audit:FullCheckpointHours over every chain. The window in which the newest entries can be cut
 /// without a trace is thus a few seconds; each checkpoint is also written to the anchor file.
-/// With several instances, each checkpoints what it wrote; all join one chain of checkpoints.
+/// With several instances, each checkpoints what it wrote (only it knows which chains those are);
+/// all join one chain of checkpoints. The full checkpoint is the leader's alone (JobLeader
+/// "audit-full-checkpoint", held while the instance runs): the others try to take over every few
+/// minutes, so a dead leader is replaced without two instances walking every chain.
 /// </summary>
-public sealed partial class AuditCheckpointService(IServiceProvider services, AuditTrail trail, AuditOptions options, TimeProvider time, ILogger<AuditCheckpointService> logger) : BackgroundService
+public sealed partial class AuditCheckpointService(IServiceProvider services, AuditTrail trail, AuditOptions options, OpenDmp.Core.Storage.JobLeader leader, TimeProvider time, ILogger<AuditCheckpointService> logger) : BackgroundService
 {
+    private static readonly TimeSpan TakeOverEvery = TimeSpan.FromMinutes(5);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (options.CheckpointSeconds <= 0)
@@ -21,32 +26,64 @@ public sealed partial class AuditCheckpointService(IServiceProvider services, Au
         var fullEvery = TimeSpan.FromHours(options.FullCheckpointHours > 0 ? options.FullCheckpointHours : 24);
         var nextFull = time.GetUtcNow();
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(options.CheckpointSeconds));
-        do
+        OpenDmp.Core.Storage.JobLeader.ILease? lease = null;
+        try
         {
-            var full = time.GetUtcNow() >= nextFull;
-            var chains = trail.TakeDirty();
-            try
+            do
             {
-                using var scope = services.CreateScope();
-                var verifier = scope.ServiceProvider.GetRequiredService<AuditVerifier>();
-                var cp = full ? await verifier.CheckpointAsync(stoppingToken) : chains.Count > 0 ? await verifier.CheckpointAsync(stoppingToken, chains) : null;
-                if (full)
+                var chains = trail.TakeDirty();
+                try
                 {
-                    nextFull = time.GetUtcNow() + fullEvery;
-                }
+                    var full = false;
+                    if (time.GetUtcNow() >= nextFull)
+                    {
+                        // (Released or failed, the previous lease is not kept for the finally below.)
+                        var previous = lease;
+                        lease = null;
+                        lease = await LeadAsync(previous, stoppingToken);
+                        full = lease is not null;
+                        nextFull = time.GetUtcNow() + (full ? fullEvery : TimeSpan.FromTicks(Math.Min(fullEvery.Ticks, TakeOverEvery.Ticks)));
+                    }
 
-                if (cp is not null)
+                    using var scope = services.CreateScope();
+                    var verifier = scope.ServiceProvider.GetRequiredService<AuditVerifier>();
+                    var cp = full ? await verifier.CheckpointAsync(stoppingToken) : chains.Count > 0 ? await verifier.CheckpointAsync(stoppingToken, chains) : null;
+                    if (cp is not null)
+                    {
+                        LogCheckpoint(logger, cp.Id, full);
+                    }
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
                 {
-                    LogCheckpoint(logger, cp.Id, full);
+                    trail.Redirty(chains);
+                    LogFailed(logger, ex.GetType().Name, ex);
                 }
             }
-            catch (Exception ex) when (ex is not OperationCanceledException)
+            while (await timer.WaitForNextTickAsync(stoppingToken));
+        }
+        finally
+        {
+            if (lease is not null)
             {
-                trail.Redirty(chains);
-                LogFailed(logger, ex.GetType().Name, ex);
+                await lease.DisposeAsync();
             }
         }
-        while (await timer.WaitForNextTickAsync(stoppingToken));
+    }
+
+    /// <summary>The lease on the full checkpoint: kept while it holds, else taken if free.</summary>
+    private async Task<OpenDmp.Core.Storage.JobLeader.ILease?> LeadAsync(OpenDmp.Core.Storage.JobLeader.ILease? lease, CancellationToken ct)
+    {
+        if (lease is not null)
+        {
+            if (await lease.IsHeldAsync(ct))
+            {
+                return lease;
+            }
+
+            await lease.DisposeAsync();
+        }
+
+        return await leader.TryAcquireAsync("audit-full-checkpoint", ct);
     }
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Audit checkpoint {Id} written (full: {Full})")]
