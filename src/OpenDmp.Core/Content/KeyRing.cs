@@ -195,6 +195,9 @@ public sealed class KeyRing(byte[] masterKey, string? tombstoneFile = null)
     private byte[] Unwrap(string recordId, byte[] wrapped) => Open(masterKey, wrapped, Encoding.UTF8.GetBytes("record-key:" + recordId))
         ?? throw new CryptographicException("the record key does not unwrap under the master key");
 
+    /// <summary>A key for another use of the master key (HKDF-SHA256 with the purpose as info), never the master key itself.</summary>
+    public byte[] DeriveKey(string purpose) => HKDF.DeriveKey(HashAlgorithmName.SHA256, masterKey, 32, info: Encoding.UTF8.GetBytes("opendmp:" + purpose));
+
     /// <summary>AES-256-GCM: nonce (12) | tag (16) | ciphertext.</summary>
     public static byte[] Seal(byte[] key, ReadOnlySpan<byte> plaintext, ReadOnlySpan<byte> associatedData)
     {

@@ -55,6 +55,7 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
     public DbSet<OpenDmp.Core.Messaging.OutboundRecipient> OutboundRecipients => Set<OpenDmp.Core.Messaging.OutboundRecipient>();
     public DbSet<OpenDmp.Core.Messaging.InboundMessage> InboundMessages => Set<OpenDmp.Core.Messaging.InboundMessage>();
     public DbSet<OpenDmp.Core.Terminologies.TerminologyImport> TerminologyImports => Set<OpenDmp.Core.Terminologies.TerminologyImport>();
+    public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -255,6 +256,12 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
             e.HasKey(x => x.Sequence);
             e.Property(x => x.Sequence).ValueGeneratedOnAdd();
             e.HasIndex(x => new { x.Url, x.Version }).IsUnique();
+        });
+        modelBuilder.Entity<DataProtectionKey>(e =>
+        {
+            e.ToTable("data_protection_keys");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.Id).ValueGeneratedOnAdd();
         });
         modelBuilder.Entity<ContentBlob>(e =>
         {

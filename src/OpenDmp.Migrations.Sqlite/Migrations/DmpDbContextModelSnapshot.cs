@@ -1520,6 +1520,32 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                     b.ToTable("records", (string)null);
                 });
 
+            modelBuilder.Entity("OpenDmp.Core.Storage.DataProtectionKey", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("FriendlyName")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("friendly_name");
+
+                    b.Property<string>("Xml")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("xml");
+
+                    b.HasKey("Id");
+
+                    b.ToTable("data_protection_keys", (string)null);
+                });
+
             modelBuilder.Entity("OpenDmp.Core.Terminologies.TerminologyImport", b =>
                 {
                     b.Property<long>("Sequence")

@@ -49,6 +49,7 @@ public static class OpenDmpHost
         builder.Services.AddOpenDmpCore(configuration, data);
         builder.Services.AddMemoryCache();
         builder.Services.AddOpenDmpTelemetry(configuration);
+        builder.Services.AddSharedDataProtection();
         builder.Services.AddSingleton<AuditEnforcement>();
         builder.Services.AddSingleton<OpenDmp.Server.Fhir.TransactionGate>();
         builder.Services.AddHostedService<AuditCheckpointService>();

@@ -20,6 +20,7 @@ public class ArchitectureRulesTests
         ["Patients/PatientAuthService.cs"] = "patient accounts and sessions (authentication)",
         ["Messaging/NotificationMailService.cs"] = "the notification outbox job (each delivery audited)",
         ["Demo/DemoWorld.cs"] = "creates the demo world in an empty data folder",
+        ["Hosting/DataProtectionKeys.cs"] = "the data-protection key ring shared by the instances (no patient data)",
     };
 
     private static string RepositoryRoot()
