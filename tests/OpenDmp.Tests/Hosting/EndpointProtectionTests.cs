@@ -27,6 +27,9 @@ public sealed class EndpointProtectionTests() : ServerTestBase(new SqliteStorage
         "/patient/logout", "/fhir/$message-status", "/fhir/Practitioner", "/fhir/Practitioner/{id}", "/fhir/Organization", "/fhir/Organization/{id}",
         "/pki/ca.crl", "/.well-known/security.txt", "/patient/login",
 
+        // Operator metrics: counters without patient data, answered to the monitoring networks and token only (TelemetryTests).
+        "/metrics",
+
         // Terminology (public reference data, ADR 0016).
         "/fhir/ValueSet", "/fhir/ValueSet/{id}", "/fhir/ValueSet/{id}/_history/{vid}", "/fhir/CodeSystem", "/fhir/CodeSystem/{id}", "/fhir/CodeSystem/{id}/_history/{vid}",
         "/fhir/ConceptMap", "/fhir/ConceptMap/{id}", "/fhir/ConceptMap/{id}/_history/{vid}", "/fhir/ValueSet/$expand", "/fhir/ValueSet/{id}/$expand",

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Npgsql;
 
 namespace OpenDmp.Tests.Infrastructure;
@@ -16,18 +15,18 @@ public sealed class PostgresCluster : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _bin = FindBinaries() ?? throw new InvalidOperationException("PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin: run the test command from README.md (it installs the 'postgresql' package)");
-        _asPostgresUser = Environment.UserName == "root";
+        _bin = PgTools.FindBinaries() ?? throw new InvalidOperationException("PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin: run the test command from README.md (it installs the 'postgresql' package)");
+        _asPostgresUser = PgTools.AsPostgresUser;
         _dir = Path.Combine(Path.GetTempPath(), "opendmp-pg-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(_dir);
         if (_asPostgresUser)
         {
-            await RunAsync("chown", ["postgres:postgres", _dir], false);
+            await PgTools.RunAsync("chown", ["postgres:postgres", _dir], false);
         }
 
         _port = Wait.FreePort();
-        await RunAsync(Path.Combine(_bin, "initdb"), ["-D", Path.Combine(_dir, "data"), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"], _asPostgresUser);
-        await RunAsync(Path.Combine(_bin, "pg_ctl"), ["-D", Path.Combine(_dir, "data"), "-w", "-l", Path.Combine(_dir, "log.txt"), "-o", $"-c listen_addresses=127.0.0.1 -p {_port} -k {_dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200", "start"], _asPostgresUser);
+        await PgTools.RunAsync(Path.Combine(_bin, "initdb"), ["-D", Path.Combine(_dir, "data"), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"], _asPostgresUser);
+        await PgTools.RunAsync(Path.Combine(_bin, "pg_ctl"), ["-D", Path.Combine(_dir, "data"), "-w", "-l", Path.Combine(_dir, "log.txt"), "-o", $"-c listen_addresses=127.0.0.1 -p {_port} -k {_dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200", "start"], _asPostgresUser);
     }
 
     public async Task DisposeAsync()
@@ -36,7 +35,7 @@ public sealed class PostgresCluster : IAsyncLifetime
         {
             try
             {
-                await RunAsync(Path.Combine(_bin, "pg_ctl"), ["-D", Path.Combine(_dir, "data"), "-m", "immediate", "stop"], _asPostgresUser);
+                await PgTools.RunAsync(Path.Combine(_bin, "pg_ctl"), ["-D", Path.Combine(_dir, "data"), "-m", "immediate", "stop"], _asPostgresUser);
             }
             finally
             {
@@ -62,36 +61,6 @@ public sealed class PostgresCluster : IAsyncLifetime
         await using var cmd = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", conn);
         await cmd.ExecuteNonQueryAsync();
         return $"Host=127.0.0.1;Port={_port};Username=postgres;Database={name};Maximum Pool Size=50";
-    }
-
-    private static string? FindBinaries()
-    {
-        if (!Directory.Exists("/usr/lib/postgresql"))
-        {
-            return null;
-        }
-
-        return Directory.GetDirectories("/usr/lib/postgresql")
-            .Select(d => Path.Combine(d, "bin"))
-            .Where(d => File.Exists(Path.Combine(d, "initdb")))
-            .OrderByDescending(d => d, StringComparer.Ordinal)
-            .FirstOrDefault();
-    }
-
-    private static async Task RunAsync(string file, string[] args, bool asPostgres)
-    {
-        var psi = asPostgres ? new ProcessStartInfo("runuser", ["-u", "postgres", "--", file, .. args]) : new ProcessStartInfo(file, args);
-        psi.RedirectStandardOutput = true;
-        psi.RedirectStandardError = true;
-        psi.WorkingDirectory = Path.GetTempPath();
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        await p.WaitForExitAsync();
-        if (p.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{Path.GetFileName(file)} failed ({p.ExitCode}): {await stderr} {await stdout}");
-        }
     }
 }
 
