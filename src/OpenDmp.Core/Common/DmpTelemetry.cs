@@ -28,9 +28,6 @@ public static class DmpTelemetry
     /// <summary>Audit entries appended to a chain (counted when staged in their unit of work).</summary>
     public static readonly Counter<long> AuditAppends = Meter.CreateCounter<long>("opendmp.audit.appends", "{entry}", "Audit entries appended");
 
-    /// <summary>Database operations retried after a transient failure (connection lost, failover), tagged with the operation.</summary>
-    public static readonly Counter<long> DatabaseRetries = Meter.CreateCounter<long>("opendmp.db.retries", "{retry}", "Database operations retried after a transient failure");
-
     static DmpTelemetry()
     {
         Meter.CreateObservableGauge("opendmp.deposit.queue", () => Volatile.Read(ref _depositQueue), "{message}", "Messages waiting in the deposit mailbox at its last poll");
