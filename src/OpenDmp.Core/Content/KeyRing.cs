@@ -20,9 +20,11 @@ public sealed class RecordKey
 /// kept outside the database (a file here; an HSM through PKCS#11 in production), unwrapped keys
 /// cached in memory. Destroying a key (crypto-shredding) first writes a tombstone into the key
 /// store, beside the master key and outside every database backup (ADR 0019): a restored backup
-/// brings the wrapped key back, but the key ring refuses to unwrap it.
+/// brings the wrapped key back, but the key ring refuses to unwrap it. During a rotation of the
+/// master key (<see cref="MasterKeyRotation"/>) the previous master key still opens what it wrapped;
+/// everything new is wrapped under the current one.
 /// </summary>
-public sealed class KeyRing(byte[] masterKey, string? tombstoneFile = null)
+public sealed class KeyRing(byte[] masterKey, string? tombstoneFile = null, byte[]? previousKey = null)
 {
     private readonly ConcurrentDictionary<string, byte[]> _cache = new(StringComparer.Ordinal);
     private readonly HashSet<string> _shredded = new(StringComparer.Ordinal);
@@ -94,6 +96,12 @@ public sealed class KeyRing(byte[] masterKey, string? tombstoneFile = null)
     {
         if (!File.Exists(path))
         {
+            // A key store with a previous key but no current one is a broken rotation, not a new installation.
+            if (File.Exists(MasterKeyRotation.PreviousOf(path)))
+            {
+                throw new InvalidOperationException($"the master key file {path} is missing but {MasterKeyRotation.PreviousOf(path)} exists: restore the key store from its backup (a new master key would make every record unreadable)");
+            }
+
             System.IO.Directory.CreateDirectory(Path.GetDirectoryName(path)!);
             var key = RandomNumberGenerator.GetBytes(32);
             using (var f = new FileStream(path, FileMode.CreateNew, FileAccess.Write))
@@ -108,8 +116,23 @@ public sealed class KeyRing(byte[] masterKey, string? tombstoneFile = null)
         }
 
         var bytes = File.ReadAllBytes(path);
-        return bytes.Length == 32 ? new KeyRing(bytes, TombstonesOf(path)) : throw new InvalidOperationException($"the master key file {path} must hold exactly 32 bytes");
+        if (bytes.Length != 32)
+        {
+            throw new InvalidOperationException($"the master key file {path} must hold exactly 32 bytes");
+        }
+
+        var previousPath = MasterKeyRotation.PreviousOf(path);
+        var previous = File.Exists(previousPath) ? File.ReadAllBytes(previousPath) : null;
+        if (previous is { Length: not 32 })
+        {
+            throw new InvalidOperationException($"the previous master key file {previousPath} must hold exactly 32 bytes");
+        }
+
+        return new KeyRing(bytes, TombstonesOf(path), previous);
     }
+
+    /// <summary>True while a previous master key is still loaded (a rotation not yet retired).</summary>
+    public bool HasPreviousKey => previousKey is not null;
 
     /// <summary>The record's data key, created if the record has none yet (race-free: insert-if-absent, then read).</summary>
     public async Task<byte[]> GetOrCreateAsync(DmpDbContext db, string recordId, CancellationToken ct)
@@ -192,11 +215,38 @@ public sealed class KeyRing(byte[] masterKey, string? tombstoneFile = null)
 
     private byte[] Wrap(string recordId, byte[] dataKey) => Seal(masterKey, dataKey, Encoding.UTF8.GetBytes("record-key:" + recordId));
 
-    private byte[] Unwrap(string recordId, byte[] wrapped) => Open(masterKey, wrapped, Encoding.UTF8.GetBytes("record-key:" + recordId))
+    private byte[] Unwrap(string recordId, byte[] wrapped) => TryUnwrap(recordId, wrapped).Key
         ?? throw new CryptographicException("the record key does not unwrap under the master key");
 
+    /// <summary>Unwraps under the current master key, else the previous one (telling which).</summary>
+    internal (byte[]? Key, bool UnderPrevious) TryUnwrap(string recordId, byte[] wrapped)
+    {
+        var ad = Encoding.UTF8.GetBytes("record-key:" + recordId);
+        if (Open(masterKey, wrapped, ad) is { } key)
+        {
+            return (key, false);
+        }
+
+        return previousKey is not null && Open(previousKey, wrapped, ad) is { } old ? (old, true) : (null, false);
+    }
+
+    /// <summary>Wraps a data key under the current master key.</summary>
+    internal byte[] WrapCurrent(string recordId, byte[] dataKey) => Wrap(recordId, dataKey);
+
     /// <summary>A key for another use of the master key (HKDF-SHA256 with the purpose as info), never the master key itself.</summary>
-    public byte[] DeriveKey(string purpose) => HKDF.DeriveKey(HashAlgorithmName.SHA256, masterKey, 32, info: Encoding.UTF8.GetBytes("opendmp:" + purpose));
+    public byte[] DeriveKey(string purpose) => Derive(masterKey, purpose);
+
+    /// <summary>The derived keys that may open what was sealed for <paramref name="purpose"/>: the current master key's, then the previous one's.</summary>
+    public IEnumerable<byte[]> DerivedKeysToOpen(string purpose)
+    {
+        yield return Derive(masterKey, purpose);
+        if (previousKey is not null)
+        {
+            yield return Derive(previousKey, purpose);
+        }
+    }
+
+    private static byte[] Derive(byte[] key, string purpose) => HKDF.DeriveKey(HashAlgorithmName.SHA256, key, 32, info: Encoding.UTF8.GetBytes("opendmp:" + purpose));
 
     /// <summary>AES-256-GCM: nonce (12) | tag (16) | ciphertext.</summary>
     public static byte[] Seal(byte[] key, ReadOnlySpan<byte> plaintext, ReadOnlySpan<byte> associatedData)

@@ -38,6 +38,7 @@ public static class AdminCli
         AddGroup(root, c);
         AddRecord(root, c);
         AddBackup(root, c);
+        AddKeys(root, c);
         AddImport(root, c);
         AddTerminology(root, c);
         AddAudit(root, c);
@@ -348,6 +349,38 @@ public static class AdminCli
             await c.Out.WriteLineAsync($"Data key of record {patient.RecordId} destroyed: its content can no longer be read, also from backups restored later.");
         }, ct)));
         root.Subcommands.Add(new Command("record", "records: open, close, reopen, shred") { open, close, reopen, setTreating, shred });
+    }
+
+    /// <summary>keys rotate-master | retire-previous (docs/OPERATIONS.md).</summary>
+    private static void AddKeys(RootCommand root, Cli c)
+    {
+        var rotate = new Command("rotate-master", "make a new master key (the current one is kept as previous) and re-wrap every record key and data-protection key under it; then restart every instance and run 'keys retire-previous'");
+        rotate.SetAction((pr, ct) => Guarded(c.Err, async () =>
+        {
+            var data = Data(pr, c);
+            if (!System.IO.Directory.Exists(data.Root))
+            {
+                throw DmpException.Invalid($"the data folder {data.Root} does not exist: check --data");
+            }
+
+            var file = CoreServices.MasterKeyFile(OpenDmpConfiguration.Build(data, c.Overrides), data);
+            OpenDmp.Core.Content.MasterKeyRotation.Rotate(file);
+            await WithServicesAsync(data, c.Overrides, async sp =>
+            {
+                var (report, resealed) = await KeyStore.RewrapAsync(sp, ct);
+                await c.Out.WriteLineAsync($"New master key in {file} (the previous one is kept in {OpenDmp.Core.Content.MasterKeyRotation.PreviousOf(file)}): {report.Rewrapped} record key(s) and {resealed} data-protection key(s) re-wrapped.");
+                await c.Out.WriteLineAsync("Restart every instance now (they keep wrapping new keys under the previous master key until then), then run 'opendmp keys retire-previous'.");
+            }, ct);
+            return 0;
+        }));
+        var retire = new Command("retire-previous", "after every instance was restarted on the new master key: re-wrap the last keys still under the previous one, then delete it (refused if any key would be left unreadable)");
+        retire.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
+        {
+            var file = CoreServices.MasterKeyFile(OpenDmpConfiguration.Build(Data(pr, c), c.Overrides), Data(pr, c));
+            var (report, resealed) = await KeyStore.RetirePreviousAsync(sp, file, ct);
+            await c.Out.WriteLineAsync($"Previous master key deleted: {report.Rewrapped} record key(s) and {resealed} data-protection key(s) re-wrapped now, {report.Current} already under the current key. Back up the key store (keys/) now.");
+        }, ct)));
+        root.Subcommands.Add(new Command("keys", "the master key (key store)") { rotate, retire });
     }
 
     /// <summary>import fhir.</summary>

@@ -38,7 +38,7 @@ public static class CoreServices
             _ => throw new InvalidOperationException($"Content:Store must be 'file' or 'database', got '{storeKind}'"),
         };
         // Content is encrypted at rest under per-record data keys wrapped by the master key (design D6).
-        var keyRing = KeyRing.FromFile(configuration["Content:MasterKeyFile"] ?? Path.Combine(data.Root, "keys", "master.key"));
+        var keyRing = KeyRing.FromFile(MasterKeyFile(configuration, data));
         services.AddSingleton(keyRing);
         services.AddSingleton<IContentStore>(new EncryptingContentStore(store, keyRing));
         services.AddDbContextPool<DmpDbContext>(o => db.Configure(o, data.Root));
@@ -81,6 +81,9 @@ public static class CoreServices
         services.AddScoped<OpenDmp.Core.Messaging.SecureMessageService>();
         return services;
     }
+
+    /// <summary>The master key file: Content:MasterKeyFile, else DATA/keys/master.key.</summary>
+    public static string MasterKeyFile(IConfiguration configuration, DataDirectory data) => configuration["Content:MasterKeyFile"] ?? Path.Combine(data.Root, "keys", "master.key");
 
     /// <summary>
     /// The policy's deployment settings (section Access): MaskedVisibleToTreatingAndAuthor,

@@ -30,6 +30,41 @@ public static class DataProtectionKeys
         return services;
     }
 
+    /// <summary>After a master-key rotation: re-seals under the current master key every key ring entry still sealed under the previous one; returns how many.</summary>
+    public static async Task<int> ResealAsync(DmpDbContext db, KeyRing keys, CancellationToken ct)
+    {
+        var resealed = 0;
+        var current = keys.DeriveKey(Purpose);
+        foreach (var row in await db.DataProtectionKeys.ToListAsync(ct))
+        {
+            var xml = XElement.Parse(row.Xml);
+            var changed = false;
+            foreach (var value in xml.Descendants("sealedKey").Select(s => s.Element("value")).OfType<XElement>())
+            {
+                var box = Convert.FromBase64String(value.Value);
+                if (KeyRing.Open(current, box, AssociatedData) is not null)
+                {
+                    continue;
+                }
+
+                var plaintext = MasterKeyXmlDecryptor.Open(keys, box);
+                value.Value = Convert.ToBase64String(KeyRing.Seal(current, plaintext, AssociatedData));
+                changed = true;
+            }
+
+            if (changed)
+            {
+                row.Xml = xml.ToString(SaveOptions.DisableFormatting);
+                resealed++;
+            }
+        }
+
+        await db.SaveChangesAsync(ct);
+        return resealed;
+    }
+
+    internal static byte[] AssociatedData => System.Text.Encoding.UTF8.GetBytes(Purpose);
+
     /// <summary>Stores the key ring's XML elements in the table data_protection_keys.</summary>
     private sealed class DatabaseXmlRepository(IServiceScopeFactory scopes) : IXmlRepository
     {
@@ -54,7 +89,7 @@ public static class DataProtectionKeys
     {
         public EncryptedXmlInfo Encrypt(XElement plaintextElement)
         {
-            var sealedBox = KeyRing.Seal(keys.DeriveKey(Purpose), System.Text.Encoding.UTF8.GetBytes(plaintextElement.ToString(SaveOptions.DisableFormatting)), System.Text.Encoding.UTF8.GetBytes(Purpose));
+            var sealedBox = KeyRing.Seal(keys.DeriveKey(Purpose), System.Text.Encoding.UTF8.GetBytes(plaintextElement.ToString(SaveOptions.DisableFormatting)), AssociatedData);
             return new EncryptedXmlInfo(new XElement("sealedKey", new XComment(" sealed under a key derived from the OpenDMP master key "), new XElement("value", Convert.ToBase64String(sealedBox))), typeof(MasterKeyXmlDecryptor));
         }
     }
@@ -65,10 +100,21 @@ public sealed class MasterKeyXmlDecryptor(IServiceProvider services) : IXmlDecry
 {
     public XElement Decrypt(XElement encryptedElement)
     {
-        var keys = services.GetRequiredService<KeyRing>();
         var sealedBox = Convert.FromBase64String((string?)encryptedElement.Element("value") ?? throw new InvalidOperationException("a sealed data-protection key has no value"));
-        var plaintext = KeyRing.Open(keys.DeriveKey("data-protection-keys"), sealedBox, System.Text.Encoding.UTF8.GetBytes("data-protection-keys"))
-            ?? throw new System.Security.Cryptography.CryptographicException("a data-protection key does not open under the master key (was the master key replaced?)");
-        return XElement.Parse(System.Text.Encoding.UTF8.GetString(plaintext));
+        return XElement.Parse(System.Text.Encoding.UTF8.GetString(Open(services.GetRequiredService<KeyRing>(), sealedBox)));
+    }
+
+    /// <summary>Opens under the current master key's derived key, else the previous one's (during a rotation).</summary>
+    internal static byte[] Open(KeyRing keys, byte[] sealedBox)
+    {
+        foreach (var key in keys.DerivedKeysToOpen("data-protection-keys"))
+        {
+            if (KeyRing.Open(key, sealedBox, DataProtectionKeys.AssociatedData) is { } plaintext)
+            {
+                return plaintext;
+            }
+        }
+
+        throw new System.Security.Cryptography.CryptographicException("a data-protection key does not open under the master key (was the master key replaced?)");
     }
 }

@@ -21,6 +21,7 @@ public class ArchitectureRulesTests
         ["Messaging/NotificationMailService.cs"] = "the notification outbox job (each delivery audited)",
         ["Demo/DemoWorld.cs"] = "creates the demo world in an empty data folder",
         ["Hosting/DataProtectionKeys.cs"] = "the data-protection key ring shared by the instances (no patient data)",
+        ["Hosting/KeyStore.cs"] = "master-key rotation: re-wraps record keys and data-protection keys (nothing in clear)",
     };
 
     private static string RepositoryRoot()
