@@ -10,6 +10,8 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_pkgs+=(postgresql)
 command -v runuser >/dev/null 2>&1 || need_pkgs+=(util-linux)
 # Backups: pgBackRest (full backup, WAL archive, point-in-time restore into a fresh cluster).
 command -v pgbackrest >/dev/null 2>&1 || need_pkgs+=(pgbackrest)
+# The systemd unit of the package is checked with systemd-analyze.
+command -v systemd-analyze >/dev/null 2>&1 || need_pkgs+=(systemd)
 # Secure messaging tests run a real Postfix and Dovecot on loopback, and check interoperability with openssl.
 command -v postfix >/dev/null 2>&1 || need_pkgs+=(postfix)
 [ -x /usr/lib/dovecot/imap ] || need_pkgs+=(dovecot-imapd)

@@ -2,6 +2,7 @@ using System.Reflection;
 using Microsoft.AspNetCore.Components;
 using OpenDmp.Core.Audit;
 using OpenDmp.Core.Storage;
+using OpenDmp.Tests.Infrastructure;
 
 namespace OpenDmp.Tests.Hosting;
 
@@ -24,21 +25,10 @@ public class ArchitectureRulesTests
         ["Hosting/KeyStore.cs"] = "master-key rotation: re-wraps record keys and data-protection keys (nothing in clear)",
     };
 
-    private static string RepositoryRoot()
-    {
-        var root = new DirectoryInfo(AppContext.BaseDirectory);
-        while (root is not null && !File.Exists(Path.Combine(root.FullName, "OpenDmp.slnx")))
-        {
-            root = root.Parent;
-        }
-
-        return root?.FullName ?? throw new InvalidOperationException("repository root not found");
-    }
-
     [Fact]
     public void ServerCode_NamesTheDbContextOnlyInTheAllowList()
     {
-        var server = Path.Combine(RepositoryRoot(), "src", "OpenDmp.Server");
+        var server = Path.Combine(Repository.Root, "src", "OpenDmp.Server");
         var offenders = System.IO.Directory.EnumerateFiles(server, "*.*", SearchOption.AllDirectories)
             .Where(f => (f.EndsWith(".cs", StringComparison.Ordinal) || f.EndsWith(".razor", StringComparison.Ordinal)) && !f.Contains("/bin/", StringComparison.Ordinal) && !f.Contains("/obj/", StringComparison.Ordinal))
             .Where(f => File.ReadAllText(f).Contains(nameof(DmpDbContext), StringComparison.Ordinal))

@@ -16,7 +16,7 @@ public sealed class BrowserFixture : IAsyncLifetime
 
     public IBrowser Browser { get; private set; } = null!;
 
-    public static string ScreenshotDir { get; } = Path.Combine(RepositoryRoot(), "artifacts", "screenshots");
+    public static string ScreenshotDir { get; } = Path.Combine(Repository.Root, "artifacts", "screenshots");
 
     public async Task InitializeAsync()
     {
@@ -68,16 +68,5 @@ public sealed class BrowserFixture : IAsyncLifetime
         var result = await page.RunAxe(new AxeRunOptions { RunOnly = new RunOnlyOptions { Type = "tag", Values = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } });
         var bad = result.Violations.Where(v => v.Impact is "serious" or "critical").ToList();
         Assert.True(bad.Count == 0, $"{page.Url}: " + string.Join("; ", bad.Select(v => $"{v.Id} ({v.Impact}): {v.Help} — {string.Join(", ", v.Nodes.Take(3).Select(n => n.Html))}")));
-    }
-
-    private static string RepositoryRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "OpenDmp.slnx")))
-        {
-            dir = dir.Parent;
-        }
-
-        return dir?.FullName ?? AppContext.BaseDirectory;
     }
 }
