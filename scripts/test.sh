@@ -10,6 +10,9 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_pkgs+=(postgresql)
 command -v runuser >/dev/null 2>&1 || need_pkgs+=(util-linux)
 # Backups: pgBackRest (full backup, WAL archive, point-in-time restore into a fresh cluster).
 command -v pgbackrest >/dev/null 2>&1 || need_pkgs+=(pgbackrest)
+# High availability: a three-node Patroni cluster with etcd (the failover test).
+command -v patroni >/dev/null 2>&1 || need_pkgs+=(patroni)
+command -v etcd >/dev/null 2>&1 || need_pkgs+=(etcd-server)
 # The systemd unit of the package is checked with systemd-analyze.
 command -v systemd-analyze >/dev/null 2>&1 || need_pkgs+=(systemd)
 # Secure messaging tests run a real Postfix and Dovecot on loopback, and check interoperability with openssl.

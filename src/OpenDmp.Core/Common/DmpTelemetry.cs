@@ -28,6 +28,12 @@ public static class DmpTelemetry
     /// <summary>Audit entries appended to a chain (counted when staged in their unit of work).</summary>
     public static readonly Counter<long> AuditAppends = Meter.CreateCounter<long>("opendmp.audit.appends", "{entry}", "Audit entries appended");
 
+    /// <summary>Requests answered 503 because the database could not serve (unreachable, failing over).</summary>
+    public static readonly Counter<long> DatabaseUnavailable = Meter.CreateCounter<long>("opendmp.db.unavailable", "{request}", "Requests refused because the database could not serve (failover)");
+
+    /// <summary>ITI-65 commits whose acknowledgement was lost, checked on the database afterwards, tagged with what the check found.</summary>
+    public static readonly Counter<long> CommitChecks = Meter.CreateCounter<long>("opendmp.db.commit_checks", "{transaction}", "Commits with a lost acknowledgement, checked afterwards");
+
     static DmpTelemetry()
     {
         Meter.CreateObservableGauge("opendmp.deposit.queue", () => Volatile.Read(ref _depositQueue), "{message}", "Messages waiting in the deposit mailbox at its last poll");

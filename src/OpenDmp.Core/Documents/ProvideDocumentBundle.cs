@@ -431,7 +431,7 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
             await audit.AppendAsync(db, new AuditItem(recordId, actor, AuditAction.Create, "success", channel, "List", ssEntry.Id, Mode: "provide"), ct);
             alsoWrite?.Invoke(db, recordId, ssEntry.Id);
             await db.SaveChangesAsync(ct);
-            await scope.CommitAsync(ct);
+            await CommitOrCheckAsync(scope, recordId, ssEntry.Id, ct);
             OpenDmp.Core.Common.DmpTelemetry.DocumentsFiled.Add(newDocs.Count);
         }
         catch (Exception ex)
@@ -450,6 +450,37 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
 
             throw;
         }
+    }
+
+    /// <summary>
+    /// Commits. When the connection is lost during the commit (the primary died), the outcome is
+    /// unknown: it is never guessed nor retried blindly — the submission set's row is looked up on the
+    /// database once a primary answers. Committed: the submission succeeded. Not committed: 503, and
+    /// sending the same transaction again is safe. No answer: 503 telling to search by
+    /// masterIdentifier before sending again.
+    /// </summary>
+    private async System.Threading.Tasks.Task CommitOrCheckAsync(WriteScope scope, string recordId, string submissionSetId, CancellationToken ct)
+    {
+        try
+        {
+            await scope.CommitAsync(ct);
+            return;
+        }
+        catch (Exception ex) when (DatabaseFailures.IsUnavailable(ex) && db.Database.IsNpgsql())
+        {
+        }
+
+        var committed = await DatabaseFailures.RowExistsAsync(db.Database.GetConnectionString()!, "SELECT 1 FROM submission_sets WHERE record_id = @r AND id = @id",
+            new Dictionary<string, object> { ["r"] = recordId, ["id"] = submissionSetId }, TimeSpan.FromSeconds(45), ct);
+        OpenDmp.Core.Common.DmpTelemetry.CommitChecks.Add(1, new KeyValuePair<string, object?>("outcome", committed switch { true => "committed", false => "not-committed", null => "unknown" }));
+        if (committed == true)
+        {
+            return;
+        }
+
+        throw committed is false
+            ? new DmpException(ErrorKind.Unavailable, "the database switched over while the documents were being filed: nothing was filed; send the same transaction again") { RetryAfter = TimeSpan.FromSeconds(2) }
+            : new DmpException(ErrorKind.Unavailable, "the database switched over while the documents were being filed and has not answered since: search by masterIdentifier before sending the transaction again") { RetryAfter = TimeSpan.FromSeconds(5) };
     }
 
     /// <summary>An absolute reference to another server is refused: OpenDMP resolves its own resources only.</summary>

@@ -35,6 +35,13 @@ public sealed class DatabaseOptions
             b.NoResetOnClose = true;
         }
 
+        // Several hosts (a cluster with failover): after a switch-over, find the new primary within
+        // seconds rather than trusting a host's cached role for the default 10 s.
+        if (b.Host?.Contains(',', StringComparison.Ordinal) == true && !connectionString.Contains("Host Recheck", StringComparison.OrdinalIgnoreCase))
+        {
+            b.HostRecheckSeconds = 1;
+        }
+
         if (b.MaxAutoPrepare == 0)
         {
             b.MaxAutoPrepare = 64;

@@ -36,6 +36,14 @@ public sealed partial class ErrorMappingMiddleware(RequestDelegate next, ILogger
         {
             // Client went away.
         }
+        catch (Exception ex) when (!context.Response.HasStarted && OpenDmp.Core.Storage.DatabaseFailures.IsUnavailable(ex))
+        {
+            // A failover (or an outage): nothing was done that the client must know of; it retries.
+            OpenDmp.Core.Common.DmpTelemetry.DatabaseUnavailable.Add(1);
+            var correlation = Correlation(context);
+            LogUnavailable(logger, ex.GetType().Name, correlation);
+            await WriteAsync(context, 503, OperationOutcome.IssueType.Transient, "the database is not available at the moment (a switch-over to a standby takes a few seconds): retry", null, correlation, TimeSpan.FromSeconds(2));
+        }
         catch (Exception ex) when (!context.Response.HasStarted)
         {
             var correlation = Correlation(context);
@@ -96,6 +104,9 @@ public sealed partial class ErrorMappingMiddleware(RequestDelegate next, ILogger
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Rejected {Method} {Path}: {Kind} (correlation {Correlation})")]
     private static partial void LogRejected(ILogger logger, string method, PathString path, ErrorKind kind, string correlation);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Database unavailable ({ExceptionType}, correlation {Correlation}): answered 503")]
+    private static partial void LogUnavailable(ILogger logger, string exceptionType, string correlation);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled {ExceptionType} (correlation {Correlation}) on {Method} {Path}")]
     private static partial void LogFailure(ILogger logger, string exceptionType, string correlation, string method, PathString path, Exception ex);
