@@ -23,4 +23,17 @@ if [[ " $which " == *" postgres "* ]]; then
   trap '"${as_pg[@]}" "$bin/pg_ctl" -D "$dir/data" -m fast stop >/dev/null; rm -rf "$dir"' EXIT
   "${as_pg[@]}" "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -qc "CREATE DATABASE opendmp_bench" >/dev/null
   dotnet "$driver" --postgres "Host=127.0.0.1;Port=$port;Username=postgres;Database=opendmp_bench;Maximum Pool Size=100" "$@"
+  # Storage per document (docs/SCALING.md): the tables a filed document writes to, indexes and TOAST included.
+  "${as_pg[@]}" "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -d opendmp_bench -Atc "VACUUM ANALYZE" >/dev/null
+  "${as_pg[@]}" "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -d opendmp_bench -Atc "
+    SELECT format('PostgreSQL storage: %s documents; database %s; per document %s bytes (documents %s, content %s, audit %s, submission sets %s)',
+      d.n, pg_size_pretty(pg_database_size(current_database())),
+      (sum(pg_total_relation_size(c.oid)) / d.n)::bigint,
+      (sum(pg_total_relation_size(c.oid)) FILTER (WHERE c.relname = 'documents') / d.n)::bigint,
+      (sum(pg_total_relation_size(c.oid)) FILTER (WHERE c.relname = 'content_blobs') / d.n)::bigint,
+      (sum(pg_total_relation_size(c.oid)) FILTER (WHERE c.relname = 'audit_entries') / d.n)::bigint,
+      (sum(pg_total_relation_size(c.oid)) FILTER (WHERE c.relname = 'submission_sets') / d.n)::bigint)
+    FROM pg_class c, (SELECT greatest(count(*), 1) AS n FROM documents) d
+    WHERE c.relkind = 'r' AND c.relname IN ('documents', 'content_blobs', 'audit_entries', 'submission_sets', 'document_links', 'record_keys')
+    GROUP BY d.n"
 fi

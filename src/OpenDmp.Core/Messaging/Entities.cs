@@ -8,7 +8,7 @@ public sealed class OutboundMessage
     public required string MessageId { get; set; }
     public required string SenderProfessionalId { get; set; }
     /// <summary>The record the documents concern (messaging rows are sharded with their record, design D16).</summary>
-    public string? RecordId { get; set; }
+    public required string RecordId { get; set; }
     public int DocumentCount { get; set; }
     public bool Deposit { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
@@ -21,6 +21,8 @@ public sealed class OutboundMessage
 /// </summary>
 public sealed class OutboundRecipient
 {
+    /// <summary>The record of the message (the distribution key, design D16).</summary>
+    public required string RecordId { get; set; }
     public required string OutboundId { get; set; }
     public required string Address { get; set; }
     public string? ProfessionalId { get; set; }

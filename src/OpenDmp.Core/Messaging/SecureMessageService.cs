@@ -146,7 +146,7 @@ public sealed class SecureMessageService(DmpDbContext db, RecordGuard guard, Mes
             Deposit = deposit,
             CreatedAt = now,
         };
-        var rows = recipients.Select(r => new OutboundRecipient { OutboundId = outbound.Id, Address = r.Address, ProfessionalId = r.ProfessionalId, Status = "pending", StatusAt = now }).ToList();
+        var rows = recipients.Select(r => new OutboundRecipient { RecordId = recordId, OutboundId = outbound.Id, Address = r.Address, ProfessionalId = r.ProfessionalId, Status = "pending", StatusAt = now }).ToList();
         // The audit entry is its own unit of work under the record's gate (it clears the tracker): first.
         await guard.AuditAsync(new Audit.AuditItem(recordId, sender, AuditAction.Send, "success", Channels.Messaging, "Communication", outbound.Id, Detail: $"{count} document(s) to {rows.Count} recipient(s)"), ct);
         db.OutboundMessages.Add(outbound);

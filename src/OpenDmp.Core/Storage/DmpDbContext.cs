@@ -167,7 +167,7 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
         {
             e.ToTable("grants");
             e.HasKey(x => new { x.RecordId, x.Id });
-            e.HasIndex(x => x.Id).IsUnique();
+            e.HasIndex(x => x.Id);
         });
         modelBuilder.Entity<BlockedProfessional>(e =>
         {
@@ -205,8 +205,9 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
         modelBuilder.Entity<RepresentativeAccount>(e =>
         {
             e.ToTable("representative_accounts");
-            e.HasKey(x => x.Id);
-            e.HasIndex(x => x.RecordId);
+            // record_id first (design D16: the distribution key); the sign-in identifier is a random id, looked up by its index.
+            e.HasKey(x => new { x.RecordId, x.Id });
+            e.HasIndex(x => x.Id);
         });
         modelBuilder.Entity<OpenDmp.Core.Records.PersonalEntry>(e =>
         {
@@ -229,20 +230,24 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
         modelBuilder.Entity<PatientSession>(e =>
         {
             e.ToTable("patient_sessions");
-            e.HasKey(x => x.TokenHash);
-            e.HasIndex(x => x.RecordId);
+            e.HasKey(x => new { x.RecordId, x.TokenHash });
+            e.HasIndex(x => x.TokenHash);
         });
         modelBuilder.Entity<OpenDmp.Core.Messaging.OutboundMessage>(e =>
         {
             e.ToTable("outbound_messages");
-            e.HasKey(x => x.Id);
-            e.HasIndex(x => x.MessageId).IsUnique();
+            e.HasKey(x => new { x.RecordId, x.Id });
+            e.HasIndex(x => new { x.RecordId, x.MessageId }).IsUnique();
+            // Notifications (MDN, DSN) name the Message-ID only; the id is random: both looked up by index.
+            e.HasIndex(x => x.MessageId);
+            e.HasIndex(x => x.Id);
             e.HasIndex(x => x.SenderProfessionalId);
         });
         modelBuilder.Entity<OpenDmp.Core.Messaging.OutboundRecipient>(e =>
         {
             e.ToTable("outbound_recipients");
-            e.HasKey(x => new { x.OutboundId, x.Address });
+            e.HasKey(x => new { x.RecordId, x.OutboundId, x.Address });
+            e.HasIndex(x => x.OutboundId);
         });
         modelBuilder.Entity<OpenDmp.Core.Messaging.InboundMessage>(e =>
         {

@@ -154,8 +154,7 @@ namespace OpenDmp.Migrations.Postgres.Migrations
 
                     b.HasKey("RecordId", "Id");
 
-                    b.HasIndex("Id")
-                        .IsUnique();
+                    b.HasIndex("Id");
 
                     b.ToTable("grants", (string)null);
                 });
@@ -945,6 +944,10 @@ namespace OpenDmp.Migrations.Postgres.Migrations
 
             modelBuilder.Entity("OpenDmp.Core.Messaging.OutboundMessage", b =>
                 {
+                    b.Property<string>("RecordId")
+                        .HasColumnType("text")
+                        .HasColumnName("record_id");
+
                     b.Property<string>("Id")
                         .HasColumnType("text")
                         .HasColumnName("id");
@@ -966,27 +969,31 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                         .HasColumnType("text")
                         .HasColumnName("message_id");
 
-                    b.Property<string>("RecordId")
-                        .HasColumnType("text")
-                        .HasColumnName("record_id");
-
                     b.Property<string>("SenderProfessionalId")
                         .IsRequired()
                         .HasColumnType("text")
                         .HasColumnName("sender_professional_id");
 
-                    b.HasKey("Id");
+                    b.HasKey("RecordId", "Id");
 
-                    b.HasIndex("MessageId")
-                        .IsUnique();
+                    b.HasIndex("Id");
+
+                    b.HasIndex("MessageId");
 
                     b.HasIndex("SenderProfessionalId");
+
+                    b.HasIndex("RecordId", "MessageId")
+                        .IsUnique();
 
                     b.ToTable("outbound_messages", (string)null);
                 });
 
             modelBuilder.Entity("OpenDmp.Core.Messaging.OutboundRecipient", b =>
                 {
+                    b.Property<string>("RecordId")
+                        .HasColumnType("text")
+                        .HasColumnName("record_id");
+
                     b.Property<string>("OutboundId")
                         .HasColumnType("text")
                         .HasColumnName("outbound_id");
@@ -1012,7 +1019,9 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("status_at");
 
-                    b.HasKey("OutboundId", "Address");
+                    b.HasKey("RecordId", "OutboundId", "Address");
+
+                    b.HasIndex("OutboundId");
 
                     b.ToTable("outbound_recipients", (string)null);
                 });
@@ -1122,6 +1131,10 @@ namespace OpenDmp.Migrations.Postgres.Migrations
 
             modelBuilder.Entity("OpenDmp.Core.Patients.PatientSession", b =>
                 {
+                    b.Property<string>("RecordId")
+                        .HasColumnType("text")
+                        .HasColumnName("record_id");
+
                     b.Property<string>("TokenHash")
                         .HasColumnType("text")
                         .HasColumnName("token_hash");
@@ -1139,24 +1152,23 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                         .HasColumnType("text")
                         .HasColumnName("kind");
 
-                    b.Property<string>("RecordId")
-                        .IsRequired()
-                        .HasColumnType("text")
-                        .HasColumnName("record_id");
-
                     b.Property<string>("RepresentativeId")
                         .HasColumnType("text")
                         .HasColumnName("representative_id");
 
-                    b.HasKey("TokenHash");
+                    b.HasKey("RecordId", "TokenHash");
 
-                    b.HasIndex("RecordId");
+                    b.HasIndex("TokenHash");
 
                     b.ToTable("patient_sessions", (string)null);
                 });
 
             modelBuilder.Entity("OpenDmp.Core.Patients.RepresentativeAccount", b =>
                 {
+                    b.Property<string>("RecordId")
+                        .HasColumnType("text")
+                        .HasColumnName("record_id");
+
                     b.Property<string>("Id")
                         .HasColumnType("text")
                         .HasColumnName("id");
@@ -1202,11 +1214,6 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                         .HasColumnType("text")
                         .HasColumnName("password_hash");
 
-                    b.Property<string>("RecordId")
-                        .IsRequired()
-                        .HasColumnType("text")
-                        .HasColumnName("record_id");
-
                     b.Property<string>("Relationship")
                         .IsRequired()
                         .HasColumnType("text")
@@ -1224,9 +1231,9 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("valid_until");
 
-                    b.HasKey("Id");
+                    b.HasKey("RecordId", "Id");
 
-                    b.HasIndex("RecordId");
+                    b.HasIndex("Id");
 
                     b.ToTable("representative_accounts", (string)null);
                 });

@@ -149,8 +149,7 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
 
                     b.HasKey("RecordId", "Id");
 
-                    b.HasIndex("Id")
-                        .IsUnique();
+                    b.HasIndex("Id");
 
                     b.ToTable("grants", (string)null);
                 });
@@ -938,6 +937,10 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
 
             modelBuilder.Entity("OpenDmp.Core.Messaging.OutboundMessage", b =>
                 {
+                    b.Property<string>("RecordId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("record_id");
+
                     b.Property<string>("Id")
                         .HasColumnType("TEXT")
                         .HasColumnName("id");
@@ -959,27 +962,31 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                         .HasColumnType("TEXT")
                         .HasColumnName("message_id");
 
-                    b.Property<string>("RecordId")
-                        .HasColumnType("TEXT")
-                        .HasColumnName("record_id");
-
                     b.Property<string>("SenderProfessionalId")
                         .IsRequired()
                         .HasColumnType("TEXT")
                         .HasColumnName("sender_professional_id");
 
-                    b.HasKey("Id");
+                    b.HasKey("RecordId", "Id");
 
-                    b.HasIndex("MessageId")
-                        .IsUnique();
+                    b.HasIndex("Id");
+
+                    b.HasIndex("MessageId");
 
                     b.HasIndex("SenderProfessionalId");
+
+                    b.HasIndex("RecordId", "MessageId")
+                        .IsUnique();
 
                     b.ToTable("outbound_messages", (string)null);
                 });
 
             modelBuilder.Entity("OpenDmp.Core.Messaging.OutboundRecipient", b =>
                 {
+                    b.Property<string>("RecordId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("record_id");
+
                     b.Property<string>("OutboundId")
                         .HasColumnType("TEXT")
                         .HasColumnName("outbound_id");
@@ -1005,7 +1012,9 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                         .HasColumnType("INTEGER")
                         .HasColumnName("status_at");
 
-                    b.HasKey("OutboundId", "Address");
+                    b.HasKey("RecordId", "OutboundId", "Address");
+
+                    b.HasIndex("OutboundId");
 
                     b.ToTable("outbound_recipients", (string)null);
                 });
@@ -1115,6 +1124,10 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
 
             modelBuilder.Entity("OpenDmp.Core.Patients.PatientSession", b =>
                 {
+                    b.Property<string>("RecordId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("record_id");
+
                     b.Property<string>("TokenHash")
                         .HasColumnType("TEXT")
                         .HasColumnName("token_hash");
@@ -1132,24 +1145,23 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                         .HasColumnType("TEXT")
                         .HasColumnName("kind");
 
-                    b.Property<string>("RecordId")
-                        .IsRequired()
-                        .HasColumnType("TEXT")
-                        .HasColumnName("record_id");
-
                     b.Property<string>("RepresentativeId")
                         .HasColumnType("TEXT")
                         .HasColumnName("representative_id");
 
-                    b.HasKey("TokenHash");
+                    b.HasKey("RecordId", "TokenHash");
 
-                    b.HasIndex("RecordId");
+                    b.HasIndex("TokenHash");
 
                     b.ToTable("patient_sessions", (string)null);
                 });
 
             modelBuilder.Entity("OpenDmp.Core.Patients.RepresentativeAccount", b =>
                 {
+                    b.Property<string>("RecordId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("record_id");
+
                     b.Property<string>("Id")
                         .HasColumnType("TEXT")
                         .HasColumnName("id");
@@ -1195,11 +1207,6 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                         .HasColumnType("TEXT")
                         .HasColumnName("password_hash");
 
-                    b.Property<string>("RecordId")
-                        .IsRequired()
-                        .HasColumnType("TEXT")
-                        .HasColumnName("record_id");
-
                     b.Property<string>("Relationship")
                         .IsRequired()
                         .HasColumnType("TEXT")
@@ -1217,9 +1224,9 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                         .HasColumnType("INTEGER")
                         .HasColumnName("valid_until");
 
-                    b.HasKey("Id");
+                    b.HasKey("RecordId", "Id");
 
-                    b.HasIndex("RecordId");
+                    b.HasIndex("Id");
 
                     b.ToTable("representative_accounts", (string)null);
                 });

@@ -1,0 +1,87 @@
+using Microsoft.EntityFrameworkCore;
+using OpenDmp.Core.Storage;
+
+namespace OpenDmp.Tests.Hosting;
+
+/// <summary>
+/// The schema can be distributed by record (design D16, docs/SCALING.md): every table holding a
+/// patient's data has a non-null record_id first in its primary key and in each of its unique keys,
+/// so that Citus places all of a record's rows on one node and every write of a record is local.
+/// Every other table is reviewed here, with the reason it is not distributed by record.
+/// </summary>
+public sealed class DistributionKeyTests
+{
+    private static readonly Dictionary<string, string> NotByRecord = new(StringComparer.Ordinal)
+    {
+        ["professionals"] = "directory (reference table): no patient data",
+        ["organizations"] = "directory (reference table): no patient data",
+        ["care_groups"] = "directory: group practices",
+        ["care_group_members"] = "directory: group practices",
+        ["issued_certificates"] = "PKI: certificates of professionals",
+        ["certificate_revocations"] = "PKI: revocations",
+        ["terminology_imports"] = "reference data (ANS terminologies)",
+        ["data_protection_keys"] = "the instances' key ring: no patient data",
+        ["audit_checkpoints"] = "signed checkpoints over every chain's head (reference table; the heads are in audit_checkpoint_heads, by record)",
+        ["patient_identifiers"] = "the lookup from an identifier (INS) to its record: distributed by identifier, the way in to a record",
+        ["inbound_messages"] = "the deposit mailbox's journal: a message is journaled before its patient is known (it may name none); ids and outcomes only, no clinical content; distributed by message key",
+    };
+
+    private static List<Microsoft.EntityFrameworkCore.Metadata.IEntityType> Tables()
+    {
+        using var db = new DmpDbContext(new DbContextOptionsBuilder<DmpDbContext>().UseSqlite("Data Source=:memory:").Options);
+        return [.. db.Model.GetEntityTypes().Where(e => e.GetTableName() is not null)];
+    }
+
+    [Fact]
+    public void EveryTableWithPatientData_HasRecordIdFirstInItsPrimaryKeyAndInEveryUniqueKey()
+    {
+        var problems = new List<string>();
+        var byRecord = 0;
+        foreach (var table in Tables())
+        {
+            var name = table.GetTableName()!;
+            var recordId = table.GetProperties().SingleOrDefault(p => p.GetColumnName() == "record_id");
+            if (NotByRecord.ContainsKey(name))
+            {
+                continue;
+            }
+
+            if (recordId is null)
+            {
+                problems.Add($"{name}: no record_id column, and not reviewed as a table without patient data");
+                continue;
+            }
+
+            byRecord++;
+            if (recordId.IsNullable)
+            {
+                problems.Add($"{name}: record_id is nullable");
+            }
+
+            var key = table.FindPrimaryKey()!.Properties.Select(p => p.GetColumnName()).ToList();
+            if (key[0] != "record_id")
+            {
+                problems.Add($"{name}: primary key ({string.Join(", ", key)}) does not start with record_id");
+            }
+
+            foreach (var unique in table.GetIndexes().Where(i => i.IsUnique))
+            {
+                var columns = unique.Properties.Select(p => p.GetColumnName()).ToList();
+                if (!columns.Contains("record_id"))
+                {
+                    problems.Add($"{name}: unique key ({string.Join(", ", columns)}) without record_id");
+                }
+            }
+        }
+
+        Assert.True(problems.Count == 0, string.Join("\n", problems));
+        Assert.True(byRecord >= 20, $"only {byRecord} tables distributed by record");
+    }
+
+    [Fact]
+    public void EveryReviewedException_IsStillATable()
+    {
+        var names = Tables().Select(t => t.GetTableName()).ToHashSet(StringComparer.Ordinal);
+        Assert.All(NotByRecord.Keys, k => Assert.Contains(k, names));
+    }
+}
