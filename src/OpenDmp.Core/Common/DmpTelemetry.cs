@@ -1,18 +1,14 @@
-using System.Diagnostics;
 using System.Diagnostics.Metrics;
 
 namespace OpenDmp.Core.Common;
 
 /// <summary>
-/// OpenDMP's own traces and metrics (meter and activity source "OpenDmp"), exported by the host
-/// through OpenTelemetry. Tags carry outcomes and kinds only — never an identifier, a name, a
+/// OpenDMP's own metrics (meter "OpenDmp"), exported by the host through OpenTelemetry. Tags carry outcomes and kinds only — never an identifier, a name, a
 /// title, a code of a patient's document or any content (docs/OPERATIONS.md lists the instruments).
 /// </summary>
 public static class DmpTelemetry
 {
     public const string Name = "OpenDmp";
-
-    public static readonly ActivitySource Source = new(Name);
 
     private static readonly Meter Meter = new(Name);
 

@@ -103,16 +103,7 @@ public sealed class KeyRing(byte[] masterKey, string? tombstoneFile = null, byte
             }
 
             System.IO.Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            var key = RandomNumberGenerator.GetBytes(32);
-            using (var f = new FileStream(path, FileMode.CreateNew, FileAccess.Write))
-            {
-                f.Write(key);
-            }
-
-            if (!OperatingSystem.IsWindows())
-            {
-                File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            }
+            WriteKeyFile(path, RandomNumberGenerator.GetBytes(32), FileMode.CreateNew);
         }
 
         var bytes = File.ReadAllBytes(path);
@@ -131,8 +122,19 @@ public sealed class KeyRing(byte[] masterKey, string? tombstoneFile = null, byte
         return new KeyRing(bytes, TombstonesOf(path), previous);
     }
 
-    /// <summary>True while a previous master key is still loaded (a rotation not yet retired).</summary>
-    public bool HasPreviousKey => previousKey is not null;
+    /// <summary>Writes a key file, owner-only from its creation (never readable by others, not even for an instant), flushed to disk.</summary>
+    internal static void WriteKeyFile(string path, byte[] key, FileMode mode)
+    {
+        var options = new FileStreamOptions { Mode = mode, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        using var f = new FileStream(path, options);
+        f.Write(key);
+        f.Flush(flushToDisk: true);
+    }
 
     /// <summary>The record's data key, created if the record has none yet (race-free: insert-if-absent, then read).</summary>
     public async Task<byte[]> GetOrCreateAsync(DmpDbContext db, string recordId, CancellationToken ct)

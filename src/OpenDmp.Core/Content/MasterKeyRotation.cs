@@ -36,9 +36,9 @@ public static class MasterKeyRotation
         }
 
         // At every step a current key exists: previous is a copy, the new key replaces the current one atomically.
-        WriteKey(previous, File.ReadAllBytes(masterKeyFile));
+        KeyRing.WriteKeyFile(previous, File.ReadAllBytes(masterKeyFile), FileMode.Create);
         var next = masterKeyFile + ".next";
-        WriteKey(next, RandomNumberGenerator.GetBytes(32));
+        KeyRing.WriteKeyFile(next, RandomNumberGenerator.GetBytes(32), FileMode.Create);
         File.Move(next, masterKeyFile, overwrite: true);
     }
 
@@ -102,19 +102,5 @@ public static class MasterKeyRotation
 
         File.Delete(PreviousOf(masterKeyFile));
         return report;
-    }
-
-    private static void WriteKey(string path, byte[] key)
-    {
-        // Owner-only from its creation: a key is never readable by others, not even for an instant.
-        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows())
-        {
-            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
-
-        using var f = new FileStream(path, options);
-        f.Write(key);
-        f.Flush(flushToDisk: true);
     }
 }

@@ -51,11 +51,11 @@ public sealed class DatabaseOptions
         return b.ConnectionString;
     }
 
-    /// <summary>Configures EF Core for the chosen provider, with the provider's migrations assembly.</summary>
     /// <summary>The SQLite connection string: the configured one, else the data folder's opendmp.db.</summary>
     public string SqliteConnectionString(string dataDirectory) =>
         string.IsNullOrWhiteSpace(ConnectionString) ? $"Data Source={Path.Combine(dataDirectory, "opendmp.db")}" : ConnectionString;
 
+    /// <summary>Configures EF Core for the chosen provider, with the provider's migrations assembly.</summary>
     public void Configure(DbContextOptionsBuilder builder, string dataDirectory)
     {
         // A refused statement is an expected outcome for a unique index (a duplicate masterIdentifier is

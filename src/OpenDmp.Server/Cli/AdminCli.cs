@@ -355,24 +355,13 @@ public static class AdminCli
     private static void AddKeys(RootCommand root, Cli c)
     {
         var rotate = new Command("rotate-master", "make a new master key (the current one is kept as previous) and re-wrap every record key and data-protection key under it; then restart every instance and run 'keys retire-previous'");
-        rotate.SetAction((pr, ct) => Guarded(c.Err, async () =>
+        rotate.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
         {
-            var data = Data(pr, c);
-            if (!System.IO.Directory.Exists(data.Root))
-            {
-                throw DmpException.Invalid($"the data folder {data.Root} does not exist: check --data");
-            }
-
-            var file = CoreServices.MasterKeyFile(OpenDmpConfiguration.Build(data, c.Overrides), data);
-            OpenDmp.Core.Content.MasterKeyRotation.Rotate(file);
-            await WithServicesAsync(data, c.Overrides, async sp =>
-            {
-                var (report, resealed) = await KeyStore.RewrapAsync(sp, ct);
-                await c.Out.WriteLineAsync($"New master key in {file} (the previous one is kept in {OpenDmp.Core.Content.MasterKeyRotation.PreviousOf(file)}): {report.Rewrapped} record key(s) and {resealed} data-protection key(s) re-wrapped.");
-                await c.Out.WriteLineAsync("Restart every instance now (they keep wrapping new keys under the previous master key until then), then run 'opendmp keys retire-previous'.");
-            }, ct);
-            return 0;
-        }));
+            var file = CoreServices.MasterKeyFile(OpenDmpConfiguration.Build(Data(pr, c), c.Overrides), Data(pr, c));
+            var (report, resealed) = await KeyStore.RotateAsync(sp, file, ct);
+            await c.Out.WriteLineAsync($"New master key in {file} (the previous one is kept in {OpenDmp.Core.Content.MasterKeyRotation.PreviousOf(file)}): {report.Rewrapped} record key(s) and {resealed} data-protection key(s) re-wrapped.");
+            await c.Out.WriteLineAsync("Restart every instance now (they keep wrapping new keys under the previous master key until then), then run 'opendmp keys retire-previous'.");
+        }, ct)));
         var retire = new Command("retire-previous", "after every instance was restarted on the new master key: re-wrap the last keys still under the previous one, then delete it (refused if any key would be left unreadable)");
         retire.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
         {
@@ -399,7 +388,7 @@ public static class AdminCli
         restore.SetAction((pr, ct) => Guarded(c.Err, async () =>
         {
             var data = Data(pr, c);
-            var kept = Backups.Restore(data, pr.GetValue(from)!, pr.GetValue(force));
+            var kept = Backups.Restore(data, CoreServices.MasterKeyFile(OpenDmpConfiguration.Build(data, c.Overrides), data), pr.GetValue(from)!, pr.GetValue(force));
             await c.Out.WriteLineAsync($"Backup {Path.GetFullPath(pr.GetValue(from)!)} restored into {data.Root}." + (kept.Length > 0 ? $" The previous database is kept as {kept}." : string.Empty) + " Run 'opendmp audit verify' to check the audit chains.");
         }));
         root.Subcommands.Add(backup);

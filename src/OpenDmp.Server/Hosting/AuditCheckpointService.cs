@@ -16,6 +16,9 @@ public sealed partial class AuditCheckpointService(IServiceProvider services, Au
 {
     private static readonly TimeSpan TakeOverEvery = TimeSpan.FromMinutes(5);
 
+    /// <summary>The lease on the full checkpoint while this instance leads.</summary>
+    private OpenDmp.Core.Storage.JobLeader.ILease? _lease;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (options.CheckpointSeconds <= 0)
@@ -26,7 +29,6 @@ public sealed partial class AuditCheckpointService(IServiceProvider services, Au
         var fullEvery = TimeSpan.FromHours(options.FullCheckpointHours > 0 ? options.FullCheckpointHours : 24);
         var nextFull = time.GetUtcNow();
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(options.CheckpointSeconds));
-        OpenDmp.Core.Storage.JobLeader.ILease? lease = null;
         try
         {
             do
@@ -37,11 +39,7 @@ public sealed partial class AuditCheckpointService(IServiceProvider services, Au
                     var full = false;
                     if (time.GetUtcNow() >= nextFull)
                     {
-                        // (Released or failed, the previous lease is not kept for the finally below.)
-                        var previous = lease;
-                        lease = null;
-                        lease = await LeadAsync(previous, stoppingToken);
-                        full = lease is not null;
+                        full = await LeadAsync(stoppingToken);
                         nextFull = time.GetUtcNow() + (full ? fullEvery : TimeSpan.FromTicks(Math.Min(fullEvery.Ticks, TakeOverEvery.Ticks)));
                     }
 
@@ -63,27 +61,30 @@ public sealed partial class AuditCheckpointService(IServiceProvider services, Au
         }
         finally
         {
-            if (lease is not null)
+            if (_lease is not null)
             {
-                await lease.DisposeAsync();
+                await _lease.DisposeAsync();
             }
         }
     }
 
-    /// <summary>The lease on the full checkpoint: kept while it holds, else taken if free.</summary>
-    private async Task<OpenDmp.Core.Storage.JobLeader.ILease?> LeadAsync(OpenDmp.Core.Storage.JobLeader.ILease? lease, CancellationToken ct)
+    /// <summary>Whether this instance leads the full checkpoint: the lease kept while it holds, else taken if free.</summary>
+    private async Task<bool> LeadAsync(CancellationToken ct)
     {
-        if (lease is not null)
+        if (_lease is not null)
         {
-            if (await lease.IsHeldAsync(ct))
+            if (await _lease.IsHeldAsync(ct))
             {
-                return lease;
+                return true;
             }
 
-            await lease.DisposeAsync();
+            var lost = _lease;
+            _lease = null;
+            await lost.DisposeAsync();
         }
 
-        return await leader.TryAcquireAsync("audit-full-checkpoint", ct);
+        _lease = await leader.TryAcquireAsync("audit-full-checkpoint", ct);
+        return _lease is not null;
     }
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Audit checkpoint {Id} written (full: {Full})")]

@@ -108,7 +108,7 @@ public static class Backups
     }
 
     /// <summary>Restores a backup into a data folder whose server is stopped; the key store already there is kept.</summary>
-    public static string Restore(DataDirectory data, string fromDir, bool force)
+    public static string Restore(DataDirectory data, string masterKeyFile, string fromDir, bool force)
     {
         fromDir = Path.GetFullPath(fromDir);
         if (!File.Exists(Path.Combine(fromDir, Manifest)) || !File.Exists(Path.Combine(fromDir, Database)))
@@ -116,9 +116,9 @@ public static class Backups
             throw DmpException.Invalid($"{fromDir} is not an OpenDMP backup (no {Manifest} or {Database})");
         }
 
-        if (!File.Exists(Path.Combine(data.Root, "keys", "master.key")))
+        if (!File.Exists(masterKeyFile))
         {
-            throw DmpException.Invalid($"the data folder {data.Root} has no key store (keys/master.key): restore the key store from its own backup first — without it nothing in the backup can be read");
+            throw DmpException.Invalid($"there is no key store ({masterKeyFile}): restore the key store from its own backup first — without it nothing in the backup can be read");
         }
 
         var current = Path.Combine(data.Root, Database);

@@ -17,7 +17,7 @@ namespace OpenDmp.Server.Hosting;
 /// </summary>
 public static class DataProtectionKeys
 {
-    private const string Purpose = "data-protection-keys";
+    internal const string Purpose = "data-protection-keys";
 
     public static IServiceCollection AddSharedDataProtection(this IServiceCollection services)
     {
@@ -107,7 +107,7 @@ public sealed class MasterKeyXmlDecryptor(IServiceProvider services) : IXmlDecry
     /// <summary>Opens under the current master key's derived key, else the previous one's (during a rotation).</summary>
     internal static byte[] Open(KeyRing keys, byte[] sealedBox)
     {
-        foreach (var key in keys.DerivedKeysToOpen("data-protection-keys"))
+        foreach (var key in keys.DerivedKeysToOpen(DataProtectionKeys.Purpose))
         {
             if (KeyRing.Open(key, sealedBox, DataProtectionKeys.AssociatedData) is { } plaintext)
             {

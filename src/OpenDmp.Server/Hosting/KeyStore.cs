@@ -6,11 +6,14 @@ namespace OpenDmp.Server.Hosting;
 /// <summary>The operator's master-key rotation (docs/OPERATIONS.md): re-wraps the record keys and re-seals the data-protection keys.</summary>
 public static class KeyStore
 {
-    /// <summary>After <see cref="MasterKeyRotation.Rotate"/>: moves every key still under the previous master key to the current one.</summary>
-    public static async Task<(RewrapReport Records, int DataProtection)> RewrapAsync(IServiceProvider services, CancellationToken ct)
+    /// <summary>Rotates the master key file, then moves every key still under the previous master key to the new one.</summary>
+    public static async Task<(RewrapReport Records, int DataProtection)> RotateAsync(IServiceProvider services, string masterKeyFile, CancellationToken ct)
     {
+        MasterKeyRotation.Rotate(masterKeyFile);
+
+        // The services' key ring was loaded before the rotation: the new one holds both keys.
+        var keys = KeyRing.FromFile(masterKeyFile);
         var db = services.GetRequiredService<DmpDbContext>();
-        var keys = services.GetRequiredService<KeyRing>();
         var report = await MasterKeyRotation.RewrapAsync(db, keys, ct);
         return (report, await DataProtectionKeys.ResealAsync(db, keys, ct));
     }

@@ -98,7 +98,6 @@ public static class Telemetry
         otel.WithTracing(t =>
         {
             t.SetSampler(new ParentBasedSampler(new TraceIdRatioBasedSampler(Math.Clamp(options.TraceSampleRatio, 0, 1))))
-                .AddSource(DmpTelemetry.Name)
                 .AddAspNetCoreInstrumentation(o =>
                 {
                     o.RecordException = false;

@@ -54,9 +54,9 @@ public sealed partial class NotificationMailService(IServiceProvider services, M
         using var scope = services.CreateScope();
         var db = scope.ServiceProvider.GetRequiredService<DmpDbContext>();
         var guard = scope.ServiceProvider.GetRequiredService<RecordGuard>();
-        var batch = await db.Notifications.AsNoTracking().Where(n => n.Status == "pending")
-            .Join(db.PatientAccounts.Where(a => a.Email != null), n => n.RecordId, a => a.RecordId, (n, a) => new { Notification = n, a.Email, a.NotifyFirstAccess })
-            .OrderBy(x => x.Notification.CreatedAt).Take(BatchSize).ToListAsync(ct);
+        var waiting = db.Notifications.AsNoTracking().Where(n => n.Status == "pending")
+            .Join(db.PatientAccounts.Where(a => a.Email != null), n => n.RecordId, a => a.RecordId, (n, a) => new { Notification = n, a.Email, a.NotifyFirstAccess });
+        var batch = await waiting.OrderBy(x => x.Notification.CreatedAt).Take(BatchSize).ToListAsync(ct);
         // First accesses the patient chose not to receive by e-mail stay listed in the patient space only.
         var muted = batch.Where(x => x.Notification.Kind == "first-access" && !x.NotifyFirstAccess).Select(x => x.Notification.Id).ToList();
         if (muted.Count > 0)
@@ -66,9 +66,7 @@ public sealed partial class NotificationMailService(IServiceProvider services, M
 
         var pending = batch.Where(x => !muted.Contains(x.Notification.Id)).ToList();
         // The backlog: what waits to be e-mailed (counted only when this round could not take it all).
-        OpenDmp.Core.Common.DmpTelemetry.SetNotificationBacklog(batch.Count < BatchSize
-            ? pending.Count
-            : await db.Notifications.Where(n => n.Status == "pending").Join(db.PatientAccounts.Where(a => a.Email != null), n => n.RecordId, a => a.RecordId, (n, a) => n.Id).CountAsync(ct));
+        OpenDmp.Core.Common.DmpTelemetry.SetNotificationBacklog(batch.Count < BatchSize ? pending.Count : await waiting.CountAsync(ct));
         if (pending.Count == 0)
         {
             return 0;
