@@ -22,7 +22,22 @@ if [[ " $which " == *" postgres "* ]]; then
   "${as_pg[@]}" "$bin/pg_ctl" -D "$dir/data" -w -l "$dir/log" -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c shared_buffers=512MB -c max_connections=200" start >/dev/null
   trap '"${as_pg[@]}" "$bin/pg_ctl" -D "$dir/data" -m fast stop >/dev/null; rm -rf "$dir"' EXIT
   "${as_pg[@]}" "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -qc "CREATE DATABASE opendmp_bench" >/dev/null
-  dotnet "$driver" --postgres "Host=127.0.0.1;Port=$port;Username=postgres;Database=opendmp_bench;Maximum Pool Size=100" "$@"
+  out=$(mktemp)
+  dotnet "$driver" --postgres "Host=127.0.0.1;Port=$port;Username=postgres;Database=opendmp_bench;Maximum Pool Size=100" "$@" | tee "$out"
+  # The physical reference, same cluster, same run: PostgreSQL's own insert rate of a 10 KB
+  # incompressible row (random bytes, like sealed content), one durable commit per row, with the
+  # driver's client count. OpenDMP's ingest is read against it (the ratio).
+  clients=8
+  for ((i = 1; i <= $#; i++)); do if [ "${!i}" = "--clients" ]; then j=$((i + 1)); clients=${!j}; fi; done
+  "${as_pg[@]}" "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -qc "CREATE DATABASE raw_reference" >/dev/null
+  "${as_pg[@]}" "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -d raw_reference -qc "CREATE EXTENSION pgcrypto" -c "CREATE TABLE raw_rows (id bigserial PRIMARY KEY, record_id uuid NOT NULL, payload bytea NOT NULL)" >/dev/null
+  script="$dir/raw.sql"
+  echo "INSERT INTO raw_rows (record_id, payload) VALUES (gen_random_uuid(), $(printf 'gen_random_bytes(1024)%.0s || ' {1..9})gen_random_bytes(1024));" > "$script"
+  chmod a+r "$script"
+  raw=$("${as_pg[@]}" "$bin/pgbench" -h 127.0.0.1 -p "$port" -U postgres -n -c "$clients" -j 2 -T "${BENCH_RAW_SECONDS:-20}" -f "$script" raw_reference | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+  ingest=$(sed -n 's/^ITI-65 ingest: .* = \([0-9]*\) documents\/s.*/\1/p' "$out")
+  rm -f "$out"
+  echo "PostgreSQL raw insert (pgbench, 10 KB random bytea, $clients clients, one commit per row): ${raw%.*} rows/s; OpenDMP ITI-65 ingest / raw insert = $(python3 -c "print(f'{$ingest / $raw:.3f}')" 2>/dev/null || echo '?')"
   # Storage per document (docs/SCALING.md): the tables a filed document writes to, indexes and TOAST included.
   "${as_pg[@]}" "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -d opendmp_bench -Atc "VACUUM ANALYZE" >/dev/null
   "${as_pg[@]}" "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -d opendmp_bench -Atc "

@@ -116,53 +116,73 @@ try
     }
 
     Shuffle(plan);
-    var next = -1;
-    var ingestLatencies = new List<double>[opts.Clients];
-    var failures = 0;
-    var ingest = Stopwatch.StartNew();
-    await Task.WhenAll(Enumerable.Range(0, opts.Clients).Select(async c =>
+
+    // One ingest pass over a plan of patients (one document each), by opts.Clients clients; stops at
+    // the end of the plan or at the deadline.
+    async Task<(int Count, TimeSpan Elapsed, List<double> Latencies, int Failures)> IngestAsync(List<string> work, TimeSpan? deadline)
     {
-        var lat = ingestLatencies[c] = new List<double>(opts.Documents / opts.Clients + 1);
-        var rnd = new Random(c);
-        var content = new byte[opts.DocumentBytes];
-        // The client must stay cheap (it shares the 2 cores with the server): one bundle is built
-        // with Firely, then each request substitutes the patient, ids, date, content and hash.
-        var templateBundle = SubmissionBuilder.Build("Patient/@PATIENT@", gpRpps, "Claire Martin", [new DocumentToSubmit(content, "application/pdf", "Compte rendu", Date: new DateTimeOffset(2015, 1, 1, 0, 0, 0, TimeSpan.Zero))]);
-        var templateMaster = templateBundle.Entry.Select(e => e.Resource).OfType<Hl7.Fhir.Model.DocumentReference>().Single().MasterIdentifier!.Value!;
-        var templateListId = templateBundle.Entry.Select(e => e.Resource).OfType<Hl7.Fhir.Model.List>().Single().Identifier[0].Value!;
-        var template = FhirJson.Serialize(templateBundle);
-        var templateData = Convert.ToBase64String(content);
-        var templateHash = Convert.ToBase64String(System.Security.Cryptography.SHA1.HashData(content));
-        int i;
-        while ((i = Interlocked.Increment(ref next)) < plan.Count)
+        var next = -1;
+        var done = 0;
+        var latencies = new List<double>[opts.Clients];
+        var failures = 0;
+        var watch = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, opts.Clients).Select(async c =>
         {
-            rnd.NextBytes(content);
-            var when = new DateTimeOffset(2015, 1, 1, 0, 0, 0, TimeSpan.Zero).AddMinutes(rnd.Next(0, 5_000_000));
-            var json = new StringBuilder(template)
-                .Replace("@PATIENT@", plan[i])
-                .Replace(templateMaster, "urn:uuid:" + Guid.NewGuid())
-                .Replace(templateListId, "urn:uuid:" + Guid.NewGuid())
-                .Replace(templateData, Convert.ToBase64String(content))
-                .Replace(templateHash, Convert.ToBase64String(System.Security.Cryptography.SHA1.HashData(content)))
-                .Replace("2015-01-01T00:00:00+00:00", when.ToString("yyyy-MM-ddTHH:mm:sszzz", CultureInfo.InvariantCulture))
-                .ToString();
-            using var body = new StringContent(json, Encoding.UTF8, "application/fhir+json");
-            var t = Stopwatch.GetTimestamp();
-            using var response = await http.PostAsync("/fhir", body);
-            lat.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
-            if (!response.IsSuccessStatusCode)
+            var lat = latencies[c] = new List<double>(work.Count / opts.Clients + 1);
+            var rnd = new Random(c);
+            var content = new byte[opts.DocumentBytes];
+            // The client must stay cheap (it shares the 2 cores with the server): one bundle is built
+            // with Firely, then each request substitutes the patient, ids, date, content and hash.
+            var templateBundle = SubmissionBuilder.Build("Patient/@PATIENT@", gpRpps, "Claire Martin", [new DocumentToSubmit(content, "application/pdf", "Compte rendu", Date: new DateTimeOffset(2015, 1, 1, 0, 0, 0, TimeSpan.Zero))]);
+            var templateMaster = templateBundle.Entry.Select(e => e.Resource).OfType<Hl7.Fhir.Model.DocumentReference>().Single().MasterIdentifier!.Value!;
+            var templateListId = templateBundle.Entry.Select(e => e.Resource).OfType<Hl7.Fhir.Model.List>().Single().Identifier[0].Value!;
+            var template = FhirJson.Serialize(templateBundle);
+            var templateData = Convert.ToBase64String(content);
+            var templateHash = Convert.ToBase64String(System.Security.Cryptography.SHA1.HashData(content));
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < work.Count && (deadline is null || watch.Elapsed < deadline))
             {
-                if (Interlocked.Increment(ref failures) < 5)
+                rnd.NextBytes(content);
+                var when = new DateTimeOffset(2015, 1, 1, 0, 0, 0, TimeSpan.Zero).AddMinutes(rnd.Next(0, 5_000_000));
+                var json = new StringBuilder(template)
+                    .Replace("@PATIENT@", work[i])
+                    .Replace(templateMaster, "urn:uuid:" + Guid.NewGuid())
+                    .Replace(templateListId, "urn:uuid:" + Guid.NewGuid())
+                    .Replace(templateData, Convert.ToBase64String(content))
+                    .Replace(templateHash, Convert.ToBase64String(System.Security.Cryptography.SHA1.HashData(content)))
+                    .Replace("2015-01-01T00:00:00+00:00", when.ToString("yyyy-MM-ddTHH:mm:sszzz", CultureInfo.InvariantCulture))
+                    .ToString();
+                using var body = new StringContent(json, Encoding.UTF8, "application/fhir+json");
+                var t = Stopwatch.GetTimestamp();
+                using var response = await http.PostAsync("/fhir", body);
+                lat.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
+                Interlocked.Increment(ref done);
+                if (!response.IsSuccessStatusCode)
                 {
-                    Console.Error.WriteLine($"ITI-65 failed: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+                    if (Interlocked.Increment(ref failures) < 5)
+                    {
+                        Console.Error.WriteLine($"ITI-65 failed: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+                    }
                 }
             }
-        }
-    }));
-    ingest.Stop();
-    var all = ingestLatencies.SelectMany(x => x).Order().ToList();
-    var rate = plan.Count / ingest.Elapsed.TotalSeconds;
-    Console.WriteLine($"ITI-65 ingest: {plan.Count} documents in {ingest.Elapsed.TotalSeconds:F1} s = {rate:F0} documents/s with {opts.Clients} clients; latency p50 {BenchSupport.P(all, 50):F1} ms, p95 {BenchSupport.P(all, 95):F1} ms, p99 {BenchSupport.P(all, 99):F1} ms; failures {failures}");
+        }));
+        watch.Stop();
+        return (done, watch.Elapsed, latencies.SelectMany(x => x).Order().ToList(), failures);
+    }
+
+    if (opts.WarmupSeconds > 0)
+    {
+        // A server runs for days: its steady state is measured, after the JIT has compiled the hot
+        // paths with their profile (tiered compilation takes about a minute of load on 2 cores).
+        // Warm-up documents go to the other patients, not to the target patient.
+        var warmPlan = Enumerable.Range(0, 1_000_000).Select(i => patients[1 + (i % (patients.Count - 1))]).ToList();
+        var warm = await IngestAsync(warmPlan, TimeSpan.FromSeconds(opts.WarmupSeconds));
+        Console.WriteLine($"warm-up (not counted): {warm.Count} documents in {warm.Elapsed.TotalSeconds:F1} s = {warm.Count / warm.Elapsed.TotalSeconds:F0} documents/s; failures {warm.Failures}");
+    }
+
+    var (ingested, ingestTime, all, failures) = await IngestAsync(plan, null);
+    var rate = ingested / ingestTime.TotalSeconds;
+    Console.WriteLine($"ITI-65 ingest: {ingested} documents in {ingestTime.TotalSeconds:F1} s = {rate:F0} documents/s with {opts.Clients} clients; latency p50 {BenchSupport.P(all, 50):F1} ms, p95 {BenchSupport.P(all, 95):F1} ms, p99 {BenchSupport.P(all, 99):F1} ms; failures {failures}");
 
     // ITI-67 for the patient with opts.TargetDocuments documents, in a database of opts.Documents.
     async Task<List<double>> SearchAsync(string query, int requests, int clients)
@@ -399,12 +419,12 @@ internal static partial class Program
     private static readonly string PharmacistRpps = Rpps.WithCheckDigit("1000000002");
 }
 
-internal sealed record BenchOptions(string? Postgres, int Documents, int Patients, int TargetDocuments, int DocumentBytes, int Clients, int SearchRequests, int LargeTransactions, bool Keep, bool SummaryOnly = false)
+internal sealed record BenchOptions(string? Postgres, int Documents, int Patients, int TargetDocuments, int DocumentBytes, int Clients, int SearchRequests, int LargeTransactions, bool Keep, bool SummaryOnly = false, int WarmupSeconds = 0)
 {
     public static BenchOptions Parse(string[] args)
     {
         string? Get(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
         int Int(string name, int d) => Get(name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : d;
-        return new BenchOptions(Get("--postgres"), Int("--documents", 100_000), Int("--patients", 1_000), Int("--target-documents", 500), Int("--document-bytes", 10 * 1024), Int("--clients", 8), Int("--search-requests", 2_000), Int("--large-transactions", 5), args.Contains("--keep"), args.Contains("--summary-only"));
+        return new BenchOptions(Get("--postgres"), Int("--documents", 100_000), Int("--patients", 1_000), Int("--target-documents", 500), Int("--document-bytes", 10 * 1024), Int("--clients", 8), Int("--search-requests", 2_000), Int("--large-transactions", 5), args.Contains("--keep"), args.Contains("--summary-only"), Int("--warmup-seconds", 60));
     }
 }

@@ -38,29 +38,66 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
     public DateTimeOffset Now => time.GetUtcNow();
 
     /// <summary>The record's facts, with its grants, blocked professionals and the patient's settings; null when there is no record.</summary>
-    public async Task<RecordFacts?> FactsAsync(string recordId, CancellationToken ct)
-    {
-        var record = await db.Records.AsNoTracking().Where(x => x.RecordId == recordId)
-            .Select(x => new { x.RecordId, x.Status, x.TreatingPhysicianId, x.OpposeBreakGlass, x.OpposeCentre15, x.OpposeEmergencyUnmasking, x.OpposeDispensingToPrescriber })
-            .FirstOrDefaultAsync(ct);
+    public async Task<RecordFacts?> FactsAsync(string recordId, CancellationToken ct) => (await FactsWithPatientAsync(recordId, ct))?.Facts;
 
-        // The same queries whether or not the record exists: answering "no such record" must not
-        // be measurably faster than answering "not for you" (no timing-visible existence).
-        var grants = await db.Grants.AsNoTracking().Where(x => x.RecordId == recordId).ToListAsync(ct);
-        var blocked = await db.BlockedProfessionals.AsNoTracking().Where(x => x.RecordId == recordId).Select(x => x.ProfessionalId).ToListAsync(ct);
-        if (record is null)
+    /// <summary>
+    /// The record's facts and whether its patient carries a test identity (null: no patient row), in <b>one</b> query (one
+    /// round trip: the record's row, its grants as rows, its blocked professionals aggregated). The
+    /// same single query whether or not the record exists: answering "no such record" is not
+    /// measurably faster than answering "not for you" (no timing-visible existence).
+    /// </summary>
+    public async Task<(RecordFacts Facts, bool? PatientIsTest)?> FactsWithPatientAsync(string recordId, CancellationToken ct)
+    {
+        var row = await FactsQuery.For(db)(db, recordId, ct);
+        if (row is null)
         {
             return null;
         }
 
-        return new RecordFacts(
-            record.RecordId,
-            record.Status,
-            record.TreatingPhysicianId,
-            new RecordSettings(record.OpposeBreakGlass, record.OpposeCentre15, record.OpposeEmergencyUnmasking, record.OpposeDispensingToPrescriber),
-            grants.Select(g => g.ToFacts()).ToList(),
-            blocked.ToHashSet(StringComparer.Ordinal));
+        var facts = new RecordFacts(
+            row.RecordId,
+            row.Status,
+            row.TreatingPhysicianId,
+            new RecordSettings(row.OpposeBreakGlass, row.OpposeCentre15, row.OpposeEmergencyUnmasking, row.OpposeDispensingToPrescriber),
+            row.Grants.Select(g => g.ToFacts()).ToList(),
+            (row.Blocked ?? string.Empty).Split(BlockedSeparator, StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal));
+        return (facts, row.IsTest);
     }
+
+    private static readonly PerModel<Func<DmpDbContext, string, CancellationToken, Task<FactsRow?>>> FactsQuery = new(() => EF.CompileAsyncQuery(
+        (DmpDbContext db, string recordId, CancellationToken ct) => db.Records.AsNoTracking().Where(x => x.RecordId == recordId)
+            .Select(x => new FactsRow
+            {
+                RecordId = x.RecordId,
+                Status = x.Status,
+                TreatingPhysicianId = x.TreatingPhysicianId,
+                OpposeBreakGlass = x.OpposeBreakGlass,
+                OpposeCentre15 = x.OpposeCentre15,
+                OpposeEmergencyUnmasking = x.OpposeEmergencyUnmasking,
+                OpposeDispensingToPrescriber = x.OpposeDispensingToPrescriber,
+                IsTest = db.Patients.Where(p => p.RecordId == x.RecordId).Select(p => (bool?)p.IsTestIdentity).FirstOrDefault(),
+                // Aggregated rather than joined, so the grants are not multiplied by the blocked rows.
+                Blocked = db.BlockedProfessionals.Where(b => b.RecordId == x.RecordId).GroupBy(b => b.RecordId).Select(g => string.Join(BlockedSeparator, g.Select(b => b.ProfessionalId))).FirstOrDefault(),
+                Grants = db.Grants.Where(g => g.RecordId == x.RecordId).ToList(),
+            })
+            .FirstOrDefault()));
+
+    private sealed class FactsRow
+    {
+        public required string RecordId { get; init; }
+        public required Records.RecordStatus Status { get; init; }
+        public string? TreatingPhysicianId { get; init; }
+        public bool OpposeBreakGlass { get; init; }
+        public bool OpposeCentre15 { get; init; }
+        public bool OpposeEmergencyUnmasking { get; init; }
+        public bool OpposeDispensingToPrescriber { get; init; }
+        public bool? IsTest { get; init; }
+        public string? Blocked { get; init; }
+        public required List<Grant> Grants { get; init; }
+    }
+
+    /// <summary>Separates the aggregated blocked professional ids (a control character no id holds).</summary>
+    private const string BlockedSeparator = "\u001f";
 
     /// <summary>Groups, prior accesses and establishment of a professional, as far as the record's grants and the request need them.</summary>
     public async Task<ActorFacts> ActorFactsAsync(Actor actor, RecordFacts? record, CancellationToken ct, AccessRequest? request = null)

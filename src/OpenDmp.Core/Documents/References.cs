@@ -64,6 +64,38 @@ public static class References
         throw new DmpException(ErrorKind.BadRequest, "a patient is required: patient=[id] or patient.identifier=[system]|[INS]");
     }
 
+    /// <summary>
+    /// Directory ids of professionals by RPPS, as found (a professional's row is never deleted and its
+    /// RPPS never changes, so a found id stays true; an unknown RPPS is not remembered: it may be added).
+    /// Saves a query on each deposit, whose author is usually the depositing professional. Keyed by
+    /// database too: one process may serve several (tests, tools).
+    /// </summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> ProfessionalIds = new(StringComparer.Ordinal);
+
+    private const int MaxRememberedProfessionals = 200_000;
+
+    private static async Task<string?> ProfessionalIdByRppsAsync(DmpDbContext db, string rpps, CancellationToken ct)
+    {
+        var key = db.Database.GetConnectionString() + "\n" + rpps;
+        if (ProfessionalIds.TryGetValue(key, out var known))
+        {
+            return known;
+        }
+
+        var id = await db.Professionals.AsNoTracking().Where(x => x.Rpps == rpps).Select(x => x.Id).FirstOrDefaultAsync(ct);
+        if (id is not null)
+        {
+            if (ProfessionalIds.Count >= MaxRememberedProfessionals)
+            {
+                ProfessionalIds.Clear();
+            }
+
+            ProfessionalIds[key] = id;
+        }
+
+        return id;
+    }
+
     /// <summary>Finds the record id designated by a patient reference (literal id, INS identifier, conditional), or null.</summary>
     public static async Task<string?> ResolvePatientAsync(DmpDbContext db, ResourceReference? subject, CancellationToken ct)
     {
@@ -152,7 +184,7 @@ public static class References
             var rpps = Rpps.FromIdentifier(identifier.System, v);
             if (rpps is not null)
             {
-                professionalId = await db.Professionals.AsNoTracking().Where(x => x.Rpps == rpps).Select(x => x.Id).FirstOrDefaultAsync(ct);
+                professionalId = await ProfessionalIdByRppsAsync(db, rpps, ct);
             }
             else if (identifier.System is not null)
             {

@@ -13,12 +13,8 @@ public sealed class WriteGate : IDisposable
 {
     private readonly SemaphoreSlim _sqliteWriter = new(1, 1);
 
-    /// <summary>
-    /// Opens a unit of work holding the record's gate. <paramref name="beforeLock"/> runs in the same
-    /// transaction before the record is locked (PostgreSQL): rows that no one else can touch (new
-    /// content blobs) are written there, so that the record's critical section stays short.
-    /// </summary>
-    public async Task<WriteScope> EnterAsync(DmpDbContext db, string? recordId, CancellationToken ct, Func<Task>? beforeLock = null)
+    /// <summary>Opens a unit of work holding the record's gate.</summary>
+    public async Task<WriteScope> EnterAsync(DmpDbContext db, string? recordId, CancellationToken ct)
     {
         if (db.Database.IsSqlite())
         {
@@ -29,21 +25,7 @@ public sealed class WriteGate : IDisposable
                 // A unit of work is all or nothing: no savepoint round trips around SaveChanges.
                 db.Database.AutoSavepointsEnabled = false;
                 db.LockedChainHead = null;
-                var scope = new WriteScope(tx, _sqliteWriter);
-                if (beforeLock is not null)
-                {
-                    try
-                    {
-                        await beforeLock();
-                    }
-                    catch
-                    {
-                        await scope.DisposeAsync();
-                        throw;
-                    }
-                }
-
-                return scope;
+                return new WriteScope(tx, _sqliteWriter);
             }
             catch
             {
@@ -55,19 +37,6 @@ public sealed class WriteGate : IDisposable
         var ptx = await db.Database.BeginTransactionAsync(ct);
         db.Database.AutoSavepointsEnabled = false;
         db.LockedChainHead = null;
-        if (beforeLock is not null)
-        {
-            try
-            {
-                await beforeLock();
-            }
-            catch
-            {
-                await ptx.DisposeAsync();
-                throw;
-            }
-        }
-
         if (recordId is not null)
         {
             // One round trip, two statements: lock the record's row and read its status (writers
