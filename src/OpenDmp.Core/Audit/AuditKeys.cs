@@ -21,7 +21,11 @@ public sealed class AuditOptions
 
     public string? SigningKeyFile { get; set; }
 
-    /// <summary>The certificate <c>audit verify</c> trusts (public part only; default: the signing certificate).</summary>
+    /// <summary>
+    /// The certificates <c>audit verify</c> trusts (public parts only, one PEM file that may hold
+    /// several: the current signer and those retired by rotation). Default: the signing certificate
+    /// and the retired ones kept in DATA/pki/audit-retired/.
+    /// </summary>
     public string? VerificationCertificateFile { get; set; }
 
     /// <summary>
@@ -63,22 +67,73 @@ public sealed class AuditKeys(AuditOptions options, string dataRoot)
         return _signer = TestCertificateAuthority.LoadOrCreate(Pki, TimeProvider.System).AuditSigner(Pki, TimeProvider.System);
     }
 
-    /// <summary>The certificate verification trusts: the configured public certificate, else the signing certificate.</summary>
-    public X509Certificate2 Verifier()
+    /// <summary>Where the certificates of retired signing keys are kept (public parts: older checkpoints still verify).</summary>
+    public string RetiredDirectory => Path.Combine(Pki, "audit-retired");
+
+    /// <summary>
+    /// The certificates verification trusts: the configured bundle, else the signing certificate and
+    /// every retired one. A checkpoint is checked against the one its signer thumbprint names.
+    /// </summary>
+    public X509Certificate2Collection Verifiers()
     {
+        var trusted = new X509Certificate2Collection();
         if (options.VerificationCertificateFile is { } file)
         {
-            return File.Exists(file)
-                ? X509CertificateLoader.LoadCertificateFromFile(file)
-                : throw new InvalidOperationException($"Audit:VerificationCertificateFile {file} does not exist");
+            if (!File.Exists(file))
+            {
+                throw new InvalidOperationException($"Audit:VerificationCertificateFile {file} does not exist");
+            }
+
+            trusted.ImportFromPemFile(file);
+            return trusted.Count > 0 ? trusted : throw new InvalidOperationException($"Audit:VerificationCertificateFile {file} holds no certificate");
         }
 
-        if (options.SigningCertificateFile is { } cert)
+        var current = options.SigningCertificateFile ?? Path.Combine(Pki, "audit.crt");
+        trusted.Add(File.Exists(current) ? X509CertificateLoader.LoadCertificateFromFile(current) : Signer());
+        if (System.IO.Directory.Exists(RetiredDirectory))
         {
-            return X509CertificateLoader.LoadCertificateFromFile(cert);
+            foreach (var retired in System.IO.Directory.EnumerateFiles(RetiredDirectory, "*.crt").Order(StringComparer.Ordinal))
+            {
+                trusted.Add(X509CertificateLoader.LoadCertificateFromFile(retired));
+            }
         }
 
-        var defaultCert = Path.Combine(Pki, "audit.crt");
-        return File.Exists(defaultCert) ? X509CertificateLoader.LoadCertificateFromFile(defaultCert) : Signer();
+        return trusted;
+    }
+
+    /// <summary>
+    /// Replaces the signing key: a new key and certificate take the signing files' place; the previous
+    /// certificate (public part) is kept in <see cref="RetiredDirectory"/> so that the checkpoints it
+    /// signed still verify, and the previous private key is deleted (it signs nothing any more).
+    /// Running instances keep the key they loaded until restarted; what they sign still verifies.
+    /// </summary>
+    public (string Previous, X509Certificate2 Current) RotateSigningKey(TimeProvider time)
+    {
+        if (options.VerificationCertificateFile is not null)
+        {
+            throw new InvalidOperationException("Audit:VerificationCertificateFile is configured: it is the operator's trust list, which this command does not write. Issue the new key yourself, add its certificate to that file (keeping the previous ones), then point Audit:SigningCertificateFile and SigningKeyFile to it");
+        }
+
+        var previous = Signer();
+        var crt = options.SigningCertificateFile ?? Path.Combine(Pki, "audit.crt");
+        var key = options.SigningKeyFile ?? Path.Combine(Pki, "audit.key");
+        System.IO.Directory.CreateDirectory(RetiredDirectory);
+        File.WriteAllText(Path.Combine(RetiredDirectory, previous.Thumbprint + ".crt"), previous.ExportCertificatePem());
+        File.Delete(key);
+        File.Delete(crt);
+        _signer = null;
+        if (options.SigningCertificateFile is null)
+        {
+            return (previous.Thumbprint, _signer = TestCertificateAuthority.LoadOrCreate(Pki, time).AuditSigner(Pki, time));
+        }
+
+        // Configured files: a self-signed signing certificate in their place (the key stays outside the data folder).
+        using var rsa = System.Security.Cryptography.RSA.Create(3072);
+        var request = new CertificateRequest("CN=OpenDMP audit signing", rsa, System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1);
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.NonRepudiation, true));
+        using var self = request.CreateSelfSigned(time.GetUtcNow().AddMinutes(-5), time.GetUtcNow().AddYears(5));
+        OpenDmp.Core.Content.KeyRing.WriteKeyFile(key, System.Text.Encoding.ASCII.GetBytes(rsa.ExportPkcs8PrivateKeyPem() + "\n"), FileMode.Create);
+        File.WriteAllText(crt, self.ExportCertificatePem());
+        return (previous.Thumbprint, _signer = X509Certificate2.CreateFromPemFile(crt, key));
     }
 }

@@ -27,6 +27,21 @@ public sealed class AuditProofs(DmpDbContext db, RecordGuard guard, AuditKeys ke
 {
     public const string Format = "opendmp-audit-proof-1";
 
+    /// <summary>The certificate that signed the checkpoint (a retired one after a rotation), else the current signer's.</summary>
+    private X509Certificate2 CertificateOf(AuditCheckpoint? checkpoint)
+    {
+        var trusted = keys.Verifiers();
+        foreach (var certificate in trusted)
+        {
+            if (checkpoint is null || certificate.Thumbprint == checkpoint.Signer)
+            {
+                return certificate;
+            }
+        }
+
+        return trusted[0];
+    }
+
     public async Task<string> BuildAsync(string recordId, Actor actor, string channel, CancellationToken ct)
     {
         if (!actor.ActsForPatient)
@@ -53,7 +68,7 @@ public sealed class AuditProofs(DmpDbContext db, RecordGuard guard, AuditKeys ke
             ["record"] = recordId,
             ["generated"] = time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture),
             ["entries"] = new JsonArray(entries.Select(e => (JsonNode)ToJson(e, hidden.Hides(e))).ToArray()),
-            ["certificate"] = keys.Verifier().ExportCertificatePem(),
+            ["certificate"] = CertificateOf(checkpoint).ExportCertificatePem(),
         };
         if (checkpoint is not null)
         {

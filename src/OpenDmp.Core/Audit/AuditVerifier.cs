@@ -72,6 +72,20 @@ public sealed class AuditVerifier(DmpDbContext db, WriteGate gate, AuditKeys key
     /// <summary>The digest the next checkpoint links to.</summary>
     public static string Digest(AuditCheckpoint cp) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Canonical(cp))));
 
+    /// <summary>Whether the checkpoint is signed by the trusted certificate its signer thumbprint names.</summary>
+    public static bool SignatureValid(AuditCheckpoint cp, X509Certificate2Collection trusted)
+    {
+        foreach (var certificate in trusted)
+        {
+            if (certificate.Thumbprint == cp.Signer)
+            {
+                return SignatureValid(cp, certificate);
+            }
+        }
+
+        return false;
+    }
+
     public static bool SignatureValid(AuditCheckpoint cp, X509Certificate2 verifier)
     {
         using var rsa = verifier.GetRSAPublicKey() ?? throw new InvalidOperationException("the audit verification certificate has no RSA key");
@@ -158,8 +172,8 @@ public sealed class AuditVerifier(DmpDbContext db, WriteGate gate, AuditKeys key
         return heads;
     }
 
-    /// <summary>Recomputes every chain and checks every checkpoint against the verification certificate and the anchor file.</summary>
-    public async Task<AuditReport> VerifyAsync(X509Certificate2 verifier, CancellationToken ct)
+    /// <summary>Recomputes every chain and checks every checkpoint against the trusted certificates (current and retired signers) and the anchor file.</summary>
+    public async Task<AuditReport> VerifyAsync(X509Certificate2Collection verifier, CancellationToken ct)
     {
         var problems = new List<AuditProblem>();
 
@@ -175,7 +189,7 @@ public sealed class AuditVerifier(DmpDbContext db, WriteGate gate, AuditKeys key
     }
 
     /// <summary>Signatures, roots and links of the checkpoints; returns the latest head each vouches for, per chain.</summary>
-    private static Dictionary<string, (long Seq, string Hash, long Checkpoint)> CheckCheckpoints(List<AuditCheckpoint> checkpoints, X509Certificate2 verifier, List<AuditProblem> problems)
+    private static Dictionary<string, (long Seq, string Hash, long Checkpoint)> CheckCheckpoints(List<AuditCheckpoint> checkpoints, X509Certificate2Collection verifier, List<AuditProblem> problems)
     {
         var vouched = new Dictionary<string, (long Seq, string Hash, long Checkpoint)>(StringComparer.Ordinal);
         AuditCheckpoint? previous = null;

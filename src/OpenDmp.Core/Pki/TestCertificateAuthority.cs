@@ -225,10 +225,7 @@ public sealed class TestCertificateAuthority
     private static void WritePem(string crtPath, string keyPath, X509Certificate2 cert, RSA key)
     {
         File.WriteAllText(crtPath, cert.ExportCertificatePem() + "\n", Encoding.ASCII);
-        File.WriteAllText(keyPath, key.ExportPkcs8PrivateKeyPem() + "\n", Encoding.ASCII);
-        if (!OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(keyPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        }
+        // Owner-only from its creation, never readable by others even for an instant.
+        OpenDmp.Core.Content.KeyRing.WriteKeyFile(keyPath, Encoding.ASCII.GetBytes(key.ExportPkcs8PrivateKeyPem() + "\n"), FileMode.Create);
     }
 }

@@ -475,15 +475,15 @@ public static class AdminCli
     private static void AddAudit(RootCommand root, Cli c)
     {
         // audit verify / checkpoint / verify-proof
-        var verifyCert = new Option<string?>("--certificate") { Description = "the audit verification certificate (PEM, public part) to trust; default: Audit:VerificationCertificateFile, else the signing certificate" };
+        var verifyCert = new Option<string?>("--certificate") { Description = "the audit verification certificates (PEM, public parts; one file may hold the current and retired signers) to trust; default: Audit:VerificationCertificateFile, else the signing certificate and the retired ones" };
         var verify = new Command("verify", "recompute every audit chain and check the signed checkpoints and the anchor file; reports the first broken entry of each chain") { verifyCert };
         verify.SetAction((pr, ct) => Guarded(c.Err, async () =>
         {
             var exit = 0;
             await WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
             {
-                using var certificate = pr.GetValue(verifyCert) is { } file ? LoadCertificate(file) : sp.GetRequiredService<AuditKeys>().Verifier();
-                var report = await sp.GetRequiredService<AuditVerifier>().VerifyAsync(certificate, ct);
+                var trusted = pr.GetValue(verifyCert) is { } file ? LoadCertificates(file) : sp.GetRequiredService<AuditKeys>().Verifiers();
+                var report = await sp.GetRequiredService<AuditVerifier>().VerifyAsync(trusted, ct);
                 await c.Out.WriteLineAsync($"{report.Entries} entries in {report.Chains} chains, {report.Checkpoints} signed checkpoints checked ({report.Anchored} in the anchor file).");
                 foreach (var p in report.Problems)
                 {
@@ -521,7 +521,25 @@ public static class AdminCli
 
             return result.Valid ? 0 : 4;
         }));
-        root.Subcommands.Add(new Command("audit", "audit trail") { verify, checkpoint, verifyProof });
+        var rotate = new Command("rotate-signing-key", "replace the checkpoint signing key: a new key and certificate, the previous certificate kept so that older checkpoints still verify, the previous key deleted; a checkpoint is signed with the new key at once (restart the running instances)");
+        rotate.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
+        {
+            var keys = sp.GetRequiredService<AuditKeys>();
+            (string Previous, System.Security.Cryptography.X509Certificates.X509Certificate2 Current) rotated;
+            try
+            {
+                rotated = keys.RotateSigningKey(TimeProvider.System);
+            }
+            catch (InvalidOperationException ex)
+            {
+                throw DmpException.Invalid(ex.Message);
+            }
+
+            var cp = await sp.GetRequiredService<AuditVerifier>().CheckpointAsync(ct);
+            await c.Out.WriteLineAsync($"Audit signing key replaced: {rotated.Previous} retired (its certificate kept in {keys.RetiredDirectory}), {rotated.Current.Thumbprint} signs from now on.");
+            await c.Out.WriteLineAsync(cp is null ? "The trail is empty: no checkpoint to sign yet." : $"Checkpoint {cp.Id} signed with the new key. Restart the running instances so that they load it.");
+        }, ct)));
+        root.Subcommands.Add(new Command("audit", "audit trail") { verify, checkpoint, verifyProof, rotate });
     }
 
     private static DataDirectory Data(ParseResult pr, Cli c) => new(pr.GetValue(c.Data)!);
@@ -546,6 +564,18 @@ public static class AdminCli
         var data = sp.GetRequiredService<DataDirectory>();
         var ca = TestCertificateAuthority.LoadOrCreate(data.Pki, TimeProvider.System);
         await sp.GetRequiredService<CertificateService>().WriteCrlAsync(ca, RevocationService.CrlPath(data), ct);
+    }
+
+    private static System.Security.Cryptography.X509Certificates.X509Certificate2Collection LoadCertificates(string file)
+    {
+        if (!File.Exists(file))
+        {
+            throw DmpException.Invalid($"certificate file not found: {file}");
+        }
+
+        var certificates = new System.Security.Cryptography.X509Certificates.X509Certificate2Collection();
+        certificates.ImportFromPemFile(file);
+        return certificates.Count > 0 ? certificates : throw DmpException.Invalid($"{file} holds no PEM certificate");
     }
 
     private static System.Security.Cryptography.X509Certificates.X509Certificate2 LoadCertificate(string file) =>

@@ -160,6 +160,45 @@ public abstract class AuditVerifyTests(IStorageUnderTest storage) : ServerTestBa
         Assert.Equal(4, code);
         Assert.Contains("BROKEN chain checkpoint, entry 1: the checkpoint's signature is not valid", output, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task RotateSigningKey_OlderCheckpointsStillVerify_OldKeyGone()
+    {
+        await ActivityAsync();
+        Assert.Equal(0, (await CliAsync("audit", "checkpoint")).Code);
+        var pki = Path.Combine(Server.Data.Root, "pki");
+        var oldCertificate = await File.ReadAllTextAsync(Path.Combine(pki, "audit.crt"));
+        var oldKey = await File.ReadAllTextAsync(Path.Combine(pki, "audit.key"));
+
+        var (code, output) = await CliAsync("audit", "rotate-signing-key");
+        Assert.True(code == 0, output);
+        Assert.Contains("signed with the new key", output, StringComparison.Ordinal);
+        Assert.NotEqual(oldKey, await File.ReadAllTextAsync(Path.Combine(pki, "audit.key")));
+        var retired = Assert.Single(System.IO.Directory.GetFiles(Path.Combine(pki, "audit-retired"), "*.crt"));
+        Assert.Equal(oldCertificate.Trim(), (await File.ReadAllTextAsync(retired)).Trim());
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(pki, "audit.key")));
+        }
+
+        // Both checkpoints verify: the first against the retired certificate, the second against the new one.
+        await ActivityAsync();
+        Assert.Equal(0, (await CliAsync("audit", "checkpoint")).Code);
+        (code, output) = await CliAsync("audit", "verify");
+        Assert.True(code == 0, output);
+        Assert.Contains("3 signed checkpoints checked", output, StringComparison.Ordinal);
+
+        // Trusting the new certificate alone: the checkpoint signed before the rotation is not vouched for.
+        (code, output) = await CliAsync("audit", "verify", "--certificate", Path.Combine(pki, "audit.crt"));
+        Assert.Equal(4, code);
+        Assert.Contains("BROKEN chain checkpoint, entry 1: the checkpoint's signature is not valid", output, StringComparison.Ordinal);
+
+        // A bundle of both (what an operator publishes) vouches for all.
+        var bundle = Path.Combine(Server.Data.Root, "trusted-audit.pem");
+        await File.WriteAllTextAsync(bundle, oldCertificate + "\n" + await File.ReadAllTextAsync(Path.Combine(pki, "audit.crt")));
+        (code, output) = await CliAsync("audit", "verify", "--certificate", bundle);
+        Assert.True(code == 0, output);
+    }
 }
 
 public sealed class AuditVerifyTests_Sqlite() : AuditVerifyTests(new SqliteStorage());
