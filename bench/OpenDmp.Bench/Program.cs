@@ -249,6 +249,34 @@ try
         ids.AddRange(page.RootElement.GetProperty("entry").EnumerateArray().Select(e => e.GetProperty("resource").GetProperty("id").GetString()!));
     }
 
+    // Audited reads (issue 21): DocumentReference by id, opts.Clients clients, each read decided by
+    // the policy and appended durably to the record's audit chain before it is answered.
+    {
+        var reads = Math.Max(2_000, opts.SearchRequests * 2);
+        var n = -1;
+        var latencies = new List<double>[opts.Clients];
+        var watch = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, opts.Clients).Select(async c =>
+        {
+            var lat = latencies[c] = [];
+            int i;
+            while ((i = Interlocked.Increment(ref n)) < reads)
+            {
+                var t = Stopwatch.GetTimestamp();
+                using var response = await http.GetAsync("/fhir/DocumentReference/" + ids[i % ids.Count]);
+                await response.Content.ReadAsByteArrayAsync();
+                lat.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
+                if (!response.IsSuccessStatusCode)
+                {
+                    throw new InvalidOperationException($"read by id failed: {(int)response.StatusCode}");
+                }
+            }
+        }));
+        watch.Stop();
+        var readLatencies = latencies.SelectMany(x => x).Order().ToList();
+        Console.WriteLine($"DocumentReference read by id (audited), {opts.Clients} clients: {reads / watch.Elapsed.TotalSeconds:F0} reads/s; p50 {BenchSupport.P(readLatencies, 50):F2} ms, p95 {BenchSupport.P(readLatencies, 95):F2} ms, p99 {BenchSupport.P(readLatencies, 99):F2} ms ({reads} reads)");
+    }
+
     var hiddenTimes = new List<double>();
     var absentTimes = new List<double>();
     var differentBodies = 0;
