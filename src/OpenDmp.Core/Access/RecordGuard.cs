@@ -25,7 +25,7 @@ public sealed record GuardedAccess(AccessDecision Decision, AccessRequest Reques
 /// refuse with a 403 that tells the professional what they can do without revealing anything of the
 /// record's content. A document the actor may not see is answered as absent (404).
 /// </summary>
-public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audit, TimeProvider time, PolicySettings settings)
+public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audit, TimeProvider time, PolicySettings settings, AuditOptions auditOptions, AuditGroupCommit groupCommit)
 {
     /// <summary>Professionals known to have accessed a record (saves a query on every request).</summary>
     private static readonly ConcurrentDictionary<(string Record, string Professional), bool> KnownAccessors = new();
@@ -302,6 +302,14 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
     /// <summary>Appends one entry in its own unit of work, under the record's write gate.</summary>
     public async Task AuditAsync(AuditItem item, CancellationToken ct)
     {
+        if (auditOptions.GroupCommit && item.RecordId is not null)
+        {
+            // Durable when this returns; written with the other requests' entries of the moment.
+            await groupCommit.AppendAsync(item);
+            RequestAuditLog.Current?.Appended(item.Action, item.Outcome);
+            return;
+        }
+
         db.ChangeTracker.Clear();
         await using (var scope = await gate.EnterAsync(db, item.RecordId, ct))
         {

@@ -9,6 +9,16 @@ public sealed class AuditOptions
     /// <summary>Seconds between checkpoints over the chains written since the previous one (default 5; 0 disables).</summary>
     public int CheckpointSeconds { get; set; } = 5;
 
+    /// <summary>
+    /// Group commit of the entries requests append on their own (reads, searches, refusals): those
+    /// waiting when a transaction ends are written together, each request answered once its entry
+    /// is durable (default on).
+    /// </summary>
+    public bool GroupCommit { get; set; } = true;
+
+    /// <summary>Most entries in one group commit (default 64).</summary>
+    public int GroupCommitMaxEntries { get; set; } = 64;
+
     /// <summary>Hours between checkpoints over every chain (and one at start), which also cover chains written by an instance that stopped before its checkpoint.</summary>
     public double FullCheckpointHours { get; set; } = 24;
 

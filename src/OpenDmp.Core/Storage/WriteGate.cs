@@ -76,7 +76,72 @@ public sealed class WriteGate : IDisposable
         return new WriteScope(ptx, null);
     }
 
-    private static System.Data.Common.DbParameter Parameter(System.Data.Common.DbBatchCommand command, string value)
+    /// <summary>
+    /// Opens a unit of work holding the gates of several records (audit group commit). PostgreSQL:
+    /// their rows locked in record-id order (two groups, or a group and a single writer, cannot
+    /// deadlock), then the head of each one's audit chain read after the locks, in the same round
+    /// trip. SQLite: the process's single writer; the heads are read by the appends themselves.
+    /// Records without a row are not locked and have no head here.
+    /// </summary>
+    public async Task<GroupScope> EnterManyAsync(DmpDbContext db, IReadOnlyCollection<string> recordIds, CancellationToken ct)
+    {
+        if (db.Database.IsSqlite())
+        {
+            return new GroupScope(await EnterAsync(db, null, ct), new Dictionary<string, ChainHead>(StringComparer.Ordinal));
+        }
+
+        var ptx = await db.Database.BeginTransactionAsync(ct);
+        db.Database.AutoSavepointsEnabled = false;
+        db.LockedChainHead = null;
+        var heads = new Dictionary<string, ChainHead>(StringComparer.Ordinal);
+        try
+        {
+            var ids = recordIds.Order(StringComparer.Ordinal).ToArray();
+            var conn = db.Database.GetDbConnection();
+            await using var batch = conn.CreateBatch();
+            batch.Transaction = ptx.GetDbTransaction();
+            var lockCmd = batch.CreateBatchCommand();
+            lockCmd.CommandText = "SELECT record_id FROM records WHERE record_id = ANY($1) ORDER BY record_id FOR UPDATE";
+            lockCmd.Parameters.Add(Parameter(lockCmd, ids));
+            batch.BatchCommands.Add(lockCmd);
+            var headCmd = batch.CreateBatchCommand();
+            headCmd.CommandText = "SELECT h.record_id, h.seq, h.hash FROM unnest($1::text[]) AS r(id) CROSS JOIN LATERAL (SELECT record_id, seq, hash FROM audit_entries WHERE record_id = r.id ORDER BY seq DESC LIMIT 1) AS h";
+            headCmd.Parameters.Add(Parameter(headCmd, ids));
+            batch.BatchCommands.Add(headCmd);
+            await using var reader = await batch.ExecuteReaderAsync(ct);
+            var locked = new HashSet<string>(StringComparer.Ordinal);
+            while (await reader.ReadAsync(ct))
+            {
+                locked.Add(reader.GetString(0));
+            }
+
+            await reader.NextResultAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                var id = reader.GetString(0);
+                heads[id] = new ChainHead(id, reader.GetInt64(1), reader.GetString(2));
+            }
+
+            foreach (var id in heads.Keys.Where(id => !locked.Contains(id)).ToList())
+            {
+                heads.Remove(id);
+            }
+
+            foreach (var id in locked.Where(id => !heads.ContainsKey(id)))
+            {
+                heads[id] = new ChainHead(id, 0, Audit.AuditTrail.Genesis);
+            }
+        }
+        catch
+        {
+            await ptx.DisposeAsync();
+            throw;
+        }
+
+        return new GroupScope(new WriteScope(ptx, null), heads);
+    }
+
+    private static System.Data.Common.DbParameter Parameter(System.Data.Common.DbBatchCommand command, object value)
     {
         var p = command.CreateParameter();
         p.Value = value;
@@ -84,6 +149,12 @@ public sealed class WriteGate : IDisposable
     }
 
     public void Dispose() => _sqliteWriter.Dispose();
+}
+
+/// <summary>A unit of work over several records, with the head of each locked record's audit chain.</summary>
+public sealed record GroupScope(WriteScope Scope, IReadOnlyDictionary<string, ChainHead> Heads) : IAsyncDisposable
+{
+    public ValueTask DisposeAsync() => Scope.DisposeAsync();
 }
 
 /// <summary>The last entry of a record's audit chain, read under the record's lock.</summary>

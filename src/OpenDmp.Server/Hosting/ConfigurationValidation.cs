@@ -166,6 +166,8 @@ public static class ConfigurationValidation
             problems.Add($"Audit:CheckpointSeconds: must be 0 (no periodic checkpoint) or more, got {audit.CheckpointSeconds}");
         }
 
+        Positive(problems, "Audit:GroupCommitMaxEntries", audit.GroupCommitMaxEntries);
+
         var messaging = configuration.GetSection("Messaging").Get<OpenDmp.Core.Messaging.MessagingOptions>() ?? new OpenDmp.Core.Messaging.MessagingOptions();
         if (messaging.Enabled)
         {

@@ -66,6 +66,7 @@ public static class CoreServices
         services.AddScoped<ContentSweeper>();
         services.AddSingleton<OpenDmp.Core.Pki.RevocationList>();
         services.AddScoped<OpenDmp.Core.Pki.CertificateService>();
+        services.AddSingleton<AuditGroupCommit>();
         services.AddScoped<OpenDmp.Core.Access.RecordGuard>();
         services.AddScoped<OpenDmp.Core.Access.ConsentService>();
         services.AddScoped<OpenDmp.Core.Records.PersonalSpaceService>();
