@@ -34,11 +34,6 @@ public sealed class AuditGroupCommit : IAsyncDisposable, IDisposable
         }
     }
 
-    /// <summary>Entries written by groups of more than one (for the benchmark and the tests).</summary>
-    public long Grouped => Interlocked.Read(ref _grouped);
-
-    private long _grouped;
-
     private sealed record Pending(AuditItem Item, TaskCompletionSource Done);
 
     /// <summary>Appends the entry to its record's chain; returns once it is committed.</summary>
@@ -67,11 +62,6 @@ public sealed class AuditGroupCommit : IAsyncDisposable, IDisposable
             try
             {
                 await WriteAsync(group);
-                if (group.Count > 1)
-                {
-                    Interlocked.Add(ref _grouped, group.Count);
-                }
-
                 group.ForEach(p => p.Done.TrySetResult());
             }
             catch (Exception) when (group.Count > 1)
