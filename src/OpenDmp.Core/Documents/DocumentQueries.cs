@@ -247,7 +247,7 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
         }
 
         var ids = hits.Select(h => h.Id).ToList();
-        var links = await db.DocumentLinks.AsNoTracking().Where(l => l.RecordId == recordId && ids.Contains(l.DocumentId) && l.Kind != "related").Select(l => new { l.DocumentId, l.Target }).ToListAsync(ct);
+        var links = await LinksOf.For(db)(db, recordId, ids).ToListAsync(ct);
         if (links.Count == 0)
         {
             return hits;
@@ -456,7 +456,7 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
 
     private async Task<(DocumentEntry Doc, GuardedAccess Access)> RequireDocumentAsync(string id, Actor actor, AccessAction action, AuditAction verb, string channel, CancellationToken ct, bool allowErased = false)
     {
-        var doc = await db.Documents.AsNoTracking().FirstOrDefaultAsync(x => x.Id == id, ct);
+        var doc = await DocumentById.For(db)(db, id, ct);
         // An absent document loads (empty) record facts too: it must cost what a hidden one costs.
         var facts = await FactsAsync(doc?.RecordId ?? id, ct);
         if (doc is null || facts is null)
@@ -475,6 +475,18 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
 
         return (doc, access);
     }
+
+    /// <summary>Compiled: asked on every read by id (the expression tree is not rebuilt and matched each time).</summary>
+    private static readonly PerModel<Func<DmpDbContext, string, CancellationToken, Task<DocumentEntry?>>> DocumentById = new(() => EF.CompileAsyncQuery(
+        (DmpDbContext db, string id, CancellationToken ct) => db.Documents.AsNoTracking().FirstOrDefault(x => x.Id == id)));
+
+    /// <summary>Compiled: the links of the documents answered that may name a document hidden from the reader.</summary>
+    private static readonly PerModel<Func<DmpDbContext, string, List<string>, IAsyncEnumerable<DocumentLinkRef>>> LinksOf = new(() => EF.CompileAsyncQuery(
+        (DmpDbContext db, string recordId, List<string> ids) => db.DocumentLinks.AsNoTracking()
+            .Where(l => l.RecordId == recordId && ids.Contains(l.DocumentId) && l.Kind != "related")
+            .Select(l => new DocumentLinkRef(l.DocumentId, l.Target))));
+
+    private sealed record DocumentLinkRef(string DocumentId, string Target);
 
     private Task<GuardedAccess> DecideAndAuditDenialAsync(AccessRequest request, AuditAction verb, string objectType, string? objectId, string channel, CancellationToken ct) =>
         guard.RequireAsync(request, verb, objectType, objectId, channel, auditPermit: false, ct);
