@@ -21,11 +21,7 @@ public sealed class WriteGate : IDisposable
             await _sqliteWriter.WaitAsync(ct);
             try
             {
-                var tx = await db.Database.BeginTransactionAsync(ct);
-                // A unit of work is all or nothing: no savepoint round trips around SaveChanges.
-                db.Database.AutoSavepointsEnabled = false;
-                db.LockedChainHead = null;
-                return new WriteScope(tx, _sqliteWriter);
+                return new WriteScope(await BeginAsync(db, ct), _sqliteWriter);
             }
             catch
             {
@@ -34,26 +30,16 @@ public sealed class WriteGate : IDisposable
             }
         }
 
-        var ptx = await db.Database.BeginTransactionAsync(ct);
-        db.Database.AutoSavepointsEnabled = false;
-        db.LockedChainHead = null;
+        var ptx = await BeginAsync(db, ct);
         if (recordId is not null)
         {
             // One round trip, two statements: lock the record's row and read its status (writers
             // re-check it), then read the head of its audit chain. The second statement takes its
             // snapshot after the lock is granted (READ COMMITTED), so it sees the entry of the
             // writer we waited for; a subquery in the locking statement would not.
-            var conn = db.Database.GetDbConnection();
-            await using var batch = conn.CreateBatch();
-            batch.Transaction = ptx.GetDbTransaction();
-            var lockCmd = batch.CreateBatchCommand();
-            lockCmd.CommandText = "SELECT status FROM records WHERE record_id = $1 FOR UPDATE";
-            lockCmd.Parameters.Add(Parameter(lockCmd, recordId));
-            batch.BatchCommands.Add(lockCmd);
-            var headCmd = batch.CreateBatchCommand();
-            headCmd.CommandText = "SELECT seq, hash FROM audit_entries WHERE record_id = $1 ORDER BY seq DESC LIMIT 1";
-            headCmd.Parameters.Add(Parameter(headCmd, recordId));
-            batch.BatchCommands.Add(headCmd);
+            await using var batch = LockThenHeads(db, ptx, recordId,
+                "SELECT status FROM records WHERE record_id = $1 FOR UPDATE",
+                "SELECT seq, hash FROM audit_entries WHERE record_id = $1 ORDER BY seq DESC LIMIT 1");
             await using var reader = await batch.ExecuteReaderAsync(ct);
             if (!await reader.ReadAsync(ct))
             {
@@ -90,24 +76,13 @@ public sealed class WriteGate : IDisposable
             return new GroupScope(await EnterAsync(db, null, ct), new Dictionary<string, ChainHead>(StringComparer.Ordinal));
         }
 
-        var ptx = await db.Database.BeginTransactionAsync(ct);
-        db.Database.AutoSavepointsEnabled = false;
-        db.LockedChainHead = null;
+        var ptx = await BeginAsync(db, ct);
         var heads = new Dictionary<string, ChainHead>(StringComparer.Ordinal);
         try
         {
-            var ids = recordIds.Order(StringComparer.Ordinal).ToArray();
-            var conn = db.Database.GetDbConnection();
-            await using var batch = conn.CreateBatch();
-            batch.Transaction = ptx.GetDbTransaction();
-            var lockCmd = batch.CreateBatchCommand();
-            lockCmd.CommandText = "SELECT record_id FROM records WHERE record_id = ANY($1) ORDER BY record_id FOR UPDATE";
-            lockCmd.Parameters.Add(Parameter(lockCmd, ids));
-            batch.BatchCommands.Add(lockCmd);
-            var headCmd = batch.CreateBatchCommand();
-            headCmd.CommandText = "SELECT h.record_id, h.seq, h.hash FROM unnest($1::text[]) AS r(id) CROSS JOIN LATERAL (SELECT record_id, seq, hash FROM audit_entries WHERE record_id = r.id ORDER BY seq DESC LIMIT 1) AS h";
-            headCmd.Parameters.Add(Parameter(headCmd, ids));
-            batch.BatchCommands.Add(headCmd);
+            await using var batch = LockThenHeads(db, ptx, recordIds.Order(StringComparer.Ordinal).ToArray(),
+                "SELECT record_id FROM records WHERE record_id = ANY($1) ORDER BY record_id FOR UPDATE",
+                "SELECT h.record_id, h.seq, h.hash FROM unnest($1::text[]) AS r(id) CROSS JOIN LATERAL (SELECT record_id, seq, hash FROM audit_entries WHERE record_id = r.id ORDER BY seq DESC LIMIT 1) AS h");
             await using var reader = await batch.ExecuteReaderAsync(ct);
             var locked = new HashSet<string>(StringComparer.Ordinal);
             while (await reader.ReadAsync(ct))
@@ -141,11 +116,34 @@ public sealed class WriteGate : IDisposable
         return new GroupScope(new WriteScope(ptx, null), heads);
     }
 
-    private static System.Data.Common.DbParameter Parameter(System.Data.Common.DbBatchCommand command, object value)
+    private static async Task<IDbContextTransaction> BeginAsync(DmpDbContext db, CancellationToken ct)
     {
-        var p = command.CreateParameter();
-        p.Value = value;
-        return p;
+        var tx = await db.Database.BeginTransactionAsync(ct);
+        // A unit of work is all or nothing: no savepoint round trips around SaveChanges.
+        db.Database.AutoSavepointsEnabled = false;
+        db.LockedChainHead = null;
+        return tx;
+    }
+
+    /// <summary>
+    /// One round trip, two statements with the same parameter: the locking one, then the read of the
+    /// chain heads, whose snapshot is taken after the locks are granted (READ COMMITTED).
+    /// </summary>
+    private static System.Data.Common.DbBatch LockThenHeads(DmpDbContext db, IDbContextTransaction tx, object parameter, string lockSql, string headSql)
+    {
+        var batch = db.Database.GetDbConnection().CreateBatch();
+        batch.Transaction = tx.GetDbTransaction();
+        foreach (var sql in new[] { lockSql, headSql })
+        {
+            var command = batch.CreateBatchCommand();
+            command.CommandText = sql;
+            var p = command.CreateParameter();
+            p.Value = parameter;
+            command.Parameters.Add(p);
+            batch.BatchCommands.Add(command);
+        }
+
+        return batch;
     }
 
     public void Dispose() => _sqliteWriter.Dispose();

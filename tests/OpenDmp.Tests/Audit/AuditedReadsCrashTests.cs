@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Net.Http.Headers;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
@@ -10,7 +9,6 @@ using OpenDmp.Core.Audit;
 using OpenDmp.Core.Documents;
 using OpenDmp.Core.Identity;
 using OpenDmp.Core.Storage;
-using OpenDmp.Server.Cli;
 using OpenDmp.Server.Hosting;
 using OpenDmp.Tests.Infrastructure;
 using Task = System.Threading.Tasks.Task;
@@ -24,18 +22,19 @@ namespace OpenDmp.Tests.Audit;
 /// </summary>
 public abstract class AuditedReadsCrashTests(Func<Task<string?>> postgres) : IAsyncLifetime
 {
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "opendmp-readcrash-" + Guid.NewGuid().ToString("N")[..8]);
-    private Process? _server;
+    private readonly ServerProcess _server = new(Path.Combine(Path.GetTempPath(), "opendmp-readcrash-" + Guid.NewGuid().ToString("N")[..8]));
+
+    private string Dir => _server.DataDir;
 
     public Task InitializeAsync() => Task.CompletedTask;
 
     public async Task DisposeAsync()
     {
-        Kill();
+        _server.Kill();
         await Task.Delay(100);
         try
         {
-            System.IO.Directory.Delete(_dir, true);
+            System.IO.Directory.Delete(Dir, true);
         }
         catch (IOException)
         {
@@ -45,7 +44,7 @@ public abstract class AuditedReadsCrashTests(Func<Task<string?>> postgres) : IAs
     [Fact]
     public async Task KilledDuringABurst_EveryAnsweredReadAndDepositIsAudited()
     {
-        System.IO.Directory.CreateDirectory(_dir);
+        System.IO.Directory.CreateDirectory(Dir);
         var config = new Dictionary<string, string?> { ["Audit:CheckpointSeconds"] = "0" };
         if (await postgres() is { } cs)
         {
@@ -60,22 +59,22 @@ public abstract class AuditedReadsCrashTests(Func<Task<string?>> postgres) : IAs
             file["Database"] = new() { ["Provider"] = provider, ["ConnectionString"] = config["Database:ConnectionString"] };
         }
 
-        await File.WriteAllTextAsync(Path.Combine(_dir, "opendmp.json"), JsonSerializer.Serialize(file));
+        await File.WriteAllTextAsync(Path.Combine(Dir, "opendmp.json"), JsonSerializer.Serialize(file));
 
         var rpps = TestIds.NewRpps();
         var ins = new[] { TestIds.NewIns(), TestIds.NewIns() };
-        await CliAsync("init");
-        await CliAsync("professional", "add", "--rpps", rpps, "--profession", "10", "--specialty", "SM54", "--family", "Martin", "--given", "Claire");
-        await CliAsync("pki", "issue-professional", "--rpps", rpps, "--out", Path.Combine(_dir, "certs"));
+        await _server.CliAsync("init");
+        await _server.CliAsync("professional", "add", "--rpps", rpps, "--profession", "10", "--specialty", "SM54", "--family", "Martin", "--given", "Claire");
+        await _server.CliAsync("pki", "issue-professional", "--rpps", rpps, "--out", Path.Combine(Dir, "certs"));
         for (var i = 0; i < ins.Length; i++)
         {
-            await CliAsync("patient", "add", "--ins", ins[i], "--family", "TESTCRASH", "--given", "Anne" + i, "--birth-date", "1970-05-17", "--sex", "F");
-            await CliAsync("record", "open", "--ins", ins[i], "--treating-physician", rpps, "--consent-collected-by", rpps, "--channel", "office");
+            await _server.CliAsync("patient", "add", "--ins", ins[i], "--family", "TESTCRASH", "--given", "Anne" + i, "--birth-date", "1970-05-17", "--sex", "F");
+            await _server.CliAsync("record", "open", "--ins", ins[i], "--treating-physician", rpps, "--consent-collected-by", rpps, "--channel", "office");
         }
 
-        using var certificate = RunningServer.Reload(X509Certificate2.CreateFromPemFile(Path.Combine(_dir, "certs", rpps + ".crt"), Path.Combine(_dir, "certs", rpps + ".key")));
+        using var certificate = RunningServer.Reload(X509Certificate2.CreateFromPemFile(Path.Combine(Dir, "certs", rpps + ".crt"), Path.Combine(Dir, "certs", rpps + ".key")));
         var port = Wait.FreePort();
-        Start(port);
+        _server.Start(port);
         using var http = Client(port, certificate);
         await Wait.UntilAsync(async () =>
         {
@@ -139,7 +138,7 @@ public abstract class AuditedReadsCrashTests(Func<Task<string?>> postgres) : IAs
         })).ToList();
 
         await Wait.UntilAsync(() => Task.FromResult(Volatile.Read(ref answered) >= 200), TimeSpan.FromSeconds(120));
-        Kill();
+        _server.Kill();
         await stop.CancelAsync();
         await Task.WhenAll(workers);
 
@@ -154,7 +153,7 @@ public abstract class AuditedReadsCrashTests(Func<Task<string?>> postgres) : IAs
         Assert.All(answeredDeposits, id => Assert.Contains(id, documents));
         Assert.All(answeredDeposits, id => Assert.Contains(id, created));
         Assert.True(answeredReads.Count >= 100, $"only {answeredReads.Count} reads answered before the kill");
-        await CliAsync("audit", "verify");
+        await _server.CliAsync("audit", "verify");
     }
 
     private static async Task<List<string>> DepositAsync(HttpClient http, string rpps, string ins, int n)
@@ -172,7 +171,7 @@ public abstract class AuditedReadsCrashTests(Func<Task<string?>> postgres) : IAs
 
     private async Task<(Dictionary<string, int> Reads, HashSet<string> Documents, HashSet<string> Created)> CountAsync(Dictionary<string, string?> config)
     {
-        var data = new DataDirectory(_dir);
+        var data = new DataDirectory(Dir);
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(config).Build();
         await using var app = OpenDmpHost.Build(data, configuration, ["https://127.0.0.1:0"]);
         using var scope = app.Services.CreateScope();
@@ -199,41 +198,6 @@ public abstract class AuditedReadsCrashTests(Func<Task<string?>> postgres) : IAs
         return client;
     }
 
-    private void Start(int port)
-    {
-        var dll = Path.Combine(AppContext.BaseDirectory, "opendmp.dll");
-        var psi = new ProcessStartInfo("dotnet", [dll, "serve", "--data", _dir, "--no-demo", "--urls", $"https://127.0.0.1:{port}"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = _dir,
-        };
-        _server = Process.Start(psi)!;
-        _server.OutputDataReceived += (_, _) => { };
-        _server.ErrorDataReceived += (_, _) => { };
-        _server.BeginOutputReadLine();
-        _server.BeginErrorReadLine();
-    }
-
-    private void Kill()
-    {
-        if (_server is { HasExited: false })
-        {
-            _server.Kill(entireProcessTree: true);
-            _server.WaitForExit(10_000);
-        }
-
-        _server?.Dispose();
-        _server = null;
-    }
-
-    private async Task CliAsync(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var code = await AdminCli.RunAsync([.. args, "--data", _dir], null, stdout, stderr);
-        Assert.True(code == 0, $"opendmp {string.Join(' ', args)}: exit {code}: {stderr}{stdout}");
-    }
 }
 
 public sealed class AuditedReadsCrashTests_Sqlite() : AuditedReadsCrashTests(() => Task.FromResult<string?>(null));

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
@@ -8,7 +7,6 @@ using OpenDmp.Core.Documents;
 using OpenDmp.Core.Identity;
 using OpenDmp.Core.Messaging;
 using OpenDmp.Core.Storage;
-using OpenDmp.Server.Cli;
 using OpenDmp.Server.Hosting;
 using OpenDmp.Tests.Infrastructure;
 
@@ -22,18 +20,19 @@ namespace OpenDmp.Tests.Integration;
 public abstract class DepositCrashTests(MailServers mail, Func<Task<string?>> postgres) : IAsyncLifetime
 {
     private const int Messages = 150;
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "opendmp-crash-" + Guid.NewGuid().ToString("N")[..8]);
-    private Process? _server;
+    private readonly ServerProcess _server = new(Path.Combine(Path.GetTempPath(), "opendmp-crash-" + Guid.NewGuid().ToString("N")[..8]));
+
+    private string Dir => _server.DataDir;
 
     public Task InitializeAsync() => Task.CompletedTask;
 
     public async Task DisposeAsync()
     {
-        Kill();
+        _server.Kill();
         await Task.Delay(100);
         try
         {
-            Directory.Delete(_dir, true);
+            Directory.Delete(Dir, true);
         }
         catch (IOException)
         {
@@ -43,7 +42,7 @@ public abstract class DepositCrashTests(MailServers mail, Func<Task<string?>> po
     [Fact]
     public async Task KilledDuringABatch_EveryMessageIsFiledExactlyOnce()
     {
-        Directory.CreateDirectory(_dir);
+        Directory.CreateDirectory(Dir);
         var deposit = mail.CreateMailbox("depot");
         var config = mail.ServerConfig(deposit, 0.1);
         config["Messaging:BatchSize"] = "5";
@@ -53,24 +52,24 @@ public abstract class DepositCrashTests(MailServers mail, Func<Task<string?>> po
             config["Database:ConnectionString"] = cs;
         }
 
-        await File.WriteAllTextAsync(Path.Combine(_dir, "opendmp.json"), System.Text.Json.JsonSerializer.Serialize(Nest(config)));
+        await File.WriteAllTextAsync(Path.Combine(Dir, "opendmp.json"), System.Text.Json.JsonSerializer.Serialize(Nest(config)));
 
         // The world, through the admin tool: a GP with a secure mailbox, a patient whose record they hold.
         var rpps = TestIds.NewRpps();
         var ins = TestIds.NewIns();
         var box = mail.CreateMailbox("dr");
-        await CliAsync("init");
-        await CliAsync("professional", "add", "--rpps", rpps, "--profession", "10", "--specialty", "SM54", "--family", "Martin", "--given", "Claire");
-        await CliAsync("pki", "issue-professional", "--rpps", rpps, "--out", Path.Combine(_dir, "certs"), "--email", box.Address);
-        await CliAsync("patient", "add", "--ins", ins, "--family", "TESTCRASH", "--given", "Anne", "--birth-date", "1970-05-17", "--sex", "F");
-        await CliAsync("record", "open", "--ins", ins, "--treating-physician", rpps, "--consent-collected-by", rpps, "--channel", "office");
-        using var signer = RunningServer.Reload(X509Certificate2.CreateFromPemFile(Path.Combine(_dir, "certs", rpps + ".crt"), Path.Combine(_dir, "certs", rpps + ".key")));
+        await _server.CliAsync("init");
+        await _server.CliAsync("professional", "add", "--rpps", rpps, "--profession", "10", "--specialty", "SM54", "--family", "Martin", "--given", "Claire");
+        await _server.CliAsync("pki", "issue-professional", "--rpps", rpps, "--out", Path.Combine(Dir, "certs"), "--email", box.Address);
+        await _server.CliAsync("patient", "add", "--ins", ins, "--family", "TESTCRASH", "--given", "Anne", "--birth-date", "1970-05-17", "--sex", "F");
+        await _server.CliAsync("record", "open", "--ins", ins, "--treating-physician", rpps, "--consent-collected-by", rpps, "--channel", "office");
+        using var signer = RunningServer.Reload(X509Certificate2.CreateFromPemFile(Path.Combine(Dir, "certs", rpps + ".crt"), Path.Combine(Dir, "certs", rpps + ".key")));
 
         // The platform's deposit certificate, as the server will use it (issued by the data
         // directory's CA). The whole batch waits in the mailbox before the server starts, so that
         // the server faces a backlog when it is killed.
-        var platform = X509CertificateLoader.LoadCertificate(OpenDmp.Core.Pki.TestCertificateAuthority.LoadOrCreate(Path.Combine(_dir, "pki"), TimeProvider.System)
-            .PlatformMessaging(Path.Combine(_dir, "pki"), deposit.Address, TimeProvider.System).RawData);
+        var platform = X509CertificateLoader.LoadCertificate(OpenDmp.Core.Pki.TestCertificateAuthority.LoadOrCreate(Path.Combine(Dir, "pki"), TimeProvider.System)
+            .PlatformMessaging(Path.Combine(Dir, "pki"), deposit.Address, TimeProvider.System).RawData);
         var batch = new List<MimeMessage>();
         for (var i = 0; i < Messages; i++)
         {
@@ -99,7 +98,7 @@ public abstract class DepositCrashTests(MailServers mail, Func<Task<string?>> po
         {
             await watch.ConnectAsync("127.0.0.1", mail.ImapPort, MailKit.Security.SecureSocketOptions.None);
             await watch.AuthenticateAsync(deposit.User, deposit.Password);
-            Start(port);
+            _server.Start(port);
             var deadline = DateTime.UtcNow.AddSeconds(60);
             while (true)
             {
@@ -113,16 +112,16 @@ public abstract class DepositCrashTests(MailServers mail, Func<Task<string?>> po
                 await Task.Delay(5);
             }
 
-            Kill();
+            _server.Kill();
             await watch.DisconnectAsync(true);
         }
 
         var processedBeforeCrash = await deposit.CountAsync("Processed");
         Assert.True(processedBeforeCrash < Messages, $"the kill came after the batch ({processedBeforeCrash} processed): the test did not interrupt anything");
 
-        Start(port);
+        _server.Start(port);
         await Wait.UntilAsync(async () => await deposit.CountAsync("Processed") == Messages && await deposit.CountAsync("INBOX") == 0, TimeSpan.FromSeconds(120));
-        Kill();
+        _server.Kill();
 
         var (documents, distinct, inbound, filed) = await CountAsync(config);
         Assert.Equal(Messages, documents);
@@ -131,7 +130,7 @@ public abstract class DepositCrashTests(MailServers mail, Func<Task<string?>> po
         Assert.Equal(Messages, filed);
         Assert.Equal(0, await deposit.CountAsync("Rejected"));
         Assert.Equal(0, await deposit.CountAsync("DeadLetter"));
-        await CliAsync("audit", "verify");
+        await _server.CliAsync("audit", "verify");
     }
 
     private static async Task<int> ProcessedCountAsync(MailKit.Net.Imap.ImapClient imap)
@@ -150,49 +149,13 @@ public abstract class DepositCrashTests(MailServers mail, Func<Task<string?>> po
 
     private async Task<(int Documents, int Distinct, int Inbound, int Filed)> CountAsync(IDictionary<string, string?> config)
     {
-        var data = new DataDirectory(_dir);
+        var data = new DataDirectory(Dir);
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(config).Build();
         await using var app = OpenDmpHost.Build(data, configuration, ["https://127.0.0.1:0"]);
         using var scope = app.Services.CreateScope();
         var db = scope.ServiceProvider.GetRequiredService<DmpDbContext>();
         return (await db.Documents.CountAsync(), await db.Documents.Select(d => d.MasterIdentifier).Distinct().CountAsync(),
             await db.InboundMessages.CountAsync(), await db.InboundMessages.CountAsync(x => x.Outcome == "filed"));
-    }
-
-    private void Start(int port)
-    {
-        var dll = Path.Combine(AppContext.BaseDirectory, "opendmp.dll");
-        var psi = new ProcessStartInfo("dotnet", [dll, "serve", "--data", _dir, "--no-demo", "--urls", $"https://127.0.0.1:{port}"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = _dir,
-        };
-        _server = Process.Start(psi)!;
-        _server.OutputDataReceived += (_, _) => { };
-        _server.ErrorDataReceived += (_, _) => { };
-        _server.BeginOutputReadLine();
-        _server.BeginErrorReadLine();
-    }
-
-    private void Kill()
-    {
-        if (_server is { HasExited: false })
-        {
-            _server.Kill(entireProcessTree: true);
-            _server.WaitForExit(10_000);
-        }
-
-        _server?.Dispose();
-        _server = null;
-    }
-
-    private async Task CliAsync(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var code = await AdminCli.RunAsync([.. args, "--data", _dir], null, stdout, stderr);
-        Assert.True(code == 0, $"opendmp {string.Join(' ', args)}: exit {code}: {stderr}{stdout}");
     }
 
     private static Dictionary<string, object> Nest(IDictionary<string, string?> flat)
