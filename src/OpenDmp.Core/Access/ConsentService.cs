@@ -27,12 +27,18 @@ public sealed record EmergencyPreferences(bool? OpposeBreakGlass, bool? OpposeCe
 /// permanent, block professionals, set their emergency oppositions, mask documents; authors release
 /// documents to the patient. Every operation asks the access policy and is audited.
 /// </summary>
-public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail audit, TimeProvider time, RecordGuard guard, PolicySettings settings)
+public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail audit, TimeProvider time, RecordGuard guard, PolicySettings settings, Alerts.AlertSignal alertSignal)
 {
     private const int MaxReasonLength = 500;
 
-    /// <summary>$declare-access: alleged | group | delegation | care-team, with the patient's consent confirmed.</summary>
-    public async Task<Grant> DeclareAccessAsync(string patientId, AccessDeclaration d, Actor actor, string channel, CancellationToken ct)
+    /// <summary>The care settings an admission may declare (HL7 v3 ActEncounterCode).</summary>
+    public static readonly IReadOnlyList<string> AdmissionSettings = ["EMER", "IMP", "ACUTE", "NONAC", "SS", "AMB", "HH", "VR"];
+
+    /// <summary>
+    /// $declare-access: alleged | group | delegation | care-team, with the patient's consent confirmed.
+    /// Renewed is true when the declaration extended the same grant already in force.
+    /// </summary>
+    public async Task<(Grant Grant, bool Renewed)> DeclareAccessAsync(string patientId, AccessDeclaration d, Actor actor, string channel, CancellationToken ct)
     {
         var mode = GrantModes.Parse(d.Mode);
         if (mode is not (GrantMode.Alleged or GrantMode.Group or GrantMode.Delegation or GrantMode.CareTeam))
@@ -141,14 +147,42 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
             max = end;
         }
 
+        // A repeated declaration extends the grant in force (restrictions the patient set on it
+        // included) rather than adding a twin the patient would then see twice.
+        var same = facts.Grants.FirstOrDefault(x => x.HolderId == actor.Id && x.Mode == mode.Value && x.ActiveAt(now)
+            && x.GroupId == grant.GroupId && x.DelegatingGrantId == grant.DelegatingGrantId && x.AdmissionId == grant.AdmissionId);
+        if (same is not null)
+        {
+            Grant? renewed = null;
+            await WriteAsync(facts.RecordId, actor, AuditAction.Grant, "Consent", same.Id, grant.Mode, null, channel, ct, async () =>
+            {
+                renewed = await db.Grants.SingleAsync(x => x.RecordId == facts.RecordId && x.Id == same.Id, ct);
+                if (renewed.End is { } current && current < max)
+                {
+                    renewed.End = max;
+                }
+            }, () => renewed!.End is { } e ? $"renewed until {e:O}" : "renewed (permanent)");
+            return (renewed!, true);
+        }
+
         grant.End = max;
         await WriteAsync(facts.RecordId, actor, AuditAction.Grant, "Consent", grant.Id, grant.Mode, $"until {max:O}", channel, ct, () => db.Grants.Add(grant));
-        return grant;
+        return (grant, false);
     }
 
-    /// <summary>$declare-admission: a professional of an establishment declares the patient's admission, optionally attesting care-team members.</summary>
-    public async Task<Grant> DeclareAdmissionAsync(string patientId, DateTimeOffset? end, IReadOnlyList<string> members, Actor actor, string channel, CancellationToken ct)
+    /// <summary>
+    /// $declare-admission: a professional of an establishment declares the patient's admission,
+    /// optionally attesting care-team members. The care setting (HL7 v3 ActEncounterCode: EMER for an
+    /// emergency department, IMP, ACUTE, NONAC, SS, AMB, HH, VR) is optional; an emergency admission
+    /// alerts the patient's treating physician.
+    /// </summary>
+    public async Task<Grant> DeclareAdmissionAsync(string patientId, DateTimeOffset? end, IReadOnlyList<string> members, Actor actor, string channel, CancellationToken ct, string? setting = null)
     {
+        if (setting is not null && !AdmissionSettings.Contains(setting))
+        {
+            throw DmpException.Invalid($"setting must be one of {string.Join(", ", AdmissionSettings)} (HL7 v3 ActEncounterCode; EMER = emergency), got '{setting}'", "Parameters.parameter:setting");
+        }
+
         var facts = await RequireRecordAsync(patientId, actor, AuditAction.Grant, channel, ct);
         var permit = await guard.RequireAsync(new AccessRequest(actor, AccessAction.DeclareAdmission, facts), AuditAction.Grant, "Consent", null, channel, auditPermit: false, ct);
         var me = await db.Professionals.AsNoTracking().FirstAsync(x => x.Id == actor.Id, ct);
@@ -195,7 +229,20 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
             });
         }
 
-        await WriteAsync(facts.RecordId, actor, AuditAction.Grant, "Consent", admission.Id, "admission", $"{grants.Count - 1} care-team member(s) until {stop:O}", channel, ct, () => db.Grants.AddRange(grants));
+        var emergency = setting == "EMER";
+        await WriteAsync(facts.RecordId, actor, AuditAction.Grant, "Consent", admission.Id, "admission", $"{grants.Count - 1} care-team member(s) until {stop:O}{(setting is null ? string.Empty : ", setting " + setting)}", channel, ct, () =>
+        {
+            db.Grants.AddRange(grants);
+            if (emergency)
+            {
+                db.RecordEvents.Add(new Alerts.RecordEvent { RecordId = facts.RecordId, Id = Ids.New(), Kind = Alerts.AlertService.EmergencyAdmission, SubjectId = admission.Id, OrganizationId = organization, CreatedAt = now });
+            }
+        });
+        if (emergency)
+        {
+            alertSignal.Wake();
+        }
+
         return admission;
     }
 

@@ -15,6 +15,12 @@ namespace OpenDmp.Core.Clinical;
 /// FHIR Observation derived from the document. They are written with the document and follow it:
 /// whoever may not see the document does not see them; erasing or deleting it takes them too.
 /// </summary>
+/// <summary>What a lab report brings: its coded results, and who ordered them (RPPS) when the header says.</summary>
+public sealed record LabReport(IReadOnlyList<ObservationEntry> Results, string? PrescriberRpps)
+{
+    public static LabReport Empty { get; } = new([], null);
+}
+
 public static class CdaResults
 {
     /// <summary>The XDS format of a structured lab report.</summary>
@@ -26,8 +32,8 @@ public static class CdaResults
     private static readonly XNamespace V3 = CdaHeader.V3;
     private static readonly XNamespace Xsi = "http://www.w3.org/2001/XMLSchema-instance";
 
-    /// <summary>The results of a lab report's body; none when the bytes are not a readable CDA.</summary>
-    public static IReadOnlyList<ObservationEntry> Extract(byte[] content, string recordId, string documentId, bool isTestIdentity, DateTimeOffset? documentDate)
+    /// <summary>The results of a lab report's body and who ordered them; nothing when the bytes are not a readable CDA.</summary>
+    public static LabReport Extract(byte[] content, string recordId, string documentId, bool isTestIdentity, DateTimeOffset? documentDate)
     {
         XElement? cd;
         try
@@ -36,13 +42,13 @@ public static class CdaResults
         }
         catch (Exception ex) when (ex is XmlException or InputLimitException)
         {
-            return [];
+            return LabReport.Empty;
         }
 
         var body = cd?.Element(V3 + "component")?.Element(V3 + "structuredBody");
         if (body is null)
         {
-            return [];
+            return LabReport.Empty;
         }
 
         var results = new List<ObservationEntry>();
@@ -59,7 +65,21 @@ public static class CdaResults
             }
         }
 
-        return results;
+        return new LabReport(results, Prescriber(cd!));
+    }
+
+    /// <summary>
+    /// The RPPS of the professional who ordered the tests: the header's participant typeCode="REF"
+    /// (CI-SIS CR-BIO), its id under the RPPS root (1.2.250.1.71.4.2.1, extension "8" + RPPS).
+    /// </summary>
+    private static string? Prescriber(XElement cd)
+    {
+        var id = cd.Elements(V3 + "participant")
+            .Where(p => (string?)p.Attribute("typeCode") == "REF")
+            .Select(p => p.Element(V3 + "associatedEntity")?.Elements(V3 + "id").FirstOrDefault(i => (string?)i.Attribute("root") == "1.2.250.1.71.4.2.1"))
+            .Select(i => (string?)i?.Attribute("extension"))
+            .FirstOrDefault(x => !string.IsNullOrEmpty(x));
+        return id is { Length: 12 } && id[0] == '8' ? id[1..] : id is { Length: 11 } ? id : null;
     }
 
     private static ObservationEntry? Read(XElement o, string recordId, string documentId, bool isTestIdentity, DateTimeOffset? documentDate)
@@ -141,6 +161,7 @@ public static class CdaResults
             Effective = effective?.ToUniversalTime(),
             DocumentId = documentId,
             ResourceJson = FhirJson.Serialize(observation),
+            Interpretation = observation.Interpretation.FirstOrDefault()?.Coding.FirstOrDefault()?.Code,
         };
     }
 

@@ -17,6 +17,8 @@ public sealed class ObservationEntry
     /// <summary>The document the result was read from (a CI-SIS lab report): it is seen, masked, erased and deleted with it.</summary>
     public string? DocumentId { get; set; }
     public required string ResourceJson { get; set; }
+    /// <summary>The result's interpretation code (v3 ObservationInterpretation) as received: read by the alert rules at intake, not stored apart from the resource.</summary>
+    public string? Interpretation { get; set; }
 }
 
 /// <summary>

@@ -13,7 +13,7 @@ namespace OpenDmp.Core.Clinical;
 /// (<c>POST /fhir/Observation</c>) or with its report in one ITI-65 transaction, where it is linked
 /// to the report (derivedFrom) and follows it (ADR 0018).
 /// </summary>
-public sealed class ResultIntake(DmpDbContext db, RecordGuard guard, WriteGate gate, AuditTrail audit, TimeProvider time)
+public sealed class ResultIntake(DmpDbContext db, RecordGuard guard, WriteGate gate, AuditTrail audit, TimeProvider time, Alerts.AlertOptions alertOptions, Alerts.AlertSignal alertSignal)
 {
     public const string Loinc = "http://loinc.org";
     public const string UcumSystem = "http://unitsofmeasure.org";
@@ -38,9 +38,15 @@ public sealed class ResultIntake(DmpDbContext db, RecordGuard guard, WriteGate g
         var entry = ToEntry(o, recordId, null, "Observation", now);
         await using var scope = await gate.EnterAsync(db, recordId, ct);
         db.Observations.Add(entry);
+        var events = Alerts.AlertService.AddResultEvents(db, alertOptions, recordId, null, [entry], null, now);
         await audit.AppendAsync(db, new AuditItem(recordId, actor, AuditAction.Create, "success", channel, "Observation", entry.Id, permit.Mode), ct);
         await db.SaveChangesAsync(ct);
         await scope.CommitAsync(ct);
+        if (events > 0)
+        {
+            alertSignal.Wake();
+        }
+
         return (entry.Id, entry.ResourceJson);
     }
 
@@ -139,6 +145,7 @@ public sealed class ResultIntake(DmpDbContext db, RecordGuard guard, WriteGate g
             Effective = effective,
             DocumentId = documentId,
             ResourceJson = FhirJson.Serialize(o),
+            Interpretation = o.Interpretation.SelectMany(i => i.Coding).FirstOrDefault(c => !string.IsNullOrEmpty(c.Code))?.Code,
         };
     }
 }

@@ -39,4 +39,6 @@ public static class Channels
     public const string Admin = "admin";
     public const string Portal = "portal";
     public const string Messaging = "messaging";
+    /// <summary>The alert dispatcher (an internal job).</summary>
+    public const string Alerts = "alerts";
 }

@@ -28,6 +28,11 @@ public static class DmpTelemetry
     public static readonly Counter<long> DatabaseUnavailable = Meter.CreateCounter<long>("opendmp.db.unavailable", "{request}", "Requests refused because the database could not serve (failover)");
 
     /// <summary>ITI-65 commits whose acknowledgement was lost, checked on the database afterwards, tagged with what the check found.</summary>
+    public static readonly Counter<long> AlertsCreated = Meter.CreateCounter<long>("opendmp.alerts.created", "{alert}", "Professional alerts created");
+
+    /// <summary>From the event's commit to its alerts' commit (the dispatcher's delay).</summary>
+    public static readonly Histogram<double> AlertLatency = Meter.CreateHistogram<double>("opendmp.alerts.latency", "ms", "Event to alert");
+
     public static readonly Counter<long> CommitChecks = Meter.CreateCounter<long>("opendmp.db.commit_checks", "{transaction}", "Commits with a lost acknowledgement, checked afterwards");
 
     static DmpTelemetry()

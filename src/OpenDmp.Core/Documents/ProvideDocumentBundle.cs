@@ -18,7 +18,7 @@ namespace OpenDmp.Core.Documents;
 /// replaced documents superseded. All or nothing: the bundle is fully validated before anything is
 /// written, and written in one transaction.
 /// </summary>
-public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, AuditTrail audit, IContentStore store, TimeProvider time, DocumentOptions options, RecordGuard guard, ServerOptions server, TerminologyCatalog terminology, OpenDmp.Core.Clinical.ClinicalIntake intake)
+public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, AuditTrail audit, IContentStore store, TimeProvider time, DocumentOptions options, RecordGuard guard, ServerOptions server, TerminologyCatalog terminology, OpenDmp.Core.Clinical.ClinicalIntake intake, Alerts.AlertOptions alertOptions, Alerts.AlertSignal alertSignal)
 {
     private const string SourceIdExtension = "https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-sourceId";
 
@@ -34,7 +34,9 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
         public string? BinaryFullUrl { get; init; }
         public List<DocumentLink> Links { get; } = [];
         /// <summary>The coded results of a structured lab report, written with it (read before the record is locked).</summary>
-        public IReadOnlyList<OpenDmp.Core.Clinical.ObservationEntry> Results { get; init; } = [];
+        /// <summary>A structured lab report's results and prescriber (empty for other documents).</summary>
+        public OpenDmp.Core.Clinical.LabReport Lab { get; init; } = OpenDmp.Core.Clinical.LabReport.Empty;
+        public IReadOnlyList<OpenDmp.Core.Clinical.ObservationEntry> Results => Lab.Results;
         /// <summary>Results sent as Observations with the report in the transaction.</summary>
         public List<OpenDmp.Core.Clinical.ObservationEntry> SentResults { get; } = [];
         /// <summary>Structured entries filed with the document (prescription lines, dispensings).</summary>
@@ -387,6 +389,7 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
     private async System.Threading.Tasks.Task WriteAsync(string recordId, List<NewDocument> newDocs, Dictionary<string, DocumentEntry> supersede, SubmissionSet ssEntry, Actor actor, string channel, DateTimeOffset now, Action<DmpDbContext, string, string>? alsoWrite, CancellationToken ct)
     {
         var written = new List<string>();
+        var alertEvents = 0;
         try
         {
             foreach (var nd in newDocs)
@@ -410,6 +413,7 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
                 db.DocumentLinks.AddRange(nd.Links);
                 db.Observations.AddRange(nd.Results);
                 db.Observations.AddRange(nd.SentResults);
+                alertEvents += Alerts.AlertService.AddResultEvents(db, alertOptions, recordId, nd.Entry.Id, nd.Results.Concat(nd.SentResults), nd.Lab.PrescriberRpps, now);
                 foreach (var r in nd.SentResults)
                 {
                     await audit.AppendAsync(db, new AuditItem(recordId, actor, AuditAction.Create, "success", channel, "Observation", r.Id, Mode: "provide"), ct);
@@ -446,6 +450,10 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
             await db.SaveChangesAsync(ct);
             await CommitOrCheckAsync(scope, recordId, ssEntry.Id, ct);
             OpenDmp.Core.Common.DmpTelemetry.DocumentsFiled.Add(newDocs.Count);
+            if (alertEvents > 0)
+            {
+                alertSignal.Wake();
+            }
         }
         catch (Exception ex)
         {
@@ -610,9 +618,9 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
             FullUrl = fullUrl,
             Content = bytes,
             BinaryFullUrl = att.Data is null ? att.Url : null,
-            Results = format.Code == OpenDmp.Core.Clinical.CdaResults.LabFormat && SimplifiedPublish.CdaMediaTypes.Contains(att.ContentType)
+            Lab = format.Code == OpenDmp.Core.Clinical.CdaResults.LabFormat && SimplifiedPublish.CdaMediaTypes.Contains(att.ContentType)
                 ? OpenDmp.Core.Clinical.CdaResults.Extract(bytes, recordId, id, patientIsTest, doc.Date)
-                : [],
+                : OpenDmp.Core.Clinical.LabReport.Empty,
             Entry = DocumentMapping.ToEntry(doc, new DocumentCodes(type.System, type.Code, type.Display, cls.System, cls.Code, cls.Display, format.Code, facility.Code, setting.Code, confidentiality.Code),
                 author, att.ContentType, bytes, sha1, recordId, id, master, "current", submitterId, submissionSetId, patientIsTest, now),
         };

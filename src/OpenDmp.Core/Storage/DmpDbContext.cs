@@ -33,6 +33,8 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
     public DbSet<DocumentLink> DocumentLinks => Set<DocumentLink>();
     public DbSet<SubmissionSet> SubmissionSets => Set<SubmissionSet>();
     public DbSet<ObservationEntry> Observations => Set<ObservationEntry>();
+    public DbSet<OpenDmp.Core.Alerts.RecordEvent> RecordEvents => Set<OpenDmp.Core.Alerts.RecordEvent>();
+    public DbSet<OpenDmp.Core.Alerts.ProfessionalAlert> ProfessionalAlerts => Set<OpenDmp.Core.Alerts.ProfessionalAlert>();
     public DbSet<ClinicalEntry> ClinicalEntries => Set<ClinicalEntry>();
     public DbSet<AuditEntry> AuditEntries => Set<AuditEntry>();
     public DbSet<ContentBlob> ContentBlobs => Set<ContentBlob>();
@@ -126,6 +128,7 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
         });
         modelBuilder.Entity<ObservationEntry>(e =>
         {
+            e.Ignore(x => x.Interpretation);
             e.ToTable("observations");
             e.HasKey(x => new { x.RecordId, x.Id });
             e.HasIndex(x => new { x.RecordId, x.Code, x.Effective });
@@ -189,6 +192,23 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
         {
             e.ToTable("record_accessors");
             e.HasKey(x => new { x.RecordId, x.ProfessionalId });
+        });
+        modelBuilder.Entity<OpenDmp.Core.Alerts.RecordEvent>(e =>
+        {
+            e.ToTable("record_events");
+            e.HasKey(x => new { x.RecordId, x.Id });
+            // The dispatcher's queue: what is not processed yet.
+            e.HasIndex(x => x.ProcessedAt);
+        });
+        modelBuilder.Entity<OpenDmp.Core.Alerts.ProfessionalAlert>(e =>
+        {
+            e.ToTable("professional_alerts");
+            e.HasKey(x => new { x.RecordId, x.Id });
+            // One alert per event and recipient, however often the dispatcher retries.
+            e.HasIndex(x => new { x.RecordId, x.EventId, x.RecipientId }).IsUnique();
+            // A professional's inbox (a lookup across records: routed by recipient, see SCALING.md).
+            e.HasIndex(x => new { x.RecipientId, x.AcknowledgedAt });
+            e.HasIndex(x => x.EmailStatus);
         });
         modelBuilder.Entity<PatientNotification>(e =>
         {

@@ -30,13 +30,14 @@ public static class ConsentEndpoints
         fhir.MapPost("/Patient/{id}/$declare-access", async (string id, HttpContext ctx, ConsentService s, DocumentOptions o) =>
         {
             var p = await ParametersAsync(ctx, o);
-            var grant = await s.DeclareAccessAsync(id, new AccessDeclaration(Str(p, "mode"), Bool(p, "confirm"), Date(p, "end"), Str(p, "group"), Str(p, "delegating-grant")), ctx.Actor(), Channels.Api, ctx.RequestAborted);
-            return FhirResults.Resource(ToConsent(grant, Now(ctx)), 201);
+            var (grant, renewed) = await s.DeclareAccessAsync(id, new AccessDeclaration(Str(p, "mode"), Bool(p, "confirm"), Date(p, "end"), Str(p, "group"), Str(p, "delegating-grant")), ctx.Actor(), Channels.Api, ctx.RequestAborted);
+            // A repeated declaration extends the grant in force: the same Consent, 200.
+            return FhirResults.Resource(ToConsent(grant, Now(ctx)), renewed ? 200 : 201);
         }).WithMetadata(ProfessionalGrant);
         fhir.MapPost("/Patient/{id}/$declare-admission", async (string id, HttpContext ctx, ConsentService s, DocumentOptions o) =>
         {
             var p = await ParametersAsync(ctx, o);
-            var grant = await s.DeclareAdmissionAsync(id, Date(p, "end"), p.Parameter.Where(x => x.Name == "member").Select(x => ValueText(x.Value) ?? string.Empty).ToList(), ctx.Actor(), Channels.Api, ctx.RequestAborted);
+            var grant = await s.DeclareAdmissionAsync(id, Date(p, "end"), p.Parameter.Where(x => x.Name == "member").Select(x => ValueText(x.Value) ?? string.Empty).ToList(), ctx.Actor(), Channels.Api, ctx.RequestAborted, Setting(p));
             return FhirResults.Resource(ToConsent(grant, Now(ctx)), 201);
         }).WithMetadata(ProfessionalGrant);
         fhir.MapPost("/Patient/{id}/$emergency-access", async (string id, HttpContext ctx, ConsentService s, DocumentOptions o) =>
@@ -257,6 +258,15 @@ public static class ConsentEndpoints
         Id id => id.Value,
         FhirUri u => u.Value,
         _ => v.ToString(),
+    };
+
+    /// <summary>The admission's care setting: a code, or a Coding of HL7 v3 ActCode (e.g. EMER).</summary>
+    private static string? Setting(Parameters p) => p.Parameter.FirstOrDefault(x => x.Name == "setting")?.Value switch
+    {
+        null => null,
+        Coding c when c.System is null or "http://terminology.hl7.org/CodeSystem/v3-ActCode" => c.Code,
+        Coding c => throw DmpException.Invalid($"setting: a code of http://terminology.hl7.org/CodeSystem/v3-ActCode is expected, got system '{c.System}'", "Parameters.parameter:setting"),
+        var v => ValueText(v),
     };
 
     private static bool? Bool(Parameters p, string name)

@@ -22,6 +22,7 @@ public static class ConfigurationValidation
         ("PatientAuth", typeof(OpenDmp.Server.Patients.PatientAuthOptions)),
         ("Messaging", typeof(OpenDmp.Core.Messaging.MessagingOptions)),
         ("Telemetry", typeof(TelemetryOptions)),
+        ("Alerts", typeof(OpenDmp.Core.Alerts.AlertOptions)),
     ];
 
     /// <summary>Keys read one by one, with their type.</summary>
@@ -114,6 +115,14 @@ public static class ConfigurationValidation
             {
                 UnknownKeys(child, property.PropertyType, problems);
             }
+            else if (property.PropertyType.IsGenericType && property.PropertyType.GetGenericTypeDefinition() == typeof(List<>) && IsComplex(property.PropertyType.GetGenericArguments()[0]))
+            {
+                // A list of objects (e.g. Alerts:ResultRules:0:Above): each item's keys are the item type's properties.
+                foreach (var item in child.GetChildren())
+                {
+                    UnknownKeys(item, property.PropertyType.GetGenericArguments()[0], problems);
+                }
+            }
         }
     }
 
@@ -167,6 +176,7 @@ public static class ConfigurationValidation
         }
 
         Positive(problems, "Audit:GroupCommitMaxEntries", audit.GroupCommitMaxEntries);
+        problems.AddRange((configuration.GetSection("Alerts").Get<OpenDmp.Core.Alerts.AlertOptions>() ?? new OpenDmp.Core.Alerts.AlertOptions()).Problems());
 
         var messaging = configuration.GetSection("Messaging").Get<OpenDmp.Core.Messaging.MessagingOptions>() ?? new OpenDmp.Core.Messaging.MessagingOptions();
         if (messaging.Enabled)

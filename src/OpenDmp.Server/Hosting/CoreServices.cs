@@ -80,6 +80,9 @@ public static class CoreServices
         services.AddSingleton(sp => new OpenDmp.Core.Messaging.MessagingKeys(data.Pki, messaging, sp.GetRequiredService<TimeProvider>()));
         services.AddScoped<OpenDmp.Core.Messaging.DepositProcessor>();
         services.AddScoped<OpenDmp.Core.Messaging.SecureMessageService>();
+        services.AddSingleton(configuration.GetSection("Alerts").Get<OpenDmp.Core.Alerts.AlertOptions>() ?? new OpenDmp.Core.Alerts.AlertOptions());
+        services.AddSingleton<OpenDmp.Core.Alerts.AlertSignal>();
+        services.AddScoped<OpenDmp.Core.Alerts.AlertService>();
         return services;
     }
 

@@ -110,6 +110,20 @@ public abstract class TrustServicesTests(IStorageUnderTest storage) : ServerTest
             Assert.Equal("alleged", p.GetSingleValue<Code>("mode").Value);
         }
 
+        // Declaring the same access again extends the grant in force: the same Consent (200), not a
+        // second one the patient would see twice.
+        string grantId;
+        using (var again = await http.PostAsync($"/fhir/Patient/{patient.Id}/$declare-access", FhirAssert.Json(Declare("alleged", true))))
+        {
+            Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+            grantId = FhirJson.Parse<Consent>(await again.Content.ReadAsStringAsync()).Id;
+        }
+
+        var (patientView, _) = await LoginAsync(patient);
+        var cardioGrants = (await SearchAsync(patientView, $"/fhir/Consent?patient={patient.Id}")).Entry.Select(e => (Consent)e.Resource)
+            .Where(c => c.Provision.Actor[0].Reference.Reference == "Practitioner/" + cardio.Id).ToList();
+        Assert.Equal(grantId, Assert.Single(cardioGrants).Id);
+
         // The first access of a new professional is notified to the patient.
         var (patientHttp, _) = await LoginAsync(patient);
         var notes = await SearchAsync(patientHttp, "/fhir/Communication");

@@ -1,0 +1,276 @@
+using Microsoft.EntityFrameworkCore;
+using OpenDmp.Core.Access;
+using OpenDmp.Core.Audit;
+using OpenDmp.Core.Clinical;
+using OpenDmp.Core.Common;
+using OpenDmp.Core.Documents;
+using OpenDmp.Core.Storage;
+
+namespace OpenDmp.Core.Alerts;
+
+/// <summary>An alert as its recipient sees it: who, where, when — nothing clinical.</summary>
+public sealed record AlertView(string Id, string RecordId, string Kind, string PatientName, DateOnly BirthDate, string? OrganizationName, string? DocumentId, DateTimeOffset CreatedAt);
+
+/// <summary>An alert waiting to be e-mailed to its recipient.</summary>
+public sealed record AlertMail(string RecordId, string Id, string Kind, string Email, string PatientName, string? OrganizationName);
+
+/// <summary>Wakes the dispatcher as soon as a filing wrote an event (it also runs on its own period).</summary>
+public sealed class AlertSignal : IDisposable
+{
+    private readonly SemaphoreSlim _signal = new(0, 1);
+
+    public void Wake()
+    {
+        if (_signal.CurrentCount == 0)
+        {
+            try
+            {
+                _signal.Release();
+            }
+            catch (SemaphoreFullException)
+            {
+                // Already awake.
+            }
+        }
+    }
+
+    public Task<bool> WaitAsync(TimeSpan timeout, CancellationToken ct) => _signal.WaitAsync(timeout, ct);
+
+    public void Dispose() => _signal.Dispose();
+}
+
+/// <summary>
+/// Professional alerts (mission M8): events written with the changes that cause them (an emergency
+/// admission, a validated result crossing a rule) are turned into alerts for the patient's treating
+/// physician and, for a result, the professional who ordered it — each recipient decided by the
+/// access policy as if they read what triggered the alert (a blocked professional, a masked
+/// document or the profession × document-type matrix: no alert). Every alert is in the record's
+/// audit trail; an alert names the patient (and the establishment of an admission), never a value.
+/// </summary>
+public sealed class AlertService(DmpDbContext db, RecordGuard guard, WriteGate gate, AuditTrail audit, TimeProvider time)
+{
+    public const string EmergencyAdmission = "emergency-admission";
+    public const string Result = "result";
+    /// <summary>Events taken per dispatch.</summary>
+    public const int BatchSize = 200;
+
+    /// <summary>Adds to the unit of work one event per rule a batch of results fires (the write path: no query).</summary>
+    public static int AddResultEvents(DmpDbContext db, AlertOptions options, string recordId, string? documentId, IEnumerable<ObservationEntry> results, string? prescriberRpps, DateTimeOffset now)
+    {
+        var added = 0;
+        var fired = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var r in results)
+        {
+            foreach (var rule in options.Fired(r))
+            {
+                // One event per rule and document: three high INR values in one report are one alert.
+                if (documentId is not null && !fired.Add(rule.Id))
+                {
+                    continue;
+                }
+
+                db.RecordEvents.Add(new RecordEvent
+                {
+                    RecordId = recordId,
+                    Id = Ids.New(),
+                    Kind = Result,
+                    SubjectId = r.Id,
+                    DocumentId = documentId,
+                    RuleId = rule.Id,
+                    PrescriberRpps = prescriberRpps,
+                    CreatedAt = now,
+                });
+                added++;
+            }
+        }
+
+        return added;
+    }
+
+    /// <summary>Turns up to <see cref="BatchSize"/> pending events into alerts, record by record; returns how many events were taken.</summary>
+    public async Task<int> DispatchAsync(CancellationToken ct)
+    {
+        var events = await db.RecordEvents.AsNoTracking().Where(e => e.ProcessedAt == null).OrderBy(e => e.CreatedAt).Take(BatchSize).ToListAsync(ct);
+        foreach (var record in events.GroupBy(e => e.RecordId, StringComparer.Ordinal))
+        {
+            await DispatchRecordAsync(record.Key, record.ToList(), ct);
+        }
+
+        return events.Count;
+    }
+
+    private async Task<int> DispatchRecordAsync(string recordId, List<RecordEvent> events, CancellationToken ct)
+    {
+        var alerts = new List<ProfessionalAlert>();
+        var facts = await guard.FactsAsync(recordId, ct);
+        var now = time.GetUtcNow();
+        foreach (var ev in facts is null ? [] : events)
+        {
+            DocumentFacts? document = null;
+            if (ev.Kind == Result)
+            {
+                if (ev.DocumentId is null)
+                {
+                    document = ResultIntake.BiologyResult;
+                }
+                else if (await db.Documents.AsNoTracking().FirstOrDefaultAsync(x => x.RecordId == recordId && x.Id == ev.DocumentId && !x.Erased && x.Status == "current", ct) is { } d)
+                {
+                    document = DocumentResources.Facts(d);
+                }
+
+                // Erased or replaced meanwhile, or masked by the patient: an alert pushes what the patient
+                // wished kept quiet, so a masked document alerts no one (whoever may still open it).
+                if (document is null || document.Masked)
+                {
+                    continue;
+                }
+            }
+
+            foreach (var recipient in await RecipientsAsync(facts!, ev, ct))
+            {
+                var request = await guard.CompleteAsync(new AccessRequest(recipient.Actor, document is null ? AccessAction.SearchRecord : AccessAction.ReadDocument, facts, document), ct);
+                if (!AccessPolicy.Decide(request).Permitted)
+                {
+                    continue;
+                }
+
+                alerts.Add(new ProfessionalAlert
+                {
+                    RecordId = recordId,
+                    Id = Ids.New(),
+                    RecipientId = recipient.Actor.Id,
+                    Kind = ev.Kind,
+                    EventId = ev.Id,
+                    OrganizationId = ev.OrganizationId,
+                    DocumentId = ev.DocumentId,
+                    CreatedAt = now,
+                    EmailStatus = recipient.Email is null ? "no-address" : "pending",
+                });
+            }
+        }
+
+        db.ChangeTracker.Clear();
+        await using var scope = await gate.EnterAsync(db, recordId, ct);
+        var ids = events.Select(e => e.Id).ToList();
+        var pending = await db.RecordEvents.Where(e => e.RecordId == recordId && ids.Contains(e.Id) && e.ProcessedAt == null).ToListAsync(ct);
+        var still = pending.Select(e => e.Id).ToHashSet(StringComparer.Ordinal);
+        var written = 0;
+        foreach (var alert in alerts.Where(a => still.Contains(a.EventId)))
+        {
+            db.ProfessionalAlerts.Add(alert);
+            await audit.AppendAsync(db, new AuditItem(recordId, Actor.Operator, AuditAction.Notify, "success", Channels.Alerts, "Alert", alert.Id, Detail: $"{alert.Kind} alert to professional {alert.RecipientId}"), ct);
+            written++;
+        }
+
+        foreach (var e in pending)
+        {
+            e.ProcessedAt = now;
+        }
+
+        await db.SaveChangesAsync(ct);
+        await scope.CommitAsync(ct);
+        db.ChangeTracker.Clear();
+        DmpTelemetry.AlertsCreated.Add(written);
+        foreach (var e in pending)
+        {
+            DmpTelemetry.AlertLatency.Record((now - e.CreatedAt).TotalMilliseconds);
+        }
+
+        return written;
+    }
+
+    private async Task<List<(Actor Actor, string? Email)>> RecipientsAsync(RecordFacts facts, RecordEvent ev, CancellationToken ct)
+    {
+        var wanted = new List<string>();
+        if (facts.TreatingPhysicianId is { } treating)
+        {
+            wanted.Add(treating);
+        }
+
+        var rpps = ev.PrescriberRpps;
+        var pros = await db.Professionals.AsNoTracking()
+            .Where(p => p.DeactivatedAt == null && (wanted.Contains(p.Id) || (rpps != null && p.Rpps == rpps)))
+            .Select(p => new { p.Id, p.Prefix, p.Given, p.Family, p.ProfessionCode, p.Email })
+            .ToListAsync(ct);
+        return pros.Select(p => (new Actor(ActorKind.Professional, p.Id, $"{p.Given} {p.Family}", p.ProfessionCode), p.Email)).ToList();
+    }
+
+    /// <summary>
+    /// A professional's unacknowledged alerts, newest first. Each is shown only while the policy still
+    /// lets its recipient reach the record (a professional blocked since sees nothing of it); every
+    /// record shown is in its audit trail.
+    /// </summary>
+    public async Task<IReadOnlyList<AlertView>> InboxAsync(Actor actor, string channel, CancellationToken ct)
+    {
+        var permit = await guard.RequireAsync(new AccessRequest(actor, AccessAction.FindPatient), AuditAction.Search, "Alert", null, channel, auditPermit: false, ct, "alerts are for professionals");
+        var rows = await db.ProfessionalAlerts.AsNoTracking()
+            .Where(a => a.RecipientId == actor.Id && a.AcknowledgedAt == null)
+            .OrderByDescending(a => a.CreatedAt).Take(100)
+            .Join(db.Patients, a => a.RecordId, p => p.RecordId, (a, p) => new { Alert = a, p.Family, p.Given, p.BirthDate })
+            .ToListAsync(ct);
+        var organizations = rows.Select(r => r.Alert.OrganizationId).OfType<string>().Distinct().ToList();
+        var names = await db.Organizations.AsNoTracking().Where(o => organizations.Contains(o.Id)).ToDictionaryAsync(o => o.Id, o => o.Name, ct);
+        var shown = new List<AlertView>();
+        foreach (var record in rows.GroupBy(r => r.Alert.RecordId, StringComparer.Ordinal))
+        {
+            var facts = await guard.FactsAsync(record.Key, ct);
+            if (facts is null || !AccessPolicy.Decide(await guard.CompleteAsync(new AccessRequest(actor, AccessAction.SearchRecord, facts), ct)).Permitted)
+            {
+                continue;
+            }
+
+            await guard.AuditAsync(new AuditItem(record.Key, actor, AuditAction.Search, "success", channel, "Alert", null, permit.Mode, $"alerts listed: {record.Count()}"), ct);
+            shown.AddRange(record.Select(r => new AlertView(r.Alert.Id, r.Alert.RecordId, r.Alert.Kind, $"{r.Given} {r.Family}", r.BirthDate, r.Alert.OrganizationId is { } o && names.TryGetValue(o, out var n) ? n : null, r.Alert.DocumentId, r.Alert.CreatedAt)));
+        }
+
+        await guard.AuditAsync(new AuditItem(null, actor, AuditAction.Search, "success", channel, "Alert", null, permit.Mode, $"alerts shown: {shown.Count}"), ct);
+        return shown.OrderByDescending(a => a.CreatedAt).ToList();
+    }
+
+    /// <summary>The recipient acknowledges an alert; someone else's, or an unknown one, is 404.</summary>
+    public async Task AcknowledgeAsync(string alertId, Actor actor, string channel, CancellationToken ct)
+    {
+        var alert = actor.Kind == ActorKind.Professional
+            ? await db.ProfessionalAlerts.AsNoTracking().FirstOrDefaultAsync(a => a.RecipientId == actor.Id && a.Id == alertId, ct)
+            : null;
+        if (alert is null)
+        {
+            await guard.AuditAsync(new AuditItem(null, actor, AuditAction.Update, AuditOutcomes.NotFound, channel, "Alert", alertId.Length > 64 ? alertId[..64] : alertId, Detail: "no such alert"), ct);
+            throw DmpException.NotFound($"no alert {alertId} for you");
+        }
+
+        if (alert.AcknowledgedAt is not null)
+        {
+            return;
+        }
+
+        db.ChangeTracker.Clear();
+        await using var scope = await gate.EnterAsync(db, alert.RecordId, ct);
+        var now = time.GetUtcNow();
+        await db.ProfessionalAlerts.Where(a => a.RecordId == alert.RecordId && a.Id == alert.Id && a.AcknowledgedAt == null)
+            .ExecuteUpdateAsync(u => u.SetProperty(a => a.AcknowledgedAt, now), ct);
+        await audit.AppendAsync(db, new AuditItem(alert.RecordId, actor, AuditAction.Update, "success", channel, "Alert", alert.Id, Detail: "acknowledged"), ct);
+        await db.SaveChangesAsync(ct);
+        await scope.CommitAsync(ct);
+        db.ChangeTracker.Clear();
+    }
+
+    /// <summary>Alerts waiting to be e-mailed (recipients with an address).</summary>
+    public async Task<IReadOnlyList<AlertMail>> PendingMailAsync(int max, CancellationToken ct)
+    {
+        var rows = await db.ProfessionalAlerts.AsNoTracking().Where(a => a.EmailStatus == "pending").OrderBy(a => a.CreatedAt).Take(max)
+            .Join(db.Professionals, a => a.RecipientId, p => p.Id, (a, p) => new { Alert = a, p.Email })
+            .Join(db.Patients, x => x.Alert.RecordId, p => p.RecordId, (x, p) => new { x.Alert, x.Email, p.Family, p.Given })
+            .ToListAsync(ct);
+        var organizations = rows.Select(r => r.Alert.OrganizationId).OfType<string>().Distinct().ToList();
+        var names = await db.Organizations.AsNoTracking().Where(o => organizations.Contains(o.Id)).ToDictionaryAsync(o => o.Id, o => o.Name, ct);
+        return rows.Where(r => r.Email is not null).Select(r => new AlertMail(r.Alert.RecordId, r.Alert.Id, r.Alert.Kind, r.Email!, $"{r.Given} {r.Family}", r.Alert.OrganizationId is { } o && names.TryGetValue(o, out var n) ? n : null)).ToList();
+    }
+
+    /// <summary>Marks an alert e-mailed (after the SMTP server accepted it: at least once), in the record's trail.</summary>
+    public async Task MarkMailedAsync(AlertMail mail, CancellationToken ct)
+    {
+        await db.ProfessionalAlerts.Where(a => a.RecordId == mail.RecordId && a.Id == mail.Id).ExecuteUpdateAsync(u => u.SetProperty(a => a.EmailStatus, "sent"), ct);
+        await guard.AuditAsync(new AuditItem(mail.RecordId, Actor.Operator, AuditAction.Notify, "success", Channels.Messaging, "Alert", mail.Id, Detail: "alert sent by e-mail"), ct);
+    }
+}

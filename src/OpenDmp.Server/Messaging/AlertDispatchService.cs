@@ -1,0 +1,121 @@
+using MimeKit;
+using OpenDmp.Core.Alerts;
+using OpenDmp.Core.Messaging;
+
+namespace OpenDmp.Server.Messaging;
+
+/// <summary>
+/// Runs the alert dispatcher (events → alerts for professionals, decided by the policy) as soon as a
+/// filing wakes it and at least every Alerts:DispatchSeconds (0 disables), on one instance at a
+/// time (lease "alerts"), then e-mails the new alerts to recipients who have an address (when
+/// messaging is enabled). The e-mail names the patient and the establishment of an emergency
+/// admission; a result alert says only that a result needs attention, with the link to open it.
+/// </summary>
+public sealed partial class AlertDispatchService(IServiceProvider services, AlertOptions options, AlertSignal signal, MessagingOptions messaging, OpenDmp.Core.Fhir.ServerOptions server, OpenDmp.Core.Storage.JobLeader leader, ILogger<AlertDispatchService> logger) : BackgroundService
+{
+    private const int MailBatch = 100;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (options.DispatchSeconds <= 0)
+        {
+            return;
+        }
+
+        var period = TimeSpan.FromSeconds(options.DispatchSeconds);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await using var lease = await leader.TryAcquireAsync("alerts", stoppingToken);
+                if (lease is not null)
+                {
+                    await RoundAsync(stoppingToken);
+                }
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                LogFailed(logger, ex.GetType().Name, ex);
+            }
+
+            await signal.WaitAsync(period, stoppingToken);
+        }
+    }
+
+    /// <summary>One round: dispatch the pending events (a burst is drained batch by batch), then e-mail what waits.</summary>
+    public async Task RoundAsync(CancellationToken ct)
+    {
+        int processed;
+        do
+        {
+            using var scope = services.CreateScope();
+            processed = await scope.ServiceProvider.GetRequiredService<AlertService>().DispatchAsync(ct);
+        }
+        while (processed == AlertService.BatchSize && !ct.IsCancellationRequested);
+
+        if (messaging.Enabled)
+        {
+            await MailAsync(ct);
+        }
+    }
+
+    private async Task MailAsync(CancellationToken ct)
+    {
+        using var scope = services.CreateScope();
+        var alerts = scope.ServiceProvider.GetRequiredService<AlertService>();
+        var pending = await alerts.PendingMailAsync(MailBatch, ct);
+        if (pending.Count == 0)
+        {
+            return;
+        }
+
+        using var smtp = await MailConnections.ConnectSmtpAsync(messaging.Smtp, ct);
+        foreach (var alert in pending)
+        {
+            var message = Compose(alert);
+            await smtp.SendAsync(message, MailboxAddress.Parse(messaging.DepositAddress), message.To.Mailboxes, ct);
+            await alerts.MarkMailedAsync(alert, ct);
+        }
+
+        await smtp.DisconnectAsync(true, ct);
+        LogSent(logger, pending.Count);
+    }
+
+    /// <summary>The alert e-mail: French, then the same in English, each paragraph in one language.</summary>
+    private MimeMessage Compose(AlertMail alert)
+    {
+        var link = (server.PublicBaseUrl?.TrimEnd('/') ?? string.Empty) + "/pro";
+        var message = new MimeMessage();
+        message.From.Add(new MailboxAddress("OpenDMP — alertes", messaging.DepositAddress));
+        message.To.Add(MailboxAddress.Parse(alert.Email));
+        message.MessageId = MimeKit.Utils.MimeUtils.GenerateMessageId("opendmp.alerts");
+        message.Headers.Add("Auto-Submitted", "auto-generated");
+        string text;
+        if (alert.Kind == AlertService.EmergencyAdmission)
+        {
+            var where = alert.OrganizationName ?? "un établissement de santé";
+            message.Subject = "OpenDMP : admission aux urgences de votre patient";
+            text = $"Votre patient(e) {alert.PatientName} a été admis(e) aux urgences ({where}).\r\n"
+                + $"Consultez l'alerte dans votre espace professionnel : {link}\r\n\r\n"
+                + $"Your patient {alert.PatientName} was admitted to an emergency department ({alert.OrganizationName ?? "a health establishment"}).\r\n"
+                + $"See the alert in your professional space: {link}\r\n";
+        }
+        else
+        {
+            message.Subject = "OpenDMP : un résultat demande votre attention";
+            text = $"Un résultat demande votre attention. Ouvrez-le dans votre espace professionnel : {link}\r\n\r\n"
+                + $"A result needs your attention. Open it in your professional space: {link}\r\n";
+        }
+
+        var body = new TextPart("plain") { Text = text };
+        body.ContentType.Charset = "utf-8";
+        message.Body = body;
+        return message;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Count} alert(s) sent by e-mail")]
+    private static partial void LogSent(ILogger logger, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Alert dispatch failed ({ExceptionType}); retrying later")]
+    private static partial void LogFailed(ILogger logger, string exceptionType, Exception ex);
+}
