@@ -215,7 +215,9 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
                         Id = Ids.New(),
                         Kind = "first-access",
                         DedupKey = "first:" + actor.Id,
-                        Text = $"{actor.Display} a accédé pour la première fois à votre dossier ({decision.Reason}). / {actor.Display} accessed your record for the first time ({decision.Reason}).",
+                        Text = $"{actor.Display} a accédé pour la première fois à votre dossier.",
+                        ActorDisplay = actor.Display,
+                        Mode = decision.Mode,
                         ProfessionalId = actor.Id,
                         CreatedAt = now,
                         Status = "pending",
@@ -254,8 +256,10 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
         Kind = "emergency-access",
         DedupKey = "emergency:" + grantId,
         Text = mode == "centre-15"
-            ? $"{actor.Display} (régulation SAMU, centre 15) a accédé à votre dossier. / {actor.Display} (SAMU regulation, centre 15) accessed your record."
-            : $"{actor.Display} a accédé à votre dossier en urgence (bris de glace). / {actor.Display} accessed your record in an emergency (break-glass).",
+            ? $"{actor.Display} (régulation SAMU, centre 15) a accédé à votre dossier."
+            : $"{actor.Display} a accédé à votre dossier en urgence (bris de glace).",
+        ActorDisplay = actor.Display,
+        Mode = mode,
         ProfessionalId = actor.Id,
         CreatedAt = now,
         Status = "pending",

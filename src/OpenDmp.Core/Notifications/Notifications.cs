@@ -16,7 +16,16 @@ public sealed class PatientNotification
     public required string Kind { get; set; }
     /// <summary>One notification per event: "emergency:{grant}", "first:{professional}".</summary>
     public required string DedupKey { get; set; }
+    /// <summary>
+    /// The French text as written when the notification was created (kept for notifications older
+    /// than <see cref="ActorDisplay"/>); readers render the event in the reader's language from
+    /// Kind, ActorDisplay and Mode.
+    /// </summary>
     public required string Text { get; set; }
+    /// <summary>Who accessed, as the directory names them.</summary>
+    public string? ActorDisplay { get; set; }
+    /// <summary>The access mode (alleged, treating-physician, care-team, break-glass, centre-15…).</summary>
+    public string? Mode { get; set; }
     public string? ProfessionalId { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
     /// <summary>pending (not yet delivered), sent.</summary>

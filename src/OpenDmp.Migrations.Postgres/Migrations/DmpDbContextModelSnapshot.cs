@@ -1145,6 +1145,10 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                         .HasColumnType("text")
                         .HasColumnName("id");
 
+                    b.Property<string>("ActorDisplay")
+                        .HasColumnType("text")
+                        .HasColumnName("actor_display");
+
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("created_at");
@@ -1158,6 +1162,10 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                         .IsRequired()
                         .HasColumnType("text")
                         .HasColumnName("kind");
+
+                    b.Property<string>("Mode")
+                        .HasColumnType("text")
+                        .HasColumnName("mode");
 
                     b.Property<string>("ProfessionalId")
                         .HasColumnType("text")

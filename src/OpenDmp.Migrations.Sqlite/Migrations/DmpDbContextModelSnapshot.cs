@@ -1138,6 +1138,10 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                         .HasColumnType("TEXT")
                         .HasColumnName("id");
 
+                    b.Property<string>("ActorDisplay")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("actor_display");
+
                     b.Property<long>("CreatedAt")
                         .HasColumnType("INTEGER")
                         .HasColumnName("created_at");
@@ -1151,6 +1155,10 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                         .IsRequired()
                         .HasColumnType("TEXT")
                         .HasColumnName("kind");
+
+                    b.Property<string>("Mode")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("mode");
 
                     b.Property<string>("ProfessionalId")
                         .HasColumnType("TEXT")

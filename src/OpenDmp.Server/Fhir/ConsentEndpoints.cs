@@ -150,7 +150,10 @@ public static class ConsentEndpoints
         {
             var patient = ctx.Request.Query["patient"].ToString();
             var items = await s.NotificationsAsync(patient.Length == 0 ? ctx.Actor().OwnRecordId ?? string.Empty : patient, ctx.Actor(), Channels.Api, ctx.RequestAborted);
-            var hits = items.Select(n => new SearchHit("Communication", n.Id, FhirJson.Serialize(ToCommunication(n)))).ToList();
+            // Each notification in one language: English when the client prefers it, French otherwise.
+            var english = ctx.Request.GetTypedHeaders().AcceptLanguage.OrderByDescending(l => l.Quality ?? 1).FirstOrDefault()?.Value.Value?.StartsWith("en", StringComparison.OrdinalIgnoreCase) == true;
+            var culture = System.Globalization.CultureInfo.GetCultureInfo(english ? "en" : "fr-FR");
+            var hits = items.Select(n => new SearchHit("Communication", n.Id, FhirJson.Serialize(ToCommunication(n, culture)))).ToList();
             return FhirResults.SearchSet(new SearchPage(hits, 0, hits.Count, false, hits.Count), ctx.Request);
         }).WithMetadata(new DmpEndpoint(Requirement.Patient, AuditAction.Search));
         return fhir;
@@ -216,15 +219,16 @@ public static class ConsentEndpoints
         return consent;
     }
 
-    private static Communication ToCommunication(PatientNotification n) => new()
+    private static Communication ToCommunication(PatientNotification n, System.Globalization.CultureInfo culture) => new()
     {
         Id = n.Id,
+        Language = n.ActorDisplay is null ? null : culture.TwoLetterISOLanguageName,
         Status = n.Status == "sent" ? EventStatus.Completed : EventStatus.InProgress,
         Category = [new CodeableConcept("urn:opendmp:notification", n.Kind)],
         Subject = new ResourceReference("Patient/" + n.RecordId),
         SentElement = new FhirDateTime(n.CreatedAt),
         Sender = n.ProfessionalId is null ? null : new ResourceReference("Practitioner/" + n.ProfessionalId),
-        Payload = [new Communication.PayloadComponent { Content = new FhirString(n.Text) }],
+        Payload = [new Communication.PayloadComponent { Content = new FhirString(OpenDmp.Server.Portal.Ui.Notification(n, culture)) }],
     };
 
     private static async Task<Parameters> ParametersAsync(HttpContext ctx, DocumentOptions options)

@@ -79,15 +79,16 @@ public sealed partial class NotificationMailService(IServiceProvider services, M
             var message = new MimeMessage();
             message.From.Add(new MailboxAddress("OpenDMP — mon dossier", options.DepositAddress));
             message.To.Add(MailboxAddress.Parse(item.Email!));
-            message.Subject = item.Notification.Kind == "emergency-access"
-                ? "OpenDMP : accès en urgence à votre dossier / emergency access to your record"
-                : "OpenDMP : un nouveau professionnel a consulté votre dossier / a new professional accessed your record";
+            // French first, then English: each paragraph in one language.
+            var fr = System.Globalization.CultureInfo.GetCultureInfo("fr-FR");
+            var en = System.Globalization.CultureInfo.GetCultureInfo("en");
+            message.Subject = Portal.Ui.Resources.GetString(item.Notification.Kind == "emergency-access" ? "notification.subject.emergency" : "notification.subject.first", fr) ?? "OpenDMP";
             message.MessageId = MimeKit.Utils.MimeUtils.GenerateMessageId("opendmp.notifications");
             message.Headers.Add("Auto-Submitted", "auto-generated");
             var body = new TextPart("plain")
             {
-                Text = item.Notification.Text + "\r\n\r\nVous pouvez consulter l'historique des accès et gérer vos autorisations dans votre espace patient.\r\n"
-                    + "You can read the access history and manage your authorisations in your patient space.\r\n",
+                Text = Portal.Ui.Notification(item.Notification, fr) + "\r\n" + Portal.Ui.Resources.GetString("notification.footer", fr) + "\r\n\r\n"
+                    + Portal.Ui.Notification(item.Notification, en) + "\r\n" + Portal.Ui.Resources.GetString("notification.footer", en) + "\r\n",
             };
             body.ContentType.Charset = "utf-8";
             message.Body = body;

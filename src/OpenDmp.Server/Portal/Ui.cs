@@ -25,5 +25,23 @@ public static class Ui
 
     public static string Date(DateTimeOffset? d) => d is null ? "—" : d.Value.ToLocalTime().ToString(English ? "yyyy-MM-dd" : "dd/MM/yyyy", CultureInfo.InvariantCulture);
 
+    /// <summary>
+    /// A patient notification in one language (the reader's by default): rendered from the event's
+    /// kind, who accessed and how; a notification stored before those were kept shows its stored text.
+    /// </summary>
+    public static string Notification(OpenDmp.Core.Notifications.PatientNotification n, CultureInfo? culture = null)
+    {
+        culture ??= CultureInfo.CurrentUICulture;
+        if (n.ActorDisplay is null)
+        {
+            return n.Text;
+        }
+
+        string Text(string key) => Resources.GetString(key, culture) ?? key;
+        var mode = n.Mode is null ? string.Empty : Resources.GetString("mode." + n.Mode, culture) ?? n.Mode;
+        var key = n.Kind == "emergency-access" ? (n.Mode == "centre-15" ? "notification.centre-15" : "notification.break-glass") : "notification.first-access";
+        return string.Format(culture, Text(key), n.ActorDisplay, mode);
+    }
+
     public static string DateTime(DateTimeOffset? d) => d is null ? "—" : d.Value.ToLocalTime().ToString(English ? "yyyy-MM-dd HH:mm" : "dd/MM/yyyy HH:mm", CultureInfo.InvariantCulture);
 }

@@ -167,6 +167,11 @@ public abstract class MessagingTests : ServerTestBase
         Assert.Contains("urgence", mail.Subject, StringComparison.Ordinal);
         Assert.Contains("Urgences", mail.TextBody, StringComparison.Ordinal);
         Assert.DoesNotContain("inconscient", mail.TextBody, StringComparison.Ordinal);
+        // French, then English: each line in one language.
+        var lines = mail.TextBody.Split('\n').Select(l => l.TrimEnd('\r')).ToList();
+        Assert.Contains(lines, l => l.EndsWith("a accédé à votre dossier en urgence (bris de glace).", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.EndsWith("accessed your record in an emergency (break-glass).", StringComparison.Ordinal));
+        Assert.DoesNotContain(lines, l => l.Contains(" / ", StringComparison.Ordinal));
         await Wait.UntilAsync(async () => await Server.WithScopeAsync(sp => sp.GetRequiredService<DmpDbContext>().Notifications.AsNoTracking().AllAsync(n => n.RecordId != patient.Id || n.Status == "sent")));
         // The delivery is in the record's trail.
         Assert.True(await Server.WithScopeAsync(sp => sp.GetRequiredService<DmpDbContext>().AuditEntries.AsNoTracking()

@@ -130,6 +130,16 @@ public abstract class TrustServicesTests(IStorageUnderTest storage) : ServerTest
         var first = notes.Entry.Select(e => (Communication)e.Resource).Where(c => c.Category[0].Coding[0].Code == "first-access").ToList();
         Assert.Contains(first, c => c.Sender.Reference == "Practitioner/" + cardio.Id);
         Assert.Single(first, c => c.Sender.Reference == "Practitioner/" + cardio.Id);
+
+        // Each notification in one language: French by default, English when asked — never both.
+        var french = ((FhirString)first.Single(c => c.Sender.Reference == "Practitioner/" + cardio.Id).Payload[0].Content).Value;
+        Assert.Equal($"{cardio.Display} a accédé pour la première fois à votre dossier (Consentement du patient).", french);
+        using var inEnglish = new HttpRequestMessage(HttpMethod.Get, "/fhir/Communication");
+        inEnglish.Headers.AcceptLanguage.ParseAdd("en-GB,en;q=0.9,fr;q=0.5");
+        using var englishResponse = await patientHttp.SendAsync(inEnglish);
+        var english = (await FhirAssert.BundleAsync(englishResponse)).Entry.Select(e => (Communication)e.Resource).Single(c => c.Category[0].Coding[0].Code == "first-access" && c.Sender.Reference == "Practitioner/" + cardio.Id);
+        Assert.Equal("en", english.Language);
+        Assert.Equal($"{cardio.Display} accessed your record for the first time (Patient's consent).", ((FhirString)english.Payload[0].Content).Value);
     }
 
     [Fact]
