@@ -353,6 +353,13 @@ try
         var (hwm2, _) = BenchSupport.Memory(server.Id);
         Console.WriteLine($"server memory after the large transactions: peak RSS (VmHWM) {hwm2 / 1024.0:F0} MB");
     }
+
+    // Issue 15: the alert pipeline's cost on ingest and its event-to-alert delay.
+    if (opts.Alerts > 0)
+    {
+        await AlertBench.RunAsync(http, gpRpps, patients, opts.Alerts, opts.AlertShare, opts.Clients, () => new ServiceCollection().AddLogging().AddOpenDmpCore(config, data).BuildServiceProvider());
+    }
+
     if (failures > 0)
     {
         Environment.ExitCode = 1;
@@ -470,12 +477,12 @@ internal static partial class Program
     private static readonly string PharmacistRpps = Rpps.WithCheckDigit("1000000002");
 }
 
-internal sealed record BenchOptions(string? Postgres, int Documents, int Patients, int TargetDocuments, int DocumentBytes, int Clients, int SearchRequests, int LargeTransactions, bool Keep, bool SummaryOnly = false, int WarmupSeconds = 0, int MeasureAt = 0)
+internal sealed record BenchOptions(string? Postgres, int Documents, int Patients, int TargetDocuments, int DocumentBytes, int Clients, int SearchRequests, int LargeTransactions, bool Keep, bool SummaryOnly = false, int WarmupSeconds = 0, int MeasureAt = 0, int Alerts = 0, double AlertShare = 1)
 {
     public static BenchOptions Parse(string[] args)
     {
         string? Get(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
         int Int(string name, int d) => Get(name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : d;
-        return new BenchOptions(Get("--postgres"), Int("--documents", 100_000), Int("--patients", 1_000), Int("--target-documents", 500), Int("--document-bytes", 10 * 1024), Int("--clients", 8), Int("--search-requests", 2_000), Int("--large-transactions", 5), args.Contains("--keep"), args.Contains("--summary-only"), Int("--warmup-seconds", 60), Int("--measure-at", 0));
+        return new BenchOptions(Get("--postgres"), Int("--documents", 100_000), Int("--patients", 1_000), Int("--target-documents", 500), Int("--document-bytes", 10 * 1024), Int("--clients", 8), Int("--search-requests", 2_000), Int("--large-transactions", 5), args.Contains("--keep"), args.Contains("--summary-only"), Int("--warmup-seconds", 60), Int("--measure-at", 0), Int("--alerts", 0), Get("--alert-share") is { } share ? double.Parse(share, CultureInfo.InvariantCulture) : 1);
     }
 }

@@ -3,7 +3,6 @@ using OpenDmp.Core.Access;
 using OpenDmp.Core.Audit;
 using OpenDmp.Core.Clinical;
 using OpenDmp.Core.Common;
-using OpenDmp.Core.Documents;
 using OpenDmp.Core.Storage;
 
 namespace OpenDmp.Core.Alerts;
@@ -87,65 +86,73 @@ public sealed class AlertService(DmpDbContext db, RecordGuard guard, WriteGate g
         return added;
     }
 
-    /// <summary>Turns up to <see cref="BatchSize"/> pending events into alerts, record by record; returns how many events were taken.</summary>
-    public async Task<int> DispatchAsync(CancellationToken ct)
-    {
-        var events = await db.RecordEvents.AsNoTracking().Where(e => e.ProcessedAt == null).OrderBy(e => e.CreatedAt).Take(BatchSize).ToListAsync(ct);
-        foreach (var record in events.GroupBy(e => e.RecordId, StringComparer.Ordinal))
-        {
-            await DispatchRecordAsync(record.Key, record.ToList(), ct);
-        }
+    /// <summary>The oldest pending events, up to <see cref="BatchSize"/>.</summary>
+    public Task<List<RecordEvent>> PendingEventsAsync(CancellationToken ct) =>
+        db.RecordEvents.AsNoTracking().Where(e => e.ProcessedAt == null).OrderBy(e => e.CreatedAt).Take(BatchSize).ToListAsync(ct);
 
-        return events.Count;
-    }
-
-    private async Task<int> DispatchRecordAsync(string recordId, List<RecordEvent> events, CancellationToken ct)
+    /// <summary>
+    /// One record's pending events → alerts, in one transaction under the record's gate; events
+    /// another round processed meanwhile are skipped. Records are independent: callers may run
+    /// several at once, each with its own scope.
+    /// </summary>
+    public async Task<int> DispatchRecordAsync(string recordId, List<RecordEvent> events, CancellationToken ct)
     {
         var alerts = new List<ProfessionalAlert>();
         var facts = await guard.FactsAsync(recordId, ct);
         var now = time.GetUtcNow();
-        foreach (var ev in facts is null ? [] : events)
+        if (facts is not null)
         {
-            DocumentFacts? document = null;
-            if (ev.Kind == Result)
+            // Per record, once: the documents' policy facts (not their stored resources), the
+            // recipients, and each recipient's facts for the policy.
+            var documentIds = events.Select(e => e.DocumentId).OfType<string>().Distinct().ToList();
+            var documents = (await db.Documents.AsNoTracking()
+                .Where(x => x.RecordId == recordId && documentIds.Contains(x.Id) && !x.Erased && x.Status == "current")
+                .Select(x => new { x.Id, x.AuthorProfessionalId, x.SubmitterId, x.ClassCode, x.TypeCode, x.Masked, x.HiddenFromPatient, x.Draft, x.HiddenFromRepresentatives, x.PrescriberId })
+                .ToListAsync(ct))
+                .ToDictionary(x => x.Id, x => new DocumentFacts(x.Id, x.AuthorProfessionalId, x.SubmitterId, x.ClassCode, x.TypeCode, x.Masked, x.HiddenFromPatient, x.Draft, x.HiddenFromRepresentatives, x.PrescriberId), StringComparer.Ordinal);
+            var recipients = await RecipientsAsync(facts, events.Select(e => e.PrescriberRpps).OfType<string>().Distinct().ToList(), ct);
+            var completed = new Dictionary<string, AccessRequest>(StringComparer.Ordinal);
+            foreach (var r in recipients)
             {
-                if (ev.DocumentId is null)
-                {
-                    document = ResultIntake.BiologyResult;
-                }
-                else if (await db.Documents.AsNoTracking().FirstOrDefaultAsync(x => x.RecordId == recordId && x.Id == ev.DocumentId && !x.Erased && x.Status == "current", ct) is { } d)
-                {
-                    document = DocumentResources.Facts(d);
-                }
-
-                // Erased or replaced meanwhile, or masked by the patient: an alert pushes what the patient
-                // wished kept quiet, so a masked document alerts no one (whoever may still open it).
-                if (document is null || document.Masked)
-                {
-                    continue;
-                }
+                completed[r.Actor.Id] = await guard.CompleteAsync(new AccessRequest(r.Actor, AccessAction.SearchRecord, facts), ct);
             }
 
-            foreach (var recipient in await RecipientsAsync(facts!, ev, ct))
+            foreach (var ev in events)
             {
-                var request = await guard.CompleteAsync(new AccessRequest(recipient.Actor, document is null ? AccessAction.SearchRecord : AccessAction.ReadDocument, facts, document), ct);
-                if (!AccessPolicy.Decide(request).Permitted)
+                DocumentFacts? document = null;
+                if (ev.Kind == Result)
                 {
-                    continue;
+                    document = ev.DocumentId is null ? ResultIntake.BiologyResult : documents.GetValueOrDefault(ev.DocumentId);
+
+                    // Erased or replaced meanwhile, or masked by the patient: an alert pushes what the patient
+                    // wished kept quiet, so a masked document alerts no one (whoever may still open it).
+                    if (document is null || document.Masked)
+                    {
+                        continue;
+                    }
                 }
 
-                alerts.Add(new ProfessionalAlert
+                foreach (var recipient in recipients.Where(r => r.Treating || (ev.PrescriberRpps is not null && r.Rpps == ev.PrescriberRpps)))
                 {
-                    RecordId = recordId,
-                    Id = Ids.New(),
-                    RecipientId = recipient.Actor.Id,
-                    Kind = ev.Kind,
-                    EventId = ev.Id,
-                    OrganizationId = ev.OrganizationId,
-                    DocumentId = ev.DocumentId,
-                    CreatedAt = now,
-                    EmailStatus = recipient.Email is null ? "no-address" : "pending",
-                });
+                    var request = completed[recipient.Actor.Id] with { Action = document is null ? AccessAction.SearchRecord : AccessAction.ReadDocument, Document = document };
+                    if (!AccessPolicy.Decide(request).Permitted)
+                    {
+                        continue;
+                    }
+
+                    alerts.Add(new ProfessionalAlert
+                    {
+                        RecordId = recordId,
+                        Id = Ids.New(),
+                        RecipientId = recipient.Actor.Id,
+                        Kind = ev.Kind,
+                        EventId = ev.Id,
+                        OrganizationId = ev.OrganizationId,
+                        DocumentId = ev.DocumentId,
+                        CreatedAt = now,
+                        EmailStatus = recipient.Email is null ? "no-address" : "pending",
+                    });
+                }
             }
         }
 
@@ -179,20 +186,17 @@ public sealed class AlertService(DmpDbContext db, RecordGuard guard, WriteGate g
         return written;
     }
 
-    private async Task<List<(Actor Actor, string? Email)>> RecipientsAsync(RecordFacts facts, RecordEvent ev, CancellationToken ct)
-    {
-        var wanted = new List<string>();
-        if (facts.TreatingPhysicianId is { } treating)
-        {
-            wanted.Add(treating);
-        }
+    private sealed record Recipient(Actor Actor, string? Email, string? Rpps, bool Treating);
 
-        var rpps = ev.PrescriberRpps;
+    /// <summary>The record's treating physician and the named prescribers, active in the directory.</summary>
+    private async Task<List<Recipient>> RecipientsAsync(RecordFacts facts, List<string> prescribers, CancellationToken ct)
+    {
+        var treating = facts.TreatingPhysicianId;
         var pros = await db.Professionals.AsNoTracking()
-            .Where(p => p.DeactivatedAt == null && (wanted.Contains(p.Id) || (rpps != null && p.Rpps == rpps)))
-            .Select(p => new { p.Id, p.Prefix, p.Given, p.Family, p.ProfessionCode, p.Email })
+            .Where(p => p.DeactivatedAt == null && ((treating != null && p.Id == treating) || (p.Rpps != null && prescribers.Contains(p.Rpps))))
+            .Select(p => new { p.Id, p.Given, p.Family, p.ProfessionCode, p.Email, p.Rpps })
             .ToListAsync(ct);
-        return pros.Select(p => (new Actor(ActorKind.Professional, p.Id, $"{p.Given} {p.Family}", p.ProfessionCode), p.Email)).ToList();
+        return pros.Select(p => new Recipient(new Actor(ActorKind.Professional, p.Id, $"{p.Given} {p.Family}", p.ProfessionCode), p.Email, p.Rpps, p.Id == treating)).ToList();
     }
 
     /// <summary>

@@ -15,6 +15,9 @@ public sealed partial class AlertDispatchService(IServiceProvider services, Aler
 {
     private const int MailBatch = 100;
 
+    /// <summary>Records dispatched at once (each a few round trips and one commit).</summary>
+    private const int Parallelism = 4;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (options.DispatchSeconds <= 0)
@@ -27,31 +30,58 @@ public sealed partial class AlertDispatchService(IServiceProvider services, Aler
         {
             try
             {
+                // The lease is held while leading (not taken per round: a wake per filing would open a
+                // connection each time); it is checked at most once a second.
                 await using var lease = await leader.TryAcquireAsync("alerts", stoppingToken);
-                if (lease is not null)
+                if (lease is null)
+                {
+                    await Task.Delay(period, stoppingToken);
+                    continue;
+                }
+
+                var checkedAt = System.Diagnostics.Stopwatch.StartNew();
+                while (true)
                 {
                     await RoundAsync(stoppingToken);
+                    await signal.WaitAsync(period, stoppingToken);
+                    if (checkedAt.Elapsed > TimeSpan.FromSeconds(1))
+                    {
+                        if (!await lease.IsHeldAsync(stoppingToken))
+                        {
+                            break;
+                        }
+
+                        checkedAt.Restart();
+                    }
                 }
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
                 LogFailed(logger, ex.GetType().Name, ex);
+                await Task.Delay(period, stoppingToken);
             }
-
-            await signal.WaitAsync(period, stoppingToken);
         }
     }
 
     /// <summary>One round: dispatch the pending events (a burst is drained batch by batch), then e-mail what waits.</summary>
     public async Task RoundAsync(CancellationToken ct)
     {
-        int processed;
+        List<RecordEvent> events;
         do
         {
-            using var scope = services.CreateScope();
-            processed = await scope.ServiceProvider.GetRequiredService<AlertService>().DispatchAsync(ct);
+            using (var scope = services.CreateScope())
+            {
+                events = await scope.ServiceProvider.GetRequiredService<AlertService>().PendingEventsAsync(ct);
+            }
+
+            // Records are independent (each under its own gate, in its own transaction): a few at once.
+            await Parallel.ForEachAsync(events.GroupBy(e => e.RecordId, StringComparer.Ordinal), new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = ct }, async (record, token) =>
+            {
+                using var scope = services.CreateScope();
+                await scope.ServiceProvider.GetRequiredService<AlertService>().DispatchRecordAsync(record.Key, record.ToList(), token);
+            });
         }
-        while (processed == AlertService.BatchSize && !ct.IsCancellationRequested);
+        while (events.Count == AlertService.BatchSize && !ct.IsCancellationRequested);
 
         if (messaging.Enabled)
         {
