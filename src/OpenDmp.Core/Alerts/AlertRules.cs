@@ -27,7 +27,8 @@ public sealed class ResultRule
             return false;
         }
 
-        if (Codes.Count > 0 && !(o.CodeSystem is null or ResultIntake.Loinc && Codes.Contains(o.Code, StringComparer.Ordinal)))
+        var loinc = o.CodeSystem is null || o.CodeSystem == ResultIntake.Loinc;
+        if (Codes.Count > 0 && !(loinc && Codes.Contains(o.Code, StringComparer.Ordinal)))
         {
             return false;
         }
@@ -42,13 +43,10 @@ public sealed class ResultRule
             return false;
         }
 
-        if (Unit is { Length: > 0 } unit && !string.Equals(o.Unit, unit, StringComparison.Ordinal))
+        // A value in another unit is compared once converted; one that cannot be converted does not fire.
+        if (Unit is { Length: > 0 } unit && (o.Unit is null || !Ucum.TryConvert(value, o.Unit, unit, out value)))
         {
-            // A value in another unit is compared once converted; one that cannot be converted does not fire.
-            if (o.Unit is null || !Ucum.TryConvert(value, o.Unit, unit, out value))
-            {
-                return false;
-            }
+            return false;
         }
 
         return (Above is { } above && value > above) || (Below is { } below && value < below);

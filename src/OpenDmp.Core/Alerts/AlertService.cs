@@ -207,28 +207,30 @@ public sealed class AlertService(DmpDbContext db, RecordGuard guard, WriteGate g
     public async Task<IReadOnlyList<AlertView>> InboxAsync(Actor actor, string channel, CancellationToken ct)
     {
         var permit = await guard.RequireAsync(new AccessRequest(actor, AccessAction.FindPatient), AuditAction.Search, "Alert", null, channel, auditPermit: false, ct, "alerts are for professionals");
-        var rows = await db.ProfessionalAlerts.AsNoTracking()
+        var alerts = await db.ProfessionalAlerts.AsNoTracking()
             .Where(a => a.RecipientId == actor.Id && a.AcknowledgedAt == null)
             .OrderByDescending(a => a.CreatedAt).Take(100)
-            .Join(db.Patients, a => a.RecordId, p => p.RecordId, (a, p) => new { Alert = a, p.Family, p.Given, p.BirthDate })
             .ToListAsync(ct);
-        var organizations = rows.Select(r => r.Alert.OrganizationId).OfType<string>().Distinct().ToList();
-        var names = await db.Organizations.AsNoTracking().Where(o => organizations.Contains(o.Id)).ToDictionaryAsync(o => o.Id, o => o.Name, ct);
-        var shown = new List<AlertView>();
-        foreach (var record in rows.GroupBy(r => r.Alert.RecordId, StringComparer.Ordinal))
+        // The patients are named only once the policy let the recipient reach their record.
+        var reachable = new List<string>();
+        foreach (var record in alerts.GroupBy(a => a.RecordId, StringComparer.Ordinal))
         {
             var facts = await guard.FactsAsync(record.Key, ct);
-            if (facts is null || !AccessPolicy.Decide(await guard.CompleteAsync(new AccessRequest(actor, AccessAction.SearchRecord, facts), ct)).Permitted)
+            if (facts is not null && AccessPolicy.Decide(await guard.CompleteAsync(new AccessRequest(actor, AccessAction.SearchRecord, facts), ct)).Permitted)
             {
-                continue;
+                await guard.AuditAsync(new AuditItem(record.Key, actor, AuditAction.Search, "success", channel, "Alert", null, permit.Mode, $"alerts listed: {record.Count()}"), ct);
+                reachable.Add(record.Key);
             }
-
-            await guard.AuditAsync(new AuditItem(record.Key, actor, AuditAction.Search, "success", channel, "Alert", null, permit.Mode, $"alerts listed: {record.Count()}"), ct);
-            shown.AddRange(record.Select(r => new AlertView(r.Alert.Id, r.Alert.RecordId, r.Alert.Kind, $"{r.Given} {r.Family}", r.BirthDate, r.Alert.OrganizationId is { } o && names.TryGetValue(o, out var n) ? n : null, r.Alert.DocumentId, r.Alert.CreatedAt)));
         }
 
+        var patients = await db.Patients.AsNoTracking().Where(p => reachable.Contains(p.RecordId)).ToDictionaryAsync(p => p.RecordId, p => (Name: $"{p.Given} {p.Family}", p.BirthDate), ct);
+        var organizations = alerts.Select(a => a.OrganizationId).OfType<string>().Distinct().ToList();
+        var names = await db.Organizations.AsNoTracking().Where(o => organizations.Contains(o.Id)).ToDictionaryAsync(o => o.Id, o => o.Name, ct);
+        var shown = alerts.Where(a => patients.ContainsKey(a.RecordId))
+            .Select(a => new AlertView(a.Id, a.RecordId, a.Kind, patients[a.RecordId].Name, patients[a.RecordId].BirthDate, a.OrganizationId is { } o && names.TryGetValue(o, out var n) ? n : null, a.DocumentId, a.CreatedAt))
+            .ToList();
         await guard.AuditAsync(new AuditItem(null, actor, AuditAction.Search, "success", channel, "Alert", null, permit.Mode, $"alerts shown: {shown.Count}"), ct);
-        return shown.OrderByDescending(a => a.CreatedAt).ToList();
+        return shown;
     }
 
     /// <summary>The recipient acknowledges an alert; someone else's, or an unknown one, is 404.</summary>

@@ -1,3 +1,4 @@
+using System.Globalization;
 using MimeKit;
 using OpenDmp.Core.Alerts;
 using OpenDmp.Core.Messaging;
@@ -120,23 +121,19 @@ public sealed partial class AlertDispatchService(IServiceProvider services, Aler
         message.To.Add(MailboxAddress.Parse(alert.Email));
         message.MessageId = MimeKit.Utils.MimeUtils.GenerateMessageId("opendmp.alerts");
         message.Headers.Add("Auto-Submitted", "auto-generated");
-        string text;
-        if (alert.Kind == AlertService.EmergencyAdmission)
+        var admission = alert.Kind == AlertService.EmergencyAdmission;
+        string Paragraph(CultureInfo culture)
         {
-            var where = alert.OrganizationName ?? "un établissement de santé";
-            message.Subject = "OpenDMP : admission aux urgences de votre patient";
-            text = $"Votre patient(e) {alert.PatientName} a été admis(e) aux urgences ({where}).\r\n"
-                + $"Consultez l'alerte dans votre espace professionnel : {link}\r\n\r\n"
-                + $"Your patient {alert.PatientName} was admitted to an emergency department ({alert.OrganizationName ?? "a health establishment"}).\r\n"
-                + $"See the alert in your professional space: {link}\r\n";
-        }
-        else
-        {
-            message.Subject = "OpenDMP : un résultat demande votre attention";
-            text = $"Un résultat demande votre attention. Ouvrez-le dans votre espace professionnel : {link}\r\n\r\n"
-                + $"A result needs your attention. Open it in your professional space: {link}\r\n";
+            string T(string key) => Portal.Ui.Resources.GetString(key, culture) ?? key;
+            var what = admission
+                ? string.Format(culture, T("alertmail.admission"), alert.PatientName, alert.OrganizationName ?? T("alerts.establishment"))
+                : T("alertmail.result");
+            return what + "\r\n" + string.Format(culture, T("alertmail.open"), link) + "\r\n";
         }
 
+        var fr = CultureInfo.GetCultureInfo("fr-FR");
+        message.Subject = Portal.Ui.Resources.GetString(admission ? "alertmail.subject.admission" : "alertmail.subject.result", fr) ?? "OpenDMP";
+        var text = Paragraph(fr) + "\r\n" + Paragraph(CultureInfo.GetCultureInfo("en"));
         var body = new TextPart("plain") { Text = text };
         body.ContentType.Charset = "utf-8";
         message.Body = body;

@@ -254,6 +254,25 @@ public abstract class AlertTests : ServerTestBase
         var third = await Server.SubmitAsync(lab, patient, Report(LabReport(prescriber.Rpps, "5.9")));
         await DispatchedAsync(patient.Id);
         Assert.Equal(gp.Id, Assert.Single(await AlertsOfAsync(patient.Id), a => a.DocumentId == third).RecipientId);
+        // A result written alone (POST /fhir/Observation, validated, INR 7.2) alerts the treating
+        // physician too, without a document to open; the same result preliminary does not.
+        Observation Inr(decimal value, ObservationStatus status) => new()
+        {
+            Status = status,
+            Code = new CodeableConcept("http://loinc.org", "6301-6", "INR"),
+            Subject = new ResourceReference(patient.Reference),
+            Effective = new FhirDateTime(DateTimeOffset.UtcNow.AddHours(-1)),
+            Value = new Quantity { Value = value, Unit = "{INR}", Code = "{INR}", System = "http://unitsofmeasure.org" },
+        };
+        foreach (var (value, status) in new[] { (7.2m, ObservationStatus.Preliminary), (7.2m, ObservationStatus.Final) })
+        {
+            using var written = await Server.Http(lab.Certificate).PostAsync("/fhir/Observation", FhirAssert.Json(Inr(value, status)));
+            Assert.True(written.StatusCode == HttpStatusCode.Created, await written.Content.ReadAsStringAsync());
+        }
+
+        await DispatchedAsync(patient.Id);
+        Assert.Equal(gp.Id, Assert.Single(await AlertsOfAsync(patient.Id), a => a.DocumentId is null).RecipientId);
+
         // What was alerted before the block is no longer listed to the prescriber either.
         var prescriberInbox = await Server.WithScopeAsync(sp => sp.GetRequiredService<AlertService>().InboxAsync(new OpenDmp.Core.Common.Actor(OpenDmp.Core.Common.ActorKind.Professional, prescriber.Id, prescriber.Display, "10"), OpenDmp.Core.Common.Channels.Portal, default));
         Assert.Empty(prescriberInbox);

@@ -51,6 +51,11 @@ public sealed class ConfigurationValidationTests
     [InlineData("Telemetry:PrometheusAllowedNetworks", "10.0.0.0/8,intranet", "Telemetry:PrometheusAllowedNetworks: 'intranet' is not a network")]
     [InlineData("Telemetry:TraceSampleRatio", "5", "Telemetry:TraceSampleRatio: must be between 0 and 1")]
     [InlineData("Audit:CheckpointSeconds", "-1", "Audit:CheckpointSeconds: must be 0")]
+    [InlineData("Alerts:DispatchSeconds", "-2", "Alerts:DispatchSeconds: must be 0")]
+    [InlineData("Alerts:ResultRules:0:Treshold", "5", "Alerts:ResultRules:0:Treshold: unknown setting")]
+    [InlineData("Alerts:ResultRules:0:Id", "inr", "Alerts:ResultRules:0: a rule needs Above, Below or Interpretations")]
+    [InlineData("Alerts:ResultRules:0:Above", "5", "Alerts:ResultRules:0:Codes: a threshold applies to named LOINC codes")]
+    [InlineData("Alerts:ResultRules:0:Unit", "mmol/Z", "Alerts:ResultRules:0:Unit: 'mmol/Z' is not a UCUM unit")]
     public void AWrongKeyOrValue_IsReportedByItsName(string key, string value, string expected)
     {
         var problems = Problems((key, value));
