@@ -17,6 +17,12 @@ using OpenDmp.Server.Hosting;
 // (opendmp serve), drives it over HTTPS with mutual TLS, and reports ITI-65 throughput, ITI-67
 // latency percentiles and the server's peak resident memory.
 var opts = BenchOptions.Parse(args);
+if (opts.Peer is not null)
+{
+    await PeerBench.RunAsync(opts.Peer, opts.PeerPid, opts);
+    return;
+}
+
 var data = new DataDirectory(Path.Combine(Path.GetTempPath(), "opendmp-bench-" + Guid.NewGuid().ToString("N")[..8]));
 data.Ensure();
 var overrides = new Dictionary<string, string?>();
@@ -125,58 +131,7 @@ try
     Shuffle(head);
     Shuffle(tail);
 
-    // One ingest pass over a plan of patients (one document each), by opts.Clients clients; stops at
-    // the end of the plan or at the deadline.
-    async Task<(int Count, TimeSpan Elapsed, List<double> Latencies, int Failures)> IngestAsync(List<string> work, TimeSpan? deadline)
-    {
-        var next = -1;
-        var done = 0;
-        var latencies = new List<double>[opts.Clients];
-        var failures = 0;
-        var watch = Stopwatch.StartNew();
-        await Task.WhenAll(Enumerable.Range(0, opts.Clients).Select(async c =>
-        {
-            var lat = latencies[c] = new List<double>(work.Count / opts.Clients + 1);
-            var rnd = new Random(c);
-            var content = new byte[opts.DocumentBytes];
-            // The client must stay cheap (it shares the 2 cores with the server): one bundle is built
-            // with Firely, then each request substitutes the patient, ids, date, content and hash.
-            var templateBundle = SubmissionBuilder.Build("Patient/@PATIENT@", gpRpps, "Claire Martin", [new DocumentToSubmit(content, "application/pdf", "Compte rendu", Date: new DateTimeOffset(2015, 1, 1, 0, 0, 0, TimeSpan.Zero))]);
-            var templateMaster = templateBundle.Entry.Select(e => e.Resource).OfType<Hl7.Fhir.Model.DocumentReference>().Single().MasterIdentifier!.Value!;
-            var templateListId = templateBundle.Entry.Select(e => e.Resource).OfType<Hl7.Fhir.Model.List>().Single().Identifier[0].Value!;
-            var template = FhirJson.Serialize(templateBundle);
-            var templateData = Convert.ToBase64String(content);
-            var templateHash = Convert.ToBase64String(System.Security.Cryptography.SHA1.HashData(content));
-            int i;
-            while ((i = Interlocked.Increment(ref next)) < work.Count && (deadline is null || watch.Elapsed < deadline))
-            {
-                rnd.NextBytes(content);
-                var when = new DateTimeOffset(2015, 1, 1, 0, 0, 0, TimeSpan.Zero).AddMinutes(rnd.Next(0, 5_000_000));
-                var json = new StringBuilder(template)
-                    .Replace("@PATIENT@", work[i])
-                    .Replace(templateMaster, "urn:uuid:" + Guid.NewGuid())
-                    .Replace(templateListId, "urn:uuid:" + Guid.NewGuid())
-                    .Replace(templateData, Convert.ToBase64String(content))
-                    .Replace(templateHash, Convert.ToBase64String(System.Security.Cryptography.SHA1.HashData(content)))
-                    .Replace("2015-01-01T00:00:00+00:00", when.ToString("yyyy-MM-ddTHH:mm:sszzz", CultureInfo.InvariantCulture))
-                    .ToString();
-                using var body = new StringContent(json, Encoding.UTF8, "application/fhir+json");
-                var t = Stopwatch.GetTimestamp();
-                using var response = await http.PostAsync("/fhir", body);
-                lat.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
-                Interlocked.Increment(ref done);
-                if (!response.IsSuccessStatusCode)
-                {
-                    if (Interlocked.Increment(ref failures) < 5)
-                    {
-                        Console.Error.WriteLine($"ITI-65 failed: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
-                    }
-                }
-            }
-        }));
-        watch.Stop();
-        return (done, watch.Elapsed, latencies.SelectMany(x => x).Order().ToList(), failures);
-    }
+    var workload = new Workload(http, opts.Clients, opts.DocumentBytes, gpRpps);
 
     if (opts.WarmupSeconds > 0)
     {
@@ -184,16 +139,16 @@ try
         // paths with their profile (tiered compilation takes about a minute of load on 2 cores).
         // Warm-up documents go to the other patients, not to the target patient.
         var warmPlan = Enumerable.Range(0, 1_000_000).Select(i => patients[1 + (i % (patients.Count - 1))]).ToList();
-        var warm = await IngestAsync(warmPlan, TimeSpan.FromSeconds(opts.WarmupSeconds));
+        var warm = await workload.IngestAsync(warmPlan, TimeSpan.FromSeconds(opts.WarmupSeconds));
         Console.WriteLine($"warm-up (not counted): {warm.Count} documents in {warm.Elapsed.TotalSeconds:F1} s = {warm.Count / warm.Elapsed.TotalSeconds:F0} documents/s; failures {warm.Failures}");
     }
 
-    var (ingested, ingestTime, all, failures) = await IngestAsync(head, null);
+    var (ingested, ingestTime, all, failures) = await workload.IngestAsync(head, null);
     if (tail.Count > 0)
     {
         Console.WriteLine($"ITI-65 ingest of the first {ingested} documents: {ingested / ingestTime.TotalSeconds:F0} documents/s; failures {failures}");
         await MeasureFirstPageAsync($"at {ingested} documents");
-        var rest = await IngestAsync(tail, null);
+        var rest = await workload.IngestAsync(tail, null);
         ingested += rest.Count;
         ingestTime += rest.Elapsed;
         failures += rest.Failures;
@@ -206,39 +161,17 @@ try
     // ITI-67 for the patient with opts.TargetDocuments documents, in a database of opts.Documents.
     async Task MeasureFirstPageAsync(string when)
     {
-        await SearchAsync(firstPage, 200, 1);
-        var one = await SearchAsync(firstPage, opts.SearchRequests, 1);
+        await workload.SearchAsync(firstPage, 200, 1);
+        var one = await workload.SearchAsync(firstPage, opts.SearchRequests, 1);
         Console.WriteLine($"ITI-67 first page (50 of {opts.TargetDocuments}) {when}, 1 client: p50 {BenchSupport.P(one, 50):F2} ms, p95 {BenchSupport.P(one, 95):F2} ms, p99 {BenchSupport.P(one, 99):F2} ms ({one.Count} requests)");
-        var four = await SearchAsync(firstPage, opts.SearchRequests, 4);
+        var four = await workload.SearchAsync(firstPage, opts.SearchRequests, 4);
         Console.WriteLine($"ITI-67 first page {when}, 4 clients: p50 {BenchSupport.P(four, 50):F2} ms, p95 {BenchSupport.P(four, 95):F2} ms, p99 {BenchSupport.P(four, 99):F2} ms ({four.Count} requests)");
     }
 
-    async Task<List<double>> SearchAsync(string query, int requests, int clients)
-    {
-        var results = new List<double>[clients];
-        var n = -1;
-        await Task.WhenAll(Enumerable.Range(0, clients).Select(async c =>
-        {
-            var lat = results[c] = [];
-            while (Interlocked.Increment(ref n) < requests)
-            {
-                var t = Stopwatch.GetTimestamp();
-                using var response = await http.GetAsync(query);
-                var bytes = await response.Content.ReadAsByteArrayAsync();
-                lat.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
-                if (!response.IsSuccessStatusCode)
-                {
-                    throw new InvalidOperationException($"ITI-67 failed: {(int)response.StatusCode} {Encoding.UTF8.GetString(bytes)}");
-                }
-            }
-        }));
-        return results.SelectMany(x => x).Order().ToList();
-    }
-
     await MeasureFirstPageAsync($"at {ingested} documents");
-    var typed = await SearchAsync(firstPage + "&status=current&type=http://loinc.org|11488-4&date=ge2016-01-01", opts.SearchRequests / 2, 1);
+    var typed = await workload.SearchAsync(firstPage + "&status=current&type=http://loinc.org|11488-4&date=ge2016-01-01", opts.SearchRequests / 2, 1);
     Console.WriteLine($"ITI-67 with status+type+date filters, 1 client: p50 {BenchSupport.P(typed, 50):F2} ms, p95 {BenchSupport.P(typed, 95):F2} ms, p99 {BenchSupport.P(typed, 99):F2} ms");
-    var whole = await SearchAsync(firstPage + "&_count=500", Math.Max(50, opts.SearchRequests / 10), 1);
+    var whole = await workload.SearchAsync(firstPage + "&_count=500", Math.Max(50, opts.SearchRequests / 10), 1);
     Console.WriteLine($"ITI-67 all {opts.TargetDocuments} in one page (_count=500), 1 client: p50 {BenchSupport.P(whole, 50):F2} ms, p95 {BenchSupport.P(whole, 95):F2} ms, p99 {BenchSupport.P(whole, 99):F2} ms");
 
     // Leak check by timing: a document one may not see must cost the same as an absent one. A
@@ -266,39 +199,13 @@ try
         }
     }
 
-    var ids = new List<string>();
-    using (var page = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync(firstPage)))
-    {
-        ids.AddRange(page.RootElement.GetProperty("entry").EnumerateArray().Select(e => e.GetProperty("resource").GetProperty("id").GetString()!));
-    }
+    var ids = await workload.IdsAsync(firstPage);
 
     // Audited reads (issue 21): DocumentReference by id, opts.Clients clients, each read decided by
     // the policy and appended durably to the record's audit chain before it is answered.
-    {
-        var reads = Math.Max(2_000, opts.SearchRequests * 2);
-        var n = -1;
-        var latencies = new List<double>[opts.Clients];
-        var watch = Stopwatch.StartNew();
-        await Task.WhenAll(Enumerable.Range(0, opts.Clients).Select(async c =>
-        {
-            var lat = latencies[c] = [];
-            int i;
-            while ((i = Interlocked.Increment(ref n)) < reads)
-            {
-                var t = Stopwatch.GetTimestamp();
-                using var response = await http.GetAsync("/fhir/DocumentReference/" + ids[i % ids.Count]);
-                await response.Content.ReadAsByteArrayAsync();
-                lat.Add(Stopwatch.GetElapsedTime(t).TotalMilliseconds);
-                if (!response.IsSuccessStatusCode)
-                {
-                    throw new InvalidOperationException($"read by id failed: {(int)response.StatusCode}");
-                }
-            }
-        }));
-        watch.Stop();
-        var readLatencies = latencies.SelectMany(x => x).Order().ToList();
-        Console.WriteLine($"DocumentReference read by id (audited), {opts.Clients} clients: {reads / watch.Elapsed.TotalSeconds:F0} reads/s; p50 {BenchSupport.P(readLatencies, 50):F2} ms, p95 {BenchSupport.P(readLatencies, 95):F2} ms, p99 {BenchSupport.P(readLatencies, 99):F2} ms ({reads} reads)");
-    }
+    var reads = Math.Max(2_000, opts.SearchRequests * 2);
+    var (readRate, readLatencies) = await workload.ReadByIdAsync(ids, reads);
+    Console.WriteLine($"DocumentReference read by id (audited), {opts.Clients} clients: {readRate:F0} reads/s; p50 {BenchSupport.P(readLatencies, 50):F2} ms, p95 {BenchSupport.P(readLatencies, 95):F2} ms, p99 {BenchSupport.P(readLatencies, 99):F2} ms ({reads} reads)");
 
     var hiddenTimes = new List<double>();
     var absentTimes = new List<double>();
@@ -477,12 +384,12 @@ internal static partial class Program
     private static readonly string PharmacistRpps = Rpps.WithCheckDigit("1000000002");
 }
 
-internal sealed record BenchOptions(string? Postgres, int Documents, int Patients, int TargetDocuments, int DocumentBytes, int Clients, int SearchRequests, int LargeTransactions, bool Keep, bool SummaryOnly = false, int WarmupSeconds = 0, int MeasureAt = 0, int Alerts = 0, double AlertShare = 1)
+internal sealed record BenchOptions(string? Postgres, int Documents, int Patients, int TargetDocuments, int DocumentBytes, int Clients, int SearchRequests, int LargeTransactions, bool Keep, bool SummaryOnly = false, int WarmupSeconds = 0, int MeasureAt = 0, int Alerts = 0, double AlertShare = 1, string? Peer = null, int PeerPid = 0, int PeerSearchRequests = 10)
 {
     public static BenchOptions Parse(string[] args)
     {
         string? Get(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
         int Int(string name, int d) => Get(name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : d;
-        return new BenchOptions(Get("--postgres"), Int("--documents", 100_000), Int("--patients", 1_000), Int("--target-documents", 500), Int("--document-bytes", 10 * 1024), Int("--clients", 8), Int("--search-requests", 2_000), Int("--large-transactions", 5), args.Contains("--keep"), args.Contains("--summary-only"), Int("--warmup-seconds", 60), Int("--measure-at", 0), Int("--alerts", 0), Get("--alert-share") is { } share ? double.Parse(share, CultureInfo.InvariantCulture) : 1);
+        return new BenchOptions(Get("--postgres"), Int("--documents", 100_000), Int("--patients", 1_000), Int("--target-documents", 500), Int("--document-bytes", 10 * 1024), Int("--clients", 8), Int("--search-requests", 2_000), Int("--large-transactions", 5), args.Contains("--keep"), args.Contains("--summary-only"), Int("--warmup-seconds", 60), Int("--measure-at", 0), Int("--alerts", 0), Get("--alert-share") is { } share ? double.Parse(share, CultureInfo.InvariantCulture) : 1, Get("--peer"), Int("--peer-pid", 0), Int("--peer-search-requests", 10));
     }
 }

@@ -8,35 +8,13 @@ using OpenDmp.Core.Storage;
 namespace OpenDmp.Core.Alerts;
 
 /// <summary>An alert as its recipient sees it: who, where, when — nothing clinical.</summary>
-public sealed record AlertView(string Id, string RecordId, string Kind, string PatientName, DateOnly BirthDate, string? OrganizationName, string? DocumentId, DateTimeOffset CreatedAt);
+public sealed record AlertView(string Id, string RecordId, string Kind, string PatientName, DateOnly BirthDate, string? OrganizationName, string? DocumentId, DateTimeOffset CreatedAt, DateTimeOffset? AcknowledgedAt = null);
 
 /// <summary>An alert waiting to be e-mailed to its recipient.</summary>
 public sealed record AlertMail(string RecordId, string Id, string Kind, string Email, string PatientName, string? OrganizationName);
 
 /// <summary>Wakes the dispatcher as soon as a filing wrote an event (it also runs on its own period).</summary>
-public sealed class AlertSignal : IDisposable
-{
-    private readonly SemaphoreSlim _signal = new(0, 1);
-
-    public void Wake()
-    {
-        if (_signal.CurrentCount == 0)
-        {
-            try
-            {
-                _signal.Release();
-            }
-            catch (SemaphoreFullException)
-            {
-                // Already awake.
-            }
-        }
-    }
-
-    public Task<bool> WaitAsync(TimeSpan timeout, CancellationToken ct) => _signal.WaitAsync(timeout, ct);
-
-    public void Dispose() => _signal.Dispose();
-}
+public sealed class AlertSignal : WakeSignal;
 
 /// <summary>
 /// Professional alerts (mission M8): events written with the changes that cause them (an emergency
@@ -46,7 +24,7 @@ public sealed class AlertSignal : IDisposable
 /// document or the profession × document-type matrix: no alert). Every alert is in the record's
 /// audit trail; an alert names the patient (and the establishment of an admission), never a value.
 /// </summary>
-public sealed class AlertService(DmpDbContext db, RecordGuard guard, WriteGate gate, AuditTrail audit, TimeProvider time)
+public sealed class AlertService(DmpDbContext db, RecordGuard guard, WriteGate gate, AuditTrail audit, TimeProvider time, Subscriptions.SubscriptionFanOut fanOut, Subscriptions.SubscriptionSignal subscriptionSignal)
 {
     public const string EmergencyAdmission = "emergency-admission";
     public const string Result = "result";
@@ -100,24 +78,26 @@ public sealed class AlertService(DmpDbContext db, RecordGuard guard, WriteGate g
         var alerts = new List<ProfessionalAlert>();
         var facts = await guard.FactsAsync(recordId, ct);
         var now = time.GetUtcNow();
+        var documents = new Dictionary<string, DocumentFacts>(StringComparer.Ordinal);
         if (facts is not null)
         {
             // Per record, once: the documents' policy facts (not their stored resources), the
             // recipients, and each recipient's facts for the policy.
             var documentIds = events.Select(e => e.DocumentId).OfType<string>().Distinct().ToList();
-            var documents = (await db.Documents.AsNoTracking()
+            documents = (await db.Documents.AsNoTracking()
                 .Where(x => x.RecordId == recordId && documentIds.Contains(x.Id) && !x.Erased && x.Status == "current")
                 .Select(x => new { x.Id, x.AuthorProfessionalId, x.SubmitterId, x.ClassCode, x.TypeCode, x.Masked, x.HiddenFromPatient, x.Draft, x.HiddenFromRepresentatives, x.PrescriberId })
                 .ToListAsync(ct))
                 .ToDictionary(x => x.Id, x => new DocumentFacts(x.Id, x.AuthorProfessionalId, x.SubmitterId, x.ClassCode, x.TypeCode, x.Masked, x.HiddenFromPatient, x.Draft, x.HiddenFromRepresentatives, x.PrescriberId), StringComparer.Ordinal);
-            var recipients = await RecipientsAsync(facts, events.Select(e => e.PrescriberRpps).OfType<string>().Distinct().ToList(), ct);
+            var alerting = events.Any(e => e.Kind is EmergencyAdmission or Result);
+            var recipients = alerting ? await RecipientsAsync(facts, events.Select(e => e.PrescriberRpps).OfType<string>().Distinct().ToList(), ct) : [];
             var completed = new Dictionary<string, AccessRequest>(StringComparer.Ordinal);
             foreach (var r in recipients)
             {
                 completed[r.Actor.Id] = await guard.CompleteAsync(new AccessRequest(r.Actor, AccessAction.SearchRecord, facts), ct);
             }
 
-            foreach (var ev in events)
+            foreach (var ev in events.Where(e => e.Kind is EmergencyAdmission or Result))
             {
                 DocumentFacts? document = null;
                 if (ev.Kind == Result)
@@ -156,6 +136,9 @@ public sealed class AlertService(DmpDbContext db, RecordGuard guard, WriteGate g
             }
         }
 
+        // Subscriptions (practice software): new documents, dispensings, and the alerts just decided.
+        var matches = facts is null ? [] : await fanOut.MatchAsync(facts, events, documents, alerts, ct);
+
         db.ChangeTracker.Clear();
         await using var scope = await gate.EnterAsync(db, recordId, ct);
         var ids = events.Select(e => e.Id).ToList();
@@ -169,6 +152,7 @@ public sealed class AlertService(DmpDbContext db, RecordGuard guard, WriteGate g
             written++;
         }
 
+        var notified = await fanOut.AppendAsync(recordId, matches.Where(m => still.Contains(m.SourceId)), now, ct);
         foreach (var e in pending)
         {
             e.ProcessedAt = now;
@@ -177,6 +161,11 @@ public sealed class AlertService(DmpDbContext db, RecordGuard guard, WriteGate g
         await db.SaveChangesAsync(ct);
         await scope.CommitAsync(ct);
         db.ChangeTracker.Clear();
+        if (notified > 0)
+        {
+            subscriptionSignal.Wake();
+        }
+
         DmpTelemetry.AlertsCreated.Add(written);
         foreach (var e in pending)
         {
@@ -233,18 +222,39 @@ public sealed class AlertService(DmpDbContext db, RecordGuard guard, WriteGate g
         return shown;
     }
 
-    /// <summary>The recipient acknowledges an alert; someone else's, or an unknown one, is 404.</summary>
-    public async Task AcknowledgeAsync(string alertId, Actor actor, string channel, CancellationToken ct)
+    /// <summary>
+    /// One alert, for its recipient's software (FHIR Communication/[id], the focus of an alert
+    /// subscription's notification): re-decided by the policy (a professional blocked since is refused)
+    /// and audited in the record's chain; someone else's, or an unknown one, is 404.
+    /// </summary>
+    public async Task<AlertView> ReadAsync(string alertId, Actor actor, string channel, CancellationToken ct)
+    {
+        var alert = await OwnAlertAsync(alertId, actor, AuditAction.Read, channel, ct);
+        var facts = await guard.FactsAsync(alert.RecordId, ct);
+        await guard.RequireAsync(new AccessRequest(actor, AccessAction.SearchRecord, facts), AuditAction.Read, "Alert", alert.Id, channel, auditPermit: true, ct);
+        var patient = await db.Patients.AsNoTracking().Where(p => p.RecordId == alert.RecordId).Select(p => new { p.Given, p.Family, p.BirthDate }).FirstAsync(ct);
+        var organization = alert.OrganizationId is null ? null : await db.Organizations.AsNoTracking().Where(o => o.Id == alert.OrganizationId).Select(o => o.Name).FirstOrDefaultAsync(ct);
+        return new AlertView(alert.Id, alert.RecordId, alert.Kind, $"{patient.Given} {patient.Family}", patient.BirthDate, organization, alert.DocumentId, alert.CreatedAt, alert.AcknowledgedAt);
+    }
+
+    private async Task<ProfessionalAlert> OwnAlertAsync(string alertId, Actor actor, AuditAction verb, string channel, CancellationToken ct)
     {
         var alert = actor.Kind == ActorKind.Professional
             ? await db.ProfessionalAlerts.AsNoTracking().FirstOrDefaultAsync(a => a.RecipientId == actor.Id && a.Id == alertId, ct)
             : null;
         if (alert is null)
         {
-            await guard.AuditAsync(new AuditItem(null, actor, AuditAction.Update, AuditOutcomes.NotFound, channel, "Alert", alertId.Length > 64 ? alertId[..64] : alertId, Detail: "no such alert"), ct);
+            await guard.AuditAsync(new AuditItem(null, actor, verb, AuditOutcomes.NotFound, channel, "Alert", alertId.Length > 64 ? alertId[..64] : alertId, Detail: "no such alert"), ct);
             throw DmpException.NotFound($"no alert {alertId} for you");
         }
 
+        return alert;
+    }
+
+    /// <summary>The recipient acknowledges an alert; someone else's, or an unknown one, is 404.</summary>
+    public async Task AcknowledgeAsync(string alertId, Actor actor, string channel, CancellationToken ct)
+    {
+        var alert = await OwnAlertAsync(alertId, actor, AuditAction.Update, channel, ct);
         if (alert.AcknowledgedAt is not null)
         {
             return;

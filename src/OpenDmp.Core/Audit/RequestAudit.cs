@@ -55,7 +55,7 @@ public sealed partial class PatientDataInterceptor : DbCommandInterceptor
     {
         "patients", "patient_identifiers", "records", "documents", "document_links", "submission_sets", "observations",
         "audit_entries", "content_blobs", "grants", "blocked_professionals", "record_accessors", "notifications",
-        "personal_entries", "saved_views", "record_keys", "record_events", "professional_alerts",
+        "personal_entries", "saved_views", "record_keys", "record_events", "professional_alerts", "subscription_events",
     };
 
     private static readonly ConcurrentDictionary<string, bool> Seen = new(StringComparer.Ordinal);

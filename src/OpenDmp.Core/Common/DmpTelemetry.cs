@@ -27,12 +27,16 @@ public static class DmpTelemetry
     /// <summary>Requests answered 503 because the database could not serve (unreachable, failing over).</summary>
     public static readonly Counter<long> DatabaseUnavailable = Meter.CreateCounter<long>("opendmp.db.unavailable", "{request}", "Requests refused because the database could not serve (failover)");
 
-    /// <summary>ITI-65 commits whose acknowledgement was lost, checked on the database afterwards, tagged with what the check found.</summary>
+    /// <summary>Professional alerts written by the dispatcher.</summary>
     public static readonly Counter<long> AlertsCreated = Meter.CreateCounter<long>("opendmp.alerts.created", "{alert}", "Professional alerts created");
 
     /// <summary>From the event's commit to its alerts' commit (the dispatcher's delay).</summary>
     public static readonly Histogram<double> AlertLatency = Meter.CreateHistogram<double>("opendmp.alerts.latency", "ms", "Event to alert");
 
+    /// <summary>Subscription notification attempts, by outcome (delivered, failed).</summary>
+    public static readonly Counter<long> SubscriptionNotifications = Meter.CreateCounter<long>("opendmp.subscriptions.notifications", "{notification}", "Subscription notification attempts");
+
+    /// <summary>ITI-65 commits whose acknowledgement was lost, checked on the database afterwards, tagged with what the check found.</summary>
     public static readonly Counter<long> CommitChecks = Meter.CreateCounter<long>("opendmp.db.commit_checks", "{transaction}", "Commits with a lost acknowledgement, checked afterwards");
 
     static DmpTelemetry()

@@ -18,7 +18,7 @@ namespace OpenDmp.Core.Documents;
 /// replaced documents superseded. All or nothing: the bundle is fully validated before anything is
 /// written, and written in one transaction.
 /// </summary>
-public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, AuditTrail audit, IContentStore store, TimeProvider time, DocumentOptions options, RecordGuard guard, ServerOptions server, TerminologyCatalog terminology, OpenDmp.Core.Clinical.ClinicalIntake intake, Alerts.AlertOptions alertOptions, Alerts.AlertSignal alertSignal)
+public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, AuditTrail audit, IContentStore store, TimeProvider time, DocumentOptions options, RecordGuard guard, ServerOptions server, TerminologyCatalog terminology, OpenDmp.Core.Clinical.ClinicalIntake intake, Alerts.AlertOptions alertOptions, Alerts.AlertSignal alertSignal, Subscriptions.SubscriptionRegistry subscriptions)
 {
     private const string SourceIdExtension = "https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-sourceId";
 
@@ -385,11 +385,37 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
         throw DmpException.Invalid($"the {what} is not a document of this patient's record", where);
     }
 
+    /// <summary>The outbox events subscriptions may want: the new document, and each dispensing it carries.</summary>
+    private int AddSubscriptionEvents(string recordId, NewDocument nd, bool documents, bool dispensings, DateTimeOffset now)
+    {
+        var added = 0;
+        if (documents)
+        {
+            db.RecordEvents.Add(new Alerts.RecordEvent { RecordId = recordId, Id = Ids.New(), Kind = Subscriptions.SubscriptionFanOut.DocumentEvent, SubjectId = nd.Entry.Id, DocumentId = nd.Entry.Id, CreatedAt = now });
+            added++;
+        }
+
+        if (dispensings)
+        {
+            foreach (var c in nd.Clinical.Where(c => c.ResourceType == "MedicationDispense" && c.RequestId is not null))
+            {
+                db.RecordEvents.Add(new Alerts.RecordEvent { RecordId = recordId, Id = Ids.New(), Kind = Subscriptions.SubscriptionFanOut.DispenseEvent, SubjectId = c.Id, DocumentId = nd.Entry.Id, CreatedAt = now });
+                added++;
+            }
+        }
+
+        return added;
+    }
+
     /// <summary>Step 6: content first (outside the record's gate: new keys, no contention), then the metadata in one transaction under the gate.</summary>
     private async System.Threading.Tasks.Task WriteAsync(string recordId, List<NewDocument> newDocs, Dictionary<string, DocumentEntry> supersede, SubmissionSet ssEntry, Actor actor, string channel, DateTimeOffset now, Action<DmpDbContext, string, string>? alsoWrite, CancellationToken ct)
     {
         var written = new List<string>();
         var alertEvents = 0;
+        // Subscriptions are told of new documents and dispensings through the same outbox, only when
+        // some subscription wants them (no event row otherwise).
+        var notifyDocuments = await subscriptions.AnyAsync(db, Subscriptions.SubscriptionTopics.NewDocument, ct);
+        var notifyDispensings = await subscriptions.AnyAsync(db, Subscriptions.SubscriptionTopics.PrescriptionExecuted, ct);
         try
         {
             foreach (var nd in newDocs)
@@ -414,6 +440,7 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
                 db.Observations.AddRange(nd.Results);
                 db.Observations.AddRange(nd.SentResults);
                 alertEvents += Alerts.AlertService.AddResultEvents(db, alertOptions, recordId, nd.Entry.Id, nd.Results.Concat(nd.SentResults), nd.Lab.PrescriberRpps, now);
+                alertEvents += AddSubscriptionEvents(recordId, nd, notifyDocuments, notifyDispensings, now);
                 foreach (var r in nd.SentResults)
                 {
                     await audit.AppendAsync(db, new AuditItem(recordId, actor, AuditAction.Create, "success", channel, "Observation", r.Id, Mode: "provide"), ct);

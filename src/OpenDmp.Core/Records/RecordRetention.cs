@@ -82,6 +82,7 @@ public sealed class RecordRetention(DmpDbContext db, WriteGate gate, AuditTrail 
     {
         await db.Observations.Where(x => x.RecordId == recordId).ExecuteDeleteAsync(ct);
         await db.ClinicalEntries.Where(x => x.RecordId == recordId).ExecuteDeleteAsync(ct);
+        await db.SubscriptionEvents.Where(x => x.RecordId == recordId).ExecuteDeleteAsync(ct);
         foreach (var doc in await db.Documents.Where(x => x.RecordId == recordId).ToListAsync(ct))
         {
             var resource = OpenDmp.Core.Fhir.FhirJson.Parse<Hl7.Fhir.Model.DocumentReference>(doc.ResourceJson);

@@ -35,6 +35,8 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
     public DbSet<ObservationEntry> Observations => Set<ObservationEntry>();
     public DbSet<OpenDmp.Core.Alerts.RecordEvent> RecordEvents => Set<OpenDmp.Core.Alerts.RecordEvent>();
     public DbSet<OpenDmp.Core.Alerts.ProfessionalAlert> ProfessionalAlerts => Set<OpenDmp.Core.Alerts.ProfessionalAlert>();
+    public DbSet<OpenDmp.Core.Subscriptions.FhirSubscription> Subscriptions => Set<OpenDmp.Core.Subscriptions.FhirSubscription>();
+    public DbSet<OpenDmp.Core.Subscriptions.SubscriptionEvent> SubscriptionEvents => Set<OpenDmp.Core.Subscriptions.SubscriptionEvent>();
     public DbSet<ClinicalEntry> ClinicalEntries => Set<ClinicalEntry>();
     public DbSet<AuditEntry> AuditEntries => Set<AuditEntry>();
     public DbSet<ContentBlob> ContentBlobs => Set<ContentBlob>();
@@ -209,6 +211,25 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
             // A professional's inbox (a lookup across records: routed by recipient, see SCALING.md).
             e.HasIndex(x => new { x.RecipientId, x.AcknowledgedAt });
             e.HasIndex(x => x.EmailStatus);
+        });
+        modelBuilder.Entity<OpenDmp.Core.Subscriptions.FhirSubscription>(e =>
+        {
+            e.ToTable("subscriptions");
+            e.HasKey(x => x.Id);
+            e.HasIndex(x => x.OwnerId);
+            // The fan-out's lookups (active subscriptions of a topic) and the delivery's (what is due).
+            e.HasIndex(x => new { x.Status, x.Topic });
+            e.HasIndex(x => x.RecordFilter);
+        });
+        modelBuilder.Entity<OpenDmp.Core.Subscriptions.SubscriptionEvent>(e =>
+        {
+            e.ToTable("subscription_events");
+            // Distributed by record like every table naming one; numbers are unique per subscription by
+            // construction (the counter's row lock), read through the (subscription, number) index.
+            e.HasKey(x => new { x.RecordId, x.SubscriptionId, x.Number });
+            // One event per record event and subscription, however often the dispatcher retries.
+            e.HasIndex(x => new { x.RecordId, x.SubscriptionId, x.SourceId, x.Focus }).IsUnique();
+            e.HasIndex(x => new { x.SubscriptionId, x.Number });
         });
         modelBuilder.Entity<PatientNotification>(e =>
         {

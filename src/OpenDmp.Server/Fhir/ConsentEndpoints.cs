@@ -148,14 +148,18 @@ public static class ConsentEndpoints
         }).WithMetadata(new DmpEndpoint(Requirement.Patient, AuditAction.Unmask));
         fhir.MapGet("/Communication", async (HttpContext ctx, ConsentService s) =>
         {
+            if (ctx.Actor().Kind == ActorKind.Professional)
+            {
+                return await AlertEndpoints.InboxAsync(ctx, ctx.RequestServices.GetRequiredService<OpenDmp.Core.Alerts.AlertService>());
+            }
+
             var patient = ctx.Request.Query["patient"].ToString();
             var items = await s.NotificationsAsync(patient.Length == 0 ? ctx.Actor().OwnRecordId ?? string.Empty : patient, ctx.Actor(), Channels.Api, ctx.RequestAborted);
             // Each notification in one language: English when the client prefers it, French otherwise.
-            var english = ctx.Request.GetTypedHeaders().AcceptLanguage.OrderByDescending(l => l.Quality ?? 1).FirstOrDefault()?.Value.Value?.StartsWith("en", StringComparison.OrdinalIgnoreCase) == true;
-            var culture = System.Globalization.CultureInfo.GetCultureInfo(english ? "en" : "fr-FR");
+            var culture = AlertEndpoints.Culture(ctx);
             var hits = items.Select(n => new SearchHit("Communication", n.Id, FhirJson.Serialize(ToCommunication(n, culture)))).ToList();
             return FhirResults.SearchSet(new SearchPage(hits, 0, hits.Count, false, hits.Count), ctx.Request);
-        }).WithMetadata(new DmpEndpoint(Requirement.Patient, AuditAction.Search));
+        }).WithMetadata(new DmpEndpoint(Requirement.ProfessionalOrPatient, AuditAction.Search));
         return fhir;
     }
 

@@ -182,6 +182,8 @@ public static class FhirEndpoints
             .WithMetadata(new DmpEndpoint(Requirement.Patient, AuditAction.Read));
 
         fhir.MapConsent();
+        fhir.MapSubscriptions();
+        fhir.MapAlerts();
         fhir.MapTerminology();
         OpenDmp.Server.Messaging.MessagingEndpoints.MapMessaging(fhir);
 

@@ -12,15 +12,18 @@ public static class FhirResults
     public const string ContentType = "application/fhir+json; charset=utf-8";
 
     /// <summary>The FHIR base of absolute URLs in answers: the configured public URL (Server:PublicBaseUrl), else the server's first address — never the client's Host header.</summary>
-    public static string BaseUrl(HttpRequest request)
+    public static string BaseUrl(HttpRequest request) => BaseUrl(request.HttpContext.RequestServices);
+
+    /// <summary>The same, for background services (notifications name resources by absolute URL).</summary>
+    public static string BaseUrl(IServiceProvider services)
     {
-        var options = request.HttpContext.RequestServices.GetRequiredService<OpenDmp.Core.Fhir.ServerOptions>();
+        var options = services.GetRequiredService<OpenDmp.Core.Fhir.ServerOptions>();
         if (options.FhirBase is { } configured)
         {
             return configured;
         }
 
-        var first = request.HttpContext.RequestServices.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
+        var first = services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
             .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()?.Addresses.FirstOrDefault();
         return (first ?? "https://localhost").TrimEnd('/') + "/fhir";
     }

@@ -23,6 +23,7 @@ public static class ConfigurationValidation
         ("Messaging", typeof(OpenDmp.Core.Messaging.MessagingOptions)),
         ("Telemetry", typeof(TelemetryOptions)),
         ("Alerts", typeof(OpenDmp.Core.Alerts.AlertOptions)),
+        ("Subscriptions", typeof(OpenDmp.Core.Subscriptions.SubscriptionOptions)),
     ];
 
     /// <summary>Keys read one by one, with their type.</summary>
@@ -177,6 +178,7 @@ public static class ConfigurationValidation
 
         Positive(problems, "Audit:GroupCommitMaxEntries", audit.GroupCommitMaxEntries);
         problems.AddRange((configuration.GetSection("Alerts").Get<OpenDmp.Core.Alerts.AlertOptions>() ?? new OpenDmp.Core.Alerts.AlertOptions()).Problems());
+        problems.AddRange((configuration.GetSection("Subscriptions").Get<OpenDmp.Core.Subscriptions.SubscriptionOptions>() ?? new OpenDmp.Core.Subscriptions.SubscriptionOptions()).Problems());
 
         var messaging = configuration.GetSection("Messaging").Get<OpenDmp.Core.Messaging.MessagingOptions>() ?? new OpenDmp.Core.Messaging.MessagingOptions();
         if (messaging.Enabled)

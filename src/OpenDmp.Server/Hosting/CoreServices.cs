@@ -83,6 +83,12 @@ public static class CoreServices
         services.AddSingleton(configuration.GetSection("Alerts").Get<OpenDmp.Core.Alerts.AlertOptions>() ?? new OpenDmp.Core.Alerts.AlertOptions());
         services.AddSingleton<OpenDmp.Core.Alerts.AlertSignal>();
         services.AddScoped<OpenDmp.Core.Alerts.AlertService>();
+        services.AddSingleton(configuration.GetSection("Subscriptions").Get<OpenDmp.Core.Subscriptions.SubscriptionOptions>() ?? new OpenDmp.Core.Subscriptions.SubscriptionOptions());
+        services.AddSingleton<OpenDmp.Core.Subscriptions.SubscriptionRegistry>();
+        services.AddSingleton<OpenDmp.Core.Subscriptions.SubscriptionSignal>();
+        services.AddScoped<OpenDmp.Core.Subscriptions.SubscriptionService>();
+        services.AddScoped<OpenDmp.Core.Subscriptions.SubscriptionFanOut>();
+        services.AddScoped<OpenDmp.Core.Subscriptions.SubscriptionDelivery>();
         return services;
     }
 

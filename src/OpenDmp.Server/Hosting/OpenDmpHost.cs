@@ -60,6 +60,8 @@ public static class OpenDmpHost
         builder.Services.AddHostedService<OpenDmp.Server.Messaging.NotificationMailService>();
         builder.Services.AddSingleton<OpenDmp.Server.Messaging.AlertDispatchService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<OpenDmp.Server.Messaging.AlertDispatchService>());
+        builder.Services.AddSingleton<OpenDmp.Server.Messaging.SubscriptionDeliveryService>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<OpenDmp.Server.Messaging.SubscriptionDeliveryService>());
         builder.Services.AddProblemDetails();
         builder.Services.AddPatientAuth(configuration);
         builder.Services.AddPortals();

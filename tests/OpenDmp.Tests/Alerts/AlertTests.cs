@@ -62,21 +62,7 @@ public abstract class AlertTests : ServerTestBase
     private Task DispatchedAsync(string recordId) =>
         Wait.UntilAsync(() => Server.WithScopeAsync(sp => sp.GetRequiredService<DmpDbContext>().RecordEvents.AsNoTracking().AllAsync(e => e.RecordId != recordId || e.ProcessedAt != null)));
 
-    private async Task<(TestProfessional Urgentist, string OrganizationName)> HospitalAsync()
-    {
-        var name = "CH des Alertes " + Guid.NewGuid().ToString("N")[..4];
-        var orgId = await Server.WithScopeAsync(async sp =>
-        {
-            var db = sp.GetRequiredService<DmpDbContext>();
-            var org = new OpenDmp.Core.Directory.Organization { Id = Guid.NewGuid().ToString(), Name = name, CreatedAt = DateTimeOffset.UtcNow };
-            db.Organizations.Add(org);
-            await db.SaveChangesAsync();
-            return org.Id;
-        });
-        var urgentist = await Server.AddProfessionalAsync("10", "SM54", "Urgences", "Marc");
-        await Server.WithScopeAsync(sp => sp.GetRequiredService<DmpDbContext>().Professionals.Where(x => x.Id == urgentist.Id).ExecuteUpdateAsync(s => s.SetProperty(x => x.OrganizationId, orgId)));
-        return (urgentist, name);
-    }
+    private Task<(TestProfessional Urgentist, string OrganizationName)> HospitalAsync() => Server.AddHospitalAsync();
 
     private async Task<HttpResponseMessage> AdmitAsync(TestProfessional by, TestPatient patient, DataType? setting)
     {

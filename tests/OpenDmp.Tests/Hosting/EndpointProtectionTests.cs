@@ -30,6 +30,11 @@ public sealed class EndpointProtectionTests() : ServerTestBase(new SqliteStorage
         // Operator metrics: counters without patient data, answered to the monitoring networks and token only (TelemetryTests).
         "/metrics",
 
+        // A professional's own subscriptions (ADR 0024): the subscriptions table holds no patient data; a
+        // creation with a patient filter is decided by the policy and audited in that record's chain
+        // (the request-level rule of AuditEnforcement still applies to it).
+        "/fhir/Subscription", "/fhir/Subscription/{id}", "/fhir/Subscription/{id}/$status",
+
         // Terminology (public reference data, ADR 0016).
         "/fhir/ValueSet", "/fhir/ValueSet/{id}", "/fhir/ValueSet/{id}/_history/{vid}", "/fhir/CodeSystem", "/fhir/CodeSystem/{id}", "/fhir/CodeSystem/{id}/_history/{vid}",
         "/fhir/ConceptMap", "/fhir/ConceptMap/{id}", "/fhir/ConceptMap/{id}/_history/{vid}", "/fhir/ValueSet/$expand", "/fhir/ValueSet/{id}/$expand",
