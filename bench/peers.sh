@@ -31,24 +31,27 @@ bench/run.sh "${args[@]}" | tee "$out/opendmp.txt"
 
 python3 - "$out/medplum.txt" "$out/opendmp.txt" <<'PY'
 import re, sys
-def runs(path, split):
-    text = open(path).read()
-    parts = re.split(r'^# ', text, flags=re.M)[1:] if split else [text]
-    for part in parts:
-        name = 'OpenDMP ' + ('SQLite' if 'SQLite' in part.splitlines()[0] else 'PostgreSQL') if split else 'Medplum (in memory)'
-        def num(pattern):
-            m = re.search(pattern, part)
-            return float(m.group(1)) if m else float('nan')
-        yield name, {
-            'ingest (documents/s)': num(r'^ITI-65 ingest: .* = (\d+) documents/s'),
-            'first page p95, 1 client (ms)': num(r'first page \(50 of \d+\) at \d+ documents, 1 client: p50 [\d.]+ ms, p95 ([\d.]+)'),
-            'read by id (reads/s)': num(r'read by id.*?: (\d+) reads/s'),
-            'peak RSS (MB)': num(r'peak RSS \(VmHWM\) (\d+) MB'),
-        }
-peer = dict(runs(sys.argv[1], False))['Medplum (in memory)']
-print('\n# Peer comparison (OpenDMP / Medplum; above 1 is OpenDMP ahead for rates, behind for times and memory)')
-for name, ours in runs(sys.argv[2], True):
+# (label, pattern, higher is better)
+FIGURES = [
+    ('ingest (documents/s)', r'^ITI-65 ingest: .* = (\d+) documents/s', True),
+    ('first page p95, 1 client (ms)', r'first page \(50 of \d+\) at \d+ documents, 1 client: p50 [\d.]+ ms, p95 ([\d.]+)', False),
+    ('read by id (reads/s)', r'read by id.*?: (\d+) reads/s', True),
+    ('peak RSS (MB)', r'peak RSS \(VmHWM\) (\d+) MB', False),
+]
+def figures(part):
+    out = {}
+    for label, pattern, _ in FIGURES:
+        m = re.search(pattern, part, flags=re.M)
+        out[label] = float(m.group(1)) if m else float('nan')
+    return out
+peer = figures(open(sys.argv[1]).read())
+print('\n# Peer comparison: OpenDMP against Medplum in memory (advantage above 1 is OpenDMP ahead, below 1 behind)')
+for part in re.split(r'^# ', open(sys.argv[2]).read(), flags=re.M)[1:]:
+    name = 'OpenDMP ' + ('SQLite' if 'SQLite' in part.splitlines()[0] else 'PostgreSQL')
+    ours = figures(part)
     print(f'{name}:')
-    for k, v in ours.items():
-        print(f'  {k}: OpenDMP {v:g}, Medplum {peer[k]:g}, ratio {v / peer[k]:.2f}')
+    for label, _, higher in FIGURES:
+        a, b = ours[label], peer[label]
+        advantage = a / b if higher else b / a
+        print(f'  {label}: OpenDMP {a:g}, Medplum {b:g}, advantage {advantage:.2f}')
 PY

@@ -31,6 +31,71 @@ internal static class AlertBench
             return await scope.ServiceProvider.GetRequiredService<DmpDbContext>().RecordEvents.AnyAsync(e => e.ProcessedAt == null);
         }
 
+        // The treating physician's software subscribes to its alerts (rest-hook on loopback): the
+        // delivery delay is measured from each event's commit to the notification's arrival.
+        using var receiver = new System.Net.HttpListener();
+        var hookPort = BenchSupport.FreePort();
+        receiver.Prefixes.Add($"http://127.0.0.1:{hookPort}/hook/");
+        receiver.Start();
+        var arrivals = new System.Collections.Concurrent.ConcurrentDictionary<string, DateTimeOffset>(StringComparer.Ordinal);
+        var receiving = Task.Run(async () =>
+        {
+            while (receiver.IsListening)
+            {
+                System.Net.HttpListenerContext ctx;
+                try
+                {
+                    ctx = await receiver.GetContextAsync();
+                }
+                catch (Exception ex) when (ex is System.Net.HttpListenerException or ObjectDisposedException or InvalidOperationException)
+                {
+                    return;
+                }
+
+                var at = DateTimeOffset.UtcNow;
+                using (var reader = new StreamReader(ctx.Request.InputStream))
+                {
+                    var bundle = FhirJson.Parse<Hl7.Fhir.Model.Bundle>(await reader.ReadToEndAsync());
+                    foreach (var e in bundle.Entry.Skip(1))
+                    {
+                        arrivals.TryAdd(e.FullUrl![(e.FullUrl!.LastIndexOf('/') + 1)..], at);
+                    }
+                }
+
+                ctx.Response.StatusCode = 200;
+                ctx.Response.Close();
+            }
+        });
+        var subscription = new Hl7.Fhir.Model.Subscription
+        {
+            Status = Hl7.Fhir.Model.Subscription.SubscriptionStatus.Requested,
+            Reason = "bench",
+            Criteria = OpenDmp.Core.Subscriptions.SubscriptionTopics.Alert,
+            Channel = new Hl7.Fhir.Model.Subscription.ChannelComponent { Type = Hl7.Fhir.Model.Subscription.SubscriptionChannelType.RestHook, Endpoint = $"http://127.0.0.1:{hookPort}/hook/", Payload = "application/fhir+json" },
+        };
+        string subscriptionId;
+        using (var created = await http.PostAsync("/fhir/Subscription", new StringContent(FhirJson.Serialize(subscription), Encoding.UTF8, "application/fhir+json")))
+        {
+            var body = await created.Content.ReadAsStringAsync();
+            if (!created.IsSuccessStatusCode)
+            {
+                throw new InvalidOperationException($"subscription refused: {(int)created.StatusCode} {body}");
+            }
+
+            subscriptionId = FhirJson.Parse<Hl7.Fhir.Model.Subscription>(body).Id!;
+        }
+
+        while (true)
+        {
+            using var scope = sp.CreateScope();
+            if (await scope.ServiceProvider.GetRequiredService<DmpDbContext>().Subscriptions.AnyAsync(x => x.Id == subscriptionId && x.Status == "active"))
+            {
+                break;
+            }
+
+            await Task.Delay(200);
+        }
+
         var perRound = Math.Max(clients, reports / (2 * Rounds));
         var picker = new Random(7);
         var rates = new Dictionary<bool, List<double>> { [true] = [], [false] = [] };
@@ -106,6 +171,27 @@ internal static class AlertBench
         }
 
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"event to alert (committed, shown in /pro): {delays.Count} alerts; p50 {BenchSupport.P(delays, 50):F0} ms, p95 {BenchSupport.P(delays, 95):F0} ms, max {(delays.Count == 0 ? double.NaN : delays[^1]):F0} ms"));
+
+        // Event → rest-hook delivery (the alert subscription's notification received).
+        List<(string Alert, DateTimeOffset Event)> events;
+        using (var scope = sp.CreateScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<DmpDbContext>();
+            events = (await db.ProfessionalAlerts.AsNoTracking()
+                .Join(db.RecordEvents.AsNoTracking(), a => new { a.RecordId, Id = a.EventId }, e => new { e.RecordId, e.Id }, (a, e) => new { a.Id, e.CreatedAt })
+                .ToListAsync()).Select(x => (x.Id, x.CreatedAt)).ToList();
+        }
+
+        var waited = Stopwatch.StartNew();
+        while (events.Any(e => !arrivals.ContainsKey(e.Alert)) && waited.Elapsed < TimeSpan.FromMinutes(2))
+        {
+            await Task.Delay(100);
+        }
+
+        var delivered = events.Where(e => arrivals.ContainsKey(e.Alert)).Select(e => (arrivals[e.Alert] - e.Event).TotalMilliseconds).Order().ToList();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"event to rest-hook delivery (alert subscription, HMAC-signed POST received): {delivered.Count} of {events.Count} alerts; p50 {BenchSupport.P(delivered, 50):F0} ms, p95 {BenchSupport.P(delivered, 95):F0} ms, max {(delivered.Count == 0 ? double.NaN : delivered[^1]):F0} ms"));
+        receiver.Stop();
+        await receiving;
     }
 
     private static byte[] LabReport(string inr) => Encoding.UTF8.GetBytes($"""

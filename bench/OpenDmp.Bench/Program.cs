@@ -32,6 +32,12 @@ if (opts.Postgres is not null)
     overrides["Database:ConnectionString"] = opts.Postgres;
 }
 
+if (opts.Alerts > 0)
+{
+    // The alert benchmark's subscription receiver listens on plain HTTP on loopback.
+    overrides["Subscriptions:AllowHttpLoopback"] = "true";
+}
+
 Console.WriteLine($"# OpenDMP benchmark — {(opts.Postgres is null ? "SQLite" : "PostgreSQL")}, {opts.Documents} documents of {opts.DocumentBytes} bytes, {opts.Patients} patients, {opts.Clients} clients");
 var config = OpenDmpConfiguration.Build(data, overrides);
 var services = new ServiceCollection().AddLogging().AddOpenDmpCore(config, data).BuildServiceProvider();
