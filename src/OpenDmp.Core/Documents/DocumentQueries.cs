@@ -246,7 +246,14 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
             return hits;
         }
 
-        var ids = hits.Select(h => h.Id).ToList();
+        // The links that may name a hidden document are those of relatesTo (context.related is not
+        // checked here): a document whose stored resource has none needs no query — most reads.
+        var ids = hits.Where(h => h.Json.Contains("\"relatesTo\"", StringComparison.Ordinal)).Select(h => h.Id).ToList();
+        if (ids.Count == 0)
+        {
+            return hits;
+        }
+
         var links = await LinksOf.For(db)(db, recordId, ids).ToListAsync(ct);
         if (links.Count == 0)
         {
