@@ -167,7 +167,7 @@ public sealed class AlertService(DmpDbContext db, RecordGuard guard, WriteGate g
         }
 
         DmpTelemetry.AlertsCreated.Add(written);
-        foreach (var e in pending)
+        foreach (var e in pending.Where(e => e.Kind is EmergencyAdmission or Result))
         {
             DmpTelemetry.AlertLatency.Record((now - e.CreatedAt).TotalMilliseconds);
         }

@@ -230,6 +230,8 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
             // One event per record event and subscription, however often the dispatcher retries.
             e.HasIndex(x => new { x.RecordId, x.SubscriptionId, x.SourceId, x.Focus }).IsUnique();
             e.HasIndex(x => new { x.SubscriptionId, x.Number });
+            // The retention's purge (oldest first).
+            e.HasIndex(x => x.CreatedAt);
         });
         modelBuilder.Entity<PatientNotification>(e =>
         {

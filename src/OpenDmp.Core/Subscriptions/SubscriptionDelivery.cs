@@ -42,6 +42,13 @@ public sealed class SubscriptionDelivery(DmpDbContext db, TimeProvider time, Sub
         return work;
     }
 
+    /// <summary>Deletes events older than the retention (ids only, kept for $events); run every few minutes, each run deletes what aged meanwhile.</summary>
+    public Task<int> PurgeAsync(CancellationToken ct)
+    {
+        var before = time.GetUtcNow() - TimeSpan.FromDays(options.EventRetentionDays);
+        return db.SubscriptionEvents.Where(e => e.CreatedAt < before).ExecuteDeleteAsync(ct);
+    }
+
     /// <summary>The endpoint acknowledged: a handshake activates, a notification moves the delivered mark.</summary>
     public async Task SucceededAsync(DeliveryWork work, CancellationToken ct)
     {

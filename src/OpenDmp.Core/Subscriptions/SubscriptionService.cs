@@ -44,7 +44,7 @@ public sealed class SubscriptionService(DmpDbContext db, RecordGuard guard, Time
             throw DmpException.Invalid("Subscription.channel.type must be rest-hook (software that cannot receive calls reads Subscription/[id]/$events)", "Subscription.channel.type");
         }
 
-        var endpoint = CheckEndpoint(s.Channel.Endpoint);
+        var endpoint = CheckEndpoint(s.Channel.Endpoint, options);
         if (s.Channel.Payload is { } payload && payload is not ("application/fhir+json" or "application/json"))
         {
             throw DmpException.Invalid($"Subscription.channel.payload must be application/fhir+json, got '{payload}'", "Subscription.channel.payload");
@@ -105,7 +105,7 @@ public sealed class SubscriptionService(DmpDbContext db, RecordGuard guard, Time
     }
 
     /// <summary>The endpoint, checked: absolute https (or http on loopback when allowed), no user info, no fragment.</summary>
-    private string CheckEndpoint(string? endpoint)
+    public static string CheckEndpoint(string? endpoint, SubscriptionOptions options)
     {
         if (!Uri.TryCreate(endpoint, UriKind.Absolute, out var uri))
         {
@@ -118,12 +118,35 @@ public sealed class SubscriptionService(DmpDbContext db, RecordGuard guard, Time
             throw DmpException.Invalid("Subscription.channel.endpoint must use https", "Subscription.channel.endpoint");
         }
 
+        // The platform posts to this address: not to its own network by an address literal (a name
+        // is resolved by the platform's resolver, whose view the operator controls).
+        if (!options.AllowHttpLoopback && System.Net.IPAddress.TryParse(uri.IdnHost, out var ip) && IsInternal(ip))
+        {
+            throw DmpException.Invalid("Subscription.channel.endpoint must not be a loopback, private or link-local address", "Subscription.channel.endpoint");
+        }
+
         if (uri.UserInfo.Length > 0 || uri.Fragment.Length > 0 || endpoint!.Length > 1024)
         {
             throw DmpException.Invalid("Subscription.channel.endpoint must not carry user information or a fragment, and must be at most 1,024 characters", "Subscription.channel.endpoint");
         }
 
         return uri.AbsoluteUri;
+    }
+
+    private static bool IsInternal(System.Net.IPAddress ip)
+    {
+        if (ip.IsIPv4MappedToIPv6)
+        {
+            ip = ip.MapToIPv4();
+        }
+
+        if (System.Net.IPAddress.IsLoopback(ip) || ip.IsIPv6LinkLocal || ip.IsIPv6SiteLocal || ip.IsIPv6UniqueLocal || ip.Equals(System.Net.IPAddress.Any) || ip.Equals(System.Net.IPAddress.IPv6Any))
+        {
+            return true;
+        }
+
+        var b = ip.GetAddressBytes();
+        return b.Length == 4 && (b[0] == 10 || (b[0] == 172 && b[1] >= 16 && b[1] <= 31) || (b[0] == 192 && b[1] == 168) || (b[0] == 169 && b[1] == 254) || b[0] == 127 || b[0] == 0 || (b[0] == 100 && b[1] >= 64 && b[1] <= 127));
     }
 
     /// <summary>The one patient a new-document subscription is limited to (filter patient=…), which the professional must be allowed to read now.</summary>

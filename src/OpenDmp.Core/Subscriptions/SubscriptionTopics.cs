@@ -39,6 +39,9 @@ public sealed class SubscriptionOptions
     /// <summary>Accept http:// endpoints on loopback (tests and local integration only; endpoints are https otherwise).</summary>
     public bool AllowHttpLoopback { get; set; }
 
+    /// <summary>Days an event stays readable with $events (delivered or not); older ones are deleted by the sender.</summary>
+    public double EventRetentionDays { get; set; } = 30;
+
     /// <summary>Subscriptions one professional may hold.</summary>
     public int MaxPerProfessional { get; set; } = 20;
 
@@ -63,6 +66,11 @@ public sealed class SubscriptionOptions
         if (ErrorAfterHours <= 0)
         {
             yield return $"Subscriptions:ErrorAfterHours: must be more than 0, got {F(ErrorAfterHours)}";
+        }
+
+        if (EventRetentionDays <= 0)
+        {
+            yield return $"Subscriptions:EventRetentionDays: must be more than 0, got {F(EventRetentionDays)}";
         }
 
         if (MaxPerProfessional < 1)

@@ -1799,6 +1799,8 @@ namespace OpenDmp.Migrations.Postgres.Migrations
 
                     b.HasKey("RecordId", "SubscriptionId", "Number");
 
+                    b.HasIndex("CreatedAt");
+
                     b.HasIndex("SubscriptionId", "Number");
 
                     b.HasIndex("RecordId", "SubscriptionId", "SourceId", "Focus")

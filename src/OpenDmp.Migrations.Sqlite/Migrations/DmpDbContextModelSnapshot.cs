@@ -1790,6 +1790,8 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
 
                     b.HasKey("RecordId", "SubscriptionId", "Number");
 
+                    b.HasIndex("CreatedAt");
+
                     b.HasIndex("SubscriptionId", "Number");
 
                     b.HasIndex("RecordId", "SubscriptionId", "SourceId", "Focus")

@@ -19,6 +19,8 @@ public sealed partial class SubscriptionDeliveryService(IServiceProvider service
     private const int Batch = 50;
     private const int Parallelism = 4;
 
+    private DateTimeOffset? _purgedAt;
+
     private readonly HttpClient _http = new(new SocketsHttpHandler
     {
         AllowAutoRedirect = false,
@@ -77,7 +79,14 @@ public sealed partial class SubscriptionDeliveryService(IServiceProvider service
         List<DeliveryWork> due;
         using (var scope = services.CreateScope())
         {
-            due = await scope.ServiceProvider.GetRequiredService<SubscriptionDelivery>().DueAsync(Batch, ct);
+            var delivery = scope.ServiceProvider.GetRequiredService<SubscriptionDelivery>();
+            if (_purgedAt is null || time.GetUtcNow() - _purgedAt > TimeSpan.FromMinutes(10))
+            {
+                await delivery.PurgeAsync(ct);
+                _purgedAt = time.GetUtcNow();
+            }
+
+            due = await delivery.DueAsync(Batch, ct);
         }
 
         var baseUrl = Fhir.FhirResults.BaseUrl(services);

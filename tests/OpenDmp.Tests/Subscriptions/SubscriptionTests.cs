@@ -225,6 +225,50 @@ public abstract class SubscriptionTests(IStorageUnderTest storage) : ServerTestB
     }
 
     [Fact]
+    public async Task FailingForTooLong_SetsError_AndOldEventsArePurged()
+    {
+        var gp = await Server.AddProfessionalAsync();
+        // Two days ahead: the server's own sender (real clock) sees nothing due here, nor anything to purge.
+        var now = DateTimeOffset.UtcNow.AddDays(2);
+        var id = Guid.NewGuid().ToString();
+        await Server.WithScopeAsync(async sp =>
+        {
+            var db = sp.GetRequiredService<DmpDbContext>();
+            db.Subscriptions.Add(new FhirSubscription
+            {
+                Id = id, OwnerId = gp.Id, Topic = SubscriptionTopics.NewDocument, Endpoint = "https://logiciel.example/hook", Secret = new byte[32],
+                Status = "active", EventCount = 2, Attempts = 9, FailingSince = now.AddHours(-25), NextAttemptAt = now.AddMinutes(-1), CreatedAt = now.AddDays(-41),
+            });
+            db.SubscriptionEvents.Add(new SubscriptionEvent { SubscriptionId = id, Number = 1, Focus = "DocumentReference/a", RecordId = "r1", SourceId = "e1", CreatedAt = now.AddDays(-31) });
+            db.SubscriptionEvents.Add(new SubscriptionEvent { SubscriptionId = id, Number = 2, Focus = "DocumentReference/b", RecordId = "r1", SourceId = "e2", CreatedAt = now });
+            return await db.SaveChangesAsync();
+        });
+
+        var options = new SubscriptionOptions();
+        await Server.WithScopeAsync(async sp =>
+        {
+            var delivery = new SubscriptionDelivery(sp.GetRequiredService<DmpDbContext>(), new FixedTime(now), options);
+            var work = Assert.Single(await delivery.DueAsync(10, CancellationToken.None), w => w.Subscription.Id == id);
+            Assert.Equal([1L, 2L], work.Events.Select(e => e.Number));
+
+            // A day and an hour of failures: error, no longer due; its events stay readable until the retention.
+            await delivery.FailedAsync(work, "the endpoint answered 503", CancellationToken.None);
+            Assert.DoesNotContain(await delivery.DueAsync(10, CancellationToken.None), w => w.Subscription.Id == id);
+            Assert.Equal(1, await delivery.PurgeAsync(CancellationToken.None));
+            return true;
+        });
+        var state = await StateAsync(id);
+        Assert.Equal(("error", 10, "the endpoint answered 503"), (state.Status, state.Attempts, state.LastError));
+        var left = await Server.WithScopeAsync(sp => sp.GetRequiredService<DmpDbContext>().SubscriptionEvents.AsNoTracking().Where(e => e.SubscriptionId == id).Select(e => e.Number).ToListAsync());
+        Assert.Equal([2L], left);
+    }
+
+    private sealed class FixedTime(DateTimeOffset now) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => now;
+    }
+
+    [Fact]
     public async Task EmergencyAdmission_ReachesTheAlertSubscription_AndADispensingThePrescriber()
     {
         var gp = await Server.AddProfessionalAsync(family: "Martin", given: "Claire");
