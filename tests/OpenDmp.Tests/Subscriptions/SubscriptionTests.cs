@@ -304,11 +304,28 @@ public abstract class SubscriptionTests(IStorageUnderTest storage) : ServerTestB
             Assert.Equal("fr", communication.Language);
         }
 
+        // The list of unacknowledged alerts, in English when the software asks for it; empty once acknowledged.
+        async Task<List<Communication>> InboxAsync()
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/fhir/Communication");
+            request.Headers.AcceptLanguage.ParseAdd("en");
+            using var listed = await http.SendAsync(request);
+            var body = await listed.Content.ReadAsStringAsync();
+            Assert.True(listed.StatusCode == HttpStatusCode.OK, body);
+            return FhirJson.Parse<Bundle>(body).Entry.Select(e => (Communication)e.Resource!).ToList();
+        }
+
+        var inbox = Assert.Single(await InboxAsync());
+        Assert.Equal("en", inbox.Language);
+        Assert.Contains("was admitted to an emergency department", ((FhirString)inbox.Payload[0].Content).Value, StringComparison.Ordinal);
         var alertId = focus.Split('/')[^1];
+        Assert.Equal(alertId, inbox.Id);
         using (var ack = await http.PostAsync($"/fhir/Communication/{alertId}/$acknowledge", null))
         {
             Assert.Equal(HttpStatusCode.OK, ack.StatusCode);
         }
+
+        Assert.Empty(await InboxAsync());
 
         using (var notMine = await Server.Http(urgentist.Certificate).GetAsync($"/fhir/Communication/{alertId}"))
         {
