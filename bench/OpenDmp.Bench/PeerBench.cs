@@ -16,7 +16,7 @@ internal static class PeerBench
         using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = opts.Clients * 2 };
         // Generous: the peer serves one request at a time, and a patient search takes seconds.
         using var http = new HttpClient(handler) { BaseAddress = new Uri(baseUrl), Timeout = TimeSpan.FromMinutes(15) };
-        await WaitAsync(http);
+        await BenchSupport.WaitReadyAsync(http, "/fhir/DocumentReference?_count=1");
 
         var patients = Enumerable.Range(0, opts.Patients).Select(_ => Guid.NewGuid().ToString()).ToList();
         var target = patients[0];
@@ -61,27 +61,5 @@ internal static class PeerBench
         {
             Environment.ExitCode = 1;
         }
-    }
-
-    private static async Task WaitAsync(HttpClient http)
-    {
-        for (var i = 0; i < 120; i++)
-        {
-            try
-            {
-                using var response = await http.GetAsync("/fhir/DocumentReference?_count=1");
-                if (response.IsSuccessStatusCode)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-            }
-
-            await Task.Delay(500);
-        }
-
-        throw new TimeoutException("the peer did not answer");
     }
 }

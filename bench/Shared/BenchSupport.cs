@@ -14,13 +14,13 @@ internal static class BenchSupport
         return ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
     }
 
-    public static async Task WaitReadyAsync(HttpClient http)
+    public static async Task WaitReadyAsync(HttpClient http, string path = "/health/ready")
     {
         for (var i = 0; i < 120; i++)
         {
             try
             {
-                using var r = await http.GetAsync("/health/ready");
+                using var r = await http.GetAsync(path);
                 if (r.IsSuccessStatusCode)
                 {
                     return;

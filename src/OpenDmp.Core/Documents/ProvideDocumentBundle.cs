@@ -414,8 +414,9 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
         var alertEvents = 0;
         // Subscriptions are told of new documents and dispensings through the same outbox, only when
         // some subscription wants them (no event row otherwise).
-        var notifyDocuments = await subscriptions.AnyAsync(db, Subscriptions.SubscriptionTopics.NewDocument, ct);
-        var notifyDispensings = await subscriptions.AnyAsync(db, Subscriptions.SubscriptionTopics.PrescriptionExecuted, ct);
+        var wanted = await subscriptions.WantedAsync(db, ct);
+        var notifyDocuments = wanted.Contains(Subscriptions.SubscriptionTopics.NewDocument);
+        var notifyDispensings = wanted.Contains(Subscriptions.SubscriptionTopics.PrescriptionExecuted);
         try
         {
             foreach (var nd in newDocs)

@@ -48,6 +48,50 @@ public sealed class JobLeader(DatabaseOptions options)
         return null;
     }
 
+    /// <summary>
+    /// Runs <paramref name="round"/> while this instance leads <paramref name="job"/>: as soon as
+    /// <paramref name="wake"/> is signalled and at least every <paramref name="period"/>. The lease is
+    /// held between rounds (not taken per round: a wake per filing would open a connection each time)
+    /// and checked at most once a second; a failed round is reported to <paramref name="failed"/> and
+    /// the loop goes on after a period. Returns when <paramref name="ct"/> is cancelled.
+    /// </summary>
+    public async Task LeadAsync(string job, TimeSpan period, Common.WakeSignal wake, Func<CancellationToken, Task> round, Action<Exception> failed, CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                await using var lease = await TryAcquireAsync(job, ct);
+                if (lease is null)
+                {
+                    await Task.Delay(period, ct);
+                    continue;
+                }
+
+                var checkedAt = System.Diagnostics.Stopwatch.StartNew();
+                while (true)
+                {
+                    await round(ct);
+                    await wake.WaitAsync(period, ct);
+                    if (checkedAt.Elapsed > TimeSpan.FromSeconds(1))
+                    {
+                        if (!await lease.IsHeldAsync(ct))
+                        {
+                            break;
+                        }
+
+                        checkedAt.Restart();
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                failed(ex);
+                await Task.Delay(period, ct);
+            }
+        }
+    }
+
     /// <summary>A stable 64-bit key per job name.</summary>
     public static long KeyOf(string job) => BitConverter.ToInt64(SHA256.HashData(Encoding.UTF8.GetBytes("opendmp:" + job)), 0);
 

@@ -19,6 +19,7 @@ public sealed class FhirSubscription
     public required byte[] Secret { get; set; }
     /// <summary>requested (waiting for the handshake), active, error (delivery failing for too long), off.</summary>
     public required string Status { get; set; }
+    /// <summary>Why the software subscribes (Subscription.reason, as sent; at most 500 characters).</summary>
     public string? Reason { get; set; }
     /// <summary>Events numbered so far (events-since-subscription-start).</summary>
     public long EventCount { get; set; }

@@ -61,6 +61,11 @@ public sealed class SubscriptionService(DmpDbContext db, RecordGuard guard, Time
             throw DmpException.Invalid("Subscription.channel.header is not supported: deliveries are authenticated by the X-OpenDMP-Signature header (HMAC-SHA256 with the key returned on creation)", "Subscription.channel.header");
         }
 
+        if (s.Reason?.Length > 500)
+        {
+            throw DmpException.Invalid($"Subscription.reason must be at most 500 characters, got {s.Reason.Length}", "Subscription.reason");
+        }
+
         var maxCount = s.Channel.GetExtensionValue<PositiveInt>(MaxCountExtension)?.Value ?? 20;
         var timeout = s.Channel.GetExtensionValue<UnsignedInt>(TimeoutExtension)?.Value ?? 10;
         if (maxCount is < 1 or > 100)
@@ -91,6 +96,7 @@ public sealed class SubscriptionService(DmpDbContext db, RecordGuard guard, Time
             Endpoint = endpoint,
             Secret = RandomNumberGenerator.GetBytes(32),
             Status = "requested",
+            Reason = s.Reason,
             MaxCount = maxCount,
             TimeoutSeconds = timeout,
             CreatedAt = now,
@@ -120,7 +126,7 @@ public sealed class SubscriptionService(DmpDbContext db, RecordGuard guard, Time
 
         // The platform posts to this address: not to its own network by an address literal (a name
         // is resolved by the platform's resolver, whose view the operator controls).
-        if (!options.AllowHttpLoopback && System.Net.IPAddress.TryParse(uri.IdnHost, out var ip) && IsInternal(ip))
+        if (!options.AllowHttpLoopback && (uri.IsLoopback || (System.Net.IPAddress.TryParse(uri.IdnHost, out var ip) && IsInternal(ip))))
         {
             throw DmpException.Invalid("Subscription.channel.endpoint must not be a loopback, private or link-local address", "Subscription.channel.endpoint");
         }
@@ -216,7 +222,7 @@ public sealed class SubscriptionService(DmpDbContext db, RecordGuard guard, Time
                 "off" => Subscription.SubscriptionStatus.Off,
                 _ => Subscription.SubscriptionStatus.Requested,
             },
-            Reason = "OpenDMP notifications (" + x.Topic + ")",
+            Reason = x.Reason ?? "OpenDMP notifications (" + x.Topic + ")",
             Criteria = x.Topic,
             Error = x.LastError,
             EndElement = x.End is { } end ? new Instant(end) : null,

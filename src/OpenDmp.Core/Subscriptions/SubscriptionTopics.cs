@@ -92,7 +92,8 @@ public sealed class SubscriptionRegistry(SubscriptionOptions options, TimeProvid
 
     private sealed record Snapshot(HashSet<string> Topics, DateTimeOffset StartedAt);
 
-    public async ValueTask<bool> AnyAsync(DmpDbContext db, string topic, CancellationToken ct)
+    /// <summary>The topics that have at least one live subscription.</summary>
+    public async ValueTask<IReadOnlySet<string>> WantedAsync(DmpDbContext db, CancellationToken ct)
     {
         var s = _snapshot;
         if (s is null || time.GetUtcNow() - s.StartedAt > TimeSpan.FromSeconds(options.RefreshSeconds))
@@ -100,7 +101,7 @@ public sealed class SubscriptionRegistry(SubscriptionOptions options, TimeProvid
             s = await RefreshAsync(db, s, ct);
         }
 
-        return s.Topics.Contains(topic);
+        return s.Topics;
     }
 
     /// <summary>Forgets what this instance knows (a subscription was created or ended here).</summary>

@@ -19,50 +19,9 @@ public sealed partial class AlertDispatchService(IServiceProvider services, Aler
     /// <summary>Records dispatched at once (each a few round trips and one commit).</summary>
     private const int Parallelism = 4;
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        if (options.DispatchSeconds <= 0)
-        {
-            return;
-        }
-
-        var period = TimeSpan.FromSeconds(options.DispatchSeconds);
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                // The lease is held while leading (not taken per round: a wake per filing would open a
-                // connection each time); it is checked at most once a second.
-                await using var lease = await leader.TryAcquireAsync("alerts", stoppingToken);
-                if (lease is null)
-                {
-                    await Task.Delay(period, stoppingToken);
-                    continue;
-                }
-
-                var checkedAt = System.Diagnostics.Stopwatch.StartNew();
-                while (true)
-                {
-                    await RoundAsync(stoppingToken);
-                    await signal.WaitAsync(period, stoppingToken);
-                    if (checkedAt.Elapsed > TimeSpan.FromSeconds(1))
-                    {
-                        if (!await lease.IsHeldAsync(stoppingToken))
-                        {
-                            break;
-                        }
-
-                        checkedAt.Restart();
-                    }
-                }
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                LogFailed(logger, ex.GetType().Name, ex);
-                await Task.Delay(period, stoppingToken);
-            }
-        }
-    }
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) => options.DispatchSeconds <= 0
+        ? Task.CompletedTask
+        : leader.LeadAsync("alerts", TimeSpan.FromSeconds(options.DispatchSeconds), signal, RoundAsync, ex => LogFailed(logger, ex.GetType().Name, ex), stoppingToken);
 
     /// <summary>One round: dispatch the pending events (a burst is drained batch by batch), then e-mail what waits.</summary>
     public async Task RoundAsync(CancellationToken ct)

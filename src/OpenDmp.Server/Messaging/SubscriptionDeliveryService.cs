@@ -30,48 +30,9 @@ public sealed partial class SubscriptionDeliveryService(IServiceProvider service
     })
     { Timeout = Timeout.InfiniteTimeSpan };
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        if (options.DeliverySeconds <= 0)
-        {
-            return;
-        }
-
-        var period = TimeSpan.FromSeconds(options.DeliverySeconds);
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                await using var lease = await leader.TryAcquireAsync("subscriptions", stoppingToken);
-                if (lease is null)
-                {
-                    await Task.Delay(period, stoppingToken);
-                    continue;
-                }
-
-                var checkedAt = System.Diagnostics.Stopwatch.StartNew();
-                while (true)
-                {
-                    await RoundAsync(stoppingToken);
-                    await signal.WaitAsync(period, stoppingToken);
-                    if (checkedAt.Elapsed > TimeSpan.FromSeconds(1))
-                    {
-                        if (!await lease.IsHeldAsync(stoppingToken))
-                        {
-                            break;
-                        }
-
-                        checkedAt.Restart();
-                    }
-                }
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                LogFailed(logger, ex.GetType().Name, ex);
-                await Task.Delay(period, stoppingToken);
-            }
-        }
-    }
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) => options.DeliverySeconds <= 0
+        ? Task.CompletedTask
+        : leader.LeadAsync("subscriptions", TimeSpan.FromSeconds(options.DeliverySeconds), signal, RoundAsync, ex => LogFailed(logger, ex.GetType().Name, ex), stoppingToken);
 
     /// <summary>One round: every subscription with something due gets one attempt (several at once).</summary>
     public async Task RoundAsync(CancellationToken ct)

@@ -23,6 +23,7 @@ public sealed class EndpointCheckTests
     [InlineData("https://169.254.169.254/latest", "loopback, private or link-local")]
     [InlineData("https://127.0.0.1/hook", "loopback, private or link-local")]
     [InlineData("https://[::1]/hook", "loopback, private or link-local")]
+    [InlineData("https://localhost:8443/hook", "loopback, private or link-local")]
     [InlineData("https://[::ffff:10.0.0.1]/hook", "loopback, private or link-local")]
     [InlineData("https://user:secret@logiciel.example/hook", "user information")]
     [InlineData("logiciel.example/hook", "absolute URL")]

@@ -63,6 +63,7 @@ public abstract class SubscriptionTests(IStorageUnderTest storage) : ServerTestB
         Assert.True(created.StatusCode == HttpStatusCode.Created, body);
         var s = FhirJson.Parse<Subscription>(body);
         Assert.Equal(Subscription.SubscriptionStatus.Requested, s.Status);
+        Assert.Equal(request.Reason, s.Reason);
         return (s.Id!, ((Base64Binary)s.GetExtension(SubscriptionService.SecretExtension)!.Value).Value!);
     }
 
@@ -112,6 +113,12 @@ public abstract class SubscriptionTests(IStorageUnderTest storage) : ServerTestB
         {
             using var refused = await http.PostAsync("/fhir/Subscription", FhirAssert.Json(bad));
             await FhirAssert.OutcomeAsync(refused, (HttpStatusCode)422, message);
+        }
+
+        // Only an authenticated professional subscribes (no client certificate: 401).
+        using (var anonymous = await Server.Http(null).PostAsync("/fhir/Subscription", FhirAssert.Json(Request(SubscriptionTopics.NewDocument, gpHook.Url))))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
         }
 
         using (var notYours = await Server.Http(outsider.Certificate).PostAsync("/fhir/Subscription", FhirAssert.Json(Request(SubscriptionTopics.NewDocument, outsiderHook.Url, "Patient/" + patient.Id))))
