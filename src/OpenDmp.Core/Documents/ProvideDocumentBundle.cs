@@ -18,7 +18,7 @@ namespace OpenDmp.Core.Documents;
 /// replaced documents superseded. All or nothing: the bundle is fully validated before anything is
 /// written, and written in one transaction.
 /// </summary>
-public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, AuditTrail audit, IContentStore store, TimeProvider time, DocumentOptions options, RecordGuard guard, ServerOptions server, TerminologyCatalog terminology, OpenDmp.Core.Clinical.ClinicalIntake intake, Alerts.AlertOptions alertOptions, Alerts.AlertSignal alertSignal, Subscriptions.SubscriptionRegistry subscriptions)
+public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, AuditTrail audit, IContentStore store, TimeProvider time, DocumentOptions options, RecordGuard guard, ServerOptions server, TerminologyCatalog terminology, OpenDmp.Core.Clinical.ClinicalIntake intake, Alerts.AlertOptions alertOptions, Alerts.AlertSignal alertSignal, Subscriptions.SubscriptionRegistry subscriptions, Notifications.NotificationSignal notificationSignal)
 {
     private const string SourceIdExtension = "https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-sourceId";
 
@@ -385,6 +385,18 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
         throw DmpException.Invalid($"the {what} is not a document of this patient's record", where);
     }
 
+    /// <summary>The patient's notification of a new document: that one arrived, nothing of what it holds.</summary>
+    private static Notifications.PatientNotification NewDocumentNotification(string recordId, string documentId, DateTimeOffset now) => new()
+    {
+        RecordId = recordId,
+        Id = Ids.New(),
+        Kind = Notifications.NotificationEvents.NewDocument,
+        DedupKey = "document:" + documentId,
+        Text = "Un nouveau document a été ajouté à votre dossier médical partagé.",
+        CreatedAt = now,
+        Status = Notifications.NotificationStatus.Pending,
+    };
+
     /// <summary>The outbox events subscriptions may want: the new document, and each dispensing it carries.</summary>
     private int AddSubscriptionEvents(string recordId, NewDocument nd, bool documents, bool dispensings, DateTimeOffset now)
     {
@@ -417,6 +429,15 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
         var wanted = await subscriptions.WantedAsync(db, ct);
         var notifyDocuments = wanted.Contains(Subscriptions.SubscriptionTopics.NewDocument);
         var notifyDispensings = wanted.Contains(Subscriptions.SubscriptionTopics.PrescriptionExecuted);
+        // The patient is told of documents a professional files where the patient can see them, when
+        // the patient asked for it (one indexed lookup; nothing is written otherwise).
+        var forPatient = actor.Kind is ActorKind.Professional or ActorKind.System
+            ? newDocs.Where(d => !d.Entry.HiddenFromPatient && !d.Entry.Draft).ToList() : [];
+        if (forPatient.Count > 0 && !await db.NotificationChoices.AnyAsync(c => c.RecordId == recordId && c.Event == Notifications.NotificationEvents.NewDocument, ct))
+        {
+            forPatient.Clear();
+        }
+
         try
         {
             foreach (var nd in newDocs)
@@ -472,6 +493,11 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
                 await audit.AppendAsync(db, new AuditItem(recordId, actor, AuditAction.Replace, "success", channel, "DocumentReference", tracked.Id), ct);
             }
 
+            foreach (var nd in forPatient)
+            {
+                db.Notifications.Add(NewDocumentNotification(recordId, nd.Entry.Id, now));
+            }
+
             db.SubmissionSets.Add(ssEntry);
             await audit.AppendAsync(db, new AuditItem(recordId, actor, AuditAction.Create, "success", channel, "List", ssEntry.Id, Mode: "provide"), ct);
             alsoWrite?.Invoke(db, recordId, ssEntry.Id);
@@ -481,6 +507,11 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
             if (alertEvents > 0)
             {
                 alertSignal.Wake();
+            }
+
+            if (forPatient.Count > 0)
+            {
+                notificationSignal.Wake();
             }
         }
         catch (Exception ex)

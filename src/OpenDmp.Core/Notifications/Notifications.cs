@@ -27,9 +27,55 @@ public sealed class PatientNotification
     /// <summary>The access mode (alleged, treating-physician, care-team, break-glass, centre-15…).</summary>
     public string? Mode { get; set; }
     public string? ProfessionalId { get; set; }
+    /// <summary>For a reminder: when the reminded event takes place.</summary>
+    public DateTimeOffset? DueAt { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
-    /// <summary>pending (not yet delivered), sent.</summary>
+    /// <summary>E-mail delivery: pending (not yet delivered), sent, not-emailed (the patient did not choose it).</summary>
     public required string Status { get; set; }
+    /// <summary>SMS delivery: pending, sent, not-chosen (not chosen or no number), expired (too old to be useful by SMS).</summary>
+    public string SmsStatus { get; set; } = NotificationStatus.Pending;
+}
+
+/// <summary>Wakes the SMS sender when notifications were added (it also looks every few seconds).</summary>
+public sealed class NotificationSignal : OpenDmp.Core.Common.WakeSignal;
+
+/// <summary>The delivery states of a notification on one channel.</summary>
+public static class NotificationStatus
+{
+    public const string Pending = "pending";
+    public const string Sent = "sent";
+    public const string NotEmailed = "not-emailed";
+    public const string NotChosen = "not-chosen";
+    public const string Expired = "expired";
+}
+
+/// <summary>What the patient may be told of, and how.</summary>
+public static class NotificationEvents
+{
+    public const string FirstAccess = "first-access";
+    public const string EmergencyAccess = "emergency-access";
+    public const string NewDocument = "new-document";
+    public const string Reminder = "reminder";
+
+    public const string Email = "email";
+    public const string Sms = "sms";
+
+    public static readonly IReadOnlyList<string> All = [EmergencyAccess, FirstAccess, NewDocument, Reminder];
+    public static readonly IReadOnlyList<string> Channels = [Email, Sms];
+
+    /// <summary>An emergency access is always e-mailed when the patient has an address (the patient is told of every one).</summary>
+    public static bool Mandatory(string kind, string channel) => kind == EmergencyAccess && channel == Email;
+
+    /// <summary>What a new account starts with: first accesses and reminders by e-mail.</summary>
+    public static readonly IReadOnlyList<(string Event, string Channel)> Defaults = [(FirstAccess, Email), (Reminder, Email)];
+}
+
+/// <summary>One (event, channel) pair the patient chose: e.g. new documents by SMS. Absent means not chosen.</summary>
+public sealed class NotificationChoice
+{
+    public required string RecordId { get; set; }
+    public required string Event { get; set; }
+    public required string Channel { get; set; }
 }
 
 /// <summary>Adds notifications to the outbox, once per event.</summary>

@@ -24,8 +24,11 @@ public sealed class PatientAccount : Credentials
 {
     public required string RecordId { get; set; }
 
-    /// <summary>Whether first accesses by a professional are e-mailed (emergency accesses always are).</summary>
-    public bool NotifyFirstAccess { get; set; } = true;
+    /// <summary>The mobile number SMS notifications go to (E.164, e.g. +33612345678), or null.</summary>
+    public string? Phone { get; set; }
+
+    /// <summary>The language of the e-mails and SMS sent to the patient: fr (default) or en.</summary>
+    public string Language { get; set; } = "fr";
 }
 
 /// <summary>

@@ -2,6 +2,7 @@ using Microsoft.EntityFrameworkCore;
 using OpenDmp.Core.Access;
 using OpenDmp.Core.Audit;
 using OpenDmp.Core.Common;
+using OpenDmp.Core.Notifications;
 using OpenDmp.Core.Storage;
 
 namespace OpenDmp.Core.Patients;
@@ -19,8 +20,17 @@ public sealed class SavedView
     public DateTimeOffset CreatedAt { get; set; }
 }
 
-/// <summary>How the patient wants to be told: the address and whether first accesses are e-mailed (emergency accesses always are).</summary>
-public sealed record NotificationSettings(string? Email, bool FirstAccess);
+/// <summary>
+/// How the patient wants to be told: the e-mail address, the mobile number, the language of the
+/// messages (fr or en), and the chosen (event, channel) pairs as "event:channel" (e.g.
+/// "new-document:sms"). An emergency access is always e-mailed.
+/// </summary>
+public sealed record NotificationSettings(string? Email, string? Phone, string Language, IReadOnlySet<string> Choices)
+{
+    public static string Key(string @event, string channel) => @event + ":" + channel;
+
+    public bool Chosen(string @event, string channel) => NotificationEvents.Mandatory(@event, channel) || Choices.Contains(Key(@event, channel));
+}
 
 /// <summary>
 /// The patient's own preferences in the patient space: saved views of the documents list and the
@@ -101,7 +111,9 @@ public sealed class PatientPreferences(DmpDbContext db, WriteGate gate, AuditTra
         var recordId = await RequireAsync(actor, AuditAction.Read, "NotificationSettings", auditPermit: false, channel, ct);
         var account = await db.PatientAccounts.AsNoTracking().FirstOrDefaultAsync(x => x.RecordId == recordId, ct)
             ?? throw new DmpException(ErrorKind.NotFound, "this patient has no account");
-        return new NotificationSettings(account.Email, account.NotifyFirstAccess);
+        var choices = await db.NotificationChoices.AsNoTracking().Where(x => x.RecordId == recordId).Select(x => new { x.Event, x.Channel }).ToListAsync(ct);
+        return new NotificationSettings(account.Email, account.Phone, account.Language,
+            choices.Select(x => NotificationSettings.Key(x.Event, x.Channel)).ToHashSet(StringComparer.Ordinal));
     }
 
     public async Task SetNotificationSettingsAsync(NotificationSettings settings, Actor actor, string channel, CancellationToken ct)
@@ -112,14 +124,49 @@ public sealed class PatientPreferences(DmpDbContext db, WriteGate gate, AuditTra
         }
 
         var email = EmailAddress.Optional(settings.Email, "email");
+        var phone = PhoneNumber.Optional(settings.Phone, "phone");
+        if (settings.Language is not ("fr" or "en"))
+        {
+            throw DmpException.Invalid($"the language of the messages is fr or en, got '{settings.Language}'", "language");
+        }
+
+        var chosen = new List<NotificationChoice>();
+        foreach (var key in settings.Choices.Order(StringComparer.Ordinal))
+        {
+            var parts = key.Split(':');
+            if (parts.Length != 2 || !NotificationEvents.All.Contains(parts[0]) || !NotificationEvents.Channels.Contains(parts[1]))
+            {
+                throw DmpException.Invalid($"'{key}' is not a notification choice (event:channel, events {string.Join(", ", NotificationEvents.All)}, channels {string.Join(", ", NotificationEvents.Channels)})", "choices");
+            }
+
+            if (!NotificationEvents.Mandatory(parts[0], parts[1]))
+            {
+                chosen.Add(new NotificationChoice { RecordId = string.Empty, Event = parts[0], Channel = parts[1] });
+            }
+        }
+
+        if (phone is null && chosen.Any(c => c.Channel == NotificationEvents.Sms))
+        {
+            throw DmpException.Invalid("SMS notifications need a mobile phone number", "phone");
+        }
 
         var recordId = await RequireAsync(actor, AuditAction.Update, "NotificationSettings", auditPermit: false, channel, ct);
         await using var scope = await gate.EnterAsync(db, recordId, ct);
         var account = await db.PatientAccounts.FirstOrDefaultAsync(x => x.RecordId == recordId, ct)
             ?? throw new DmpException(ErrorKind.NotFound, "this patient has no account");
         account.Email = email;
-        account.NotifyFirstAccess = settings.FirstAccess;
-        await audit.AppendAsync(db, new AuditItem(recordId, actor, AuditAction.Update, "success", channel, "NotificationSettings", null, Detail: settings.FirstAccess ? "first accesses e-mailed" : "first accesses not e-mailed"), ct);
+        account.Phone = phone;
+        account.Language = settings.Language;
+        await db.NotificationChoices.Where(x => x.RecordId == recordId).ExecuteDeleteAsync(ct);
+        foreach (var c in chosen)
+        {
+            c.RecordId = recordId;
+            db.NotificationChoices.Add(c);
+        }
+
+        // The audit detail names the choices (events and channels), never the address or the number.
+        var detail = chosen.Count == 0 ? "no optional notification" : string.Join(", ", chosen.Select(c => NotificationSettings.Key(c.Event, c.Channel)));
+        await audit.AppendAsync(db, new AuditItem(recordId, actor, AuditAction.Update, "success", channel, "NotificationSettings", null, Detail: detail), ct);
         await db.SaveChangesAsync(ct);
         await scope.CommitAsync(ct);
     }

@@ -50,6 +50,7 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
     public DbSet<RecordAccessor> RecordAccessors => Set<RecordAccessor>();
     public DbSet<PatientNotification> Notifications => Set<PatientNotification>();
     public DbSet<PatientAccount> PatientAccounts => Set<PatientAccount>();
+    public DbSet<NotificationChoice> NotificationChoices => Set<NotificationChoice>();
     public DbSet<PatientSession> PatientSessions => Set<PatientSession>();
     public DbSet<TrustedDevice> TrustedDevices => Set<TrustedDevice>();
     public DbSet<RepresentativeAccount> RepresentativeAccounts => Set<RepresentativeAccount>();
@@ -239,11 +240,21 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
             e.HasKey(x => new { x.RecordId, x.Id });
             e.HasIndex(x => new { x.RecordId, x.DedupKey }).IsUnique();
             e.HasIndex(x => x.Status);
+            e.HasIndex(x => x.SmsStatus);
+        });
+        modelBuilder.Entity<NotificationChoice>(e =>
+        {
+            e.ToTable("notification_choices");
+            e.HasKey(x => new { x.RecordId, x.Event, x.Channel });
+            e.Property(x => x.Event).HasMaxLength(40);
+            e.Property(x => x.Channel).HasMaxLength(10);
         });
         modelBuilder.Entity<PatientAccount>(e =>
         {
             e.ToTable("patient_accounts");
             e.HasKey(x => x.RecordId);
+            e.Property(x => x.Phone).HasMaxLength(16);
+            e.Property(x => x.Language).HasMaxLength(5);
         });
         modelBuilder.Entity<RepresentativeAccount>(e =>
         {

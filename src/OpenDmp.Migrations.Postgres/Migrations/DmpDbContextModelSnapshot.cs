@@ -1135,6 +1135,27 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                     b.ToTable("outbound_recipients", (string)null);
                 });
 
+            modelBuilder.Entity("OpenDmp.Core.Notifications.NotificationChoice", b =>
+                {
+                    b.Property<string>("RecordId")
+                        .HasColumnType("text")
+                        .HasColumnName("record_id");
+
+                    b.Property<string>("Event")
+                        .HasMaxLength(40)
+                        .HasColumnType("character varying(40)")
+                        .HasColumnName("event");
+
+                    b.Property<string>("Channel")
+                        .HasMaxLength(10)
+                        .HasColumnType("character varying(10)")
+                        .HasColumnName("channel");
+
+                    b.HasKey("RecordId", "Event", "Channel");
+
+                    b.ToTable("notification_choices", (string)null);
+                });
+
             modelBuilder.Entity("OpenDmp.Core.Notifications.PatientNotification", b =>
                 {
                     b.Property<string>("RecordId")
@@ -1158,6 +1179,10 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                         .HasColumnType("text")
                         .HasColumnName("dedup_key");
 
+                    b.Property<DateTimeOffset?>("DueAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("due_at");
+
                     b.Property<string>("Kind")
                         .IsRequired()
                         .HasColumnType("text")
@@ -1171,6 +1196,11 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                         .HasColumnType("text")
                         .HasColumnName("professional_id");
 
+                    b.Property<string>("SmsStatus")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("sms_status");
+
                     b.Property<string>("Status")
                         .IsRequired()
                         .HasColumnType("text")
@@ -1182,6 +1212,8 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                         .HasColumnName("text");
 
                     b.HasKey("RecordId", "Id");
+
+                    b.HasIndex("SmsStatus");
 
                     b.HasIndex("Status");
 
@@ -1221,6 +1253,12 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                         .HasColumnType("integer")
                         .HasColumnName("failed_attempts");
 
+                    b.Property<string>("Language")
+                        .IsRequired()
+                        .HasMaxLength(5)
+                        .HasColumnType("character varying(5)")
+                        .HasColumnName("language");
+
                     b.Property<long>("LastTotpStep")
                         .HasColumnType("bigint")
                         .HasColumnName("last_totp_step");
@@ -1229,13 +1267,14 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("locked_until");
 
-                    b.Property<bool>("NotifyFirstAccess")
-                        .HasColumnType("boolean")
-                        .HasColumnName("notify_first_access");
-
                     b.Property<string>("PasswordHash")
                         .HasColumnType("text")
                         .HasColumnName("password_hash");
+
+                    b.Property<string>("Phone")
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("phone");
 
                     b.Property<byte[]>("TotpSecret")
                         .HasColumnType("bytea")

@@ -1128,6 +1128,27 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                     b.ToTable("outbound_recipients", (string)null);
                 });
 
+            modelBuilder.Entity("OpenDmp.Core.Notifications.NotificationChoice", b =>
+                {
+                    b.Property<string>("RecordId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("record_id");
+
+                    b.Property<string>("Event")
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("event");
+
+                    b.Property<string>("Channel")
+                        .HasMaxLength(10)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("channel");
+
+                    b.HasKey("RecordId", "Event", "Channel");
+
+                    b.ToTable("notification_choices", (string)null);
+                });
+
             modelBuilder.Entity("OpenDmp.Core.Notifications.PatientNotification", b =>
                 {
                     b.Property<string>("RecordId")
@@ -1151,6 +1172,10 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                         .HasColumnType("TEXT")
                         .HasColumnName("dedup_key");
 
+                    b.Property<long?>("DueAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("due_at");
+
                     b.Property<string>("Kind")
                         .IsRequired()
                         .HasColumnType("TEXT")
@@ -1164,6 +1189,11 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                         .HasColumnType("TEXT")
                         .HasColumnName("professional_id");
 
+                    b.Property<string>("SmsStatus")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("sms_status");
+
                     b.Property<string>("Status")
                         .IsRequired()
                         .HasColumnType("TEXT")
@@ -1175,6 +1205,8 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                         .HasColumnName("text");
 
                     b.HasKey("RecordId", "Id");
+
+                    b.HasIndex("SmsStatus");
 
                     b.HasIndex("Status");
 
@@ -1214,6 +1246,12 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                         .HasColumnType("INTEGER")
                         .HasColumnName("failed_attempts");
 
+                    b.Property<string>("Language")
+                        .IsRequired()
+                        .HasMaxLength(5)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("language");
+
                     b.Property<long>("LastTotpStep")
                         .HasColumnType("INTEGER")
                         .HasColumnName("last_totp_step");
@@ -1222,13 +1260,14 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                         .HasColumnType("INTEGER")
                         .HasColumnName("locked_until");
 
-                    b.Property<bool>("NotifyFirstAccess")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("notify_first_access");
-
                     b.Property<string>("PasswordHash")
                         .HasColumnType("TEXT")
                         .HasColumnName("password_hash");
+
+                    b.Property<string>("Phone")
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("phone");
 
                     b.Property<byte[]>("TotpSecret")
                         .HasColumnType("BLOB")

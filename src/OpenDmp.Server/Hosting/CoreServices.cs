@@ -89,6 +89,9 @@ public static class CoreServices
         services.AddScoped<OpenDmp.Core.Subscriptions.SubscriptionService>();
         services.AddScoped<OpenDmp.Core.Subscriptions.SubscriptionFanOut>();
         services.AddScoped<OpenDmp.Core.Subscriptions.SubscriptionDelivery>();
+        services.AddScoped<OpenDmp.Core.Notifications.NotificationDelivery>();
+        services.AddSingleton(configuration.GetSection("Sms").Get<OpenDmp.Server.Messaging.SmsOptions>() ?? new OpenDmp.Server.Messaging.SmsOptions());
+        services.AddSingleton<OpenDmp.Core.Notifications.NotificationSignal>();
         return services;
     }
 

@@ -1,17 +1,14 @@
-using Microsoft.EntityFrameworkCore;
 using MimeKit;
-using OpenDmp.Core.Access;
-using OpenDmp.Core.Audit;
-using OpenDmp.Core.Common;
 using OpenDmp.Core.Messaging;
-using OpenDmp.Core.Storage;
+using OpenDmp.Core.Notifications;
 
 namespace OpenDmp.Server.Messaging;
 
 /// <summary>
-/// Delivers the patients' notifications (first access by a professional, every emergency access)
-/// by e-mail to the address of their account, through the configured SMTP server, every
-/// Messaging:NotificationSeconds (default 10; 0 disables). The text names who accessed and how,
+/// Delivers the patients' notifications (every emergency access; first accesses, new documents and
+/// reminders when the patient chose them by e-mail) to the address of their account, in the
+/// account's language, through the configured SMTP server, every Messaging:NotificationSeconds
+/// (default 10; 0 disables). The text names who accessed and how, or that a document arrived,
 /// never health data. Marked "sent" after the SMTP server accepted it: a crash in between sends it
 /// again (at least once). Notifications of patients without an address stay in the outbox, where
 /// the patient API lists them.
@@ -52,57 +49,46 @@ public sealed partial class NotificationMailService(IServiceProvider services, M
     public async Task<int> DeliverAsync(CancellationToken ct)
     {
         using var scope = services.CreateScope();
-        var db = scope.ServiceProvider.GetRequiredService<DmpDbContext>();
-        var guard = scope.ServiceProvider.GetRequiredService<RecordGuard>();
-        var waiting = db.Notifications.AsNoTracking().Where(n => n.Status == "pending")
-            .Join(db.PatientAccounts.Where(a => a.Email != null), n => n.RecordId, a => a.RecordId, (n, a) => new { Notification = n, a.Email, a.NotifyFirstAccess });
-        var batch = await waiting.OrderBy(x => x.Notification.CreatedAt).Take(BatchSize).ToListAsync(ct);
-        // First accesses the patient chose not to receive by e-mail stay listed in the patient space only.
-        var muted = batch.Where(x => x.Notification.Kind == "first-access" && !x.NotifyFirstAccess).Select(x => x.Notification.Id).ToList();
-        if (muted.Count > 0)
-        {
-            await db.Notifications.Where(x => muted.Contains(x.Id)).ExecuteUpdateAsync(u => u.SetProperty(x => x.Status, "not-emailed"), ct);
-        }
-
-        var pending = batch.Where(x => !muted.Contains(x.Notification.Id)).ToList();
+        var delivery = scope.ServiceProvider.GetRequiredService<NotificationDelivery>();
+        var due = await delivery.DueAsync(NotificationEvents.Email, BatchSize, null, ct);
         // The backlog: what waits to be e-mailed (counted only when this round could not take it all).
-        OpenDmp.Core.Common.DmpTelemetry.SetNotificationBacklog(batch.Count < BatchSize ? pending.Count : await waiting.CountAsync(ct));
-        if (pending.Count == 0)
+        OpenDmp.Core.Common.DmpTelemetry.SetNotificationBacklog(due.Count < BatchSize ? due.Count : await delivery.BacklogAsync(NotificationEvents.Email, ct));
+        if (due.Count == 0)
         {
             return 0;
         }
 
         using var smtp = await MailConnections.ConnectSmtpAsync(options.Smtp, ct);
-        var sent = 0;
-        foreach (var item in pending)
+        foreach (var item in due)
         {
-            var message = new MimeMessage();
-            message.From.Add(new MailboxAddress("OpenDMP — mon dossier", options.DepositAddress));
-            message.To.Add(MailboxAddress.Parse(item.Email!));
-            // French first, then English: each paragraph in one language.
-            var fr = System.Globalization.CultureInfo.GetCultureInfo("fr-FR");
-            var en = System.Globalization.CultureInfo.GetCultureInfo("en");
-            message.Subject = Portal.Ui.Resources.GetString(item.Notification.Kind == "emergency-access" ? "notification.subject.emergency" : "notification.subject.first", fr) ?? "OpenDMP";
-            message.MessageId = MimeKit.Utils.MimeUtils.GenerateMessageId("opendmp.notifications");
-            message.Headers.Add("Auto-Submitted", "auto-generated");
-            var body = new TextPart("plain")
-            {
-                Text = Portal.Ui.Notification(item.Notification, fr) + "\r\n" + Portal.Ui.Resources.GetString("notification.footer", fr) + "\r\n\r\n"
-                    + Portal.Ui.Notification(item.Notification, en) + "\r\n" + Portal.Ui.Resources.GetString("notification.footer", en) + "\r\n",
-            };
-            body.ContentType.Charset = "utf-8";
-            message.Body = body;
+            var message = Message(item);
             await smtp.SendAsync(message, MailboxAddress.Parse(options.DepositAddress), message.To.Mailboxes, ct);
-            var n = item.Notification;
-            await db.Notifications.Where(x => x.RecordId == n.RecordId && x.Id == n.Id).ExecuteUpdateAsync(u => u.SetProperty(x => x.Status, "sent"), ct);
-            // The delivery fulfils a permit's notification obligation; it is in the record's trail too.
-            await guard.AuditAsync(new AuditItem(n.RecordId, Actor.Operator, AuditAction.Notify, "success", Channels.Messaging, "Communication", n.Id, Detail: "sent by e-mail"), ct);
-            sent++;
+            await delivery.SentAsync(item.Notification, NotificationEvents.Email, ct);
         }
 
         await smtp.DisconnectAsync(true, ct);
-        LogSent(logger, sent);
-        return sent;
+        LogSent(logger, due.Count);
+        return due.Count;
+    }
+
+    /// <summary>The e-mail of one notification, in the patient's language only (their account's choice).</summary>
+    private MimeMessage Message(NotificationWork item)
+    {
+        var culture = Portal.Ui.Culture(item.Language);
+        var message = new MimeMessage();
+        message.From.Add(new MailboxAddress(culture.TwoLetterISOLanguageName == "en" ? "OpenDMP — my record" : "OpenDMP — mon dossier", options.DepositAddress));
+        message.To.Add(MailboxAddress.Parse(item.To));
+        message.Subject = Portal.Ui.NotificationSubject(item.Notification.Kind, culture);
+        message.MessageId = MimeKit.Utils.MimeUtils.GenerateMessageId("opendmp.notifications");
+        message.Headers.Add("Auto-Submitted", "auto-generated");
+        var body = new TextPart("plain")
+        {
+            Text = Portal.Ui.Notification(item.Notification, culture) + "\r\n\r\n" + Portal.Ui.Resources.GetString("notification.footer", culture) + "\r\n",
+        };
+        body.ContentType.Charset = "utf-8";
+        body.Headers.Add(HeaderId.ContentLanguage, culture.TwoLetterISOLanguageName);
+        message.Body = body;
+        return message;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Count} notification(s) sent by e-mail")]

@@ -80,6 +80,10 @@ public sealed class PatientAuthService(DmpDbContext db, WriteGate gate, AuditTra
         {
             account = new PatientAccount { RecordId = recordId, CreatedAt = now };
             db.PatientAccounts.Add(account);
+            foreach (var (ev, channel2) in OpenDmp.Core.Notifications.NotificationEvents.Defaults)
+            {
+                db.NotificationChoices.Add(new OpenDmp.Core.Notifications.NotificationChoice { RecordId = recordId, Event = ev, Channel = channel2 });
+            }
         }
 
         account.Email = email ?? account.Email;

@@ -32,16 +32,40 @@ public static class Ui
     public static string Notification(OpenDmp.Core.Notifications.PatientNotification n, CultureInfo? culture = null)
     {
         culture ??= CultureInfo.CurrentUICulture;
+        string Text(string key) => Resources.GetString(key, culture) ?? key;
+        switch (n.Kind)
+        {
+            case OpenDmp.Core.Notifications.NotificationEvents.NewDocument:
+                return Text("notification.new-document");
+            case OpenDmp.Core.Notifications.NotificationEvents.Reminder:
+                {
+                    // The reminder's own title (written by the patient or taken from the vaccination schedule), at its local time.
+                    var at = TimeZoneInfo.ConvertTime(n.DueAt ?? n.CreatedAt, Paris);
+                    var english = culture.TwoLetterISOLanguageName == "en";
+                    return string.Format(culture, Text("notification.reminder"), n.Text,
+                        at.ToString(english ? "yyyy-MM-dd" : "dd/MM/yyyy", CultureInfo.InvariantCulture), at.ToString("HH:mm", CultureInfo.InvariantCulture));
+                }
+        }
+
         if (n.ActorDisplay is null)
         {
             return n.Text;
         }
 
-        string Text(string key) => Resources.GetString(key, culture) ?? key;
         var mode = n.Mode is null ? string.Empty : Resources.GetString("mode." + n.Mode, culture) ?? n.Mode;
         var key = n.Kind == "emergency-access" ? (n.Mode == "centre-15" ? "notification.centre-15" : "notification.break-glass") : "notification.first-access";
         return string.Format(culture, Text(key), n.ActorDisplay, mode);
     }
+
+    /// <summary>The subject of a notification's e-mail, in one language.</summary>
+    public static string NotificationSubject(string kind, CultureInfo culture) =>
+        Resources.GetString("notification.subject." + kind switch { "emergency-access" => "emergency", "first-access" => "first", _ => kind }, culture) ?? "OpenDMP";
+
+    /// <summary>The culture of a patient's messages (their account's language).</summary>
+    public static CultureInfo Culture(string? language) => CultureInfo.GetCultureInfo(language == "en" ? "en" : "fr-FR");
+
+    /// <summary>Metropolitan French time, in which reminders are written and shown.</summary>
+    public static readonly TimeZoneInfo Paris = TimeZoneInfo.FindSystemTimeZoneById("Europe/Paris");
 
     public static string DateTime(DateTimeOffset? d) => d is null ? "—" : d.Value.ToLocalTime().ToString(English ? "yyyy-MM-dd HH:mm" : "dd/MM/yyyy HH:mm", CultureInfo.InvariantCulture);
 }

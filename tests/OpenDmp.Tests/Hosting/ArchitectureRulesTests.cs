@@ -19,7 +19,6 @@ public class ArchitectureRulesTests
         ["Hosting/OpenDmpHost.cs"] = "readiness probe (CanConnect, no table)",
         ["Fhir/Authentication.cs"] = "finds the professional of a client certificate (directory)",
         ["Patients/PatientAuthService.cs"] = "patient accounts and sessions (authentication)",
-        ["Messaging/NotificationMailService.cs"] = "the notification outbox job (each delivery audited)",
         ["Demo/DemoWorld.cs"] = "creates the demo world in an empty data folder",
         ["Hosting/DataProtectionKeys.cs"] = "the data-protection key ring shared by the instances (no patient data)",
         ["Hosting/KeyStore.cs"] = "master-key rotation: re-wraps record keys and data-protection keys (nothing in clear)",

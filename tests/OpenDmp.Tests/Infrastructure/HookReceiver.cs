@@ -23,7 +23,7 @@ public sealed class HookReceiver : IDisposable
         _loop = Task.Run(LoopAsync);
     }
 
-    public sealed record Received(string Body, string? Signature, string? ContentType);
+    public sealed record Received(string Body, string? Signature, string? ContentType, string? Authorization = null);
 
     public string Url { get; }
 
@@ -56,7 +56,7 @@ public sealed class HookReceiver : IDisposable
             }
             else
             {
-                Accepted.Enqueue(new Received(body, ctx.Request.Headers["X-OpenDMP-Signature"], ctx.Request.ContentType));
+                Accepted.Enqueue(new Received(body, ctx.Request.Headers["X-OpenDMP-Signature"], ctx.Request.ContentType, ctx.Request.Headers["Authorization"]));
                 ctx.Response.StatusCode = 200;
             }
 

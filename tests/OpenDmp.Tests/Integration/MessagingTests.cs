@@ -167,12 +167,28 @@ public abstract class MessagingTests : ServerTestBase
         Assert.Contains("urgence", mail.Subject, StringComparison.Ordinal);
         Assert.Contains("Urgences", mail.TextBody, StringComparison.Ordinal);
         Assert.DoesNotContain("inconscient", mail.TextBody, StringComparison.Ordinal);
-        // French, then English: each line in one language.
+        // In the patient's language only (French by default).
         var lines = mail.TextBody.Split('\n').Select(l => l.TrimEnd('\r')).ToList();
         Assert.Contains(lines, l => l.EndsWith("a accédé à votre dossier en urgence (bris de glace).", StringComparison.Ordinal));
-        Assert.Contains(lines, l => l.EndsWith("accessed your record in an emergency (break-glass).", StringComparison.Ordinal));
+        Assert.DoesNotContain(lines, l => l.Contains("accessed", StringComparison.Ordinal));
         Assert.DoesNotContain(lines, l => l.Contains(" / ", StringComparison.Ordinal));
-        await Wait.UntilAsync(async () => await Server.WithScopeAsync(sp => sp.GetRequiredService<DmpDbContext>().Notifications.AsNoTracking().AllAsync(n => n.RecordId != patient.Id || n.Status == "sent")));
+        Assert.Equal("fr", mail.Body.Headers[HeaderId.ContentLanguage]);
+
+        // The patient reads English and asks for new documents by e-mail: the next message is in English only.
+        var me = new OpenDmp.Core.Common.Actor(OpenDmp.Core.Common.ActorKind.Patient, patient.Id, "patient");
+        await Server.WithScopeAsync(async sp =>
+        {
+            await sp.GetRequiredService<OpenDmp.Core.Patients.PatientPreferences>().SetNotificationSettingsAsync(new(patientBox.Address, null, "en", new HashSet<string> { "new-document:email" }), me, OpenDmp.Core.Common.Channels.Portal, default);
+            return 0;
+        });
+        await Server.SubmitAsync(a.Pro, patient, new DocumentToSubmit("Compte rendu"u8.ToArray(), "text/plain", "Compte rendu", FormatCode: "urn:ihe:iti:xds-sd:text:2008"));
+        var english = (await patientBox.WaitForAsync(2)).Single(m => m.MessageId != mail.MessageId);
+        Assert.Equal("OpenDMP: a new document in your record", english.Subject);
+        Assert.StartsWith("A new document was added to your shared medical record.", english.TextBody, StringComparison.Ordinal);
+        Assert.DoesNotContain("dossier", english.TextBody, StringComparison.Ordinal);
+        Assert.DoesNotContain("Compte rendu", english.TextBody, StringComparison.Ordinal);
+        Assert.Equal("en", english.Body.Headers[HeaderId.ContentLanguage]);
+        await Wait.UntilAsync(async () => await Server.WithScopeAsync(sp => sp.GetRequiredService<DmpDbContext>().Notifications.AsNoTracking().AllAsync(n => n.RecordId != patient.Id || n.Status != "pending")));
         // The delivery is in the record's trail.
         Assert.True(await Server.WithScopeAsync(sp => sp.GetRequiredService<DmpDbContext>().AuditEntries.AsNoTracking()
             .AnyAsync(x => x.RecordId == patient.Id && x.Action == "notify" && x.Channel == "messaging" && x.Detail == "sent by e-mail")));
@@ -189,8 +205,8 @@ public abstract class MessagingTests : ServerTestBase
         await Server.WithScopeAsync(async sp =>
         {
             var prefs = sp.GetRequiredService<OpenDmp.Core.Patients.PatientPreferences>();
-            await Assert.ThrowsAsync<OpenDmp.Core.Common.DmpException>(() => prefs.SetNotificationSettingsAsync(new("not an address", false), me, OpenDmp.Core.Common.Channels.Portal, default));
-            await prefs.SetNotificationSettingsAsync(new(patientBox.Address, FirstAccess: false), me, OpenDmp.Core.Common.Channels.Portal, default);
+            await Assert.ThrowsAsync<OpenDmp.Core.Common.DmpException>(() => prefs.SetNotificationSettingsAsync(new("not an address", null, "fr", new HashSet<string>()), me, OpenDmp.Core.Common.Channels.Portal, default));
+            await prefs.SetNotificationSettingsAsync(new(patientBox.Address, null, "fr", new HashSet<string>()), me, OpenDmp.Core.Common.Channels.Portal, default);
             return 0;
         });
 

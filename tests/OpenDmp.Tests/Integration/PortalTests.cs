@@ -280,12 +280,24 @@ public abstract class PortalTests(IStorageUnderTest storage, string name) : Serv
         await page.GetByRole(AriaRole.Button, new() { Name = "Enregistrer" }).ClickAsync();
         await Assertions.Expect(page.GetByRole(AriaRole.Alert)).ToContainTextAsync("e-mail");
         await page.GetByLabel("Adresse électronique").FillAsync("anne.testpatient@example.org");
-        await page.GetByLabel("Me prévenir quand un professionnel accède à mon dossier pour la première fois").UncheckAsync();
+        await page.GetByRole(AriaRole.Checkbox, new() { Name = "Premier accès d'un professionnel à mon dossier Courriel" }).UncheckAsync();
+        await page.GetByRole(AriaRole.Checkbox, new() { Name = "Nouveau document dans mon dossier SMS" }).CheckAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Enregistrer" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Alert)).ToContainTextAsync("SMS");
+        await page.GetByLabel("Téléphone mobile").FillAsync("06 12 34 56 78");
+        await page.GetByLabel("Langue des courriels et des SMS").SelectOptionAsync("en");
         await page.GetByRole(AriaRole.Button, new() { Name = "Enregistrer" }).ClickAsync();
         await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("enregistrées");
         var account = await Server.WithScopeAsync(sp => sp.GetRequiredService<OpenDmp.Core.Storage.DmpDbContext>().PatientAccounts.AsNoTracking().SingleAsync(a => a.RecordId == patient.Id));
         Assert.Equal("anne.testpatient@example.org", account.Email);
-        Assert.False(account.NotifyFirstAccess);
+        Assert.Equal("+33612345678", account.Phone);
+        Assert.Equal("en", account.Language);
+        var choices = await Server.WithScopeAsync(sp => sp.GetRequiredService<OpenDmp.Core.Storage.DmpDbContext>().NotificationChoices.AsNoTracking().Where(c => c.RecordId == patient.Id).Select(c => c.Event + ":" + c.Channel).ToListAsync());
+        Assert.Equal(["new-document:sms", "reminder:email"], choices.Order(StringComparer.Ordinal));
+        // The page shows what was saved: the mandatory emergency e-mail checked and locked.
+        await Assertions.Expect(page.GetByRole(AriaRole.Checkbox, new() { Name = "Accès en urgence à mon dossier Courriel" })).ToBeCheckedAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Checkbox, new() { Name = "Accès en urgence à mon dossier Courriel" })).ToBeDisabledAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Checkbox, new() { Name = "Nouveau document dans mon dossier SMS" })).ToBeCheckedAsync();
 
         // Close: consequences, first confirmation, second confirmation (the word); a wrong word closes nothing.
         await page.GetByRole(AriaRole.Button, new() { Name = "Fermer mon dossier" }).ClickAsync();
