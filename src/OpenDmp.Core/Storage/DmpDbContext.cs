@@ -51,6 +51,7 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
     public DbSet<PatientNotification> Notifications => Set<PatientNotification>();
     public DbSet<PatientAccount> PatientAccounts => Set<PatientAccount>();
     public DbSet<NotificationChoice> NotificationChoices => Set<NotificationChoice>();
+    public DbSet<OpenDmp.Core.Reminders.Reminder> Reminders => Set<OpenDmp.Core.Reminders.Reminder>();
     public DbSet<PatientSession> PatientSessions => Set<PatientSession>();
     public DbSet<TrustedDevice> TrustedDevices => Set<TrustedDevice>();
     public DbSet<RepresentativeAccount> RepresentativeAccounts => Set<RepresentativeAccount>();
@@ -241,6 +242,19 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
             e.HasIndex(x => new { x.RecordId, x.DedupKey }).IsUnique();
             e.HasIndex(x => x.Status);
             e.HasIndex(x => x.SmsStatus);
+        });
+        modelBuilder.Entity<OpenDmp.Core.Reminders.Reminder>(e =>
+        {
+            e.ToTable("reminders");
+            e.HasKey(x => new { x.RecordId, x.Id });
+            e.Property(x => x.Kind).HasMaxLength(20);
+            e.Property(x => x.Title).HasMaxLength(120);
+            e.Property(x => x.Place).HasMaxLength(200);
+            e.Property(x => x.Details).HasMaxLength(500);
+            e.Property(x => x.Repeat).HasMaxLength(10);
+            e.Property(x => x.Source).HasMaxLength(40);
+            // The dispatcher's scan: the reminders due first.
+            e.HasIndex(x => x.NextNotifyAt);
         });
         modelBuilder.Entity<NotificationChoice>(e =>
         {

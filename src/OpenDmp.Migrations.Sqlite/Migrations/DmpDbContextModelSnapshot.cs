@@ -1683,6 +1683,90 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                     b.ToTable("records", (string)null);
                 });
 
+            modelBuilder.Entity("OpenDmp.Core.Reminders.Reminder", b =>
+                {
+                    b.Property<string>("RecordId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("record_id");
+
+                    b.Property<string>("Id")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("CreatedBy")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_by");
+
+                    b.Property<string>("Details")
+                        .HasMaxLength(500)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("details");
+
+                    b.Property<int>("Interval")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("interval");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("kind");
+
+                    b.Property<int>("LeadMinutes")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("lead_minutes");
+
+                    b.Property<long?>("NextNotifyAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("next_notify_at");
+
+                    b.Property<long?>("NextOccurrence")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("next_occurrence");
+
+                    b.Property<string>("Place")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("place");
+
+                    b.Property<string>("Repeat")
+                        .IsRequired()
+                        .HasMaxLength(10)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("repeat");
+
+                    b.Property<string>("Source")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("source");
+
+                    b.Property<long>("StartsAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("starts_at");
+
+                    b.Property<string>("Title")
+                        .IsRequired()
+                        .HasMaxLength(120)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("title");
+
+                    b.Property<long?>("Until")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("until");
+
+                    b.HasKey("RecordId", "Id");
+
+                    b.HasIndex("NextNotifyAt");
+
+                    b.ToTable("reminders", (string)null);
+                });
+
             modelBuilder.Entity("OpenDmp.Core.Storage.DataProtectionKey", b =>
                 {
                     b.Property<long>("Id")

@@ -25,6 +25,7 @@ public static class ConfigurationValidation
         ("Alerts", typeof(OpenDmp.Core.Alerts.AlertOptions)),
         ("Subscriptions", typeof(OpenDmp.Core.Subscriptions.SubscriptionOptions)),
         ("Sms", typeof(OpenDmp.Server.Messaging.SmsOptions)),
+        ("Reminders", typeof(OpenDmp.Core.Reminders.ReminderOptions)),
     ];
 
     /// <summary>Keys read one by one, with their type.</summary>
@@ -180,6 +181,7 @@ public static class ConfigurationValidation
         Positive(problems, "Audit:GroupCommitMaxEntries", audit.GroupCommitMaxEntries);
         problems.AddRange((configuration.GetSection("Alerts").Get<OpenDmp.Core.Alerts.AlertOptions>() ?? new OpenDmp.Core.Alerts.AlertOptions()).Problems());
         problems.AddRange((configuration.GetSection("Subscriptions").Get<OpenDmp.Core.Subscriptions.SubscriptionOptions>() ?? new OpenDmp.Core.Subscriptions.SubscriptionOptions()).Problems());
+        problems.AddRange((configuration.GetSection("Reminders").Get<OpenDmp.Core.Reminders.ReminderOptions>() ?? new OpenDmp.Core.Reminders.ReminderOptions()).Problems());
         problems.AddRange((configuration.GetSection("Sms").Get<OpenDmp.Server.Messaging.SmsOptions>() ?? new OpenDmp.Server.Messaging.SmsOptions()).Problems());
 
         var messaging = configuration.GetSection("Messaging").Get<OpenDmp.Core.Messaging.MessagingOptions>() ?? new OpenDmp.Core.Messaging.MessagingOptions();

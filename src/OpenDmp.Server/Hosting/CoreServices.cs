@@ -92,6 +92,9 @@ public static class CoreServices
         services.AddScoped<OpenDmp.Core.Notifications.NotificationDelivery>();
         services.AddSingleton(configuration.GetSection("Sms").Get<OpenDmp.Server.Messaging.SmsOptions>() ?? new OpenDmp.Server.Messaging.SmsOptions());
         services.AddSingleton<OpenDmp.Core.Notifications.NotificationSignal>();
+        services.AddSingleton(OpenDmp.Core.Reminders.VaccinationSchedule.Load());
+        services.AddSingleton(configuration.GetSection("Reminders").Get<OpenDmp.Core.Reminders.ReminderOptions>() ?? new OpenDmp.Core.Reminders.ReminderOptions());
+        services.AddScoped<OpenDmp.Core.Reminders.ReminderService>();
         return services;
     }
 

@@ -58,6 +58,7 @@ public static class OpenDmpHost
         builder.Services.AddHostedService<RetentionService>();
         builder.Services.AddHostedService<OpenDmp.Server.Messaging.DepositMailboxService>();
         builder.Services.AddHostedService<OpenDmp.Server.Messaging.NotificationMailService>();
+        builder.Services.AddHostedService<OpenDmp.Server.Messaging.ReminderDispatchService>();
         builder.Services.AddSingleton<OpenDmp.Server.Messaging.SmsNotificationService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<OpenDmp.Server.Messaging.SmsNotificationService>());
         builder.Services.AddSingleton<OpenDmp.Server.Messaging.AlertDispatchService>();

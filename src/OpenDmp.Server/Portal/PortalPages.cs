@@ -92,6 +92,14 @@ public static class PortalPages
             }
         }).WithMetadata(new DmpEndpoint(Requirement.PortalAny, AuditAction.Retrieve));
 
+        // The agenda as an iCalendar file, for the patient's own calendar application.
+        app.MapGet("/patient/agenda.ics", async (HttpContext ctx, OpenDmp.Core.Reminders.ReminderService reminders) =>
+        {
+            var calendar = await reminders.CalendarAsync(ctx.Actor(), Channels.Portal, ctx.RequestAborted);
+            ctx.Response.Headers.CacheControl = "no-store";
+            return Results.File(System.Text.Encoding.UTF8.GetBytes(calendar), "text/calendar; charset=utf-8", "agenda.ics");
+        }).WithMetadata(new DmpEndpoint(Requirement.PortalPatient, AuditAction.Read));
+
         app.MapGet("/patient/historique/preuve", async (HttpContext ctx, OpenDmp.Core.Audit.AuditProofs proofs) =>
         {
             var actor = ctx.Actor();

@@ -272,6 +272,40 @@ public abstract class PortalTests(IStorageUnderTest storage, string name) : Serv
         await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Level = 2, Name = "Le patient" })).ToBeVisibleAsync();
         await BrowserFixture.AssertAccessibleAsync(page);
 
+        // The agenda: a daily medication reminder, a date in the past refused with the reason, the
+        // vaccination schedule added, the .ics export.
+        await page.GetByRole(AriaRole.Link, new() { Name = "Agenda" }).First.ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToHaveTextAsync("Mon agenda");
+        await BrowserFixture.AssertAccessibleAsync(page);
+        var tomorrow = DateOnly.FromDateTime(OpenDmp.Core.Reminders.Recurrence.ToLocal(DateTimeOffset.UtcNow)).AddDays(1);
+        await page.GetByLabel("Type *").SelectOptionAsync("medication");
+        await page.GetByLabel("Titre *").FillAsync("Metformine 500 mg");
+        await page.GetByLabel("Date *", new() { Exact = true }).FillAsync(tomorrow.AddDays(-3).ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture));
+        await page.GetByLabel("Heure (heure de Paris) *").FillAsync("08:00");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Ajouter ce rappel" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Alert)).ToContainTextAsync("in the past");
+        // Refused: what was typed is still there, only the date is corrected.
+        await Assertions.Expect(page.GetByLabel("Titre *")).ToHaveValueAsync("Metformine 500 mg");
+        await page.GetByLabel("Date *", new() { Exact = true }).FillAsync(tomorrow.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture));
+        await page.GetByLabel("Répétition").SelectOptionAsync("daily");
+        await page.GetByLabel("Jusqu'au (facultatif)").FillAsync(tomorrow.AddDays(2).ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture));
+        await page.GetByLabel("Me prévenir", new() { Exact = true }).SelectOptionAsync("0");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Ajouter ce rappel" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("ajouté");
+        await Assertions.Expect(page.Locator("ul.agenda li", new() { HasText = "Metformine 500 mg" })).ToHaveCountAsync(3);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Ajouter ces vaccinations à mon agenda" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("vaccinations");
+        await Assertions.Expect(page.Locator("#h-vaccinations ~ ul .badge").First).ToHaveTextAsync("dans mon agenda");
+        await BrowserFixture.AssertAccessibleAsync(page);
+        // The export link, with the browser's session (the page's own scripts may not fetch: the CSP forbids it).
+        var export = await page.APIRequest.GetAsync("/patient/agenda.ics");
+        Assert.Equal(200, export.Status);
+        Assert.StartsWith("text/calendar", export.Headers["content-type"], StringComparison.Ordinal);
+        var icsText = await export.TextAsync();
+        Assert.Contains("SUMMARY:Metformine 500 mg", icsText, StringComparison.Ordinal);
+        Assert.Contains("RRULE:FREQ=DAILY;UNTIL=", icsText, StringComparison.Ordinal);
+        Assert.Contains("CATEGORIES:VACCINATION", icsText, StringComparison.Ordinal);
+
         // Notification settings.
         await page.GetByRole(AriaRole.Link, new() { Name = "Paramètres" }).First.ClickAsync();
         await BrowserFixture.AssertAccessibleAsync(page);
