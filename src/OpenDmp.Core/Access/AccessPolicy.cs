@@ -39,6 +39,10 @@ public enum AccessAction
     DepositMessage,
     /// <summary>Write the patient's personal space (allergies, history, contacts, wishes): the patient only.</summary>
     EditPersonalSpace,
+    /// <summary>Record a self-monitoring measurement (the patient, a legal representative, the patient's device).</summary>
+    RecordMeasurement,
+    /// <summary>Set a self-monitoring threshold (the patient, a legal representative, the treating physician).</summary>
+    SetMonitoringThreshold,
 }
 
 /// <summary>Why a request was refused (drives the advice given to the caller, never the record's content).</summary>
@@ -218,6 +222,7 @@ public static class AccessPolicy
             ActorKind.System => new AccessDecision(true, "operator administration", "operator", DocumentScope.All),
             ActorKind.Patient or ActorKind.Representative => DecidePatient(request),
             ActorKind.Professional => DecideProfessional(request),
+            ActorKind.Device => DecideDevice(request),
             _ => AccessDecision.Deny("unknown kind of actor", Denial.NoIdentity),
         };
     }
@@ -250,7 +255,12 @@ public static class AccessPolicy
             case AccessAction.ReadAudit:
             case AccessAction.ManageConsent:
             case AccessAction.Export:
+            case AccessAction.SetMonitoringThreshold:
                 return new AccessDecision(true, representative ? "legal representative of the patient" : "the patient's own record", mode, scope);
+            case AccessAction.RecordMeasurement:
+                return record.Status != RecordStatus.Open
+                    ? AccessDecision.Deny("the record is closed", Denial.Closed)
+                    : new AccessDecision(true, representative ? "legal representative of the patient" : "the patient's own record", mode, scope);
             case AccessAction.ReadDocument:
             case AccessAction.MaskDocument:
                 return doc is null || !scope.Admits(doc)
@@ -281,6 +291,25 @@ public static class AccessPolicy
             default:
                 return AccessDecision.Deny("a patient cannot do this through the professional interface", Denial.NotAllowed);
         }
+    }
+
+    /// <summary>A connected device: it records measurements in the record its token was issued for, and does nothing else.</summary>
+    private static AccessDecision DecideDevice(AccessRequest request)
+    {
+        var record = request.Record;
+        if (request.Action != AccessAction.RecordMeasurement)
+        {
+            return AccessDecision.Deny("a device token only records measurements", Denial.NotAllowed);
+        }
+
+        if (record is null || record.RecordId != request.Actor.RecordId)
+        {
+            return AccessDecision.Deny("a device records in the record its token was issued for", Denial.NoGrant);
+        }
+
+        return record.Status != RecordStatus.Open
+            ? AccessDecision.Deny("the record is closed", Denial.Closed)
+            : new AccessDecision(true, "the patient's device", "device", DocumentScope.None);
     }
 
     private static AccessDecision DecideProfessional(AccessRequest request)
@@ -320,7 +349,12 @@ public static class AccessPolicy
             case AccessAction.ManageRecord:
             case AccessAction.ManageConsent:
             case AccessAction.MaskDocument:
+            case AccessAction.RecordMeasurement:
                 return AccessDecision.Deny("only the patient (or the operator) may do this", Denial.NotAllowed);
+            case AccessAction.SetMonitoringThreshold:
+                return record.TreatingPhysicianId == actor.Id
+                    ? new AccessDecision(true, "the patient's treating physician", "treating-physician", DocumentScope.None)
+                    : AccessDecision.Deny("only the patient's treating physician sets self-monitoring thresholds", Denial.NotAllowed);
             case AccessAction.DeclareAccess:
                 return DecideDeclaration(request, record, facts);
             case AccessAction.DeclareAdmission:

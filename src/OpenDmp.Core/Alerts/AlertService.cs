@@ -28,6 +28,8 @@ public sealed class AlertService(DmpDbContext db, RecordGuard guard, WriteGate g
 {
     public const string EmergencyAdmission = "emergency-admission";
     public const string Result = "result";
+    /// <summary>A patient-entered measurement crossed a threshold the treating physician asked to be alerted of.</summary>
+    public const string Measurement = "measurement";
     /// <summary>Events taken per dispatch.</summary>
     public const int BatchSize = 200;
 
@@ -89,7 +91,7 @@ public sealed class AlertService(DmpDbContext db, RecordGuard guard, WriteGate g
                 .Select(x => new { x.Id, x.AuthorProfessionalId, x.SubmitterId, x.ClassCode, x.TypeCode, x.Masked, x.HiddenFromPatient, x.Draft, x.HiddenFromRepresentatives, x.PrescriberId })
                 .ToListAsync(ct))
                 .ToDictionary(x => x.Id, x => new DocumentFacts(x.Id, x.AuthorProfessionalId, x.SubmitterId, x.ClassCode, x.TypeCode, x.Masked, x.HiddenFromPatient, x.Draft, x.HiddenFromRepresentatives, x.PrescriberId), StringComparer.Ordinal);
-            var alerting = events.Any(e => e.Kind is EmergencyAdmission or Result);
+            var alerting = events.Any(e => e.Kind is EmergencyAdmission or Result or Measurement);
             var recipients = alerting ? await RecipientsAsync(facts, events.Select(e => e.PrescriberRpps).OfType<string>().Distinct().ToList(), ct) : [];
             var completed = new Dictionary<string, AccessRequest>(StringComparer.Ordinal);
             foreach (var r in recipients)
@@ -97,7 +99,7 @@ public sealed class AlertService(DmpDbContext db, RecordGuard guard, WriteGate g
                 completed[r.Actor.Id] = await guard.CompleteAsync(new AccessRequest(r.Actor, AccessAction.SearchRecord, facts), ct);
             }
 
-            foreach (var ev in events.Where(e => e.Kind is EmergencyAdmission or Result))
+            foreach (var ev in events.Where(e => e.Kind is EmergencyAdmission or Result or Measurement))
             {
                 DocumentFacts? document = null;
                 if (ev.Kind == Result)
@@ -167,7 +169,7 @@ public sealed class AlertService(DmpDbContext db, RecordGuard guard, WriteGate g
         }
 
         DmpTelemetry.AlertsCreated.Add(written);
-        foreach (var e in pending.Where(e => e.Kind is EmergencyAdmission or Result))
+        foreach (var e in pending.Where(e => e.Kind is EmergencyAdmission or Result or Measurement))
         {
             DmpTelemetry.AlertLatency.Record((now - e.CreatedAt).TotalMilliseconds);
         }

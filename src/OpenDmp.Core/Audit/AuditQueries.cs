@@ -159,6 +159,7 @@ public sealed class AuditQueries(DmpDbContext db, RecordGuard guard, DocumentOpt
             "Professional" => new ResourceReference("Practitioner/" + e.ActorId),
             "Patient" => new ResourceReference("Patient/" + e.ActorId),
             "Representative" => new ResourceReference("RelatedPerson/" + e.ActorId) { Display = "représentant légal / legal representative" },
+            "Device" => new ResourceReference("Device/" + e.ActorId) { Display = "patient's device" },
             _ => new ResourceReference { Display = e.ActorId },
         };
         var agent = new AuditEvent.AgentComponent { Who = who, Requestor = true, Type = new CodeableConcept("http://terminology.hl7.org/CodeSystem/v3-ParticipationType", e.ActorKind == "System" ? "CST" : "IRCP") };

@@ -9,6 +9,8 @@ public enum ActorKind
     Representative,
     /// <summary>The operator's administration tool or an internal job.</summary>
     System,
+    /// <summary>A connected device acting with a token the patient issued (record in <see cref="Actor.RecordId"/>): it only records measurements.</summary>
+    Device,
 }
 
 /// <summary>

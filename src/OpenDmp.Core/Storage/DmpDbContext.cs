@@ -52,6 +52,9 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
     public DbSet<PatientAccount> PatientAccounts => Set<PatientAccount>();
     public DbSet<NotificationChoice> NotificationChoices => Set<NotificationChoice>();
     public DbSet<OpenDmp.Core.Reminders.Reminder> Reminders => Set<OpenDmp.Core.Reminders.Reminder>();
+    public DbSet<OpenDmp.Core.SelfMonitoring.Measurement> Measurements => Set<OpenDmp.Core.SelfMonitoring.Measurement>();
+    public DbSet<OpenDmp.Core.SelfMonitoring.MonitoringThreshold> MonitoringThresholds => Set<OpenDmp.Core.SelfMonitoring.MonitoringThreshold>();
+    public DbSet<OpenDmp.Core.SelfMonitoring.DeviceToken> DeviceTokens => Set<OpenDmp.Core.SelfMonitoring.DeviceToken>();
     public DbSet<PatientSession> PatientSessions => Set<PatientSession>();
     public DbSet<TrustedDevice> TrustedDevices => Set<TrustedDevice>();
     public DbSet<RepresentativeAccount> RepresentativeAccounts => Set<RepresentativeAccount>();
@@ -242,6 +245,33 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
             e.HasIndex(x => new { x.RecordId, x.DedupKey }).IsUnique();
             e.HasIndex(x => x.Status);
             e.HasIndex(x => x.SmsStatus);
+        });
+        modelBuilder.Entity<OpenDmp.Core.SelfMonitoring.Measurement>(e =>
+        {
+            e.ToTable("measurements");
+            e.HasKey(x => new { x.RecordId, x.Id });
+            e.Property(x => x.Code).HasMaxLength(20);
+            e.Property(x => x.Unit).HasMaxLength(20);
+            e.Property(x => x.EnteredBy).HasMaxLength(80);
+            // A series: one record's values of one quantity, latest first.
+            e.HasIndex(x => new { x.RecordId, x.Code, x.Effective });
+        });
+        modelBuilder.Entity<OpenDmp.Core.SelfMonitoring.MonitoringThreshold>(e =>
+        {
+            e.ToTable("monitoring_thresholds");
+            e.HasKey(x => new { x.RecordId, x.Code });
+            e.Property(x => x.Code).HasMaxLength(20);
+            e.Property(x => x.Advice).HasMaxLength(500);
+            e.Property(x => x.SetBy).HasMaxLength(80);
+        });
+        modelBuilder.Entity<OpenDmp.Core.SelfMonitoring.DeviceToken>(e =>
+        {
+            e.ToTable("device_tokens");
+            e.HasKey(x => new { x.RecordId, x.Id });
+            e.Property(x => x.Name).HasMaxLength(60);
+            // A request's token is looked up by its hash (256 random bits: no collision to guard against with a
+            // unique key, which would not be distributed by record).
+            e.HasIndex(x => x.TokenHash);
         });
         modelBuilder.Entity<OpenDmp.Core.Reminders.Reminder>(e =>
         {

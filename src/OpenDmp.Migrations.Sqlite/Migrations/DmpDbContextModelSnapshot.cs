@@ -1767,6 +1767,136 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                     b.ToTable("reminders", (string)null);
                 });
 
+            modelBuilder.Entity("OpenDmp.Core.SelfMonitoring.DeviceToken", b =>
+                {
+                    b.Property<string>("RecordId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("record_id");
+
+                    b.Property<string>("Id")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<long?>("LastUsedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("last_used_at");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(60)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("name");
+
+                    b.Property<long?>("RevokedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("revoked_at");
+
+                    b.Property<string>("TokenHash")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("token_hash");
+
+                    b.HasKey("RecordId", "Id");
+
+                    b.HasIndex("TokenHash");
+
+                    b.ToTable("device_tokens", (string)null);
+                });
+
+            modelBuilder.Entity("OpenDmp.Core.SelfMonitoring.Measurement", b =>
+                {
+                    b.Property<string>("RecordId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("record_id");
+
+                    b.Property<string>("Id")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<string>("Code")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("code");
+
+                    b.Property<long>("Effective")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("effective");
+
+                    b.Property<string>("EnteredBy")
+                        .IsRequired()
+                        .HasMaxLength(80)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("entered_by");
+
+                    b.Property<long>("RecordedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("recorded_at");
+
+                    b.Property<string>("Unit")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("unit");
+
+                    b.Property<double>("Value")
+                        .HasColumnType("REAL")
+                        .HasColumnName("value");
+
+                    b.HasKey("RecordId", "Id");
+
+                    b.HasIndex("RecordId", "Code", "Effective");
+
+                    b.ToTable("measurements", (string)null);
+                });
+
+            modelBuilder.Entity("OpenDmp.Core.SelfMonitoring.MonitoringThreshold", b =>
+                {
+                    b.Property<string>("RecordId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("record_id");
+
+                    b.Property<string>("Code")
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("code");
+
+                    b.Property<string>("Advice")
+                        .HasMaxLength(500)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("advice");
+
+                    b.Property<bool>("AlertPhysician")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("alert_physician");
+
+                    b.Property<double?>("High")
+                        .HasColumnType("REAL")
+                        .HasColumnName("high");
+
+                    b.Property<double?>("Low")
+                        .HasColumnType("REAL")
+                        .HasColumnName("low");
+
+                    b.Property<long>("SetAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("set_at");
+
+                    b.Property<string>("SetBy")
+                        .IsRequired()
+                        .HasMaxLength(80)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("set_by");
+
+                    b.HasKey("RecordId", "Code");
+
+                    b.ToTable("monitoring_thresholds", (string)null);
+                });
+
             modelBuilder.Entity("OpenDmp.Core.Storage.DataProtectionKey", b =>
                 {
                     b.Property<long>("Id")

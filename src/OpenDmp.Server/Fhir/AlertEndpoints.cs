@@ -52,7 +52,7 @@ public static class AlertEndpoints
         string T(string key) => Portal.Ui.Resources.GetString(key, culture) ?? key;
         var text = a.Kind == AlertService.EmergencyAdmission
             ? string.Format(culture, T("alertmail.admission"), a.PatientName, a.OrganizationName ?? T("alerts.establishment"))
-            : T("alertmail.result");
+            : T("alertmail." + (a.Kind == AlertService.Measurement ? "measurement" : "result"));
         return new Communication
         {
             Id = a.Id,

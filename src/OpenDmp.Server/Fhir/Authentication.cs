@@ -218,8 +218,16 @@ public sealed class ProfessionalAuthenticationMiddleware(RequestDelegate next, I
             return null;
         }
 
+        var token = header[7..].Trim();
+        if (token.StartsWith("dev_", StringComparison.Ordinal))
+        {
+            // A connected device's token: the policy lets it record measurements and nothing else.
+            return await context.RequestServices.GetRequiredService<OpenDmp.Core.SelfMonitoring.SelfMonitoringService>().DeviceActorAsync(token, context.RequestAborted)
+                ?? throw new DmpException(ErrorKind.Unauthenticated, "the device token is unknown or was revoked by the patient");
+        }
+
         var auth = context.RequestServices.GetRequiredService<OpenDmp.Server.Patients.PatientAuthService>();
-        return await auth.AuthenticateAsync(header[7..].Trim(), "bearer", context.RequestAborted)
+        return await auth.AuthenticateAsync(token, "bearer", context.RequestAborted)
             ?? throw new DmpException(ErrorKind.Unauthenticated, "the bearer token is unknown or expired: log in again");
     }
 }

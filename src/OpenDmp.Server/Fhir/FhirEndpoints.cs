@@ -118,12 +118,23 @@ public static class FhirEndpoints
         fhir.MapGet("/Observation", async (HttpContext ctx, ObservationQueries q) =>
             FhirResults.SearchSet(await q.SearchAsync(Params(ctx), ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request))
             .WithMetadata(new DmpEndpoint(Requirement.ProfessionalOrPatient, AuditAction.Search));
-        fhir.MapPost("/Observation", async (HttpContext ctx, ResultIntake intake) =>
+        // A professional files a result; the patient (bearer session) or the patient's device (device
+        // token) records a self-monitoring measurement, tagged patient-entered.
+        fhir.MapPost("/Observation", async (HttpContext ctx, ResultIntake intake, OpenDmp.Core.SelfMonitoring.SelfMonitoringService monitoring) =>
         {
             var o = FhirJson.Parse<Observation>(await ReadBodyAsync(ctx, SmallBodyBytes));
-            var (id, json) = await intake.CreateAsync(o, ctx.Actor(), Channels.Api, ctx.RequestAborted);
+            var actor = ctx.Actor();
+            if (actor.Kind != ActorKind.Professional)
+            {
+                var (code, value, effective) = OpenDmp.Core.SelfMonitoring.MeasurementFhir.Parse(o);
+                var recorded = await monitoring.RecordAsync(code, value, effective, actor, Channels.Api, ctx.RequestAborted);
+                var stored = OpenDmp.Core.SelfMonitoring.MeasurementFhir.ToObservation(recorded.Measurement);
+                return FhirResults.Resource(FhirJson.Serialize(stored), ctx.Request, StatusCodes.Status201Created, "1", $"{FhirResults.BaseUrl(ctx.Request)}/Observation/{stored.Id}/_history/1");
+            }
+
+            var (id, json) = await intake.CreateAsync(o, actor, Channels.Api, ctx.RequestAborted);
             return FhirResults.Resource(json, ctx.Request, StatusCodes.Status201Created, "1", $"{FhirResults.BaseUrl(ctx.Request)}/Observation/{id}/_history/1");
-        }).WithMetadata(new DmpEndpoint(Requirement.Professional, AuditAction.Create));
+        }).WithMetadata(new DmpEndpoint(Requirement.ProfessionalOrPatient, AuditAction.Create));
 
         // Medications (ADR 0018): prescription lines and dispensings are filed with their document through ITI-65.
         fhir.MapGet("/MedicationRequest", async (HttpContext ctx, MedicationQueries q) =>

@@ -95,6 +95,7 @@ public static class CoreServices
         services.AddSingleton(OpenDmp.Core.Reminders.VaccinationSchedule.Load());
         services.AddSingleton(configuration.GetSection("Reminders").Get<OpenDmp.Core.Reminders.ReminderOptions>() ?? new OpenDmp.Core.Reminders.ReminderOptions());
         services.AddScoped<OpenDmp.Core.Reminders.ReminderService>();
+        services.AddScoped<OpenDmp.Core.SelfMonitoring.SelfMonitoringService>();
         return services;
     }
 

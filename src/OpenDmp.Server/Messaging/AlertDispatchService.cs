@@ -86,12 +86,12 @@ public sealed partial class AlertDispatchService(IServiceProvider services, Aler
             string T(string key) => Portal.Ui.Resources.GetString(key, culture) ?? key;
             var what = admission
                 ? string.Format(culture, T("alertmail.admission"), alert.PatientName, alert.OrganizationName ?? T("alerts.establishment"))
-                : T("alertmail.result");
+                : T("alertmail." + (alert.Kind == AlertService.Measurement ? "measurement" : "result"));
             return what + "\r\n" + string.Format(culture, T("alertmail.open"), link) + "\r\n";
         }
 
         var fr = CultureInfo.GetCultureInfo("fr-FR");
-        message.Subject = Portal.Ui.Resources.GetString(admission ? "alertmail.subject.admission" : "alertmail.subject.result", fr) ?? "OpenDMP";
+        message.Subject = Portal.Ui.Resources.GetString("alertmail.subject." + (admission ? "admission" : alert.Kind == AlertService.Measurement ? "measurement" : "result"), fr) ?? "OpenDMP";
         var text = Paragraph(fr) + "\r\n" + Paragraph(CultureInfo.GetCultureInfo("en"));
         var body = new TextPart("plain") { Text = text };
         body.ContentType.Charset = "utf-8";

@@ -306,6 +306,34 @@ public abstract class PortalTests(IStorageUnderTest storage, string name) : Serv
         Assert.Contains("RRULE:FREQ=DAILY;UNTIL=", icsText, StringComparison.Ordinal);
         Assert.Contains("CATEGORIES:VACCINATION", icsText, StringComparison.Ordinal);
 
+        // Self-monitoring on a phone-sized screen: the treating physician set a glycaemia threshold
+        // with what to do; the patient records a value above it and sees the warning with that advice,
+        // then the curve (with its text alternative) and the table.
+        const string advice = "Contrôlez à nouveau dans deux heures ; si la glycémie reste au-dessus de 2 g/L, appelez le cabinet.";
+        await Server.WithScopeAsync(async sp =>
+        {
+            await sp.GetRequiredService<OpenDmp.Core.SelfMonitoring.SelfMonitoringService>().SetThresholdAsync(patient.Id, "2339-0", 0.7, 1.8, advice, true,
+                new Actor(ActorKind.Professional, gp.Id, gp.Display, ProfessionCode: "10"), Channels.Portal, CancellationToken.None);
+            return 0;
+        });
+        await page.SetViewportSizeAsync(390, 844);
+        await page.GotoAsync("/patient/auto-surveillance");
+        await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToHaveTextAsync("Mon auto-surveillance");
+        await BrowserFixture.AssertAccessibleAsync(page);
+        await page.Locator("#quantity").SelectOptionAsync("2339-0");
+        await page.Locator("#value").FillAsync("2,4");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Enregistrer la mesure" }).ClickAsync();
+        var warning = page.Locator("#threshold-warning");
+        await Assertions.Expect(warning).ToContainTextAsync("Glycémie capillaire (2,4 g/L) est en dehors du seuil fixé (entre 0,7 et 1,8)");
+        await Assertions.Expect(warning).ToContainTextAsync(advice);
+        await Assertions.Expect(page.Locator("svg#curve-glycemie desc")).ToContainTextAsync("2,4");
+        await Assertions.Expect(page.Locator("figure.monitoring table tbody tr")).ToContainTextAsync("hors seuil");
+        await BrowserFixture.AssertAccessibleAsync(page);
+        await BrowserFixture.ScreenshotAsync(page, $"{name}-patient-self-monitoring");
+        // No horizontal scrolling on the phone-sized screen.
+        Assert.True(await page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= window.innerWidth + 1"));
+        await page.SetViewportSizeAsync(1280, 800);
+
         // Notification settings.
         await page.GetByRole(AriaRole.Link, new() { Name = "Paramètres" }).First.ClickAsync();
         await BrowserFixture.AssertAccessibleAsync(page);
