@@ -96,6 +96,7 @@ public static class CoreServices
         services.AddSingleton(configuration.GetSection("Reminders").Get<OpenDmp.Core.Reminders.ReminderOptions>() ?? new OpenDmp.Core.Reminders.ReminderOptions());
         services.AddScoped<OpenDmp.Core.Reminders.ReminderService>();
         services.AddScoped<OpenDmp.Core.SelfMonitoring.SelfMonitoringService>();
+        services.AddScoped<OpenDmp.Core.Hl7v2.AdtFeed>();
         return services;
     }
 

@@ -119,6 +119,7 @@ public static class OpenDmpHost
             .WithMetadata(DmpEndpoint.Exempt(Requirement.Public, "public: the CA's revocation list"));
         app.MapOpenDmpMetrics();
         app.MapFhir();
+        OpenDmp.Server.Hl7v2.AdtEndpoints.MapAdt(app);
         app.MapPatientAuth();
         OpenDmp.Server.Messaging.MessagingEndpoints.MapMessagingCertificate(app);
         app.MapPortals();

@@ -35,6 +35,11 @@ public sealed class EndpointProtectionTests() : ServerTestBase(new SqliteStorage
         // (the request-level rule of AuditEnforcement still applies to it).
         "/fhir/Subscription", "/fhir/Subscription/{id}", "/fhir/Subscription/{id}/$status",
 
+        // A hospital's ADT feed: an A01/A04 is a patient search by INS (audited as PDQm's) and a
+        // $declare-admission (audited as a grant); other events are acknowledged without touching patient
+        // data (the request-level rule of AuditEnforcement still applies).
+        "/hl7v2/adt",
+
         // Terminology (public reference data, ADR 0016).
         "/fhir/ValueSet", "/fhir/ValueSet/{id}", "/fhir/ValueSet/{id}/_history/{vid}", "/fhir/CodeSystem", "/fhir/CodeSystem/{id}", "/fhir/CodeSystem/{id}/_history/{vid}",
         "/fhir/ConceptMap", "/fhir/ConceptMap/{id}", "/fhir/ConceptMap/{id}/_history/{vid}", "/fhir/ValueSet/$expand", "/fhir/ValueSet/{id}/$expand",
