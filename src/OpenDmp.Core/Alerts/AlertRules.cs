@@ -59,6 +59,9 @@ public sealed class AlertOptions
     /// <summary>Seconds between two dispatch rounds (0 disables the dispatcher). A filing also wakes it at once.</summary>
     public double DispatchSeconds { get; set; } = 2;
 
+    /// <summary>Failed dispatches of a record's events before they are set aside (failed_at) for the operator.</summary>
+    public int MaxAttempts { get; set; } = 5;
+
     /// <summary>The result rules; when not configured, <see cref="DefaultRules"/>.</summary>
     public List<ResultRule>? ResultRules { get; set; }
 

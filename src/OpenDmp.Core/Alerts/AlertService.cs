@@ -66,6 +66,33 @@ public sealed class AlertService(DmpDbContext db, RecordGuard guard, WriteGate g
         return added;
     }
 
+    /// <summary>
+    /// Records a failed dispatch of a record's events (its transaction rolled back): one attempt more;
+    /// events that failed <paramref name="maxAttempts"/> times are set aside (processed, failed) so the
+    /// queue moves on. Returns how many were set aside.
+    /// </summary>
+    public async Task<int> FailedAsync(string recordId, IReadOnlyList<string> eventIds, string failure, int maxAttempts, CancellationToken ct)
+    {
+        db.ChangeTracker.Clear();
+        var ids = eventIds.ToList();
+        await db.RecordEvents.Where(e => e.RecordId == recordId && ids.Contains(e.Id) && e.ProcessedAt == null)
+            .ExecuteUpdateAsync(u => u.SetProperty(e => e.Attempts, e => e.Attempts + 1).SetProperty(e => e.Failure, failure), ct);
+        var now = time.GetUtcNow();
+        var aside = await db.RecordEvents.Where(e => e.RecordId == recordId && ids.Contains(e.Id) && e.ProcessedAt == null && e.Attempts >= maxAttempts)
+            .ExecuteUpdateAsync(u => u.SetProperty(e => e.ProcessedAt, now).SetProperty(e => e.FailedAt, now), ct);
+        if (aside > 0)
+        {
+            DmpTelemetry.AlertEventsSetAside.Add(aside);
+        }
+
+        return aside;
+    }
+
+    /// <summary>Puts the events set aside back in the queue (after the operator fixed the cause); returns how many.</summary>
+    public Task<int> RequeueFailedAsync(CancellationToken ct) =>
+        db.RecordEvents.Where(e => e.FailedAt != null)
+            .ExecuteUpdateAsync(u => u.SetProperty(e => e.ProcessedAt, (DateTimeOffset?)null).SetProperty(e => e.FailedAt, (DateTimeOffset?)null).SetProperty(e => e.Attempts, 0), ct);
+
     /// <summary>The oldest pending events, up to <see cref="BatchSize"/>.</summary>
     public Task<List<RecordEvent>> PendingEventsAsync(CancellationToken ct) =>
         db.RecordEvents.AsNoTracking().Where(e => e.ProcessedAt == null).OrderBy(e => e.CreatedAt).Take(BatchSize).ToListAsync(ct);

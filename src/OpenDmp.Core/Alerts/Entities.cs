@@ -24,6 +24,15 @@ public sealed class RecordEvent
     public string? PrescriberRpps { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset? ProcessedAt { get; set; }
+    /// <summary>Dispatch attempts that failed (the record's transaction was rolled back).</summary>
+    public int Attempts { get; set; }
+    /// <summary>
+    /// Set (with <see cref="ProcessedAt"/>) when the event was set aside after Alerts:MaxAttempts
+    /// failures, so that one record's fault does not hold the queue; the operator requeues it.
+    /// </summary>
+    public DateTimeOffset? FailedAt { get; set; }
+    /// <summary>The last failure's exception type (never a message: it could quote data).</summary>
+    public string? Failure { get; set; }
 }
 
 /// <summary>

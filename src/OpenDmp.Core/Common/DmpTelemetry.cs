@@ -28,6 +28,7 @@ public static class DmpTelemetry
     public static readonly Counter<long> DatabaseUnavailable = Meter.CreateCounter<long>("opendmp.db.unavailable", "{request}", "Requests refused because the database could not serve (failover)");
 
     /// <summary>Professional alerts written by the dispatcher.</summary>
+    public static readonly Counter<long> AlertEventsSetAside = Meter.CreateCounter<long>("opendmp.alerts.events_set_aside", "{event}", "Record events set aside after repeated dispatch failures (failed_at; requeued by the operator)");
     public static readonly Counter<long> AlertsCreated = Meter.CreateCounter<long>("opendmp.alerts.created", "{alert}", "Professional alerts created");
 
     /// <summary>From the event's commit to its alerts' commit (the dispatcher's delay).</summary>

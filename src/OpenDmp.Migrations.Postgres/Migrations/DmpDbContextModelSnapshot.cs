@@ -246,6 +246,10 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                         .HasColumnType("text")
                         .HasColumnName("id");
 
+                    b.Property<int>("Attempts")
+                        .HasColumnType("integer")
+                        .HasColumnName("attempts");
+
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("created_at");
@@ -253,6 +257,14 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                     b.Property<string>("DocumentId")
                         .HasColumnType("text")
                         .HasColumnName("document_id");
+
+                    b.Property<DateTimeOffset?>("FailedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("failed_at");
+
+                    b.Property<string>("Failure")
+                        .HasColumnType("text")
+                        .HasColumnName("failure");
 
                     b.Property<string>("Kind")
                         .IsRequired()

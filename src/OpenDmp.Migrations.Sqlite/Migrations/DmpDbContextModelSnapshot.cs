@@ -241,6 +241,10 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                         .HasColumnType("TEXT")
                         .HasColumnName("id");
 
+                    b.Property<int>("Attempts")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("attempts");
+
                     b.Property<long>("CreatedAt")
                         .HasColumnType("INTEGER")
                         .HasColumnName("created_at");
@@ -248,6 +252,14 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                     b.Property<string>("DocumentId")
                         .HasColumnType("TEXT")
                         .HasColumnName("document_id");
+
+                    b.Property<long?>("FailedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("failed_at");
+
+                    b.Property<string>("Failure")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("failure");
 
                     b.Property<string>("Kind")
                         .IsRequired()

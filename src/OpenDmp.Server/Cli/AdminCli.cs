@@ -42,6 +42,7 @@ public static class AdminCli
         AddImport(root, c);
         AddTerminology(root, c);
         AddAudit(root, c);
+        AddAlerts(root, c);
 
         // Parse errors (unknown command, missing or malformed option) are invalid input: exit code 2.
         var parsed = root.Parse(args);
@@ -469,6 +470,18 @@ public static class AdminCli
             }
         }, ct)));
         root.Subcommands.Add(new Command("terminology", "ANS terminologies (JDV value sets, TRE code systems)") { import, list });
+    }
+
+    /// <summary>alerts requeue: record events set aside after repeated dispatch failures go back to the queue.</summary>
+    private static void AddAlerts(RootCommand root, Cli c)
+    {
+        var requeue = new Command("requeue", "put back in the dispatcher's queue the record events set aside after repeated failures (record_events.failed_at), once their cause is fixed");
+        requeue.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
+        {
+            var n = await sp.GetRequiredService<OpenDmp.Core.Alerts.AlertService>().RequeueFailedAsync(ct);
+            await c.Out.WriteLineAsync($"{n} event(s) requeued.");
+        }, ct)));
+        root.Subcommands.Add(new Command("alerts", "the alert dispatcher's queue") { requeue });
     }
 
     /// <summary>audit verify | checkpoint | verify-proof.</summary>

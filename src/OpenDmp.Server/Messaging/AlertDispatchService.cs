@@ -35,10 +35,21 @@ public sealed partial class AlertDispatchService(IServiceProvider services, Aler
             }
 
             // Records are independent (each under its own gate, in its own transaction): a few at once.
+            // A record whose dispatch fails does not stop the others: its events count an attempt and,
+            // after Alerts:MaxAttempts, are set aside for the operator (no poison record holds the queue).
             await Parallel.ForEachAsync(events.GroupBy(e => e.RecordId, StringComparer.Ordinal), new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = ct }, async (record, token) =>
             {
-                using var scope = services.CreateScope();
-                await scope.ServiceProvider.GetRequiredService<AlertService>().DispatchRecordAsync(record.Key, record.ToList(), token);
+                try
+                {
+                    using var scope = services.CreateScope();
+                    await scope.ServiceProvider.GetRequiredService<AlertService>().DispatchRecordAsync(record.Key, record.ToList(), token);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    using var scope = services.CreateScope();
+                    var aside = await scope.ServiceProvider.GetRequiredService<AlertService>().FailedAsync(record.Key, record.Select(e => e.Id).ToList(), ex.GetType().Name, options.MaxAttempts, token);
+                    LogRecordFailed(logger, record.Count(), ex.GetType().Name, aside, ex);
+                }
             });
         }
         while (events.Count == AlertService.BatchSize && !ct.IsCancellationRequested);
@@ -98,6 +109,9 @@ public sealed partial class AlertDispatchService(IServiceProvider services, Aler
         message.Body = body;
         return message;
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Dispatch of {Count} event(s) of one record failed ({ExceptionType}); {SetAside} set aside after repeated failures (record_events.failed_at)")]
+    private static partial void LogRecordFailed(ILogger logger, int count, string exceptionType, int setAside, Exception ex);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Count} alert(s) sent by e-mail")]
     private static partial void LogSent(ILogger logger, int count);
