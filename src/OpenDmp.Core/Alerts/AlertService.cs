@@ -97,16 +97,84 @@ public sealed class AlertService(DmpDbContext db, RecordGuard guard, WriteGate g
     public Task<List<RecordEvent>> PendingEventsAsync(CancellationToken ct) =>
         db.RecordEvents.AsNoTracking().Where(e => e.ProcessedAt == null).OrderBy(e => e.CreatedAt).Take(BatchSize).ToListAsync(ct);
 
+    /// <summary>One record's pending events → alerts, in one transaction under the record's gate (see <see cref="DispatchRecordsAsync"/>).</summary>
+    public Task<int> DispatchRecordAsync(string recordId, List<RecordEvent> events, CancellationToken ct) =>
+        DispatchRecordsAsync([(recordId, events)], ct);
+
+    /// <summary>What one record's events lead to, decided before any lock.</summary>
+    private sealed record Plan(string RecordId, List<RecordEvent> Events, List<ProfessionalAlert> Alerts, List<Subscriptions.SubscriptionMatch> Matches);
+
     /// <summary>
-    /// One record's pending events → alerts, in one transaction under the record's gate; events
-    /// another round processed meanwhile are skipped. Records are independent: callers may run
-    /// several at once, each with its own scope.
+    /// Several records' pending events → alerts and subscription events, decided per record by the
+    /// policy (reads, before any lock), then written in <b>one</b> transaction holding those records'
+    /// gates (locked in record-id order, as the audit group commit does: one commit for the lot);
+    /// events another round processed meanwhile are skipped. A failure fails the lot: the caller
+    /// retries record by record to isolate the cause.
     /// </summary>
-    public async Task<int> DispatchRecordAsync(string recordId, List<RecordEvent> events, CancellationToken ct)
+    public async Task<int> DispatchRecordsAsync(IReadOnlyList<(string RecordId, List<RecordEvent> Events)> records, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        var plans = new List<Plan>(records.Count);
+        foreach (var (recordId, events) in records)
+        {
+            plans.Add(await PlanAsync(recordId, events, now, ct));
+        }
+
+        db.ChangeTracker.Clear();
+        var recordIds = plans.Select(p => p.RecordId).Distinct(StringComparer.Ordinal).ToList();
+        await using var unit = await gate.EnterManyAsync(db, recordIds, ct);
+        var ids = plans.SelectMany(p => p.Events).Select(e => e.Id).ToList();
+        var pending = await db.RecordEvents.Where(e => recordIds.Contains(e.RecordId) && ids.Contains(e.Id) && e.ProcessedAt == null).ToListAsync(ct);
+        var still = pending.Select(e => (e.RecordId, e.Id)).ToHashSet();
+        var written = 0;
+        var notified = 0;
+        foreach (var plan in plans)
+        {
+            var recordId = plan.RecordId;
+            if (unit.Heads.TryGetValue(recordId, out var head))
+            {
+                // The record's first entry continues the head read under its lock.
+                db.LockedChainHead = head;
+            }
+
+            foreach (var alert in plan.Alerts.Where(a => still.Contains((recordId, a.EventId))))
+            {
+                db.ProfessionalAlerts.Add(alert);
+                await audit.AppendAsync(db, new AuditItem(recordId, Actor.Operator, AuditAction.Notify, "success", Channels.Alerts, "Alert", alert.Id, Detail: $"{alert.Kind} alert to professional {alert.RecipientId}"), ct);
+                written++;
+            }
+
+            notified += await fanOut.AppendAsync(recordId, plan.Matches.Where(m => still.Contains((recordId, m.SourceId))), now, ct);
+            db.LockedChainHead = null;
+        }
+
+        foreach (var e in pending)
+        {
+            e.ProcessedAt = now;
+        }
+
+        await db.SaveChangesAsync(ct);
+        await unit.Scope.CommitAsync(ct);
+        db.ChangeTracker.Clear();
+        if (notified > 0)
+        {
+            subscriptionSignal.Wake();
+        }
+
+        DmpTelemetry.AlertsCreated.Add(written);
+        foreach (var e in pending.Where(e => e.Kind is EmergencyAdmission or Result or Measurement))
+        {
+            DmpTelemetry.AlertLatency.Record((now - e.CreatedAt).TotalMilliseconds);
+        }
+
+        return written;
+    }
+
+    /// <summary>Reads only: the record's facts, the documents' policy facts, the recipients and their decisions, the subscriptions reached.</summary>
+    private async Task<Plan> PlanAsync(string recordId, List<RecordEvent> events, DateTimeOffset now, CancellationToken ct)
     {
         var alerts = new List<ProfessionalAlert>();
         var facts = await guard.FactsAsync(recordId, ct);
-        var now = time.GetUtcNow();
         var documents = new Dictionary<string, DocumentFacts>(StringComparer.Ordinal);
         if (facts is not null)
         {
@@ -168,40 +236,7 @@ public sealed class AlertService(DmpDbContext db, RecordGuard guard, WriteGate g
         // Subscriptions (practice software): new documents, dispensings, and the alerts just decided.
         var matches = facts is null ? [] : await fanOut.MatchAsync(facts, events, documents, alerts, ct);
 
-        db.ChangeTracker.Clear();
-        await using var scope = await gate.EnterAsync(db, recordId, ct);
-        var ids = events.Select(e => e.Id).ToList();
-        var pending = await db.RecordEvents.Where(e => e.RecordId == recordId && ids.Contains(e.Id) && e.ProcessedAt == null).ToListAsync(ct);
-        var still = pending.Select(e => e.Id).ToHashSet(StringComparer.Ordinal);
-        var written = 0;
-        foreach (var alert in alerts.Where(a => still.Contains(a.EventId)))
-        {
-            db.ProfessionalAlerts.Add(alert);
-            await audit.AppendAsync(db, new AuditItem(recordId, Actor.Operator, AuditAction.Notify, "success", Channels.Alerts, "Alert", alert.Id, Detail: $"{alert.Kind} alert to professional {alert.RecipientId}"), ct);
-            written++;
-        }
-
-        var notified = await fanOut.AppendAsync(recordId, matches.Where(m => still.Contains(m.SourceId)), now, ct);
-        foreach (var e in pending)
-        {
-            e.ProcessedAt = now;
-        }
-
-        await db.SaveChangesAsync(ct);
-        await scope.CommitAsync(ct);
-        db.ChangeTracker.Clear();
-        if (notified > 0)
-        {
-            subscriptionSignal.Wake();
-        }
-
-        DmpTelemetry.AlertsCreated.Add(written);
-        foreach (var e in pending.Where(e => e.Kind is EmergencyAdmission or Result or Measurement))
-        {
-            DmpTelemetry.AlertLatency.Record((now - e.CreatedAt).TotalMilliseconds);
-        }
-
-        return written;
+        return new Plan(recordId, events, alerts, matches);
     }
 
     private sealed record Recipient(Actor Actor, string? Email, string? Rpps, bool Treating);

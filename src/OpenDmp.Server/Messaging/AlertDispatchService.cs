@@ -16,8 +16,11 @@ public sealed partial class AlertDispatchService(IServiceProvider services, Aler
 {
     private const int MailBatch = 100;
 
-    /// <summary>Records dispatched at once (each a few round trips and one commit).</summary>
-    private const int Parallelism = 4;
+    /// <summary>Lots dispatched at once.</summary>
+    private const int Parallelism = 2;
+
+    /// <summary>Records per transaction (each a few reads before the lock; one commit for the lot).</summary>
+    private const int RecordsPerLot = 32;
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) => options.DispatchSeconds <= 0
         ? Task.CompletedTask
@@ -34,21 +37,30 @@ public sealed partial class AlertDispatchService(IServiceProvider services, Aler
                 events = await scope.ServiceProvider.GetRequiredService<AlertService>().PendingEventsAsync(ct);
             }
 
-            // Records are independent (each under its own gate, in its own transaction): a few at once.
-            // A record whose dispatch fails does not stop the others: its events count an attempt and,
-            // after Alerts:MaxAttempts, are set aside for the operator (no poison record holds the queue).
-            await Parallel.ForEachAsync(events.GroupBy(e => e.RecordId, StringComparer.Ordinal), new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = ct }, async (record, token) =>
+            // Records are written a lot at a time (one transaction and one commit per lot, their gates
+            // taken in record-id order); two lots at once. A lot that fails is retried record by record,
+            // so that a record whose dispatch keeps failing does not stop the others: its events count
+            // an attempt and, after Alerts:MaxAttempts, are set aside for the operator.
+            var lots = events.GroupBy(e => e.RecordId, StringComparer.Ordinal).Select(g => (g.Key, g.ToList())).Chunk(RecordsPerLot).ToList();
+            await Parallel.ForEachAsync(lots, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = ct }, async (lot, token) =>
             {
                 try
                 {
                     using var scope = services.CreateScope();
-                    await scope.ServiceProvider.GetRequiredService<AlertService>().DispatchRecordAsync(record.Key, record.ToList(), token);
+                    await scope.ServiceProvider.GetRequiredService<AlertService>().DispatchRecordsAsync(lot, token);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException && lot.Length > 1)
+                {
+                    var failure = ex.GetType().Name;
+                    LogLotFailed(logger, lot.Length, failure);
+                    foreach (var record in lot)
+                    {
+                        await DispatchAloneAsync(record.Key, record.Item2, token);
+                    }
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
-                    using var scope = services.CreateScope();
-                    var aside = await scope.ServiceProvider.GetRequiredService<AlertService>().FailedAsync(record.Key, record.Select(e => e.Id).ToList(), ex.GetType().Name, options.MaxAttempts, token);
-                    LogRecordFailed(logger, record.Count(), ex.GetType().Name, aside, ex);
+                    await SetAsideAsync(lot[0].Key, lot[0].Item2, ex, token);
                 }
             });
         }
@@ -58,6 +70,26 @@ public sealed partial class AlertDispatchService(IServiceProvider services, Aler
         {
             await MailAsync(ct);
         }
+    }
+
+    private async Task DispatchAloneAsync(string recordId, List<RecordEvent> events, CancellationToken ct)
+    {
+        try
+        {
+            using var scope = services.CreateScope();
+            await scope.ServiceProvider.GetRequiredService<AlertService>().DispatchRecordAsync(recordId, events, ct);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            await SetAsideAsync(recordId, events, ex, ct);
+        }
+    }
+
+    private async Task SetAsideAsync(string recordId, List<RecordEvent> events, Exception ex, CancellationToken ct)
+    {
+        using var scope = services.CreateScope();
+        var aside = await scope.ServiceProvider.GetRequiredService<AlertService>().FailedAsync(recordId, events.Select(e => e.Id).ToList(), ex.GetType().Name, options.MaxAttempts, ct);
+        LogRecordFailed(logger, events.Count, ex.GetType().Name, aside, ex);
     }
 
     private async Task MailAsync(CancellationToken ct)
@@ -112,6 +144,9 @@ public sealed partial class AlertDispatchService(IServiceProvider services, Aler
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Dispatch of {Count} event(s) of one record failed ({ExceptionType}); {SetAside} set aside after repeated failures (record_events.failed_at)")]
     private static partial void LogRecordFailed(ILogger logger, int count, string exceptionType, int setAside, Exception ex);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "A lot of {Count} records failed to dispatch ({ExceptionType}); retrying them one by one")]
+    private static partial void LogLotFailed(ILogger logger, int count, string exceptionType);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Count} alert(s) sent by e-mail")]
     private static partial void LogSent(ILogger logger, int count);

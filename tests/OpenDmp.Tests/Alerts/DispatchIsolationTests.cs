@@ -73,6 +73,61 @@ public abstract class DispatchIsolationTests(IStorageUnderTest storage) : Server
     }
 }
 
+/// <summary>
+/// Several records' alerts written in one transaction (one lot): each alert is there, each record's
+/// audit chain stays unbroken ('audit verify'), and a second dispatch of the same events writes nothing.
+/// </summary>
+public abstract class DispatchLotTests(IStorageUnderTest storage) : ServerTestBase(storage)
+{
+    // The test dispatches itself (no background round takes the events first).
+    protected override IDictionary<string, string?>? ExtraConfig => new Dictionary<string, string?> { ["Alerts:DispatchSeconds"] = "0", ["Audit:CheckpointSeconds"] = "0" };
+
+    [Fact]
+    public async Task ALotOfRecords_IsWrittenInOneTransaction_WithUnbrokenChains()
+    {
+        var gp = await Server.AddProfessionalAsync();
+        var (urgentist, _) = await Server.AddHospitalAsync();
+        var patients = new List<TestPatient>();
+        for (var i = 0; i < 4; i++)
+        {
+            var patient = await Server.AddPatientAsync(gp);
+            patients.Add(patient);
+            var p = new Fm.Parameters();
+            p.Add("setting", new Fm.Code("EMER"));
+            using var response = await Server.Http(urgentist.Certificate).PostAsync($"/fhir/Patient/{patient.Id}/$declare-admission", FhirAssert.Json(p));
+            Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        }
+
+        var written = await Server.WithScopeAsync(async sp =>
+        {
+            var alerts = sp.GetRequiredService<AlertService>();
+            var events = await alerts.PendingEventsAsync(default);
+            Assert.Equal(4, events.Count);
+            var lot = events.GroupBy(e => e.RecordId).Select(g => (g.Key, g.ToList())).ToList();
+            var first = await alerts.DispatchRecordsAsync(lot, default);
+            // The same events again: already processed, nothing more.
+            Assert.Equal(0, await alerts.DispatchRecordsAsync(lot, default));
+            return first;
+        });
+        Assert.Equal(4, written);
+        foreach (var patient in patients)
+        {
+            Assert.Single(await Server.WithScopeAsync(sp => sp.GetRequiredService<DmpDbContext>().ProfessionalAlerts.AsNoTracking().Where(a => a.RecordId == patient.Id && a.RecipientId == gp.Id).ToListAsync()));
+        }
+
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var code = await OpenDmp.Server.Cli.AdminCli.RunAsync(["audit", "verify", "--data", Server.Data.Root], Server.Config, stdout, stderr);
+        Assert.True(code == 0, stdout + stderr.ToString());
+        Assert.Contains("The audit trail is intact.", stdout.ToString(), StringComparison.Ordinal);
+    }
+}
+
+public sealed class DispatchLotTests_Sqlite() : DispatchLotTests(new SqliteStorage());
+
+[Collection(PostgresCollection.Name)]
+public sealed class DispatchLotTests_Postgres(PostgresCluster pg) : DispatchLotTests(new PostgresStorage(pg, "dispatchlot"));
+
 public sealed class DispatchIsolationTests_Sqlite() : DispatchIsolationTests(new SqliteStorage());
 
 [Collection(PostgresCollection.Name)]
