@@ -40,7 +40,7 @@ public static class Ui
             case OpenDmp.Core.Notifications.NotificationEvents.Reminder:
                 {
                     // The reminder's own title (written by the patient or taken from the vaccination schedule), at its local time.
-                    var at = TimeZoneInfo.ConvertTime(n.DueAt ?? n.CreatedAt, Paris);
+                    var at = OpenDmp.Core.Reminders.Recurrence.ToLocal(n.DueAt ?? n.CreatedAt);
                     var english = culture.TwoLetterISOLanguageName == "en";
                     return string.Format(culture, Text("notification.reminder"), n.Text,
                         at.ToString(english ? "yyyy-MM-dd" : "dd/MM/yyyy", CultureInfo.InvariantCulture), at.ToString("HH:mm", CultureInfo.InvariantCulture));
@@ -63,9 +63,6 @@ public static class Ui
 
     /// <summary>The culture of a patient's messages (their account's language).</summary>
     public static CultureInfo Culture(string? language) => CultureInfo.GetCultureInfo(language == "en" ? "en" : "fr-FR");
-
-    /// <summary>Metropolitan French time, in which reminders are written and shown.</summary>
-    public static readonly TimeZoneInfo Paris = TimeZoneInfo.FindSystemTimeZoneById("Europe/Paris");
 
     public static string DateTime(DateTimeOffset? d) => d is null ? "—" : d.Value.ToLocalTime().ToString(English ? "yyyy-MM-dd HH:mm" : "dd/MM/yyyy HH:mm", CultureInfo.InvariantCulture);
 }
