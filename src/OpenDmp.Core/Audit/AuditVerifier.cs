@@ -149,6 +149,22 @@ public sealed class AuditVerifier(DmpDbContext db, WriteGate gate, AuditKeys key
 
     private sealed record Head(string RecordId, long Seq, string Hash);
 
+    /// <summary>Of these chains, those whose newest committed entry no checkpoint covers yet.</summary>
+    public async Task<IReadOnlyList<string>> UncoveredAsync(IReadOnlyCollection<string> chains, CancellationToken ct)
+    {
+        var uncovered = new List<string>();
+        foreach (var batch in chains.Distinct(StringComparer.Ordinal).Chunk(500))
+        {
+            var heads = await db.AuditEntries.AsNoTracking().Where(e => batch.Contains(e.RecordId))
+                .GroupBy(e => e.RecordId).Select(g => new { RecordId = g.Key, Seq = g.Max(e => e.Seq) }).ToListAsync(ct);
+            var covered = await db.AuditCheckpointHeads.AsNoTracking().Where(h => batch.Contains(h.RecordId))
+                .GroupBy(h => h.RecordId).Select(g => new { RecordId = g.Key, Seq = g.Max(h => h.Seq) }).ToDictionaryAsync(x => x.RecordId, x => x.Seq, ct);
+            uncovered.AddRange(heads.Where(h => !covered.TryGetValue(h.RecordId, out var seq) || seq < h.Seq).Select(h => h.RecordId));
+        }
+
+        return uncovered;
+    }
+
     private async Task<List<Head>> HeadsAsync(IReadOnlyCollection<string>? chains, CancellationToken ct)
     {
         if (chains is null)

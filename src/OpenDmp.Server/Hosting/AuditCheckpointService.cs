@@ -16,6 +16,9 @@ public sealed partial class AuditCheckpointService(IServiceProvider services, Au
 {
     private static readonly TimeSpan TakeOverEvery = TimeSpan.FromMinutes(5);
 
+    /// <summary>How long an appended entry may wait for its commit and still be covered by the next checkpoints.</summary>
+    private static readonly TimeSpan CommitWindow = TimeSpan.FromSeconds(30);
+
     /// <summary>The lease on the full checkpoint while this instance leads.</summary>
     private OpenDmp.Core.Storage.JobLeader.ILease? _lease;
 
@@ -29,13 +32,28 @@ public sealed partial class AuditCheckpointService(IServiceProvider services, Au
         var fullEvery = TimeSpan.FromHours(options.FullCheckpointHours > 0 ? options.FullCheckpointHours : 24);
         var nextFull = time.GetUtcNow();
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(options.CheckpointSeconds));
+        // A chain is marked when an entry is appended, before its transaction commits: a checkpoint
+        // taken in between reads the former head. So for CommitWindow after its marking a chain is
+        // looked at again each round, and checkpointed as long as its newest entry is uncovered.
+        var rounds = Math.Max(2, (int)Math.Ceiling(CommitWindow.TotalSeconds / options.CheckpointSeconds));
+        var recent = new Queue<IReadOnlyCollection<string>>();
         try
         {
             do
             {
-                var chains = trail.TakeDirty();
+                var taken = trail.TakeDirty();
+                var carried = recent.SelectMany(c => c).Except(taken, StringComparer.Ordinal).ToList();
+                recent.Enqueue(taken);
+                while (recent.Count > rounds)
+                {
+                    recent.Dequeue();
+                }
+
                 try
                 {
+                    // Chains of the previous rounds come back only while their newest entry is uncovered.
+                    var chains = carried.Count == 0 ? taken
+                        : [.. taken, .. await CarriedAsync(carried, stoppingToken)];
                     var full = false;
                     if (time.GetUtcNow() >= nextFull)
                     {
@@ -53,7 +71,7 @@ public sealed partial class AuditCheckpointService(IServiceProvider services, Au
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
-                    trail.Redirty(chains);
+                    trail.Redirty(taken);
                     LogFailed(logger, ex.GetType().Name, ex);
                 }
             }
@@ -66,6 +84,12 @@ public sealed partial class AuditCheckpointService(IServiceProvider services, Au
                 await _lease.DisposeAsync();
             }
         }
+    }
+
+    private async Task<IReadOnlyList<string>> CarriedAsync(IReadOnlyCollection<string> chains, CancellationToken ct)
+    {
+        using var scope = services.CreateScope();
+        return await scope.ServiceProvider.GetRequiredService<AuditVerifier>().UncoveredAsync(chains, ct);
     }
 
     /// <summary>Whether this instance leads the full checkpoint: the lease kept while it holds, else taken if free.</summary>

@@ -88,6 +88,30 @@ public abstract class TamperEvidenceTests : ServerTestBase
         return head;
     }
 
+    /// <summary>
+    /// Regression: an entry whose transaction committed after a checkpoint had taken its chain (marked
+    /// at the append) stayed uncovered until the next full checkpoint; it is now covered within seconds.
+    /// </summary>
+    [Fact]
+    public async Task AnEntryCommittedAfterACheckpointTookItsChain_IsCoveredSoonAfter()
+    {
+        var (_, patient) = await ActivityAsync();
+        await CoveredAsync(patient.Id);
+        await Server.WithScopeAsync(async sp =>
+        {
+            var db = sp.GetRequiredService<DmpDbContext>();
+            await using var scope = await sp.GetRequiredService<WriteGate>().EnterAsync(db, patient.Id, default);
+            await sp.GetRequiredService<AuditTrail>().AppendAsync(db, new AuditItem(patient.Id, OpenDmp.Core.Common.Actor.Operator, AuditAction.Read, "success", OpenDmp.Core.Common.Channels.Admin, "Patient", patient.Id), default);
+            await db.SaveChangesAsync();
+            // Checkpoints pass (every second here) while the transaction is open: they read the former head.
+            await Task.Delay(2500);
+            await scope.CommitAsync(default);
+            return 0;
+        });
+        var head = await CoveredAsync(patient.Id);
+        Assert.True(head > 0);
+    }
+
     /// <summary>Regression: deleting the newest entries written after the last signed checkpoint left "audit verify" intact.</summary>
     [Fact]
     public async Task NewestEntries_CutSecondsLater_AreDetected()
