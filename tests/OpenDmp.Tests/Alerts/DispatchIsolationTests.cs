@@ -68,7 +68,11 @@ public abstract class DispatchIsolationTests(IStorageUnderTest storage) : Server
 
         // The cause fixed, the operator requeues: the alert goes out.
         await ExecAsync(await IsPostgresAsync() ? "DROP TRIGGER opendmp_test_poison ON professional_alerts" : "DROP TRIGGER opendmp_test_poison");
-        Assert.Equal(1, await Server.WithScopeAsync(sp => sp.GetRequiredService<AlertService>().RequeueFailedAsync(default)));
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var code = await OpenDmp.Server.Cli.AdminCli.RunAsync(["alerts", "requeue", "--data", Server.Data.Root], Server.Config, stdout, stderr);
+        Assert.True(code == 0, stdout + stderr.ToString());
+        Assert.Contains("1 event(s) requeued.", stdout.ToString(), StringComparison.Ordinal);
         await Wait.UntilAsync(async () => await Server.WithScopeAsync(sp => sp.GetRequiredService<DmpDbContext>().ProfessionalAlerts.AsNoTracking().AnyAsync(a => a.RecordId == poisoned.Id && a.RecipientId == gp.Id)));
     }
 }

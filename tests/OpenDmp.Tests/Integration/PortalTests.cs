@@ -324,7 +324,7 @@ public abstract class PortalTests(IStorageUnderTest storage, string name) : Serv
         await page.Locator("#value").FillAsync("2,4");
         await page.GetByRole(AriaRole.Button, new() { Name = "Enregistrer la mesure" }).ClickAsync();
         var warning = page.Locator("#threshold-warning");
-        await Assertions.Expect(warning).ToContainTextAsync("Glycémie capillaire (2,4 g/L) est en dehors du seuil fixé (entre 0,7 et 1,8)");
+        await Assertions.Expect(warning).ToContainTextAsync("votre mesure de glycémie capillaire (2,4 g/L) est en dehors du seuil fixé (entre 0,7 et 1,8)");
         await Assertions.Expect(warning).ToContainTextAsync(advice);
         await Assertions.Expect(page.Locator("svg#curve-glycemie desc")).ToContainTextAsync("2,4");
         await Assertions.Expect(page.Locator("figure.monitoring table tbody tr")).ToContainTextAsync("hors seuil");
