@@ -1,4 +1,3 @@
-using System.Globalization;
 using OpenDmp.Core.Common;
 
 namespace OpenDmp.Core.Hl7v2;
@@ -96,37 +95,6 @@ public sealed class Er7Message
     {
         var parts = component.Split(_subcomponent);
         return n <= parts.Length ? parts[n - 1] : string.Empty;
-    }
-
-    /// <summary>An HL7 v2 timestamp (YYYYMMDD[HHMM[SS]][+/-ZZZZ]), read in French time when it has no offset.</summary>
-    public static DateTimeOffset? Time(string value)
-    {
-        var v = value.Trim();
-        if (v.Length < 8)
-        {
-            return null;
-        }
-
-        var offsetAt = v.IndexOfAny(['+', '-'], 8);
-        var local = offsetAt > 0 ? v[..offsetAt] : v;
-        var dot = local.IndexOf('.', StringComparison.Ordinal);
-        if (dot > 0)
-        {
-            local = local[..dot];
-        }
-
-        var formats = new[] { "yyyyMMdd", "yyyyMMddHHmm", "yyyyMMddHHmmss" };
-        if (!DateTime.TryParseExact(local, formats, CultureInfo.InvariantCulture, DateTimeStyles.None, out var at))
-        {
-            return null;
-        }
-
-        if (offsetAt > 0 && TimeSpan.TryParseExact(v[(offsetAt + 1)..], "hhmm", CultureInfo.InvariantCulture, out var offset))
-        {
-            return new DateTimeOffset(at, v[offsetAt] == '-' ? -offset : offset);
-        }
-
-        return Reminders.Recurrence.FromLocal(at);
     }
 
     private string Unescape(string value)

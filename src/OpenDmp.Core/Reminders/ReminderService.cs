@@ -36,10 +36,9 @@ public sealed class ReminderService(DmpDbContext db, WriteGate gate, AuditTrail 
         return await db.Reminders.AsNoTracking().Where(x => x.RecordId == recordId).OrderBy(x => x.NextOccurrence ?? x.StartsAt).ToListAsync(ct);
     }
 
-    /// <summary>The occurrences from now to <paramref name="days"/> ahead, in order, at most <paramref name="max"/>.</summary>
-    public async Task<IReadOnlyList<AgendaItem>> UpcomingAsync(Actor actor, string channel, int days, int max, CancellationToken ct)
+    /// <summary>The occurrences of these reminders from now to <paramref name="days"/> ahead, in order, at most <paramref name="max"/> (no query: from a list already read).</summary>
+    public IReadOnlyList<AgendaItem> Upcoming(IEnumerable<Reminder> reminders, int days, int max)
     {
-        var reminders = await ListAsync(actor, channel, ct);
         var now = time.GetUtcNow();
         return reminders.SelectMany(r => Recurrence.Between(r, now, now.AddDays(days), max).Select(at => new AgendaItem(r, at)))
             .OrderBy(x => x.At).Take(max).ToList();

@@ -62,7 +62,7 @@ public abstract class ReminderTests(IStorageUnderTest storage) : ServerTestBase(
         var appointment = await WithRemindersAsync(r => r.AddAsync(new ReminderInput(ReminderKinds.Appointment, "Cardiologist, Dr Bernard", start.AddDays(1), new TimeOnly(14, 30), LeadMinutes: 1440, Place: "12 rue de la Paix, 75002 Paris; 01 23 45 67 89"), me, Channels.Portal, default));
 
         // The agenda: three daily 08:00 occurrences (Paris time) and the appointment, in order.
-        var upcoming = await WithRemindersAsync(r => r.UpcomingAsync(me, Channels.Portal, 30, 50, default));
+        var upcoming = await WithRemindersAsync(async r => r.Upcoming(await r.ListAsync(me, Channels.Portal, default), 30, 50));
         Assert.Equal(["Metformin 500 mg", "Metformin 500 mg", "Cardiologist, Dr Bernard", "Metformin 500 mg"], upcoming.Select(x => x.Reminder.Title));
         Assert.All(upcoming.Where(x => x.Reminder.Id == medication.Id), x => Assert.Equal(new TimeOnly(8, 0), TimeOnly.FromDateTime(Recurrence.ToLocal(x.At))));
 
