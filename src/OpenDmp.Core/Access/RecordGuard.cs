@@ -49,20 +49,47 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
     public async Task<(RecordFacts Facts, bool? PatientIsTest)?> FactsWithPatientAsync(string recordId, CancellationToken ct)
     {
         var row = await FactsQuery.For(db)(db, recordId, ct);
-        if (row is null)
+        return row is null ? null : (ToFacts(row), row.IsTest);
+    }
+
+    /// <summary>
+    /// The facts of several records in one query (a background job's lot: the alert dispatcher);
+    /// records that do not exist are absent from the answer.
+    /// </summary>
+    public async Task<Dictionary<string, RecordFacts>> FactsManyAsync(IReadOnlyCollection<string> recordIds, CancellationToken ct)
+    {
+        var facts = new Dictionary<string, RecordFacts>(StringComparer.Ordinal);
+        await foreach (var row in FactsManyQuery.For(db)(db, recordIds.ToList()).WithCancellation(ct))
         {
-            return null;
+            facts[row.RecordId] = ToFacts(row);
         }
 
-        var facts = new RecordFacts(
-            row.RecordId,
-            row.Status,
-            row.TreatingPhysicianId,
-            new RecordSettings(row.OpposeBreakGlass, row.OpposeCentre15, row.OpposeEmergencyUnmasking, row.OpposeDispensingToPrescriber),
-            row.Grants.Select(g => g.ToFacts()).ToList(),
-            (row.Blocked ?? string.Empty).Split(BlockedSeparator, StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal));
-        return (facts, row.IsTest);
+        return facts;
     }
+
+    private static RecordFacts ToFacts(FactsRow row) => new(
+        row.RecordId,
+        row.Status,
+        row.TreatingPhysicianId,
+        new RecordSettings(row.OpposeBreakGlass, row.OpposeCentre15, row.OpposeEmergencyUnmasking, row.OpposeDispensingToPrescriber),
+        row.Grants.Select(g => g.ToFacts()).ToList(),
+        (row.Blocked ?? string.Empty).Split(BlockedSeparator, StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal));
+
+    /// <summary>The lot form of <see cref="FactsQuery"/> (the patient's test flag is not needed there).</summary>
+    private static readonly PerModel<Func<DmpDbContext, List<string>, IAsyncEnumerable<FactsRow>>> FactsManyQuery = new(() => EF.CompileAsyncQuery(
+        (DmpDbContext db, List<string> recordIds) => db.Records.AsNoTracking().Where(x => recordIds.Contains(x.RecordId))
+            .Select(x => new FactsRow
+            {
+                RecordId = x.RecordId,
+                Status = x.Status,
+                TreatingPhysicianId = x.TreatingPhysicianId,
+                OpposeBreakGlass = x.OpposeBreakGlass,
+                OpposeCentre15 = x.OpposeCentre15,
+                OpposeEmergencyUnmasking = x.OpposeEmergencyUnmasking,
+                OpposeDispensingToPrescriber = x.OpposeDispensingToPrescriber,
+                Blocked = db.BlockedProfessionals.Where(b => b.RecordId == x.RecordId).GroupBy(b => b.RecordId).Select(g => string.Join(BlockedSeparator, g.Select(b => b.ProfessionalId))).FirstOrDefault(),
+                Grants = db.Grants.Where(g => g.RecordId == x.RecordId).ToList(),
+            })));
 
     private static readonly PerModel<Func<DmpDbContext, string, CancellationToken, Task<FactsRow?>>> FactsQuery = new(() => EF.CompileAsyncQuery(
         (DmpDbContext db, string recordId, CancellationToken ct) => db.Records.AsNoTracking().Where(x => x.RecordId == recordId)

@@ -59,6 +59,13 @@ public sealed class AlertOptions
     /// <summary>Seconds between two dispatch rounds (0 disables the dispatcher). A filing also wakes it at once.</summary>
     public double DispatchSeconds { get; set; } = 2;
 
+    /// <summary>
+    /// After a filing woke it, how long the dispatcher waits to gather the events of concurrent filings
+    /// into one lot (one transaction and one commit for many records instead of one each): a little
+    /// delay traded for far fewer commits under load. 0: dispatch at once.
+    /// </summary>
+    public int GatherMilliseconds { get; set; } = 150;
+
     /// <summary>Failed dispatches of a record's events before they are set aside (failed_at) for the operator.</summary>
     public int MaxAttempts { get; set; } = 5;
 
@@ -87,6 +94,11 @@ public sealed class AlertOptions
         if (DispatchSeconds < 0)
         {
             yield return $"Alerts:DispatchSeconds: must be 0 (disabled) or more, got {DispatchSeconds.ToString(CultureInfo.InvariantCulture)}";
+        }
+
+        if (GatherMilliseconds is < 0 or > 10_000)
+        {
+            yield return $"Alerts:GatherMilliseconds: must be between 0 and 10000, got {GatherMilliseconds.ToString(CultureInfo.InvariantCulture)}";
         }
 
         var ids = new HashSet<string>(StringComparer.Ordinal);

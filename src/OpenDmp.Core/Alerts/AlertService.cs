@@ -106,19 +106,15 @@ public sealed class AlertService(DmpDbContext db, RecordGuard guard, WriteGate g
 
     /// <summary>
     /// Several records' pending events → alerts and subscription events, decided per record by the
-    /// policy (reads, before any lock), then written in <b>one</b> transaction holding those records'
-    /// gates (locked in record-id order, as the audit group commit does: one commit for the lot);
-    /// events another round processed meanwhile are skipped. A failure fails the lot: the caller
-    /// retries record by record to isolate the cause.
+    /// policy (reads for the whole lot at once, before any lock), then written in <b>one</b>
+    /// transaction holding those records' gates (locked in record-id order, as the audit group commit
+    /// does: one commit for the lot); events another round processed meanwhile are skipped. A failure
+    /// fails the lot: the caller retries record by record to isolate the cause.
     /// </summary>
     public async Task<int> DispatchRecordsAsync(IReadOnlyList<(string RecordId, List<RecordEvent> Events)> records, CancellationToken ct)
     {
         var now = time.GetUtcNow();
-        var plans = new List<Plan>(records.Count);
-        foreach (var (recordId, events) in records)
-        {
-            plans.Add(await PlanAsync(recordId, events, now, ct));
-        }
+        var plans = await PlanAsync(records, now, ct);
 
         db.ChangeTracker.Clear();
         var recordIds = plans.Select(p => p.RecordId).Distinct(StringComparer.Ordinal).ToList();
@@ -126,6 +122,7 @@ public sealed class AlertService(DmpDbContext db, RecordGuard guard, WriteGate g
         var ids = plans.SelectMany(p => p.Events).Select(e => e.Id).ToList();
         var pending = await db.RecordEvents.Where(e => recordIds.Contains(e.RecordId) && ids.Contains(e.Id) && e.ProcessedAt == null).ToListAsync(ct);
         var still = pending.Select(e => (e.RecordId, e.Id)).ToHashSet();
+        var numbers = await fanOut.NumberAsync(plans.SelectMany(p => p.Matches.Where(m => still.Contains((p.RecordId, m.SourceId)))), ct);
         var written = 0;
         var notified = 0;
         foreach (var plan in plans)
@@ -144,7 +141,7 @@ public sealed class AlertService(DmpDbContext db, RecordGuard guard, WriteGate g
                 written++;
             }
 
-            notified += await fanOut.AppendAsync(recordId, plan.Matches.Where(m => still.Contains((recordId, m.SourceId))), now, ct);
+            notified += await fanOut.AppendAsync(recordId, plan.Matches, numbers, now, ct);
             db.LockedChainHead = null;
         }
 
@@ -162,7 +159,7 @@ public sealed class AlertService(DmpDbContext db, RecordGuard guard, WriteGate g
         }
 
         DmpTelemetry.AlertsCreated.Add(written);
-        foreach (var e in pending.Where(e => e.Kind is EmergencyAdmission or Result or Measurement))
+        foreach (var e in pending.Where(e => IsAlerting(e.Kind)))
         {
             DmpTelemetry.AlertLatency.Record((now - e.CreatedAt).TotalMilliseconds);
         }
@@ -170,86 +167,147 @@ public sealed class AlertService(DmpDbContext db, RecordGuard guard, WriteGate g
         return written;
     }
 
-    /// <summary>Reads only: the record's facts, the documents' policy facts, the recipients and their decisions, the subscriptions reached.</summary>
-    private async Task<Plan> PlanAsync(string recordId, List<RecordEvent> events, DateTimeOffset now, CancellationToken ct)
+    private static bool IsAlerting(string kind) => kind is EmergencyAdmission or Result or Measurement;
+
+    /// <summary>
+    /// Reads only, a constant number of queries for the whole lot: the records' facts, their
+    /// documents' policy facts (not their stored resources), the recipients, the alert subscriptions
+    /// reached; then each record's decisions (and its new-document or dispensing subscriptions, when
+    /// it has such events).
+    /// </summary>
+    private async Task<List<Plan>> PlanAsync(IReadOnlyList<(string RecordId, List<RecordEvent> Events)> records, DateTimeOffset now, CancellationToken ct)
     {
-        var alerts = new List<ProfessionalAlert>();
-        var facts = await guard.FactsAsync(recordId, ct);
-        var documents = new Dictionary<string, DocumentFacts>(StringComparer.Ordinal);
-        if (facts is not null)
+        var facts = await guard.FactsManyAsync(records.Select(r => r.RecordId).ToList(), ct);
+        var known = records.Where(r => facts.ContainsKey(r.RecordId)).ToList();
+        var documents = await DocumentFactsAsync(known, ct);
+        var alerting = known.Where(r => r.Events.Any(e => IsAlerting(e.Kind))).ToList();
+        var directory = await RecipientsAsync(
+            alerting.Select(r => facts[r.RecordId].TreatingPhysicianId).OfType<string>().Distinct().ToList(),
+            alerting.SelectMany(r => r.Events).Select(e => e.PrescriberRpps).OfType<string>().Distinct().ToList(),
+            ct);
+        var decided = new List<(string RecordId, List<RecordEvent> Events, List<ProfessionalAlert> Alerts)>();
+        foreach (var (recordId, events) in records)
         {
-            // Per record, once: the documents' policy facts (not their stored resources), the
-            // recipients, and each recipient's facts for the policy.
-            var documentIds = events.Select(e => e.DocumentId).OfType<string>().Distinct().ToList();
-            documents = (await db.Documents.AsNoTracking()
-                .Where(x => x.RecordId == recordId && documentIds.Contains(x.Id) && !x.Erased && x.Status == "current")
-                .Select(x => new { x.Id, x.AuthorProfessionalId, x.SubmitterId, x.ClassCode, x.TypeCode, x.Masked, x.HiddenFromPatient, x.Draft, x.HiddenFromRepresentatives, x.PrescriberId })
-                .ToListAsync(ct))
-                .ToDictionary(x => x.Id, x => new DocumentFacts(x.Id, x.AuthorProfessionalId, x.SubmitterId, x.ClassCode, x.TypeCode, x.Masked, x.HiddenFromPatient, x.Draft, x.HiddenFromRepresentatives, x.PrescriberId), StringComparer.Ordinal);
-            var alerting = events.Any(e => e.Kind is EmergencyAdmission or Result or Measurement);
-            var recipients = alerting ? await RecipientsAsync(facts, events.Select(e => e.PrescriberRpps).OfType<string>().Distinct().ToList(), ct) : [];
-            var completed = new Dictionary<string, AccessRequest>(StringComparer.Ordinal);
-            foreach (var r in recipients)
+            var alerts = facts.TryGetValue(recordId, out var record)
+                ? await DecideAsync(record, events, documents.GetValueOrDefault(recordId) ?? [], directory, now, ct)
+                : [];
+            decided.Add((recordId, events, alerts));
+        }
+
+        // Subscriptions (practice software): the alerts just decided, new documents, dispensings.
+        var alertSubscriptions = await fanOut.AlertSubscriptionsAsync(decided.SelectMany(d => d.Alerts).Select(a => a.RecipientId).Distinct().ToList(), ct);
+        var plans = new List<Plan>(decided.Count);
+        foreach (var (recordId, events, alerts) in decided)
+        {
+            var matches = Subscriptions.SubscriptionFanOut.MatchAlerts(alerts, alertSubscriptions).ToList();
+            if (facts.TryGetValue(recordId, out var record))
             {
-                completed[r.Actor.Id] = await guard.CompleteAsync(new AccessRequest(r.Actor, AccessAction.SearchRecord, facts), ct);
+                matches.AddRange(await fanOut.MatchDocumentsAsync(record, events, documents.GetValueOrDefault(recordId) ?? [], ct));
             }
 
-            foreach (var ev in events.Where(e => e.Kind is EmergencyAdmission or Result or Measurement))
+            plans.Add(new Plan(recordId, events, alerts, matches));
+        }
+
+        return plans;
+    }
+
+    /// <summary>The policy facts of the lot's current documents named by events, by record (one query).</summary>
+    private async Task<Dictionary<string, Dictionary<string, DocumentFacts>>> DocumentFactsAsync(IReadOnlyList<(string RecordId, List<RecordEvent> Events)> records, CancellationToken ct)
+    {
+        var documentIds = records.SelectMany(r => r.Events).Select(e => e.DocumentId).OfType<string>().Distinct().ToList();
+        if (documentIds.Count == 0)
+        {
+            return [];
+        }
+
+        var recordIds = records.Select(r => r.RecordId).ToList();
+        var rows = await db.Documents.AsNoTracking()
+            .Where(x => recordIds.Contains(x.RecordId) && documentIds.Contains(x.Id) && !x.Erased && x.Status == "current")
+            .Select(x => new { x.RecordId, x.Id, x.AuthorProfessionalId, x.SubmitterId, x.ClassCode, x.TypeCode, x.Masked, x.HiddenFromPatient, x.Draft, x.HiddenFromRepresentatives, x.PrescriberId })
+            .ToListAsync(ct);
+        return rows.GroupBy(x => x.RecordId, StringComparer.Ordinal).ToDictionary(
+            g => g.Key,
+            g => g.ToDictionary(x => x.Id, x => new DocumentFacts(x.Id, x.AuthorProfessionalId, x.SubmitterId, x.ClassCode, x.TypeCode, x.Masked, x.HiddenFromPatient, x.Draft, x.HiddenFromRepresentatives, x.PrescriberId), StringComparer.Ordinal),
+            StringComparer.Ordinal);
+    }
+
+    /// <summary>One record's alerts: each recipient (treating physician, named prescriber) decided by the policy as if reading what triggered it.</summary>
+    private async Task<List<ProfessionalAlert>> DecideAsync(RecordFacts facts, List<RecordEvent> events, Dictionary<string, DocumentFacts> documents, List<Recipient> directory, DateTimeOffset now, CancellationToken ct)
+    {
+        var alerts = new List<ProfessionalAlert>();
+        var triggers = events.Where(e => IsAlerting(e.Kind)).ToList();
+        if (triggers.Count == 0)
+        {
+            return alerts;
+        }
+
+        var prescribers = triggers.Select(e => e.PrescriberRpps).OfType<string>().ToHashSet(StringComparer.Ordinal);
+        var recipients = directory
+            .Where(r => r.Actor.Id == facts.TreatingPhysicianId || (r.Rpps is not null && prescribers.Contains(r.Rpps)))
+            .Select(r => r with { Treating = r.Actor.Id == facts.TreatingPhysicianId })
+            .ToList();
+        var completed = new Dictionary<string, AccessRequest>(StringComparer.Ordinal);
+        foreach (var r in recipients)
+        {
+            completed[r.Actor.Id] = await guard.CompleteAsync(new AccessRequest(r.Actor, AccessAction.SearchRecord, facts), ct);
+        }
+
+        foreach (var ev in triggers)
+        {
+            DocumentFacts? document = null;
+            if (ev.Kind == Result)
             {
-                DocumentFacts? document = null;
-                if (ev.Kind == Result)
-                {
-                    document = ev.DocumentId is null ? ResultIntake.BiologyResult : documents.GetValueOrDefault(ev.DocumentId);
+                document = ev.DocumentId is null ? ResultIntake.BiologyResult : documents.GetValueOrDefault(ev.DocumentId);
 
-                    // Erased or replaced meanwhile, or masked by the patient: an alert pushes what the patient
-                    // wished kept quiet, so a masked document alerts no one (whoever may still open it).
-                    if (document is null || document.Masked)
-                    {
-                        continue;
-                    }
+                // Erased or replaced meanwhile, or masked by the patient: an alert pushes what the patient
+                // wished kept quiet, so a masked document alerts no one (whoever may still open it).
+                if (document is null || document.Masked)
+                {
+                    continue;
+                }
+            }
+
+            foreach (var recipient in recipients.Where(r => r.Treating || (ev.PrescriberRpps is not null && r.Rpps == ev.PrescriberRpps)))
+            {
+                var request = completed[recipient.Actor.Id] with { Action = document is null ? AccessAction.SearchRecord : AccessAction.ReadDocument, Document = document };
+                if (!AccessPolicy.Decide(request).Permitted)
+                {
+                    continue;
                 }
 
-                foreach (var recipient in recipients.Where(r => r.Treating || (ev.PrescriberRpps is not null && r.Rpps == ev.PrescriberRpps)))
+                alerts.Add(new ProfessionalAlert
                 {
-                    var request = completed[recipient.Actor.Id] with { Action = document is null ? AccessAction.SearchRecord : AccessAction.ReadDocument, Document = document };
-                    if (!AccessPolicy.Decide(request).Permitted)
-                    {
-                        continue;
-                    }
-
-                    alerts.Add(new ProfessionalAlert
-                    {
-                        RecordId = recordId,
-                        Id = Ids.New(),
-                        RecipientId = recipient.Actor.Id,
-                        Kind = ev.Kind,
-                        EventId = ev.Id,
-                        OrganizationId = ev.OrganizationId,
-                        DocumentId = ev.DocumentId,
-                        CreatedAt = now,
-                        EmailStatus = recipient.Email is null ? "no-address" : "pending",
-                    });
-                }
+                    RecordId = facts.RecordId,
+                    Id = Ids.New(),
+                    RecipientId = recipient.Actor.Id,
+                    Kind = ev.Kind,
+                    EventId = ev.Id,
+                    OrganizationId = ev.OrganizationId,
+                    DocumentId = ev.DocumentId,
+                    CreatedAt = now,
+                    EmailStatus = recipient.Email is null ? "no-address" : "pending",
+                });
             }
         }
 
-        // Subscriptions (practice software): new documents, dispensings, and the alerts just decided.
-        var matches = facts is null ? [] : await fanOut.MatchAsync(facts, events, documents, alerts, ct);
-
-        return new Plan(recordId, events, alerts, matches);
+        return alerts;
     }
 
     private sealed record Recipient(Actor Actor, string? Email, string? Rpps, bool Treating);
 
-    /// <summary>The record's treating physician and the named prescribers, active in the directory.</summary>
-    private async Task<List<Recipient>> RecipientsAsync(RecordFacts facts, List<string> prescribers, CancellationToken ct)
+    /// <summary>The lot's treating physicians and named prescribers, active in the directory (one query).</summary>
+    private async Task<List<Recipient>> RecipientsAsync(List<string> treating, List<string> prescribers, CancellationToken ct)
     {
-        var treating = facts.TreatingPhysicianId;
+        if (treating.Count == 0 && prescribers.Count == 0)
+        {
+            return [];
+        }
+
         var pros = await db.Professionals.AsNoTracking()
-            .Where(p => p.DeactivatedAt == null && ((treating != null && p.Id == treating) || (p.Rpps != null && prescribers.Contains(p.Rpps))))
+            .Where(p => p.DeactivatedAt == null && (treating.Contains(p.Id) || (p.Rpps != null && prescribers.Contains(p.Rpps))))
             .Select(p => new { p.Id, p.Given, p.Family, p.ProfessionCode, p.Email, p.Rpps })
             .ToListAsync(ct);
-        return pros.Select(p => new Recipient(new Actor(ActorKind.Professional, p.Id, $"{p.Given} {p.Family}", p.ProfessionCode), p.Email, p.Rpps, p.Id == treating)).ToList();
+        return pros.Select(p => new Recipient(new Actor(ActorKind.Professional, p.Id, $"{p.Given} {p.Family}", p.ProfessionCode), p.Email, p.Rpps, false)).ToList();
     }
 
     /// <summary>

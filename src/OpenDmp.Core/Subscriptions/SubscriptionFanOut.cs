@@ -21,23 +21,30 @@ public sealed class SubscriptionFanOut(DmpDbContext db, RecordGuard guard, Audit
     public const string DocumentEvent = "document";
     public const string DispenseEvent = "dispense";
 
-    /// <summary>Before the record's gate: which active subscriptions each event reaches (reads only).</summary>
-    public async Task<List<SubscriptionMatch>> MatchAsync(RecordFacts facts, IReadOnlyList<RecordEvent> events, IReadOnlyDictionary<string, DocumentFacts> documents, IReadOnlyList<ProfessionalAlert> alerts, CancellationToken ct)
+    /// <summary>Before the gates: the active alert subscriptions of these recipients, by owner (one query for a lot of records).</summary>
+    public async Task<ILookup<string, string>> AlertSubscriptionsAsync(IReadOnlyCollection<string> recipients, CancellationToken ct)
+    {
+        if (recipients.Count == 0)
+        {
+            return Array.Empty<string>().ToLookup(x => x, StringComparer.Ordinal);
+        }
+
+        var owners = recipients.ToList();
+        var subs = await db.Subscriptions.AsNoTracking()
+            .Where(s => s.Status == "active" && s.Topic == SubscriptionTopics.Alert && owners.Contains(s.OwnerId))
+            .Select(s => new { s.Id, s.OwnerId }).ToListAsync(ct);
+        return subs.ToLookup(s => s.OwnerId, s => s.Id, StringComparer.Ordinal);
+    }
+
+    /// <summary>An alert reaches each of its recipient's alert subscriptions.</summary>
+    public static IEnumerable<SubscriptionMatch> MatchAlerts(IEnumerable<ProfessionalAlert> alerts, ILookup<string, string> subscriptions) =>
+        alerts.SelectMany(a => subscriptions[a.RecipientId].Select(id => new SubscriptionMatch(id, a.RecipientId, SubscriptionTopics.Alert, "Communication/" + a.Id, a.EventId)));
+
+    /// <summary>Before the record's gate: which active subscriptions a record's new documents and dispensings reach (reads only).</summary>
+    public async Task<List<SubscriptionMatch>> MatchDocumentsAsync(RecordFacts facts, IReadOnlyList<RecordEvent> events, IReadOnlyDictionary<string, DocumentFacts> documents, CancellationToken ct)
     {
         var matches = new List<SubscriptionMatch>();
         var recordId = facts.RecordId;
-        if (alerts.Count > 0)
-        {
-            var recipients = alerts.Select(a => a.RecipientId).Distinct().ToList();
-            var subs = await db.Subscriptions.AsNoTracking()
-                .Where(s => s.Status == "active" && s.Topic == SubscriptionTopics.Alert && recipients.Contains(s.OwnerId))
-                .Select(s => new { s.Id, s.OwnerId }).ToListAsync(ct);
-            foreach (var a in alerts)
-            {
-                matches.AddRange(subs.Where(s => s.OwnerId == a.RecipientId).Select(s => new SubscriptionMatch(s.Id, s.OwnerId, SubscriptionTopics.Alert, "Communication/" + a.Id, a.EventId)));
-            }
-        }
-
         var documentEvents = events.Where(e => e.Kind == DocumentEvent && e.DocumentId is not null && documents.ContainsKey(e.DocumentId)).ToList();
         var dispenseEvents = events.Where(e => e.Kind == DispenseEvent && e.DocumentId is not null && documents.ContainsKey(e.DocumentId)).ToList();
         if (documentEvents.Count == 0 && dispenseEvents.Count == 0)
@@ -118,14 +125,15 @@ public sealed class SubscriptionFanOut(DmpDbContext db, RecordGuard guard, Audit
     }
 
     /// <summary>
-    /// Under the record's gate, in the dispatcher's transaction: numbers the events per subscription
-    /// (the counter's row is locked until the commit, so concurrent records never share a number) and
-    /// audits each in the record's chain. Returns how many were written.
+    /// Under the lot's gates, in the dispatcher's transaction: reserves consecutive numbers for the
+    /// matches of each subscription (one update and one read per subscription for the whole lot; the
+    /// counter's row stays locked until the commit, so concurrent lots never share a number). Matches
+    /// of a subscription ended meanwhile get none.
     /// </summary>
-    public async Task<int> AppendAsync(string recordId, IEnumerable<SubscriptionMatch> matches, DateTimeOffset now, CancellationToken ct)
+    public async Task<Dictionary<SubscriptionMatch, long>> NumberAsync(IEnumerable<SubscriptionMatch> matches, CancellationToken ct)
     {
-        var written = 0;
-        foreach (var group in matches.GroupBy(m => m.SubscriptionId, StringComparer.Ordinal))
+        var numbers = new Dictionary<SubscriptionMatch, long>();
+        foreach (var group in matches.Distinct().GroupBy(m => m.SubscriptionId, StringComparer.Ordinal))
         {
             var items = group.ToList();
             var n = items.Count;
@@ -136,14 +144,30 @@ public sealed class SubscriptionFanOut(DmpDbContext db, RecordGuard guard, Audit
                 continue; // ended meanwhile
             }
 
-            var last = await db.Subscriptions.Where(s => s.Id == group.Key).Select(s => s.EventCount).FirstAsync(ct);
-            var number = last - n;
+            var number = await db.Subscriptions.Where(s => s.Id == group.Key).Select(s => s.EventCount).FirstAsync(ct) - n;
             foreach (var m in items)
             {
-                db.SubscriptionEvents.Add(new SubscriptionEvent { SubscriptionId = m.SubscriptionId, Number = ++number, Focus = m.Focus, RecordId = recordId, SourceId = m.SourceId, CreatedAt = now });
-                await audit.AppendAsync(db, new AuditItem(recordId, Actor.Operator, AuditAction.Notify, "success", Channels.Alerts, "Subscription", m.SubscriptionId, Detail: $"{m.Topic} event {number} ({m.Focus}) to professional {m.OwnerId}"), ct);
-                written++;
+                numbers[m] = ++number;
             }
+        }
+
+        return numbers;
+    }
+
+    /// <summary>Writes one record's numbered subscription events and audits each in the record's chain. Returns how many were written.</summary>
+    public async Task<int> AppendAsync(string recordId, IEnumerable<SubscriptionMatch> matches, IReadOnlyDictionary<SubscriptionMatch, long> numbers, DateTimeOffset now, CancellationToken ct)
+    {
+        var written = 0;
+        foreach (var m in matches.Distinct())
+        {
+            if (!numbers.TryGetValue(m, out var number))
+            {
+                continue;
+            }
+
+            db.SubscriptionEvents.Add(new SubscriptionEvent { SubscriptionId = m.SubscriptionId, Number = number, Focus = m.Focus, RecordId = recordId, SourceId = m.SourceId, CreatedAt = now });
+            await audit.AppendAsync(db, new AuditItem(recordId, Actor.Operator, AuditAction.Notify, "success", Channels.Alerts, "Subscription", m.SubscriptionId, Detail: $"{m.Topic} event {number} ({m.Focus}) to professional {m.OwnerId}"), ct);
+            written++;
         }
 
         return written;

@@ -29,6 +29,12 @@ public sealed partial class AlertDispatchService(IServiceProvider services, Aler
     /// <summary>One round: dispatch the pending events (a burst is drained batch by batch), then e-mail what waits.</summary>
     public async Task RoundAsync(CancellationToken ct)
     {
+        if (options.GatherMilliseconds > 0)
+        {
+            // The filings running now write their events meanwhile: they go in the same lots.
+            await Task.Delay(options.GatherMilliseconds, ct);
+        }
+
         List<RecordEvent> events;
         do
         {
