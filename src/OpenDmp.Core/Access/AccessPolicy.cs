@@ -43,7 +43,15 @@ public enum AccessAction
     RecordMeasurement,
     /// <summary>Set a self-monitoring threshold (the patient, a legal representative, the treating physician).</summary>
     SetMonitoringThreshold,
+    /// <summary>
+    /// Open a patient's record with their express consent (<see cref="AccessRequest.Opening"/>): a
+    /// professional who collected it, or the patient after proving their identity online.
+    /// </summary>
+    OpenRecord,
 }
+
+/// <summary>What the policy reads to open a record: whose, and whether the informed patient expressly agreed.</summary>
+public sealed record OpeningFacts(string PatientId, bool ExpressConsent);
 
 /// <summary>Why a request was refused (drives the advice given to the caller, never the record's content).</summary>
 public enum Denial
@@ -167,7 +175,8 @@ public sealed record AccessRequest(
     DateTimeOffset Now = default,
     PolicySettings? Settings = null,
     GrantMode? Emergency = null,
-    DeclarationFacts? Declaration = null);
+    DeclarationFacts? Declaration = null,
+    OpeningFacts? Opening = null);
 
 /// <summary>The answer: permit or deny, why, under which mode and grant, which documents a search may return, and the obligations.</summary>
 public sealed record AccessDecision(
@@ -215,6 +224,11 @@ public static class AccessPolicy
         if (string.IsNullOrEmpty(actor.Id))
         {
             return AccessDecision.Deny("no identified actor", Denial.NoIdentity);
+        }
+
+        if (request.Action == AccessAction.OpenRecord)
+        {
+            return DecideOpening(request);
         }
 
         return actor.Kind switch
@@ -291,6 +305,39 @@ public static class AccessPolicy
             default:
                 return AccessDecision.Deny("a patient cannot do this through the professional interface", Denial.NotAllowed);
         }
+    }
+
+    /// <summary>
+    /// Opening a record (the report's chapter V: "le patient doit exprimer expressément son accord,
+    /// après avoir été dûment informé"): never without the patient's express consent, never over a
+    /// record that exists (open, or closed by its patient); by a health professional who collected the
+    /// consent (office, pharmacy, hospital), by the patient for themselves, or by the operator.
+    /// </summary>
+    private static AccessDecision DecideOpening(AccessRequest request)
+    {
+        var actor = request.Actor;
+        if (request.Opening is not { } opening)
+        {
+            return AccessDecision.Deny("no patient given", Denial.NoIdentity);
+        }
+
+        if (!opening.ExpressConsent)
+        {
+            return AccessDecision.Deny("the patient's express consent is required: send consent=true only once the patient, shown the information notice, has agreed", Denial.NotAllowed);
+        }
+
+        if (request.Record is { } existing)
+        {
+            return AccessDecision.Deny(existing.Status == RecordStatus.Open ? "the patient's record is already open" : "the patient closed their record: it is reopened at the patient's own request, not opened again", Denial.NotAllowed);
+        }
+
+        return actor.Kind switch
+        {
+            ActorKind.System => new AccessDecision(true, "opening by the operator", "operator", DocumentScope.None),
+            ActorKind.Professional when !string.IsNullOrEmpty(actor.ProfessionCode) => new AccessDecision(true, "opening with the consent the professional collected", "opening", DocumentScope.None),
+            ActorKind.Patient when actor.OwnRecordId == opening.PatientId => new AccessDecision(true, "opening by the patient", "patient", DocumentScope.None),
+            _ => AccessDecision.Deny("a record is opened by the patient, a health professional or the operator", Denial.NotAllowed),
+        };
     }
 
     /// <summary>A connected device: it records measurements in the record its token was issued for, and does nothing else.</summary>

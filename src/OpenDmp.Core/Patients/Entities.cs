@@ -80,3 +80,18 @@ public sealed class TrustedDevice
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset LastUsedAt { get; set; }
 }
+
+/// <summary>
+/// The code of the letter the patient's insurer mails to a registered patient so that they can open
+/// their record online (<see cref="InsurerLetterProof"/>): one at a time per patient, stored as a
+/// hash, valid for a time, spent by its first successful use, void after repeated failures.
+/// </summary>
+public sealed class OpeningLetter
+{
+    public required string RecordId { get; set; }
+    public required string CodeHash { get; set; }
+    public DateTimeOffset IssuedAt { get; set; }
+    public DateTimeOffset ExpiresAt { get; set; }
+    public int FailedAttempts { get; set; }
+    public DateTimeOffset? UsedAt { get; set; }
+}

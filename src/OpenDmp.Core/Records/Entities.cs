@@ -70,3 +70,29 @@ public sealed class Record
     public bool OpposeDispensingToPrescriber { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
 }
+
+/// <summary>
+/// One opening of a record and the consent it rests on (kept across closing and reopening): who
+/// collected the patient's express consent, where, when, which version of the information notice
+/// the patient was shown, and what the patient chose then. The patient sees it in their space.
+/// </summary>
+public sealed class RecordOpening
+{
+    public required string RecordId { get; set; }
+    public required string Id { get; set; }
+    public DateTimeOffset OpenedAt { get; set; }
+    public OpeningChannel Channel { get; set; }
+    /// <summary>professional, patient or operator: who opened it.</summary>
+    public required string OpenedBy { get; set; }
+    /// <summary>The professional who collected the consent (null when the patient opened the record online).</summary>
+    public string? CollectedById { get; set; }
+    /// <summary>The establishment of that professional, for an opening at a hospital desk.</summary>
+    public string? OrganizationId { get; set; }
+    /// <summary>The version of the information notice (<see cref="InformationNotice"/>) the patient was shown.</summary>
+    public required string NoticeVersion { get; set; }
+    public string? TreatingPhysicianId { get; set; }
+    public bool OpposeBreakGlass { get; set; }
+    public bool OpposeCentre15 { get; set; }
+    /// <summary>How the account's activation code reached the patient: print, email, sms, online (set at once) or none.</summary>
+    public required string ActivationDelivery { get; set; }
+}

@@ -11,6 +11,21 @@ namespace OpenDmp.Core.Records;
 /// <summary>Identity traits of a new patient.</summary>
 public sealed record NewPatient(string Ins, string InsSystem, string Family, string Given, DateOnly BirthDate, string Sex, string? BirthPlace, string? Id = null);
 
+/// <summary>
+/// The patient's consent to open their record, as it was collected: where, the version of the
+/// information notice shown, by whom (a professional's RPPS when the operator records it; the
+/// professional actor otherwise; none online), and what the patient chose.
+/// </summary>
+public sealed record OpeningConsent(
+    OpeningChannel Channel,
+    string? NoticeVersion,
+    bool ExpressConsent,
+    string? CollectorRpps = null,
+    string? TreatingPhysicianRpps = null,
+    bool OpposeBreakGlass = false,
+    bool OpposeCentre15 = false,
+    string ActivationDelivery = "print");
+
 /// <summary>Patients and their records: identity, opening, closing, reopening.</summary>
 public sealed class RecordService(DmpDbContext db, WriteGate gate, AuditTrail audit, TimeProvider time, PolicySettings policy, RecordGuard guard, OpenDmp.Core.Content.KeyRing keys)
 {
@@ -108,22 +123,27 @@ public sealed class RecordService(DmpDbContext db, WriteGate gate, AuditTrail au
         ?? await db.Patients.AsNoTracking().FirstOrDefaultAsync(x => x.RecordId == insOrId, ct)
         ?? throw DmpException.NotFound($"no patient with INS or id '{insOrId}'{(system is null ? "" : " under " + system)}");
 
-    /// <summary>Opens the record with the patient's express consent, recording who collected it and where.</summary>
-    public async Task<Record> OpenAsync(string recordId, string? treatingPhysicianRpps, string consentCollectedByRpps, OpeningChannel channel, Actor actor, string auditChannel, CancellationToken ct)
+    /// <summary>
+    /// Opens the record with the patient's express consent (decided by the policy: never without it,
+    /// never over an existing record), recording who collected it, where, the information notice shown
+    /// and the patient's choices (treating physician, emergency oppositions) in the record and in its
+    /// openings; the professional who collected the consent is authorised as under alleged consent.
+    /// </summary>
+    public async Task<(Record Record, RecordOpening Opening)> OpenAsync(string recordId, OpeningConsent consent, Actor actor, string auditChannel, CancellationToken ct)
     {
-        var collector = await RequireProfessionalAsync(consentCollectedByRpps, "consent collector", ct);
-        var treating = treatingPhysicianRpps is null ? null : await RequireProfessionalAsync(treatingPhysicianRpps, "treating physician", ct);
-        if (treating is not null && treating.ProfessionCode != "10")
-        {
-            throw DmpException.Invalid($"the treating physician must be a physician (profession 10); {treating.Rpps} has profession {treating.ProfessionCode}");
-        }
-
-        await using var scope = await gate.EnterAsync(db, recordId, ct);
+        var (notice, collector, treating) = await CheckOpeningAsync(consent, actor, ct);
         if (!await db.Patients.AnyAsync(x => x.RecordId == recordId, ct))
         {
             throw DmpException.NotFound("no such patient");
         }
 
+        // An open (or closed) record is a conflict; then the policy decides (and a refusal is audited) before anything is written.
+        var facts = await guard.FactsAsync(recordId, ct);
+        RecordStateMachine.Next(facts?.Status, RecordCommand.Open);
+        await guard.RequireAsync(new AccessRequest(actor, AccessAction.OpenRecord, facts, Opening: new OpeningFacts(recordId, consent.ExpressConsent)), AuditAction.Open, "Record", recordId, auditChannel, auditPermit: false, ct, "the record cannot be opened");
+
+        db.ChangeTracker.Clear();
+        await using var scope = await gate.EnterAsync(db, recordId, ct);
         var existing = await db.Records.FirstOrDefaultAsync(x => x.RecordId == recordId, ct);
         RecordStateMachine.Next(existing?.Status, RecordCommand.Open);
         var now = time.GetUtcNow();
@@ -132,14 +152,33 @@ public sealed class RecordService(DmpDbContext db, WriteGate gate, AuditTrail au
             RecordId = recordId,
             Status = RecordStatus.Open,
             TreatingPhysicianId = treating?.Id,
-            ConsentCollectedById = collector.Id,
-            OpeningChannel = channel,
+            ConsentCollectedById = collector?.Id,
+            OpeningChannel = consent.Channel,
             OpenedAt = now,
             UpdatedAt = now,
+            OpposeBreakGlass = consent.OpposeBreakGlass,
+            OpposeCentre15 = consent.OpposeCentre15,
         };
         db.Records.Add(record);
-        await audit.AppendAsync(db, new AuditItem(recordId, actor, AuditAction.Open, "success", auditChannel, "Record", recordId, Detail: $"consent collected by {collector.Id} ({channel})"), ct);
-        if (collector.Id != treating?.Id && collector.ProfessionCode is not null)
+        var opening = new RecordOpening
+        {
+            RecordId = recordId,
+            Id = Ids.New(),
+            OpenedAt = now,
+            Channel = consent.Channel,
+            OpenedBy = actor.Kind switch { ActorKind.Professional => "professional", ActorKind.Patient => "patient", _ => "operator" },
+            CollectedById = collector?.Id,
+            OrganizationId = consent.Channel == OpeningChannel.Hospital ? collector?.OrganizationId : null,
+            NoticeVersion = notice,
+            TreatingPhysicianId = treating?.Id,
+            OpposeBreakGlass = consent.OpposeBreakGlass,
+            OpposeCentre15 = consent.OpposeCentre15,
+            ActivationDelivery = consent.ActivationDelivery,
+        };
+        db.RecordOpenings.Add(opening);
+        var by = collector is null ? "the patient online" : collector.Id;
+        await audit.AppendAsync(db, new AuditItem(recordId, actor, AuditAction.Open, "success", auditChannel, "Record", recordId, Detail: $"express consent collected by {by} ({consent.Channel}), information notice {notice}"), ct);
+        if (collector is not null && collector.Id != treating?.Id && collector.ProfessionCode is not null)
         {
             // The professional who collected the patient's consent to open the record is authorised
             // as under alleged consent (the patient is present and agreed), for the default period.
@@ -157,9 +196,61 @@ public sealed class RecordService(DmpDbContext db, WriteGate gate, AuditTrail au
             db.Grants.Add(grant);
             await audit.AppendAsync(db, new AuditItem(recordId, actor, AuditAction.Grant, "success", auditChannel, "Consent", grant.Id, grant.Mode, "consent collector at opening"), ct);
         }
+
         await db.SaveChangesAsync(ct);
         await scope.CommitAsync(ct);
-        return record;
+        db.ChangeTracker.Clear();
+        return (record, opening);
+    }
+
+    /// <summary>
+    /// What an opening needs, checked without writing anything: the notice version, the consent
+    /// collector (and their establishment for a hospital opening), the treating physician.
+    /// </summary>
+    public async Task<(string Notice, Professional? Collector, Professional? Treating)> CheckOpeningAsync(OpeningConsent consent, Actor actor, CancellationToken ct)
+    {
+        var notice = InformationNotice.Current.Check(consent.NoticeVersion);
+        var collector = consent.CollectorRpps is { } rpps ? await RequireProfessionalAsync(rpps, "consent collector", ct)
+            : actor.Kind == ActorKind.Professional ? await db.Professionals.AsNoTracking().FirstOrDefaultAsync(x => x.Id == actor.Id, ct) ?? throw DmpException.NotFound("the professional is not in the directory")
+            : null;
+        if (collector is null && consent.Channel != OpeningChannel.Online)
+        {
+            throw DmpException.Invalid("the professional who collected the patient's consent is required (consent collector)");
+        }
+
+        if (consent.Channel == OpeningChannel.Hospital && collector?.OrganizationId is null)
+        {
+            throw DmpException.Invalid("an opening at a hospital is collected by a professional attached to the establishment (the directory names none for this professional)", "channel");
+        }
+
+        var treating = consent.TreatingPhysicianRpps is null ? null : await RequireProfessionalAsync(consent.TreatingPhysicianRpps, "treating physician", ct);
+        if (treating is not null && treating.ProfessionCode != "10")
+        {
+            throw DmpException.Invalid($"the treating physician must be a physician (profession 10); {treating.Rpps} has profession {treating.ProfessionCode}");
+        }
+
+        return (notice, collector, treating);
+    }
+
+    /// <summary>The operator records an opening whose consent a professional collected, on the current notice (command line, demo, benchmarks).</summary>
+    public async Task<Record> OpenAsync(string recordId, string? treatingPhysicianRpps, string consentCollectedByRpps, OpeningChannel channel, Actor actor, string auditChannel, CancellationToken ct) =>
+        (await OpenAsync(recordId, new OpeningConsent(channel, InformationNotice.Current.Version, ExpressConsent: true, consentCollectedByRpps, treatingPhysicianRpps, ActivationDelivery: "print"), actor, auditChannel, ct)).Record;
+
+    /// <summary>The record's openings, newest first, as its patient sees them (with who collected the consent).</summary>
+    public async Task<IReadOnlyList<(RecordOpening Opening, string? CollectorName, string? OrganizationName)>> OpeningsAsync(string recordId, Actor actor, string channel, CancellationToken ct)
+    {
+        var facts = await guard.RequireFactsAsync(recordId, actor, AuditAction.Read, "Record", channel, ct);
+        await guard.RequireAsync(new AccessRequest(actor, AccessAction.ManageConsent, facts), AuditAction.Read, "Record", recordId, channel, auditPermit: true, ct);
+        var rows = await (from o in db.RecordOpenings.AsNoTracking().Where(o => o.RecordId == recordId)
+                          join p in db.Professionals.AsNoTracking() on o.CollectedById equals p.Id into pros
+                          from p in pros.DefaultIfEmpty()
+                          join g in db.Organizations.AsNoTracking() on o.OrganizationId equals g.Id into orgs
+                          from g in orgs.DefaultIfEmpty()
+                          select new { Opening = o, Given = p == null ? null : p.Given, Family = p == null ? null : p.Family, Organization = g == null ? null : g.Name })
+            .ToListAsync(ct);
+        return rows.OrderByDescending(r => r.Opening.OpenedAt)
+            .Select(r => (r.Opening, r.Family is null ? null : $"{r.Given} {r.Family}", (string?)r.Organization))
+            .ToList();
     }
 
     /// <summary>The record's state as its patient (or a legal representative) sees it: open or closed, and since when.</summary>

@@ -29,6 +29,7 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
     public DbSet<Patient> Patients => Set<Patient>();
     public DbSet<PatientIdentifier> PatientIdentifiers => Set<PatientIdentifier>();
     public DbSet<Record> Records => Set<Record>();
+    public DbSet<RecordOpening> RecordOpenings => Set<RecordOpening>();
     public DbSet<DocumentEntry> Documents => Set<DocumentEntry>();
     public DbSet<DocumentLink> DocumentLinks => Set<DocumentLink>();
     public DbSet<SubmissionSet> SubmissionSets => Set<SubmissionSet>();
@@ -50,6 +51,7 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
     public DbSet<RecordAccessor> RecordAccessors => Set<RecordAccessor>();
     public DbSet<PatientNotification> Notifications => Set<PatientNotification>();
     public DbSet<PatientAccount> PatientAccounts => Set<PatientAccount>();
+    public DbSet<OpeningLetter> OpeningLetters => Set<OpeningLetter>();
     public DbSet<NotificationChoice> NotificationChoices => Set<NotificationChoice>();
     public DbSet<OpenDmp.Core.Reminders.Reminder> Reminders => Set<OpenDmp.Core.Reminders.Reminder>();
     public DbSet<OpenDmp.Core.SelfMonitoring.Measurement> Measurements => Set<OpenDmp.Core.SelfMonitoring.Measurement>();
@@ -112,6 +114,12 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
             e.HasKey(x => x.RecordId);
             e.Property(x => x.Status).HasConversion<string>();
             e.Property(x => x.OpeningChannel).HasConversion<string>();
+        });
+        modelBuilder.Entity<RecordOpening>(e =>
+        {
+            e.ToTable("record_openings");
+            e.HasKey(x => new { x.RecordId, x.Id });
+            e.Property(x => x.Channel).HasConversion<string>();
         });
         modelBuilder.Entity<DocumentEntry>(e =>
         {
@@ -292,6 +300,12 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
             e.HasKey(x => new { x.RecordId, x.Event, x.Channel });
             e.Property(x => x.Event).HasMaxLength(40);
             e.Property(x => x.Channel).HasMaxLength(10);
+        });
+        modelBuilder.Entity<OpeningLetter>(e =>
+        {
+            e.ToTable("opening_letters");
+            e.HasKey(x => x.RecordId);
+            e.Property(x => x.CodeHash).HasMaxLength(64);
         });
         modelBuilder.Entity<PatientAccount>(e =>
         {

@@ -1235,6 +1235,39 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                     b.ToTable("notifications", (string)null);
                 });
 
+            modelBuilder.Entity("OpenDmp.Core.Patients.OpeningLetter", b =>
+                {
+                    b.Property<string>("RecordId")
+                        .HasColumnType("text")
+                        .HasColumnName("record_id");
+
+                    b.Property<string>("CodeHash")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("code_hash");
+
+                    b.Property<DateTimeOffset>("ExpiresAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("expires_at");
+
+                    b.Property<int>("FailedAttempts")
+                        .HasColumnType("integer")
+                        .HasColumnName("failed_attempts");
+
+                    b.Property<DateTimeOffset>("IssuedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("issued_at");
+
+                    b.Property<DateTimeOffset?>("UsedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("used_at");
+
+                    b.HasKey("RecordId");
+
+                    b.ToTable("opening_letters", (string)null);
+                });
+
             modelBuilder.Entity("OpenDmp.Core.Patients.PatientAccount", b =>
                 {
                     b.Property<string>("RecordId")
@@ -1700,6 +1733,65 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                     b.HasKey("RecordId");
 
                     b.ToTable("records", (string)null);
+                });
+
+            modelBuilder.Entity("OpenDmp.Core.Records.RecordOpening", b =>
+                {
+                    b.Property<string>("RecordId")
+                        .HasColumnType("text")
+                        .HasColumnName("record_id");
+
+                    b.Property<string>("Id")
+                        .HasColumnType("text")
+                        .HasColumnName("id");
+
+                    b.Property<string>("ActivationDelivery")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("activation_delivery");
+
+                    b.Property<string>("Channel")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("channel");
+
+                    b.Property<string>("CollectedById")
+                        .HasColumnType("text")
+                        .HasColumnName("collected_by_id");
+
+                    b.Property<string>("NoticeVersion")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("notice_version");
+
+                    b.Property<DateTimeOffset>("OpenedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("opened_at");
+
+                    b.Property<string>("OpenedBy")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("opened_by");
+
+                    b.Property<bool>("OpposeBreakGlass")
+                        .HasColumnType("boolean")
+                        .HasColumnName("oppose_break_glass");
+
+                    b.Property<bool>("OpposeCentre15")
+                        .HasColumnType("boolean")
+                        .HasColumnName("oppose_centre15");
+
+                    b.Property<string>("OrganizationId")
+                        .HasColumnType("text")
+                        .HasColumnName("organization_id");
+
+                    b.Property<string>("TreatingPhysicianId")
+                        .HasColumnType("text")
+                        .HasColumnName("treating_physician_id");
+
+                    b.HasKey("RecordId", "Id");
+
+                    b.ToTable("record_openings", (string)null);
                 });
 
             modelBuilder.Entity("OpenDmp.Core.Reminders.Reminder", b =>

@@ -1228,6 +1228,39 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                     b.ToTable("notifications", (string)null);
                 });
 
+            modelBuilder.Entity("OpenDmp.Core.Patients.OpeningLetter", b =>
+                {
+                    b.Property<string>("RecordId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("record_id");
+
+                    b.Property<string>("CodeHash")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("code_hash");
+
+                    b.Property<long>("ExpiresAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("expires_at");
+
+                    b.Property<int>("FailedAttempts")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("failed_attempts");
+
+                    b.Property<long>("IssuedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("issued_at");
+
+                    b.Property<long?>("UsedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("used_at");
+
+                    b.HasKey("RecordId");
+
+                    b.ToTable("opening_letters", (string)null);
+                });
+
             modelBuilder.Entity("OpenDmp.Core.Patients.PatientAccount", b =>
                 {
                     b.Property<string>("RecordId")
@@ -1693,6 +1726,65 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                     b.HasKey("RecordId");
 
                     b.ToTable("records", (string)null);
+                });
+
+            modelBuilder.Entity("OpenDmp.Core.Records.RecordOpening", b =>
+                {
+                    b.Property<string>("RecordId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("record_id");
+
+                    b.Property<string>("Id")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<string>("ActivationDelivery")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("activation_delivery");
+
+                    b.Property<string>("Channel")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("channel");
+
+                    b.Property<string>("CollectedById")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("collected_by_id");
+
+                    b.Property<string>("NoticeVersion")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("notice_version");
+
+                    b.Property<long>("OpenedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("opened_at");
+
+                    b.Property<string>("OpenedBy")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("opened_by");
+
+                    b.Property<bool>("OpposeBreakGlass")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("oppose_break_glass");
+
+                    b.Property<bool>("OpposeCentre15")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("oppose_centre15");
+
+                    b.Property<string>("OrganizationId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("organization_id");
+
+                    b.Property<string>("TreatingPhysicianId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("treating_physician_id");
+
+                    b.HasKey("RecordId", "Id");
+
+                    b.ToTable("record_openings", (string)null);
                 });
 
             modelBuilder.Entity("OpenDmp.Core.Reminders.Reminder", b =>

@@ -211,7 +211,14 @@ public static class AdminCli
             var code = await sp.GetRequiredService<PatientAuthService>().IssueActivationAsync(patient.RecordId, pr.GetValue(aEmail), Actor.Operator, Channels.Admin, ct);
             await c.Out.WriteLineAsync($"Code d'activation / activation code for {patient.Family} {patient.Given}: {code}");
         }, ct)));
-        root.Subcommands.Add(new Command("patient", "patients") { patientAdd, activation });
+        var letter = new Command("opening-letter", "issue the code of the letter the insurer mails to a registered patient so that they can open their record online (/patient/ouvrir); the previous code stops working") { aIns, aSystem };
+        letter.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
+        {
+            var patient = await sp.GetRequiredService<RecordService>().RequirePatientAsync(pr.GetValue(aIns)!, ct, InsSystem(pr.GetValue(aSystem)));
+            var code = await sp.GetRequiredService<OpenDmp.Core.Patients.InsurerLetterProof>().IssueAsync(patient.RecordId, Actor.Operator, Channels.Admin, ct);
+            await c.Out.WriteLineAsync($"Code du courrier d'ouverture en ligne / online opening letter code for {patient.Family} {patient.Given}: {code} (one use, valid {OpenDmp.Core.Patients.InsurerLetterProof.Lifetime.TotalDays:0} days; mail it to the patient's postal address).");
+        }, ct)));
+        root.Subcommands.Add(new Command("patient", "patients") { patientAdd, activation, letter });
     }
 
     /// <summary>representative add | activation | revoke | list.</summary>
@@ -292,7 +299,8 @@ public static class AdminCli
         var collector = new Option<string>("--consent-collected-by") { Description = "RPPS of the professional who collected the patient's consent", Required = true };
         var channel = new Option<string>("--channel") { Description = "office | hospital | counter | online", Required = true };
         var openEmail = new Option<string?>("--email") { Description = "the patient's e-mail address (for the activation code and notifications)" };
-        var open = new Command("open", "open a patient's record with their express consent; prints the patient's account activation code") { rIns, rSystem, treating, collector, channel, openEmail };
+        var notice = new Option<string?>("--information-notice") { Description = $"version of the information notice the patient was shown (default: the current one, {OpenDmp.Core.Records.InformationNotice.Current.Version})" };
+        var open = new Command("open", "open a patient's record with their express consent (collected by a professional, after the information notice); prints the patient's account activation code") { rIns, rSystem, treating, collector, channel, openEmail, notice };
         open.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
         {
             var ch = pr.GetValue(channel) switch
@@ -305,7 +313,7 @@ public static class AdminCli
             };
             var records = sp.GetRequiredService<RecordService>();
             var patient = await records.RequirePatientAsync(pr.GetValue(rIns)!, ct, InsSystem(pr.GetValue(rSystem)));
-            await records.OpenAsync(patient.RecordId, pr.GetValue(treating), pr.GetValue(collector)!, ch, Actor.Operator, Channels.Admin, ct);
+            await records.OpenAsync(patient.RecordId, new OpeningConsent(ch, pr.GetValue(notice) ?? OpenDmp.Core.Records.InformationNotice.Current.Version, ExpressConsent: true, pr.GetValue(collector), pr.GetValue(treating)), Actor.Operator, Channels.Admin, ct);
             var code = await sp.GetRequiredService<PatientAuthService>().IssueActivationAsync(patient.RecordId, pr.GetValue(openEmail), Actor.Operator, Channels.Admin, ct);
             await c.Out.WriteLineAsync($"Record of {patient.Family} {patient.Given} opened.");
             await c.Out.WriteLineAsync($"Code d'activation du compte patient / patient account activation code: {code} (one use, valid {sp.GetRequiredService<PatientAuthOptions>().ActivationLifetime.TotalDays:0} days; give it to the patient).");

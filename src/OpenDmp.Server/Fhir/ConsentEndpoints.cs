@@ -235,7 +235,7 @@ public static class ConsentEndpoints
         Payload = [new Communication.PayloadComponent { Content = new FhirString(OpenDmp.Server.Portal.Ui.Notification(n, culture)) }],
     };
 
-    private static async Task<Parameters> ParametersAsync(HttpContext ctx, DocumentOptions options)
+    internal static async Task<Parameters> ParametersAsync(HttpContext ctx, DocumentOptions options)
     {
         var type = ctx.Request.ContentType ?? string.Empty;
         if (ctx.Request.ContentLength is 0 || (type.Length == 0 && ctx.Request.ContentLength is null))
@@ -254,7 +254,7 @@ public static class ConsentEndpoints
         return body.Length == 0 ? new Parameters() : FhirJson.Parse<Parameters>(body);
     }
 
-    private static string? Str(Parameters p, string name) => ValueText(p.Parameter.FirstOrDefault(x => x.Name == name)?.Value);
+    internal static string? Str(Parameters p, string name) => ValueText(p.Parameter.FirstOrDefault(x => x.Name == name)?.Value);
 
     private static string? ValueText(DataType? v) => v switch
     {
@@ -277,7 +277,7 @@ public static class ConsentEndpoints
         var v => ValueText(v),
     };
 
-    private static bool? Bool(Parameters p, string name)
+    internal static bool? Bool(Parameters p, string name)
     {
         var v = p.Parameter.FirstOrDefault(x => x.Name == name)?.Value;
         return v switch

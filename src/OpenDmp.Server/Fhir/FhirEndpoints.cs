@@ -193,6 +193,7 @@ public static class FhirEndpoints
             .WithMetadata(new DmpEndpoint(Requirement.Patient, AuditAction.Read));
 
         fhir.MapConsent();
+        fhir.MapOpening();
         fhir.MapSubscriptions();
         fhir.MapAlerts();
         fhir.MapTerminology();

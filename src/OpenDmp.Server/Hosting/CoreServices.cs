@@ -71,6 +71,8 @@ public static class CoreServices
         services.AddScoped<OpenDmp.Core.Access.ConsentService>();
         services.AddScoped<OpenDmp.Core.Records.PersonalSpaceService>();
         services.AddScoped<OpenDmp.Core.Patients.PatientPreferences>();
+        services.AddScoped<OpenDmp.Core.Patients.InsurerLetterProof>();
+        services.AddScoped<OpenDmp.Core.Patients.IOnlineIdentityProof>(sp => sp.GetRequiredService<OpenDmp.Core.Patients.InsurerLetterProof>());
         services.AddSingleton(AccessSettings(configuration));
         services.AddSingleton(configuration.GetSection("PatientAuth").Get<OpenDmp.Server.Patients.PatientAuthOptions>() ?? new OpenDmp.Server.Patients.PatientAuthOptions());
         services.AddScoped<OpenDmp.Server.Patients.PatientAuthService>();
@@ -91,6 +93,8 @@ public static class CoreServices
         services.AddScoped<OpenDmp.Core.Subscriptions.SubscriptionDelivery>();
         services.AddScoped<OpenDmp.Core.Notifications.NotificationDelivery>();
         services.AddSingleton(configuration.GetSection("Sms").Get<OpenDmp.Server.Messaging.SmsOptions>() ?? new OpenDmp.Server.Messaging.SmsOptions());
+        services.AddSingleton<OpenDmp.Server.Messaging.SmsGateway>();
+        services.AddScoped<OpenDmp.Server.Patients.RecordOpeningService>();
         services.AddSingleton<OpenDmp.Core.Notifications.NotificationSignal>();
         services.AddSingleton(OpenDmp.Core.Reminders.VaccinationSchedule.Load());
         services.AddSingleton(configuration.GetSection("Reminders").Get<OpenDmp.Core.Reminders.ReminderOptions>() ?? new OpenDmp.Core.Reminders.ReminderOptions());

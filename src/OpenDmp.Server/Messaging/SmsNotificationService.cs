@@ -42,6 +42,37 @@ public sealed class SmsOptions
 }
 
 /// <summary>
+/// The SMS gateway (an outside service): one POST per message
+/// <c>{"to":"+336…","from":"OpenDMP","text":"…","reference":"…"}</c> with a bearer token; a 2xx is
+/// an acceptance.
+/// </summary>
+public sealed class SmsGateway(SmsOptions options) : IDisposable
+{
+    private readonly HttpClient _http = new(new SocketsHttpHandler { AllowAutoRedirect = false, ConnectTimeout = TimeSpan.FromSeconds(10) }) { Timeout = TimeSpan.FromSeconds(20) };
+
+    /// <summary>Whether a gateway is configured.</summary>
+    public bool Enabled => !string.IsNullOrEmpty(options.GatewayUrl);
+
+    /// <summary>Sends one message; returns the gateway's HTTP status.</summary>
+    public async Task<int> SendAsync(string to, string text, string reference, CancellationToken ct)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, options.GatewayUrl)
+        {
+            Content = JsonContent.Create(new { to, from = options.Sender, text, reference }),
+        };
+        if (!string.IsNullOrEmpty(options.Token))
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", options.Token);
+        }
+
+        using var response = await _http.SendAsync(request, ct);
+        return (int)response.StatusCode;
+    }
+
+    public void Dispose() => _http.Dispose();
+}
+
+/// <summary>
 /// Sends the patients' notifications by SMS to the mobile number of their account, for the events
 /// they chose by SMS, in their language, through the configured gateway: one POST per message
 /// <c>{"to":"+336…","from":"OpenDMP","text":"…","reference":"notification id"}</c> with a bearer
@@ -49,11 +80,9 @@ public sealed class SmsOptions
 /// accepted it, and its id is the reference the gateway may use to drop a repeat. One instance sends
 /// at a time (lease "notification-sms"). The text never holds health data.
 /// </summary>
-public sealed partial class SmsNotificationService(IServiceProvider services, SmsOptions options, JobLeader leader, NotificationSignal signal, ILogger<SmsNotificationService> logger) : BackgroundService
+public sealed partial class SmsNotificationService(IServiceProvider services, SmsOptions options, SmsGateway gateway, JobLeader leader, NotificationSignal signal, ILogger<SmsNotificationService> logger) : BackgroundService
 {
     private const int BatchSize = 200;
-
-    private readonly HttpClient _http = new(new SocketsHttpHandler { AllowAutoRedirect = false, ConnectTimeout = TimeSpan.FromSeconds(10) }) { Timeout = TimeSpan.FromSeconds(20) };
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) => string.IsNullOrEmpty(options.GatewayUrl) || options.Seconds <= 0
         ? Task.CompletedTask
@@ -69,20 +98,11 @@ public sealed partial class SmsNotificationService(IServiceProvider services, Sm
         foreach (var item in due)
         {
             var text = Portal.Ui.Notification(item.Notification, Portal.Ui.Culture(item.Language)) + " — OpenDMP";
-            using var request = new HttpRequestMessage(HttpMethod.Post, options.GatewayUrl)
-            {
-                Content = JsonContent.Create(new { to = item.To, from = options.Sender, text, reference = item.Notification.Id }),
-            };
-            if (!string.IsNullOrEmpty(options.Token))
-            {
-                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", options.Token);
-            }
-
-            using var response = await _http.SendAsync(request, ct);
-            if (!response.IsSuccessStatusCode)
+            var status = await gateway.SendAsync(item.To, text, item.Notification.Id, ct);
+            if (status is not (>= 200 and < 300))
             {
                 // Kept pending, in order: the next round tries again from here.
-                LogRefused(logger, (int)response.StatusCode);
+                LogRefused(logger, status);
                 break;
             }
 
@@ -96,12 +116,6 @@ public sealed partial class SmsNotificationService(IServiceProvider services, Sm
         }
 
         return sent;
-    }
-
-    public override void Dispose()
-    {
-        _http.Dispose();
-        base.Dispose();
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Count} notification(s) sent by SMS")]

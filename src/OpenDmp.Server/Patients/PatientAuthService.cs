@@ -63,9 +63,10 @@ public sealed class PatientAuthService(DmpDbContext db, WriteGate gate, AuditTra
     private static readonly PasswordHasher<Credentials> Hasher = new();
 
     /// <summary>Issues (or re-issues) a one-time activation code; the previous one stops working.</summary>
-    public async Task<string> IssueActivationAsync(string recordId, string? email, Actor actor, string channel, CancellationToken ct)
+    public async Task<string> IssueActivationAsync(string recordId, string? email, Actor actor, string channel, CancellationToken ct, string? phone = null, string? language = null)
     {
         email = EmailAddress.Optional(email, "email");
+        phone = PhoneNumber.Optional(phone, "phone");
         var code = NewActivationCode();
         var now = time.GetUtcNow();
         db.ChangeTracker.Clear();
@@ -87,6 +88,8 @@ public sealed class PatientAuthService(DmpDbContext db, WriteGate gate, AuditTra
         }
 
         account.Email = email ?? account.Email;
+        account.Phone = phone ?? account.Phone;
+        account.Language = language is "fr" or "en" ? language : account.Language;
         account.ActivationCodeHash = Sha256(Normalize(code));
         account.ActivationExpiresAt = now + options.ActivationLifetime;
         account.FailedAttempts = 0;
@@ -199,6 +202,15 @@ public sealed class PatientAuthService(DmpDbContext db, WriteGate gate, AuditTra
             ?? throw DmpException.NotFound($"no legal representative {id}");
     }
 
+    /// <summary>The password rule: long enough, letters and at least one digit or symbol.</summary>
+    public void CheckPassword(string? password)
+    {
+        if (password is null || password.Length < options.MinPasswordLength || !password.Any(char.IsLetter) || !password.Any(c => !char.IsLetter(c)))
+        {
+            throw DmpException.Invalid($"the password must have at least {options.MinPasswordLength} characters, with letters and at least one digit or symbol", "password");
+        }
+    }
+
     /// <summary>
     /// Activates the account of the patient (no <paramref name="representative"/>) or of one of their
     /// legal representatives: checks the code, sets the password, creates the TOTP secret.
@@ -210,10 +222,7 @@ public sealed class PatientAuthService(DmpDbContext db, WriteGate gate, AuditTra
             throw new DmpException(ErrorKind.BadRequest, "ins, code and password are required");
         }
 
-        if (password.Length < options.MinPasswordLength || !password.Any(char.IsLetter) || !password.Any(c => !char.IsLetter(c)))
-        {
-            throw DmpException.Invalid($"the password must have at least {options.MinPasswordLength} characters, with letters and at least one digit or symbol", "password");
-        }
+        CheckPassword(password);
 
         var repId = NormalizeRepresentative(representative);
         var recordId = await RecordOfInsAsync(ins, activating: true, ct) ?? throw new DmpException(ErrorKind.Unauthenticated, "activation code invalid or expired");
