@@ -13,7 +13,12 @@ using OpenDmp.Core.Storage;
 namespace OpenDmp.Core.Access;
 
 /// <summary>A professional's declaration of access (FHIR operation $declare-access).</summary>
-public sealed record AccessDeclaration(string? Mode, bool? Confirm, DateTimeOffset? End = null, string? Group = null, string? DelegatingGrant = null);
+/// <summary>
+/// A professional's declaration of access. For a group: <paramref name="MembersVersion"/> is the
+/// version of the member list the patient was shown (GET Group/{id}, meta.versionId) and
+/// <paramref name="Exclude"/> the members the patient excluded in the same step (RPPS or id).
+/// </summary>
+public sealed record AccessDeclaration(string? Mode, bool? Confirm, DateTimeOffset? End = null, string? Group = null, string? DelegatingGrant = null, string? MembersVersion = null, IReadOnlyList<string>? Exclude = null);
 
 /// <summary>The grants of a record, its blocked professionals and the patient's emergency settings.</summary>
 public sealed record ConsentOverview(IReadOnlyList<Grant> Grants, IReadOnlySet<string> Blocked, RecordSettings Settings);
@@ -27,7 +32,7 @@ public sealed record EmergencyPreferences(bool? OpposeBreakGlass, bool? OpposeCe
 /// permanent, block professionals, set their emergency oppositions, mask documents; authors release
 /// documents to the patient. Every operation asks the access policy and is audited.
 /// </summary>
-public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail audit, TimeProvider time, RecordGuard guard, PolicySettings settings, Alerts.AlertSignal alertSignal)
+public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail audit, TimeProvider time, RecordGuard guard, PolicySettings settings, Alerts.AlertSignal alertSignal, Directory.DirectoryQueries directory)
 {
     private const int MaxReasonLength = 500;
 
@@ -72,8 +77,10 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
                 max = now + settings.AllegedDuration;
                 break;
             case GrantMode.Group:
-                // Membership was decided by the policy (DeclarationFacts).
+                // Membership was decided by the policy (DeclarationFacts); the patient saw the members
+                // and excluded some in the same step.
                 grant.GroupId = group!.Id;
+                grant.Excluded = await GroupExclusionsAsync(group.Id, d, actor, ct);
                 max = now + settings.AllegedDuration;
                 break;
 
@@ -157,6 +164,12 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
             await WriteAsync(facts.RecordId, actor, AuditAction.Grant, "Consent", same.Id, grant.Mode, null, channel, ct, async () =>
             {
                 renewed = await db.Grants.SingleAsync(x => x.RecordId == facts.RecordId && x.Id == same.Id, ct);
+                if (grant.Excluded is { } excluded)
+                {
+                    // Exclusions add up: a renewal never lets back in a member the patient excluded.
+                    renewed.Excluded = string.Join(' ', (Grant.SplitSet(renewed.Excluded) ?? []).Union(Grant.SplitSet(excluded) ?? []).Order(StringComparer.Ordinal));
+                }
+
                 if (renewed.End is { } current && current < max)
                 {
                     renewed.End = max;
@@ -168,6 +181,43 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
         grant.End = max;
         await WriteAsync(facts.RecordId, actor, AuditAction.Grant, "Consent", grant.Id, grant.Mode, $"until {max:O}", channel, ct, () => db.Grants.Add(grant));
         return (grant, false);
+    }
+
+    /// <summary>
+    /// The exclusions of a group declaration, once the member list the patient was shown is the
+    /// current one (its version): each excluded one must be a member, and not the declarer.
+    /// </summary>
+    private async Task<string?> GroupExclusionsAsync(string groupId, AccessDeclaration d, Actor actor, CancellationToken ct)
+    {
+        var members = await directory.GroupAsync(groupId, ct);
+        if (string.IsNullOrWhiteSpace(d.MembersVersion))
+        {
+            throw DmpException.Invalid($"a group declaration needs the members shown to the patient: show the patient the current members (GET /fhir/Group/{groupId}), set their exclusions (exclude), and send the list's version (meta.versionId, now {members.Version}) as members-version", "Parameters.parameter:members-version");
+        }
+
+        if (d.MembersVersion.Trim() != members.Version)
+        {
+            throw new DmpException(ErrorKind.Conflict, $"the members of {members.Name} changed since the list was shown to the patient: show the patient the current members (GET /fhir/Group/{groupId}, version {members.Version})");
+        }
+
+        var excluded = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (var value in d.Exclude ?? [])
+        {
+            var p = await ResolveProfessionalAsync(value, ct);
+            if (!members.Members.Any(m => m.Id == p.Id))
+            {
+                throw DmpException.Invalid($"{value} is not a member of {members.Name}", "Parameters.parameter:exclude");
+            }
+
+            if (p.Id == actor.Id)
+            {
+                throw DmpException.Invalid("the declaring professional cannot be excluded from their own declaration", "Parameters.parameter:exclude");
+            }
+
+            excluded.Add(p.Id);
+        }
+
+        return excluded.Count == 0 ? null : string.Join(' ', excluded);
     }
 
     /// <summary>

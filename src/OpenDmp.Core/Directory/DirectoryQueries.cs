@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Text;
 using Microsoft.EntityFrameworkCore;
 using OpenDmp.Core.Common;
 using OpenDmp.Core.Fhir;
@@ -5,6 +7,15 @@ using OpenDmp.Core.Identity;
 using OpenDmp.Core.Storage;
 
 namespace OpenDmp.Core.Directory;
+
+/// <summary>One current member of a group practice.</summary>
+public sealed record GroupMember(string Id, string Name, string? Rpps, string? ProfessionCode);
+
+/// <summary>
+/// A group practice and its current members (active in the directory), with the version of that
+/// list: a declaration of access for the group names the version the patient was shown.
+/// </summary>
+public sealed record GroupMembers(string Id, string Name, string Kind, IReadOnlyList<GroupMember> Members, string Version);
 
 /// <summary>mCSD-style directory searches (Practitioner, Organization). Reference data, no patient data.</summary>
 public sealed class DirectoryQueries(DmpDbContext db)
@@ -85,6 +96,55 @@ public sealed class DirectoryQueries(DmpDbContext db)
     {
         var o = await db.Organizations.AsNoTracking().FirstOrDefaultAsync(x => x.Id == id, ct) ?? throw DmpException.NotFound($"Organization/{id} does not exist");
         return FhirJson.Serialize(Mappers.ToFhir(o));
+    }
+
+    /// <summary>A group and its current members, by name; 404 for an unknown group.</summary>
+    public async Task<GroupMembers> GroupAsync(string id, CancellationToken ct)
+    {
+        var group = await db.CareGroups.AsNoTracking().FirstOrDefaultAsync(g => g.Id == id, ct) ?? throw DmpException.NotFound($"Group/{id} does not exist");
+        var members = await (from m in db.CareGroupMembers.AsNoTracking()
+                             where m.GroupId == id
+                             join p in db.Professionals.AsNoTracking() on m.ProfessionalId equals p.Id
+                             where p.DeactivatedAt == null
+                             select new { p.Id, p.Prefix, p.Given, p.Family, p.Rpps, p.ProfessionCode }).ToListAsync(ct);
+        var list = members.OrderBy(m => m.Family, StringComparer.Ordinal).ThenBy(m => m.Given, StringComparer.Ordinal)
+            .Select(m => new GroupMember(m.Id, $"{m.Prefix} {m.Given} {m.Family}".Trim(), m.Rpps, m.ProfessionCode)).ToList();
+        return new GroupMembers(group.Id, group.Name, group.Kind, list, VersionOf(list.Select(m => m.Id)));
+    }
+
+    /// <summary>The groups a professional belongs to, each with its current members.</summary>
+    public async Task<IReadOnlyList<GroupMembers>> GroupsOfAsync(string professionalId, CancellationToken ct)
+    {
+        var ids = await db.CareGroupMembers.AsNoTracking().Where(m => m.ProfessionalId == professionalId).Select(m => m.GroupId).OrderBy(g => g).ToListAsync(ct);
+        var groups = new List<GroupMembers>(ids.Count);
+        foreach (var id in ids)
+        {
+            groups.Add(await GroupAsync(id, ct));
+        }
+
+        return groups;
+    }
+
+    /// <summary>The version of a member list: changes whenever a member joins or leaves.</summary>
+    public static string VersionOf(IEnumerable<string> memberIds) =>
+        Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(string.Join('\n', memberIds.Order(StringComparer.Ordinal)))))[..16].ToLowerInvariant();
+
+    /// <summary>GET /fhir/Group/{id}: the group as a FHIR Group of practitioners, its version in meta.versionId.</summary>
+    public async Task<string> ReadGroupAsync(string id, CancellationToken ct)
+    {
+        var g = await GroupAsync(id, ct);
+        var group = new Hl7.Fhir.Model.Group
+        {
+            Id = g.Id,
+            Meta = new Hl7.Fhir.Model.Meta { VersionId = g.Version },
+            Type = Hl7.Fhir.Model.Group.GroupType.Practitioner,
+            Actual = true,
+            Name = g.Name,
+            Code = new Hl7.Fhir.Model.CodeableConcept("urn:opendmp:group-kind", g.Kind),
+            Quantity = g.Members.Count,
+            Member = g.Members.Select(m => new Hl7.Fhir.Model.Group.MemberComponent { Entity = new Hl7.Fhir.Model.ResourceReference("Practitioner/" + m.Id, m.Name) }).ToList(),
+        };
+        return FhirJson.Serialize(group);
     }
 
     /// <summary>Display names of professionals and groups by directory id (for pages listing grants and accesses).</summary>

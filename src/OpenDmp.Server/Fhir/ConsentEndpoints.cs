@@ -30,7 +30,8 @@ public static class ConsentEndpoints
         fhir.MapPost("/Patient/{id}/$declare-access", async (string id, HttpContext ctx, ConsentService s, DocumentOptions o) =>
         {
             var p = await ParametersAsync(ctx, o);
-            var (grant, renewed) = await s.DeclareAccessAsync(id, new AccessDeclaration(Str(p, "mode"), Bool(p, "confirm"), Date(p, "end"), Str(p, "group"), Str(p, "delegating-grant")), ctx.Actor(), Channels.Api, ctx.RequestAborted);
+            var (grant, renewed) = await s.DeclareAccessAsync(id, new AccessDeclaration(Str(p, "mode"), Bool(p, "confirm"), Date(p, "end"), Str(p, "group"), Str(p, "delegating-grant"),
+                Str(p, "members-version"), p.Parameter.Where(x => x.Name == "exclude").Select(x => ValueText(x.Value) ?? string.Empty).ToList()), ctx.Actor(), Channels.Api, ctx.RequestAborted);
             // A repeated declaration extends the grant in force: the same Consent, 200.
             return FhirResults.Resource(ToConsent(grant, Now(ctx)), renewed ? 200 : 201);
         }).WithMetadata(ProfessionalGrant);
@@ -192,6 +193,16 @@ public static class ConsentEndpoints
                 Action = [new CodeableConcept("http://terminology.hl7.org/CodeSystem/consentaction", "access")],
             },
         };
+        // The members the patient excluded from a group grant: one deny provision each.
+        foreach (var excluded in (g.Excluded ?? string.Empty).Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        {
+            consent.Provision.Provision.Add(new Consent.provisionComponent
+            {
+                Type = Consent.ConsentProvisionType.Deny,
+                Actor = [new Consent.provisionActorComponent { Role = new CodeableConcept("http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "PRCP", "primary information recipient"), Reference = new ResourceReference("Practitioner/" + excluded) }],
+            });
+        }
+
         if (g.CreatedAt != default)
         {
             consent.DateTimeElement = new FhirDateTime(g.CreatedAt);

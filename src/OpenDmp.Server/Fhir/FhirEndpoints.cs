@@ -58,6 +58,10 @@ public static class FhirEndpoints
         fhir.MapGet("/Organization", async (HttpContext ctx, DirectoryQueries q) =>
             FhirResults.SearchSet(await q.SearchOrganizationsAsync(Params(ctx), ctx.RequestAborted), ctx.Request))
             .WithMetadata(DmpEndpoint.Exempt(Requirement.Professional, "reference data (directory): no patient data"));
+        // A group practice and its current members: shown to the patient before a group declaration (its meta.versionId is sent back).
+        fhir.MapGet("/Group/{id}", async (string id, HttpContext ctx, DirectoryQueries q) =>
+            FhirResults.Resource(await q.ReadGroupAsync(id, ctx.RequestAborted), ctx.Request))
+            .WithMetadata(DmpEndpoint.Exempt(Requirement.Professional, "reference data (directory): no patient data"));
         fhir.MapGet("/Organization/{id}", async (string id, HttpContext ctx, DirectoryQueries q) =>
             FhirResults.Resource(await q.ReadOrganizationAsync(id, ctx.RequestAborted), ctx.Request))
             .WithMetadata(DmpEndpoint.Exempt(Requirement.Professional, "reference data (directory): no patient data"));

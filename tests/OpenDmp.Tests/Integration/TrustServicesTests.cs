@@ -421,14 +421,36 @@ public abstract class TrustServicesTests(IStorageUnderTest storage) : ServerTest
         var m3 = await Server.AddProfessionalAsync("10");
         var group = await Server.WithScopeAsync(sp => sp.GetRequiredService<DirectoryService>().AddGroupAsync("MSP des Lilas", "msp", [m1.Rpps, m2.Rpps, m3.Rpps], CancellationToken.None));
         var outsider = await Server.AddProfessionalAsync("10");
-        Assert.Equal(HttpStatusCode.Forbidden, await PostAsync(Server.Http(outsider.Certificate), $"/fhir/Patient/{patient.Id}/$declare-access", Declare("group", true, ("group", new FhirString(group.Id)))));
-        Assert.Equal(HttpStatusCode.Created, await PostAsync(Server.Http(m1.Certificate), $"/fhir/Patient/{patient.Id}/$declare-access", Declare("group", true, ("group", new FhirString(group.Id)))));
+        // The members are shown to the patient before the declaration; the list's version comes back with it.
+        var shown = FhirJson.Parse<Group>(await Server.Http(m1.Certificate).GetStringAsync($"/fhir/Group/{group.Id}"));
+        Assert.Equal(3, shown.Member.Count);
+        Assert.Contains(shown.Member, m => m.Entity.Reference == "Practitioner/" + m2.Id && m.Entity.Display == m2.Display);
+        var version = shown.Meta.VersionId;
+        var membersShown = ("members-version", (DataType)new FhirString(version));
+        Assert.Equal(HttpStatusCode.Forbidden, await PostAsync(Server.Http(outsider.Certificate), $"/fhir/Patient/{patient.Id}/$declare-access", Declare("group", true, ("group", new FhirString(group.Id)), membersShown)));
+        using (var unshown = await Server.Http(m1.Certificate).PostAsync($"/fhir/Patient/{patient.Id}/$declare-access", FhirAssert.Json(Declare("group", true, ("group", new FhirString(group.Id))))))
+        {
+            await FhirAssert.OutcomeAsync(unshown, (HttpStatusCode)422, "members-version");
+        }
+
+        Assert.Equal(HttpStatusCode.Conflict, await PostAsync(Server.Http(m1.Certificate), $"/fhir/Patient/{patient.Id}/$declare-access", Declare("group", true, ("group", new FhirString(group.Id)), ("members-version", new FhirString("0123456789abcdef")))));
+        // The patient excludes a member in the same step.
+        using (var declared = await Server.Http(m1.Certificate).PostAsync($"/fhir/Patient/{patient.Id}/$declare-access", FhirAssert.Json(Declare("group", true, ("group", new FhirString(group.Id)), membersShown, ("exclude", new FhirString(m3.Rpps))))))
+        {
+            Assert.Equal(HttpStatusCode.Created, declared.StatusCode);
+            var consent = FhirJson.Parse<Consent>(await declared.Content.ReadAsStringAsync());
+            var deny = Assert.Single(consent.Provision.Provision);
+            Assert.Equal(Consent.ConsentProvisionType.Deny, deny.Type);
+            Assert.Equal("Practitioner/" + m3.Id, deny.Actor.Single().Reference.Reference);
+        }
+
         Assert.Equal(HttpStatusCode.OK, (await Server.Http(m2.Certificate).GetAsync($"/fhir/DocumentReference/{doc}")).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await Server.Http(m3.Certificate).GetAsync($"/fhir/DocumentReference/{doc}")).StatusCode);
         var groupGrant = (await SearchAsync(patientHttp, $"/fhir/Consent?patient={patient.Id}")).Entry.Select(e => (Consent)e.Resource).Single(c => c.PolicyRule.Coding[0].Code == "group");
         var exclude = new Parameters();
-        exclude.Add("practitioner", new FhirString(m3.Rpps));
+        exclude.Add("practitioner", new FhirString(m2.Rpps));
         Assert.Equal(HttpStatusCode.OK, await PostAsync(patientHttp, $"/fhir/Consent/{groupGrant.Id}/$exclude", exclude));
-        Assert.Equal(HttpStatusCode.Forbidden, (await Server.Http(m3.Certificate).GetAsync($"/fhir/DocumentReference/{doc}")).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await Server.Http(m2.Certificate).GetAsync($"/fhir/DocumentReference/{doc}")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await Server.Http(m1.Certificate).GetAsync($"/fhir/DocumentReference/{doc}")).StatusCode);
 
         // Delegation: a biologist under the treating physician's standing, then under a grant that the patient revokes.
