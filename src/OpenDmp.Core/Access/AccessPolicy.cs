@@ -43,6 +43,8 @@ public enum AccessAction
     RecordMeasurement,
     /// <summary>Set a self-monitoring threshold (the patient, a legal representative, the treating physician).</summary>
     SetMonitoringThreshold,
+    /// <summary>Review the signals of improper access (the access-review role): professionals and counts, never content.</summary>
+    ReviewAccess,
     /// <summary>
     /// Open a patient's record with their express consent (<see cref="AccessRequest.Opening"/>): a
     /// professional who collected it, or the patient after proving their identity online.
@@ -133,7 +135,7 @@ public sealed record DocumentFacts(
 }
 
 /// <summary>What is known about the requesting professional beyond the certificate: groups, prior accesses, establishment.</summary>
-public sealed record ActorFacts(IReadOnlySet<string> Groups, bool HasAccessedBefore, string? OrganizationId = null)
+public sealed record ActorFacts(IReadOnlySet<string> Groups, bool HasAccessedBefore, string? OrganizationId = null, bool AccessReviewer = false)
 {
     public static ActorFacts Unknown { get; } = new(new HashSet<string>(), false);
 }
@@ -365,6 +367,13 @@ public static class AccessPolicy
         if (request.Action == AccessAction.FindPatient)
         {
             return new AccessDecision(true, "identity search by an authenticated professional", "identity", DocumentScope.None);
+        }
+
+        if (request.Action == AccessAction.ReviewAccess)
+        {
+            return request.ActorFacts is { AccessReviewer: true }
+                ? new AccessDecision(true, "access review role", "access-review", DocumentScope.None)
+                : AccessDecision.Deny("only a professional holding the access-review role reviews access signals", Denial.NotAllowed);
         }
 
         var record = request.Record;

@@ -29,6 +29,7 @@ public static class DmpTelemetry
 
     /// <summary>Professional alerts written by the dispatcher.</summary>
     public static readonly Counter<long> AlertEventsSetAside = Meter.CreateCounter<long>("opendmp.alerts.events_set_aside", "{event}", "Record events set aside after repeated dispatch failures (failed_at; requeued by the operator)");
+    public static readonly Counter<long> AccessSignals = Meter.CreateCounter<long>("opendmp.access.signals", "{signal}", "Signals of improper access raised for the access-review role");
     public static readonly Counter<long> AlertsCreated = Meter.CreateCounter<long>("opendmp.alerts.created", "{alert}", "Professional alerts created");
 
     /// <summary>From the event's commit to its alerts' commit (the dispatcher's delay).</summary>

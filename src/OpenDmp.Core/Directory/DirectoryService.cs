@@ -50,6 +50,17 @@ public sealed class DirectoryService(DmpDbContext db, WriteGate gate, AuditTrail
         return p;
     }
 
+    /// <summary>Grants or withdraws the access-review role (the signals of improper access), on the platform's audit chain.</summary>
+    public async Task SetAccessReviewerAsync(string rpps, bool reviewer, Actor actor, string channel, CancellationToken ct)
+    {
+        var p = await FindByRppsAsync(rpps, ct) ?? throw DmpException.NotFound($"no professional with RPPS {rpps} in the directory");
+        await using var scope = await gate.EnterAsync(db, null, ct);
+        await db.Professionals.Where(x => x.Id == p.Id).ExecuteUpdateAsync(u => u.SetProperty(x => x.AccessReviewer, reviewer), ct);
+        await audit.AppendAsync(db, new AuditItem(null, actor, AuditAction.Update, "success", channel, "Practitioner", p.Id, Detail: reviewer ? "access-review role granted" : "access-review role withdrawn"), ct);
+        await db.SaveChangesAsync(ct);
+        await scope.CommitAsync(ct);
+    }
+
     public Task<Professional?> FindByRppsAsync(string rpps, CancellationToken ct) =>
         db.Professionals.AsNoTracking().FirstOrDefaultAsync(x => x.Rpps == rpps, ct);
 

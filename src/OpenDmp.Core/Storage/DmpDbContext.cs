@@ -30,6 +30,7 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
     public DbSet<PatientIdentifier> PatientIdentifiers => Set<PatientIdentifier>();
     public DbSet<Record> Records => Set<Record>();
     public DbSet<RecordOpening> RecordOpenings => Set<RecordOpening>();
+    public DbSet<AccessSignal> AccessSignals => Set<AccessSignal>();
     public DbSet<DocumentEntry> Documents => Set<DocumentEntry>();
     public DbSet<DocumentLink> DocumentLinks => Set<DocumentLink>();
     public DbSet<SubmissionSet> SubmissionSets => Set<SubmissionSet>();
@@ -115,6 +116,13 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
             e.Property(x => x.Status).HasConversion<string>();
             e.Property(x => x.OpeningChannel).HasConversion<string>();
         });
+        modelBuilder.Entity<AccessSignal>(e =>
+        {
+            e.ToTable("access_signals");
+            e.HasKey(x => x.Id);
+            e.HasIndex(x => new { x.ProfessionalId, x.RuleId });
+            e.HasIndex(x => x.ReviewedAt);
+        });
         modelBuilder.Entity<RecordOpening>(e =>
         {
             e.ToTable("record_openings");
@@ -186,11 +194,13 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
             e.ToTable("grants");
             e.HasKey(x => new { x.RecordId, x.Id });
             e.HasIndex(x => x.Id);
+            e.HasIndex(x => x.CreatedAt);
         });
         modelBuilder.Entity<BlockedProfessional>(e =>
         {
             e.ToTable("blocked_professionals");
             e.HasKey(x => new { x.RecordId, x.ProfessionalId });
+            e.HasIndex(x => x.CreatedAt);
         });
         modelBuilder.Entity<CareGroup>(e =>
         {
@@ -207,6 +217,7 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
         {
             e.ToTable("record_accessors");
             e.HasKey(x => new { x.RecordId, x.ProfessionalId });
+            e.HasIndex(x => x.FirstAccessAt);
         });
         modelBuilder.Entity<OpenDmp.Core.Alerts.RecordEvent>(e =>
         {

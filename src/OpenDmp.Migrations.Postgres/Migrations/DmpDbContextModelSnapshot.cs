@@ -22,6 +22,72 @@ namespace OpenDmp.Migrations.Postgres.Migrations
 
             NpgsqlModelBuilderExtensions.UseIdentityByDefaultColumns(modelBuilder);
 
+            modelBuilder.Entity("OpenDmp.Core.Access.AccessSignal", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasColumnType("text")
+                        .HasColumnName("id");
+
+                    b.Property<int>("Count")
+                        .HasColumnType("integer")
+                        .HasColumnName("count");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("kind");
+
+                    b.Property<string>("Note")
+                        .HasColumnType("text")
+                        .HasColumnName("note");
+
+                    b.Property<string>("Outcome")
+                        .HasColumnType("text")
+                        .HasColumnName("outcome");
+
+                    b.Property<string>("ProfessionalId")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("professional_id");
+
+                    b.Property<string>("RecordId")
+                        .HasColumnType("text")
+                        .HasColumnName("record_id");
+
+                    b.Property<DateTimeOffset?>("ReviewedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("reviewed_at");
+
+                    b.Property<string>("ReviewedBy")
+                        .HasColumnType("text")
+                        .HasColumnName("reviewed_by");
+
+                    b.Property<string>("RuleId")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("rule_id");
+
+                    b.Property<DateTimeOffset>("WindowEnd")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("window_end");
+
+                    b.Property<DateTimeOffset>("WindowStart")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("window_start");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ReviewedAt");
+
+                    b.HasIndex("ProfessionalId", "RuleId");
+
+                    b.ToTable("access_signals", (string)null);
+                });
+
             modelBuilder.Entity("OpenDmp.Core.Access.BlockedProfessional", b =>
                 {
                     b.Property<string>("RecordId")
@@ -37,6 +103,8 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                         .HasColumnName("created_at");
 
                     b.HasKey("RecordId", "ProfessionalId");
+
+                    b.HasIndex("CreatedAt");
 
                     b.ToTable("blocked_professionals", (string)null);
                 });
@@ -154,6 +222,8 @@ namespace OpenDmp.Migrations.Postgres.Migrations
 
                     b.HasKey("RecordId", "Id");
 
+                    b.HasIndex("CreatedAt");
+
                     b.HasIndex("Id");
 
                     b.ToTable("grants", (string)null);
@@ -174,6 +244,8 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                         .HasColumnName("first_access_at");
 
                     b.HasKey("RecordId", "ProfessionalId");
+
+                    b.HasIndex("FirstAccessAt");
 
                     b.ToTable("record_accessors", (string)null);
                 });
@@ -683,6 +755,10 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                     b.Property<string>("Id")
                         .HasColumnType("text")
                         .HasColumnName("id");
+
+                    b.Property<bool>("AccessReviewer")
+                        .HasColumnType("boolean")
+                        .HasColumnName("access_reviewer");
 
                     b.Property<DateTimeOffset?>("CertificatesRevokedBefore")
                         .HasColumnType("timestamp with time zone")

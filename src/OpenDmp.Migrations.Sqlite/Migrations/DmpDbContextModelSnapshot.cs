@@ -17,6 +17,72 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
 #pragma warning disable 612, 618
             modelBuilder.HasAnnotation("ProductVersion", "10.0.5");
 
+            modelBuilder.Entity("OpenDmp.Core.Access.AccessSignal", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<int>("Count")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("count");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("kind");
+
+                    b.Property<string>("Note")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("note");
+
+                    b.Property<string>("Outcome")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("outcome");
+
+                    b.Property<string>("ProfessionalId")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("professional_id");
+
+                    b.Property<string>("RecordId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("record_id");
+
+                    b.Property<long?>("ReviewedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("reviewed_at");
+
+                    b.Property<string>("ReviewedBy")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("reviewed_by");
+
+                    b.Property<string>("RuleId")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("rule_id");
+
+                    b.Property<long>("WindowEnd")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("window_end");
+
+                    b.Property<long>("WindowStart")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("window_start");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ReviewedAt");
+
+                    b.HasIndex("ProfessionalId", "RuleId");
+
+                    b.ToTable("access_signals", (string)null);
+                });
+
             modelBuilder.Entity("OpenDmp.Core.Access.BlockedProfessional", b =>
                 {
                     b.Property<string>("RecordId")
@@ -32,6 +98,8 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                         .HasColumnName("created_at");
 
                     b.HasKey("RecordId", "ProfessionalId");
+
+                    b.HasIndex("CreatedAt");
 
                     b.ToTable("blocked_professionals", (string)null);
                 });
@@ -149,6 +217,8 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
 
                     b.HasKey("RecordId", "Id");
 
+                    b.HasIndex("CreatedAt");
+
                     b.HasIndex("Id");
 
                     b.ToTable("grants", (string)null);
@@ -169,6 +239,8 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                         .HasColumnName("first_access_at");
 
                     b.HasKey("RecordId", "ProfessionalId");
+
+                    b.HasIndex("FirstAccessAt");
 
                     b.ToTable("record_accessors", (string)null);
                 });
@@ -676,6 +748,10 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                     b.Property<string>("Id")
                         .HasColumnType("TEXT")
                         .HasColumnName("id");
+
+                    b.Property<bool>("AccessReviewer")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("access_reviewer");
 
                     b.Property<long?>("CertificatesRevokedBefore")
                         .HasColumnType("INTEGER")

@@ -124,7 +124,15 @@ public static class AdminCli
             await sp.GetRequiredService<CertificateService>().SetActiveAsync(pr.GetValue(activeRpps)!, true, Actor.Operator, Channels.Admin, ct);
             await c.Out.WriteLineAsync($"Professional RPPS {pr.GetValue(activeRpps)} reactivated.");
         }, ct)));
-        root.Subcommands.Add(new Command("professional", "directory of professionals") { professionalAdd, deactivate, reactivate });
+        var off = new Option<bool>("--off") { Description = "withdraw the role" };
+        var reviewer = new Command("reviewer", "grant (or with --off withdraw) the access-review role: the professional reviews the signals of improper access in /pro/revue-acces") { activeRpps, off };
+        reviewer.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
+        {
+            var granted = !pr.GetValue(off);
+            await sp.GetRequiredService<DirectoryService>().SetAccessReviewerAsync(pr.GetValue(activeRpps)!, granted, Actor.Operator, Channels.Admin, ct);
+            await c.Out.WriteLineAsync($"Professional RPPS {pr.GetValue(activeRpps)} {(granted ? "now reviews" : "no longer reviews")} the signals of improper access.");
+        }, ct)));
+        root.Subcommands.Add(new Command("professional", "directory of professionals") { professionalAdd, deactivate, reactivate, reviewer });
     }
 
     /// <summary>pki issue-professional | revoke.</summary>

@@ -23,6 +23,7 @@ public static class ConfigurationValidation
         ("Messaging", typeof(OpenDmp.Core.Messaging.MessagingOptions)),
         ("Telemetry", typeof(TelemetryOptions)),
         ("Alerts", typeof(OpenDmp.Core.Alerts.AlertOptions)),
+        ("AccessSignals", typeof(OpenDmp.Core.Access.AccessSignalOptions)),
         ("Subscriptions", typeof(OpenDmp.Core.Subscriptions.SubscriptionOptions)),
         ("Sms", typeof(OpenDmp.Server.Messaging.SmsOptions)),
         ("Reminders", typeof(OpenDmp.Core.Reminders.ReminderOptions)),
@@ -180,6 +181,7 @@ public static class ConfigurationValidation
 
         Positive(problems, "Audit:GroupCommitMaxEntries", audit.GroupCommitMaxEntries);
         problems.AddRange((configuration.GetSection("Alerts").Get<OpenDmp.Core.Alerts.AlertOptions>() ?? new OpenDmp.Core.Alerts.AlertOptions()).Problems());
+        problems.AddRange((configuration.GetSection("AccessSignals").Get<OpenDmp.Core.Access.AccessSignalOptions>() ?? new OpenDmp.Core.Access.AccessSignalOptions()).Problems());
         problems.AddRange((configuration.GetSection("Subscriptions").Get<OpenDmp.Core.Subscriptions.SubscriptionOptions>() ?? new OpenDmp.Core.Subscriptions.SubscriptionOptions()).Problems());
         problems.AddRange((configuration.GetSection("Reminders").Get<OpenDmp.Core.Reminders.ReminderOptions>() ?? new OpenDmp.Core.Reminders.ReminderOptions()).Problems());
         problems.AddRange((configuration.GetSection("Sms").Get<OpenDmp.Server.Messaging.SmsOptions>() ?? new OpenDmp.Server.Messaging.SmsOptions()).Problems());

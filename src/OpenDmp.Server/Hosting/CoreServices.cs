@@ -69,6 +69,8 @@ public static class CoreServices
         services.AddSingleton<AuditGroupCommit>();
         services.AddScoped<OpenDmp.Core.Access.RecordGuard>();
         services.AddScoped<OpenDmp.Core.Access.ConsentService>();
+        services.AddScoped<OpenDmp.Core.Access.AccessSignalService>();
+        services.AddSingleton(configuration.GetSection("AccessSignals").Get<OpenDmp.Core.Access.AccessSignalOptions>() ?? new OpenDmp.Core.Access.AccessSignalOptions());
         services.AddScoped<OpenDmp.Core.Records.PersonalSpaceService>();
         services.AddScoped<OpenDmp.Core.Patients.PatientPreferences>();
         services.AddScoped<OpenDmp.Core.Patients.InsurerLetterProof>();

@@ -59,6 +59,7 @@ public static class OpenDmpHost
         builder.Services.AddHostedService<OpenDmp.Server.Messaging.DepositMailboxService>();
         builder.Services.AddHostedService<OpenDmp.Server.Messaging.NotificationMailService>();
         builder.Services.AddHostedService<OpenDmp.Server.Messaging.ReminderDispatchService>();
+        builder.Services.AddHostedService<OpenDmp.Server.Messaging.AccessSignalScanService>();
         builder.Services.AddSingleton<OpenDmp.Server.Messaging.SmsNotificationService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<OpenDmp.Server.Messaging.SmsNotificationService>());
         builder.Services.AddSingleton<OpenDmp.Server.Messaging.AlertDispatchService>();

@@ -24,6 +24,7 @@ public sealed class DistributionKeyTests
         ["audit_checkpoints"] = "signed checkpoints over every chain's head (reference table; the heads are in audit_checkpoint_heads, by record)",
         ["patient_identifiers"] = "the lookup from an identifier (INS) to its record: distributed by identifier, the way in to a record",
         ["subscriptions"] = "a professional's subscriptions (ADR 0024): routed by professional; a filter names at most one record they were allowed to read; no clinical content",
+        ["access_signals"] = "signals of improper access (issue 20): about professionals, routed by professional; counts and at most a record id, no clinical content",
         ["inbound_messages"] = "the deposit mailbox's journal: a message is journaled before its patient is known (it may name none); ids and outcomes only, no clinical content; distributed by message key",
     };
 
