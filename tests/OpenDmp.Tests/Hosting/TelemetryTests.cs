@@ -56,7 +56,14 @@ public sealed class TelemetryTests() : ServerTestBase(new SqliteStorage())
         Assert.True(_capture.Sum("opendmp.policy.decisions", "outcome", "permit") > permitsBefore, "permits are counted");
         Assert.True(_capture.Sum("opendmp.policy.decisions", "outcome", "deny") > deniesBefore, "the refusal is counted");
         Assert.True(_capture.Sum("opendmp.audit.appends") - auditBefore >= 3, "the audit entries of the filing and the search are counted");
-        var names = _capture.Metrics.Snapshot().Select(m => m.Name).ToHashSet(StringComparer.Ordinal);
+        // ASP.NET Core records a request's duration once the response has left: wait for the last one.
+        HashSet<string> names = [];
+        await Wait.UntilAsync(() =>
+        {
+            TelemetryCapture.Flush(Server.Services);
+            names = _capture.Metrics.Snapshot().Select(m => m.Name).ToHashSet(StringComparer.Ordinal);
+            return Task.FromResult(names.Contains("http.server.request.duration"));
+        }, TimeSpan.FromSeconds(10));
         foreach (var expected in new[] { "opendmp.deposit.queue", "opendmp.notifications.backlog", "http.server.request.duration" })
         {
             Assert.Contains(expected, names);

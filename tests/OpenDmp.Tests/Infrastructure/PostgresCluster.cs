@@ -26,7 +26,7 @@ public sealed class PostgresCluster : IAsyncLifetime
 
         _port = Wait.FreePort();
         await PgTools.RunAsync(Path.Combine(_bin, "initdb"), ["-D", Path.Combine(_dir, "data"), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"], _asPostgresUser);
-        await PgTools.RunAsync(Path.Combine(_bin, "pg_ctl"), ["-D", Path.Combine(_dir, "data"), "-w", "-l", Path.Combine(_dir, "log.txt"), "-o", $"-c listen_addresses=127.0.0.1 -p {_port} -k {_dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200", "start"], _asPostgresUser);
+        await PgTools.RunAsync(Path.Combine(_bin, "pg_ctl"), ["-D", Path.Combine(_dir, "data"), "-w", "-l", Path.Combine(_dir, "log.txt"), "-o", $"-c listen_addresses=127.0.0.1 -p {_port} -k {_dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300", "start"], _asPostgresUser);
     }
 
     public async Task DisposeAsync()
@@ -60,7 +60,9 @@ public sealed class PostgresCluster : IAsyncLifetime
         await conn.OpenAsync();
         await using var cmd = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", conn);
         await cmd.ExecuteNonQueryAsync();
-        return $"Host=127.0.0.1;Port={_port};Username=postgres;Database={name};Maximum Pool Size=50";
+        // Idle connections are closed within seconds: the pools of servers already stopped (one
+        // database each) must not hold the shared cluster's connection slots for minutes.
+        return $"Host=127.0.0.1;Port={_port};Username=postgres;Database={name};Maximum Pool Size=50;Connection Idle Lifetime=10;Connection Pruning Interval=5";
     }
 }
 
