@@ -325,7 +325,7 @@ public static class AccessPolicy
 
         if (!opening.ExpressConsent)
         {
-            return AccessDecision.Deny("the patient's express consent is required: send consent=true only once the patient, shown the information notice, has agreed", Denial.NotAllowed);
+            return AccessDecision.Deny("the patient's express consent is required, given once the patient has been shown the information notice", Denial.NotAllowed);
         }
 
         if (request.Record is { } existing)

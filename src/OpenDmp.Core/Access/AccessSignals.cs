@@ -124,13 +124,15 @@ public sealed class AccessSignalService(DmpDbContext db, RecordGuard guard, Acce
             var since = now - rule.Window;
             var found = rule.Kind switch
             {
-                // First accesses to records the professional is not the treating physician of: no prior link.
+                // First accesses to records the professional is not the treating physician of: no prior
+                // link (one row per record and professional, so rows are records).
                 AccessSignalOptions.NewRecords => await CountsAsync(
                     from a in db.RecordAccessors.AsNoTracking().Where(a => a.FirstAccessAt >= since)
                     join r in db.Records.AsNoTracking() on a.RecordId equals r.RecordId
                     where r.TreatingPhysicianId == null || r.TreatingPhysicianId != a.ProfessionalId
-                    select new Reach(a.ProfessionalId, a.RecordId), rule, ct),
-                AccessSignalOptions.Emergency => await CountsAsync(db.Grants.AsNoTracking().Where(g => g.CreatedAt >= since && (g.Mode == "break-glass" || g.Mode == "centre-15")).Select(g => new Reach(g.HolderId, g.Id)), rule, ct),
+                    select a.ProfessionalId, rule, ct),
+                // One row per emergency grant.
+                AccessSignalOptions.Emergency => await CountsAsync(db.Grants.AsNoTracking().Where(g => g.CreatedAt >= since && (g.Mode == "break-glass" || g.Mode == "centre-15")).Select(g => g.HolderId), rule, ct),
                 _ => await AroundBlockAsync(rule, now, ct),
             };
             foreach (var (professional, count, record) in found)
@@ -156,14 +158,10 @@ public sealed class AccessSignalService(DmpDbContext db, RecordGuard guard, Acce
         return raised.Count;
     }
 
-    /// <summary>A professional reaching something: a record (first access) or an emergency grant.</summary>
-    private sealed record Reach(string Who, string What);
-
-    private static async Task<List<(string Professional, int Count, string? Record)>> CountsAsync(IQueryable<Reach> rows, AccessSignalRule rule, CancellationToken ct) =>
-        (await rows.ToListAsync(ct))
-            .GroupBy(r => r.Who, StringComparer.Ordinal)
-            .Select(g => (g.Key, g.Select(x => x.What).Distinct(StringComparer.Ordinal).Count(), (string?)null))
-            .Where(x => x.Item2 >= rule.Count)
+    /// <summary>The professionals with at least the rule's count of rows, counted by the database.</summary>
+    private static async Task<List<(string Professional, int Count, string? Record)>> CountsAsync(IQueryable<string> professionals, AccessSignalRule rule, CancellationToken ct) =>
+        (await professionals.GroupBy(p => p).Select(g => new { Who = g.Key, Count = g.Count() }).Where(x => x.Count >= rule.Count).ToListAsync(ct))
+            .Select(x => (x.Who, x.Count, (string?)null))
             .ToList();
 
     /// <summary>Blocks of the window whose professional reached, or tried to reach, the record within the window before or after.</summary>

@@ -88,6 +88,9 @@ public sealed class RecordOpening
     public string? CollectedById { get; set; }
     /// <summary>The establishment of that professional, for an opening at a hospital desk.</summary>
     public string? OrganizationId { get; set; }
+    /// <summary>The notice version and activation delivery of the openings made before they were recorded (back-filled).</summary>
+    public const string NotRecorded = "not recorded";
+
     /// <summary>The version of the information notice (<see cref="InformationNotice"/>) the patient was shown.</summary>
     public required string NoticeVersion { get; set; }
     public string? TreatingPhysicianId { get; set; }

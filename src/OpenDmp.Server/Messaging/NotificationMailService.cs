@@ -75,20 +75,8 @@ public sealed partial class NotificationMailService(IServiceProvider services, M
     private MimeMessage Message(NotificationWork item)
     {
         var culture = Portal.Ui.Culture(item.Language);
-        var message = new MimeMessage();
-        message.From.Add(new MailboxAddress(culture.TwoLetterISOLanguageName == "en" ? "OpenDMP — my record" : "OpenDMP — mon dossier", options.DepositAddress));
-        message.To.Add(MailboxAddress.Parse(item.To));
-        message.Subject = Portal.Ui.NotificationSubject(item.Notification.Kind, culture);
-        message.MessageId = MimeKit.Utils.MimeUtils.GenerateMessageId("opendmp.notifications");
-        message.Headers.Add("Auto-Submitted", "auto-generated");
-        var body = new TextPart("plain")
-        {
-            Text = Portal.Ui.Notification(item.Notification, culture) + "\r\n\r\n" + Portal.Ui.Resources.GetString("notification.footer", culture) + "\r\n",
-        };
-        body.ContentType.Charset = "utf-8";
-        body.Headers.Add(HeaderId.ContentLanguage, culture.TwoLetterISOLanguageName);
-        message.Body = body;
-        return message;
+        var text = Portal.Ui.Notification(item.Notification, culture) + "\r\n\r\n" + Portal.Ui.Resources.GetString("notification.footer", culture) + "\r\n";
+        return PatientMail.Create(options.DepositAddress, item.To, Portal.Ui.NotificationSubject(item.Notification.Kind, culture), text, culture);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Count} notification(s) sent by e-mail")]

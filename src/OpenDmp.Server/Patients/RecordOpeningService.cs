@@ -175,7 +175,7 @@ public sealed class RecordOpeningService(RecordService records, PatientAuthServi
             await send();
             return null;
         }
-        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or MailKit.ServiceNotConnectedException or MailKit.Net.Smtp.SmtpCommandException or MailKit.Net.Smtp.SmtpProtocolException or HttpRequestException or TaskCanceledException or InvalidOperationException)
+        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or MailKit.ServiceNotConnectedException or MailKit.Net.Smtp.SmtpCommandException or MailKit.Net.Smtp.SmtpProtocolException or MailKit.Security.AuthenticationException or HttpRequestException or TaskCanceledException)
         {
             return $"the activation code could not be sent ({ex.GetType().Name}): give it to the patient printed";
         }
@@ -184,16 +184,8 @@ public sealed class RecordOpeningService(RecordService records, PatientAuthServi
     private async Task EmailAsync(string to, string code, string language, CancellationToken ct)
     {
         var culture = Portal.Ui.Culture(language);
-        var message = new MimeMessage();
-        message.From.Add(new MailboxAddress(language == "en" ? "OpenDMP — my record" : "OpenDMP — mon dossier", messaging.DepositAddress));
-        message.To.Add(MailboxAddress.Parse(to));
-        message.Subject = Portal.Ui.Resources.GetString("opening.mail.subject", culture) ?? "OpenDMP";
-        message.MessageId = MimeKit.Utils.MimeUtils.GenerateMessageId("opendmp.notifications");
-        message.Headers.Add("Auto-Submitted", "auto-generated");
-        var body = new TextPart("plain") { Text = string.Format(culture, Portal.Ui.Resources.GetString("opening.mail.body", culture)!, code) + "\r\n" };
-        body.ContentType.Charset = "utf-8";
-        body.Headers.Add(HeaderId.ContentLanguage, language);
-        message.Body = body;
+        var message = PatientMail.Create(messaging.DepositAddress, to, Portal.Ui.Resources.GetString("opening.mail.subject", culture) ?? "OpenDMP",
+            string.Format(culture, Portal.Ui.Resources.GetString("opening.mail.body", culture)!, code) + "\r\n", culture);
         using var smtp = await MailConnections.ConnectSmtpAsync(messaging.Smtp, ct);
         await smtp.SendAsync(message, MailboxAddress.Parse(messaging.DepositAddress), message.To.Mailboxes, ct);
         await smtp.DisconnectAsync(true, ct);
@@ -205,7 +197,7 @@ public sealed class RecordOpeningService(RecordService records, PatientAuthServi
         var status = await sms.SendAsync(PhoneNumber.Require(phone, "phone"), string.Format(culture, Portal.Ui.Resources.GetString("opening.sms", culture)!, code), "opening-" + reference, ct);
         if (status is not (>= 200 and < 300))
         {
-            throw new InvalidOperationException($"the SMS gateway answered {status}");
+            throw new HttpRequestException($"the SMS gateway answered {status}");
         }
     }
 }
