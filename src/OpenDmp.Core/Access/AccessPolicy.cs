@@ -239,6 +239,8 @@ public static class AccessPolicy
             ActorKind.Patient or ActorKind.Representative => DecidePatient(request),
             ActorKind.Professional => DecideProfessional(request),
             ActorKind.Device => DecideDevice(request),
+            ActorKind.Staff => DecideStaff(request),
+            ActorKind.Organization => DecideOrganization(request),
             _ => AccessDecision.Deny("unknown kind of actor", Denial.NoIdentity),
         };
     }
@@ -340,6 +342,63 @@ public static class AccessPolicy
             ActorKind.Patient when actor.OwnRecordId == opening.PatientId => new AccessDecision(true, "opening by the patient", "patient", DocumentScope.None),
             _ => AccessDecision.Deny("a record is opened by the patient, a health professional or the operator", Denial.NotAllowed),
         };
+    }
+
+    /// <summary>
+    /// A staff member (secretary, pharmacy assistant) acting for a professional (the report's chapter
+    /// V): finds the patient, files documents on the professional's behalf and under the professional's
+    /// rights (matrix, grants, blocks, closure — the professional's answer), and reads content only when
+    /// the professional allowed it and could read it themselves. Nothing else: no declaration, no
+    /// emergency access, no replacement or deletion, no opening.
+    /// </summary>
+    private static AccessDecision DecideStaff(AccessRequest request)
+    {
+        if (request.Actor.ResponsibleProfessional is not { } professional || request.Actor.Mandate is not { } mandate)
+        {
+            return AccessDecision.Deny("a staff member acts for a professional who declared them", Denial.NoIdentity);
+        }
+
+        switch (request.Action)
+        {
+            case AccessAction.FindPatient:
+            case AccessAction.CreateDocument:
+                break;
+            case AccessAction.SearchRecord:
+            case AccessAction.ReadDocument:
+                if (!mandate.MayRead)
+                {
+                    return AccessDecision.Deny("a staff member files documents for the professional and reads none, unless the professional allowed it", Denial.NotAllowed);
+                }
+
+                break;
+            default:
+                return AccessDecision.Deny("a staff member may only find the patient, file documents on the professional's behalf and read the authorisation status", Denial.NotAllowed);
+        }
+
+        var decision = DecideProfessional(request with { Actor = professional });
+        return decision.Permitted ? decision with { Reason = decision.Reason + ", by a staff member on the professional's behalf" } : decision;
+    }
+
+    /// <summary>
+    /// An establishment's system (organisation certificate): finds the patient and declares the
+    /// patient's admission to the establishment with its care team, for an open record; nothing else,
+    /// and never content.
+    /// </summary>
+    private static AccessDecision DecideOrganization(AccessRequest request)
+    {
+        switch (request.Action)
+        {
+            case AccessAction.FindPatient:
+                return new AccessDecision(true, "identity search by an establishment's system", "identity", DocumentScope.None);
+            case AccessAction.DeclareAdmission when request.Record is null:
+                return AccessDecision.Deny("no record given", Denial.NoGrant);
+            case AccessAction.DeclareAdmission when request.Record.Status != RecordStatus.Open:
+                return AccessDecision.Deny("the record is closed", Denial.Closed);
+            case AccessAction.DeclareAdmission:
+                return new AccessDecision(true, "admission declared by the establishment's system", "admission", DocumentScope.None);
+            default:
+                return AccessDecision.Deny("an establishment's system only declares admissions and their care teams", Denial.NotAllowed);
+        }
     }
 
     /// <summary>A connected device: it records measurements in the record its token was issued for, and does nothing else.</summary>

@@ -221,12 +221,14 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
     }
 
     /// <summary>
-    /// $declare-admission: a professional of an establishment declares the patient's admission,
-    /// optionally attesting care-team members. The care setting (HL7 v3 ActEncounterCode: EMER for an
-    /// emergency department, IMP, ACUTE, NONAC, SS, AMB, HH, VR) is optional; an emergency admission
-    /// alerts the patient's treating physician.
+    /// $declare-admission: a professional of an establishment — or the establishment's system, with its
+    /// organisation certificate — declares the patient's admission, optionally attesting care-team
+    /// members. The care setting (HL7 v3 ActEncounterCode: EMER for an emergency department, IMP, ACUTE,
+    /// NONAC, SS, AMB, HH, VR) is optional; an emergency admission alerts the patient's treating physician.
+    /// With <paramref name="admissionId"/>, the members are attested to that admission of the same
+    /// establishment, in force, instead of a new admission.
     /// </summary>
-    public async Task<Grant> DeclareAdmissionAsync(string patientId, DateTimeOffset? end, IReadOnlyList<string> members, Actor actor, string channel, CancellationToken ct, string? setting = null)
+    public async Task<Grant> DeclareAdmissionAsync(string patientId, DateTimeOffset? end, IReadOnlyList<string> members, Actor actor, string channel, CancellationToken ct, string? setting = null, string? admissionId = null)
     {
         if (setting is not null && !AdmissionSettings.Contains(setting))
         {
@@ -235,8 +237,14 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
 
         var facts = await RequireRecordAsync(patientId, actor, AuditAction.Grant, channel, ct);
         var permit = await guard.RequireAsync(new AccessRequest(actor, AccessAction.DeclareAdmission, facts), AuditAction.Grant, "Consent", null, channel, auditPermit: false, ct);
-        var me = await db.Professionals.AsNoTracking().FirstAsync(x => x.Id == actor.Id, ct);
         var organization = permit.Request.ActorFacts?.OrganizationId ?? throw new InvalidOperationException("the policy permitted an admission without an establishment");
+        // A professional who declares is a member of the care team; an establishment's system attests the members it names.
+        var self = actor.Kind == ActorKind.Professional ? (await db.Professionals.AsNoTracking().FirstAsync(x => x.Id == actor.Id, ct)).Rpps : null;
+        var team = members.Append(self ?? string.Empty).Where(x => x.Length > 0).Distinct(StringComparer.Ordinal).ToList();
+        if (admissionId is not null)
+        {
+            return await AttestCareTeamAsync(facts, admissionId, organization, team, actor, channel, ct);
+        }
 
         var now = time.GetUtcNow();
         var stop = end ?? now + settings.AdmissionDuration;
@@ -257,28 +265,7 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
             CreatedAt = now,
         };
         var grants = new List<Grant> { admission };
-        foreach (var m in members.Append(me.Rpps ?? string.Empty).Where(x => x.Length > 0).Distinct(StringComparer.Ordinal))
-        {
-            var member = await ResolveProfessionalAsync(m, ct);
-            if (member.OrganizationId != organization)
-            {
-                throw DmpException.Invalid($"{m} does not belong to your establishment", "Parameters.parameter:member");
-            }
-
-            grants.Add(new Grant
-            {
-                RecordId = facts.RecordId,
-                Id = Ids.New(),
-                Mode = GrantModes.Code(GrantMode.CareTeam),
-                HolderId = member.Id,
-                Start = now,
-                End = stop,
-                AdmissionId = admission.Id,
-                DeclaredBy = actor.Id,
-                CreatedAt = now,
-            });
-        }
-
+        grants.AddRange(await CareTeamGrantsAsync(admission, organization, team, actor, now, ct));
         var emergency = setting == "EMER";
         await WriteAsync(facts.RecordId, actor, AuditAction.Grant, "Consent", admission.Id, "admission", $"{grants.Count - 1} care-team member(s) until {stop:O}{(setting is null ? string.Empty : ", setting " + setting)}", channel, ct, () =>
         {
@@ -294,6 +281,61 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
         }
 
         return admission;
+    }
+
+    /// <summary>Attests care-team members to an admission in force of the same establishment (members already in the team are kept as they are).</summary>
+    private async Task<Grant> AttestCareTeamAsync(RecordFacts facts, string admissionId, string organization, List<string> team, Actor actor, string channel, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        var admission = await db.Grants.AsNoTracking().FirstOrDefaultAsync(g => g.RecordId == facts.RecordId && g.Id == admissionId && g.Mode == "admission", ct);
+        if (admission is null || admission.HolderId != organization)
+        {
+            throw DmpException.NotFound($"no admission {admissionId} of your establishment for this patient");
+        }
+
+        if (admission.RevokedAt is not null || (admission.End is { } e && e <= now))
+        {
+            throw new DmpException(ErrorKind.Conflict, $"the admission {admissionId} has ended: declare a new admission");
+        }
+
+        if (team.Count == 0)
+        {
+            throw DmpException.Invalid("name the care-team members to attest (member = RPPS)", "Parameters.parameter:member");
+        }
+
+        var existing = (await db.Grants.AsNoTracking().Where(g => g.RecordId == facts.RecordId && g.AdmissionId == admissionId && g.RevokedAt == null).Select(g => g.HolderId).ToListAsync(ct)).ToHashSet(StringComparer.Ordinal);
+        var added = (await CareTeamGrantsAsync(admission, organization, team, actor, now, ct)).Where(g => !existing.Contains(g.HolderId)).ToList();
+        await WriteAsync(facts.RecordId, actor, AuditAction.Grant, "Consent", admission.Id, "care-team", $"{added.Count} care-team member(s) attested", channel, ct, () => db.Grants.AddRange(added));
+        return admission;
+    }
+
+    /// <summary>One care-team grant per member, each a professional of the establishment, ending with the admission.</summary>
+    private async Task<List<Grant>> CareTeamGrantsAsync(Grant admission, string organization, List<string> team, Actor actor, DateTimeOffset now, CancellationToken ct)
+    {
+        var grants = new List<Grant>();
+        foreach (var m in team)
+        {
+            var member = await ResolveProfessionalAsync(m, ct);
+            if (member.OrganizationId != organization)
+            {
+                throw DmpException.Invalid($"{m} does not belong to your establishment", "Parameters.parameter:member");
+            }
+
+            grants.Add(new Grant
+            {
+                RecordId = admission.RecordId,
+                Id = Ids.New(),
+                Mode = GrantModes.Code(GrantMode.CareTeam),
+                HolderId = member.Id,
+                Start = now,
+                End = admission.End,
+                AdmissionId = admission.Id,
+                DeclaredBy = actor.Id,
+                CreatedAt = now,
+            });
+        }
+
+        return grants;
     }
 
     /// <summary>$emergency-access: break-glass or centre 15, with a reason; read-only and time-boxed; always notified.</summary>
@@ -343,7 +385,8 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
     {
         var facts = await RequireRecordAsync(patientId, actor, AuditAction.AccessStatus, channel, ct);
         var actorFacts = await guard.ActorFactsAsync(actor, facts, ct);
-        var (status, standing) = AccessPolicy.StatusOf(actor.Id, facts, actorFacts, time.GetUtcNow());
+        // A staff member reads the standing of the professional they act for.
+        var (status, standing) = AccessPolicy.StatusOf(actor.ResponsibleProfessional?.Id ?? actor.Id, facts, actorFacts, time.GetUtcNow());
         await guard.AuditAsync(new AuditItem(facts.RecordId, actor, AuditAction.AccessStatus, "success", channel, "Patient", facts.RecordId, standing is null ? null : GrantModes.Code(standing.Mode), status.ToString().ToLowerInvariant()), ct);
         return (status, standing);
     }

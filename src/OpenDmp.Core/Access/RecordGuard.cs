@@ -129,11 +129,19 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
     /// <summary>Groups, prior accesses and establishment of a professional, as far as the record's grants and the request need them.</summary>
     public async Task<ActorFacts> ActorFactsAsync(Actor actor, RecordFacts? record, CancellationToken ct, AccessRequest? request = null)
     {
-        if (actor.Kind != ActorKind.Professional || record is null || string.IsNullOrEmpty(actor.Id))
+        if (actor.Kind == ActorKind.Organization)
+        {
+            // An establishment's system is the establishment.
+            return new ActorFacts(new HashSet<string>(), false, actor.Id);
+        }
+
+        // A staff member's standing is the professional's they work for.
+        if (actor.ResponsibleProfessional is not { } professional || record is null || string.IsNullOrEmpty(professional.Id))
         {
             return ActorFacts.Unknown;
         }
 
+        actor = professional;
         IReadOnlySet<string> groups = new HashSet<string>();
         if (record.Grants.Any(g => g.Mode == GrantMode.Group) || request?.Declaration?.Mode == GrantMode.Group)
         {
@@ -215,13 +223,14 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
     /// <summary>The notification obligation: first access by a professional, every emergency grant (once each).</summary>
     private async Task FulfilAsync(AccessRequest request, AccessDecision decision, CancellationToken ct)
     {
-        if (!decision.Obligations.HasFlag(Obligations.NotifyPatient) || request.Record is null || request.Actor.Kind != ActorKind.Professional)
+        if (!decision.Obligations.HasFlag(Obligations.NotifyPatient) || request.Record is null || request.Actor.ResponsibleProfessional is not { } actor)
         {
             return;
         }
 
         var recordId = request.Record.RecordId;
-        var actor = request.Actor;
+        // The patient learns who acted, and for whom when a staff member acted for a professional.
+        var display = request.Actor.Kind == ActorKind.Staff ? $"{request.Actor.Display} (pour {actor.Display})" : actor.Display;
         var emergency = decision.Mode is "break-glass" or "centre-15";
         var firstTime = request.ActorFacts is { HasAccessedBefore: false };
         db.ChangeTracker.Clear();
@@ -242,8 +251,8 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
                         Id = Ids.New(),
                         Kind = "first-access",
                         DedupKey = "first:" + actor.Id,
-                        Text = $"{actor.Display} a accédé pour la première fois à votre dossier.",
-                        ActorDisplay = actor.Display,
+                        Text = $"{display} a accédé pour la première fois à votre dossier.",
+                        ActorDisplay = display,
                         Mode = decision.Mode,
                         ProfessionalId = actor.Id,
                         CreatedAt = now,
@@ -304,6 +313,8 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
             Denial.Hidden when request.Document is not null && request.Document.Masked && request.Actor.Kind == ActorKind.Professional && settings.ProfessionalsSeeMaskedExistence
                 => new DmpException(ErrorKind.Forbidden, $"{objectType}/{objectId} is masked by the patient"),
             Denial.Hidden => new DmpException(ErrorKind.NotFound, $"{objectType}/{objectId} does not exist"),
+            Denial.NoGrant or Denial.Expired or Denial.Blocked when request.Actor.Kind == ActorKind.Staff
+                => new DmpException(ErrorKind.Forbidden, $"{refusal}: {request.Actor.Mandate?.ProfessionalDisplay}, for whom you act, holds no valid authorisation on this record ({decision.Reason}); only they can declare one, with the patient's consent"),
             Denial.NoGrant when request.Actor.Kind == ActorKind.Professional => new DmpException(ErrorKind.Forbidden, $"{refusal}: you have no authorisation on this record. {advice}"),
             Denial.Expired => new DmpException(ErrorKind.Forbidden, $"{refusal}: your authorisation has expired or was revoked. {advice}"),
             Denial.Blocked => new DmpException(ErrorKind.Forbidden, $"{refusal}: the patient has not authorised you to access their record"),

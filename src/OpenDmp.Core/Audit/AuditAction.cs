@@ -45,6 +45,10 @@ public enum AuditAction
     CertificateRevoke,
     ProfessionalDeactivate,
     TerminologyImport,
+    /// <summary>A professional (or the operator for a structure) declares a staff member working for them.</summary>
+    StaffDeclare,
+    /// <summary>A staff member's declaration ends.</summary>
+    StaffEnd,
 }
 
 /// <summary>The FHIR BALP shape of an action: the RESTful interaction and the C/R/U/D/E code.</summary>
@@ -93,6 +97,8 @@ public static class AuditActions
         [AuditAction.CertificateRevoke] = "certificate-revoke",
         [AuditAction.ProfessionalDeactivate] = "professional-deactivate",
         [AuditAction.TerminologyImport] = "terminology-import",
+        [AuditAction.StaffDeclare] = "staff-declare",
+        [AuditAction.StaffEnd] = "staff-end",
     };
 
     private static readonly Dictionary<string, AuditAction> ByCode = BuildByCode();
@@ -110,13 +116,13 @@ public static class AuditActions
     {
         AuditAction.Read or AuditAction.Retrieve or AuditAction.AccessStatus => new("read", Hl7.Fhir.Model.AuditEvent.AuditEventAction.R),
         AuditAction.Search => new("search-type", Hl7.Fhir.Model.AuditEvent.AuditEventAction.E),
-        AuditAction.Create or AuditAction.Open or AuditAction.Grant or AuditAction.Emergency or AuditAction.Deposit or AuditAction.RepresentativeAdd => new("create", Hl7.Fhir.Model.AuditEvent.AuditEventAction.C),
+        AuditAction.Create or AuditAction.Open or AuditAction.Grant or AuditAction.Emergency or AuditAction.Deposit or AuditAction.RepresentativeAdd or AuditAction.StaffDeclare => new("create", Hl7.Fhir.Model.AuditEvent.AuditEventAction.C),
         AuditAction.Import or AuditAction.TerminologyImport => new("batch", Hl7.Fhir.Model.AuditEvent.AuditEventAction.C),
         AuditAction.Delete => new("delete", Hl7.Fhir.Model.AuditEvent.AuditEventAction.D),
         AuditAction.Erase or AuditAction.Replace or AuditAction.Update or AuditAction.Close or AuditAction.Reopen or AuditAction.SetTreatingPhysician
             or AuditAction.Revoke or AuditAction.Extend or AuditAction.Exclude or AuditAction.Restrict or AuditAction.Block or AuditAction.Unblock
             or AuditAction.Preferences or AuditAction.Mask or AuditAction.Unmask or AuditAction.Release or AuditAction.Validate
-            or AuditAction.RepresentativeRevoke or AuditAction.CertificateRevoke or AuditAction.ProfessionalDeactivate => new("update", Hl7.Fhir.Model.AuditEvent.AuditEventAction.U),
+            or AuditAction.RepresentativeRevoke or AuditAction.CertificateRevoke or AuditAction.ProfessionalDeactivate or AuditAction.StaffEnd => new("update", Hl7.Fhir.Model.AuditEvent.AuditEventAction.U),
         AuditAction.Notify or AuditAction.Send => new("operation", Hl7.Fhir.Model.AuditEvent.AuditEventAction.E),
         AuditAction.Activation or AuditAction.Activate or AuditAction.Login => new("operation", Hl7.Fhir.Model.AuditEvent.AuditEventAction.E),
         _ => throw new ArgumentOutOfRangeException(nameof(action), action, "an audit action without a patient-facing meaning"),

@@ -102,6 +102,11 @@ public sealed class AuditProofs(DmpDbContext db, RecordGuard guard, AuditKeys ke
         o["time"] = e.Time.UtcTicks;
         o["actorKind"] = e.ActorKind;
         o["actorId"] = e.ActorId;
+        if (e.OnBehalfOf is not null)
+        {
+            o["onBehalfOf"] = e.OnBehalfOf;
+        }
+
         o["action"] = e.Action;
         o["objectType"] = e.ObjectType;
         o["objectId"] = e.ObjectId;
@@ -231,6 +236,7 @@ public sealed class AuditProofs(DmpDbContext db, RecordGuard guard, AuditKeys ke
         Time = new DateTimeOffset(Number(e, "time"), TimeSpan.Zero),
         ActorKind = Text(e, "actorKind"),
         ActorId = Text(e, "actorId"),
+        OnBehalfOf = (string?)e["onBehalfOf"],
         Action = Text(e, "action"),
         ObjectType = (string?)e["objectType"],
         ObjectId = (string?)e["objectId"],

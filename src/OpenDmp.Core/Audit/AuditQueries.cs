@@ -41,9 +41,15 @@ public sealed class AuditQueries(DmpDbContext db, RecordGuard guard, DocumentOpt
         int? total = sp.First("_total") is "accurate" or "estimate" ? await q.CountAsync(ct) : null;
         var rows = await q.OrderByDescending(e => e.Seq).Skip(offset).Take(count + 1).ToListAsync(ct);
         var page = rows.Take(count).ToList();
-        var ids = page.Where(e => e.ActorKind == "Professional").Select(e => e.ActorId).Distinct().ToList();
+        var ids = page.Where(e => e.ActorKind == "Professional").Select(e => e.ActorId)
+            .Concat(page.Where(e => e.OnBehalfOf is not null).Select(e => e.OnBehalfOf!)).Distinct().ToList();
         var professionals = (await db.Professionals.AsNoTracking().Where(p => ids.Contains(p.Id)).ToListAsync(ct))
             .ToDictionary(p => p.Id, p => new AuditProfessional(p.Id, p.Rpps, p.IdentifierSystem, p.IdentifierValue, p.DisplayName), StringComparer.Ordinal);
+        var staffIds = page.Where(e => e.ActorKind == "Staff").Select(e => e.ActorId).Distinct().ToList();
+        foreach (var m in await db.StaffMembers.AsNoTracking().Where(m => staffIds.Contains(m.Id)).ToListAsync(ct))
+        {
+            professionals[m.Id] = new AuditProfessional(m.Id, null, StaffIdentifierSystem, m.Identifier, m.DisplayName);
+        }
         var hits = page.Select(e => new SearchHit("AuditEvent", $"{e.RecordId}.{e.Seq}", FhirJson.Serialize(ToFhir(e, professionals, labels)))).ToList();
         return new SearchPage(hits, offset, count, rows.Count > count, total);
     }
@@ -121,6 +127,11 @@ public sealed class AuditQueries(DmpDbContext db, RecordGuard guard, DocumentOpt
     /// <summary>Who a professional agent is, for IHE BALP: national identifier (IdNatPs) and name.</summary>
     public sealed record AuditProfessional(string Id, string? Rpps, string? IdentifierSystem, string? IdentifierValue, string DisplayName);
 
+    private const string ParticipationSystem = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType";
+
+    /// <summary>The identifier system of staff cards in AuditEvents.</summary>
+    public const string StaffIdentifierSystem = "urn:opendmp:staff-card";
+
     /// <summary>HL7 v3 ActReason, the purposeOfEvent of emergency accesses.</summary>
     private const string ActReasonSystem = "http://terminology.hl7.org/CodeSystem/v3-ActReason";
 
@@ -160,10 +171,23 @@ public sealed class AuditQueries(DmpDbContext db, RecordGuard guard, DocumentOpt
             "Patient" => new ResourceReference("Patient/" + e.ActorId),
             "Representative" => new ResourceReference("RelatedPerson/" + e.ActorId) { Display = "représentant légal / legal representative" },
             "Device" => new ResourceReference("Device/" + e.ActorId) { Display = "patient's device" },
+            "Staff" when professionals.TryGetValue(e.ActorId, out var m) => new ResourceReference { Identifier = new Identifier(m.IdentifierSystem, m.IdentifierValue), Display = m.DisplayName },
+            "Organization" => new ResourceReference("Organization/" + e.ActorId),
             _ => new ResourceReference { Display = e.ActorId },
         };
-        var agent = new AuditEvent.AgentComponent { Who = who, Requestor = true, Type = new CodeableConcept("http://terminology.hl7.org/CodeSystem/v3-ParticipationType", e.ActorKind == "System" ? "CST" : "IRCP") };
+        var agent = new AuditEvent.AgentComponent { Who = who, Requestor = true, Type = new CodeableConcept(ParticipationSystem, e.ActorKind == "System" ? "CST" : "IRCP") };
         ae.Agent.Add(agent);
+        if (e.OnBehalfOf is { } responsible)
+        {
+            // A staff member acted for a professional: both are named, the professional as the responsible party.
+            var p = professionals.GetValueOrDefault(responsible);
+            ae.Agent.Add(new AuditEvent.AgentComponent
+            {
+                Who = new ResourceReference("Practitioner/" + responsible) { Identifier = p?.Rpps is { } rpps ? new Identifier(Rpps.IdNatPsSystem, Rpps.ToIdNatPs(rpps)) : null, Display = p?.DisplayName },
+                Requestor = false,
+                Type = new CodeableConcept(ParticipationSystem, "RESP", "responsible party"),
+            });
+        }
         if (e.Mode is "break-glass" or "centre-15")
         {
             var purpose = new CodeableConcept(ActReasonSystem, "ETREAT", "emergency treatment") { Text = labels.Mode(e.Mode) };

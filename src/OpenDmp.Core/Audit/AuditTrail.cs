@@ -75,6 +75,7 @@ public sealed class AuditTrail(TimeProvider time)
             Time = TruncateToMicroseconds(time.GetUtcNow()),
             ActorKind = e.Actor.Kind.ToString(),
             ActorId = e.Actor.Id,
+            OnBehalfOf = e.Actor.OnBehalfOf,
             Action = e.Action.Code(),
             ObjectType = e.ObjectType,
             ObjectId = e.ObjectId,
@@ -124,6 +125,12 @@ public sealed class AuditTrail(TimeProvider time)
             e.Mode ?? string.Empty,
             e.Channel,
             e.Detail ?? string.Empty);
+        if (e.OnBehalfOf is not null)
+        {
+            // Appended only when present: entries written before staff members existed keep their hash.
+            canonical += "\u001f" + e.OnBehalfOf;
+        }
+
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(canonical)));
     }
 }

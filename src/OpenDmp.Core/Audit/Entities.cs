@@ -12,6 +12,8 @@ public sealed class AuditEntry
     public DateTimeOffset Time { get; set; }
     public required string ActorKind { get; set; }
     public required string ActorId { get; set; }
+    /// <summary>The professional a staff member acted for (both are named), else null.</summary>
+    public string? OnBehalfOf { get; set; }
     public required string Action { get; set; }
     public string? ObjectType { get; set; }
     public string? ObjectId { get; set; }

@@ -158,6 +158,16 @@ public sealed class DirectoryQueries(DmpDbContext db)
             names[g.Id] = g.Name;
         }
 
+        foreach (var m in await db.StaffMembers.AsNoTracking().Where(m => list.Contains(m.Id)).Select(m => new { m.Id, m.Given, m.Family }).ToListAsync(ct))
+        {
+            names[m.Id] = $"{m.Given} {m.Family}";
+        }
+
+        foreach (var o in await db.Organizations.AsNoTracking().Where(o => list.Contains(o.Id)).Select(o => new { o.Id, o.Name }).ToListAsync(ct))
+        {
+            names[o.Id] = o.Name;
+        }
+
         return names;
     }
 

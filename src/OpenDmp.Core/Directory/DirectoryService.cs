@@ -7,7 +7,7 @@ using OpenDmp.Core.Storage;
 namespace OpenDmp.Core.Directory;
 
 /// <summary>Professionals and organisations (reference data shared by all records).</summary>
-public sealed class DirectoryService(DmpDbContext db, WriteGate gate, AuditTrail audit, TimeProvider time)
+public sealed partial class DirectoryService(DmpDbContext db, WriteGate gate, AuditTrail audit, TimeProvider time)
 {
     public async Task<Professional> AddProfessionalAsync(string rpps, string profession, string? specialty, string family, string given, Actor actor, string channel, CancellationToken ct, string? id = null)
     {
@@ -48,6 +48,43 @@ public sealed class DirectoryService(DmpDbContext db, WriteGate gate, AuditTrail
         await db.SaveChangesAsync(ct);
         await scope.CommitAsync(ct);
         return p;
+    }
+
+    public Task<Organization?> FindOrganizationByFinessAsync(string finess, CancellationToken ct) =>
+        db.Organizations.AsNoTracking().FirstOrDefaultAsync(o => o.Finess == finess.Trim(), ct);
+
+    /// <summary>Whether a text has the shape of a FINESS number: 9 characters, digits (2A/2B for Corsica).</summary>
+    public static bool IsFiness(string value) => FinessPattern().IsMatch(value);
+
+    [System.Text.RegularExpressions.GeneratedRegex("^[0-9][0-9AB][0-9]{7}$")]
+    private static partial System.Text.RegularExpressions.Regex FinessPattern();
+
+    /// <summary>Adds an establishment (FINESS: 9 characters, 2A/2B for Corsica).</summary>
+    public async Task<Organization> AddOrganizationAsync(string finess, string name, string? city, Actor actor, string channel, CancellationToken ct)
+    {
+        finess = finess.Trim();
+        if (!IsFiness(finess))
+        {
+            throw DmpException.Invalid($"a FINESS number is 9 characters (digits; 2A/2B for Corsica), got '{finess}'");
+        }
+
+        if (string.IsNullOrWhiteSpace(name))
+        {
+            throw DmpException.Invalid("the establishment's name is required");
+        }
+
+        await using var scope = await gate.EnterAsync(db, null, ct);
+        if (await db.Organizations.AnyAsync(x => x.Finess == finess, ct))
+        {
+            throw new DmpException(ErrorKind.Conflict, $"an organisation with FINESS {finess} already exists");
+        }
+
+        var o = new Organization { Id = Ids.New(), Finess = finess, Name = name.Trim(), City = string.IsNullOrWhiteSpace(city) ? null : city.Trim(), CreatedAt = time.GetUtcNow() };
+        db.Organizations.Add(o);
+        await audit.AppendAsync(db, new AuditItem(null, actor, AuditAction.Create, AuditOutcomes.Success, channel, "Organization", o.Id), ct);
+        await db.SaveChangesAsync(ct);
+        await scope.CommitAsync(ct);
+        return o;
     }
 
     /// <summary>Grants or withdraws the access-review role (the signals of improper access), on the platform's audit chain.</summary>

@@ -42,3 +42,38 @@ public sealed class Organization
     public string? City { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
 }
+
+/// <summary>
+/// A staff member (medical secretary, pharmacy assistant; the report's chapter V): no profession of
+/// their own, authenticated by their own staff card (certificate serialNumber "3" + identifier), acting
+/// only for the professionals who declared them (<see cref="StaffAssignment"/>).
+/// </summary>
+public sealed class StaffMember
+{
+    public required string Id { get; set; }
+    /// <summary>The staff card's identifier (unique).</summary>
+    public required string Identifier { get; set; }
+    public required string Family { get; set; }
+    public required string Given { get; set; }
+    /// <summary>The structure employing them, when known.</summary>
+    public string? OrganizationId { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    /// <summary>Set when the staff member leaves: no authentication any more.</summary>
+    public DateTimeOffset? DeactivatedAt { get; set; }
+
+    public string DisplayName => $"{Given} {Family}";
+}
+
+/// <summary>A professional's declaration that a staff member works for them, with what they may do.</summary>
+public sealed class StaffAssignment
+{
+    public required string Id { get; set; }
+    public required string StaffId { get; set; }
+    public required string ProfessionalId { get; set; }
+    /// <summary>The professional lets the staff member read content (within the professional's own rights); false by default.</summary>
+    public bool MayRead { get; set; }
+    /// <summary>Who declared it: the professional, or the operator for a structure.</summary>
+    public required string DeclaredBy { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset? EndedAt { get; set; }
+}

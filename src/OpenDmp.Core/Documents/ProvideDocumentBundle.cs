@@ -65,7 +65,7 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
         await ValidateStructuredAsync(parsed, newDocs, recordId, actor, permit, now, ct);
         ValidateSubmissionSet(parsed, newDocs);
         var supersede = await ResolveReplacedAsync(parsed, newDocs, recordId, facts, actor, channel, ct);
-        var ssEntry = BuildSubmissionSet(parsed.SubmissionSet, submissionSetId, recordId, newDocs, actor.Id, patientIsTest, now);
+        var ssEntry = BuildSubmissionSet(parsed.SubmissionSet, submissionSetId, recordId, newDocs, SubmitterOf(actor), patientIsTest, now);
         await WriteAsync(recordId, newDocs, supersede, ssEntry, actor, channel, now, alsoWrite, ct);
         if (newDocs.Count > 0 && parsed.Patches.Count == 0 && newDocs.All(d => d.Entry.HiddenFromPatient || d.Entry.Draft))
         {
@@ -75,6 +75,12 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
 
         return BuildResponse(bundle, parsed.SubmissionIndex, ssEntry, newDocs, parsed.Patches, supersede);
     }
+
+    /// <summary>
+    /// Who submits, as the documents record it: the professional — also when their staff member files
+    /// for them (the professional answers for it; the audit trail names both).
+    /// </summary>
+    private static string SubmitterOf(Actor actor) => actor.ResponsibleProfessional?.Id ?? actor.Id;
 
     /// <summary>Step 1: the shape of the transaction — bounded, one SubmissionSet, DocumentReferences, Binaries, status patches, unique fullUrls.</summary>
     private Parsed Parse(Bundle bundle)
@@ -247,7 +253,7 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
         var masterIds = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (index, fullUrl, doc) in parsed.Documents)
         {
-            var nd = await ValidateDocumentAsync(index, fullUrl, doc, parsed.Binaries, recordId, actor.Id, submissionSetId, patientIsTest, now, ct);
+            var nd = await ValidateDocumentAsync(index, fullUrl, doc, parsed.Binaries, recordId, SubmitterOf(actor), submissionSetId, patientIsTest, now, ct);
             if (!masterIds.Add(nd.Entry.MasterIdentifier))
             {
                 throw DmpException.Invalid("two documents of the Bundle have the same masterIdentifier", $"Bundle.entry[{index}].resource.masterIdentifier");
@@ -263,7 +269,7 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
             if (!permit.Admits(DocumentResources.Facts(nd.Entry), AccessAction.CreateDocument))
             {
                 await guard.AuditAsync(new AuditItem(recordId, actor, AuditAction.Create, "denied", channel, "DocumentReference", null, Detail: "profession may not deposit type " + nd.Entry.TypeCode), ct);
-                throw new DmpException(ErrorKind.Forbidden, actor.Kind == ActorKind.Professional
+                throw new DmpException(ErrorKind.Forbidden, actor.Kind is ActorKind.Professional or ActorKind.Staff
                     ? $"your profession may not deposit documents of type {nd.Entry.TypeCode} ({nd.Entry.TypeDisplay}) or class {nd.Entry.ClassCode}"
                     : $"you may not deposit this document (class {nd.Entry.ClassCode}): a patient deposits documents of class 90 in their own open record", $"Bundle.entry[{index}].resource.type");
             }
@@ -431,7 +437,7 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
         var notifyDispensings = wanted.Contains(Subscriptions.SubscriptionTopics.PrescriptionExecuted);
         // The patient is told of documents a professional files where the patient can see them, when
         // the patient asked for it (one indexed lookup; nothing is written otherwise).
-        var forPatient = actor.Kind is ActorKind.Professional or ActorKind.System
+        var forPatient = actor.Kind is ActorKind.Professional or ActorKind.Staff or ActorKind.System
             ? newDocs.Where(d => !d.Entry.HiddenFromPatient && !d.Entry.Draft).ToList() : [];
         if (forPatient.Count > 0 && !await db.NotificationChoices.AnyAsync(c => c.RecordId == recordId && c.Event == Notifications.NotificationEvents.NewDocument, ct))
         {

@@ -86,12 +86,41 @@ public sealed class TestCertificateAuthority
             throw new ArgumentException(err, nameof(rpps));
         }
 
+        return IssueClient("Professionnel de santé", Rpps.ToIdNatPs(rpps), displayName, email, rpps, outDir, time, validity, keyUsage, extendedUsages);
+    }
+
+    /// <summary>
+    /// Issues a staff card's certificate (CPE-like: medical secretary, pharmacy assistant): serialNumber
+    /// "3" + the staff identifier; writes staff-{identifier}.crt and .key (PEM, '/' replaced by '_').
+    /// </summary>
+    public X509Certificate2 IssueStaff(string identifier, string displayName, string outDir, TimeProvider time) =>
+        IssueClient("Personnel", StaffPrefix + identifier, displayName, null, "staff-" + identifier.Replace('/', '_'), outDir, time, null, null, null);
+
+    /// <summary>
+    /// Issues an organisation's certificate for its information system (a hospital's admission
+    /// system): serialNumber "1" + FINESS (national structure identifier); writes org-{finess}.crt and .key.
+    /// </summary>
+    public X509Certificate2 IssueOrganization(string finess, string name, string outDir, TimeProvider time)
+    {
+        if (!Directory.DirectoryService.IsFiness(finess))
+        {
+            throw new ArgumentException($"a FINESS number is 9 digits (2A/2B for Corsica), got '{finess}'", nameof(finess));
+        }
+
+        return IssueClient("Personne morale", OrganizationPrefix + finess, name, null, "org-" + finess, outDir, time, null, null, null);
+    }
+
+    private const string StaffPrefix = "3";
+    private const string OrganizationPrefix = "1";
+
+    private X509Certificate2 IssueClient(string unit, string serialNumber, string displayName, string? email, string fileBase, string outDir, TimeProvider time, TimeSpan? validity, X509KeyUsageFlags? keyUsage, IReadOnlyList<string>? extendedUsages)
+    {
         using var rsa = RSA.Create(2048);
         var dn = new X500DistinguishedNameBuilder();
         dn.AddCountryOrRegion("FR");
         dn.AddOrganizationName("OpenDMP (test)");
-        dn.AddOrganizationalUnitName("Professionnel de santé");
-        dn.Add(SerialNumberOid, Rpps.ToIdNatPs(rpps), System.Formats.Asn1.UniversalTagNumber.PrintableString);
+        dn.AddOrganizationalUnitName(unit);
+        dn.Add(SerialNumberOid, serialNumber, System.Formats.Asn1.UniversalTagNumber.PrintableString);
         dn.AddCommonName(displayName);
         var req = new CertificateRequest(dn.Build(), rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
         req.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
@@ -104,7 +133,7 @@ public sealed class TestCertificateAuthority
 
         req.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension(ekus, false));
         var san = new SubjectAlternativeNameBuilder();
-        san.AddUri(new Uri($"urn:oid:{Rpps.IdNatPsSystem[8..]}:{Rpps.ToIdNatPs(rpps)}"));
+        san.AddUri(new Uri($"urn:oid:{Rpps.IdNatPsSystem[8..]}:{Uri.EscapeDataString(serialNumber)}"));
         if (email is not null)
         {
             san.AddEmailAddress(email);
@@ -113,8 +142,8 @@ public sealed class TestCertificateAuthority
         req.CertificateExtensions.Add(san.Build());
         var cert = Sign(req, time, validity ?? TimeSpan.FromDays(3 * 365));
         System.IO.Directory.CreateDirectory(outDir);
-        var crt = Path.Combine(outDir, rpps + ".crt");
-        var key = Path.Combine(outDir, rpps + ".key");
+        var crt = Path.Combine(outDir, fileBase + ".crt");
+        var key = Path.Combine(outDir, fileBase + ".key");
         WritePem(crt, key, cert, rsa);
         return X509Certificate2.CreateFromPemFile(crt, key);
     }
@@ -187,6 +216,27 @@ public sealed class TestCertificateAuthority
             {
                 var rpps = v[1..];
                 return Rpps.Validate(rpps) is null ? rpps : null;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The staff identifier carried by a staff card's certificate (serialNumber "3" + identifier), or null.</summary>
+    public static string? StaffIdentifierOf(X509Certificate2 certificate) =>
+        SerialNumberOf(certificate) is { Length: > 1 } v && v.StartsWith(StaffPrefix, StringComparison.Ordinal) && Directory.StaffService.ValidateIdentifier(v[1..]) is null ? v[1..] : null;
+
+    /// <summary>The FINESS carried by an organisation's certificate (serialNumber "1" + FINESS), or null.</summary>
+    public static string? FinessOf(X509Certificate2 certificate) =>
+        SerialNumberOf(certificate) is { Length: 10 } v && v.StartsWith(OrganizationPrefix, StringComparison.Ordinal) && Directory.DirectoryService.IsFiness(v[1..]) ? v[1..] : null;
+
+    private static string? SerialNumberOf(X509Certificate2 certificate)
+    {
+        foreach (var rdn in certificate.SubjectName.EnumerateRelativeDistinguishedNames())
+        {
+            if (rdn.GetSingleElementType().Value == SerialNumberOid)
+            {
+                return rdn.GetSingleElementValue();
             }
         }
 

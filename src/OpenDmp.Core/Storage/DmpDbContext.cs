@@ -41,6 +41,8 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
     public DbSet<OpenDmp.Core.Subscriptions.SubscriptionEvent> SubscriptionEvents => Set<OpenDmp.Core.Subscriptions.SubscriptionEvent>();
     public DbSet<ClinicalEntry> ClinicalEntries => Set<ClinicalEntry>();
     public DbSet<AuditEntry> AuditEntries => Set<AuditEntry>();
+    public DbSet<StaffMember> StaffMembers => Set<StaffMember>();
+    public DbSet<StaffAssignment> StaffAssignments => Set<StaffAssignment>();
     public DbSet<ContentBlob> ContentBlobs => Set<ContentBlob>();
     public DbSet<AuditCheckpoint> AuditCheckpoints => Set<AuditCheckpoint>();
     public DbSet<AuditCheckpointHead> AuditCheckpointHeads => Set<AuditCheckpointHead>();
@@ -79,6 +81,20 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
             e.HasIndex(x => new { x.IdentifierSystem, x.IdentifierValue });
             e.HasIndex(x => x.Family);
             e.Ignore(x => x.DisplayName);
+        });
+        modelBuilder.Entity<StaffMember>(e =>
+        {
+            e.ToTable("staff_members");
+            e.HasKey(x => x.Id);
+            e.HasIndex(x => x.Identifier).IsUnique();
+            e.Ignore(x => x.DisplayName);
+        });
+        modelBuilder.Entity<StaffAssignment>(e =>
+        {
+            e.ToTable("staff_assignments");
+            e.HasKey(x => x.Id);
+            e.HasIndex(x => new { x.StaffId, x.ProfessionalId });
+            e.HasIndex(x => x.ProfessionalId);
         });
         modelBuilder.Entity<Pki.IssuedCertificate>(e =>
         {

@@ -488,6 +488,10 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                         .HasColumnType("text")
                         .HasColumnName("object_type");
 
+                    b.Property<string>("OnBehalfOf")
+                        .HasColumnType("text")
+                        .HasColumnName("on_behalf_of");
+
                     b.Property<string>("Outcome")
                         .IsRequired()
                         .HasColumnType("text")
@@ -832,6 +836,89 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                     b.HasIndex("IdentifierSystem", "IdentifierValue");
 
                     b.ToTable("professionals", (string)null);
+                });
+
+            modelBuilder.Entity("OpenDmp.Core.Directory.StaffAssignment", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasColumnType("text")
+                        .HasColumnName("id");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("DeclaredBy")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("declared_by");
+
+                    b.Property<DateTimeOffset?>("EndedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("ended_at");
+
+                    b.Property<bool>("MayRead")
+                        .HasColumnType("boolean")
+                        .HasColumnName("may_read");
+
+                    b.Property<string>("ProfessionalId")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("professional_id");
+
+                    b.Property<string>("StaffId")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("staff_id");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ProfessionalId");
+
+                    b.HasIndex("StaffId", "ProfessionalId");
+
+                    b.ToTable("staff_assignments", (string)null);
+                });
+
+            modelBuilder.Entity("OpenDmp.Core.Directory.StaffMember", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasColumnType("text")
+                        .HasColumnName("id");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<DateTimeOffset?>("DeactivatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("deactivated_at");
+
+                    b.Property<string>("Family")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("family");
+
+                    b.Property<string>("Given")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("given");
+
+                    b.Property<string>("Identifier")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("identifier");
+
+                    b.Property<string>("OrganizationId")
+                        .HasColumnType("text")
+                        .HasColumnName("organization_id");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("Identifier")
+                        .IsUnique();
+
+                    b.ToTable("staff_members", (string)null);
                 });
 
             modelBuilder.Entity("OpenDmp.Core.Documents.DocumentEntry", b =>

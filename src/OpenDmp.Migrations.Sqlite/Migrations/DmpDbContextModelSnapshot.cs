@@ -481,6 +481,10 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                         .HasColumnType("TEXT")
                         .HasColumnName("object_type");
 
+                    b.Property<string>("OnBehalfOf")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("on_behalf_of");
+
                     b.Property<string>("Outcome")
                         .IsRequired()
                         .HasColumnType("TEXT")
@@ -825,6 +829,89 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                     b.HasIndex("IdentifierSystem", "IdentifierValue");
 
                     b.ToTable("professionals", (string)null);
+                });
+
+            modelBuilder.Entity("OpenDmp.Core.Directory.StaffAssignment", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("DeclaredBy")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("declared_by");
+
+                    b.Property<long?>("EndedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("ended_at");
+
+                    b.Property<bool>("MayRead")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("may_read");
+
+                    b.Property<string>("ProfessionalId")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("professional_id");
+
+                    b.Property<string>("StaffId")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("staff_id");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ProfessionalId");
+
+                    b.HasIndex("StaffId", "ProfessionalId");
+
+                    b.ToTable("staff_assignments", (string)null);
+                });
+
+            modelBuilder.Entity("OpenDmp.Core.Directory.StaffMember", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<long?>("DeactivatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("deactivated_at");
+
+                    b.Property<string>("Family")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("family");
+
+                    b.Property<string>("Given")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("given");
+
+                    b.Property<string>("Identifier")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("identifier");
+
+                    b.Property<string>("OrganizationId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("organization_id");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("Identifier")
+                        .IsUnique();
+
+                    b.ToTable("staff_members", (string)null);
                 });
 
             modelBuilder.Entity("OpenDmp.Core.Documents.DocumentEntry", b =>

@@ -13,6 +13,7 @@ using OpenDmp.Core.Records;
 using OpenDmp.Server.Demo;
 using OpenDmp.Server.Hosting;
 using OpenDmp.Server.Patients;
+using System.Security.Cryptography.X509Certificates;
 using Spectre.Console;
 
 namespace OpenDmp.Server.Cli;
@@ -33,6 +34,7 @@ public static class AdminCli
         AddInit(root, c);
         AddProfessional(root, c);
         AddPki(root, c);
+        AddStaffAndOrganizations(root, c);
         AddPatient(root, c);
         AddRepresentative(root, c);
         AddGroup(root, c);
@@ -183,7 +185,111 @@ public static class AdminCli
                 ? $"Every certificate of RPPS {rpps} issued until now is revoked ({serials.Count} listed in the CRL)."
                 : $"Certificate {serials[0]} revoked and listed in the CRL.");
         }, ct)));
-        root.Subcommands.Add(new Command("pki", "test certification authority") { issue, revoke });
+        root.Subcommands.Add(new Command("pki", "test certification authority") { issue, IssueStaffCommand(c), IssueOrganizationCommand(c), revoke });
+    }
+
+    /// <summary>pki issue-staff: registers the staff member and issues their staff card's certificate.</summary>
+    private static Command IssueStaffCommand(Cli c)
+    {
+        var identifier = new Option<string>("--identifier") { Description = "the staff card's identifier (letters, digits, '-' or '/')", Required = true };
+        var family = new Option<string>("--family") { Description = "family name", Required = true };
+        var given = new Option<string>("--given") { Description = "given name", Required = true };
+        var finess = new Option<string?>("--finess") { Description = "FINESS of the employing structure, when it is in the directory" };
+        var outDir = new Option<string>("--out") { Description = "directory where staff-ID.crt, .key and .p12 are written", Required = true };
+        var p12Password = new Option<string?>("--p12-password") { Description = "password of the PKCS#12 file; default: a random one, printed once" };
+        var command = new Command("issue-staff", "register a staff member (medical secretary, pharmacy assistant) and issue their staff card's certificate; a professional then declares that they work for them") { identifier, family, given, finess, outDir, p12Password };
+        command.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
+        {
+            string? organization = null;
+            if (pr.GetValue(finess) is { } f)
+            {
+                organization = (await sp.GetRequiredService<DirectoryService>().FindOrganizationByFinessAsync(f, ct))?.Id
+                    ?? throw DmpException.Invalid($"no organisation with FINESS {f} in the directory");
+            }
+
+            var member = await sp.GetRequiredService<StaffService>().RegisterAsync(pr.GetValue(identifier)!, pr.GetValue(family)!, pr.GetValue(given)!, organization, Actor.Operator, Channels.Admin, ct);
+            var data = sp.GetRequiredService<DataDirectory>();
+            var dir = pr.GetValue(outDir)!;
+            using var cert = TestCertificateAuthority.LoadOrCreate(data.Pki, TimeProvider.System).IssueStaff(member.Identifier, member.DisplayName, dir, TimeProvider.System);
+            await sp.GetRequiredService<CertificateService>().RegisterAsync(cert, ct);
+            await WriteClientFilesAsync(c, cert, dir, "staff-" + member.Identifier.Replace('/', '_'), pr.GetValue(p12Password), data, $"Staff member {member.DisplayName} ({member.Identifier})");
+        }, ct)));
+        return command;
+    }
+
+    /// <summary>pki issue-organization: an establishment's system certificate (declares admissions and care teams).</summary>
+    private static Command IssueOrganizationCommand(Cli c)
+    {
+        var finess = new Option<string>("--finess") { Description = "FINESS of an organisation of the directory", Required = true };
+        var outDir = new Option<string>("--out") { Description = "directory where org-FINESS.crt, .key and .p12 are written", Required = true };
+        var p12Password = new Option<string?>("--p12-password") { Description = "password of the PKCS#12 file; default: a random one, printed once" };
+        var command = new Command("issue-organization", "issue an organisation certificate for an establishment's information system: it declares admissions ($declare-admission, the ADT feed) and attests care-team members") { finess, outDir, p12Password };
+        command.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
+        {
+            var f = pr.GetValue(finess)!;
+            var org = await sp.GetRequiredService<DirectoryService>().FindOrganizationByFinessAsync(f, ct)
+                ?? throw DmpException.Invalid($"no organisation with FINESS {f} in the directory (add it with 'organization add')");
+            var data = sp.GetRequiredService<DataDirectory>();
+            var dir = pr.GetValue(outDir)!;
+            X509Certificate2 cert;
+            try
+            {
+                cert = TestCertificateAuthority.LoadOrCreate(data.Pki, TimeProvider.System).IssueOrganization(f, org.Name, dir, TimeProvider.System);
+            }
+            catch (ArgumentException ex)
+            {
+                throw DmpException.Invalid(ex.Message);
+            }
+
+            using (cert)
+            {
+                await sp.GetRequiredService<CertificateService>().RegisterAsync(cert, ct);
+                await WriteClientFilesAsync(c, cert, dir, "org-" + f, pr.GetValue(p12Password), data, $"Establishment {org.Name} (FINESS {f})");
+            }
+        }, ct)));
+        return command;
+    }
+
+    private static async System.Threading.Tasks.Task WriteClientFilesAsync(Cli c, X509Certificate2 cert, string dir, string fileBase, string? p12Password, DataDirectory data, string who)
+    {
+        var password = p12Password ?? Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
+        TestCertificateAuthority.WritePkcs12(cert, Path.Combine(dir, fileBase + ".p12"), password);
+        await c.Out.WriteLineAsync($"{who}: wrote {Path.Combine(dir, fileBase + ".crt")} and {Path.Combine(dir, fileBase + ".key")} (issuer: {data.CaCertificate}, serial {cert.SerialNumber}).");
+        await c.Out.WriteLineAsync($"PKCS#12: {Path.Combine(dir, fileBase + ".p12")}" + (p12Password is null ? $" (password {password})" : string.Empty) + ".");
+    }
+
+    /// <summary>staff assign | end; organization add.</summary>
+    private static void AddStaffAndOrganizations(RootCommand root, Cli c)
+    {
+        var staff = new Option<string>("--staff") { Description = "the staff card's identifier", Required = true };
+        var rpps = new Option<string>("--rpps") { Description = "RPPS of the professional they work for", Required = true };
+        var mayRead = new Option<bool>("--may-read") { Description = "the staff member may read content within the professional's rights (default: files only)" };
+        var assign = new Command("assign", "declare, for a structure, that a staff member works for a professional (the professional can do it in the portal, Personnel)") { staff, rpps, mayRead };
+        assign.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
+        {
+            var p = await sp.GetRequiredService<DirectoryService>().FindByRppsAsync(pr.GetValue(rpps)!, ct) ?? throw DmpException.Invalid($"no professional with RPPS {pr.GetValue(rpps)} in the directory");
+            var entry = await sp.GetRequiredService<StaffService>().DeclareAsync(pr.GetValue(staff)!, p.Id, pr.GetValue(mayRead), Actor.Operator, Channels.Admin, ct);
+            await c.Out.WriteLineAsync($"{entry.Member.DisplayName} works for {p.DisplayName} ({(entry.Assignment.MayRead ? "may read within their rights" : "files only")}).");
+        }, ct)));
+        var end = new Command("end", "end a staff member's work for a professional: their card no longer acts for them") { staff, rpps };
+        end.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
+        {
+            var p = await sp.GetRequiredService<DirectoryService>().FindByRppsAsync(pr.GetValue(rpps)!, ct) ?? throw DmpException.Invalid($"no professional with RPPS {pr.GetValue(rpps)} in the directory");
+            await sp.GetRequiredService<StaffService>().EndAsync(pr.GetValue(staff)!, p.Id, Actor.Operator, Channels.Admin, ct);
+            await c.Out.WriteLineAsync($"{pr.GetValue(staff)} no longer works for {p.DisplayName}.");
+        }, ct)));
+        root.Subcommands.Add(new Command("staff", "staff members who work for professionals (secretaries, pharmacy assistants)") { assign, end });
+
+        var finess = new Option<string>("--finess") { Description = "FINESS (9 characters)", Required = true };
+        var name = new Option<string>("--name") { Description = "the establishment's name", Required = true };
+        var city = new Option<string?>("--city") { Description = "city" };
+        var add = new Command("add", "add an establishment to the directory") { finess, name, city };
+        add.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
+        {
+            var o = await sp.GetRequiredService<DirectoryService>().AddOrganizationAsync(pr.GetValue(finess)!, pr.GetValue(name)!, pr.GetValue(city), Actor.Operator, Channels.Admin, ct);
+            await c.Out.WriteLineAsync($"Organisation {o.Name} added (FINESS {o.Finess}, Organization/{o.Id}).");
+        }, ct)));
+        root.Subcommands.Add(new Command("organization", "directory of establishments") { add });
     }
 
     /// <summary>patient add | activation.</summary>

@@ -9,6 +9,20 @@ using OpenDmp.Server.Hosting;
 
 namespace OpenDmp.Server.Fhir;
 
+/// <summary>
+/// Certificate holders other than health professionals that an endpoint admits where it requires a
+/// professional: none unless declared (deny by default), and then the policy decides what they may do.
+/// </summary>
+[Flags]
+public enum OtherCallers
+{
+    None = 0,
+    /// <summary>A staff member's card, acting for a professional who declared them.</summary>
+    Staff = 1,
+    /// <summary>An establishment's system (organisation certificate).</summary>
+    Organization = 2,
+}
+
 /// <summary>Who may call an endpoint.</summary>
 public enum Requirement
 {
@@ -43,7 +57,7 @@ public sealed class PortalPageAttribute(Requirement requirement) : Attribute
 /// (<see cref="AuditEnforcementMiddleware"/> checks it on every request), or — for endpoints that
 /// touch no patient data — the reviewed reason why none is written.
 /// </summary>
-public sealed record DmpEndpoint(Requirement Requirement, AuditAction? Audit, string? Exemption = null)
+public sealed record DmpEndpoint(Requirement Requirement, AuditAction? Audit, string? Exemption = null, OtherCallers Also = OtherCallers.None)
 {
     /// <summary>An endpoint that writes no audit entry, with the reason (reviewed: it touches no patient data).</summary>
     public static DmpEndpoint Exempt(Requirement requirement, string reason) => new(requirement, null, reason);
@@ -108,7 +122,7 @@ public sealed class ProfessionalAuthenticationMiddleware(RequestDelegate next, I
                     var actor = declared.Requirement == Requirement.PortalAny ? await PortalPatientAsync(context) : null;
                     try
                     {
-                        actor ??= await ProfessionalAsync(context, data);
+                        actor ??= await ProfessionalAsync(context, data, declared);
                     }
                     catch (DmpException ex) when (ex.Kind == ErrorKind.Unauthenticated)
                     {
@@ -138,12 +152,19 @@ public sealed class ProfessionalAuthenticationMiddleware(RequestDelegate next, I
             }
         }
 
-        context.Items[ActorKey] = await ProfessionalAsync(context, data);
+        context.Items[ActorKey] = await ProfessionalAsync(context, data, declared);
         await next(context);
     }
 
-    /// <summary>The professional of the TLS client certificate; a 401 (DmpException) when there is none or it is not valid.</summary>
-    private async Task<Actor> ProfessionalAsync(HttpContext context, DataDirectory data)
+    /// <summary>Who a certificate of the platform's CA designates: a professional, a staff member or an establishment.</summary>
+    private sealed record Holder(Actor? Professional, OpenDmp.Core.Directory.StaffMember? Staff, Actor? Organization);
+
+    /// <summary>
+    /// The actor of the TLS client certificate: a professional; or, where the endpoint admits them, a
+    /// staff member acting for a professional or an establishment's system. A 401 (DmpException) when
+    /// there is no valid certificate, a 403 when its holder may not use this endpoint.
+    /// </summary>
+    private async Task<Actor> ProfessionalAsync(HttpContext context, DataDirectory data, DmpEndpoint declared)
     {
         var cert = context.Connection.ClientCertificate ?? await context.Connection.GetClientCertificateAsync(context.RequestAborted);
         if (cert is null)
@@ -157,7 +178,7 @@ public sealed class ProfessionalAuthenticationMiddleware(RequestDelegate next, I
             throw new DmpException(ErrorKind.Unauthenticated, $"the client certificate may no longer be used: {revoked}");
         }
 
-        var actor = await cache.GetOrCreateAsync("cert:" + cert.Thumbprint, async entry =>
+        var holder = await cache.GetOrCreateAsync("cert:" + cert.Thumbprint, async entry =>
         {
             entry.AbsoluteExpirationRelativeToNow = TimeSpan.FromMinutes(1);
             _ca ??= X509CertificateLoader.LoadCertificateFromFile(data.CaCertificate);
@@ -166,30 +187,64 @@ public sealed class ProfessionalAuthenticationMiddleware(RequestDelegate next, I
                 return null;
             }
 
-            var rpps = TestCertificateAuthority.RppsOf(cert);
-            if (rpps is null)
+            var found = await HolderAsync(context, cert);
+            if (found is not null)
             {
-                return null;
+                // Every certificate that authenticates is in the registry: it can be revoked by serial and listed in the CRL.
+                await context.RequestServices.GetRequiredService<OpenDmp.Core.Pki.CertificateService>().RegisterAsync(cert, context.RequestAborted);
             }
 
-            var db = context.RequestServices.GetRequiredService<DmpDbContext>();
-            var p = await db.Professionals.AsNoTracking().FirstOrDefaultAsync(x => x.Rpps == rpps, context.RequestAborted);
-            if (p is null)
-            {
-                return null;
-            }
-
-            // Every certificate that authenticates is in the registry: it can be revoked by serial and listed in the CRL.
-            await context.RequestServices.GetRequiredService<OpenDmp.Core.Pki.CertificateService>().RegisterAsync(cert, context.RequestAborted);
-            return new Actor(ActorKind.Professional, p.Id, p.DisplayName, p.ProfessionCode);
+            return found;
         });
-        if (actor is null)
+        if (holder is null)
         {
             cache.Remove("cert:" + cert.Thumbprint);
-            throw new DmpException(ErrorKind.Unauthenticated, "the client certificate is not a valid OpenDMP professional certificate (unknown issuer, expired, wrong usage, or no professional of the directory with its RPPS)");
+            throw new DmpException(ErrorKind.Unauthenticated, "the client certificate is not a valid OpenDMP certificate (unknown issuer, expired, wrong usage, or no professional of the directory — nor staff member or establishment — with its identifier)");
         }
 
-        return actor;
+        if (holder.Professional is { } professional)
+        {
+            return professional;
+        }
+
+        if (holder.Staff is { } staff)
+        {
+            if (!declared.Also.HasFlag(OtherCallers.Staff))
+            {
+                throw new DmpException(ErrorKind.Forbidden, "a staff card finds patients, files documents for the professional it works for and reads the authorisation status; this needs a health professional's card");
+            }
+
+            return await context.RequestServices.GetRequiredService<OpenDmp.Core.Directory.StaffService>()
+                .ActorAsync(staff, context.Request.Headers[OpenDmp.Core.Directory.StaffService.OnBehalfOfHeader].ToString(), context.RequestAborted);
+        }
+
+        return declared.Also.HasFlag(OtherCallers.Organization)
+            ? holder.Organization!
+            : throw new DmpException(ErrorKind.Forbidden, "an establishment's certificate declares admissions and their care teams and finds patients; this needs a health professional's card");
+    }
+
+    private static async Task<Holder?> HolderAsync(HttpContext context, X509Certificate2 cert)
+    {
+        var db = context.RequestServices.GetRequiredService<DmpDbContext>();
+        if (TestCertificateAuthority.RppsOf(cert) is { } rpps)
+        {
+            var p = await db.Professionals.AsNoTracking().FirstOrDefaultAsync(x => x.Rpps == rpps, context.RequestAborted);
+            return p is null ? null : new Holder(new Actor(ActorKind.Professional, p.Id, p.DisplayName, p.ProfessionCode), null, null);
+        }
+
+        if (TestCertificateAuthority.StaffIdentifierOf(cert) is { } identifier)
+        {
+            var staff = await context.RequestServices.GetRequiredService<OpenDmp.Core.Directory.StaffService>().FindActiveAsync(identifier, context.RequestAborted);
+            return staff is null ? null : new Holder(null, staff, null);
+        }
+
+        if (TestCertificateAuthority.FinessOf(cert) is { } finess)
+        {
+            var o = await db.Organizations.AsNoTracking().FirstOrDefaultAsync(x => x.Finess == finess, context.RequestAborted);
+            return o is null ? null : new Holder(null, null, new Actor(ActorKind.Organization, o.Id, o.Name));
+        }
+
+        return null;
     }
 
     /// <summary>The patient (or legal representative) of the portal's session cookie, on any method (portal forms carry an antiforgery token).</summary>

@@ -38,9 +38,11 @@ public static class ConsentEndpoints
         fhir.MapPost("/Patient/{id}/$declare-admission", async (string id, HttpContext ctx, ConsentService s, DocumentOptions o) =>
         {
             var p = await ParametersAsync(ctx, o);
-            var grant = await s.DeclareAdmissionAsync(id, Date(p, "end"), p.Parameter.Where(x => x.Name == "member").Select(x => ValueText(x.Value) ?? string.Empty).ToList(), ctx.Actor(), Channels.Api, ctx.RequestAborted, Setting(p));
-            return FhirResults.Resource(ToConsent(grant, Now(ctx)), 201);
-        }).WithMetadata(ProfessionalGrant);
+            var admission = Str(p, "admission");
+            var grant = await s.DeclareAdmissionAsync(id, Date(p, "end"), p.Parameter.Where(x => x.Name == "member").Select(x => ValueText(x.Value) ?? string.Empty).ToList(), ctx.Actor(), Channels.Api, ctx.RequestAborted, Setting(p), admission);
+            // Attesting members to an existing admission answers that admission (200); a new one is created (201).
+            return FhirResults.Resource(ToConsent(grant, Now(ctx)), admission is null ? 201 : 200);
+        }).WithMetadata(ProfessionalGrant with { Also = OtherCallers.Organization });
         fhir.MapPost("/Patient/{id}/$emergency-access", async (string id, HttpContext ctx, ConsentService s, DocumentOptions o) =>
         {
             var p = await ParametersAsync(ctx, o);
@@ -67,7 +69,7 @@ public static class ConsentEndpoints
             }
 
             return FhirResults.Resource(result);
-        }).WithMetadata(new DmpEndpoint(Requirement.Professional, AuditAction.AccessStatus));
+        }).WithMetadata(new DmpEndpoint(Requirement.Professional, AuditAction.AccessStatus, Also: OtherCallers.Staff));
         fhir.MapPost("/DocumentReference/{id}/$release", async (string id, HttpContext ctx, ConsentService s) =>
         {
             await s.ReleaseAsync(id, ctx.Actor(), Channels.Api, ctx.RequestAborted);

@@ -15,6 +15,9 @@ public static class FhirEndpoints
 {
     private static readonly DmpEndpoint Public = DmpEndpoint.Exempt(Requirement.Public, "public: no patient data");
 
+    /// <summary>A read a staff member may ask: the policy answers it, permitting only what their professional let them read.</summary>
+    private static DmpEndpoint StaffMayAsk(Requirement requirement, AuditAction action) => new(requirement, action, Also: OtherCallers.Staff);
+
     public static IEndpointRouteBuilder MapFhir(this IEndpointRouteBuilder app)
     {
         var fhir = app.MapGroup("/fhir");
@@ -29,7 +32,7 @@ public static class FhirEndpoints
             var bundle = FhirJson.Parse<Bundle>(await ReadBodyAsync(ctx, options.TransactionBytesLimit));
             var response = await handler.HandleAsync(bundle, ctx.Actor(), Channels.Api, ctx.RequestAborted);
             return FhirResults.Resource(response);
-        }).WithMetadata(new DmpEndpoint(Requirement.Professional, AuditAction.Create));
+        }).WithMetadata(new DmpEndpoint(Requirement.Professional, AuditAction.Create, Also: OtherCallers.Staff));
 
         // ITI-105 Simplified Publish: one DocumentReference with its document inline; a CDA needs no other metadata.
         fhir.MapPost("/DocumentReference", async (HttpContext ctx, SimplifiedPublish handler, DocumentOptions options, TransactionGate gate) =>
@@ -38,15 +41,15 @@ public static class FhirEndpoints
             var doc = FhirJson.Parse<DocumentReference>(await ReadBodyAsync(ctx, options.TransactionBytesLimit));
             var (id, json) = await handler.HandleAsync(doc, ctx.Actor(), Channels.Api, ctx.RequestAborted);
             return FhirResults.Resource(json, ctx.Request, StatusCodes.Status201Created, "1", $"{FhirResults.BaseUrl(ctx.Request)}/DocumentReference/{id}/_history/1");
-        }).WithMetadata(new DmpEndpoint(Requirement.Professional, AuditAction.Create));
+        }).WithMetadata(new DmpEndpoint(Requirement.Professional, AuditAction.Create, Also: OtherCallers.Staff));
 
         // PDQm.
         fhir.MapGet("/Patient", async (HttpContext ctx, PatientQueries q) =>
             FhirResults.SearchSet(await q.SearchAsync(Params(ctx), ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request))
-            .WithMetadata(new DmpEndpoint(Requirement.Professional, AuditAction.Search));
+            .WithMetadata(new DmpEndpoint(Requirement.Professional, AuditAction.Search, Also: OtherCallers.Staff | OtherCallers.Organization));
         fhir.MapGet("/Patient/{id}", async (string id, HttpContext ctx, PatientQueries q) =>
             FhirResults.Resource(await q.ReadAsync(id, ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request))
-            .WithMetadata(new DmpEndpoint(Requirement.Professional, AuditAction.Read));
+            .WithMetadata(new DmpEndpoint(Requirement.Professional, AuditAction.Read, Also: OtherCallers.Staff | OtherCallers.Organization));
 
         // Directory (mCSD subset).
         fhir.MapGet("/Practitioner", async (HttpContext ctx, DirectoryQueries q) =>
@@ -69,13 +72,13 @@ public static class FhirEndpoints
         // ITI-67 Find Document References, read, patch, erase, delete.
         fhir.MapGet("/DocumentReference", async (HttpContext ctx, DocumentQueries q) =>
             FhirResults.SearchSet(await q.SearchDocumentsAsync(Params(ctx), ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request))
-            .WithMetadata(new DmpEndpoint(Requirement.ProfessionalOrPatient, AuditAction.Search));
+            .WithMetadata(StaffMayAsk(Requirement.ProfessionalOrPatient, AuditAction.Search));
         fhir.MapGet("/DocumentReference/{id}", async (string id, HttpContext ctx, DocumentQueries q) =>
             FhirResults.Resource(await q.ReadDocumentAsync(id, ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request))
-            .WithMetadata(new DmpEndpoint(Requirement.ProfessionalOrPatient, AuditAction.Read));
+            .WithMetadata(StaffMayAsk(Requirement.ProfessionalOrPatient, AuditAction.Read));
         fhir.MapGet("/DocumentReference/{id}/_history/{vid}", async (string id, string vid, HttpContext ctx, DocumentQueries q) =>
             VersionRead("DocumentReference", id, vid, await q.ReadDocumentAsync(id, ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request))
-            .WithMetadata(new DmpEndpoint(Requirement.ProfessionalOrPatient, AuditAction.Read));
+            .WithMetadata(StaffMayAsk(Requirement.ProfessionalOrPatient, AuditAction.Read));
         fhir.MapPatch("/DocumentReference/{id}", async (string id, HttpContext ctx, DocumentQueries q) =>
         {
             var patch = FhirJson.Parse<Parameters>(await ReadBodyAsync(ctx, SmallBodyBytes));
@@ -117,7 +120,7 @@ public static class FhirEndpoints
             // The exact bytes, never as active content of the platform's origin (SafeContent).
             ctx.Response.Headers.ETag = $"W/\"{doc.VersionId}\"";
             return Results.Bytes(bytes, OpenDmp.Server.Hosting.SafeContent.Prepare(ctx.Response, doc.ContentType, id, framable: false));
-        }).WithMetadata(new DmpEndpoint(Requirement.ProfessionalOrPatient, AuditAction.Retrieve));
+        }).WithMetadata(StaffMayAsk(Requirement.ProfessionalOrPatient, AuditAction.Retrieve));
 
         fhir.MapGet("/Observation", async (HttpContext ctx, ObservationQueries q) =>
             FhirResults.SearchSet(await q.SearchAsync(Params(ctx), ctx.Actor(), Channels.Api, ctx.RequestAborted), ctx.Request))

@@ -44,7 +44,7 @@ public static class AdtEndpoints
             }
 
             return Results.Text(feed.Acknowledge(message, outcome), MediaType + "; charset=utf-8", Encoding.UTF8, status);
-        }).WithMetadata(new DmpEndpoint(Requirement.Professional, null, "ADT feed: an admission is audited by $declare-admission (grant); events not used touch no patient data"));
+        }).WithMetadata(new DmpEndpoint(Requirement.Professional, null, "ADT feed: an admission is audited by $declare-admission (grant); events not used touch no patient data", OtherCallers.Organization));
         return app;
     }
 }

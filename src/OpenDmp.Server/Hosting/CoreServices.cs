@@ -46,6 +46,7 @@ public static class CoreServices
         services.AddScoped<OpenDmp.Core.Records.RecordRetention>();
         services.AddScoped<PatientQueries>();
         services.AddScoped<DirectoryService>();
+        services.AddScoped<StaffService>();
         services.AddScoped<DirectoryQueries>();
         services.AddScoped<ProvideDocumentBundle>();
         services.AddScoped<SimplifiedPublish>();

@@ -17,6 +17,8 @@ public sealed class DistributionKeyTests
         ["organizations"] = "directory (reference table): no patient data",
         ["care_groups"] = "directory: group practices",
         ["care_group_members"] = "directory: group practices",
+        ["staff_members"] = "directory: staff cards (secretaries, assistants), no patient data",
+        ["staff_assignments"] = "directory: which professional a staff member works for, no patient data",
         ["issued_certificates"] = "PKI: certificates of professionals",
         ["certificate_revocations"] = "PKI: revocations",
         ["terminology_imports"] = "reference data (ANS terminologies)",

@@ -50,6 +50,33 @@ public sealed class EndpointProtectionTests() : ServerTestBase(new SqliteStorage
         services.GetRequiredService<IEnumerable<EndpointDataSource>>().SelectMany(s => s.Endpoints).OfType<RouteEndpoint>()
             .Select(e => (e, e.Metadata.GetMetadata<DmpEndpoint>() ?? e.Metadata.GetMetadata<PortalPageAttribute>()?.ToEndpoint()!));
 
+    /// <summary>
+    /// The endpoints that admit a staff card or an establishment's certificate where a professional is
+    /// required (reviewed: each asks the policy, which limits what such a caller may do).
+    /// </summary>
+    private static readonly Dictionary<string, OtherCallers> ReviewedOtherCallers = new(StringComparer.Ordinal)
+    {
+        ["POST /fhir/"] = OtherCallers.Staff,
+        ["POST /fhir/DocumentReference"] = OtherCallers.Staff,
+        ["GET /fhir/Patient"] = OtherCallers.Staff | OtherCallers.Organization,
+        ["GET /fhir/Patient/{id}"] = OtherCallers.Staff | OtherCallers.Organization,
+        ["GET /fhir/DocumentReference"] = OtherCallers.Staff,
+        ["GET /fhir/DocumentReference/{id}"] = OtherCallers.Staff,
+        ["GET /fhir/DocumentReference/{id}/_history/{vid}"] = OtherCallers.Staff,
+        ["GET /fhir/Binary/{id}"] = OtherCallers.Staff,
+        ["GET /fhir/Patient/{id}/$access-status"] = OtherCallers.Staff,
+        ["POST /fhir/Patient/{id}/$declare-admission"] = OtherCallers.Organization,
+        ["POST /hl7v2/adt"] = OtherCallers.Organization,
+    };
+
+    [Fact]
+    public void OnlyReviewedEndpoints_AdmitStaffCardsOrEstablishmentCertificates()
+    {
+        var admitting = Endpoints(Server.Services).Where(x => x.Declared is { Also: not OtherCallers.None })
+            .ToDictionary(x => $"{x.Endpoint.Metadata.GetMetadata<Microsoft.AspNetCore.Routing.HttpMethodMetadata>()?.HttpMethods[0]} /{x.Endpoint.RoutePattern.RawText?.TrimStart('/')}", x => x.Declared.Also, StringComparer.Ordinal);
+        Assert.Equal(ReviewedOtherCallers.OrderBy(k => k.Key, StringComparer.Ordinal), admitting.OrderBy(k => k.Key, StringComparer.Ordinal));
+    }
+
     [Fact]
     public void EveryEndpoint_DeclaresItsRequirement_AndItsAuditOrAReviewedExemption()
     {

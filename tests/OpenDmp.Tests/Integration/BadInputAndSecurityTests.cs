@@ -197,7 +197,7 @@ public abstract class BadInputAndSecurityTests(IStorageUnderTest storage) : Serv
         var other = TestCertificateAuthority.LoadOrCreate(otherDir, TimeProvider.System);
         var forged = RunningServer.Reload(other.IssueProfessional(gp.Rpps, gp.Display, null, otherDir, TimeProvider.System));
         using var response = await Server.Http(forged).GetAsync($"/fhir/DocumentReference?patient={patient.Id}");
-        await FhirAssert.OutcomeAsync(response, HttpStatusCode.Unauthorized, "not a valid OpenDMP professional certificate");
+        await FhirAssert.OutcomeAsync(response, HttpStatusCode.Unauthorized, "not a valid OpenDMP certificate");
     }
 
     [Fact]

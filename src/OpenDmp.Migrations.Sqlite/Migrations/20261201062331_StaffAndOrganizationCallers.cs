@@ -1,0 +1,84 @@
+﻿using Microsoft.EntityFrameworkCore.Migrations;
+
+#nullable disable
+
+namespace OpenDmp.Migrations.Sqlite.Migrations
+{
+    /// <inheritdoc />
+    public partial class StaffAndOrganizationCallers : Migration
+    {
+        /// <inheritdoc />
+        protected override void Up(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.AddColumn<string>(
+                name: "on_behalf_of",
+                table: "audit_entries",
+                type: "TEXT",
+                nullable: true);
+
+            migrationBuilder.CreateTable(
+                name: "staff_assignments",
+                columns: table => new
+                {
+                    id = table.Column<string>(type: "TEXT", nullable: false),
+                    staff_id = table.Column<string>(type: "TEXT", nullable: false),
+                    professional_id = table.Column<string>(type: "TEXT", nullable: false),
+                    may_read = table.Column<bool>(type: "INTEGER", nullable: false),
+                    declared_by = table.Column<string>(type: "TEXT", nullable: false),
+                    created_at = table.Column<long>(type: "INTEGER", nullable: false),
+                    ended_at = table.Column<long>(type: "INTEGER", nullable: true)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_staff_assignments", x => x.id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "staff_members",
+                columns: table => new
+                {
+                    id = table.Column<string>(type: "TEXT", nullable: false),
+                    identifier = table.Column<string>(type: "TEXT", nullable: false),
+                    family = table.Column<string>(type: "TEXT", nullable: false),
+                    given = table.Column<string>(type: "TEXT", nullable: false),
+                    organization_id = table.Column<string>(type: "TEXT", nullable: true),
+                    created_at = table.Column<long>(type: "INTEGER", nullable: false),
+                    deactivated_at = table.Column<long>(type: "INTEGER", nullable: true)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_staff_members", x => x.id);
+                });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_staff_assignments_professional_id",
+                table: "staff_assignments",
+                column: "professional_id");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_staff_assignments_staff_id_professional_id",
+                table: "staff_assignments",
+                columns: new[] { "staff_id", "professional_id" });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_staff_members_identifier",
+                table: "staff_members",
+                column: "identifier",
+                unique: true);
+        }
+
+        /// <inheritdoc />
+        protected override void Down(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.DropTable(
+                name: "staff_assignments");
+
+            migrationBuilder.DropTable(
+                name: "staff_members");
+
+            migrationBuilder.DropColumn(
+                name: "on_behalf_of",
+                table: "audit_entries");
+        }
+    }
+}
