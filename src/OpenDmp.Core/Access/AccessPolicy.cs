@@ -496,9 +496,14 @@ public static class AccessPolicy
         var reason = GrantModes.Display(standing.Mode);
         AccessDecision Permit() => new(true, reason, mode, scope, obligations, standing.Grant?.Id);
 
-        if (scope.Classes is { Count: 0 } && scope.Types is { Count: 0 })
+        // The matrix reads and writes separately: a profession may deposit what it may not read.
+        var (writeClasses, writeTypes) = settings.Matrix.For(actor.ProfessionCode, actor.Specialty, MatrixUse.Write);
+        var nothing = request.Action == AccessAction.CreateDocument
+            ? writeClasses is { Count: 0 } && writeTypes is { Count: 0 }
+            : scope.Classes is { Count: 0 } && scope.Types is { Count: 0 };
+        if (nothing)
         {
-            return AccessDecision.Deny("this profession has no access to the documents of the record", Denial.Matrix);
+            return AccessDecision.Deny(request.Action == AccessAction.CreateDocument ? "this profession may not deposit documents in the record" : "this profession has no access to the documents of the record", Denial.Matrix);
         }
 
         switch (request.Action)
@@ -529,7 +534,7 @@ public static class AccessPolicy
                     }
 
                     var doc = request.Document;
-                    if (doc is not null && !settings.Matrix.Allows(actor.ProfessionCode, doc.ClassCode, doc.TypeCode))
+                    if (doc is not null && !settings.Matrix.Allows(actor.ProfessionCode, actor.Specialty, MatrixUse.Write, doc.ClassCode, doc.TypeCode))
                     {
                         return AccessDecision.Deny("this profession may not deposit this type of document", Denial.Matrix);
                     }
@@ -610,7 +615,7 @@ public static class AccessPolicy
     /// <summary>Which documents a professional in a given standing may see: the matrix, then masking.</summary>
     private static DocumentScope ScopeFor(Actor actor, Standing standing, RecordFacts record, PolicySettings settings)
     {
-        var (classes, types) = settings.Matrix.For(actor.ProfessionCode);
+        var (classes, types) = settings.Matrix.For(actor.ProfessionCode, actor.Specialty, MatrixUse.Read);
         var emergency = standing.Mode is GrantMode.BreakGlass or GrantMode.Centre15;
         MaskedRule masked;
         if (emergency && !record.Settings.OpposeEmergencyUnmasking)

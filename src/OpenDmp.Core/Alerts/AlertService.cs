@@ -305,9 +305,9 @@ public sealed class AlertService(DmpDbContext db, RecordGuard guard, WriteGate g
 
         var pros = await db.Professionals.AsNoTracking()
             .Where(p => p.DeactivatedAt == null && (treating.Contains(p.Id) || (p.Rpps != null && prescribers.Contains(p.Rpps))))
-            .Select(p => new { p.Id, p.Given, p.Family, p.ProfessionCode, p.Email, p.Rpps })
+            .Select(p => new { p.Id, p.Given, p.Family, p.ProfessionCode, p.SpecialtyCode, p.Email, p.Rpps })
             .ToListAsync(ct);
-        return pros.Select(p => new Recipient(new Actor(ActorKind.Professional, p.Id, $"{p.Given} {p.Family}", p.ProfessionCode), p.Email, p.Rpps, false)).ToList();
+        return pros.Select(p => new Recipient(new Actor(ActorKind.Professional, p.Id, $"{p.Given} {p.Family}", p.ProfessionCode, Specialty: p.SpecialtyCode), p.Email, p.Rpps, false)).ToList();
     }
 
     /// <summary>

@@ -26,14 +26,15 @@ public enum ActorKind
 /// Whom a staff member works for: the professional whose rights apply (and who answers for the
 /// staff member's acts), and whether that professional lets them read content.
 /// </summary>
-public sealed record StaffMandate(string ProfessionalId, string ProfessionalDisplay, bool MayRead);
+public sealed record StaffMandate(string ProfessionalId, string ProfessionalDisplay, bool MayRead, string? ProfessionalSpecialty = null);
 
 /// <summary>
 /// The authenticated actor of a request. Professionals are identified by their directory id, the
 /// patient by their record id, a legal representative by their own account id with the record they
-/// represent in <paramref name="RecordId"/>.
+/// represent in <paramref name="RecordId"/>. A professional's <paramref name="Specialty"/> (TRE_R38)
+/// selects the matrix's rules where they distinguish specialties.
 /// </summary>
-public sealed record Actor(ActorKind Kind, string Id, string Display, string? ProfessionCode = null, string? RecordId = null, StaffMandate? Mandate = null)
+public sealed record Actor(ActorKind Kind, string Id, string Display, string? ProfessionCode = null, string? RecordId = null, StaffMandate? Mandate = null, string? Specialty = null)
 {
     public static Actor Operator { get; } = new(ActorKind.System, "operator", "Administration OpenDMP");
 
@@ -58,7 +59,7 @@ public sealed record Actor(ActorKind Kind, string Id, string Display, string? Pr
     public Actor? ResponsibleProfessional => Kind switch
     {
         ActorKind.Professional => this,
-        ActorKind.Staff when Mandate is { } m => new Actor(ActorKind.Professional, m.ProfessionalId, m.ProfessionalDisplay, ProfessionCode),
+        ActorKind.Staff when Mandate is { } m => new Actor(ActorKind.Professional, m.ProfessionalId, m.ProfessionalDisplay, ProfessionCode, Specialty: m.ProfessionalSpecialty),
         _ => null,
     };
 }

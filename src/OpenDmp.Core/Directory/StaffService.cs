@@ -146,7 +146,7 @@ public sealed partial class StaffService(DmpDbContext db, WriteGate gate, AuditT
         var employers = await (from a in db.StaffAssignments.AsNoTracking()
                                join p in db.Professionals.AsNoTracking() on a.ProfessionalId equals p.Id
                                where a.StaffId == member.Id && a.EndedAt == null && p.DeactivatedAt == null
-                               select new { p.Id, p.Rpps, p.Prefix, p.Given, p.Family, p.ProfessionCode, a.MayRead }).ToListAsync(ct);
+                               select new { p.Id, p.Rpps, p.Prefix, p.Given, p.Family, p.ProfessionCode, p.SpecialtyCode, a.MayRead }).ToListAsync(ct);
         if (employers.Count == 0)
         {
             throw new DmpException(ErrorKind.Forbidden, $"{member.DisplayName}: no professional has declared that you work for them (the professional declares it in the professional portal, Personnel)");
@@ -157,7 +157,7 @@ public sealed partial class StaffService(DmpDbContext db, WriteGate gate, AuditT
             : employers.FirstOrDefault(e => e.Rpps == onBehalfOf.Trim() || e.Id == onBehalfOf.Trim())
                 ?? throw new DmpException(ErrorKind.Forbidden, $"you do not work for the professional {onBehalfOf.Trim()}");
         var display = string.IsNullOrEmpty(chosen.Prefix) ? $"{chosen.Given} {chosen.Family}" : $"{chosen.Prefix} {chosen.Given} {chosen.Family}";
-        return new Actor(ActorKind.Staff, member.Id, member.DisplayName, chosen.ProfessionCode, Mandate: new StaffMandate(chosen.Id, display, chosen.MayRead));
+        return new Actor(ActorKind.Staff, member.Id, member.DisplayName, chosen.ProfessionCode, Mandate: new StaffMandate(chosen.Id, display, chosen.MayRead, chosen.SpecialtyCode));
     }
 
     /// <summary>The header in which a staff member working for several professionals names the one they act for.</summary>

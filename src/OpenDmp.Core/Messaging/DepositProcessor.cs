@@ -84,7 +84,7 @@ public sealed class DepositProcessor(DmpDbContext db, ProvideDocumentBundle prov
                 throw new SecureMailException(MailRejection.UnknownSender, $"the From address {from} is not the signer's address in the directory");
             }
 
-            actor = new Actor(ActorKind.Professional, professional.Id, professional.DisplayName, professional.ProfessionCode);
+            actor = new Actor(ActorKind.Professional, professional.Id, professional.DisplayName, professional.ProfessionCode, Specialty: professional.SpecialtyCode);
             var zip = XdmAttachment(opened.Content)
                 ?? throw new XdmException("the message carries no XDM archive (a ZIP attachment holding IHE_XDM/SUBSET01/METADATA.XML)");
             bundle = Xdm.ToBundle(zip);

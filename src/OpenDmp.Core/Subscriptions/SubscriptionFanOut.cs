@@ -96,8 +96,8 @@ public sealed class SubscriptionFanOut(DmpDbContext db, RecordGuard guard, Audit
 
         var owners = candidates.Select(c => c.OwnerId).Distinct().ToList();
         var actors = (await db.Professionals.AsNoTracking().Where(p => owners.Contains(p.Id) && p.DeactivatedAt == null)
-            .Select(p => new { p.Id, p.Given, p.Family, p.ProfessionCode }).ToListAsync(ct))
-            .ToDictionary(p => p.Id, p => new Actor(ActorKind.Professional, p.Id, $"{p.Given} {p.Family}", p.ProfessionCode), StringComparer.Ordinal);
+            .Select(p => new { p.Id, p.Given, p.Family, p.ProfessionCode, p.SpecialtyCode }).ToListAsync(ct))
+            .ToDictionary(p => p.Id, p => new Actor(ActorKind.Professional, p.Id, $"{p.Given} {p.Family}", p.ProfessionCode, Specialty: p.SpecialtyCode), StringComparer.Ordinal);
         var completed = new Dictionary<string, AccessRequest>(StringComparer.Ordinal);
         foreach (var actor in actors.Values)
         {

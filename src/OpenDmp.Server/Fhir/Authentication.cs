@@ -229,7 +229,7 @@ public sealed class ProfessionalAuthenticationMiddleware(RequestDelegate next, I
         if (TestCertificateAuthority.RppsOf(cert) is { } rpps)
         {
             var p = await db.Professionals.AsNoTracking().FirstOrDefaultAsync(x => x.Rpps == rpps, context.RequestAborted);
-            return p is null ? null : new Holder(new Actor(ActorKind.Professional, p.Id, p.DisplayName, p.ProfessionCode), null, null);
+            return p is null ? null : new Holder(new Actor(ActorKind.Professional, p.Id, p.DisplayName, p.ProfessionCode, Specialty: p.SpecialtyCode), null, null);
         }
 
         if (TestCertificateAuthority.StaffIdentifierOf(cert) is { } identifier)

@@ -130,7 +130,7 @@ public class AccessPolicyProperties
     [Property(MaxTest = 1000)]
     public Property Matrix_LimitsEveryModeForReadsAndWrites() => ForAllWorlds(w =>
         !IsProfessional(w) || w.Documents.All(d =>
-            DocumentActions.All(a => !w.Decide(a, d).Permitted || w.Settings.Matrix.Allows(w.Actor.ProfessionCode, d.ClassCode, d.TypeCode))));
+            DocumentActions.All(a => !w.Decide(a, d).Permitted || w.Settings.Matrix.Allows(w.Actor.ProfessionCode, w.Actor.Specialty, a == AccessAction.CreateDocument ? MatrixUse.Write : MatrixUse.Read, d.ClassCode, d.TypeCode))));
 
     [Property(MaxTest = 1000)]
     public Property OppositionToDispensingData_HidesTheDispensingFromItsPrescriber() => ForAllWorlds(w =>

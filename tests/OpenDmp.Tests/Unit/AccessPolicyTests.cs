@@ -239,6 +239,39 @@ public class AccessPolicyTests
     }
 
     [Fact]
+    public void Matrix_ReadsAndWritesSeparately_AndBySpecialtyWhereARuleDistinguishesIt()
+    {
+        var matrix = new AccessMatrix(new Dictionary<string, string[]>
+        {
+            ["10"] = ["*"],
+            ["10/SM04"] = ["read:*", "write:class:11"],
+            ["60"] = ["write:class:11"],
+            ["21"] = ["read:class:11", "write:type:60593-1"],
+        });
+        Assert.True(matrix.Allows("10", "SM54", MatrixUse.Write, "10", "11488-4"));
+        Assert.True(matrix.Allows("10", "SM04", MatrixUse.Read, "10", "11488-4"));
+        Assert.False(matrix.Allows("10", "SM04", MatrixUse.Write, "10", "11488-4"));
+        Assert.True(matrix.Allows("10", "SM04", MatrixUse.Write, "11", "60591-5"));
+        Assert.False(matrix.Allows("60", null, MatrixUse.Read, "11", "60591-5"));
+        Assert.True(matrix.Allows("21", null, MatrixUse.Write, "43", "60593-1"));
+        Assert.False(matrix.Allows("21", null, MatrixUse.Read, "43", "60593-1"));
+        Assert.False(matrix.Allows("70", null, MatrixUse.Read, "11", "60591-5"));
+
+        // Through the policy: a nurse deposits what she may not read; a cardiologist reads all and deposits summaries only.
+        var settings = new PolicySettings { Matrix = matrix };
+        var nurse = Pro("nurse", "60");
+        Assert.True(Decide(nurse, AccessAction.CreateDocument, doc: Summary, settings: settings).Permitted);
+        Assert.Equal(Denial.Matrix, Decide(nurse, AccessAction.SearchRecord, settings: settings).Denial);
+        var cardiologist = new Actor(ActorKind.Professional, "card", "card", "10", Specialty: "SM04");
+        Assert.True(Decide(cardiologist, AccessAction.ReadDocument, doc: Report, settings: settings).Permitted);
+        Assert.True(Decide(cardiologist, AccessAction.CreateDocument, doc: Summary, settings: settings).Permitted);
+        Assert.Equal(Denial.Matrix, Decide(cardiologist, AccessAction.CreateDocument, doc: Report, settings: settings).Denial);
+        Assert.True(Decide(Pro("card"), AccessAction.CreateDocument, doc: Report, settings: settings).Permitted);
+        Assert.Throws<ArgumentException>(() => new AccessMatrix(new Dictionary<string, string[]> { ["10/"] = ["*"] }));
+        Assert.Throws<ArgumentException>(() => new AccessMatrix(new Dictionary<string, string[]> { ["10"] = ["read:"] }));
+    }
+
+    [Fact]
     public void Scope_AsSql_MatchesThePredicate()
     {
         var scope = Decide(Pro("ph", "21"), AccessAction.SearchRecord).Scope;
