@@ -107,6 +107,11 @@ public sealed class AuditProofs(DmpDbContext db, RecordGuard guard, AuditKeys ke
             o["onBehalfOf"] = e.OnBehalfOf;
         }
 
+        if (e.ViaStructure is not null)
+        {
+            o["viaStructure"] = e.ViaStructure;
+        }
+
         o["action"] = e.Action;
         o["objectType"] = e.ObjectType;
         o["objectId"] = e.ObjectId;
@@ -237,6 +242,7 @@ public sealed class AuditProofs(DmpDbContext db, RecordGuard guard, AuditKeys ke
         ActorKind = Text(e, "actorKind"),
         ActorId = Text(e, "actorId"),
         OnBehalfOf = (string?)e["onBehalfOf"],
+        ViaStructure = (string?)e["viaStructure"],
         Action = Text(e, "action"),
         ObjectType = (string?)e["objectType"],
         ObjectId = (string?)e["objectId"],

@@ -177,6 +177,17 @@ public sealed class AuditQueries(DmpDbContext db, RecordGuard guard, DocumentOpt
         };
         var agent = new AuditEvent.AgentComponent { Who = who, Requestor = true, Type = new CodeableConcept(ParticipationSystem, e.ActorKind == "System" ? "CST" : "IRCP") };
         ae.Agent.Add(agent);
+        if (e.ViaStructure is { } structure)
+        {
+            // The professional acted through an establishment's system (organisation certificate and VIHF).
+            ae.Agent.Add(new AuditEvent.AgentComponent
+            {
+                Who = new ResourceReference("Organization/" + structure),
+                Requestor = false,
+                Type = new CodeableConcept("http://dicom.nema.org/resources/ontology/DCM", "110150", "Application"),
+            });
+        }
+
         if (e.OnBehalfOf is { } responsible)
         {
             // A staff member acted for a professional: both are named, the professional as the responsible party.

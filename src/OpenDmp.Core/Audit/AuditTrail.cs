@@ -76,6 +76,7 @@ public sealed class AuditTrail(TimeProvider time)
             ActorKind = e.Actor.Kind.ToString(),
             ActorId = e.Actor.Id,
             OnBehalfOf = e.Actor.OnBehalfOf,
+            ViaStructure = e.Actor.Structure,
             Action = e.Action.Code(),
             ObjectType = e.ObjectType,
             ObjectId = e.ObjectId,
@@ -129,6 +130,11 @@ public sealed class AuditTrail(TimeProvider time)
         {
             // Appended only when present: entries written before staff members existed keep their hash.
             canonical += "\u001f" + e.OnBehalfOf;
+        }
+
+        if (e.ViaStructure is not null)
+        {
+            canonical += "\u001fvia=" + e.ViaStructure;
         }
 
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(canonical)));

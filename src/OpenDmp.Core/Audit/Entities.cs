@@ -14,6 +14,8 @@ public sealed class AuditEntry
     public required string ActorId { get; set; }
     /// <summary>The professional a staff member acted for (both are named), else null.</summary>
     public string? OnBehalfOf { get; set; }
+    /// <summary>The establishment through whose system (organisation certificate and VIHF) the professional acted, else null.</summary>
+    public string? ViaStructure { get; set; }
     public required string Action { get; set; }
     public string? ObjectType { get; set; }
     public string? ObjectId { get; set; }

@@ -32,9 +32,10 @@ public sealed record StaffMandate(string ProfessionalId, string ProfessionalDisp
 /// The authenticated actor of a request. Professionals are identified by their directory id, the
 /// patient by their record id, a legal representative by their own account id with the record they
 /// represent in <paramref name="RecordId"/>. A professional's <paramref name="Specialty"/> (TRE_R38)
-/// selects the matrix's rules where they distinguish specialties.
+/// selects the matrix's rules where they distinguish specialties. <paramref name="Structure"/>: the
+/// establishment through whose system (organisation certificate and VIHF) a professional acts.
 /// </summary>
-public sealed record Actor(ActorKind Kind, string Id, string Display, string? ProfessionCode = null, string? RecordId = null, StaffMandate? Mandate = null, string? Specialty = null)
+public sealed record Actor(ActorKind Kind, string Id, string Display, string? ProfessionCode = null, string? RecordId = null, StaffMandate? Mandate = null, string? Specialty = null, string? Structure = null)
 {
     public static Actor Operator { get; } = new(ActorKind.System, "operator", "Administration OpenDMP");
 

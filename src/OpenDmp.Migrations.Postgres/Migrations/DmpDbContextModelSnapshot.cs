@@ -506,6 +506,10 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("time");
 
+                    b.Property<string>("ViaStructure")
+                        .HasColumnType("text")
+                        .HasColumnName("via_structure");
+
                     b.HasKey("RecordId", "Seq");
 
                     b.ToTable("audit_entries", (string)null);

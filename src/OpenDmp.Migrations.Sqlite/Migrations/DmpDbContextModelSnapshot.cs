@@ -499,6 +499,10 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                         .HasColumnType("INTEGER")
                         .HasColumnName("time");
 
+                    b.Property<string>("ViaStructure")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("via_structure");
+
                     b.HasKey("RecordId", "Seq");
 
                     b.ToTable("audit_entries", (string)null);

@@ -223,7 +223,8 @@ public static class AdminCli
         var finess = new Option<string>("--finess") { Description = "FINESS of an organisation of the directory", Required = true };
         var outDir = new Option<string>("--out") { Description = "directory where org-FINESS.crt, .key and .p12 are written", Required = true };
         var p12Password = new Option<string?>("--p12-password") { Description = "password of the PKCS#12 file; default: a random one, printed once" };
-        var command = new Command("issue-organization", "issue an organisation certificate for an establishment's information system: it declares admissions ($declare-admission, the ADT feed) and attests care-team members") { finess, outDir, p12Password };
+        var command = new Command("issue-organization", "issue an organisation certificate for an establishment's information system or a structure's software: alone, it declares admissions ($declare-admission, the ADT feed) and attests care-team members; with a VIHF (X-OpenDMP-VIHF) it acts for the professional it asserts") { finess, outDir, p12Password };
+        command.Aliases.Add("issue-organisation");
         command.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
         {
             var f = pr.GetValue(finess)!;

@@ -202,6 +202,15 @@ public sealed class ProfessionalAuthenticationMiddleware(RequestDelegate next, I
             throw new DmpException(ErrorKind.Unauthenticated, "the client certificate is not a valid OpenDMP certificate (unknown issuer, expired, wrong usage, or no professional of the directory — nor staff member or establishment — with its identifier)");
         }
 
+        var vihf = context.Request.Headers[VihfAuthentication.Header].ToString();
+        if (vihf.Length > 0)
+        {
+            // A structure's software asserts the acting professional; the answer is that professional, through the structure.
+            return holder.Organization is { } structure
+                ? await context.RequestServices.GetRequiredService<VihfAuthentication>().ActorAsync(vihf, cert, structure, context.RequestAborted)
+                : throw new DmpException(ErrorKind.Unauthenticated, $"VIHF refused: a VIHF ({VihfAuthentication.Header}) is presented with the structure's organisation certificate; a professional's own card needs none");
+        }
+
         if (holder.Professional is { } professional)
         {
             return professional;

@@ -47,6 +47,7 @@ public static class CoreServices
         services.AddScoped<PatientQueries>();
         services.AddScoped<DirectoryService>();
         services.AddScoped<StaffService>();
+        services.AddScoped<OpenDmp.Core.Pki.VihfAuthentication>();
         services.AddScoped<DirectoryQueries>();
         services.AddScoped<ProvideDocumentBundle>();
         services.AddScoped<SimplifiedPublish>();

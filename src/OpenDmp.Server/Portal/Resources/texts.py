@@ -70,7 +70,7 @@ T = {
 "history.caption": ("{0} dernier(s) accès", "{0} latest access(es)"), "history.when": ("Quand", "When"), "history.who": ("Qui", "Who"), "history.what": ("Quoi", "What"),
 "history.mode": ("Mode d'accès", "Access mode"), "history.outcome": ("Résultat", "Outcome"), "history.ok": ("Effectué", "Done"), "history.denied": ("Refusé", "Refused"),
 "history.emergency": ("Accès en urgence", "Emergency access"), "history.you": ("Vous", "You"), "history.representative": ("Représentant légal {0}", "Legal representative {0}"),
-"history.staff": ("{0}, pour le compte de {1}", "{0}, on behalf of {1}"), "history.organization": ("Système d'information de {0}", "Information system of {0}"),
+"history.via": ("{0}, via le logiciel de {1}", "{0}, through the software of {1}"), "history.staff": ("{0}, pour le compte de {1}", "{0}, on behalf of {1}"), "history.organization": ("Système d'information de {0}", "Information system of {0}"),
 "history.system": ("OpenDMP (exploitant)", "OpenDMP (operator)"), "history.document": ("un document", "a document"),
 "channel.api": ("logiciel", "software"), "channel.portal": ("portail", "portal"), "channel.messaging": ("messagerie sécurisée", "secure messaging"), "channel.admin": ("administration", "administration"),
 "action.read": ("Consultation", "Read"), "action.retrieve": ("Ouverture du contenu", "Content opened"), "action.search": ("Recherche", "Search"), "action.create": ("Dépôt", "Deposit"),
