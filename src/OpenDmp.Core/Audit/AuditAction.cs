@@ -145,6 +145,9 @@ public static class AuditOutcomes
     public const string Denied = "denied";
     public const string NotFound = "not-found";
 
+    /// <summary>The request was read and refused as invalid before any data was touched (an XDS query answered with a RegistryError).</summary>
+    public const string Invalid = "invalid";
+
     /// <summary>Permitted, but the object was erased or its content destroyed (410).</summary>
     public const string Gone = "gone";
 }

@@ -134,7 +134,9 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
     {
         if (sp.First("_id") is { } id)
         {
-            q = q.Where(x => x.Id == id);
+            // One id, or several separated by commas (any of them).
+            var idList = id.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            q = idList.Length == 1 ? q.Where(x => x.Id == idList[0]) : q.Where(x => idList.Contains(x.Id));
         }
 
         var statuses = sp.All("status").SelectMany(s => s.Split(',')).ToList();

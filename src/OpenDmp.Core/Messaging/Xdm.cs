@@ -98,64 +98,14 @@ public static class Xdm
             var fileName = $"DOC{n:D4}{Extension(att.ContentType)}";
             files.Add((fileName, content));
             var eoId = entry.FullUrl is { } fu && fu.StartsWith("urn:uuid:", StringComparison.Ordinal) ? fu : "urn:uuid:" + Guid.NewGuid();
-            var eo = new XElement(Rim + "ExtrinsicObject",
-                new XAttribute("id", eoId), new XAttribute("mimeType", att.ContentType ?? "application/octet-stream"),
-                new XAttribute("objectType", DocumentEntryType), new XAttribute("status", Approved));
+            if (d.MasterIdentifier?.Value is null)
+            {
+                throw new XdmException("a DocumentReference has no masterIdentifier");
+            }
+
 #pragma warning disable CA5350 // XDS hash is SHA-1 by definition.
-            eo.Add(Slot("hash", Convert.ToHexStringLower(SHA1.HashData(content))));
+            var eo = DocumentEntry(d, eoId, patientId, Convert.ToHexStringLower(SHA1.HashData(content)), content.LongLength, fileName, requireAuthor: true);
 #pragma warning restore CA5350
-            eo.Add(Slot("size", content.LongLength.ToString(CultureInfo.InvariantCulture)));
-            eo.Add(Slot("URI", fileName));
-            if (att.Creation is { } creation)
-            {
-                eo.Add(Slot("creationTime", DtmOf(creation)));
-            }
-
-            if (att.Language is { } lang)
-            {
-                eo.Add(Slot("languageCode", lang));
-            }
-
-            if (d.Context?.Period?.Start is { } start)
-            {
-                eo.Add(Slot("serviceStartTime", DtmOf(start)));
-            }
-
-            if (d.Context?.Period?.End is { } end)
-            {
-                eo.Add(Slot("serviceStopTime", DtmOf(end)));
-            }
-
-            if (d.Date is { } date)
-            {
-                eo.Add(Slot("urn:opendmp:date", date.ToString("o", CultureInfo.InvariantCulture)));
-            }
-
-            if (d.DocStatus == CompositionStatus.Preliminary)
-            {
-                eo.Add(Slot("urn:opendmp:docStatus", "preliminary"));
-            }
-
-            var title = att.Title ?? d.Description ?? string.Empty;
-            eo.Add(new XElement(Rim + "Name", new XElement(Rim + "LocalizedString", new XAttribute("value", title))));
-            if (d.Description is { } desc)
-            {
-                eo.Add(new XElement(Rim + "Description", new XElement(Rim + "LocalizedString", new XAttribute("value", desc))));
-            }
-
-            eo.Add(AuthorClassification(DeAuthor, eoId, d));
-            eo.Add(CodeClassification(DeClassCode, eoId, d.Category.FirstOrDefault()?.Coding.FirstOrDefault(), "classCode"));
-            foreach (var label in d.SecurityLabel.SelectMany(l => l.Coding))
-            {
-                eo.Add(CodeClassification(DeConfidentiality, eoId, label, "confidentialityCode"));
-            }
-
-            eo.Add(CodeClassification(DeFormatCode, eoId, d.Content[0].Format, "formatCode"));
-            eo.Add(CodeClassification(DeFacilityType, eoId, d.Context?.FacilityType?.Coding.FirstOrDefault(), "healthcareFacilityTypeCode"));
-            eo.Add(CodeClassification(DePracticeSetting, eoId, d.Context?.PracticeSetting?.Coding.FirstOrDefault(), "practiceSettingCode"));
-            eo.Add(CodeClassification(DeTypeCode, eoId, d.Type?.Coding.FirstOrDefault(), "typeCode"));
-            eo.Add(ExternalId(DePatientId, eoId, patientId, "XDSDocumentEntry.patientId"));
-            eo.Add(ExternalId(DeUniqueId, eoId, d.MasterIdentifier?.Value ?? throw new XdmException("a DocumentReference has no masterIdentifier"), "XDSDocumentEntry.uniqueId"));
             objects.Add(eo);
             objects.Add(new XElement(Rim + "Association",
                 new XAttribute("id", "urn:uuid:" + Guid.NewGuid()), new XAttribute("associationType", HasMember),
@@ -200,6 +150,81 @@ public static class Xdm
         }
 
         return ms.ToArray();
+    }
+
+    /// <summary>
+    /// A DocumentReference as an XDS DocumentEntry (ebRIM ExtrinsicObject): the one mapping used by
+    /// XDM packages and by the XDS.b registry's query answers. The author classification is written
+    /// when the document has a professional author (required in an XDM package).
+    /// </summary>
+    public static XElement DocumentEntry(DocumentReference d, string eoId, string patientId, string sha1, long size, string? uri, bool requireAuthor)
+    {
+        var att = d.Content.FirstOrDefault()?.Attachment ?? throw new XdmException("a DocumentReference has no content.attachment");
+        var eo = new XElement(Rim + "ExtrinsicObject",
+            new XAttribute("id", eoId), new XAttribute("mimeType", att.ContentType ?? "application/octet-stream"),
+            new XAttribute("objectType", DocumentEntryType), new XAttribute("status", Approved));
+        eo.Add(Slot("hash", sha1));
+        eo.Add(Slot("size", size.ToString(CultureInfo.InvariantCulture)));
+        if (uri is not null)
+        {
+            eo.Add(Slot("URI", uri));
+        }
+
+        if (att.Creation is { } creation)
+        {
+            eo.Add(Slot("creationTime", DtmOf(creation)));
+        }
+
+        if (att.Language is { } lang)
+        {
+            eo.Add(Slot("languageCode", lang));
+        }
+
+        if (d.Context?.Period?.Start is { } start)
+        {
+            eo.Add(Slot("serviceStartTime", DtmOf(start)));
+        }
+
+        if (d.Context?.Period?.End is { } end)
+        {
+            eo.Add(Slot("serviceStopTime", DtmOf(end)));
+        }
+
+        if (d.Date is { } date)
+        {
+            eo.Add(Slot("urn:opendmp:date", date.ToString("o", CultureInfo.InvariantCulture)));
+        }
+
+        if (d.DocStatus == CompositionStatus.Preliminary)
+        {
+            eo.Add(Slot("urn:opendmp:docStatus", "preliminary"));
+        }
+
+        var title = att.Title ?? d.Description ?? string.Empty;
+        eo.Add(new XElement(Rim + "Name", new XElement(Rim + "LocalizedString", new XAttribute("value", title))));
+        if (d.Description is { } desc)
+        {
+            eo.Add(new XElement(Rim + "Description", new XElement(Rim + "LocalizedString", new XAttribute("value", desc))));
+        }
+
+        if (requireAuthor || d.Contained.OfType<PractitionerRole>().Any())
+        {
+            eo.Add(AuthorClassification(DeAuthor, eoId, d));
+        }
+
+        eo.Add(CodeClassification(DeClassCode, eoId, d.Category.FirstOrDefault()?.Coding.FirstOrDefault(), "classCode"));
+        foreach (var label in d.SecurityLabel.SelectMany(l => l.Coding))
+        {
+            eo.Add(CodeClassification(DeConfidentiality, eoId, label, "confidentialityCode"));
+        }
+
+        eo.Add(CodeClassification(DeFormatCode, eoId, d.Content[0].Format, "formatCode"));
+        eo.Add(CodeClassification(DeFacilityType, eoId, d.Context?.FacilityType?.Coding.FirstOrDefault(), "healthcareFacilityTypeCode"));
+        eo.Add(CodeClassification(DePracticeSetting, eoId, d.Context?.PracticeSetting?.Coding.FirstOrDefault(), "practiceSettingCode"));
+        eo.Add(CodeClassification(DeTypeCode, eoId, d.Type?.Coding.FirstOrDefault(), "typeCode"));
+        eo.Add(ExternalId(DePatientId, eoId, patientId, "XDSDocumentEntry.patientId"));
+        eo.Add(ExternalId(DeUniqueId, eoId, d.MasterIdentifier?.Value ?? d.Id ?? eoId, "XDSDocumentEntry.uniqueId"));
+        return eo;
     }
 
     /// <summary>

@@ -255,6 +255,12 @@ public sealed class VihfAuthentication(Storage.DmpDbContext db, TimeProvider tim
             throw new DmpException(ErrorKind.Unauthenticated, $"VIHF refused: the {Header} header must be the base64 of the assertion's UTF-8 XML");
         }
 
+        return await ActorFromXmlAsync(xml, certificate, structure, ct);
+    }
+
+    /// <summary>The same check for an assertion given as XML (the WS-Security header of an XDS.b request).</summary>
+    public async Task<Actor> ActorFromXmlAsync(string xml, X509Certificate2 certificate, Actor structure, CancellationToken ct)
+    {
         var now = time.GetUtcNow();
         var audience = server.PublicBaseUrl ?? throw new InvalidOperationException("the platform's public base URL is not known yet");
         var claims = VihfVerifier.Verify(xml, certificate, audience, now);

@@ -152,6 +152,8 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
             e.HasIndex(x => x.Id);
             e.HasIndex(x => new { x.RecordId, x.Date });
             e.HasIndex(x => new { x.RecordId, x.MasterIdentifier }).IsUnique();
+            // XDS.b names a document by its uniqueId alone (ITI-43, GetDocuments).
+            e.HasIndex(x => x.MasterIdentifier);
         });
         modelBuilder.Entity<DocumentLink>(e =>
         {

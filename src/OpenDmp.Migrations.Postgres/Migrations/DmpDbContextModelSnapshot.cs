@@ -1094,6 +1094,8 @@ namespace OpenDmp.Migrations.Postgres.Migrations
 
                     b.HasIndex("Id");
 
+                    b.HasIndex("MasterIdentifier");
+
                     b.HasIndex("RecordId", "Date");
 
                     b.HasIndex("RecordId", "MasterIdentifier")

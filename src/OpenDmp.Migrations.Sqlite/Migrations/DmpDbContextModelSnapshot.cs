@@ -1087,6 +1087,8 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
 
                     b.HasIndex("Id");
 
+                    b.HasIndex("MasterIdentifier");
+
                     b.HasIndex("RecordId", "Date");
 
                     b.HasIndex("RecordId", "MasterIdentifier")

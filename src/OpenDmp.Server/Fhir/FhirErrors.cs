@@ -93,6 +93,13 @@ public sealed partial class ErrorMappingMiddleware(RequestDelegate next, ILogger
             context.Response.Headers.RetryAfter = ((int)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
 
+        if (context.Request.Path.StartsWithSegments("/xds"))
+        {
+            // XDS.b callers read SOAP faults.
+            await OpenDmp.Server.Xds.XdsEndpoints.WriteFaultAsync(context, status, message, sender: status < 500, subcode: status == 401 ? "wsse:FailedAuthentication" : null);
+            return;
+        }
+
         if (context.Request.Path.StartsWithSegments("/fhir"))
         {
             await FhirResults.Outcome(status, type, message, expression, correlation).ExecuteAsync(context);

@@ -27,6 +27,7 @@ public static class ConfigurationValidation
         ("Subscriptions", typeof(OpenDmp.Core.Subscriptions.SubscriptionOptions)),
         ("Sms", typeof(OpenDmp.Server.Messaging.SmsOptions)),
         ("Reminders", typeof(OpenDmp.Core.Reminders.ReminderOptions)),
+        ("Xds", typeof(OpenDmp.Core.Xds.XdsOptions)),
     ];
 
     /// <summary>Keys read one by one, with their type.</summary>

@@ -121,6 +121,7 @@ public static class OpenDmpHost
         app.MapOpenDmpMetrics();
         app.MapFhir();
         OpenDmp.Server.Hl7v2.AdtEndpoints.MapAdt(app);
+        OpenDmp.Server.Xds.XdsEndpoints.MapXds(app);
         app.MapPatientAuth();
         OpenDmp.Server.Messaging.MessagingEndpoints.MapMessagingCertificate(app);
         app.MapPortals();

@@ -1,12 +1,9 @@
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
-using System.Security.Cryptography.Xml;
-using System.Xml;
 using Hl7.Fhir.Model;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using OpenDmp.Core.Storage;
-using OpenDmp.Server.Cli;
 using OpenDmp.Tests.Infrastructure;
 using FhirJson = OpenDmp.Core.Fhir.FhirJson;
 using Task = System.Threading.Tasks.Task;
@@ -23,82 +20,9 @@ namespace OpenDmp.Tests.Access;
 /// </summary>
 public abstract class VihfTests(IStorageUnderTest storage) : ServerTestBase(storage)
 {
-    private async Task CliAsync(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var code = await AdminCli.RunAsync([.. args, "--data", Server.Data.Root], Server.Config, stdout, stderr);
-        Assert.True(code == 0, $"opendmp {string.Join(' ', args)}: {stdout}{stderr}");
-    }
+    private Task<(string Finess, X509Certificate2 Certificate, string Id)> StructureAsync(string name) => Server.AddStructureAsync(name);
 
-    private async Task<(string Finess, X509Certificate2 Certificate, string Id)> StructureAsync(string name)
-    {
-        var finess = "69" + Random.Shared.Next(1_000_000, 9_999_999).ToString(System.Globalization.CultureInfo.InvariantCulture);
-        await CliAsync("organization", "add", "--finess", finess, "--name", name);
-        var dir = Path.Combine(Server.Data.Root, "vihf-certs");
-        await CliAsync("pki", "issue-organisation", "--finess", finess, "--out", dir, "--p12-password", "test");
-        var cert = X509Certificate2.CreateFromPemFile(Path.Combine(dir, $"org-{finess}.crt"), Path.Combine(dir, $"org-{finess}.key"));
-        var id = await Server.WithScopeAsync(sp => sp.GetRequiredService<DmpDbContext>().Organizations.Where(o => o.Finess == finess).Select(o => o.Id).SingleAsync());
-        return (finess, RunningServer.Reload(cert), id);
-    }
-
-    /// <summary>The assertion's fields a test may change.</summary>
-    private sealed record Vihf(string Rpps, string Role, string Structure, string Audience, DateTimeOffset NotBefore, DateTimeOffset NotOnOrAfter, string Purpose = "normal", string Ins = "123456789012345");
-
-    private static string Xml(Vihf v, string id) => $"""
-        <saml2:Assertion xmlns:saml2="urn:oasis:names:tc:SAML:2.0:assertion" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" ID="{id}" IssueInstant="{v.NotBefore:yyyy-MM-ddTHH:mm:ssZ}" Version="2.0">
-          <saml2:Issuer Format="urn:oasis:names:tc:SAML:1.1:nameid-format:X509SubjectName">CN=Logiciel de test, O=Test</saml2:Issuer>
-          <saml2:Subject><saml2:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified">Dr Test</saml2:NameID></saml2:Subject>
-          <saml2:Conditions NotBefore="{v.NotBefore:yyyy-MM-ddTHH:mm:ssZ}" NotOnOrAfter="{v.NotOnOrAfter:yyyy-MM-ddTHH:mm:ssZ}">
-            <saml2:AudienceRestriction><saml2:Audience>{v.Audience}</saml2:Audience></saml2:AudienceRestriction>
-          </saml2:Conditions>
-          <saml2:AuthnStatement AuthnInstant="{v.NotBefore:yyyy-MM-ddTHH:mm:ssZ}"><saml2:AuthnContext><saml2:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:TLSClient</saml2:AuthnContextClassRef></saml2:AuthnContext></saml2:AuthnStatement>
-          <saml2:AttributeStatement>
-            <saml2:Attribute Name="urn:oasis:names:tc:xspa:1.0:subject:subject-id"><saml2:AttributeValue>8{v.Rpps}</saml2:AttributeValue></saml2:Attribute>
-            <saml2:Attribute Name="urn:oasis:names:tc:xacml:2.0:subject:role">
-              <saml2:AttributeValue><Role xmlns="urn:hl7-org:v3" xsi:type="CE" code="{v.Role}" codeSystem="1.2.250.1.71.1.2.7" displayName="Médecin"/></saml2:AttributeValue>
-              <saml2:AttributeValue><Role xmlns="urn:hl7-org:v3" xsi:type="CE" code="SM54" codeSystem="1.2.250.1.71.4.2.5" displayName="Médecine générale"/></saml2:AttributeValue>
-            </saml2:Attribute>
-            <saml2:Attribute Name="Identifiant_Structure"><saml2:AttributeValue>{v.Structure}</saml2:AttributeValue></saml2:Attribute>
-            <saml2:Attribute Name="Secteur_Activite"><saml2:AttributeValue>SA01^1.2.250.1.71.4.2.4</saml2:AttributeValue></saml2:Attribute>
-            <saml2:Attribute Name="VIHF_Version"><saml2:AttributeValue>3.0</saml2:AttributeValue></saml2:Attribute>
-            <saml2:Attribute Name="Authentification_mode"><saml2:AttributeValue>INDIRECTE</saml2:AttributeValue></saml2:Attribute>
-            <saml2:Attribute Name="urn:oasis:names:tc:xacml:2.0:resource:resource-id"><saml2:AttributeValue>{v.Ins}^^^&amp;1.2.250.1.213.1.4.8&amp;ISO^NH</saml2:AttributeValue></saml2:Attribute>
-            <saml2:Attribute Name="Ressource_URN"><saml2:AttributeValue>urn:dmp</saml2:AttributeValue></saml2:Attribute>
-            <saml2:Attribute Name="urn:oasis:names:tc:xspa:1.0:subject:purposeofuse"><saml2:AttributeValue><PurposeOfUse xmlns="urn:hl7-org:v3" xsi:type="CE" code="{v.Purpose}" codeSystem="1.2.250.1.213.1.1.4.248" displayName="Mode d'accès"/></saml2:AttributeValue></saml2:Attribute>
-            <saml2:Attribute Name="LPS_Nom"><saml2:AttributeValue>Logiciel de test</saml2:AttributeValue></saml2:Attribute>
-            <saml2:Attribute Name="LPS_Version"><saml2:AttributeValue>1.0</saml2:AttributeValue></saml2:Attribute>
-            <saml2:Attribute Name="LPS_ID_HOMOLOGATION_DMP"><saml2:AttributeValue>TEST-0001</saml2:AttributeValue></saml2:Attribute>
-          </saml2:AttributeStatement>
-        </saml2:Assertion>
-        """;
-
-    /// <summary>Enveloped XML-DSig over the assertion (exclusive c14n, RSA-SHA256), placed after the Issuer; null key = unsigned.</summary>
-    private static string Header(Vihf v, X509Certificate2? signer, Func<string, string>? afterSigning = null)
-    {
-        var id = "_" + Guid.NewGuid().ToString("N");
-        var doc = new XmlDocument { PreserveWhitespace = true };
-        doc.LoadXml(Xml(v, id));
-        if (signer is not null)
-        {
-            var signed = new SignedXml(doc) { SigningKey = signer.GetRSAPrivateKey() };
-            signed.SignedInfo!.CanonicalizationMethod = SignedXml.XmlDsigExcC14NTransformUrl;
-            signed.SignedInfo.SignatureMethod = SignedXml.XmlDsigRSASHA256Url;
-            var reference = new Reference("#" + id) { DigestMethod = SignedXml.XmlDsigSHA256Url };
-            reference.AddTransform(new XmlDsigEnvelopedSignatureTransform());
-            reference.AddTransform(new XmlDsigExcC14NTransform());
-            signed.AddReference(reference);
-            var keyInfo = new KeyInfo();
-            keyInfo.AddClause(new KeyInfoX509Data(signer));
-            signed.KeyInfo = keyInfo;
-            signed.ComputeSignature();
-            var issuer = doc.DocumentElement!.GetElementsByTagName("Issuer", "urn:oasis:names:tc:SAML:2.0:assertion")[0]!;
-            doc.DocumentElement.InsertAfter(doc.ImportNode(signed.GetXml(), true), issuer);
-        }
-
-        var xml = doc.OuterXml;
-        return Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(afterSigning?.Invoke(xml) ?? xml));
-    }
+    private static string Header(Vihfs.Vihf v, X509Certificate2? signer, Func<string, string>? afterSigning = null) => Vihfs.Header(v, signer, afterSigning);
 
     private async Task<(HttpStatusCode Status, string Body)> ReadAsync(X509Certificate2 certificate, string url, string header)
     {
@@ -118,7 +42,7 @@ public abstract class VihfTests(IStorageUnderTest storage) : ServerTestBase(stor
         var (finess, structure, structureId) = await StructureAsync("Centre de santé des Lilas (test)");
         var (_, other, _) = await StructureAsync("Clinique voisine (test)");
         var now = DateTimeOffset.UtcNow;
-        var good = new Vihf(gp.Rpps, "10", "1" + finess, Server.BaseUrl.TrimEnd('/'), now.AddMinutes(-1), now.AddMinutes(10));
+        var good = new Vihfs.Vihf(gp.Rpps, "10", "1" + finess, Server.BaseUrl.TrimEnd('/'), now.AddMinutes(-1), now.AddMinutes(10));
         var url = $"/fhir/DocumentReference/{doc}";
 
         // Without an assertion the structure reads nothing; with one, it acts as the professional.

@@ -67,6 +67,8 @@ public sealed class EndpointProtectionTests() : ServerTestBase(new SqliteStorage
         ["GET /fhir/Patient/{id}/$access-status"] = OtherCallers.Staff,
         ["POST /fhir/Patient/{id}/$declare-admission"] = OtherCallers.Organization,
         ["POST /hl7v2/adt"] = OtherCallers.Organization,
+        ["POST /xds/registry"] = OtherCallers.Organization,
+        ["POST /xds/repository"] = OtherCallers.Organization,
     };
 
     [Fact]

@@ -1,0 +1,322 @@
+using System.Xml.Linq;
+using Hl7.Fhir.Model;
+using Microsoft.EntityFrameworkCore;
+using OpenDmp.Core.Common;
+using OpenDmp.Core.Documents;
+using OpenDmp.Core.Fhir;
+using OpenDmp.Core.Storage;
+
+namespace OpenDmp.Core.Xds;
+
+/// <summary>Section Xds: the identity of the platform's XDS.b repository.</summary>
+public sealed class XdsOptions
+{
+    /// <summary>The repositoryUniqueId of the platform's repository (an OID), returned in every DocumentEntry and expected in ITI-43.</summary>
+    public string RepositoryUniqueId { get; set; } = "1.2.250.1.999.1.1.1";
+}
+
+/// <summary>A document retrieved for ITI-43: its uniqueId, MIME type and bytes.</summary>
+public sealed record RetrievedDocument(string UniqueId, string MimeType, byte[] Content);
+
+/// <summary>
+/// The XDS.b registry and repository read side over the same core as MHD: ITI-18 stored queries
+/// (FindDocuments, GetDocuments) become the ITI-67 search and read, ITI-43 the ITI-68 retrieve — the
+/// same policy decision, the same audit, the same stored metadata (<see cref="XdsMetadata"/>). A refusal
+/// or an unknown document is a RegistryError in the response, as the IHE Technical Framework has it.
+/// </summary>
+public sealed class XdsRegistry(DocumentQueries documents, DmpDbContext db, XdsOptions options, Access.RecordGuard guard)
+{
+    /// <summary>An XDS error: the code of the IHE Technical Framework and a clear text.</summary>
+    public sealed record RegistryError(string Code, string Context);
+
+    /// <summary>ITI-18: the AdhocQueryResponse for an AdhocQueryRequest.</summary>
+    public async Task<XElement> StoredQueryAsync(XElement request, Actor actor, string channel, CancellationToken ct)
+    {
+        var query = request.Element(XdsNames.Rim + "AdhocQuery") ?? throw new XdsFaultException("the AdhocQueryRequest has no rim:AdhocQuery");
+        var returnType = request.Element(XdsNames.Query + "ResponseOption")?.Attribute("returnType")?.Value ?? "ObjectRef";
+
+        // A query refused before touching any data is traced too (the platform's chain), then answered with its error.
+        async Task<XElement> RefusedAsync(RegistryError error)
+        {
+            await guard.AuditAsync(new Audit.AuditItem(null, actor, Audit.AuditAction.Search, Audit.AuditOutcomes.Invalid, channel, "DocumentReference", null, Detail: "XDS " + error.Code), ct);
+            return Response([], [error]);
+        }
+
+        if (returnType is not ("LeafClass" or "ObjectRef"))
+        {
+            return await RefusedAsync(new RegistryError("XDSRegistryError", $"returnType must be LeafClass or ObjectRef, got '{returnType}'"));
+        }
+
+        var slots = query.Elements(XdsNames.Rim + "Slot").ToDictionary(
+            s => s.Attribute("name")?.Value ?? string.Empty,
+            s => s.Descendants(XdsNames.Rim + "Value").SelectMany(v => Values(v.Value)).ToList(),
+            StringComparer.Ordinal);
+        var id = query.Attribute("id")?.Value;
+        try
+        {
+            var entries = id switch
+            {
+                XdsNames.FindDocuments => await FindDocumentsAsync(slots, actor, channel, ct),
+                XdsNames.GetDocuments => await GetDocumentsAsync(slots, actor, channel, ct),
+                _ => null,
+            };
+            if (entries is null)
+            {
+                return await RefusedAsync(new RegistryError("XDSUnknownStoredQuery", $"the stored query {id} is not offered; this registry answers FindDocuments ({XdsNames.FindDocuments}) and GetDocuments ({XdsNames.GetDocuments})"));
+            }
+
+            if (returnType == "ObjectRef")
+            {
+                return Response(entries.Select(e => new XElement(XdsNames.Rim + "ObjectRef", new XAttribute("id", "urn:uuid:" + e.Document.Id))).ToList(), []);
+            }
+
+            // Hash and size as stored with the content (the registry's own record of it).
+            var ids = entries.Select(e => e.Document.Id).ToList();
+            var stored = await db.Documents.AsNoTracking().Where(d => ids.Contains(d.Id)).Select(d => new { d.Id, d.Sha1, d.Size }).ToDictionaryAsync(d => d.Id, StringComparer.Ordinal, ct);
+            var objects = new List<XElement>();
+            var errors = new List<RegistryError>();
+            foreach (var e in entries)
+            {
+                try
+                {
+                    var row = stored[e.Document.Id!];
+                    objects.Add(XdsMetadata.ExtrinsicObject(e.Document, e.PatientId, options.RepositoryUniqueId, row.Sha1, row.Size));
+                }
+                catch (Messaging.XdmException ex)
+                {
+                    errors.Add(new RegistryError("XDSRegistryMetadataError", $"DocumentEntry urn:uuid:{e.Document.Id} cannot be expressed as XDS metadata: {ex.Message}"));
+                }
+            }
+
+            return Response(objects, errors);
+        }
+        catch (RegistryException ex)
+        {
+            return await RefusedAsync(ex.Error);
+        }
+        catch (DmpException ex) when (ex.Kind is ErrorKind.Forbidden or ErrorKind.BadRequest or ErrorKind.Unprocessable or ErrorKind.NotFound)
+        {
+            return Response([], [new RegistryError("XDSRegistryError", ex.Message)]);
+        }
+    }
+
+    /// <summary>ITI-43: the documents asked for, in order, and a RegistryError for each that cannot be given.</summary>
+    public async Task<(IReadOnlyList<RetrievedDocument> Documents, IReadOnlyList<RegistryError> Errors)> RetrieveAsync(XElement request, Actor actor, string channel, CancellationToken ct)
+    {
+        var found = new List<RetrievedDocument>();
+        var errors = new List<RegistryError>();
+        var asked = request.Elements(XdsNames.XdsB + "DocumentRequest").ToList();
+        if (asked.Count is 0 or > 100)
+        {
+            throw new XdsFaultException("a RetrieveDocumentSetRequest names 1 to 100 DocumentRequest elements");
+        }
+
+        foreach (var r in asked)
+        {
+            var repository = r.Element(XdsNames.XdsB + "RepositoryUniqueId")?.Value.Trim();
+            var uniqueId = r.Element(XdsNames.XdsB + "DocumentUniqueId")?.Value.Trim() ?? string.Empty;
+            if (repository != options.RepositoryUniqueId)
+            {
+                await guard.AuditNoRecordAsync(actor, Audit.AuditAction.Retrieve, "Binary", uniqueId, channel, ct);
+                errors.Add(new RegistryError("XDSUnknownRepositoryId", $"the repository {repository} is not this one ({options.RepositoryUniqueId})"));
+                continue;
+            }
+
+            var id = await IdOfUniqueIdAsync(uniqueId, ct);
+            try
+            {
+                if (id is null)
+                {
+                    // Traced like any request about a document that does not exist.
+                    await guard.AuditNoRecordAsync(actor, Audit.AuditAction.Retrieve, "Binary", uniqueId, channel, ct);
+                    throw new DmpException(ErrorKind.NotFound, "no document");
+                }
+
+                var (doc, bytes) = await documents.RetrieveAsync(id, actor, channel, ct);
+                found.Add(new RetrievedDocument(uniqueId, doc.ContentType, bytes));
+            }
+            catch (DmpException ex) when (ex.Kind is ErrorKind.NotFound or ErrorKind.Gone)
+            {
+                errors.Add(new RegistryError("XDSDocumentUniqueIdError", $"no document {uniqueId} that you may read"));
+            }
+            catch (DmpException ex) when (ex.Kind == ErrorKind.Forbidden)
+            {
+                errors.Add(new RegistryError("XDSRepositoryError", ex.Message));
+            }
+        }
+
+        return (found, errors);
+    }
+
+    /// <summary>The RegistryResponse for ITI-43: Success, PartialSuccess or Failure with its errors.</summary>
+    public static XElement RegistryResponse(int found, IReadOnlyList<RegistryError> errors) =>
+        new(XdsNames.Rs + "RegistryResponse",
+            new XAttribute("status", errors.Count == 0 ? XdsNames.Success : found > 0 ? XdsNames.PartialSuccess : XdsNames.Failure),
+            ErrorList(errors));
+
+    private sealed record Entry(DocumentReference Document, string PatientId);
+
+    private async Task<List<Entry>> FindDocumentsAsync(Dictionary<string, List<string>> slots, Actor actor, string channel, CancellationToken ct)
+    {
+        var patient = Single(slots, "$XDSDocumentEntryPatientId");
+        var (value, system) = PatientId(patient);
+        var statuses = Required(slots, "$XDSDocumentEntryStatus").Select(s => s switch
+        {
+            XdsNames.Approved => "current",
+            XdsNames.Deprecated => "superseded",
+            _ => throw new RegistryException(new RegistryError("XDSRegistryError", $"$XDSDocumentEntryStatus: {s} is neither {XdsNames.Approved} nor {XdsNames.Deprecated}")),
+        }).ToList();
+        var sp = new List<KeyValuePair<string, string>>
+        {
+            new("patient.identifier", $"{system}|{value}"),
+            new("status", string.Join(',', statuses)),
+            new("_count", "100"),
+        };
+        void Codes(string slot, string param)
+        {
+            if (slots.TryGetValue(slot, out var codes) && codes.Count > 0)
+            {
+                sp.Add(new(param, string.Join(',', codes.Select(c => c.Split('^')[0]))));
+            }
+        }
+
+        Codes("$XDSDocumentEntryClassCode", "category");
+        Codes("$XDSDocumentEntryTypeCode", "type");
+        Codes("$XDSDocumentEntryFormatCode", "format");
+        Codes("$XDSDocumentEntryPracticeSettingCode", "setting");
+        Codes("$XDSDocumentEntryHealthcareFacilityTypeCode", "facility");
+        var page = await documents.SearchDocumentsAsync(new SearchParams(sp), actor, channel, ct);
+        return page.Hits.Select(h => new Entry(FhirJson.Parse<DocumentReference>(h.Json), patient)).ToList();
+    }
+
+    private async Task<List<Entry>> GetDocumentsAsync(Dictionary<string, List<string>> slots, Actor actor, string channel, CancellationToken ct)
+    {
+        var ids = new List<string>();
+        if (slots.TryGetValue("$XDSDocumentEntryEntryUUID", out var uuids) && uuids.Count > 0)
+        {
+            ids.AddRange(uuids.Select(u => u.StartsWith("urn:uuid:", StringComparison.Ordinal) ? u[9..] : u));
+        }
+        else if (slots.TryGetValue("$XDSDocumentEntryUniqueId", out var uniqueIds) && uniqueIds.Count > 0)
+        {
+            foreach (var u in uniqueIds)
+            {
+                if (await IdOfUniqueIdAsync(u, ct) is { } id)
+                {
+                    ids.Add(id);
+                }
+            }
+        }
+        else
+        {
+            throw new RegistryException(new RegistryError("XDSStoredQueryParamNumber", "GetDocuments needs $XDSDocumentEntryEntryUUID or $XDSDocumentEntryUniqueId"));
+        }
+
+        // A query like FindDocuments, record by record: the same search, policy and audit (documents one may not see are absent).
+        var wanted = ids.Distinct(StringComparer.Ordinal).Take(100).ToList();
+        var records = await db.Documents.AsNoTracking().Where(d => wanted.Contains(d.Id)).Select(d => new { d.Id, d.RecordId }).ToListAsync(ct);
+        var entries = new List<Entry>();
+        if (records.Count == 0)
+        {
+            await guard.AuditNoRecordAsync(actor, Audit.AuditAction.Search, "DocumentReference", string.Join(',', wanted), channel, ct);
+            return entries;
+        }
+
+        foreach (var record in records.GroupBy(r => r.RecordId, StringComparer.Ordinal))
+        {
+            var sp = new SearchParams([new("patient", record.Key), new("_id", string.Join(',', record.Select(r => r.Id))), new("_count", "100")]);
+            var page = await documents.SearchDocumentsAsync(sp, actor, channel, ct);
+            foreach (var hit in page.Hits)
+            {
+                var doc = FhirJson.Parse<DocumentReference>(hit.Json);
+                entries.Add(new Entry(doc, await PatientIdOfAsync(doc, ct)));
+            }
+        }
+
+        return entries;
+    }
+
+    /// <summary>The patient's INS in XDS form (CX: value^^^&amp;OID&amp;ISO) for a document read by id.</summary>
+    private async Task<string> PatientIdOfAsync(DocumentReference doc, CancellationToken ct)
+    {
+        var recordId = doc.Subject?.Reference?.Split('/').LastOrDefault() ?? string.Empty;
+        var ins = await db.PatientIdentifiers.AsNoTracking().Where(p => p.RecordId == recordId).OrderBy(p => p.System).FirstOrDefaultAsync(ct);
+        return ins is null ? recordId : $"{ins.Value}^^^&{(ins.System.StartsWith("urn:oid:", StringComparison.Ordinal) ? ins.System[8..] : ins.System)}&ISO";
+    }
+
+    private async Task<string?> IdOfUniqueIdAsync(string uniqueId, CancellationToken ct)
+    {
+        var forms = new[] { uniqueId, "urn:oid:" + uniqueId };
+        return await db.Documents.AsNoTracking().Where(d => forms.Contains(d.MasterIdentifier)).Select(d => d.Id).FirstOrDefaultAsync(ct);
+    }
+
+    /// <summary>An XDS patient id (CX): value^^^&amp;OID&amp;ISO.</summary>
+    private static (string Value, string System) PatientId(string cx)
+    {
+        var parts = cx.Split('^');
+        var authority = parts.Length >= 4 ? parts[3].Split('&') : [];
+        if (parts[0].Length == 0 || authority.Length < 2 || authority[1].Length == 0)
+        {
+            throw new RegistryException(new RegistryError("XDSRegistryError", $"$XDSDocumentEntryPatientId must be a CX value^^^&OID&ISO (e.g. the INS with 1.2.250.1.213.1.4.8), got '{cx}'"));
+        }
+
+        return (parts[0], "urn:oid:" + authority[1]);
+    }
+
+    private static List<string> Required(Dictionary<string, List<string>> slots, string name) =>
+        slots.TryGetValue(name, out var v) && v.Count > 0 ? v : throw new RegistryException(new RegistryError("XDSStoredQueryParamNumber", $"the parameter {name} is required"));
+
+    private static string Single(Dictionary<string, List<string>> slots, string name)
+    {
+        var values = Required(slots, name);
+        return values.Count == 1 ? values[0] : throw new RegistryException(new RegistryError("XDSStoredQueryParamNumber", $"the parameter {name} takes one value"));
+    }
+
+    /// <summary>A slot value: 'a' or ('a','b').</summary>
+    private static IEnumerable<string> Values(string raw)
+    {
+        var s = raw.Trim();
+        if (s.StartsWith('(') && s.EndsWith(')'))
+        {
+            s = s[1..^1];
+        }
+
+        foreach (var part in s.Split(','))
+        {
+            var v = part.Trim();
+            if (v.Length >= 2 && v[0] == '\'' && v[^1] == '\'')
+            {
+                v = v[1..^1];
+            }
+
+            if (v.Length > 0)
+            {
+                yield return v;
+            }
+        }
+    }
+
+    private static XElement Response(List<XElement> objects, List<RegistryError> errors) =>
+        new(XdsNames.Query + "AdhocQueryResponse",
+            new XAttribute("status", errors.Count == 0 ? XdsNames.Success : objects.Count > 0 ? XdsNames.PartialSuccess : XdsNames.Failure),
+            new XElement(XdsNames.Rim + "RegistryObjectList", objects),
+            ErrorList(errors));
+
+    private static XElement? ErrorList(IReadOnlyList<RegistryError> errors) => errors.Count == 0 ? null :
+        new XElement(XdsNames.Rs + "RegistryErrorList", errors.Select(e => new XElement(XdsNames.Rs + "RegistryError",
+            new XAttribute("errorCode", e.Code),
+            new XAttribute("codeContext", e.Context),
+            new XAttribute("severity", XdsNames.SeverityError),
+            new XAttribute("location", "OpenDMP"))));
+
+    private sealed class RegistryException(RegistryError error) : Exception(error.Context)
+    {
+        public RegistryError Error { get; } = error;
+    }
+}
+
+/// <summary>A request that is not a valid XDS.b message: answered with a SOAP fault saying why.</summary>
+public sealed class XdsFaultException(string reason, bool sender = true) : Exception(reason)
+{
+    /// <summary>True: the client's fault (soap:Sender); false: the server's (soap:Receiver).</summary>
+    public bool Sender { get; } = sender;
+}
