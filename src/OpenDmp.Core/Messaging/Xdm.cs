@@ -255,7 +255,22 @@ public static class Xdm
         }
 
         var list = meta.Descendants(Rim + "RegistryObjectList").FirstOrDefault() ?? throw new XdmException($"{MetadataPath} holds no RegistryObjectList");
-        var ss = list.Elements(Rim + "RegistryPackage").FirstOrDefault() ?? throw new XdmException($"{MetadataPath} holds no SubmissionSet (RegistryPackage)");
+        return SubmissionToBundle(list, MetadataPath, (eo, where) =>
+        {
+            var uri = SlotValue(eo, "URI") ?? throw new XdmException($"{where} has no URI slot naming its file");
+            return files.TryGetValue(SubsetFolder + uri, out var content) ? content : throw new XdmException($"{where} names the file {uri}, absent from {SubsetFolder}");
+        });
+    }
+
+    /// <summary>
+    /// An XDS submission (RegistryObjectList of a SubmitObjectsRequest: SubmissionSet, DocumentEntries)
+    /// as an ITI-65 transaction bundle, each document's bytes given by <paramref name="contentOf"/>:
+    /// the one XDS → FHIR mapping, used by XDM packages and by ITI-41. Checks size, hash and patient;
+    /// <paramref name="origin"/> names the metadata in messages.
+    /// </summary>
+    public static Bundle SubmissionToBundle(XElement list, string origin, Func<XElement, string, byte[]> contentOf)
+    {
+        var ss = list.Elements(Rim + "RegistryPackage").FirstOrDefault() ?? throw new XdmException($"{origin} holds no SubmissionSet (RegistryPackage)");
         var ssPatient = ExternalIdValue(ss, SsPatientId) ?? throw new XdmException("the SubmissionSet has no patientId");
         var (ins, insOid) = ParseCx(ssPatient);
         var patientRef = new ResourceReference { Identifier = new Identifier("urn:oid:" + insOid, ins) };
@@ -268,7 +283,7 @@ public static class Xdm
             Code = new CodeableConcept("https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes", "submissionset"),
             Subject = patientRef,
             Date = DateFromDtm(SlotValue(ss, "submissionTime")) ?? DateTimeOffset.UtcNow.ToString("o", CultureInfo.InvariantCulture),
-            Identifier = [new Identifier("urn:ietf:rfc:3986", ExternalIdValue(ss, SsUniqueId) ?? "urn:uuid:" + Guid.NewGuid()) { Use = Identifier.IdentifierUse.Usual }],
+            Identifier = [new Identifier("urn:ietf:rfc:3986", AsUri(ExternalIdValue(ss, SsUniqueId)) ?? "urn:uuid:" + Guid.NewGuid()) { Use = Identifier.IdentifierUse.Usual }],
         };
         var source = ExternalIdValue(ss, SsSourceId) ?? "1.2.250.1.999.1";
         submission.Extension.Add(new Extension("https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-sourceId", new Identifier("urn:ietf:rfc:3986", source.StartsWith("urn:", StringComparison.Ordinal) ? source : "urn:oid:" + source)));
@@ -279,15 +294,10 @@ public static class Xdm
         {
             i++;
             var where = $"ExtrinsicObject[{i}]";
-            var uri = SlotValue(eo, "URI") ?? throw new XdmException($"{where} has no URI slot naming its file");
-            if (!files.TryGetValue(SubsetFolder + uri, out var content))
-            {
-                throw new XdmException($"{where} names the file {uri}, absent from {SubsetFolder}");
-            }
-
+            var content = contentOf(eo, where);
             if (SlotValue(eo, "size") is { } size && size != content.LongLength.ToString(CultureInfo.InvariantCulture))
             {
-                throw new XdmException($"{where}: size {size} does not match the {content.LongLength} bytes of {uri}");
+                throw new XdmException($"{where}: size {size} does not match the {content.LongLength} bytes of its document");
             }
 
 #pragma warning disable CA5350 // XDS hash is SHA-1 by definition.
@@ -295,7 +305,7 @@ public static class Xdm
 #pragma warning restore CA5350
             if (SlotValue(eo, "hash") is { } hash && !string.Equals(hash, Convert.ToHexString(sha1), StringComparison.OrdinalIgnoreCase))
             {
-                throw new XdmException($"{where}: hash {hash} does not match the content of {uri}");
+                throw new XdmException($"{where}: hash {hash} does not match the content of its document");
             }
 
             if (ExternalIdValue(eo, DePatientId) is { } pid && pid != ssPatient)
@@ -312,12 +322,14 @@ public static class Xdm
             var cls = Code(eo, DeClassCode);
             var doc = new DocumentReference
             {
-                MasterIdentifier = new Identifier("urn:ietf:rfc:3986", ExternalIdValue(eo, DeUniqueId) ?? throw new XdmException($"{where} has no uniqueId")),
+                MasterIdentifier = new Identifier("urn:ietf:rfc:3986", AsUri(ExternalIdValue(eo, DeUniqueId)) ?? throw new XdmException($"{where} has no uniqueId")),
                 Status = DocumentReferenceStatus.Current,
                 Type = type is null ? null : new CodeableConcept { Coding = [type] },
                 Category = cls is null ? [] : [new CodeableConcept { Coding = [cls] }],
                 Subject = patientRef,
-                Date = SlotValue(eo, "urn:opendmp:date") is { } ds && DateTimeOffset.TryParse(ds, CultureInfo.InvariantCulture, DateTimeStyles.None, out var dto) ? dto : null,
+                // OpenDMP's own slot (XDM round trip), else when it was submitted (XDS has no DocumentReference.date).
+                Date = SlotValue(eo, "urn:opendmp:date") is { } ds && DateTimeOffset.TryParse(ds, CultureInfo.InvariantCulture, DateTimeStyles.None, out var dto) ? dto
+                    : DateTimeOffset.TryParse(submission.Date, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var submitted) ? submitted : null,
                 Description = description,
                 SecurityLabel = Codes(eo, DeConfidentiality).Select(c => new CodeableConcept { Coding = [c] }).ToList(),
                 DocStatus = SlotValue(eo, "urn:opendmp:docStatus") == "preliminary" ? CompositionStatus.Preliminary : null,
@@ -359,7 +371,7 @@ public static class Xdm
 
         if (i == 0)
         {
-            throw new XdmException($"{MetadataPath} describes no document (ExtrinsicObject)");
+            throw new XdmException($"{origin} describes no document (ExtrinsicObject)");
         }
 
         return bundle;
@@ -440,6 +452,10 @@ public static class Xdm
 
     private static string? ExternalIdValue(XElement o, string scheme) =>
         o.Elements(Rim + "ExternalIdentifier").FirstOrDefault(x => x.Attribute("identificationScheme")?.Value == scheme)?.Attribute("value")?.Value;
+
+    /// <summary>An XDS uniqueId as the URI FHIR identifiers carry: a bare OID becomes urn:oid:…, other forms are kept.</summary>
+    private static string? AsUri(string? value) =>
+        value is { Length: > 0 } && char.IsAsciiDigit(value[0]) && value.All(c => char.IsAsciiDigit(c) || c == '.') ? "urn:oid:" + value : value;
 
     private static XElement Slot(string name, string value) =>
         new(Rim + "Slot", new XAttribute("name", name), new XElement(Rim + "ValueList", new XElement(Rim + "Value", value)));

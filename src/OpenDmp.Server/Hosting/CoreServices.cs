@@ -89,6 +89,7 @@ public static class CoreServices
         services.AddSingleton(configuration.GetSection("Alerts").Get<OpenDmp.Core.Alerts.AlertOptions>() ?? new OpenDmp.Core.Alerts.AlertOptions());
         services.AddSingleton(configuration.GetSection("Xds").Get<OpenDmp.Core.Xds.XdsOptions>() ?? new OpenDmp.Core.Xds.XdsOptions());
         services.AddScoped<OpenDmp.Core.Xds.XdsRegistry>();
+        services.AddScoped<OpenDmp.Core.Xds.XdsProvide>();
         services.AddSingleton<OpenDmp.Core.Alerts.AlertSignal>();
         services.AddScoped<OpenDmp.Core.Alerts.AlertService>();
         services.AddSingleton(configuration.GetSection("Subscriptions").Get<OpenDmp.Core.Subscriptions.SubscriptionOptions>() ?? new OpenDmp.Core.Subscriptions.SubscriptionOptions());

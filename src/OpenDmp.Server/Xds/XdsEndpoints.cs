@@ -10,15 +10,15 @@ using OpenDmp.Server.Fhir;
 namespace OpenDmp.Server.Xds;
 
 /// <summary>
-/// XDS.b over SOAP 1.2 for the installed base of DMP-compatible software (issue 17, read side):
-/// ITI-18 Registry Stored Query at /xds/registry, ITI-43 Retrieve Document Set at /xds/repository
-/// (MTOM answer). The caller is a professional with their own card, or a structure with its
+/// XDS.b over SOAP 1.2 for the installed base of DMP-compatible software (issue 17): ITI-18
+/// Registry Stored Query at /xds/registry, ITI-43 Retrieve Document Set at /xds/repository (MTOM
+/// answer), ITI-41 Provide and Register at /xds/repository/provide (MTOM or inline). The caller is a professional with their own card, or a structure with its
 /// organisation certificate and a VIHF in wsse:Security; the same policy and audit as MHD apply.
 /// A message that cannot be read, or a refused assertion, is a SOAP fault that says why.
 /// </summary>
 public static class XdsEndpoints
 {
-    /// <summary>The largest request read (a query or a retrieve request is small; filing arrives with ITI-41).</summary>
+    /// <summary>The largest query or retrieve request read (ITI-41 is bounded by Documents:TransactionBytesLimit).</summary>
     public const int MaxRequestBytes = 1024 * 1024;
 
     public static IEndpointRouteBuilder MapXds(this IEndpointRouteBuilder app)
@@ -27,6 +27,8 @@ public static class XdsEndpoints
             .WithMetadata(new DmpEndpoint(Requirement.Professional, AuditAction.Search, Also: OtherCallers.Organization));
         app.MapPost("/xds/repository", (HttpContext ctx) => HandleAsync(ctx, XdsNames.RetrieveAction))
             .WithMetadata(new DmpEndpoint(Requirement.Professional, AuditAction.Retrieve, Also: OtherCallers.Organization));
+        app.MapPost("/xds/repository/provide", (HttpContext ctx) => HandleAsync(ctx, XdsProvide.Action))
+            .WithMetadata(new DmpEndpoint(Requirement.Professional, AuditAction.Create, Also: OtherCallers.Organization));
         return app;
     }
 
@@ -34,7 +36,8 @@ public static class XdsEndpoints
     {
         try
         {
-            var envelope = await ReadEnvelopeAsync(ctx);
+            var limit = action == XdsProvide.Action ? ctx.RequestServices.GetRequiredService<OpenDmp.Core.Documents.DocumentOptions>().TransactionBytesLimit : MaxRequestBytes;
+            var (envelope, parts) = await ReadEnvelopeAsync(ctx, limit);
             var header = envelope.Element(XdsNames.Soap + "Header");
             var asked = header?.Element(XdsNames.Wsa + "Action")?.Value.Trim();
             if (asked != action)
@@ -45,6 +48,19 @@ public static class XdsEndpoints
             var messageId = header?.Element(XdsNames.Wsa + "MessageID")?.Value.Trim();
             var body = envelope.Element(XdsNames.Soap + "Body")?.Elements().FirstOrDefault() ?? throw new XdsFaultException("the SOAP Body is empty");
             var actor = await ActorAsync(ctx, header);
+            if (action == XdsProvide.Action)
+            {
+                if (body.Name != XdsNames.XdsB + "ProvideAndRegisterDocumentSetRequest")
+                {
+                    throw new XdsFaultException($"the body of ITI-41 is an xdsb:ProvideAndRegisterDocumentSetRequest, got {body.Name.LocalName}");
+                }
+
+                using var slot = await ctx.RequestServices.GetRequiredService<TransactionGate>().EnterAsync(ctx);
+                var registered = await ctx.RequestServices.GetRequiredService<XdsProvide>().HandleAsync(body, parts, actor, Channels.Api, ctx.RequestAborted);
+                await WriteSoapAsync(ctx, Envelope(action + "Response", messageId, registered));
+                return;
+            }
+
             if (action == XdsNames.StoredQueryAction)
             {
                 if (body.Name != XdsNames.Query + "AdhocQueryRequest")
@@ -115,35 +131,36 @@ public static class XdsEndpoints
         return copy.ToString(SaveOptions.DisableFormatting);
     }
 
-    /// <summary>The SOAP envelope of the request: plain application/soap+xml, or the root part of an MTOM multipart/related.</summary>
-    private static async Task<XElement> ReadEnvelopeAsync(HttpContext ctx)
+    /// <summary>The SOAP envelope of the request — plain application/soap+xml, or the root part of an MTOM multipart/related — and the other MTOM parts by Content-ID.</summary>
+    private static async Task<(XElement Envelope, Dictionary<string, byte[]> Parts)> ReadEnvelopeAsync(HttpContext ctx, long limit)
     {
-        BodyLimits.Apply(ctx, MaxRequestBytes);
+        BodyLimits.Apply(ctx, limit);
         using var buffer = new MemoryStream();
         await ctx.Request.Body.CopyToAsync(buffer, ctx.RequestAborted);
-        if (buffer.Length > MaxRequestBytes)
+        if (buffer.Length > limit)
         {
-            throw new DmpException(ErrorKind.TooLarge, $"the request is larger than {MaxRequestBytes} bytes");
+            throw new DmpException(ErrorKind.TooLarge, $"the request is larger than {limit} bytes");
         }
 
         var bytes = buffer.ToArray();
+        var parts = new Dictionary<string, byte[]>(StringComparer.Ordinal);
         var type = ctx.Request.ContentType ?? string.Empty;
         if (type.StartsWith("multipart/related", StringComparison.OrdinalIgnoreCase))
         {
-            bytes = await RootPartAsync(bytes, type, ctx.RequestAborted);
+            bytes = await PartsAsync(bytes, type, limit, parts, ctx.RequestAborted);
         }
         else if (!type.StartsWith("application/soap+xml", StringComparison.OrdinalIgnoreCase))
         {
             throw new XdsFaultException($"the request is SOAP 1.2 (application/soap+xml, or multipart/related for MTOM), got '{type}'");
         }
 
-        var settings = new XmlReaderSettings { DtdProcessing = DtdProcessing.Prohibit, XmlResolver = null, MaxCharactersInDocument = MaxRequestBytes, MaxCharactersFromEntities = 0 };
+        var settings = new XmlReaderSettings { DtdProcessing = DtdProcessing.Prohibit, XmlResolver = null, MaxCharactersInDocument = limit, MaxCharactersFromEntities = 0 };
         try
         {
             using var reader = XmlReader.Create(new MemoryStream(bytes), settings);
             var doc = XDocument.Load(reader, LoadOptions.PreserveWhitespace);
             var root = doc.Root!;
-            return root.Name == XdsNames.Soap + "Envelope" ? root : throw new XdsFaultException($"the message is not a SOAP 1.2 Envelope ({XdsNames.Soap}), got {root.Name}");
+            return root.Name == XdsNames.Soap + "Envelope" ? (root, parts) : throw new XdsFaultException($"the message is not a SOAP 1.2 Envelope ({XdsNames.Soap}), got {root.Name}");
         }
         catch (XmlException ex)
         {
@@ -151,19 +168,35 @@ public static class XdsEndpoints
         }
     }
 
-    private static async Task<byte[]> RootPartAsync(byte[] body, string contentType, CancellationToken ct)
+    /// <summary>Reads an MTOM message: returns its root part (the SOAP envelope), and puts the others in <paramref name="parts"/> by Content-ID.</summary>
+    private static async Task<byte[]> PartsAsync(byte[] body, string contentType, long limit, Dictionary<string, byte[]> parts, CancellationToken ct)
     {
-        var boundary = HeaderUtilities.RemoveQuotes(MediaTypeHeaderValue.Parse(contentType).Boundary).Value;
+        var media = MediaTypeHeaderValue.Parse(contentType);
+        var boundary = HeaderUtilities.RemoveQuotes(media.Boundary).Value;
         if (string.IsNullOrEmpty(boundary))
         {
             throw new XdsFaultException("the multipart/related request has no boundary");
         }
 
-        var reader = new Microsoft.AspNetCore.WebUtilities.MultipartReader(boundary, new MemoryStream(body)) { BodyLengthLimit = MaxRequestBytes };
-        var section = await reader.ReadNextSectionAsync(ct) ?? throw new XdsFaultException("the multipart/related request has no part");
-        using var part = new MemoryStream();
-        await section.Body.CopyToAsync(part, ct);
-        return part.ToArray();
+        var start = media.Parameters.FirstOrDefault(p => p.Name.Equals("start", StringComparison.OrdinalIgnoreCase))?.Value.Value?.Trim('"').Trim('<', '>');
+        var reader = new Microsoft.AspNetCore.WebUtilities.MultipartReader(boundary, new MemoryStream(body)) { BodyLengthLimit = limit };
+        byte[]? root = null;
+        while (await reader.ReadNextSectionAsync(ct) is { } section)
+        {
+            using var part = new MemoryStream();
+            await section.Body.CopyToAsync(part, ct);
+            var id = (section.Headers?.TryGetValue("Content-ID", out var cid) == true ? cid.ToString() : string.Empty).Trim().Trim('<', '>');
+            if (root is null && (start is null || id == start))
+            {
+                root = part.ToArray();
+            }
+            else
+            {
+                parts[id] = part.ToArray();
+            }
+        }
+
+        return root ?? throw new XdsFaultException("the multipart/related request has no root part (the SOAP envelope)");
     }
 
     private static XElement Envelope(string action, string? relatesTo, params object[] body) =>

@@ -69,6 +69,7 @@ public sealed class EndpointProtectionTests() : ServerTestBase(new SqliteStorage
         ["POST /hl7v2/adt"] = OtherCallers.Organization,
         ["POST /xds/registry"] = OtherCallers.Organization,
         ["POST /xds/repository"] = OtherCallers.Organization,
+        ["POST /xds/repository/provide"] = OtherCallers.Organization,
     };
 
     [Fact]

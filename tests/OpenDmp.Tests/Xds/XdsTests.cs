@@ -10,14 +10,15 @@ using Task = System.Threading.Tasks.Task;
 namespace OpenDmp.Tests.Xds;
 
 /// <summary>
-/// XDS.b read side (issue 17): an XDS client written from the IHE Technical Framework — the SOAP 1.2
-/// messages below are written by hand, not produced by our serializer — queries (ITI-18 FindDocuments,
+/// XDS.b (issue 17): an XDS client written from the IHE Technical Framework — the SOAP 1.2
+/// messages below are written by hand, not produced by our serializer — files (ITI-41, MTOM, with a
+/// replacement), queries (ITI-18 FindDocuments,
 /// GetDocuments) and retrieves (ITI-43, MTOM) the documents filed through MHD, byte-exact; the policy
 /// applies identically (a stranger gets a RegistryError, a masked document is absent through both
 /// interfaces); a structure acts with its certificate and a VIHF in wsse:Security; bad messages are
 /// SOAP faults that say why.
 /// </summary>
-public abstract class XdsReadTests(IStorageUnderTest storage) : ServerTestBase(storage)
+public abstract class XdsTests(IStorageUnderTest storage) : ServerTestBase(storage)
 {
     private static readonly XNamespace Soap = "http://www.w3.org/2003/05/soap-envelope";
     private static readonly XNamespace Rim = "urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0";
@@ -191,9 +192,125 @@ public abstract class XdsReadTests(IStorageUnderTest storage) : ServerTestBase(s
         Assert.Equal(HttpStatusCode.Unauthorized, status);
         Assert.Contains("client certificate", Fault(body), StringComparison.Ordinal);
     }
+
+    /// <summary>An ITI-41 SubmitObjectsRequest written from ITI TF-3 §4.2 with the ANS code systems' OIDs; RPLC when <paramref name="replaces"/> is given.</summary>
+    private static string ProvideAndRegister(string ins, string authorRpps, string uniqueId, string title, string? replaces = null, string typeCode = "11488-4") => $"""
+        <xdsb:ProvideAndRegisterDocumentSetRequest xmlns:xdsb="urn:ihe:iti:xds-b:2007" xmlns:lcm="urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0" xmlns:rim="urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0" xmlns:xop="http://www.w3.org/2004/08/xop/include">
+          <lcm:SubmitObjectsRequest>
+            <rim:RegistryObjectList>
+              <rim:RegistryPackage id="SubmissionSet01">
+                <rim:Slot name="submissionTime"><rim:ValueList><rim:Value>{DateTimeOffset.UtcNow:yyyyMMddHHmmss}</rim:Value></rim:ValueList></rim:Slot>
+                <rim:Name><rim:LocalizedString value="Envoi XDS"/></rim:Name>
+                <rim:Classification classificationScheme="urn:uuid:aa543740-bdda-4ee6-8ee6-d3beee3a6a13" classifiedObject="SubmissionSet01" id="cl01" nodeRepresentation="04">
+                  <rim:Slot name="codingScheme"><rim:ValueList><rim:Value>1.2.250.1.213.1.1.4.12</rim:Value></rim:ValueList></rim:Slot>
+                </rim:Classification>
+                <rim:ExternalIdentifier id="ei01" identificationScheme="urn:uuid:96fdda7c-d067-4183-912e-bf5ee74998a8" registryObject="SubmissionSet01" value="{uniqueId}.9"><rim:Name><rim:LocalizedString value="XDSSubmissionSet.uniqueId"/></rim:Name></rim:ExternalIdentifier>
+                <rim:ExternalIdentifier id="ei02" identificationScheme="urn:uuid:554ac39e-e3fe-47fe-b233-965d2a147832" registryObject="SubmissionSet01" value="1.2.250.1.999.1.1.7898"><rim:Name><rim:LocalizedString value="XDSSubmissionSet.sourceId"/></rim:Name></rim:ExternalIdentifier>
+                <rim:ExternalIdentifier id="ei03" identificationScheme="urn:uuid:6b5aea1a-874d-4603-a4bc-96a0a7b38446" registryObject="SubmissionSet01" value="{ins}^^^&amp;1.2.250.1.213.1.4.8&amp;ISO"><rim:Name><rim:LocalizedString value="XDSSubmissionSet.patientId"/></rim:Name></rim:ExternalIdentifier>
+              </rim:RegistryPackage>
+              <rim:Classification id="cl02" classifiedObject="SubmissionSet01" classificationNode="urn:uuid:a54d6aa5-d40d-43f9-88c5-b4633d873bdd"/>
+              <rim:ExtrinsicObject id="Document01" mimeType="application/pdf" objectType="urn:uuid:7edca82f-054d-47f2-a032-9b2a5b5186c1">
+                <rim:Slot name="creationTime"><rim:ValueList><rim:Value>{DateTimeOffset.UtcNow:yyyyMMddHHmmss}</rim:Value></rim:ValueList></rim:Slot>
+                <rim:Slot name="languageCode"><rim:ValueList><rim:Value>fr-FR</rim:Value></rim:ValueList></rim:Slot>
+                <rim:Slot name="serviceStartTime"><rim:ValueList><rim:Value>{DateTimeOffset.UtcNow.AddHours(-1):yyyyMMddHHmmss}</rim:Value></rim:ValueList></rim:Slot>
+                <rim:Name><rim:LocalizedString value="{title}"/></rim:Name>
+                <rim:Classification classificationScheme="urn:uuid:93606bcf-9494-43ec-9b4e-a7748d1a838d" classifiedObject="Document01" id="cl10" nodeRepresentation="">
+                  <rim:Slot name="authorPerson"><rim:ValueList><rim:Value>8{authorRpps}^ROUSSEL^AGNES^^^^^^&amp;1.2.250.1.71.4.2.1&amp;ISO</rim:Value></rim:ValueList></rim:Slot>
+                </rim:Classification>
+                <rim:Classification classificationScheme="urn:uuid:41a5887f-8865-4c09-adf7-e362475b143a" classifiedObject="Document01" id="cl11" nodeRepresentation="10">
+                  <rim:Slot name="codingScheme"><rim:ValueList><rim:Value>1.2.250.1.213.1.1.4.1</rim:Value></rim:ValueList></rim:Slot><rim:Name><rim:LocalizedString value="Compte rendu"/></rim:Name>
+                </rim:Classification>
+                <rim:Classification classificationScheme="urn:uuid:f4f85eac-e6cb-4883-b524-f2705394840f" classifiedObject="Document01" id="cl12" nodeRepresentation="N">
+                  <rim:Slot name="codingScheme"><rim:ValueList><rim:Value>2.16.840.1.113883.5.25</rim:Value></rim:ValueList></rim:Slot><rim:Name><rim:LocalizedString value="Normal"/></rim:Name>
+                </rim:Classification>
+                <rim:Classification classificationScheme="urn:uuid:a09d5840-386c-46f2-b5ad-9c3699a4309d" classifiedObject="Document01" id="cl13" nodeRepresentation="urn:ihe:iti:xds-sd:pdf:2008">
+                  <rim:Slot name="codingScheme"><rim:ValueList><rim:Value>1.3.6.1.4.1.19376.1.2.3</rim:Value></rim:ValueList></rim:Slot><rim:Name><rim:LocalizedString value="PDF"/></rim:Name>
+                </rim:Classification>
+                <rim:Classification classificationScheme="urn:uuid:f33fb8ac-18af-42cc-ae0e-ed0b0bdb91e1" classifiedObject="Document01" id="cl14" nodeRepresentation="SA07">
+                  <rim:Slot name="codingScheme"><rim:ValueList><rim:Value>1.2.250.1.71.4.2.4</rim:Value></rim:ValueList></rim:Slot><rim:Name><rim:LocalizedString value="Cabinet individuel"/></rim:Name>
+                </rim:Classification>
+                <rim:Classification classificationScheme="urn:uuid:cccf5598-8b07-4b77-a05e-ae952c785ead" classifiedObject="Document01" id="cl15" nodeRepresentation="AMBULATOIRE">
+                  <rim:Slot name="codingScheme"><rim:ValueList><rim:Value>1.2.250.1.213.1.1.4.9</rim:Value></rim:ValueList></rim:Slot><rim:Name><rim:LocalizedString value="Ambulatoire"/></rim:Name>
+                </rim:Classification>
+                <rim:Classification classificationScheme="urn:uuid:f0306f51-975f-434e-a61c-c59651d33983" classifiedObject="Document01" id="cl16" nodeRepresentation="{typeCode}">
+                  <rim:Slot name="codingScheme"><rim:ValueList><rim:Value>2.16.840.1.113883.6.1</rim:Value></rim:ValueList></rim:Slot><rim:Name><rim:LocalizedString value="CR de consultation"/></rim:Name>
+                </rim:Classification>
+                <rim:ExternalIdentifier id="ei10" identificationScheme="urn:uuid:58a6f841-87b3-4a3e-92fd-a8ffeff98427" registryObject="Document01" value="{ins}^^^&amp;1.2.250.1.213.1.4.8&amp;ISO"><rim:Name><rim:LocalizedString value="XDSDocumentEntry.patientId"/></rim:Name></rim:ExternalIdentifier>
+                <rim:ExternalIdentifier id="ei11" identificationScheme="urn:uuid:2e82c1f6-a085-4c72-9da3-8640a32e42ab" registryObject="Document01" value="{uniqueId}"><rim:Name><rim:LocalizedString value="XDSDocumentEntry.uniqueId"/></rim:Name></rim:ExternalIdentifier>
+              </rim:ExtrinsicObject>
+              <rim:Association associationType="urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember" id="as01" sourceObject="SubmissionSet01" targetObject="Document01">
+                <rim:Slot name="SubmissionSetStatus"><rim:ValueList><rim:Value>Original</rim:Value></rim:ValueList></rim:Slot>
+              </rim:Association>
+              {(replaces is null ? string.Empty : $"<rim:Association associationType=\"urn:ihe:iti:2007:AssociationType:RPLC\" id=\"as02\" sourceObject=\"Document01\" targetObject=\"{replaces}\"/>")}
+            </rim:RegistryObjectList>
+          </lcm:SubmitObjectsRequest>
+          <xdsb:Document id="Document01"><xop:Include href="cid:document01%40client.example"/></xdsb:Document>
+        </xdsb:ProvideAndRegisterDocumentSetRequest>
+        """;
+
+    /// <summary>The MTOM request: the SOAP root part, then the document's part.</summary>
+    private static async Task<(HttpStatusCode Status, XElement Body)> ProvideAsync(HttpClient http, string envelope, byte[] document)
+    {
+        const string boundary = "MIMEBoundary_test_41";
+        var message = new MemoryStream();
+        void Text(string t) => message.Write(Encoding.UTF8.GetBytes(t));
+        Text($"--{boundary}\r\nContent-Type: application/xop+xml; charset=UTF-8; type=\"application/soap+xml\"\r\nContent-Transfer-Encoding: binary\r\nContent-ID: <root.message@client.example>\r\n\r\n{envelope}\r\n");
+        Text($"--{boundary}\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: binary\r\nContent-ID: <document01@client.example>\r\n\r\n");
+        message.Write(document);
+        Text($"\r\n--{boundary}--\r\n");
+        var content = new ByteArrayContent(message.ToArray());
+        content.Headers.TryAddWithoutValidation("Content-Type", $"multipart/related; type=\"application/xop+xml\"; boundary=\"{boundary}\"; start=\"<root.message@client.example>\"; start-info=\"application/soap+xml\"");
+        using var response = await http.PostAsync("/xds/repository/provide", content);
+        return (response.StatusCode, XElement.Parse(await response.Content.ReadAsStringAsync()).Element(Soap + "Body")!.Elements().First());
+    }
+
+    [Fact]
+    public async Task AnXdsClient_Files_MhdFindsItByteExact_AndReplacesIt()
+    {
+        var gp = await Server.AddProfessionalAsync("10", "SM54", "Roussel", "Agnès");
+        var patient = await Server.AddPatientAsync(gp);
+        var http = Server.Http(gp.Certificate);
+        var pdf = SubmissionBuilder.MinimalPdf("Compte rendu déposé par XDS");
+        var uniqueId = $"1.2.250.1.999.1.1.7898.1.{Random.Shared.Next(1, int.MaxValue)}";
+        var (status, body) = await ProvideAsync(http, Envelope("urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-b", ProvideAndRegister(patient.Ins, gp.Rpps, uniqueId, "CR par XDS")), pdf);
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.True(body.Attribute("status")?.Value == "urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Success", body.ToString());
+
+        // MHD finds it, with the XDS uniqueId, and serves the same bytes.
+        using (var search = await http.GetAsync($"/fhir/DocumentReference?patient={patient.Id}&identifier=urn:oid:{uniqueId}"))
+        {
+            var bundle = OpenDmp.Core.Fhir.FhirJson.Parse<Hl7.Fhir.Model.Bundle>(await search.Content.ReadAsStringAsync());
+            var doc = (Hl7.Fhir.Model.DocumentReference)bundle.Entry.Single(e => e.Resource is Hl7.Fhir.Model.DocumentReference).Resource;
+            Assert.Equal("CR par XDS", doc.Content[0].Attachment.Title);
+            using (var raw = new HttpRequestMessage(HttpMethod.Get, $"/fhir/Binary/{doc.Id}"))
+            {
+                raw.Headers.Accept.ParseAdd("application/pdf");
+                using var bytes = await http.SendAsync(raw);
+                Assert.Equal(pdf, await bytes.Content.ReadAsByteArrayAsync());
+            }
+
+
+            // A replacement (RPLC) through XDS: the first becomes superseded, for MHD too.
+            var newId = uniqueId + ".2";
+            (status, body) = await ProvideAsync(http, Envelope("urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-b", ProvideAndRegister(patient.Ins, gp.Rpps, newId, "CR corrigé par XDS", replaces: "urn:uuid:" + doc.Id)), SubmissionBuilder.MinimalPdf("Corrigé"));
+            Assert.True(body.Attribute("status")?.Value == "urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Success", body.ToString());
+            using var old = await http.GetAsync($"/fhir/DocumentReference/{doc.Id}");
+            Assert.Equal("superseded", OpenDmp.Core.Fhir.FhirJson.Parse<Hl7.Fhir.Model.DocumentReference>(await old.Content.ReadAsStringAsync()).Status?.ToString().ToLowerInvariant());
+        }
+
+        // The same rules as ITI-65: a duplicate uniqueId, a code outside the value sets, a professional without authorisation.
+        (_, body) = await ProvideAsync(http, Envelope("urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-b", ProvideAndRegister(patient.Ins, gp.Rpps, uniqueId, "Doublon")), pdf);
+        Assert.Equal("urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Failure", body.Attribute("status")?.Value);
+        (_, body) = await ProvideAsync(http, Envelope("urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-b", ProvideAndRegister(patient.Ins, gp.Rpps, uniqueId + ".3", "Type inconnu", typeCode: "99999-9")), pdf);
+        Assert.Equal("XDSRegistryMetadataError", body.Descendants(Rs + "RegistryError").Single().Attribute("errorCode")!.Value);
+        var stranger = await Server.AddProfessionalAsync("10", "SM54", "Inconnu", "Paul");
+        (_, body) = await ProvideAsync(Server.Http(stranger.Certificate), Envelope("urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-b", ProvideAndRegister(patient.Ins, stranger.Rpps, uniqueId + ".4", "Intrus")), pdf);
+        Assert.Equal("XDSRegistryError", body.Descendants(Rs + "RegistryError").Single().Attribute("errorCode")!.Value);
+        Assert.Contains("no authorisation", body.Descendants(Rs + "RegistryError").Single().Attribute("codeContext")!.Value, StringComparison.Ordinal);
+    }
 }
 
-public sealed class XdsReadTests_Sqlite() : XdsReadTests(new SqliteStorage());
+public sealed class XdsTests_Sqlite() : XdsTests(new SqliteStorage());
 
 [Collection(PostgresCollection.Name)]
-public sealed class XdsReadTests_Postgres(PostgresCluster pg) : XdsReadTests(new PostgresStorage(pg, "xdsread"));
+public sealed class XdsTests_Postgres(PostgresCluster pg) : XdsTests(new PostgresStorage(pg, "xds"));
