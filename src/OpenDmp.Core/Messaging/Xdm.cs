@@ -107,10 +107,7 @@ public static class Xdm
             var eo = DocumentEntry(d, eoId, patientId, Convert.ToHexStringLower(SHA1.HashData(content)), content.LongLength, fileName, requireAuthor: true);
 #pragma warning restore CA5350
             objects.Add(eo);
-            objects.Add(new XElement(Rim + "Association",
-                new XAttribute("id", "urn:uuid:" + Guid.NewGuid()), new XAttribute("associationType", HasMember),
-                new XAttribute("sourceObject", ssId), new XAttribute("targetObject", eoId),
-                Slot("SubmissionSetStatus", "Original")));
+            objects.Add(HasMemberAssociation(ssId, eoId));
         }
 
         if (n == 0)
@@ -119,16 +116,8 @@ public static class Xdm
         }
 
         var firstDoc = bundle.Entry.Select(e => e.Resource).OfType<DocumentReference>().First();
-        var sourceId = list.GetExtensionValue<Identifier>("https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-sourceId")?.Value ?? "urn:oid:1.2.250.1.999.1";
-        var ss = new XElement(Rim + "RegistryPackage", new XAttribute("id", ssId), new XAttribute("status", Approved),
-            Slot("submissionTime", DtmOf(list.Date ?? DateTimeOffset.UtcNow.ToString("o", CultureInfo.InvariantCulture))),
-            new XElement(Rim + "Name", new XElement(Rim + "LocalizedString", new XAttribute("value", "Envoi OpenDMP"))),
-            AuthorClassification(SsAuthor, ssId, firstDoc),
-            ExternalId(SsUniqueId, ssId, list.Identifier.FirstOrDefault()?.Value ?? "urn:uuid:" + Guid.NewGuid(), "XDSSubmissionSet.uniqueId"),
-            ExternalId(SsSourceId, ssId, sourceId.StartsWith("urn:oid:", StringComparison.Ordinal) ? sourceId[8..] : sourceId, "XDSSubmissionSet.sourceId"),
-            ExternalId(SsPatientId, ssId, patientId, "XDSSubmissionSet.patientId"));
-        objects.AddFirst(new XElement(Rim + "Classification", new XAttribute("id", "urn:uuid:" + Guid.NewGuid()),
-            new XAttribute("classifiedObject", ssId), new XAttribute("classificationNode", SubmissionSetNode)));
+        var (ss, node) = SubmissionSet(list, ssId, patientId, firstDoc);
+        objects.AddFirst(node);
         objects.AddFirst(ss);
         var metadata = new XDocument(new XElement(Lcm + "SubmitObjectsRequest", new XAttribute(XNamespace.Xmlns + "lcm", Lcm), new XAttribute(XNamespace.Xmlns + "rim", Rim), objects));
 
@@ -151,6 +140,34 @@ public static class Xdm
 
         return ms.ToArray();
     }
+
+    /// <summary>
+    /// A SubmissionSet List as an XDS SubmissionSet (ebRIM RegistryPackage) and the classification that
+    /// marks it as one: the one mapping used by XDM packages and the XDS.b registry's answers. The author
+    /// is taken from <paramref name="authorDoc"/> when it has a professional author.
+    /// </summary>
+    public static (XElement Package, XElement Node) SubmissionSet(List list, string ssId, string patientId, DocumentReference? authorDoc)
+    {
+        var sourceId = list.GetExtensionValue<Identifier>("https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-sourceId")?.Value ?? "urn:oid:1.2.250.1.999.1";
+        var uniqueId = list.Identifier.FirstOrDefault(i => i.Use == Identifier.IdentifierUse.Usual)?.Value ?? list.Identifier.FirstOrDefault()?.Value ?? "urn:uuid:" + Guid.NewGuid();
+        var ss = new XElement(Rim + "RegistryPackage", new XAttribute("id", ssId), new XAttribute("status", Approved),
+            Slot("submissionTime", DtmOf(list.Date ?? DateTimeOffset.UtcNow.ToString("o", CultureInfo.InvariantCulture))),
+            new XElement(Rim + "Name", new XElement(Rim + "LocalizedString", new XAttribute("value", list.Title ?? "Envoi OpenDMP"))),
+            authorDoc is not null && authorDoc.Contained.OfType<PractitionerRole>().Any() ? AuthorClassification(SsAuthor, ssId, authorDoc) : null,
+            ExternalId(SsUniqueId, ssId, uniqueId.StartsWith("urn:oid:", StringComparison.Ordinal) ? uniqueId[8..] : uniqueId, "XDSSubmissionSet.uniqueId"),
+            ExternalId(SsSourceId, ssId, sourceId.StartsWith("urn:oid:", StringComparison.Ordinal) ? sourceId[8..] : sourceId, "XDSSubmissionSet.sourceId"),
+            ExternalId(SsPatientId, ssId, patientId, "XDSSubmissionSet.patientId"));
+        var node = new XElement(Rim + "Classification", new XAttribute("id", "urn:uuid:" + Guid.NewGuid()),
+            new XAttribute("classifiedObject", ssId), new XAttribute("classificationNode", SubmissionSetNode));
+        return (ss, node);
+    }
+
+    /// <summary>A HasMember association from a SubmissionSet to one of its DocumentEntries.</summary>
+    public static XElement HasMemberAssociation(string ssId, string entryId) =>
+        new(Rim + "Association",
+            new XAttribute("id", "urn:uuid:" + Guid.NewGuid()), new XAttribute("associationType", HasMember),
+            new XAttribute("sourceObject", ssId), new XAttribute("targetObject", entryId),
+            Slot("SubmissionSetStatus", "Original"));
 
     /// <summary>
     /// A DocumentReference as an XDS DocumentEntry (ebRIM ExtrinsicObject): the one mapping used by

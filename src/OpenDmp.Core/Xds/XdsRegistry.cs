@@ -54,26 +54,41 @@ public sealed class XdsRegistry(DocumentQueries documents, DmpDbContext db, XdsO
         var id = query.Attribute("id")?.Value;
         try
         {
-            var entries = id switch
+            var result = id switch
             {
-                XdsNames.FindDocuments => await FindDocumentsAsync(slots, actor, channel, ct),
-                XdsNames.GetDocuments => await GetDocumentsAsync(slots, actor, channel, ct),
+                XdsNames.FindDocuments => new Found(await FindDocumentsAsync(slots, actor, channel, ct), [], []),
+                XdsNames.GetDocuments => new Found(await GetDocumentsAsync(slots, actor, channel, ct), [], []),
+                XdsNames.FindSubmissionSets => new Found([], await FindSubmissionSetsAsync(slots, actor, channel, ct), []),
+                XdsNames.GetSubmissionSetAndContents => await GetSubmissionSetAndContentsAsync(slots, actor, channel, ct),
                 _ => null,
             };
-            if (entries is null)
+            if (result is null)
             {
-                return await RefusedAsync(new RegistryError("XDSUnknownStoredQuery", $"the stored query {id} is not offered; this registry answers FindDocuments ({XdsNames.FindDocuments}) and GetDocuments ({XdsNames.GetDocuments})"));
+                return await RefusedAsync(new RegistryError("XDSUnknownStoredQuery", $"the stored query {id} is not offered; this registry answers FindDocuments ({XdsNames.FindDocuments}), GetDocuments ({XdsNames.GetDocuments}), FindSubmissionSets ({XdsNames.FindSubmissionSets}) and GetSubmissionSetAndContents ({XdsNames.GetSubmissionSetAndContents})"));
             }
 
+            var sets = result.SubmissionSets.Select(x => (Id: "urn:uuid:" + x.List.Id, x.List, x.PatientId)).ToList();
             if (returnType == "ObjectRef")
             {
-                return Response(entries.Select(e => new XElement(XdsNames.Rim + "ObjectRef", new XAttribute("id", "urn:uuid:" + e.Document.Id))).ToList(), []);
+                return Response(
+                    [.. sets.Select(x => new XElement(XdsNames.Rim + "ObjectRef", new XAttribute("id", x.Id))),
+                     .. result.Documents.Select(e => new XElement(XdsNames.Rim + "ObjectRef", new XAttribute("id", "urn:uuid:" + e.Document.Id))),
+                     .. result.Associations.Select(a => new XElement(XdsNames.Rim + "ObjectRef", new XAttribute("id", a.Attribute("id")!.Value)))],
+                    []);
+            }
+
+            var objects = new List<XElement>();
+            foreach (var (setId, list, patientId) in sets)
+            {
+                var (package, node) = Messaging.Xdm.SubmissionSet(list, setId, patientId, result.Documents.FirstOrDefault()?.Document);
+                objects.Add(package);
+                objects.Add(node);
             }
 
             // Hash and size as stored with the content (the registry's own record of it).
+            var entries = result.Documents;
             var ids = entries.Select(e => e.Document.Id).ToList();
             var stored = await db.Documents.AsNoTracking().Where(d => ids.Contains(d.Id)).Select(d => new { d.Id, d.Sha1, d.Size }).ToDictionaryAsync(d => d.Id, StringComparer.Ordinal, ct);
-            var objects = new List<XElement>();
             var errors = new List<RegistryError>();
             foreach (var e in entries)
             {
@@ -88,6 +103,7 @@ public sealed class XdsRegistry(DocumentQueries documents, DmpDbContext db, XdsO
                 }
             }
 
+            objects.AddRange(result.Associations);
             return Response(objects, errors);
         }
         catch (RegistryException ex)
@@ -156,10 +172,58 @@ public sealed class XdsRegistry(DocumentQueries documents, DmpDbContext db, XdsO
 
     private sealed record Entry(DocumentReference Document, string PatientId);
 
+    /// <summary>What a stored query found: documents, submission sets (with their patient id) and associations.</summary>
+    private sealed record Found(List<Entry> Documents, List<(List List, string PatientId)> SubmissionSets, List<XElement> Associations);
+
+    private async Task<List<(List List, string PatientId)>> FindSubmissionSetsAsync(Dictionary<string, List<string>> slots, Actor actor, string channel, CancellationToken ct)
+    {
+        var patient = Single(slots, "$XDSSubmissionSetPatientId");
+        var (value, system) = PatientId(patient, "$XDSSubmissionSetPatientId");
+        // Submission sets are kept as submitted (Approved); a query for other statuses finds none.
+        var approved = Required(slots, "$XDSSubmissionSetStatus").Contains(XdsNames.Approved);
+        var page = await documents.SearchListsAsync(new SearchParams([new("patient.identifier", $"{system}|{value}"), new("_count", "100")]), actor, channel, ct);
+        return approved ? page.Hits.Select(h => (FhirJson.Parse<List>(h.Json), patient)).ToList() : [];
+    }
+
+    private async Task<Found> GetSubmissionSetAndContentsAsync(Dictionary<string, List<string>> slots, Actor actor, string channel, CancellationToken ct)
+    {
+        string setId;
+        if (slots.TryGetValue("$XDSSubmissionSetEntryUUID", out var uuids) && uuids.Count == 1)
+        {
+            setId = uuids[0].StartsWith("urn:uuid:", StringComparison.Ordinal) ? uuids[0][9..] : uuids[0];
+        }
+        else if (slots.TryGetValue("$XDSSubmissionSetUniqueId", out var uniqueIds) && uniqueIds.Count == 1)
+        {
+            var forms = new[] { uniqueIds[0], "urn:oid:" + uniqueIds[0] };
+            setId = await db.SubmissionSets.AsNoTracking().Where(x => forms.Contains(x.MasterIdentifier)).Select(x => x.Id).FirstOrDefaultAsync(ct) ?? uniqueIds[0];
+        }
+        else
+        {
+            throw new RegistryException(new RegistryError("XDSStoredQueryParamNumber", "GetSubmissionSetAndContents needs one $XDSSubmissionSetEntryUUID or one $XDSSubmissionSetUniqueId"));
+        }
+
+        List list;
+        try
+        {
+            list = FhirJson.Parse<List>(await documents.ReadListAsync(setId, actor, channel, ct));
+        }
+        catch (DmpException ex) when (ex.Kind == ErrorKind.NotFound)
+        {
+            return new Found([], [], []);
+        }
+
+        // Its documents the caller may see, by the same search as GetDocuments, and their HasMember associations.
+        var members = list.Entry.Select(e => e.Item?.Reference?.Split('/').LastOrDefault()).OfType<string>().ToList();
+        var found = members.Count == 0 ? [] : await GetDocumentsAsync(new Dictionary<string, List<string>>(StringComparer.Ordinal) { ["$XDSDocumentEntryEntryUUID"] = members }, actor, channel, ct);
+        var patientId = found.FirstOrDefault()?.PatientId ?? await PatientIdOfAsync(list.Subject, ct);
+        var associations = found.Select(e => Messaging.Xdm.HasMemberAssociation("urn:uuid:" + list.Id, "urn:uuid:" + e.Document.Id)).ToList();
+        return new Found(found, [(list, patientId)], associations);
+    }
+
     private async Task<List<Entry>> FindDocumentsAsync(Dictionary<string, List<string>> slots, Actor actor, string channel, CancellationToken ct)
     {
         var patient = Single(slots, "$XDSDocumentEntryPatientId");
-        var (value, system) = PatientId(patient);
+        var (value, system) = PatientId(patient, "$XDSDocumentEntryPatientId");
         var statuses = Required(slots, "$XDSDocumentEntryStatus").Select(s => s switch
         {
             XdsNames.Approved => "current",
@@ -236,9 +300,11 @@ public sealed class XdsRegistry(DocumentQueries documents, DmpDbContext db, XdsO
     }
 
     /// <summary>The patient's INS in XDS form (CX: value^^^&amp;OID&amp;ISO) for a document read by id.</summary>
-    private async Task<string> PatientIdOfAsync(DocumentReference doc, CancellationToken ct)
+    private Task<string> PatientIdOfAsync(DocumentReference doc, CancellationToken ct) => PatientIdOfAsync(doc.Subject, ct);
+
+    private async Task<string> PatientIdOfAsync(ResourceReference? subject, CancellationToken ct)
     {
-        var recordId = doc.Subject?.Reference?.Split('/').LastOrDefault() ?? string.Empty;
+        var recordId = subject?.Reference?.Split('/').LastOrDefault() ?? string.Empty;
         var ins = await db.PatientIdentifiers.AsNoTracking().Where(p => p.RecordId == recordId).OrderBy(p => p.System).FirstOrDefaultAsync(ct);
         return ins is null ? recordId : $"{ins.Value}^^^&{(ins.System.StartsWith("urn:oid:", StringComparison.Ordinal) ? ins.System[8..] : ins.System)}&ISO";
     }
@@ -250,13 +316,13 @@ public sealed class XdsRegistry(DocumentQueries documents, DmpDbContext db, XdsO
     }
 
     /// <summary>An XDS patient id (CX): value^^^&amp;OID&amp;ISO.</summary>
-    private static (string Value, string System) PatientId(string cx)
+    private static (string Value, string System) PatientId(string cx, string parameter)
     {
         var parts = cx.Split('^');
         var authority = parts.Length >= 4 ? parts[3].Split('&') : [];
         if (parts[0].Length == 0 || authority.Length < 2 || authority[1].Length == 0)
         {
-            throw new RegistryException(new RegistryError("XDSRegistryError", $"$XDSDocumentEntryPatientId must be a CX value^^^&OID&ISO (e.g. the INS with 1.2.250.1.213.1.4.8), got '{cx}'"));
+            throw new RegistryException(new RegistryError("XDSRegistryError", $"{parameter} must be a CX value^^^&OID&ISO (e.g. the INS with 1.2.250.1.213.1.4.8), got '{cx}'"));
         }
 
         return (parts[0], "urn:oid:" + authority[1]);

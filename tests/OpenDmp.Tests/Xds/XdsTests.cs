@@ -127,6 +127,34 @@ public abstract class XdsTests(IStorageUnderTest storage) : ServerTestBase(stora
         (_, body, _) = await PostAsync(http, "/xds/registry", Envelope("urn:ihe:iti:2007:RegistryStoredQuery", GetDocuments(uniqueId)));
         Assert.Equal("urn:uuid:" + first, body.Descendants(Rim + "ExtrinsicObject").Single().Attribute("id")!.Value);
 
+        // FindSubmissionSets: one per MHD submission; GetSubmissionSetAndContents: the set, its document and the HasMember association.
+        var findSets = $"""
+            <query:AdhocQueryRequest xmlns:query="urn:oasis:names:tc:ebxml-regrep:xsd:query:3.0" xmlns:rim="urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0">
+              <query:ResponseOption returnComposedObjects="true" returnType="LeafClass"/>
+              <rim:AdhocQuery id="urn:uuid:f26abbcb-ac74-4422-8a30-edb644bbc1a9">
+                <rim:Slot name="$XDSSubmissionSetPatientId"><rim:ValueList><rim:Value>'{patient.Ins}^^^&amp;1.2.250.1.213.1.4.8&amp;ISO'</rim:Value></rim:ValueList></rim:Slot>
+                <rim:Slot name="$XDSSubmissionSetStatus"><rim:ValueList><rim:Value>('urn:oasis:names:tc:ebxml-regrep:StatusType:Approved')</rim:Value></rim:ValueList></rim:Slot>
+              </rim:AdhocQuery>
+            </query:AdhocQueryRequest>
+            """;
+        (_, body, _) = await PostAsync(http, "/xds/registry", Envelope("urn:ihe:iti:2007:RegistryStoredQuery", findSets));
+        var packages = body.Descendants(Rim + "RegistryPackage").ToList();
+        Assert.Equal(2, packages.Count);
+        var letterSet = packages.Select(p => p.Attribute("id")!.Value).First();
+        var getSet = $"""
+            <query:AdhocQueryRequest xmlns:query="urn:oasis:names:tc:ebxml-regrep:xsd:query:3.0" xmlns:rim="urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0">
+              <query:ResponseOption returnComposedObjects="true" returnType="LeafClass"/>
+              <rim:AdhocQuery id="urn:uuid:e8e3cb2c-e39c-46b9-99e4-c12f57260b83">
+                <rim:Slot name="$XDSSubmissionSetEntryUUID"><rim:ValueList><rim:Value>'{letterSet}'</rim:Value></rim:ValueList></rim:Slot>
+              </rim:AdhocQuery>
+            </query:AdhocQueryRequest>
+            """;
+        (_, body, _) = await PostAsync(http, "/xds/registry", Envelope("urn:ihe:iti:2007:RegistryStoredQuery", getSet));
+        Assert.Equal(letterSet, body.Descendants(Rim + "RegistryPackage").Single().Attribute("id")!.Value);
+        var member = body.Descendants(Rim + "ExtrinsicObject").Single().Attribute("id")!.Value;
+        var association = body.Descendants(Rim + "Association").Single();
+        Assert.Equal((letterSet, member, "urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember"), (association.Attribute("sourceObject")!.Value, association.Attribute("targetObject")!.Value, association.Attribute("associationType")!.Value));
+
         // ITI-43: the exact bytes, as MTOM/XOP.
         var (retrieved, parts) = await RetrieveAsync(http, Envelope("urn:ihe:iti:2007:RetrieveDocumentSet", Retrieve(repository, uniqueId)));
         Assert.Equal("urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Success", retrieved.Element(Rs + "RegistryResponse")!.Attribute("status")!.Value);
