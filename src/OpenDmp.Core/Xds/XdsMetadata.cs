@@ -22,6 +22,8 @@ public static class XdsNames
     public const string GetDocuments = "urn:uuid:5c4f972b-d56b-40ac-a5fc-c8ca9b40b9d4";
     public const string FindSubmissionSets = "urn:uuid:f26abbcb-ac74-4422-8a30-edb644bbc1a9";
     public const string GetSubmissionSetAndContents = "urn:uuid:e8e3cb2c-e39c-46b9-99e4-c12f57260b83";
+    public const string GetAssociations = "urn:uuid:a7ae438b-4bc2-4642-93e9-be891f7bb155";
+    public const string GetRelatedDocuments = "urn:uuid:d90e5407-b356-4d91-a89f-873917b4b0e6";
 
     public const string Success = "urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Success";
     public const string PartialSuccess = "urn:ihe:iti:2007:ResponseStatusType:PartialSuccess";

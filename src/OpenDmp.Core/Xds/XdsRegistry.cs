@@ -60,11 +60,13 @@ public sealed class XdsRegistry(DocumentQueries documents, DmpDbContext db, XdsO
                 XdsNames.GetDocuments => new Found(await GetDocumentsAsync(slots, actor, channel, ct), [], []),
                 XdsNames.FindSubmissionSets => new Found([], await FindSubmissionSetsAsync(slots, actor, channel, ct), []),
                 XdsNames.GetSubmissionSetAndContents => await GetSubmissionSetAndContentsAsync(slots, actor, channel, ct),
+                XdsNames.GetAssociations => await GetAssociationsAsync(slots, actor, channel, ct),
+                XdsNames.GetRelatedDocuments => await GetRelatedDocumentsAsync(slots, actor, channel, ct),
                 _ => null,
             };
             if (result is null)
             {
-                return await RefusedAsync(new RegistryError("XDSUnknownStoredQuery", $"the stored query {id} is not offered; this registry answers FindDocuments ({XdsNames.FindDocuments}), GetDocuments ({XdsNames.GetDocuments}), FindSubmissionSets ({XdsNames.FindSubmissionSets}) and GetSubmissionSetAndContents ({XdsNames.GetSubmissionSetAndContents})"));
+                return await RefusedAsync(new RegistryError("XDSUnknownStoredQuery", $"the stored query {id} is not offered; this registry answers FindDocuments ({XdsNames.FindDocuments}), GetDocuments ({XdsNames.GetDocuments}), FindSubmissionSets ({XdsNames.FindSubmissionSets}), GetSubmissionSetAndContents ({XdsNames.GetSubmissionSetAndContents}), GetAssociations ({XdsNames.GetAssociations}) and GetRelatedDocuments ({XdsNames.GetRelatedDocuments})"));
             }
 
             var sets = result.SubmissionSets.Select(x => (Id: "urn:uuid:" + x.List.Id, x.List, x.PatientId)).ToList();
@@ -183,6 +185,107 @@ public sealed class XdsRegistry(DocumentQueries documents, DmpDbContext db, XdsO
         var approved = Required(slots, "$XDSSubmissionSetStatus").Contains(XdsNames.Approved);
         var page = await documents.SearchListsAsync(new SearchParams([new("patient.identifier", $"{system}|{value}"), new("_count", "100")]), actor, channel, ct);
         return approved ? page.Hits.Select(h => (FhirJson.Parse<List>(h.Json), patient)).ToList() : [];
+    }
+
+    /// <summary>The XDS association types of the relatesTo codes OpenDMP keeps (document_links.kind).</summary>
+    private static readonly Dictionary<string, string> RelationTypes = new(StringComparer.Ordinal)
+    {
+        ["replaces"] = "urn:ihe:iti:2007:AssociationType:RPLC",
+        ["appends"] = "urn:ihe:iti:2007:AssociationType:APND",
+        ["transforms"] = "urn:ihe:iti:2007:AssociationType:XFRM",
+        ["signs"] = "urn:ihe:iti:2007:AssociationType:signs",
+    };
+
+    /// <summary>
+    /// GetAssociations: the associations of the given DocumentEntries and SubmissionSets — HasMember
+    /// and the relations between documents — among the objects the caller may see (both ends).
+    /// </summary>
+    private async Task<Found> GetAssociationsAsync(Dictionary<string, List<string>> slots, Actor actor, string channel, CancellationToken ct)
+    {
+        var ids = Required(slots, "$uuid").Select(u => u.StartsWith("urn:uuid:", StringComparison.Ordinal) ? u[9..] : u).Distinct(StringComparer.Ordinal).Take(100).ToList();
+        var setIds = await db.SubmissionSets.AsNoTracking().Where(x => ids.Contains(x.Id)).Select(x => x.Id).ToListAsync(ct);
+        var visible = await VisibleAsync(ids.Except(setIds).ToList(), actor, channel, ct);
+        var associations = new List<XElement>();
+        foreach (var setId in setIds)
+        {
+            try
+            {
+                var list = FhirJson.Parse<List>(await documents.ReadListAsync(setId, actor, channel, ct));
+                var members = await VisibleAsync(list.Entry.Select(e => e.Item?.Reference?.Split('/').LastOrDefault()).OfType<string>().ToList(), actor, channel, ct);
+                associations.AddRange(members.Keys.Select(m => Messaging.Xdm.HasMemberAssociation("urn:uuid:" + setId, "urn:uuid:" + m)));
+            }
+            catch (DmpException ex) when (ex.Kind == ErrorKind.NotFound)
+            {
+                // Not there, or not for this caller.
+            }
+        }
+
+        foreach (var (docId, set) in visible)
+        {
+            if (set is not null)
+            {
+                associations.Add(Messaging.Xdm.HasMemberAssociation("urn:uuid:" + set, "urn:uuid:" + docId));
+            }
+        }
+
+        associations.AddRange(await RelationsAsync(visible.Keys.ToList(), null, actor, channel, ct));
+        return new Found([], [], associations);
+    }
+
+    /// <summary>GetRelatedDocuments: a document, the documents related to it that the caller may see, and those associations (of the types asked for).</summary>
+    private async Task<Found> GetRelatedDocumentsAsync(Dictionary<string, List<string>> slots, Actor actor, string channel, CancellationToken ct)
+    {
+        var types = Required(slots, "$AssociationTypes").ToHashSet(StringComparer.Ordinal);
+        string docId;
+        if (slots.TryGetValue("$XDSDocumentEntryEntryUUID", out var uuids) && uuids.Count == 1)
+        {
+            docId = uuids[0].StartsWith("urn:uuid:", StringComparison.Ordinal) ? uuids[0][9..] : uuids[0];
+        }
+        else if (slots.TryGetValue("$XDSDocumentEntryUniqueId", out var uniqueIds) && uniqueIds.Count == 1)
+        {
+            docId = await IdOfUniqueIdAsync(uniqueIds[0], ct) ?? uniqueIds[0];
+        }
+        else
+        {
+            throw new RegistryException(new RegistryError("XDSStoredQueryParamNumber", "GetRelatedDocuments needs one $XDSDocumentEntryEntryUUID or one $XDSDocumentEntryUniqueId"));
+        }
+
+        var associations = await RelationsAsync([docId], types, actor, channel, ct);
+        var related = associations.SelectMany(a => new[] { a.Attribute("sourceObject")!.Value, a.Attribute("targetObject")!.Value })
+            .Append("urn:uuid:" + docId).Select(u => u[9..]).Distinct(StringComparer.Ordinal).ToList();
+        var entries = await GetDocumentsAsync(new Dictionary<string, List<string>>(StringComparer.Ordinal) { ["$XDSDocumentEntryEntryUUID"] = related }, actor, channel, ct);
+        return entries.Any(e => e.Document.Id == docId) ? new Found(entries, [], associations) : new Found([], [], []);
+    }
+
+    /// <summary>The relations (replaces, appends, …) touching these documents whose both ends the caller may see, of the given types (all when null).</summary>
+    private async Task<List<XElement>> RelationsAsync(List<string> docIds, HashSet<string>? types, Actor actor, string channel, CancellationToken ct)
+    {
+        var kinds = RelationTypes.Where(k => types is null || types.Contains(k.Value)).Select(k => k.Key).ToList();
+        var links = await db.DocumentLinks.AsNoTracking()
+            .Where(l => kinds.Contains(l.Kind) && (docIds.Contains(l.DocumentId) || docIds.Contains(l.Target)))
+            .Select(l => new { l.DocumentId, l.Target, l.Kind }).ToListAsync(ct);
+        if (links.Count == 0)
+        {
+            return [];
+        }
+
+        var visible = await VisibleAsync(links.SelectMany(l => new[] { l.DocumentId, l.Target }).Distinct(StringComparer.Ordinal).ToList(), actor, channel, ct);
+        return links.Where(l => visible.ContainsKey(l.DocumentId) && visible.ContainsKey(l.Target))
+            .Select(l => new XElement(XdsNames.Rim + "Association",
+                new XAttribute("id", "urn:uuid:" + Guid.NewGuid()),
+                new XAttribute("associationType", RelationTypes[l.Kind]),
+                new XAttribute("sourceObject", "urn:uuid:" + l.DocumentId),
+                new XAttribute("targetObject", "urn:uuid:" + l.Target)))
+            .ToList();
+    }
+
+    /// <summary>The documents among these ids the caller may see (the ITI-67 search, per record, audited), with their submission set.</summary>
+    private async Task<Dictionary<string, string?>> VisibleAsync(List<string> ids, Actor actor, string channel, CancellationToken ct)
+    {
+        var found = ids.Count == 0 ? [] : await GetDocumentsAsync(new Dictionary<string, List<string>>(StringComparer.Ordinal) { ["$XDSDocumentEntryEntryUUID"] = ids }, actor, channel, ct);
+        var visibleIds = found.Select(e => e.Document.Id).ToList();
+        return await db.Documents.AsNoTracking().Where(d => visibleIds.Contains(d.Id)).Select(d => new { d.Id, d.SubmissionSetId })
+            .ToDictionaryAsync(d => d.Id, d => d.SubmissionSetId, StringComparer.Ordinal, ct);
     }
 
     private async Task<Found> GetSubmissionSetAndContentsAsync(Dictionary<string, List<string>> slots, Actor actor, string channel, CancellationToken ct)

@@ -292,6 +292,13 @@ public abstract class XdsTests(IStorageUnderTest storage) : ServerTestBase(stora
         return (response.StatusCode, XElement.Parse(await response.Content.ReadAsStringAsync()).Element(Soap + "Body")!.Elements().First());
     }
 
+    private static async Task<(HttpStatusCode Status, XElement Body)> QueryAsync(HttpClient http, string query)
+    {
+        var (status, body, response) = await PostAsync(http, "/xds/registry", Envelope("urn:ihe:iti:2007:RegistryStoredQuery", query));
+        response.Dispose();
+        return (status, body);
+    }
+
     [Fact]
     public async Task AnXdsClient_Files_MhdFindsItByteExact_AndReplacesIt()
     {
@@ -324,6 +331,31 @@ public abstract class XdsTests(IStorageUnderTest storage) : ServerTestBase(stora
             Assert.True(body.Attribute("status")?.Value == "urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Success", body.ToString());
             using var old = await http.GetAsync($"/fhir/DocumentReference/{doc.Id}");
             Assert.Equal("superseded", OpenDmp.Core.Fhir.FhirJson.Parse<Hl7.Fhir.Model.DocumentReference>(await old.Content.ReadAsStringAsync()).Status?.ToString().ToLowerInvariant());
+
+            // GetRelatedDocuments and GetAssociations show the replacement (RPLC) and the submission (HasMember).
+            var related = $"""
+                <query:AdhocQueryRequest xmlns:query="urn:oasis:names:tc:ebxml-regrep:xsd:query:3.0" xmlns:rim="urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0">
+                  <query:ResponseOption returnComposedObjects="true" returnType="LeafClass"/>
+                  <rim:AdhocQuery id="urn:uuid:d90e5407-b356-4d91-a89f-873917b4b0e6">
+                    <rim:Slot name="$XDSDocumentEntryUniqueId"><rim:ValueList><rim:Value>'{newId}'</rim:Value></rim:ValueList></rim:Slot>
+                    <rim:Slot name="$AssociationTypes"><rim:ValueList><rim:Value>('urn:ihe:iti:2007:AssociationType:RPLC')</rim:Value></rim:ValueList></rim:Slot>
+                  </rim:AdhocQuery>
+                </query:AdhocQueryRequest>
+                """;
+            (_, body) = await QueryAsync(http, related);
+            Assert.Equal(2, body.Descendants(Rim + "ExtrinsicObject").Count());
+            var rplc = body.Descendants(Rim + "Association").Single();
+            Assert.Equal(("urn:ihe:iti:2007:AssociationType:RPLC", "urn:uuid:" + doc.Id), (rplc.Attribute("associationType")!.Value, rplc.Attribute("targetObject")!.Value));
+            var associations = $"""
+                <query:AdhocQueryRequest xmlns:query="urn:oasis:names:tc:ebxml-regrep:xsd:query:3.0" xmlns:rim="urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0">
+                  <query:ResponseOption returnComposedObjects="true" returnType="LeafClass"/>
+                  <rim:AdhocQuery id="urn:uuid:a7ae438b-4bc2-4642-93e9-be891f7bb155">
+                    <rim:Slot name="$uuid"><rim:ValueList><rim:Value>('urn:uuid:{doc.Id}')</rim:Value></rim:ValueList></rim:Slot>
+                  </rim:AdhocQuery>
+                </query:AdhocQueryRequest>
+                """;
+            (_, body) = await QueryAsync(http, associations);
+            Assert.Equal(["urn:ihe:iti:2007:AssociationType:RPLC", "urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember"], body.Descendants(Rim + "Association").Select(a => a.Attribute("associationType")!.Value).Order(StringComparer.Ordinal));
         }
 
         // The same rules as ITI-65: a duplicate uniqueId, a code outside the value sets, a professional without authorisation.
