@@ -130,7 +130,7 @@ public static class VihfVerifier
         }
 
         // Signature wrapping: the signed ID must designate this assertion and no other element.
-        if (doc.SelectNodes($"//*[@ID='{id.Replace("'", string.Empty, StringComparison.Ordinal)}' or @Id='{id.Replace("'", string.Empty, StringComparison.Ordinal)}']")!.Count != 1)
+        if (doc.SelectNodes("//*[@ID or @Id]")!.Cast<XmlElement>().Count(e => e.GetAttribute("ID") == id || e.GetAttribute("Id") == id) != 1)
         {
             throw Refused("the assertion's ID is not unique in the document");
         }
@@ -238,6 +238,11 @@ public sealed class VihfAuthentication(Storage.DmpDbContext db, TimeProvider tim
     /// <summary>Assertion IDs already used, until their end (per instance).</summary>
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, DateTimeOffset> Used = new(StringComparer.Ordinal);
 
+    /// <summary>The size at which the next sweep of ended assertions runs (doubles with what is still in force).</summary>
+    private static int SweepEvery = 1024;
+
+    private static int _sweeping;
+
     public async Task<Actor> ActorAsync(string header, X509Certificate2 certificate, Actor structure, CancellationToken ct)
     {
         if (header.Length > VihfVerifier.MaxCharacters * 2)
@@ -286,12 +291,19 @@ public sealed class VihfAuthentication(Storage.DmpDbContext db, TimeProvider tim
         }
 
         // Used once: a replayed assertion is refused until its end (and a little after, for clock skew).
-        foreach (var (id, end) in Used)
+        // Ended ones are swept now and then, not on every request.
+        if (Used.Count >= SweepEvery && Interlocked.Exchange(ref _sweeping, 1) == 0)
         {
-            if (end < now)
+            foreach (var (id, end) in Used)
             {
-                Used.TryRemove(id, out _);
+                if (end < now)
+                {
+                    Used.TryRemove(id, out _);
+                }
             }
+
+            SweepEvery = Math.Max(1024, Used.Count * 2);
+            Volatile.Write(ref _sweeping, 0);
         }
 
         if (!Used.TryAdd(claims.AssertionId, claims.NotOnOrAfter + VihfVerifier.Skew))
