@@ -228,6 +228,11 @@ public static class AccessPolicy
             return AccessDecision.Deny("no identified actor", Denial.NoIdentity);
         }
 
+        if (actor.PatientScope is { } only && request.Record is { } record && record.RecordId != only)
+        {
+            return AccessDecision.Deny("the request concerns another patient than the one its VIHF names (resource-id)", Denial.NotAllowed);
+        }
+
         if (request.Action == AccessAction.OpenRecord)
         {
             return DecideOpening(request);
@@ -463,7 +468,6 @@ public static class AccessPolicy
         {
             case AccessAction.ManageRecord:
             case AccessAction.ManageConsent:
-            case AccessAction.MaskDocument:
             case AccessAction.RecordMeasurement:
                 return AccessDecision.Deny("only the patient (or the operator) may do this", Denial.NotAllowed);
             case AccessAction.SetMonitoringThreshold:
@@ -566,6 +570,26 @@ public static class AccessPolicy
                     return isTreating || doc.IsOwnedBy(actor.Id)
                         ? Permit()
                         : AccessDecision.Deny("only the document's author or the treating physician may do this", Denial.NotAllowed);
+                }
+
+            case AccessAction.MaskDocument:
+                {
+                    // The DMP's masking to professionals, done by the document's author at the patient's
+                    // request (ITI-57); the treating physician does not mask for the patient.
+                    var doc = request.Document;
+                    if (doc is null || !scope.Admits(doc))
+                    {
+                        return AccessDecision.Deny(doc is null ? "no document given" : HiddenReason(doc, scope), doc is null ? Denial.NotAllowed : Denial.Hidden);
+                    }
+
+                    if (standing.ReadOnly)
+                    {
+                        return AccessDecision.Deny("an emergency access is read-only", Denial.NotAllowed);
+                    }
+
+                    return doc.IsOwnedBy(actor.Id)
+                        ? Permit()
+                        : AccessDecision.Deny("only the patient, or the document's author at the patient's request, masks or unmasks a document", Denial.NotAllowed);
                 }
 
             default:

@@ -34,8 +34,10 @@ public sealed record StaffMandate(string ProfessionalId, string ProfessionalDisp
 /// represent in <paramref name="RecordId"/>. A professional's <paramref name="Specialty"/> (TRE_R38)
 /// selects the matrix's rules where they distinguish specialties. <paramref name="Structure"/>: the
 /// establishment through whose system (organisation certificate and VIHF) a professional acts.
+/// <paramref name="PatientScope"/>: the only record the request may concern (the patient a VIHF names
+/// in resource-id); the policy refuses any other.
 /// </summary>
-public sealed record Actor(ActorKind Kind, string Id, string Display, string? ProfessionCode = null, string? RecordId = null, StaffMandate? Mandate = null, string? Specialty = null, string? Structure = null)
+public sealed record Actor(ActorKind Kind, string Id, string Display, string? ProfessionCode = null, string? RecordId = null, StaffMandate? Mandate = null, string? Specialty = null, string? Structure = null, string? PatientScope = null)
 {
     public static Actor Operator { get; } = new(ActorKind.System, "operator", "Administration OpenDMP");
 

@@ -288,31 +288,47 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
         return (doc, bytes);
     }
 
-    /// <summary>FHIRPath Patch on a DocumentReference: only status → superseded is accepted.</summary>
+    /// <summary>FHIRPath Patch on a DocumentReference: only "replace DocumentReference.status" with superseded (archive) or current (unarchive).</summary>
     public async Task<string> PatchStatusAsync(string id, Parameters patch, Actor actor, string channel, CancellationToken ct)
     {
         var ops = patch.Parameter.Where(p => p.Name == "operation").ToList();
+        var value = ops.Count == 1 ? ops[0].Part.FirstOrDefault(p => p.Name == "value")?.Value?.ToString() : null;
         if (ops.Count != 1
             || (ops[0].Part.FirstOrDefault(p => p.Name == "type")?.Value as Code)?.Value != "replace"
             || (ops[0].Part.FirstOrDefault(p => p.Name == "path")?.Value as FhirString)?.Value != "DocumentReference.status"
-            || ops[0].Part.FirstOrDefault(p => p.Name == "value")?.Value?.ToString() != "superseded")
+            || value is not ("superseded" or "current"))
         {
-            throw DmpException.Invalid("only the FHIRPath Patch 'replace DocumentReference.status with superseded' is accepted");
+            throw DmpException.Invalid("only the FHIRPath Patch 'replace DocumentReference.status' with superseded (archive) or current (unarchive) is accepted");
         }
 
+        return (await SetStatusAsync(id, value, actor, channel, ct)).ResourceJson;
+    }
+
+    /// <summary>
+    /// Archives (current → superseded; XDS Approved → Deprecated) or unarchives (superseded → current)
+    /// a document: its author or the treating physician, under the policy. A document superseded by a
+    /// replacement stays superseded. Shared by MHD (PATCH) and XDS (ITI-57 UpdateAvailabilityStatus).
+    /// </summary>
+    public async Task<DocumentEntry> SetStatusAsync(string id, string status, Actor actor, string channel, CancellationToken ct)
+    {
         var (doc, access) = await RequireDocumentAsync(id, actor, AccessAction.ReplaceDocument, AuditAction.Replace, channel, ct);
         await using var scope = await gate.EnterAsync(db, doc.RecordId, ct);
         var tracked = await db.Documents.FirstAsync(x => x.RecordId == doc.RecordId && x.Id == id, ct);
-        if (tracked.Status != "current")
+        if (tracked.Status == status)
         {
             throw new DmpException(ErrorKind.Conflict, $"the document is already {tracked.Status}");
         }
 
-        DocumentResources.SetStatus(tracked, "superseded", time.GetUtcNow());
-        await audit.AppendAsync(db, new AuditItem(doc.RecordId, actor, AuditAction.Replace, "success", channel, "DocumentReference", id, access.Mode), ct);
+        if (status == "current" && await db.DocumentLinks.AsNoTracking().Where(x => x.RecordId == doc.RecordId && x.Target == id && x.Kind == "replaces").Select(x => x.DocumentId).FirstOrDefaultAsync(ct) is { } by)
+        {
+            throw new DmpException(ErrorKind.Conflict, $"the document was replaced by DocumentReference/{by}: a replaced document stays superseded");
+        }
+
+        DocumentResources.SetStatus(tracked, status, time.GetUtcNow());
+        await audit.AppendAsync(db, new AuditItem(doc.RecordId, actor, AuditAction.Replace, "success", channel, "DocumentReference", id, access.Mode, Detail: "status " + status), ct);
         await db.SaveChangesAsync(ct);
         await scope.CommitAsync(ct);
-        return tracked.ResourceJson;
+        return tracked;
     }
 
     /// <summary>

@@ -394,6 +394,22 @@ public static class Xdm
         return bundle;
     }
 
+    /// <summary>What an ITI-57 metadata update compares with the stored entry: identity, codes, title and confidentiality codes.</summary>
+    public sealed record EntryMetadata(string? UniqueId, string? PatientId, string? TypeCode, string? ClassCode, string? FormatCode, string? Title, IReadOnlyList<string> Confidentiality);
+
+    /// <summary>Reads a DocumentEntry (ExtrinsicObject) the way <see cref="SubmissionToBundle"/> does, for comparison.</summary>
+    public static EntryMetadata Describe(XElement eo) => new(
+        ExternalIdValue(eo, DeUniqueId),
+        ExternalIdValue(eo, DePatientId),
+        Code(eo, DeTypeCode)?.Code,
+        Code(eo, DeClassCode)?.Code,
+        Code(eo, DeFormatCode)?.Code,
+        eo.Element(Rim + "Name")?.Element(Rim + "LocalizedString")?.Attribute("value")?.Value,
+        Codes(eo, DeConfidentiality).Select(c => c.Code ?? string.Empty).ToList());
+
+    /// <summary>The patientId (CX) of a SubmissionSet (RegistryPackage), if given.</summary>
+    public static string? SubmissionSetPatientId(XElement registryPackage) => ExternalIdValue(registryPackage, SsPatientId);
+
     private static (string Value, string Oid) ParseCx(string cx)
     {
         // CX: value^^^&OID&ISO

@@ -230,8 +230,17 @@ public static class VihfVerifier
 /// structure is the certificate's and that the professional is in the directory with the asserted
 /// profession. The actor keeps the structure (<see cref="Actor.Structure"/>): the audit trail names both.
 /// </summary>
-public sealed class VihfAuthentication(Storage.DmpDbContext db, TimeProvider time, Fhir.ServerOptions server)
+public sealed class VihfAuthentication(Storage.DmpDbContext db, TimeProvider time, Fhir.ServerOptions server, Access.ConsentService consent)
 {
+    /// <summary>The DMP's access modes (purposeofuse, code system 1.2.250.1.213.1.1.4.248): null for a normal access, else the emergency mode.</summary>
+    public static Access.GrantMode? Mode(string purposeOfUse) => purposeOfUse.ToLowerInvariant() switch
+    {
+        "normal" => null,
+        "bris_de_glace" or "break-glass" => Access.GrantMode.BreakGlass,
+        "centre_15" or "centre15" or "centre-15" => Access.GrantMode.Centre15,
+        _ => throw new DmpException(ErrorKind.Unauthenticated, $"VIHF refused: the access mode (purposeofuse) '{purposeOfUse}' is unknown; it is normal, bris_de_glace or centre_15"),
+    };
+
     /// <summary>The HTTP header carrying the assertion on the FHIR API (base64 of its UTF-8 XML).</summary>
     public const string Header = "X-OpenDMP-VIHF";
 
@@ -276,11 +285,7 @@ public sealed class VihfAuthentication(Storage.DmpDbContext db, TimeProvider tim
             throw new DmpException(ErrorKind.Unauthenticated, $"VIHF refused: {VihfVerifier.StructureAttribute} '{claims.StructureId}' is not the structure of the certificate (FINESS {organization.Finess}, as '1{organization.Finess}')");
         }
 
-        if (claims.PurposeOfUse != "normal")
-        {
-            throw new DmpException(ErrorKind.Forbidden, $"VIHF refused: the access mode '{claims.PurposeOfUse}' is not offered on the FHIR API; an emergency access is declared with POST /fhir/Patient/[id]/$emergency-access");
-        }
-
+        var mode = Mode(claims.PurposeOfUse);
         var rpps = claims.Rpps is { } r && Identity.Rpps.Validate(r) is null ? r
             : throw new DmpException(ErrorKind.Unauthenticated, $"VIHF refused: {VihfVerifier.SubjectIdAttribute} must be the professional's IdNatPs (8 + RPPS), got '{claims.SubjectId}'");
         var professional = await db.Professionals.AsNoTracking().FirstOrDefaultAsync(p => p.Rpps == rpps && p.DeactivatedAt == null, ct)
@@ -311,6 +316,41 @@ public sealed class VihfAuthentication(Storage.DmpDbContext db, TimeProvider tim
             throw new DmpException(ErrorKind.Unauthenticated, $"VIHF refused: the assertion {claims.AssertionId} was already used (replay); issue a new one per request");
         }
 
-        return new Actor(ActorKind.Professional, professional.Id, professional.DisplayName, professional.ProfessionCode, Specialty: professional.SpecialtyCode, Structure: organization.Id);
+        var patient = claims.ResourceId is { } rid ? await PatientOfAsync(rid, ct) : null;
+        var actor = new Actor(ActorKind.Professional, professional.Id, professional.DisplayName, professional.ProfessionCode, Specialty: professional.SpecialtyCode, Structure: organization.Id, PatientScope: patient);
+        if (mode is { } emergency)
+        {
+            await EmergencyAsync(patient ?? throw new DmpException(ErrorKind.Unauthenticated, $"VIHF refused: an emergency access ({claims.PurposeOfUse}) names its patient in {VihfVerifier.ResourceIdAttribute}"), emergency, actor, claims.Software, ct);
+        }
+
+        return actor;
+    }
+
+    /// <summary>The record of the patient the assertion names (resource-id: INS, alone or as CX value^^^&amp;OID&amp;ISO).</summary>
+    private async Task<string> PatientOfAsync(string resourceId, CancellationToken ct)
+    {
+        var ins = Identity.Ins.Normalize(resourceId.Split('^')[0]);
+        var records = await db.PatientIdentifiers.AsNoTracking().Where(x => x.Value == ins).Select(x => x.RecordId).Distinct().Take(2).ToListAsync(ct);
+        return records.Count == 1 ? records[0]
+            : throw new DmpException(ErrorKind.Unauthenticated, records.Count == 0
+                ? $"VIHF refused: {VihfVerifier.ResourceIdAttribute} names no patient known to OpenDMP ('{ins}')"
+                : $"VIHF refused: {VihfVerifier.ResourceIdAttribute} '{ins}' is registered under several systems; give the CX form with its OID");
+    }
+
+    /// <summary>
+    /// An emergency asserted in the VIHF is declared as with $emergency-access — under the policy (the
+    /// patient's oppositions), read-only, time-boxed, notified to the patient — once: while the
+    /// professional's emergency access of that mode runs, later assertions use it.
+    /// </summary>
+    private async Task EmergencyAsync(string recordId, Access.GrantMode mode, Actor actor, string software, CancellationToken ct)
+    {
+        var code = Access.GrantModes.Code(mode);
+        var now = time.GetUtcNow();
+        if (await db.Grants.AsNoTracking().AnyAsync(g => g.RecordId == recordId && g.HolderId == actor.Id && g.Mode == code && g.RevokedAt == null && g.End > now, ct))
+        {
+            return;
+        }
+
+        await consent.EmergencyAccessAsync(recordId, code, $"access mode {code} asserted in the VIHF by {software}", actor, Channels.Api, ct);
     }
 }

@@ -10,6 +10,7 @@ public static class XdsNames
     public static readonly XNamespace Wsa = "http://www.w3.org/2005/08/addressing";
     public static readonly XNamespace Wsse = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd";
     public static readonly XNamespace Query = "urn:oasis:names:tc:ebxml-regrep:xsd:query:3.0";
+    public static readonly XNamespace Lcm = "urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0";
     public static readonly XNamespace Rim = "urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0";
     public static readonly XNamespace Rs = "urn:oasis:names:tc:ebxml-regrep:xsd:rs:3.0";
     public static readonly XNamespace XdsB = "urn:ihe:iti:xds-b:2007";
@@ -50,6 +51,18 @@ public static class XdsMetadata
         var eo = Messaging.Xdm.DocumentEntry(d, entryUuid, patientId, Convert.ToHexStringLower(Convert.FromBase64String(sha1Base64)), size, null, requireAuthor: false);
         eo.SetAttributeValue("lid", entryUuid);
         eo.SetAttributeValue("status", d.Status == DocumentReferenceStatus.Current ? XdsNames.Approved : XdsNames.Deprecated);
+
+        // The entry's version, which an ITI-57 metadata update names as its PreviousVersion (ebRIM: after Name and Description).
+        var version = new XElement(XdsNames.Rim + "VersionInfo", new XAttribute("versionName", d.Meta?.VersionId ?? "1"));
+        if ((eo.Element(XdsNames.Rim + "Description") ?? eo.Element(XdsNames.Rim + "Name")) is { } before)
+        {
+            before.AddAfterSelf(version);
+        }
+        else
+        {
+            eo.Elements(XdsNames.Rim + "Slot").Last().AddAfterSelf(version);
+        }
+
         eo.Elements(XdsNames.Rim + "Slot").Last().AddAfterSelf(Slot("repositoryUniqueId", repositoryUniqueId), Slot("sourcePatientId", patientId));
         var uniqueId = eo.Elements(XdsNames.Rim + "ExternalIdentifier").Single(x => x.Attribute("identificationScheme")?.Value == XdsNames.UniqueIdScheme);
         if (uniqueId.Attribute("value")?.Value is { } v && v.StartsWith("urn:oid:", StringComparison.Ordinal))

@@ -10,22 +10,21 @@ namespace OpenDmp.Core.Xds;
 /// ITI-41 Provide and Register Document Set-b over the same core as ITI-65: the submission is mapped
 /// to an ITI-65 transaction by the one XDS → FHIR mapping (<see cref="Xdm.SubmissionToBundle"/>) and
 /// filed by <see cref="ProvideDocumentBundle"/> — the same validation, policy, audit and storage — so a
-/// document filed through XDS is found by MHD byte-exact. A replacement (RPLC association) becomes the
-/// DocumentReference's relatesTo. Refusals are RegistryErrors with the Technical Framework's codes.
+/// document filed through XDS is found by MHD byte-exact. A replacement, addendum, transformation or signature
+/// (RPLC, APND, XFRM, signs) becomes the DocumentReference's relatesTo. Refusals are RegistryErrors with the Technical Framework's codes.
 /// </summary>
 public sealed class XdsProvide(ProvideDocumentBundle handler, Access.RecordGuard guard)
 {
     public const string Action = "urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-b";
     private const string Replace = "urn:ihe:iti:2007:AssociationType:RPLC";
     private const string HasMember = "urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember";
-    private static readonly XNamespace Lcm = "urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0";
 
     /// <summary>Files the xdsb:ProvideAndRegisterDocumentSetRequest <paramref name="request"/>, its documents in <paramref name="parts"/> (MTOM parts by Content-ID) or inline; returns the RegistryResponse.</summary>
     public async Task<XElement> HandleAsync(XElement request, IReadOnlyDictionary<string, byte[]> parts, Actor actor, string channel, CancellationToken ct)
     {
         try
         {
-            var list = request.Element(Lcm + "SubmitObjectsRequest")?.Element(XdsNames.Rim + "RegistryObjectList")
+            var list = request.Element(XdsNames.Lcm + "SubmitObjectsRequest")?.Element(XdsNames.Rim + "RegistryObjectList")
                 ?? throw new XdmException("the request has no lcm:SubmitObjectsRequest/rim:RegistryObjectList");
             var documents = Documents(request, parts);
             Identify(list, documents);
@@ -118,9 +117,22 @@ public sealed class XdsProvide(ProvideDocumentBundle handler, Access.RecordGuard
         }
     }
 
-    /// <summary>HasMember is implied; RPLC makes the new DocumentReference replace its target; other kinds are refused.</summary>
+    /// <summary>The relations between documents ITI-41 carries, as the DocumentReference's relatesTo (ITI TF-3 §4.2.2).</summary>
+    private static readonly Dictionary<string, DocumentRelationshipType> Relations = new(StringComparer.Ordinal)
+    {
+        [Replace] = DocumentRelationshipType.Replaces,
+        ["urn:ihe:iti:2007:AssociationType:APND"] = DocumentRelationshipType.Appends,
+        ["urn:ihe:iti:2007:AssociationType:XFRM"] = DocumentRelationshipType.Transforms,
+        ["urn:ihe:iti:2007:AssociationType:signs"] = DocumentRelationshipType.Signs,
+    };
+
+    /// <summary>
+    /// HasMember is implied; RPLC, APND, XFRM and signs from a new DocumentEntry to a document already
+    /// filed become its relatesTo (RPLC supersedes the target, as in ITI-65); other kinds are refused.
+    /// </summary>
     private static void ApplyAssociations(XElement list, Bundle bundle)
     {
+        var submitted = bundle.Entry.Select(e => e.FullUrl).ToHashSet(StringComparer.Ordinal);
         foreach (var a in list.Elements(XdsNames.Rim + "Association"))
         {
             var type = a.Attribute("associationType")?.Value;
@@ -129,18 +141,23 @@ public sealed class XdsProvide(ProvideDocumentBundle handler, Access.RecordGuard
                 continue;
             }
 
-            if (type != Replace)
+            if (type is null || !Relations.TryGetValue(type, out var code))
             {
-                throw new XdmException($"the association type {type} is not offered yet (HasMember and RPLC are)");
+                throw new XdmException($"the association type {type} is not offered (HasMember, RPLC, APND, XFRM and signs are)");
             }
 
             var source = a.Attribute("sourceObject")?.Value;
             var target = a.Attribute("targetObject")?.Value ?? string.Empty;
             var doc = bundle.Entry.FirstOrDefault(e => e.FullUrl == source)?.Resource as DocumentReference
-                ?? throw new XdmException($"the RPLC association's sourceObject {source} is not a DocumentEntry of the submission");
+                ?? throw new XdmException($"the {type} association's sourceObject {source} is not a DocumentEntry of the submission");
+            if (submitted.Contains(target) || list.Elements(XdsNames.Rim + "RegistryPackage").Any(p => p.Attribute("id")?.Value == target))
+            {
+                throw new XdmException($"the {type} association targets {target}, an object of this same submission: OpenDMP relates a new document to a document already filed (file the target first)");
+            }
+
             doc.RelatesTo.Add(new DocumentReference.RelatesToComponent
             {
-                Code = DocumentRelationshipType.Replaces,
+                Code = code,
                 Target = new ResourceReference("DocumentReference/" + (target.StartsWith("urn:uuid:", StringComparison.Ordinal) ? target[9..] : target)),
             });
         }

@@ -57,8 +57,11 @@ public sealed class PortalPageAttribute(Requirement requirement) : Attribute
 /// (<see cref="AuditEnforcementMiddleware"/> checks it on every request), or — for endpoints that
 /// touch no patient data — the reviewed reason why none is written.
 /// </summary>
-public sealed record DmpEndpoint(Requirement Requirement, AuditAction? Audit, string? Exemption = null, OtherCallers Also = OtherCallers.None)
+public sealed record DmpEndpoint(Requirement Requirement, AuditAction? Audit, string? Exemption = null, OtherCallers Also = OtherCallers.None, AuditAction[]? OrAudit = null)
 {
+    /// <summary>Whether an entry with <paramref name="action"/> fulfils the declaration (<see cref="Audit"/>, or one of <see cref="OrAudit"/> for an endpoint whose request says which change it makes).</summary>
+    public bool Declares(AuditAction action) => Audit == action || (OrAudit?.Contains(action) ?? false);
+
     /// <summary>An endpoint that writes no audit entry, with the reason (reviewed: it touches no patient data).</summary>
     public static DmpEndpoint Exempt(Requirement requirement, string reason) => new(requirement, null, reason);
 

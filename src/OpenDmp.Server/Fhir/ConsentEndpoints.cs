@@ -143,12 +143,12 @@ public static class ConsentEndpoints
         {
             await s.MaskAsync(id, true, ctx.Actor(), Channels.Api, ctx.RequestAborted);
             return FhirResults.Outcome(200, OperationOutcome.IssueType.Informational, $"DocumentReference/{id} is masked from professionals");
-        }).WithMetadata(new DmpEndpoint(Requirement.Patient, AuditAction.Mask));
+        }).WithMetadata(new DmpEndpoint(Requirement.ProfessionalOrPatient, AuditAction.Mask));
         fhir.MapPost("/DocumentReference/{id}/$unmask", async (string id, HttpContext ctx, ConsentService s) =>
         {
             await s.MaskAsync(id, false, ctx.Actor(), Channels.Api, ctx.RequestAborted);
             return FhirResults.Outcome(200, OperationOutcome.IssueType.Informational, $"DocumentReference/{id} is visible to professionals again");
-        }).WithMetadata(new DmpEndpoint(Requirement.Patient, AuditAction.Unmask));
+        }).WithMetadata(new DmpEndpoint(Requirement.ProfessionalOrPatient, AuditAction.Unmask));
         fhir.MapGet("/Communication", async (HttpContext ctx, ConsentService s) =>
         {
             if (ctx.Actor().Kind == ActorKind.Professional)

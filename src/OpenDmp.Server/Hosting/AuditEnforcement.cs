@@ -72,7 +72,7 @@ public sealed partial class AuditEnforcementMiddleware(RequestDelegate next, Aud
         string? violation = null;
         var success = status is >= 200 and < 300;
         var decided = success || status is 403 or 404 or 410;
-        if (declared?.Audit is { } action && success && !log.Entries.Any(e => e.Action == action))
+        if (declared?.Audit is { } action && success && !log.Entries.Any(e => declared.Declares(e.Action)))
         {
             violation = $"declared audit action '{action.Code()}' was not written";
         }

@@ -90,6 +90,7 @@ public static class CoreServices
         services.AddSingleton(configuration.GetSection("Xds").Get<OpenDmp.Core.Xds.XdsOptions>() ?? new OpenDmp.Core.Xds.XdsOptions());
         services.AddScoped<OpenDmp.Core.Xds.XdsRegistry>();
         services.AddScoped<OpenDmp.Core.Xds.XdsProvide>();
+        services.AddScoped<OpenDmp.Core.Xds.XdsUpdate>();
         services.AddSingleton<OpenDmp.Core.Alerts.AlertSignal>();
         services.AddScoped<OpenDmp.Core.Alerts.AlertService>();
         services.AddSingleton(configuration.GetSection("Subscriptions").Get<OpenDmp.Core.Subscriptions.SubscriptionOptions>() ?? new OpenDmp.Core.Subscriptions.SubscriptionOptions());

@@ -12,7 +12,8 @@ namespace OpenDmp.Server.Xds;
 /// <summary>
 /// XDS.b over SOAP 1.2 for the installed base of DMP-compatible software (issue 17): ITI-18
 /// Registry Stored Query at /xds/registry, ITI-43 Retrieve Document Set at /xds/repository (MTOM
-/// answer), ITI-41 Provide and Register at /xds/repository/provide (MTOM or inline). The caller is a professional with their own card, or a structure with its
+/// answer), ITI-41 Provide and Register at /xds/repository/provide (MTOM or inline), ITI-57 Update
+/// Document Set at /xds/registry/update. The caller is a professional with their own card, or a structure with its
 /// organisation certificate and a VIHF in wsse:Security; the same policy and audit as MHD apply.
 /// A message that cannot be read, or a refused assertion, is a SOAP fault that says why.
 /// </summary>
@@ -29,6 +30,8 @@ public static class XdsEndpoints
             .WithMetadata(new DmpEndpoint(Requirement.Professional, AuditAction.Retrieve, Also: OtherCallers.Organization));
         app.MapPost("/xds/repository/provide", (HttpContext ctx) => HandleAsync(ctx, XdsProvide.Action))
             .WithMetadata(new DmpEndpoint(Requirement.Professional, AuditAction.Create, Also: OtherCallers.Organization));
+        app.MapPost("/xds/registry/update", (HttpContext ctx) => HandleAsync(ctx, XdsUpdate.Action))
+            .WithMetadata(new DmpEndpoint(Requirement.Professional, AuditAction.Update, Also: OtherCallers.Organization, OrAudit: [AuditAction.Mask, AuditAction.Unmask, AuditAction.Release, AuditAction.Replace]));
         return app;
     }
 
@@ -58,6 +61,18 @@ public static class XdsEndpoints
                 using var slot = await ctx.RequestServices.GetRequiredService<TransactionGate>().EnterAsync(ctx);
                 var registered = await ctx.RequestServices.GetRequiredService<XdsProvide>().HandleAsync(body, parts, actor, Channels.Api, ctx.RequestAborted);
                 await WriteSoapAsync(ctx, Envelope(action + "Response", messageId, registered));
+                return;
+            }
+
+            if (action == XdsUpdate.Action)
+            {
+                if (body.Name != XdsNames.Lcm + "SubmitObjectsRequest")
+                {
+                    throw new XdsFaultException($"the body of ITI-57 is an lcm:SubmitObjectsRequest, got {body.Name.LocalName}");
+                }
+
+                var updated = await ctx.RequestServices.GetRequiredService<XdsUpdate>().HandleAsync(body, actor, Channels.Api, ctx.RequestAborted);
+                await WriteSoapAsync(ctx, Envelope(action + "Response", messageId, updated));
                 return;
             }
 

@@ -81,7 +81,9 @@ public abstract class VihfTests(IStorageUnderTest storage) : ServerTestBase(stor
         await RefusedAsync(other, Header(good, other), "is not the structure of the certificate");
         await RefusedAsync(structure, Header(good with { Role = "21" }, structure), "is not the professional's profession");
         await RefusedAsync(structure, Header(good with { Rpps = TestIds.NewRpps() }, structure), "no active professional");
-        await RefusedAsync(structure, Header(good with { Purpose = "bris_de_glace" }, structure), "$emergency-access", HttpStatusCode.Forbidden);
+        await RefusedAsync(structure, Header(good with { Purpose = "bris_de_glace" }, structure), "names its patient in urn:oasis:names:tc:xacml:2.0:resource:resource-id");
+        await RefusedAsync(structure, Header(good with { Purpose = "curiosite" }, structure), "'curiosite' is unknown");
+        await RefusedAsync(structure, Header(good with { Ins = "199999999999999" }, structure), "names no patient known to OpenDMP");
         await RefusedAsync(gp.Certificate, Header(good, structure), "a professional's own card needs none");
         await RefusedAsync(structure, "not base64!", "must be the base64");
         await RefusedAsync(structure, Convert.ToBase64String("<!DOCTYPE a [<!ENTITY x \"y\">]><a>&x;</a>"u8.ToArray()), "not well-formed XML");

@@ -68,6 +68,7 @@ public sealed class EndpointProtectionTests() : ServerTestBase(new SqliteStorage
         ["POST /fhir/Patient/{id}/$declare-admission"] = OtherCallers.Organization,
         ["POST /hl7v2/adt"] = OtherCallers.Organization,
         ["POST /xds/registry"] = OtherCallers.Organization,
+        ["POST /xds/registry/update"] = OtherCallers.Organization,
         ["POST /xds/repository"] = OtherCallers.Organization,
         ["POST /xds/repository/provide"] = OtherCallers.Organization,
     };

@@ -7,8 +7,8 @@ namespace OpenDmp.Tests.Infrastructure;
 /// <summary>VIHF assertions written by hand from docs/integration/vihf.md, as a vendor would, signed with a structure's key.</summary>
 public static class Vihfs
 {
-    /// <summary>The assertion's fields a test may change.</summary>
-    public sealed record Vihf(string Rpps, string Role, string Structure, string Audience, DateTimeOffset NotBefore, DateTimeOffset NotOnOrAfter, string Purpose = "normal", string Ins = "123456789012345");
+    /// <summary>The assertion's fields a test may change; <c>Ins</c>: the patient named in resource-id (none when null).</summary>
+    public sealed record Vihf(string Rpps, string Role, string Structure, string Audience, DateTimeOffset NotBefore, DateTimeOffset NotOnOrAfter, string Purpose = "normal", string? Ins = null);
 
     public static string Xml(Vihf v, string id) => $"""
         <saml2:Assertion xmlns:saml2="urn:oasis:names:tc:SAML:2.0:assertion" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" ID="{id}" IssueInstant="{v.NotBefore:yyyy-MM-ddTHH:mm:ssZ}" Version="2.0">
@@ -28,7 +28,7 @@ public static class Vihfs
             <saml2:Attribute Name="Secteur_Activite"><saml2:AttributeValue>SA01^1.2.250.1.71.4.2.4</saml2:AttributeValue></saml2:Attribute>
             <saml2:Attribute Name="VIHF_Version"><saml2:AttributeValue>3.0</saml2:AttributeValue></saml2:Attribute>
             <saml2:Attribute Name="Authentification_mode"><saml2:AttributeValue>INDIRECTE</saml2:AttributeValue></saml2:Attribute>
-            <saml2:Attribute Name="urn:oasis:names:tc:xacml:2.0:resource:resource-id"><saml2:AttributeValue>{v.Ins}^^^&amp;1.2.250.1.213.1.4.8&amp;ISO^NH</saml2:AttributeValue></saml2:Attribute>
+            {(v.Ins is null ? string.Empty : $"<saml2:Attribute Name=\"urn:oasis:names:tc:xacml:2.0:resource:resource-id\"><saml2:AttributeValue>{v.Ins}^^^&amp;1.2.250.1.213.1.4.8&amp;ISO^NH</saml2:AttributeValue></saml2:Attribute>")}
             <saml2:Attribute Name="Ressource_URN"><saml2:AttributeValue>urn:dmp</saml2:AttributeValue></saml2:Attribute>
             <saml2:Attribute Name="urn:oasis:names:tc:xspa:1.0:subject:purposeofuse"><saml2:AttributeValue><PurposeOfUse xmlns="urn:hl7-org:v3" xsi:type="CE" code="{v.Purpose}" codeSystem="1.2.250.1.213.1.1.4.248" displayName="Mode d'accès"/></saml2:AttributeValue></saml2:Attribute>
             <saml2:Attribute Name="LPS_Nom"><saml2:AttributeValue>Logiciel de test</saml2:AttributeValue></saml2:Attribute>

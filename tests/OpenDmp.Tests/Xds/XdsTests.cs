@@ -20,13 +20,13 @@ namespace OpenDmp.Tests.Xds;
 /// </summary>
 public abstract class XdsTests(IStorageUnderTest storage) : ServerTestBase(storage)
 {
-    private static readonly XNamespace Soap = "http://www.w3.org/2003/05/soap-envelope";
-    private static readonly XNamespace Rim = "urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0";
-    private static readonly XNamespace Rs = "urn:oasis:names:tc:ebxml-regrep:xsd:rs:3.0";
-    private static readonly XNamespace Query = "urn:oasis:names:tc:ebxml-regrep:xsd:query:3.0";
-    private static readonly XNamespace XdsB = "urn:ihe:iti:xds-b:2007";
+    internal static readonly XNamespace Soap = "http://www.w3.org/2003/05/soap-envelope";
+    internal static readonly XNamespace Rim = "urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0";
+    internal static readonly XNamespace Rs = "urn:oasis:names:tc:ebxml-regrep:xsd:rs:3.0";
+    internal static readonly XNamespace Query = "urn:oasis:names:tc:ebxml-regrep:xsd:query:3.0";
+    internal static readonly XNamespace XdsB = "urn:ihe:iti:xds-b:2007";
 
-    private static string Envelope(string action, string body, string security = "") => $"""
+    internal static string Envelope(string action, string body, string security = "") => $"""
         <soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope" xmlns:wsa="http://www.w3.org/2005/08/addressing">
           <soap:Header>
             <wsa:Action soap:mustUnderstand="true">{action}</wsa:Action>
@@ -38,7 +38,7 @@ public abstract class XdsTests(IStorageUnderTest storage) : ServerTestBase(stora
         </soap:Envelope>
         """;
 
-    private static string FindDocuments(string ins, string returnType = "LeafClass", string status = "('urn:oasis:names:tc:ebxml-regrep:StatusType:Approved')", string queryId = "urn:uuid:14d4debf-8f97-4251-9a74-a90016b0af0d") => $"""
+    internal static string FindDocuments(string ins, string returnType = "LeafClass", string status = "('urn:oasis:names:tc:ebxml-regrep:StatusType:Approved')", string queryId = "urn:uuid:14d4debf-8f97-4251-9a74-a90016b0af0d") => $"""
         <query:AdhocQueryRequest xmlns:query="urn:oasis:names:tc:ebxml-regrep:xsd:query:3.0" xmlns:rim="urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0">
           <query:ResponseOption returnComposedObjects="true" returnType="{returnType}"/>
           <rim:AdhocQuery id="{queryId}">
@@ -48,7 +48,7 @@ public abstract class XdsTests(IStorageUnderTest storage) : ServerTestBase(stora
         </query:AdhocQueryRequest>
         """;
 
-    private static string GetDocuments(string uniqueId) => $"""
+    internal static string GetDocuments(string uniqueId) => $"""
         <query:AdhocQueryRequest xmlns:query="urn:oasis:names:tc:ebxml-regrep:xsd:query:3.0" xmlns:rim="urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0">
           <query:ResponseOption returnComposedObjects="true" returnType="LeafClass"/>
           <rim:AdhocQuery id="urn:uuid:5c4f972b-d56b-40ac-a5fc-c8ca9b40b9d4">
@@ -63,7 +63,7 @@ public abstract class XdsTests(IStorageUnderTest storage) : ServerTestBase(stora
         </xdsb:RetrieveDocumentSetRequest>
         """;
 
-    private static async Task<(HttpStatusCode Status, XElement Body, HttpResponseMessage Response)> PostAsync(HttpClient http, string path, string envelope)
+    internal static async Task<(HttpStatusCode Status, XElement Body, HttpResponseMessage Response)> PostAsync(HttpClient http, string path, string envelope)
     {
         var response = await http.PostAsync(path, new StringContent(envelope, Encoding.UTF8, "application/soap+xml"));
         var text = await response.Content.ReadAsStringAsync();
@@ -91,7 +91,7 @@ public abstract class XdsTests(IStorageUnderTest storage) : ServerTestBase(stora
         return (root.Descendants(XdsB + "RetrieveDocumentSetResponse").Single(), parts);
     }
 
-    private static string Fault(XElement body) => body.Name == Soap + "Fault" ? body.Element(Soap + "Reason")!.Element(Soap + "Text")!.Value : "(not a fault) " + body;
+    internal static string Fault(XElement body) => body.Name == Soap + "Fault" ? body.Element(Soap + "Reason")!.Element(Soap + "Text")!.Value : "(not a fault) " + body;
 
     [Fact]
     public async Task AnXdsClient_QueriesAndRetrievesWhatMhdFiled_UnderTheSamePolicy()
@@ -221,8 +221,8 @@ public abstract class XdsTests(IStorageUnderTest storage) : ServerTestBase(stora
         Assert.Contains("client certificate", Fault(body), StringComparison.Ordinal);
     }
 
-    /// <summary>An ITI-41 SubmitObjectsRequest written from ITI TF-3 §4.2 with the ANS code systems' OIDs; RPLC when <paramref name="replaces"/> is given.</summary>
-    private static string ProvideAndRegister(string ins, string authorRpps, string uniqueId, string title, string? replaces = null, string typeCode = "11488-4") => $"""
+    /// <summary>An ITI-41 SubmitObjectsRequest written from ITI TF-3 §4.2 with the ANS code systems' OIDs; a <paramref name="relation"/> (RPLC, APND, XFRM, signs) to <paramref name="replaces"/> when given.</summary>
+    internal static string ProvideAndRegister(string ins, string authorRpps, string uniqueId, string title, string? replaces = null, string typeCode = "11488-4", string relation = "RPLC") => $"""
         <xdsb:ProvideAndRegisterDocumentSetRequest xmlns:xdsb="urn:ihe:iti:xds-b:2007" xmlns:lcm="urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0" xmlns:rim="urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0" xmlns:xop="http://www.w3.org/2004/08/xop/include">
           <lcm:SubmitObjectsRequest>
             <rim:RegistryObjectList>
@@ -269,7 +269,7 @@ public abstract class XdsTests(IStorageUnderTest storage) : ServerTestBase(stora
               <rim:Association associationType="urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember" id="as01" sourceObject="SubmissionSet01" targetObject="Document01">
                 <rim:Slot name="SubmissionSetStatus"><rim:ValueList><rim:Value>Original</rim:Value></rim:ValueList></rim:Slot>
               </rim:Association>
-              {(replaces is null ? string.Empty : $"<rim:Association associationType=\"urn:ihe:iti:2007:AssociationType:RPLC\" id=\"as02\" sourceObject=\"Document01\" targetObject=\"{replaces}\"/>")}
+              {(replaces is null ? string.Empty : $"<rim:Association associationType=\"urn:ihe:iti:2007:AssociationType:{relation}\" id=\"as02\" sourceObject=\"Document01\" targetObject=\"{replaces}\"/>")}
             </rim:RegistryObjectList>
           </lcm:SubmitObjectsRequest>
           <xdsb:Document id="Document01"><xop:Include href="cid:document01%40client.example"/></xdsb:Document>
@@ -277,7 +277,7 @@ public abstract class XdsTests(IStorageUnderTest storage) : ServerTestBase(stora
         """;
 
     /// <summary>The MTOM request: the SOAP root part, then the document's part.</summary>
-    private static async Task<(HttpStatusCode Status, XElement Body)> ProvideAsync(HttpClient http, string envelope, byte[] document)
+    internal static async Task<(HttpStatusCode Status, XElement Body)> ProvideAsync(HttpClient http, string envelope, byte[] document)
     {
         const string boundary = "MIMEBoundary_test_41";
         var message = new MemoryStream();
@@ -292,7 +292,7 @@ public abstract class XdsTests(IStorageUnderTest storage) : ServerTestBase(stora
         return (response.StatusCode, XElement.Parse(await response.Content.ReadAsStringAsync()).Element(Soap + "Body")!.Elements().First());
     }
 
-    private static async Task<(HttpStatusCode Status, XElement Body)> QueryAsync(HttpClient http, string query)
+    internal static async Task<(HttpStatusCode Status, XElement Body)> QueryAsync(HttpClient http, string query)
     {
         var (status, body, response) = await PostAsync(http, "/xds/registry", Envelope("urn:ihe:iti:2007:RegistryStoredQuery", query));
         response.Dispose();
