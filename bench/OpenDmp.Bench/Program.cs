@@ -48,6 +48,7 @@ await CoreServices.MigrateAsync(services, CancellationToken.None);
 // Seed: one GP, the patients and their open records.
 var gpRpps = "10000000017";
 var patients = new List<string>();
+var insList = new List<string>();
 using (var scope = services.CreateScope())
 {
     var gp = await scope.ServiceProvider.GetRequiredService<DirectoryService>().AddProfessionalAsync(gpRpps, "10", "SM54", "Martin", "Claire", Actor.Operator, Channels.Admin, CancellationToken.None);
@@ -65,6 +66,7 @@ for (var i = 0; i < opts.Patients; i++)
     var p = await records.AddPatientAsync(new NewPatient(Ins.WithKey(nir), Ins.TestSystem, "BENCH", "Patient" + i.ToString(CultureInfo.InvariantCulture), new DateOnly(1950 + (i % 50), 1 + (i % 12), 1 + (i % 28)), i % 2 == 0 ? "M" : "F", "75056"), Actor.Operator, Channels.Admin, CancellationToken.None);
     await records.OpenAsync(p.RecordId, gpRpps, gpRpps, OpeningChannel.Office, Actor.Operator, Channels.Admin, CancellationToken.None);
     patients.Add(p.RecordId);
+    insList.Add(Ins.WithKey(nir));
 }
 
 Console.WriteLine($"seeded {opts.Patients} patients in {seedWatch.Elapsed.TotalSeconds:F1} s");
@@ -179,6 +181,10 @@ try
     Console.WriteLine($"ITI-67 with status+type+date filters, 1 client: p50 {BenchSupport.P(typed, 50):F2} ms, p95 {BenchSupport.P(typed, 95):F2} ms, p99 {BenchSupport.P(typed, 99):F2} ms");
     var whole = await workload.SearchAsync(firstPage + "&_count=500", Math.Max(50, opts.SearchRequests / 10), 1);
     Console.WriteLine($"ITI-67 all {opts.TargetDocuments} in one page (_count=500), 1 client: p50 {BenchSupport.P(whole, 50):F2} ms, p95 {BenchSupport.P(whole, 95):F2} ms, p99 {BenchSupport.P(whole, 99):F2} ms");
+    if (opts.XdsDocuments > 0)
+    {
+        await XdsBench.RunAsync(http, opts, gpRpps, patients.Zip(insList).ToList(), insList[0], rate, whole);
+    }
 
     // Leak check by timing: a document one may not see must cost the same as an absent one. A
     // pharmacist with a valid grant asks for the target's consultation reports (outside the
@@ -390,12 +396,12 @@ internal static partial class Program
     private static readonly string PharmacistRpps = Rpps.WithCheckDigit("1000000002");
 }
 
-internal sealed record BenchOptions(string? Postgres, int Documents, int Patients, int TargetDocuments, int DocumentBytes, int Clients, int SearchRequests, int LargeTransactions, bool Keep, bool SummaryOnly = false, int WarmupSeconds = 0, int MeasureAt = 0, int Alerts = 0, double AlertShare = 1, string? Peer = null, int PeerPid = 0, int PeerSearchRequests = 10)
+internal sealed record BenchOptions(string? Postgres, int Documents, int Patients, int TargetDocuments, int DocumentBytes, int Clients, int SearchRequests, int LargeTransactions, bool Keep, bool SummaryOnly = false, int WarmupSeconds = 0, int MeasureAt = 0, int Alerts = 0, double AlertShare = 1, string? Peer = null, int PeerPid = 0, int PeerSearchRequests = 10, int XdsDocuments = 0)
 {
     public static BenchOptions Parse(string[] args)
     {
         string? Get(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
         int Int(string name, int d) => Get(name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : d;
-        return new BenchOptions(Get("--postgres"), Int("--documents", 100_000), Int("--patients", 1_000), Int("--target-documents", 500), Int("--document-bytes", 10 * 1024), Int("--clients", 8), Int("--search-requests", 2_000), Int("--large-transactions", 5), args.Contains("--keep"), args.Contains("--summary-only"), Int("--warmup-seconds", 60), Int("--measure-at", 0), Int("--alerts", 0), Get("--alert-share") is { } share ? double.Parse(share, CultureInfo.InvariantCulture) : 1, Get("--peer"), Int("--peer-pid", 0), Int("--peer-search-requests", 10));
+        return new BenchOptions(Get("--postgres"), Int("--documents", 100_000), Int("--patients", 1_000), Int("--target-documents", 500), Int("--document-bytes", 10 * 1024), Int("--clients", 8), Int("--search-requests", 2_000), Int("--large-transactions", 5), args.Contains("--keep"), args.Contains("--summary-only"), Int("--warmup-seconds", 60), Int("--measure-at", 0), Int("--alerts", 0), Get("--alert-share") is { } share ? double.Parse(share, CultureInfo.InvariantCulture) : 1, Get("--peer"), Int("--peer-pid", 0), Int("--peer-search-requests", 10), Int("--xds-documents", 0));
     }
 }

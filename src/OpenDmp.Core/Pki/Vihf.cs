@@ -74,6 +74,11 @@ public static class VihfVerifier
             throw Refused("the assertion has no ID");
         }
 
+        if (id.Length > 256)
+        {
+            throw Refused("the assertion's ID is longer than 256 characters");
+        }
+
         CheckSignature(doc, assertion, id, structureCertificate);
         var ns = new XmlNamespaceManager(doc.NameTable);
         ns.AddNamespace("saml", SamlNamespace);
@@ -244,13 +249,10 @@ public sealed class VihfAuthentication(Storage.DmpDbContext db, TimeProvider tim
     /// <summary>The HTTP header carrying the assertion on the FHIR API (base64 of its UTF-8 XML).</summary>
     public const string Header = "X-OpenDMP-VIHF";
 
-    /// <summary>Assertion IDs already used, until their end (per instance).</summary>
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, DateTimeOffset> Used = new(StringComparer.Ordinal);
+    /// <summary>Inserts between two sweeps of ended assertions (per instance; the table is shared).</summary>
+    private const int SweepEvery = 1024;
 
-    /// <summary>The size at which the next sweep of ended assertions runs (doubles with what is still in force).</summary>
-    private static int SweepEvery = 1024;
-
-    private static int _sweeping;
+    private static int _sinceSweep;
 
     public async Task<Actor> ActorAsync(string header, X509Certificate2 certificate, Actor structure, CancellationToken ct)
     {
@@ -295,27 +297,7 @@ public sealed class VihfAuthentication(Storage.DmpDbContext db, TimeProvider tim
             throw new DmpException(ErrorKind.Unauthenticated, $"VIHF refused: the asserted role {claims.Roles[0]} is not the professional's profession in the directory ({professional.ProfessionCode})");
         }
 
-        // Used once: a replayed assertion is refused until its end (and a little after, for clock skew).
-        // Ended ones are swept now and then, not on every request.
-        if (Used.Count >= SweepEvery && Interlocked.Exchange(ref _sweeping, 1) == 0)
-        {
-            foreach (var (id, end) in Used)
-            {
-                if (end < now)
-                {
-                    Used.TryRemove(id, out _);
-                }
-            }
-
-            SweepEvery = Math.Max(1024, Used.Count * 2);
-            Volatile.Write(ref _sweeping, 0);
-        }
-
-        if (!Used.TryAdd(claims.AssertionId, claims.NotOnOrAfter + VihfVerifier.Skew))
-        {
-            throw new DmpException(ErrorKind.Unauthenticated, $"VIHF refused: the assertion {claims.AssertionId} was already used (replay); issue a new one per request");
-        }
-
+        await UseOnceAsync(claims, now, ct);
         var patient = claims.ResourceId is { } rid ? await PatientOfAsync(rid, ct) : null;
         var actor = new Actor(ActorKind.Professional, professional.Id, professional.DisplayName, professional.ProfessionCode, Specialty: professional.SpecialtyCode, Structure: organization.Id, PatientScope: patient);
         if (mode is { } emergency)
@@ -324,6 +306,38 @@ public sealed class VihfAuthentication(Storage.DmpDbContext db, TimeProvider tim
         }
 
         return actor;
+    }
+
+    /// <summary>
+    /// Used once, on every instance: the assertion's ID is written to vihf_assertions (shared by the
+    /// instances of a deployment) until its end and a little after (clock skew); a second use is a
+    /// replay. Ended ones are swept now and then.
+    /// </summary>
+    private async Task UseOnceAsync(VihfClaims claims, DateTimeOffset now, CancellationToken ct)
+    {
+        var row = new UsedVihfAssertion { Id = claims.AssertionId, NotAfter = claims.NotOnOrAfter + VihfVerifier.Skew };
+        db.UsedVihfAssertions.Add(row);
+        try
+        {
+            await db.SaveChangesAsync(ct);
+        }
+        catch (DbUpdateException)
+        {
+            db.Entry(row).State = EntityState.Detached;
+            if (await db.UsedVihfAssertions.AsNoTracking().AnyAsync(x => x.Id == row.Id, ct))
+            {
+                throw new DmpException(ErrorKind.Unauthenticated, $"VIHF refused: the assertion {claims.AssertionId} was already used (replay); issue a new one per request");
+            }
+
+            throw;
+        }
+
+        db.Entry(row).State = EntityState.Detached;
+
+        if (Interlocked.Increment(ref _sinceSweep) % SweepEvery == 0)
+        {
+            await db.UsedVihfAssertions.Where(x => x.NotAfter < now).ExecuteDeleteAsync(ct);
+        }
     }
 
     /// <summary>The record of the patient the assertion names (resource-id: INS, alone or as CX value^^^&amp;OID&amp;ISO).</summary>
@@ -353,4 +367,14 @@ public sealed class VihfAuthentication(Storage.DmpDbContext db, TimeProvider tim
 
         await consent.EmergencyAccessAsync(recordId, code, $"access mode {code} asserted in the VIHF by {software}", actor, Channels.Api, ct);
     }
+}
+
+/// <summary>A VIHF assertion already presented, kept until its end so that a replay is refused on every instance.</summary>
+public sealed class UsedVihfAssertion
+{
+    /// <summary>The assertion's ID.</summary>
+    public required string Id { get; set; }
+
+    /// <summary>Until when it is kept (its NotOnOrAfter plus the tolerated skew).</summary>
+    public DateTimeOffset NotAfter { get; set; }
 }

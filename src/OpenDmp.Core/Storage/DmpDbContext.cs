@@ -70,6 +70,7 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
     public DbSet<OpenDmp.Core.Messaging.InboundMessage> InboundMessages => Set<OpenDmp.Core.Messaging.InboundMessage>();
     public DbSet<OpenDmp.Core.Terminologies.TerminologyImport> TerminologyImports => Set<OpenDmp.Core.Terminologies.TerminologyImport>();
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
+    public DbSet<Pki.UsedVihfAssertion> UsedVihfAssertions => Set<Pki.UsedVihfAssertion>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -95,6 +96,13 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
             e.HasKey(x => x.Id);
             e.HasIndex(x => new { x.StaffId, x.ProfessionalId });
             e.HasIndex(x => x.ProfessionalId);
+        });
+        modelBuilder.Entity<Pki.UsedVihfAssertion>(e =>
+        {
+            e.ToTable("vihf_assertions");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.Id).HasMaxLength(256);
+            e.HasIndex(x => x.NotAfter);
         });
         modelBuilder.Entity<Pki.IssuedCertificate>(e =>
         {

@@ -19,6 +19,9 @@ public sealed class XdsProvide(ProvideDocumentBundle handler, Access.RecordGuard
     private const string Replace = "urn:ihe:iti:2007:AssociationType:RPLC";
     private const string HasMember = "urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember";
 
+    /// <summary>The system of a submission set's uniqueId as a signature document's context.related names it.</summary>
+    public const string SetIdentifierSystem = "urn:ietf:rfc:3986";
+
     /// <summary>Files the xdsb:ProvideAndRegisterDocumentSetRequest <paramref name="request"/>, its documents in <paramref name="parts"/> (MTOM parts by Content-ID) or inline; returns the RegistryResponse.</summary>
     public async Task<XElement> HandleAsync(XElement request, IReadOnlyDictionary<string, byte[]> parts, Actor actor, string channel, CancellationToken ct)
     {
@@ -150,6 +153,16 @@ public sealed class XdsProvide(ProvideDocumentBundle handler, Access.RecordGuard
             var target = a.Attribute("targetObject")?.Value ?? string.Empty;
             var doc = bundle.Entry.FirstOrDefault(e => e.FullUrl == source)?.Resource as DocumentReference
                 ?? throw new XdmException($"the {type} association's sourceObject {source} is not a DocumentEntry of the submission");
+            if (code == DocumentRelationshipType.Signs && list.Elements(XdsNames.Rim + "RegistryPackage").Any(p => p.Attribute("id")?.Value == target))
+            {
+                // A signature of the submission set (IHE DSG): kept as its own document, related to the
+                // set by the set's uniqueId (context.related), which the registry gives back as "signs".
+                var set = bundle.Entry.Select(e => e.Resource).OfType<List>().First();
+                doc.Context ??= new DocumentReference.ContextComponent();
+                doc.Context.Related.Add(new ResourceReference { Identifier = new Identifier(SetIdentifierSystem, set.Identifier[0].Value), Display = "signs" });
+                continue;
+            }
+
             if (submitted.Contains(target) || list.Elements(XdsNames.Rim + "RegistryPackage").Any(p => p.Attribute("id")?.Value == target))
             {
                 throw new XdmException($"the {type} association targets {target}, an object of this same submission: OpenDMP relates a new document to a document already filed (file the target first)");

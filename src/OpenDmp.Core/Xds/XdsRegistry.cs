@@ -206,11 +206,13 @@ public sealed class XdsRegistry(DocumentQueries documents, DmpDbContext db, XdsO
         var setIds = await db.SubmissionSets.AsNoTracking().Where(x => ids.Contains(x.Id)).Select(x => x.Id).ToListAsync(ct);
         var visible = await VisibleAsync(ids.Except(setIds).ToList(), actor, channel, ct);
         var associations = new List<XElement>();
+        var readable = new List<string>();
         foreach (var setId in setIds)
         {
             try
             {
                 var list = FhirJson.Parse<List>(await documents.ReadListAsync(setId, actor, channel, ct));
+                readable.Add(setId);
                 var members = await VisibleAsync(list.Entry.Select(e => e.Item?.Reference?.Split('/').LastOrDefault()).OfType<string>().ToList(), actor, channel, ct);
                 associations.AddRange(members.Keys.Select(m => Messaging.Xdm.HasMemberAssociation("urn:uuid:" + setId, "urn:uuid:" + m)));
             }
@@ -229,7 +231,53 @@ public sealed class XdsRegistry(DocumentQueries documents, DmpDbContext db, XdsO
         }
 
         associations.AddRange(await RelationsAsync(visible.Keys.ToList(), null, actor, channel, ct));
+        associations.AddRange(await SetSignaturesAsync(readable, visible.Keys.ToList(), actor, channel, ct));
         return new Found([], [], associations);
+    }
+
+    /// <summary>
+    /// The "signs" associations between signature documents and the submission sets they sign (kept as
+    /// the document's context.related naming the set's uniqueId): of the sets asked for, and of the
+    /// documents asked for — both ends visible to the caller.
+    /// </summary>
+    private async Task<List<XElement>> SetSignaturesAsync(List<string> setIds, List<string> docIds, Actor actor, string channel, CancellationToken ct)
+    {
+        const string Prefix = XdsProvide.SetIdentifierSystem + "|";
+        var sets = await db.SubmissionSets.AsNoTracking().Where(x => setIds.Contains(x.Id)).Select(x => new { x.Id, x.RecordId, x.MasterIdentifier }).ToListAsync(ct);
+        var targets = sets.Select(x => Prefix + x.MasterIdentifier).ToList();
+        var links = await db.DocumentLinks.AsNoTracking()
+            .Where(l => l.Kind == "related" && l.Target.StartsWith(Prefix) && (targets.Contains(l.Target) || docIds.Contains(l.DocumentId)))
+            .Select(l => new { l.RecordId, l.DocumentId, l.Target }).ToListAsync(ct);
+        if (links.Count == 0)
+        {
+            return [];
+        }
+
+        var masters = links.Select(l => l.Target[Prefix.Length..]).Distinct(StringComparer.Ordinal).ToList();
+        var signed = await db.SubmissionSets.AsNoTracking().Where(x => masters.Contains(x.MasterIdentifier)).Select(x => new { x.Id, x.RecordId, x.MasterIdentifier }).ToListAsync(ct);
+        var visible = await VisibleAsync(links.Select(l => l.DocumentId).Distinct(StringComparer.Ordinal).ToList(), actor, channel, ct);
+        var readableSets = new HashSet<string>(setIds, StringComparer.Ordinal);
+        foreach (var set in signed.Where(x => !readableSets.Contains(x.Id)))
+        {
+            try
+            {
+                await documents.ReadListAsync(set.Id, actor, channel, ct);
+                readableSets.Add(set.Id);
+            }
+            catch (DmpException ex) when (ex.Kind == ErrorKind.NotFound)
+            {
+                // Not for this caller.
+            }
+        }
+
+        return [.. from l in links
+                   join set in signed on new { l.RecordId, Master = l.Target[Prefix.Length..] } equals new { set.RecordId, Master = set.MasterIdentifier }
+                   where visible.ContainsKey(l.DocumentId) && readableSets.Contains(set.Id)
+                   select new XElement(XdsNames.Rim + "Association",
+                       new XAttribute("id", "urn:uuid:" + Guid.NewGuid()),
+                       new XAttribute("associationType", RelationTypes["signs"]),
+                       new XAttribute("sourceObject", "urn:uuid:" + l.DocumentId),
+                       new XAttribute("targetObject", "urn:uuid:" + set.Id))];
     }
 
     /// <summary>GetRelatedDocuments: a document, the documents related to it that the caller may see, and those associations (of the types asked for).</summary>

@@ -1735,6 +1735,24 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                     b.ToTable("issued_certificates", (string)null);
                 });
 
+            modelBuilder.Entity("OpenDmp.Core.Pki.UsedVihfAssertion", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)")
+                        .HasColumnName("id");
+
+                    b.Property<DateTimeOffset>("NotAfter")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("not_after");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("NotAfter");
+
+                    b.ToTable("vihf_assertions", (string)null);
+                });
+
             modelBuilder.Entity("OpenDmp.Core.Records.Patient", b =>
                 {
                     b.Property<string>("RecordId")

@@ -1728,6 +1728,24 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                     b.ToTable("issued_certificates", (string)null);
                 });
 
+            modelBuilder.Entity("OpenDmp.Core.Pki.UsedVihfAssertion", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasMaxLength(256)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<long>("NotAfter")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("not_after");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("NotAfter");
+
+                    b.ToTable("vihf_assertions", (string)null);
+                });
+
             modelBuilder.Entity("OpenDmp.Core.Records.Patient", b =>
                 {
                     b.Property<string>("RecordId")

@@ -21,6 +21,7 @@ public sealed class DistributionKeyTests
         ["staff_assignments"] = "directory: which professional a staff member works for, no patient data",
         ["issued_certificates"] = "PKI: certificates of professionals",
         ["certificate_revocations"] = "PKI: revocations",
+        ["vihf_assertions"] = "the IDs of VIHF assertions already used (replay detection shared by the instances): no patient data",
         ["terminology_imports"] = "reference data (ANS terminologies)",
         ["data_protection_keys"] = "the instances' key ring: no patient data",
         ["audit_checkpoints"] = "signed checkpoints over every chain's head (reference table; the heads are in audit_checkpoint_heads, by record)",

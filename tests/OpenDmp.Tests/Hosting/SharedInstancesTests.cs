@@ -8,7 +8,8 @@ namespace OpenDmp.Tests.Hosting;
 /// <summary>
 /// Two instances on one PostgreSQL database serve the same users: a patient signed in on one is
 /// signed in on the other, and a form issued by one (antiforgery token) is accepted by the other,
-/// because the data-protection key ring lives in the database — sealed, never in clear.
+/// because the data-protection key ring lives in the database — sealed, never in clear; a VIHF
+/// assertion used on one is a replay on the other (vihf_assertions).
 /// </summary>
 [Collection(PostgresCollection.Name)]
 public sealed partial class SharedInstancesTests(PostgresCluster pg)
@@ -70,6 +71,33 @@ public sealed partial class SharedInstancesTests(PostgresCluster pg)
         Assert.Contains("sealedKey", keys[0], StringComparison.Ordinal);
         Assert.DoesNotContain("<masterKey", keys[0], StringComparison.Ordinal);
         Assert.Contains(nameof(OpenDmp.Server.Hosting.MasterKeyXmlDecryptor), keys[0], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AVihfAssertion_UsedOnOneInstance_IsAReplayOnTheOther()
+    {
+        var cs = await pg.CreateDatabaseAsync("sharedvihf");
+        var audience = new Dictionary<string, string?> { ["Server:PublicBaseUrl"] = "https://dmp.example.test" };
+        await using var first = await RunningServer.StartAsync(cs, audience, ownsData: false);
+        await using var second = await RunningServer.StartAsync(cs, audience, shared: first.Data);
+        var gp = await first.AddProfessionalAsync();
+        var patient = await first.AddPatientAsync(gp);
+        var (finess, structure, _) = await first.AddStructureAsync("Centre de santé partagé (test)");
+        var now = DateTimeOffset.UtcNow;
+        var header = Vihfs.Header(new Vihfs.Vihf(gp.Rpps, "10", "1" + finess, "https://dmp.example.test", now.AddMinutes(-1), now.AddMinutes(10), Ins: patient.Ins), structure);
+        async Task<(HttpStatusCode Status, string Body)> StatusAsync(RunningServer server)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, $"/fhir/Patient/{patient.Id}/$access-status");
+            request.Headers.Add("X-OpenDMP-VIHF", header);
+            using var response = await server.Http(structure).SendAsync(request);
+            return (response.StatusCode, await response.Content.ReadAsStringAsync());
+        }
+
+        var (status, body) = await StatusAsync(first);
+        Assert.True(status == HttpStatusCode.OK, body);
+        (status, body) = await StatusAsync(second);
+        Assert.Equal(HttpStatusCode.Unauthorized, status);
+        Assert.Contains("already used (replay)", body, StringComparison.Ordinal);
     }
 
     [GeneratedRegex("name=\"__RequestVerificationToken\" value=\"([^\"]+)\"")]

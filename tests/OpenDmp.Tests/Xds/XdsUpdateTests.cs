@@ -14,7 +14,8 @@ namespace OpenDmp.Tests.Xds;
 
 /// <summary>
 /// ITI-57 Update Document Set (issue 17) for what the DMP uses it for — the author masks a document
-/// from other professionals at the patient's request and unmasks it, archives and unarchives it — with
+/// from other professionals at the patient's request and unmasks it, archives and unarchives it, files an
+/// addendum and a signed submission set — with
 /// messages written from ITI TF-2b §3.57 and TF-3 §4.2; MHD sees every change. An emergency asserted
 /// in a VIHF (purposeofuse bris_de_glace) is declared once, read-only, time-boxed and notified, and a
 /// VIHF that names a patient (resource-id) reaches no other record.
@@ -178,8 +179,22 @@ public abstract class XdsUpdateTests(IStorageUnderTest storage) : ServerTestBase
         }
 
         Assert.Equal(DocumentReferenceStatus.Current, (await MhdAsync(http, id)).Status);
-        var (_, signsItself) = await ProvideAsync(http, Envelope("urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-b", ProvideAndRegister(patient.Ins, gp.Rpps, uniqueId + ".2", "Signature", replaces: "SubmissionSet01", relation: "signs")), SubmissionBuilder.MinimalPdf("Signature"));
-        Assert.Contains("an object of this same submission", Error(signsItself).Text, StringComparison.Ordinal);
+        // A signed submission set (IHE DSG): the signature is kept as its own document, and the registry gives back "signs" to the set.
+        var (_, signature) = await ProvideAsync(http, Envelope("urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-b", ProvideAndRegister(patient.Ins, gp.Rpps, uniqueId + ".2", "Signature", replaces: "SubmissionSet01", relation: "signs")), SubmissionBuilder.MinimalPdf("Signature"));
+        Succeeded(signature);
+        var (_, signatureEntry) = await QueryAsync(http, GetDocuments(uniqueId + ".2"));
+        var signatureUuid = signatureEntry.Descendants(Rim + "ExtrinsicObject").Single().Attribute("id")!.Value;
+        var (_, associations) = await QueryAsync(http, $"""
+            <query:AdhocQueryRequest xmlns:query="urn:oasis:names:tc:ebxml-regrep:xsd:query:3.0" xmlns:rim="urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0">
+              <query:ResponseOption returnComposedObjects="true" returnType="LeafClass"/>
+              <rim:AdhocQuery id="urn:uuid:a7ae438b-4bc2-4642-93e9-be891f7bb155">
+                <rim:Slot name="$uuid"><rim:ValueList><rim:Value>('{signatureUuid}')</rim:Value></rim:ValueList></rim:Slot>
+              </rim:AdhocQuery>
+            </query:AdhocQueryRequest>
+            """);
+        var byType = associations.Descendants(Rim + "Association").ToDictionary(a => a.Attribute("associationType")!.Value, a => (Source: a.Attribute("sourceObject")!.Value, Target: a.Attribute("targetObject")!.Value));
+        var set = byType["urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember"].Source;
+        Assert.Equal((signatureUuid, set), byType["urn:ihe:iti:2007:AssociationType:signs"]);
 
         // The same through MHD: the author masks with $mask; PATCH archives and restores.
         using (var mask = await http.PostAsync($"/fhir/DocumentReference/{id}/$mask", null))
