@@ -18,7 +18,7 @@ namespace OpenDmp.Tests.Client;
 public abstract class ClientTests(IStorageUnderTest storage) : ServerTestBase(storage)
 {
     /// <summary>The example patient of the ANS CDA documents (test INS).</summary>
-    private static readonly NewPatient Dominique = new("279035121518989", Ins.TestSystem, "PAT-TROIS", "DOMINIQUE MARIE-LOUISE", new DateOnly(1979, 3, 28), "F", null);
+    private static readonly NewPatient Dominique = Documents.CdaCorpusTests.Dominique;
 
     private DmpClient Client(System.Security.Cryptography.X509Certificates.X509Certificate2 card, VihfIssuer? vihf = null) =>
         new(new Uri(Server.BaseUrl), card, vihf, (cert, _, _) => cert is not null && cert.Issuer == Server.Ca.Certificate.Subject);

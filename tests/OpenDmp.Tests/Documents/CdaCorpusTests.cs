@@ -20,7 +20,7 @@ public abstract class CdaCorpusTests(IStorageUnderTest storage) : ServerTestBase
     private static readonly string Dir = Path.Combine(AppContext.BaseDirectory, "TestData", "ans-cda");
 
     /// <summary>The example patient of the ANS documents (test INS, valid key).</summary>
-    private static readonly NewPatient Dominique = new("279035121518989", Ins.TestSystem, "PAT-TROIS", "DOMINIQUE MARIE-LOUISE", new DateOnly(1979, 3, 28), "F", null);
+    internal static readonly NewPatient Dominique = new("279035121518989", Ins.TestSystem, "PAT-TROIS", "DOMINIQUE MARIE-LOUISE", new DateOnly(1979, 3, 28), "F", null);
 
     /// <summary>File → (type, class, format) the header must give.</summary>
     public static TheoryData<string, string, string, string> Corpus => new()

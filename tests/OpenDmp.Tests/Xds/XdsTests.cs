@@ -57,6 +57,16 @@ public abstract class XdsTests(IStorageUnderTest storage) : ServerTestBase(stora
         </query:AdhocQueryRequest>
         """;
 
+    /// <summary>ITI-18 GetAssociations of one object (entryUUID).</summary>
+    internal static string GetAssociations(string uuid) => $"""
+        <query:AdhocQueryRequest xmlns:query="urn:oasis:names:tc:ebxml-regrep:xsd:query:3.0" xmlns:rim="urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0">
+          <query:ResponseOption returnComposedObjects="true" returnType="LeafClass"/>
+          <rim:AdhocQuery id="urn:uuid:a7ae438b-4bc2-4642-93e9-be891f7bb155">
+            <rim:Slot name="$uuid"><rim:ValueList><rim:Value>('{uuid}')</rim:Value></rim:ValueList></rim:Slot>
+          </rim:AdhocQuery>
+        </query:AdhocQueryRequest>
+        """;
+
     private static string Retrieve(string repository, params string[] uniqueIds) => $"""
         <xdsb:RetrieveDocumentSetRequest xmlns:xdsb="urn:ihe:iti:xds-b:2007">
           {string.Concat(uniqueIds.Select(u => $"<xdsb:DocumentRequest><xdsb:RepositoryUniqueId>{repository}</xdsb:RepositoryUniqueId><xdsb:DocumentUniqueId>{u}</xdsb:DocumentUniqueId></xdsb:DocumentRequest>"))}
@@ -346,15 +356,7 @@ public abstract class XdsTests(IStorageUnderTest storage) : ServerTestBase(stora
             Assert.Equal(2, body.Descendants(Rim + "ExtrinsicObject").Count());
             var rplc = body.Descendants(Rim + "Association").Single();
             Assert.Equal(("urn:ihe:iti:2007:AssociationType:RPLC", "urn:uuid:" + doc.Id), (rplc.Attribute("associationType")!.Value, rplc.Attribute("targetObject")!.Value));
-            var associations = $"""
-                <query:AdhocQueryRequest xmlns:query="urn:oasis:names:tc:ebxml-regrep:xsd:query:3.0" xmlns:rim="urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0">
-                  <query:ResponseOption returnComposedObjects="true" returnType="LeafClass"/>
-                  <rim:AdhocQuery id="urn:uuid:a7ae438b-4bc2-4642-93e9-be891f7bb155">
-                    <rim:Slot name="$uuid"><rim:ValueList><rim:Value>('urn:uuid:{doc.Id}')</rim:Value></rim:ValueList></rim:Slot>
-                  </rim:AdhocQuery>
-                </query:AdhocQueryRequest>
-                """;
-            (_, body) = await QueryAsync(http, associations);
+            (_, body) = await QueryAsync(http, GetAssociations("urn:uuid:" + doc.Id));
             Assert.Equal(["urn:ihe:iti:2007:AssociationType:RPLC", "urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember"], body.Descendants(Rim + "Association").Select(a => a.Attribute("associationType")!.Value).Order(StringComparer.Ordinal));
         }
 

@@ -179,19 +179,13 @@ public abstract class XdsUpdateTests(IStorageUnderTest storage) : ServerTestBase
         }
 
         Assert.Equal(DocumentReferenceStatus.Current, (await MhdAsync(http, id)).Status);
+
         // A signed submission set (IHE DSG): the signature is kept as its own document, and the registry gives back "signs" to the set.
         var (_, signature) = await ProvideAsync(http, Envelope("urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-b", ProvideAndRegister(patient.Ins, gp.Rpps, uniqueId + ".2", "Signature", replaces: "SubmissionSet01", relation: "signs")), SubmissionBuilder.MinimalPdf("Signature"));
         Succeeded(signature);
         var (_, signatureEntry) = await QueryAsync(http, GetDocuments(uniqueId + ".2"));
         var signatureUuid = signatureEntry.Descendants(Rim + "ExtrinsicObject").Single().Attribute("id")!.Value;
-        var (_, associations) = await QueryAsync(http, $"""
-            <query:AdhocQueryRequest xmlns:query="urn:oasis:names:tc:ebxml-regrep:xsd:query:3.0" xmlns:rim="urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0">
-              <query:ResponseOption returnComposedObjects="true" returnType="LeafClass"/>
-              <rim:AdhocQuery id="urn:uuid:a7ae438b-4bc2-4642-93e9-be891f7bb155">
-                <rim:Slot name="$uuid"><rim:ValueList><rim:Value>('{signatureUuid}')</rim:Value></rim:ValueList></rim:Slot>
-              </rim:AdhocQuery>
-            </query:AdhocQueryRequest>
-            """);
+        var (_, associations) = await QueryAsync(http, GetAssociations(signatureUuid));
         var byType = associations.Descendants(Rim + "Association").ToDictionary(a => a.Attribute("associationType")!.Value, a => (Source: a.Attribute("sourceObject")!.Value, Target: a.Attribute("targetObject")!.Value));
         var set = byType["urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember"].Source;
         Assert.Equal((signatureUuid, set), byType["urn:ihe:iti:2007:AssociationType:signs"]);
