@@ -1,4 +1,5 @@
 using System.Xml.Linq;
+using Microsoft.EntityFrameworkCore;
 using Hl7.Fhir.Model;
 using OpenDmp.Core.Common;
 using OpenDmp.Core.Documents;
@@ -13,7 +14,7 @@ namespace OpenDmp.Core.Xds;
 /// document filed through XDS is found by MHD byte-exact. A replacement, addendum, transformation or signature
 /// (RPLC, APND, XFRM, signs) becomes the DocumentReference's relatesTo. Refusals are RegistryErrors with the Technical Framework's codes.
 /// </summary>
-public sealed class XdsProvide(ProvideDocumentBundle handler, Access.RecordGuard guard)
+public sealed class XdsProvide(ProvideDocumentBundle handler, Access.RecordGuard guard, Storage.DmpDbContext db)
 {
     public const string Action = "urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-b";
     private const string Replace = "urn:ihe:iti:2007:AssociationType:RPLC";
@@ -29,6 +30,13 @@ public sealed class XdsProvide(ProvideDocumentBundle handler, Access.RecordGuard
         {
             var list = request.Element(XdsNames.Lcm + "SubmitObjectsRequest")?.Element(XdsNames.Rim + "RegistryObjectList")
                 ?? throw new XdmException("the request has no lcm:SubmitObjectsRequest/rim:RegistryObjectList");
+            var patient = list.Elements(XdsNames.Rim + "RegistryPackage").Select(Xdm.SubmissionSetPatientId).FirstOrDefault();
+            var ins = patient is null ? null : Identity.Ins.Normalize(patient.Split('^', 2)[0]);
+            if (ins is not null && !await db.PatientIdentifiers.AsNoTracking().AnyAsync(x => x.Value == ins, ct))
+            {
+                return await FailedAsync("XDSUnknownPatientId", $"the SubmissionSet's patientId {patient} is not a patient of OpenDMP (a record is opened first)");
+            }
+
             var documents = Documents(request, parts);
             Identify(list, documents);
             var bundle = Xdm.SubmissionToBundle(list, "the SubmitObjectsRequest", (eo, where) =>

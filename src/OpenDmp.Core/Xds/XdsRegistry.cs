@@ -13,6 +13,9 @@ public sealed class XdsOptions
 {
     /// <summary>The repositoryUniqueId of the platform's repository (an OID), returned in every DocumentEntry and expected in ITI-43.</summary>
     public string RepositoryUniqueId { get; set; } = "1.2.250.1.999.1.1.1";
+
+    /// <summary>The most entries a FindDocuments or FindSubmissionSets answers (they have no paging); beyond, XDSTooManyResults asks for a narrower query.</summary>
+    public int MaxResults { get; set; } = 2000;
 }
 
 /// <summary>A document retrieved for ITI-43: its uniqueId, MIME type and bytes.</summary>
@@ -24,7 +27,7 @@ public sealed record RetrievedDocument(string UniqueId, string MimeType, byte[] 
 /// same policy decision, the same audit, the same stored metadata (<see cref="XdsMetadata"/>). A refusal
 /// or an unknown document is a RegistryError in the response, as the IHE Technical Framework has it.
 /// </summary>
-public sealed class XdsRegistry(DocumentQueries documents, DmpDbContext db, XdsOptions options, Access.RecordGuard guard)
+public sealed class XdsRegistry(DocumentQueries documents, DmpDbContext db, XdsOptions options, DocumentOptions documentOptions, Access.RecordGuard guard)
 {
     /// <summary>An XDS error: the code of the IHE Technical Framework and a clear text.</summary>
     public sealed record RegistryError(string Code, string Context);
@@ -74,7 +77,7 @@ public sealed class XdsRegistry(DocumentQueries documents, DmpDbContext db, XdsO
             {
                 return Response(
                     [.. sets.Select(x => new XElement(XdsNames.Rim + "ObjectRef", new XAttribute("id", x.Id))),
-                     .. result.Documents.Select(e => new XElement(XdsNames.Rim + "ObjectRef", new XAttribute("id", "urn:uuid:" + e.Document.Id))),
+                     .. result.Documents.Select(e => new XElement(XdsNames.Rim + "ObjectRef", new XAttribute("id", "urn:uuid:" + e.Id))),
                      .. result.Associations.Select(a => new XElement(XdsNames.Rim + "ObjectRef", new XAttribute("id", a.Attribute("id")!.Value)))],
                     []);
             }
@@ -89,19 +92,19 @@ public sealed class XdsRegistry(DocumentQueries documents, DmpDbContext db, XdsO
 
             // Hash and size as stored with the content (the registry's own record of it).
             var entries = result.Documents;
-            var ids = entries.Select(e => e.Document.Id).ToList();
+            var ids = entries.Select(e => e.Id).ToList();
             var stored = await db.Documents.AsNoTracking().Where(d => ids.Contains(d.Id)).Select(d => new { d.Id, d.Sha1, d.Size }).ToDictionaryAsync(d => d.Id, StringComparer.Ordinal, ct);
             var errors = new List<RegistryError>();
             foreach (var e in entries)
             {
                 try
                 {
-                    var row = stored[e.Document.Id!];
+                    var row = stored[e.Id];
                     objects.Add(XdsMetadata.ExtrinsicObject(e.Document, e.PatientId, options.RepositoryUniqueId, row.Sha1, row.Size));
                 }
                 catch (Messaging.XdmException ex)
                 {
-                    errors.Add(new RegistryError("XDSRegistryMetadataError", $"DocumentEntry urn:uuid:{e.Document.Id} cannot be expressed as XDS metadata: {ex.Message}"));
+                    errors.Add(new RegistryError("XDSRegistryMetadataError", $"DocumentEntry urn:uuid:{e.Id} cannot be expressed as XDS metadata: {ex.Message}"));
                 }
             }
 
@@ -172,7 +175,22 @@ public sealed class XdsRegistry(DocumentQueries documents, DmpDbContext db, XdsO
             new XAttribute("status", errors.Count == 0 ? XdsNames.Success : found > 0 ? XdsNames.PartialSuccess : XdsNames.Failure),
             ErrorList(errors));
 
-    private sealed record Entry(DocumentReference Document, string PatientId);
+    /// <summary>A document found: its id, its stored DocumentReference (parsed when first needed — an ObjectRef answer needs only the id) and its patient id.</summary>
+    private sealed class Entry
+    {
+        private readonly string? _json;
+        private DocumentReference? _document;
+
+        public Entry(string id, string json, string patientId) => (Id, _json, PatientId) = (id, json, patientId);
+
+        public Entry(DocumentReference document, string patientId) => (Id, _document, PatientId) = (document.Id!, document, patientId);
+
+        public string Id { get; }
+
+        public string PatientId { get; }
+
+        public DocumentReference Document => _document ??= FhirJson.Parse<DocumentReference>(_json!);
+    }
 
     /// <summary>What a stored query found: documents, submission sets (with their patient id) and associations.</summary>
     private sealed record Found(List<Entry> Documents, List<(List List, string PatientId)> SubmissionSets, List<XElement> Associations);
@@ -183,8 +201,32 @@ public sealed class XdsRegistry(DocumentQueries documents, DmpDbContext db, XdsO
         var (value, system) = PatientId(patient, "$XDSSubmissionSetPatientId");
         // Submission sets are kept as submitted (Approved); a query for other statuses finds none.
         var approved = Required(slots, "$XDSSubmissionSetStatus").Contains(XdsNames.Approved);
-        var page = await documents.SearchListsAsync(new SearchParams([new("patient.identifier", $"{system}|{value}"), new("_count", "100")]), actor, channel, ct);
-        return approved ? page.Hits.Select(h => (FhirJson.Parse<List>(h.Json), patient)).ToList() : [];
+        var hits = await AllAsync([new("patient.identifier", $"{system}|{value}")], sp => documents.SearchListsAsync(sp, actor, channel, ct));
+        return approved ? hits.Select(h => (FhirJson.Parse<List>(h.Json), patient)).ToList() : [];
+    }
+
+    /// <summary>
+    /// Every match of a search, page after page (each page is an audited search, as in MHD): stored
+    /// queries have no paging. More than <see cref="XdsOptions.MaxResults"/> is XDSTooManyResults.
+    /// </summary>
+    private async Task<List<SearchHit>> AllAsync(List<KeyValuePair<string, string>> criteria, Func<SearchParams, Task<SearchPage>> search)
+    {
+        var pageSize = documentOptions.MaxPageSize;
+        var hits = new List<SearchHit>();
+        for (var offset = 0; ; offset += pageSize)
+        {
+            var page = await search(new SearchParams([.. criteria, new("_count", pageSize.ToString(System.Globalization.CultureInfo.InvariantCulture)), new("_offset", offset.ToString(System.Globalization.CultureInfo.InvariantCulture))]));
+            hits.AddRange(page.Hits);
+            if (hits.Count > options.MaxResults)
+            {
+                throw new RegistryException(new RegistryError("XDSTooManyResults", $"the query matches more than {options.MaxResults} entries: narrow it (class, type, practice setting, dates)"));
+            }
+
+            if (!page.HasMore || page.Hits.Count == 0)
+            {
+                return hits;
+            }
+        }
     }
 
     /// <summary>The XDS association types of the relatesTo codes OpenDMP keeps (document_links.kind).</summary>
@@ -302,7 +344,7 @@ public sealed class XdsRegistry(DocumentQueries documents, DmpDbContext db, XdsO
         var related = associations.SelectMany(a => new[] { a.Attribute("sourceObject")!.Value, a.Attribute("targetObject")!.Value })
             .Append("urn:uuid:" + docId).Select(u => u[9..]).Distinct(StringComparer.Ordinal).ToList();
         var entries = await GetDocumentsAsync(new Dictionary<string, List<string>>(StringComparer.Ordinal) { ["$XDSDocumentEntryEntryUUID"] = related }, actor, channel, ct);
-        return entries.Any(e => e.Document.Id == docId) ? new Found(entries, [], associations) : new Found([], [], []);
+        return entries.Any(e => e.Id == docId) ? new Found(entries, [], associations) : new Found([], [], []);
     }
 
     /// <summary>The relations (replaces, appends, …) touching these documents whose both ends the caller may see, of the given types (all when null).</summary>
@@ -330,8 +372,13 @@ public sealed class XdsRegistry(DocumentQueries documents, DmpDbContext db, XdsO
     /// <summary>The documents among these ids the caller may see (the ITI-67 search, per record, audited), with their submission set.</summary>
     private async Task<Dictionary<string, string?>> VisibleAsync(List<string> ids, Actor actor, string channel, CancellationToken ct)
     {
-        var found = ids.Count == 0 ? [] : await GetDocumentsAsync(new Dictionary<string, List<string>>(StringComparer.Ordinal) { ["$XDSDocumentEntryEntryUUID"] = ids }, actor, channel, ct);
-        var visibleIds = found.Select(e => e.Document.Id).ToList();
+        var visibleIds = new List<string>();
+        foreach (var chunk in ids.Distinct(StringComparer.Ordinal).Chunk(100))
+        {
+            var found = await GetDocumentsAsync(new Dictionary<string, List<string>>(StringComparer.Ordinal) { ["$XDSDocumentEntryEntryUUID"] = [.. chunk] }, actor, channel, ct);
+            visibleIds.AddRange(found.Select(e => e.Id));
+        }
+
         return await db.Documents.AsNoTracking().Where(d => visibleIds.Contains(d.Id)).Select(d => new { d.Id, d.SubmissionSetId })
             .ToDictionaryAsync(d => d.Id, d => d.SubmissionSetId, StringComparer.Ordinal, ct);
     }
@@ -367,7 +414,7 @@ public sealed class XdsRegistry(DocumentQueries documents, DmpDbContext db, XdsO
         var members = list.Entry.Select(e => e.Item?.Reference?.Split('/').LastOrDefault()).OfType<string>().ToList();
         var found = members.Count == 0 ? [] : await GetDocumentsAsync(new Dictionary<string, List<string>>(StringComparer.Ordinal) { ["$XDSDocumentEntryEntryUUID"] = members }, actor, channel, ct);
         var patientId = found.FirstOrDefault()?.PatientId ?? await PatientIdOfAsync(list.Subject, ct);
-        var associations = found.Select(e => Messaging.Xdm.HasMemberAssociation("urn:uuid:" + list.Id, "urn:uuid:" + e.Document.Id)).ToList();
+        var associations = found.Select(e => Messaging.Xdm.HasMemberAssociation("urn:uuid:" + list.Id, "urn:uuid:" + e.Id)).ToList();
         return new Found(found, [(list, patientId)], associations);
     }
 
@@ -385,7 +432,6 @@ public sealed class XdsRegistry(DocumentQueries documents, DmpDbContext db, XdsO
         {
             new("patient.identifier", $"{system}|{value}"),
             new("status", string.Join(',', statuses)),
-            new("_count", "100"),
         };
         void Codes(string slot, string param)
         {
@@ -400,8 +446,8 @@ public sealed class XdsRegistry(DocumentQueries documents, DmpDbContext db, XdsO
         Codes("$XDSDocumentEntryFormatCode", "format");
         Codes("$XDSDocumentEntryPracticeSettingCode", "setting");
         Codes("$XDSDocumentEntryHealthcareFacilityTypeCode", "facility");
-        var page = await documents.SearchDocumentsAsync(new SearchParams(sp), actor, channel, ct);
-        return page.Hits.Select(h => new Entry(FhirJson.Parse<DocumentReference>(h.Json), patient)).ToList();
+        var hits = await AllAsync(sp, p => documents.SearchDocumentsAsync(p, actor, channel, ct));
+        return hits.Select(h => new Entry(h.Id, h.Json, patient)).ToList();
     }
 
     private async Task<List<Entry>> GetDocumentsAsync(Dictionary<string, List<string>> slots, Actor actor, string channel, CancellationToken ct)
@@ -427,7 +473,12 @@ public sealed class XdsRegistry(DocumentQueries documents, DmpDbContext db, XdsO
         }
 
         // A query like FindDocuments, record by record: the same search, policy and audit (documents one may not see are absent).
-        var wanted = ids.Distinct(StringComparer.Ordinal).Take(100).ToList();
+        var wanted = ids.Distinct(StringComparer.Ordinal).ToList();
+        if (wanted.Count > 100)
+        {
+            throw new RegistryException(new RegistryError("XDSTooManyResults", $"GetDocuments asks for at most 100 entries at a time, got {wanted.Count}"));
+        }
+
         var records = await db.Documents.AsNoTracking().Where(d => wanted.Contains(d.Id)).Select(d => new { d.Id, d.RecordId }).ToListAsync(ct);
         var entries = new List<Entry>();
         if (records.Count == 0)

@@ -365,6 +365,8 @@ public abstract class XdsTests(IStorageUnderTest storage) : ServerTestBase(stora
         Assert.Equal("urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Failure", body.Attribute("status")?.Value);
         (_, body) = await ProvideAsync(http, Envelope("urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-b", ProvideAndRegister(patient.Ins, gp.Rpps, uniqueId + ".3", "Type inconnu", typeCode: "99999-9")), pdf);
         Assert.Equal("XDSRegistryMetadataError", body.Descendants(Rs + "RegistryError").Single().Attribute("errorCode")!.Value);
+        (_, body) = await ProvideAsync(http, Envelope("urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-b", ProvideAndRegister(TestIds.NewIns(), gp.Rpps, uniqueId + ".5", "Patient inconnu")), pdf);
+        Assert.Equal("XDSUnknownPatientId", body.Descendants(Rs + "RegistryError").Single().Attribute("errorCode")!.Value);
         var stranger = await Server.AddProfessionalAsync("10", "SM54", "Inconnu", "Paul");
         (_, body) = await ProvideAsync(Server.Http(stranger.Certificate), Envelope("urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-b", ProvideAndRegister(patient.Ins, stranger.Rpps, uniqueId + ".4", "Intrus")), pdf);
         Assert.Equal("XDSRegistryError", body.Descendants(Rs + "RegistryError").Single().Attribute("errorCode")!.Value);

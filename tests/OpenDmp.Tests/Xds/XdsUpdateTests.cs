@@ -255,6 +255,15 @@ public abstract class XdsUpdateTests(IStorageUnderTest storage) : ServerTestBase
         // Confined to the patient of resource-id: another patient's record is refused, even in an emergency.
         Assert.Contains("another patient than the one its VIHF names", Error(await FindAsync("bris_de_glace", patient.Ins, other.Ins)).Text, StringComparison.Ordinal);
 
+        // The same assertion twice: a replay, refused with a SOAP fault.
+        var once = Security("normal", patient.Ins);
+        (_, _, var first) = await PostAsync(http, "/xds/registry", Envelope("urn:ihe:iti:2007:RegistryStoredQuery", FindDocuments(patient.Ins), once));
+        first.Dispose();
+        var (replayStatus, replay, second) = await PostAsync(http, "/xds/registry", Envelope("urn:ihe:iti:2007:RegistryStoredQuery", FindDocuments(patient.Ins), once));
+        second.Dispose();
+        Assert.Equal(HttpStatusCode.Unauthorized, replayStatus);
+        Assert.Contains("already used (replay)", Fault(replay), StringComparison.Ordinal);
+
         // An emergency without a named patient is refused outright.
         var (faultStatus, fault, response) = await PostAsync(http, "/xds/registry", Envelope("urn:ihe:iti:2007:RegistryStoredQuery", FindDocuments(patient.Ins), Security("centre_15", null)));
         response.Dispose();
