@@ -314,7 +314,7 @@ public static class Xdm
             var content = contentOf(eo, where);
             if (SlotValue(eo, "size") is { } size && size != content.LongLength.ToString(CultureInfo.InvariantCulture))
             {
-                throw new XdmException($"{where}: size {size} does not match the {content.LongLength} bytes of its document");
+                throw new XdmContentMismatchException($"{where}: size {size} does not match the {content.LongLength} bytes of its document");
             }
 
 #pragma warning disable CA5350 // XDS hash is SHA-1 by definition.
@@ -322,7 +322,7 @@ public static class Xdm
 #pragma warning restore CA5350
             if (SlotValue(eo, "hash") is { } hash && !string.Equals(hash, Convert.ToHexString(sha1), StringComparison.OrdinalIgnoreCase))
             {
-                throw new XdmException($"{where}: hash {hash} does not match the content of its document");
+                throw new XdmContentMismatchException($"{where}: hash {hash} does not match the content of its document");
             }
 
             if (ExternalIdValue(eo, DePatientId) is { } pid && pid != ssPatient)
@@ -589,4 +589,7 @@ public static class Xdm
     }
 }
 
-public sealed class XdmException(string message) : Exception(message);
+public class XdmException(string message) : Exception(message);
+
+/// <summary>The metadata say something of a document its bytes contradict (size, hash): XDS's XDSRepositoryMetadataError.</summary>
+public sealed class XdmContentMismatchException(string message) : XdmException(message);

@@ -40,10 +40,18 @@ public sealed class XdsProvide(ProvideDocumentBundle handler, Access.RecordGuard
             var documents = Documents(request, parts);
             Identify(list, documents);
             var bundle = Xdm.SubmissionToBundle(list, "the SubmitObjectsRequest", (eo, where) =>
-                documents.TryGetValue(eo.Attribute("id")?.Value ?? string.Empty, out var bytes) ? bytes : throw new XdmException($"{where} ({eo.Attribute("id")?.Value}) has no xdsb:Document with its id"));
+                documents.TryGetValue(eo.Attribute("id")?.Value ?? string.Empty, out var bytes) ? bytes : throw new MissingDocumentException($"{where} ({eo.Attribute("id")?.Value}) has no xdsb:Document with its id"));
             ApplyAssociations(list, bundle);
             await handler.HandleAsync(bundle, actor, channel, ct);
             return XdsRegistry.RegistryResponse(1, []);
+        }
+        catch (XdmContentMismatchException ex)
+        {
+            return await FailedAsync("XDSRepositoryMetadataError", ex.Message);
+        }
+        catch (MissingDocumentException ex)
+        {
+            return await FailedAsync("XDSMissingDocument", ex.Message);
         }
         catch (XdmException ex)
         {
@@ -79,7 +87,7 @@ public sealed class XdsProvide(ProvideDocumentBundle handler, Access.RecordGuard
             if (d.Element(XdsNames.Xop + "Include")?.Attribute("href")?.Value is { } href)
             {
                 var cid = Uri.UnescapeDataString(href.StartsWith("cid:", StringComparison.Ordinal) ? href[4..] : href);
-                documents[id] = parts.TryGetValue(cid, out var bytes) ? bytes : throw new XdmException($"xdsb:Document {id} includes cid:{cid}, absent from the message");
+                documents[id] = parts.TryGetValue(cid, out var bytes) ? bytes : throw new MissingDocumentException($"xdsb:Document {id} includes cid:{cid}, absent from the message");
                 continue;
             }
 
@@ -184,3 +192,6 @@ public sealed class XdsProvide(ProvideDocumentBundle handler, Access.RecordGuard
         }
     }
 }
+
+/// <summary>A DocumentEntry without its document in the message: XDSMissingDocument.</summary>
+internal sealed class MissingDocumentException(string message) : XdmException(message);

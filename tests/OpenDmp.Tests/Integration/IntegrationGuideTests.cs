@@ -100,6 +100,7 @@ public sealed partial class IntegrationGuideTests() : ServerTestBase(new SqliteS
         Regex.Replace(text, @"\{\{(\w+)\}\}", m => m.Groups[1].Value switch
         {
             "uuid" => Guid.NewGuid().ToString(),
+            "oid" => "1.2.250.1.999.1.1.7898." + Random.Shared.Next(1, int.MaxValue).ToString(System.Globalization.CultureInfo.InvariantCulture),
             "now" => DateTimeOffset.UtcNow.ToString("yyyy-MM-ddTHH:mm:sszzz", System.Globalization.CultureInfo.InvariantCulture),
             _ => null,
         } ?? (values.TryGetValue(m.Groups[1].Value, out var v) ? v : m.Value));

@@ -37,7 +37,7 @@ public class XdmTests
     {
         var zip = Xdm.FromBundle(Sample(), "279035121518989", "1.2.250.1.213.1.4.8");
         var altered = Rewrite(zip, "IHE_XDM/SUBSET01/DOC0001.PDF", SubmissionBuilder.MinimalPdf("Autre"));
-        var ex = Assert.Throws<XdmException>(() => Xdm.ToBundle(altered));
+        var ex = Assert.Throws<XdmContentMismatchException>(() => Xdm.ToBundle(altered));
         Assert.Contains("does not match", ex.Message, StringComparison.Ordinal);
     }
 

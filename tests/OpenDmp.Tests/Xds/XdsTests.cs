@@ -367,6 +367,12 @@ public abstract class XdsTests(IStorageUnderTest storage) : ServerTestBase(stora
         Assert.Equal("XDSRegistryMetadataError", body.Descendants(Rs + "RegistryError").Single().Attribute("errorCode")!.Value);
         (_, body) = await ProvideAsync(http, Envelope("urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-b", ProvideAndRegister(TestIds.NewIns(), gp.Rpps, uniqueId + ".5", "Patient inconnu")), pdf);
         Assert.Equal("XDSUnknownPatientId", body.Descendants(Rs + "RegistryError").Single().Attribute("errorCode")!.Value);
+        var wrongHash = ProvideAndRegister(patient.Ins, gp.Rpps, uniqueId + ".6", "Empreinte fausse").Replace("<rim:Slot name=\"languageCode\">", "<rim:Slot name=\"hash\"><rim:ValueList><rim:Value>0000000000000000000000000000000000000000</rim:Value></rim:ValueList></rim:Slot><rim:Slot name=\"languageCode\">", StringComparison.Ordinal);
+        (_, body) = await ProvideAsync(http, Envelope("urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-b", wrongHash), pdf);
+        Assert.Equal("XDSRepositoryMetadataError", body.Descendants(Rs + "RegistryError").Single().Attribute("errorCode")!.Value);
+        var missing = ProvideAndRegister(patient.Ins, gp.Rpps, uniqueId + ".7", "Sans document").Replace("cid:document01%40client.example", "cid:absent%40client.example", StringComparison.Ordinal);
+        (_, body) = await ProvideAsync(http, Envelope("urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-b", missing), pdf);
+        Assert.Equal("XDSMissingDocument", body.Descendants(Rs + "RegistryError").Single().Attribute("errorCode")!.Value);
         var stranger = await Server.AddProfessionalAsync("10", "SM54", "Inconnu", "Paul");
         (_, body) = await ProvideAsync(Server.Http(stranger.Certificate), Envelope("urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-b", ProvideAndRegister(patient.Ins, stranger.Rpps, uniqueId + ".4", "Intrus")), pdf);
         Assert.Equal("XDSRegistryError", body.Descendants(Rs + "RegistryError").Single().Attribute("errorCode")!.Value);
