@@ -283,11 +283,13 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
         return admission;
     }
 
+    private static readonly string AdmissionMode = GrantModes.Code(GrantMode.Admission);
+
     /// <summary>Attests care-team members to an admission in force of the same establishment (members already in the team are kept as they are).</summary>
     private async Task<Grant> AttestCareTeamAsync(RecordFacts facts, string admissionId, string organization, List<string> team, Actor actor, string channel, CancellationToken ct)
     {
         var now = time.GetUtcNow();
-        var admission = await db.Grants.AsNoTracking().FirstOrDefaultAsync(g => g.RecordId == facts.RecordId && g.Id == admissionId && g.Mode == "admission", ct);
+        var admission = await db.Grants.AsNoTracking().FirstOrDefaultAsync(g => g.RecordId == facts.RecordId && g.Id == admissionId && g.Mode == AdmissionMode, ct);
         if (admission is null || admission.HolderId != organization)
         {
             throw DmpException.NotFound($"no admission {admissionId} of your establishment for this patient");

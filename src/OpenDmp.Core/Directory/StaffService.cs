@@ -121,6 +121,33 @@ public sealed partial class StaffService(DmpDbContext db, WriteGate gate, AuditT
         await scope.CommitAsync(ct);
     }
 
+    /// <summary>
+    /// The operator deactivates a staff member (left the structure, card lost): every assignment ends
+    /// at once, the card no longer authenticates, and no one can declare them again.
+    /// </summary>
+    public async Task DeactivateAsync(string staffIdentifier, Actor actor, string channel, CancellationToken ct)
+    {
+        if (actor.Kind != ActorKind.System)
+        {
+            throw new DmpException(ErrorKind.Forbidden, "the operator deactivates a staff member (a professional ends their own staff member's work in Personnel)");
+        }
+
+        await using var scope = await gate.EnterAsync(db, null, ct);
+        var member = await db.StaffMembers.FirstOrDefaultAsync(x => x.Identifier == staffIdentifier.Trim(), ct)
+            ?? throw DmpException.NotFound($"no staff member with the identifier {staffIdentifier.Trim()}");
+        if (member.DeactivatedAt is not null)
+        {
+            throw new DmpException(ErrorKind.Conflict, $"{member.DisplayName} ({member.Identifier}) is already deactivated");
+        }
+
+        var now = time.GetUtcNow();
+        member.DeactivatedAt = now;
+        var ended = await db.StaffAssignments.Where(x => x.StaffId == member.Id && x.EndedAt == null).ExecuteUpdateAsync(u => u.SetProperty(x => x.EndedAt, now), ct);
+        await audit.AppendAsync(db, new AuditItem(null, actor, AuditAction.StaffEnd, AuditOutcomes.Success, channel, "Staff", member.Id, Detail: $"deactivated; {ended} assignment(s) ended"), ct);
+        await db.SaveChangesAsync(ct);
+        await scope.CommitAsync(ct);
+    }
+
     /// <summary>The staff members currently working for a professional.</summary>
     public async Task<IReadOnlyList<StaffEntry>> OfProfessionalAsync(string professionalId, CancellationToken ct)
     {

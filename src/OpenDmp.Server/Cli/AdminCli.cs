@@ -279,7 +279,13 @@ public static class AdminCli
             await sp.GetRequiredService<StaffService>().EndAsync(pr.GetValue(staff)!, p.Id, Actor.Operator, Channels.Admin, ct);
             await c.Out.WriteLineAsync($"{pr.GetValue(staff)} no longer works for {p.DisplayName}.");
         }, ct)));
-        root.Subcommands.Add(new Command("staff", "staff members who work for professionals (secretaries, pharmacy assistants)") { assign, end });
+        var deactivate = new Command("deactivate", "deactivate a staff member (left, card lost): every assignment ends and the card no longer authenticates") { staff };
+        deactivate.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
+        {
+            await sp.GetRequiredService<StaffService>().DeactivateAsync(pr.GetValue(staff)!, Actor.Operator, Channels.Admin, ct);
+            await c.Out.WriteLineAsync($"{pr.GetValue(staff)} is deactivated: their card acts for no one.");
+        }, ct)));
+        root.Subcommands.Add(new Command("staff", "staff members who work for professionals (secretaries, pharmacy assistants)") { assign, end, deactivate });
 
         var finess = new Option<string>("--finess") { Description = "FINESS (9 characters)", Required = true };
         var name = new Option<string>("--name") { Description = "the establishment's name", Required = true };

@@ -157,7 +157,8 @@ public static class XdsEndpoints
             throw new DmpException(ErrorKind.TooLarge, $"the request is larger than {limit} bytes");
         }
 
-        var bytes = buffer.ToArray();
+        // The request's bytes, read in place (no copy); an MTOM message's root part is copied out alone.
+        var bytes = new ArraySegment<byte>(buffer.GetBuffer(), 0, (int)buffer.Length);
         var parts = new Dictionary<string, byte[]>(StringComparer.Ordinal);
         var type = ctx.Request.ContentType ?? string.Empty;
         if (type.StartsWith("multipart/related", StringComparison.OrdinalIgnoreCase))
@@ -172,7 +173,7 @@ public static class XdsEndpoints
         var settings = new XmlReaderSettings { DtdProcessing = DtdProcessing.Prohibit, XmlResolver = null, MaxCharactersInDocument = limit, MaxCharactersFromEntities = 0 };
         try
         {
-            using var reader = XmlReader.Create(new MemoryStream(bytes), settings);
+            using var reader = XmlReader.Create(new MemoryStream(bytes.Array!, bytes.Offset, bytes.Count, writable: false), settings);
             var doc = XDocument.Load(reader, LoadOptions.PreserveWhitespace);
             var root = doc.Root!;
             return root.Name == XdsNames.Soap + "Envelope" ? (root, parts) : throw new XdsFaultException($"the message is not a SOAP 1.2 Envelope ({XdsNames.Soap}), got {root.Name}");
@@ -184,7 +185,7 @@ public static class XdsEndpoints
     }
 
     /// <summary>Reads an MTOM message: returns its root part (the SOAP envelope), and puts the others in <paramref name="parts"/> by Content-ID.</summary>
-    private static async Task<byte[]> PartsAsync(byte[] body, string contentType, long limit, Dictionary<string, byte[]> parts, CancellationToken ct)
+    private static async Task<byte[]> PartsAsync(ArraySegment<byte> body, string contentType, long limit, Dictionary<string, byte[]> parts, CancellationToken ct)
     {
         var media = MediaTypeHeaderValue.Parse(contentType);
         var boundary = HeaderUtilities.RemoveQuotes(media.Boundary).Value;
@@ -194,7 +195,7 @@ public static class XdsEndpoints
         }
 
         var start = media.Parameters.FirstOrDefault(p => p.Name.Equals("start", StringComparison.OrdinalIgnoreCase))?.Value.Value?.Trim('"').Trim('<', '>');
-        var reader = new Microsoft.AspNetCore.WebUtilities.MultipartReader(boundary, new MemoryStream(body)) { BodyLengthLimit = limit };
+        var reader = new Microsoft.AspNetCore.WebUtilities.MultipartReader(boundary, new MemoryStream(body.Array!, body.Offset, body.Count, writable: false)) { BodyLengthLimit = limit };
         byte[]? root = null;
         while (await reader.ReadNextSectionAsync(ct) is { } section)
         {

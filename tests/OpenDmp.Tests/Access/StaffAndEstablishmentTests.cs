@@ -24,11 +24,17 @@ public abstract class StaffAndEstablishmentTests(IStorageUnderTest storage, Brow
 {
     private async Task<string> CliAsync(params string[] args)
     {
+        var (code, stdout, stderr) = await CliRawAsync(args);
+        Assert.True(code == 0, $"opendmp {string.Join(' ', args)}: {stdout}{stderr}");
+        return stdout;
+    }
+
+    private async Task<(int Code, string Out, string Err)> CliRawAsync(params string[] args)
+    {
         var stdout = new StringWriter();
         var stderr = new StringWriter();
         var code = await AdminCli.RunAsync([.. args, "--data", Server.Data.Root], Server.Config, stdout, stderr);
-        Assert.True(code == 0, $"opendmp {string.Join(' ', args)}: {stdout}{stderr}");
-        return stdout.ToString();
+        return (code, stdout.ToString(), stderr.ToString());
     }
 
     private static DocumentToSubmit Letter(string title) => new(System.Text.Encoding.UTF8.GetBytes(title), "text/plain", title, FormatCode: "urn:ihe:iti:xds-sd:text:2008");
@@ -147,6 +153,15 @@ public abstract class StaffAndEstablishmentTests(IStorageUnderTest storage, Brow
         (status, body) = await GetAsync(secretary, $"/fhir/DocumentReference/{earlier}");
         Assert.Equal(HttpStatusCode.Forbidden, status);
         Assert.Contains("you do not work for", body, StringComparison.Ordinal);
+
+        // The operator deactivates her: she no longer acts for the other professional either, and cannot be declared again.
+        await CliAsync("staff", "deactivate", "--staff", identifier);
+        secretary.DefaultRequestHeaders.Remove("X-OpenDMP-On-Behalf-Of");
+        (status, body) = await GetAsync(secretary, $"/fhir/Patient/{patient.Id}/$access-status");
+        Assert.True(status is HttpStatusCode.Forbidden or HttpStatusCode.Unauthorized, body);
+        var (assignCode, _, assignErr) = await CliRawAsync("staff", "assign", "--staff", identifier, "--rpps", gp.Rpps);
+        Assert.NotEqual(0, assignCode);
+        Assert.Contains("deactivated", assignErr, StringComparison.Ordinal);
     }
 
     [Fact]
