@@ -99,7 +99,7 @@ public sealed class DmpClient : IDisposable
     private readonly HttpClient _http;
     private readonly bool _ownsHttp;
     private readonly VihfIssuer? _vihf;
-    private readonly Dictionary<string, string> _insOf = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (string Ins, string System)> _insOf = new(StringComparer.Ordinal);
 
     /// <summary>A client for <paramref name="baseAddress"/> authenticated by <paramref name="certificate"/> (with its private key) over mutual TLS.</summary>
     /// <param name="baseAddress">The platform's address (e.g. https://dmp.example.fr).</param>
@@ -139,7 +139,7 @@ public sealed class DmpClient : IDisposable
         var patient = bundle.Entry.Select(e => e.Resource).OfType<Patient>().FirstOrDefault();
         if (patient?.Id is { } id)
         {
-            _insOf[id] = ins;
+            _insOf[id] = (ins, system);
         }
 
         return patient;
@@ -304,7 +304,8 @@ public sealed class DmpClient : IDisposable
         if (_vihf is not null)
         {
             // One fresh assertion per request (OpenDMP refuses a replay), naming the patient when the request concerns one.
-            request.Headers.Add(VihfHeader, _vihf.Header(patientId is not null && _insOf.TryGetValue(patientId, out var ins) ? ins : null));
+            var known = patientId is not null && _insOf.TryGetValue(patientId, out var ins) ? ins : default;
+            request.Headers.Add(VihfHeader, known.Ins is null ? _vihf.Header() : _vihf.Header(known.Ins, AccessModes.Normal, known.System));
         }
 
         return request;

@@ -77,7 +77,8 @@ public sealed class VihfIssuer
     /// <summary>The signed assertion, as XML.</summary>
     /// <param name="patientIns">The patient the request concerns (resource-id), if any: the request may then concern no other.</param>
     /// <param name="accessMode">One of <see cref="AccessModes"/>.</param>
-    public string Issue(string? patientIns = null, string accessMode = AccessModes.Normal)
+    /// <param name="insSystem">The INS's identifier system (the NIR's by default, urn:oid:1.2.250.1.213.1.4.8).</param>
+    public string Issue(string? patientIns = null, string accessMode = AccessModes.Normal, string insSystem = "urn:oid:" + InsOid)
     {
         var id = "_" + Guid.NewGuid().ToString("N");
         var now = _time.GetUtcNow();
@@ -101,7 +102,8 @@ public sealed class VihfIssuer
         Attribute(xml, "Identifiant_Structure", X(_structureId));
         if (patientIns is not null)
         {
-            Attribute(xml, "urn:oasis:names:tc:xacml:2.0:resource:resource-id", $"{X(patientIns)}^^^&amp;{InsOid}&amp;ISO^NH");
+            var oid = insSystem.StartsWith("urn:oid:", StringComparison.Ordinal) ? insSystem[8..] : insSystem;
+            Attribute(xml, "urn:oasis:names:tc:xacml:2.0:resource:resource-id", $"{X(patientIns)}^^^&amp;{X(oid)}&amp;ISO^NH");
         }
 
         xml.Append(CultureInfo.InvariantCulture, $"<saml2:Attribute Name=\"urn:oasis:names:tc:xspa:1.0:subject:purposeofuse\"><saml2:AttributeValue><PurposeOfUse xmlns=\"urn:hl7-org:v3\" xsi:type=\"CE\" code=\"{X(accessMode)}\" codeSystem=\"{CodeSystemAccessMode}\"/></saml2:AttributeValue></saml2:Attribute>");
@@ -119,8 +121,9 @@ public sealed class VihfIssuer
     /// <summary>The value of the X-OpenDMP-VIHF header: base64 of the signed assertion's UTF-8 XML.</summary>
     /// <param name="patientIns">The patient the request concerns, if any.</param>
     /// <param name="accessMode">One of <see cref="AccessModes"/>.</param>
-    public string Header(string? patientIns = null, string accessMode = AccessModes.Normal) =>
-        Convert.ToBase64String(Encoding.UTF8.GetBytes(Issue(patientIns, accessMode)));
+    /// <param name="insSystem">The INS's identifier system (the NIR's by default).</param>
+    public string Header(string? patientIns = null, string accessMode = AccessModes.Normal, string insSystem = "urn:oid:" + InsOid) =>
+        Convert.ToBase64String(Encoding.UTF8.GetBytes(Issue(patientIns, accessMode, insSystem)));
 
     private static void Attribute(StringBuilder xml, string name, string escapedValue) =>
         xml.Append(CultureInfo.InvariantCulture, $"<saml2:Attribute Name=\"{name}\"><saml2:AttributeValue>{escapedValue}</saml2:AttributeValue></saml2:Attribute>");

@@ -343,8 +343,12 @@ public sealed class VihfAuthentication(Storage.DmpDbContext db, TimeProvider tim
     /// <summary>The record of the patient the assertion names (resource-id: INS, alone or as CX value^^^&amp;OID&amp;ISO).</summary>
     private async Task<string> PatientOfAsync(string resourceId, CancellationToken ct)
     {
-        var ins = Identity.Ins.Normalize(resourceId.Split('^')[0]);
-        var records = await db.PatientIdentifiers.AsNoTracking().Where(x => x.Value == ins).Select(x => x.RecordId).Distinct().Take(2).ToListAsync(ct);
+        var parts = resourceId.Split('^');
+        var ins = Identity.Ins.Normalize(parts[0]);
+        // The CX form's assigning authority (…^^^&OID&ISO) says which identity system, when given.
+        var oid = parts.Length >= 4 && parts[3].Split('&') is [_, { Length: > 0 } o, ..] ? o : null;
+        var system = oid is null ? null : "urn:oid:" + oid;
+        var records = await db.PatientIdentifiers.AsNoTracking().Where(x => x.Value == ins && (system == null || x.System == system)).Select(x => x.RecordId).Distinct().Take(2).ToListAsync(ct);
         return records.Count == 1 ? records[0]
             : throw new DmpException(ErrorKind.Unauthenticated, records.Count == 0
                 ? $"VIHF refused: {VihfVerifier.ResourceIdAttribute} names no patient known to OpenDMP ('{ins}')"
