@@ -72,9 +72,14 @@ public sealed class XdsUpdate(DocumentQueries documents, ConsentService consent,
         {
             return await FailedAsync("XDSMetadataUpdateError", ex.Message);
         }
+        catch (DmpException ex) when (ex.Kind == ErrorKind.Conflict)
+        {
+            // A permitted change that cannot be made (e.g. restoring a replaced document): the service wrote nothing, so it is traced here.
+            return await FailedAsync("XDSMetadataUpdateError", ex.Message);
+        }
         catch (DmpException ex) when (ex.Kind is not (ErrorKind.Unauthenticated or ErrorKind.Unavailable))
         {
-            // Policy refusals, conflicts and unknown documents: already traced by the service that refused.
+            // Policy refusals and unknown documents: already traced by the service that refused.
             return XdsRegistry.RegistryResponse(0, [new XdsRegistry.RegistryError(ex.Kind == ErrorKind.Forbidden ? "XDSRegistryError" : "XDSMetadataUpdateError", ex.Message)]);
         }
 

@@ -201,6 +201,13 @@ public abstract class XdsUpdateTests(IStorageUnderTest storage) : ServerTestBase
         {
             Assert.Equal(HttpStatusCode.NotFound, refused.StatusCode);
         }
+
+        // Replaced (RPLC), it stays deprecated: restoring it is refused with the reason (and traced).
+        var (_, replacement) = await ProvideAsync(http, Envelope("urn:ihe:iti:2007:ProvideAndRegisterDocumentSet-b", ProvideAndRegister(patient.Ins, gp.Rpps, uniqueId + ".3", "CR corrigé", replaces: uuid)), SubmissionBuilder.MinimalPdf("Corrigé"));
+        Succeeded(replacement);
+        (code, text) = Error(await UpdateAsync(http, StatusUpdate(patient.Ins, uuid, Deprecated, Approved)));
+        Assert.Equal("XDSMetadataUpdateError", code);
+        Assert.Contains("a replaced document stays superseded", text, StringComparison.Ordinal);
     }
 
     [Fact]
