@@ -26,6 +26,13 @@ public sealed class Professional
     public DateTimeOffset? DeactivatedAt { get; set; }
     /// <summary>Every certificate of this professional issued before this time is revoked (stolen or lost card).</summary>
     public DateTimeOffset? CertificatesRevokedBefore { get; set; }
+    /// <summary>"rpps" when the national directory's extraction feeds this entry (<see cref="Import.DirectoryImporter"/>); null when added by hand.</summary>
+    public string? Source { get; set; }
+    /// <summary>The deactivation came from the national directory (absent from its last extraction): a later extraction that lists the professional again reactivates them.</summary>
+    public bool DeactivatedByImport { get; set; }
+    /// <summary>Hash of the fields the national directory gives, to tell an unchanged line from an update.</summary>
+    public string? ContentHash { get; set; }
+    public DateTimeOffset? UpdatedAt { get; set; }
 
     public string DisplayName => string.IsNullOrEmpty(Prefix) ? $"{Given} {Family}" : $"{Prefix} {Given} {Family}";
 }
@@ -39,8 +46,86 @@ public sealed class Organization
     public string? IdentifierValue { get; set; }
     public required string Name { get; set; }
     public string? TypeCode { get; set; }
+    /// <summary>The FINESS category label (catégorie d'établissement), e.g. "Pharmacie d'Officine".</summary>
+    public string? TypeLabel { get; set; }
+    /// <summary>The legal entity's FINESS (entité juridique).</summary>
+    public string? FinessLegalEntity { get; set; }
+    public string? AddressLine { get; set; }
+    public string? PostalCode { get; set; }
+    /// <summary>INSEE code of the commune (5 characters).</summary>
+    public string? CommuneCode { get; set; }
     public string? City { get; set; }
+    /// <summary>Département code (01…95, 2A, 2B, 971…976).</summary>
+    public string? DepartmentCode { get; set; }
+    public string? Phone { get; set; }
+    /// <summary>WGS 84 position (from the FINESS geolocation, Lambert-93 or UTM converted), or the commune's position.</summary>
+    public double? Latitude { get; set; }
+    public double? Longitude { get; set; }
+    /// <summary>True when the position is the establishment's own (FINESS geolocation), false when it is its commune's.</summary>
+    public bool PositionExact { get; set; }
+    /// <summary>"finess" when the national FINESS extraction feeds this entry; null when added by hand.</summary>
+    public string? Source { get; set; }
+    public string? ContentHash { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset? UpdatedAt { get; set; }
+    /// <summary>Set when the establishment left the FINESS extraction (closed).</summary>
+    public DateTimeOffset? DeactivatedAt { get; set; }
+}
+
+/// <summary>
+/// One activity of a professional at one site, as the national directory (RPPS, annuaire santé) lists
+/// it: the mCSD PractitionerRole, with the site's address as its Location. Reference data.
+/// </summary>
+public sealed class PractitionerActivity
+{
+    /// <summary>Stable id derived from the professional and the activity's key (re-imports find it again).</summary>
+    public required string Id { get; set; }
+    public required string ProfessionalId { get; set; }
+    public string? ProfessionCode { get; set; }
+    public string? ProfessionLabel { get; set; }
+    /// <summary>Type of savoir-faire (S: spécialité ordinale, CEX: compétence exclusive, …).</summary>
+    public string? SkillType { get; set; }
+    public string? SkillCode { get; set; }
+    public string? SkillLabel { get; set; }
+    /// <summary>Mode of practice: L (libéral), S (salarié), B (bénévole).</summary>
+    public string? PracticeMode { get; set; }
+    public string? SectorCode { get; set; }
+    public string? SiteName { get; set; }
+    public string? SiteFiness { get; set; }
+    /// <summary>The directory's technical id of the structure.</summary>
+    public string? SiteStructureId { get; set; }
+    public string? AddressLine { get; set; }
+    public string? PostalCode { get; set; }
+    public string? CommuneCode { get; set; }
+    public string? City { get; set; }
+    public string? DepartmentCode { get; set; }
+    public string? Phone { get; set; }
+    public double? Latitude { get; set; }
+    public double? Longitude { get; set; }
+    public bool PositionExact { get; set; }
+    public string? ContentHash { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset? UpdatedAt { get; set; }
+    /// <summary>Set when the activity left the directory's extraction.</summary>
+    public DateTimeOffset? EndedAt { get; set; }
+}
+
+/// <summary>
+/// A commune's position, learnt from the geolocated establishments of the FINESS extraction (the
+/// mean of their positions): places activities without a geolocated site and centres a search near a
+/// postal code or a city, with no outside geocoding service.
+/// </summary>
+public sealed class DirectoryPlace
+{
+    /// <summary>INSEE code of the commune.</summary>
+    public required string CommuneCode { get; set; }
+    public required string PostalCode { get; set; }
+    public required string City { get; set; }
+    public string? DepartmentCode { get; set; }
+    public double Latitude { get; set; }
+    public double Longitude { get; set; }
+    /// <summary>How many geolocated establishments the position is the mean of.</summary>
+    public int Sources { get; set; }
 }
 
 /// <summary>

@@ -24,6 +24,8 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
 
     public DbSet<Professional> Professionals => Set<Professional>();
     public DbSet<Organization> Organizations => Set<Organization>();
+    public DbSet<PractitionerActivity> PractitionerActivities => Set<PractitionerActivity>();
+    public DbSet<DirectoryPlace> DirectoryPlaces => Set<DirectoryPlace>();
     public DbSet<Pki.IssuedCertificate> IssuedCertificates => Set<Pki.IssuedCertificate>();
     public DbSet<Pki.CertificateRevocation> CertificateRevocations => Set<Pki.CertificateRevocation>();
     public DbSet<Patient> Patients => Set<Patient>();
@@ -121,6 +123,25 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
             e.HasKey(x => x.Id);
             e.HasIndex(x => x.Finess);
             e.HasIndex(x => new { x.IdentifierSystem, x.IdentifierValue });
+            e.HasIndex(x => x.PostalCode);
+            e.HasIndex(x => new { x.Latitude, x.Longitude });
+        });
+        modelBuilder.Entity<PractitionerActivity>(e =>
+        {
+            e.ToTable("practitioner_activities");
+            e.HasKey(x => x.Id);
+            e.HasIndex(x => x.ProfessionalId);
+            e.HasIndex(x => new { x.SkillCode, x.PostalCode });
+            e.HasIndex(x => x.PostalCode);
+            e.HasIndex(x => x.CommuneCode);
+            e.HasIndex(x => x.SiteFiness);
+            e.HasIndex(x => new { x.Latitude, x.Longitude });
+        });
+        modelBuilder.Entity<DirectoryPlace>(e =>
+        {
+            e.ToTable("directory_places");
+            e.HasKey(x => x.CommuneCode);
+            e.HasIndex(x => x.PostalCode);
         });
         modelBuilder.Entity<Patient>(e =>
         {

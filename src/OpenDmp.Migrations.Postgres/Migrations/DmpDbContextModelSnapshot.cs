@@ -714,23 +714,86 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                     b.ToTable("record_keys", (string)null);
                 });
 
+            modelBuilder.Entity("OpenDmp.Core.Directory.DirectoryPlace", b =>
+                {
+                    b.Property<string>("CommuneCode")
+                        .HasColumnType("text")
+                        .HasColumnName("commune_code");
+
+                    b.Property<string>("City")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("city");
+
+                    b.Property<string>("DepartmentCode")
+                        .HasColumnType("text")
+                        .HasColumnName("department_code");
+
+                    b.Property<double>("Latitude")
+                        .HasColumnType("double precision")
+                        .HasColumnName("latitude");
+
+                    b.Property<double>("Longitude")
+                        .HasColumnType("double precision")
+                        .HasColumnName("longitude");
+
+                    b.Property<string>("PostalCode")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("postal_code");
+
+                    b.Property<int>("Sources")
+                        .HasColumnType("integer")
+                        .HasColumnName("sources");
+
+                    b.HasKey("CommuneCode");
+
+                    b.HasIndex("PostalCode");
+
+                    b.ToTable("directory_places", (string)null);
+                });
+
             modelBuilder.Entity("OpenDmp.Core.Directory.Organization", b =>
                 {
                     b.Property<string>("Id")
                         .HasColumnType("text")
                         .HasColumnName("id");
 
+                    b.Property<string>("AddressLine")
+                        .HasColumnType("text")
+                        .HasColumnName("address_line");
+
                     b.Property<string>("City")
                         .HasColumnType("text")
                         .HasColumnName("city");
+
+                    b.Property<string>("CommuneCode")
+                        .HasColumnType("text")
+                        .HasColumnName("commune_code");
+
+                    b.Property<string>("ContentHash")
+                        .HasColumnType("text")
+                        .HasColumnName("content_hash");
 
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("created_at");
 
+                    b.Property<DateTimeOffset?>("DeactivatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("deactivated_at");
+
+                    b.Property<string>("DepartmentCode")
+                        .HasColumnType("text")
+                        .HasColumnName("department_code");
+
                     b.Property<string>("Finess")
                         .HasColumnType("text")
                         .HasColumnName("finess");
+
+                    b.Property<string>("FinessLegalEntity")
+                        .HasColumnType("text")
+                        .HasColumnName("finess_legal_entity");
 
                     b.Property<string>("IdentifierSystem")
                         .HasColumnType("text")
@@ -740,22 +803,178 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                         .HasColumnType("text")
                         .HasColumnName("identifier_value");
 
+                    b.Property<double?>("Latitude")
+                        .HasColumnType("double precision")
+                        .HasColumnName("latitude");
+
+                    b.Property<double?>("Longitude")
+                        .HasColumnType("double precision")
+                        .HasColumnName("longitude");
+
                     b.Property<string>("Name")
                         .IsRequired()
                         .HasColumnType("text")
                         .HasColumnName("name");
 
+                    b.Property<string>("Phone")
+                        .HasColumnType("text")
+                        .HasColumnName("phone");
+
+                    b.Property<bool>("PositionExact")
+                        .HasColumnType("boolean")
+                        .HasColumnName("position_exact");
+
+                    b.Property<string>("PostalCode")
+                        .HasColumnType("text")
+                        .HasColumnName("postal_code");
+
+                    b.Property<string>("Source")
+                        .HasColumnType("text")
+                        .HasColumnName("source");
+
                     b.Property<string>("TypeCode")
                         .HasColumnType("text")
                         .HasColumnName("type_code");
+
+                    b.Property<string>("TypeLabel")
+                        .HasColumnType("text")
+                        .HasColumnName("type_label");
+
+                    b.Property<DateTimeOffset?>("UpdatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("updated_at");
 
                     b.HasKey("Id");
 
                     b.HasIndex("Finess");
 
+                    b.HasIndex("PostalCode");
+
                     b.HasIndex("IdentifierSystem", "IdentifierValue");
 
+                    b.HasIndex("Latitude", "Longitude");
+
                     b.ToTable("organizations", (string)null);
+                });
+
+            modelBuilder.Entity("OpenDmp.Core.Directory.PractitionerActivity", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasColumnType("text")
+                        .HasColumnName("id");
+
+                    b.Property<string>("AddressLine")
+                        .HasColumnType("text")
+                        .HasColumnName("address_line");
+
+                    b.Property<string>("City")
+                        .HasColumnType("text")
+                        .HasColumnName("city");
+
+                    b.Property<string>("CommuneCode")
+                        .HasColumnType("text")
+                        .HasColumnName("commune_code");
+
+                    b.Property<string>("ContentHash")
+                        .HasColumnType("text")
+                        .HasColumnName("content_hash");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("DepartmentCode")
+                        .HasColumnType("text")
+                        .HasColumnName("department_code");
+
+                    b.Property<DateTimeOffset?>("EndedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("ended_at");
+
+                    b.Property<double?>("Latitude")
+                        .HasColumnType("double precision")
+                        .HasColumnName("latitude");
+
+                    b.Property<double?>("Longitude")
+                        .HasColumnType("double precision")
+                        .HasColumnName("longitude");
+
+                    b.Property<string>("Phone")
+                        .HasColumnType("text")
+                        .HasColumnName("phone");
+
+                    b.Property<bool>("PositionExact")
+                        .HasColumnType("boolean")
+                        .HasColumnName("position_exact");
+
+                    b.Property<string>("PostalCode")
+                        .HasColumnType("text")
+                        .HasColumnName("postal_code");
+
+                    b.Property<string>("PracticeMode")
+                        .HasColumnType("text")
+                        .HasColumnName("practice_mode");
+
+                    b.Property<string>("ProfessionCode")
+                        .HasColumnType("text")
+                        .HasColumnName("profession_code");
+
+                    b.Property<string>("ProfessionLabel")
+                        .HasColumnType("text")
+                        .HasColumnName("profession_label");
+
+                    b.Property<string>("ProfessionalId")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("professional_id");
+
+                    b.Property<string>("SectorCode")
+                        .HasColumnType("text")
+                        .HasColumnName("sector_code");
+
+                    b.Property<string>("SiteFiness")
+                        .HasColumnType("text")
+                        .HasColumnName("site_finess");
+
+                    b.Property<string>("SiteName")
+                        .HasColumnType("text")
+                        .HasColumnName("site_name");
+
+                    b.Property<string>("SiteStructureId")
+                        .HasColumnType("text")
+                        .HasColumnName("site_structure_id");
+
+                    b.Property<string>("SkillCode")
+                        .HasColumnType("text")
+                        .HasColumnName("skill_code");
+
+                    b.Property<string>("SkillLabel")
+                        .HasColumnType("text")
+                        .HasColumnName("skill_label");
+
+                    b.Property<string>("SkillType")
+                        .HasColumnType("text")
+                        .HasColumnName("skill_type");
+
+                    b.Property<DateTimeOffset?>("UpdatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("updated_at");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("CommuneCode");
+
+                    b.HasIndex("PostalCode");
+
+                    b.HasIndex("ProfessionalId");
+
+                    b.HasIndex("SiteFiness");
+
+                    b.HasIndex("Latitude", "Longitude");
+
+                    b.HasIndex("SkillCode", "PostalCode");
+
+                    b.ToTable("practitioner_activities", (string)null);
                 });
 
             modelBuilder.Entity("OpenDmp.Core.Directory.Professional", b =>
@@ -772,6 +991,10 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("certificates_revoked_before");
 
+                    b.Property<string>("ContentHash")
+                        .HasColumnType("text")
+                        .HasColumnName("content_hash");
+
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("created_at");
@@ -779,6 +1002,10 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                     b.Property<DateTimeOffset?>("DeactivatedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("deactivated_at");
+
+                    b.Property<bool>("DeactivatedByImport")
+                        .HasColumnType("boolean")
+                        .HasColumnName("deactivated_by_import");
 
                     b.Property<string>("Email")
                         .HasColumnType("text")
@@ -822,6 +1049,10 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                         .HasColumnType("text")
                         .HasColumnName("rpps");
 
+                    b.Property<string>("Source")
+                        .HasColumnType("text")
+                        .HasColumnName("source");
+
                     b.Property<string>("SpecialtyCode")
                         .HasColumnType("text")
                         .HasColumnName("specialty_code");
@@ -829,6 +1060,10 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                     b.Property<string>("SpecialtyDisplay")
                         .HasColumnType("text")
                         .HasColumnName("specialty_display");
+
+                    b.Property<DateTimeOffset?>("UpdatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("updated_at");
 
                     b.HasKey("Id");
 

@@ -707,23 +707,86 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                     b.ToTable("record_keys", (string)null);
                 });
 
+            modelBuilder.Entity("OpenDmp.Core.Directory.DirectoryPlace", b =>
+                {
+                    b.Property<string>("CommuneCode")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("commune_code");
+
+                    b.Property<string>("City")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("city");
+
+                    b.Property<string>("DepartmentCode")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("department_code");
+
+                    b.Property<double>("Latitude")
+                        .HasColumnType("REAL")
+                        .HasColumnName("latitude");
+
+                    b.Property<double>("Longitude")
+                        .HasColumnType("REAL")
+                        .HasColumnName("longitude");
+
+                    b.Property<string>("PostalCode")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("postal_code");
+
+                    b.Property<int>("Sources")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("sources");
+
+                    b.HasKey("CommuneCode");
+
+                    b.HasIndex("PostalCode");
+
+                    b.ToTable("directory_places", (string)null);
+                });
+
             modelBuilder.Entity("OpenDmp.Core.Directory.Organization", b =>
                 {
                     b.Property<string>("Id")
                         .HasColumnType("TEXT")
                         .HasColumnName("id");
 
+                    b.Property<string>("AddressLine")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("address_line");
+
                     b.Property<string>("City")
                         .HasColumnType("TEXT")
                         .HasColumnName("city");
+
+                    b.Property<string>("CommuneCode")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("commune_code");
+
+                    b.Property<string>("ContentHash")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("content_hash");
 
                     b.Property<long>("CreatedAt")
                         .HasColumnType("INTEGER")
                         .HasColumnName("created_at");
 
+                    b.Property<long?>("DeactivatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("deactivated_at");
+
+                    b.Property<string>("DepartmentCode")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("department_code");
+
                     b.Property<string>("Finess")
                         .HasColumnType("TEXT")
                         .HasColumnName("finess");
+
+                    b.Property<string>("FinessLegalEntity")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("finess_legal_entity");
 
                     b.Property<string>("IdentifierSystem")
                         .HasColumnType("TEXT")
@@ -733,22 +796,178 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                         .HasColumnType("TEXT")
                         .HasColumnName("identifier_value");
 
+                    b.Property<double?>("Latitude")
+                        .HasColumnType("REAL")
+                        .HasColumnName("latitude");
+
+                    b.Property<double?>("Longitude")
+                        .HasColumnType("REAL")
+                        .HasColumnName("longitude");
+
                     b.Property<string>("Name")
                         .IsRequired()
                         .HasColumnType("TEXT")
                         .HasColumnName("name");
 
+                    b.Property<string>("Phone")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("phone");
+
+                    b.Property<bool>("PositionExact")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("position_exact");
+
+                    b.Property<string>("PostalCode")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("postal_code");
+
+                    b.Property<string>("Source")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("source");
+
                     b.Property<string>("TypeCode")
                         .HasColumnType("TEXT")
                         .HasColumnName("type_code");
+
+                    b.Property<string>("TypeLabel")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("type_label");
+
+                    b.Property<long?>("UpdatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("updated_at");
 
                     b.HasKey("Id");
 
                     b.HasIndex("Finess");
 
+                    b.HasIndex("PostalCode");
+
                     b.HasIndex("IdentifierSystem", "IdentifierValue");
 
+                    b.HasIndex("Latitude", "Longitude");
+
                     b.ToTable("organizations", (string)null);
+                });
+
+            modelBuilder.Entity("OpenDmp.Core.Directory.PractitionerActivity", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<string>("AddressLine")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("address_line");
+
+                    b.Property<string>("City")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("city");
+
+                    b.Property<string>("CommuneCode")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("commune_code");
+
+                    b.Property<string>("ContentHash")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("content_hash");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("DepartmentCode")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("department_code");
+
+                    b.Property<long?>("EndedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("ended_at");
+
+                    b.Property<double?>("Latitude")
+                        .HasColumnType("REAL")
+                        .HasColumnName("latitude");
+
+                    b.Property<double?>("Longitude")
+                        .HasColumnType("REAL")
+                        .HasColumnName("longitude");
+
+                    b.Property<string>("Phone")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("phone");
+
+                    b.Property<bool>("PositionExact")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("position_exact");
+
+                    b.Property<string>("PostalCode")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("postal_code");
+
+                    b.Property<string>("PracticeMode")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("practice_mode");
+
+                    b.Property<string>("ProfessionCode")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("profession_code");
+
+                    b.Property<string>("ProfessionLabel")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("profession_label");
+
+                    b.Property<string>("ProfessionalId")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("professional_id");
+
+                    b.Property<string>("SectorCode")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("sector_code");
+
+                    b.Property<string>("SiteFiness")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("site_finess");
+
+                    b.Property<string>("SiteName")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("site_name");
+
+                    b.Property<string>("SiteStructureId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("site_structure_id");
+
+                    b.Property<string>("SkillCode")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("skill_code");
+
+                    b.Property<string>("SkillLabel")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("skill_label");
+
+                    b.Property<string>("SkillType")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("skill_type");
+
+                    b.Property<long?>("UpdatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("updated_at");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("CommuneCode");
+
+                    b.HasIndex("PostalCode");
+
+                    b.HasIndex("ProfessionalId");
+
+                    b.HasIndex("SiteFiness");
+
+                    b.HasIndex("Latitude", "Longitude");
+
+                    b.HasIndex("SkillCode", "PostalCode");
+
+                    b.ToTable("practitioner_activities", (string)null);
                 });
 
             modelBuilder.Entity("OpenDmp.Core.Directory.Professional", b =>
@@ -765,6 +984,10 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                         .HasColumnType("INTEGER")
                         .HasColumnName("certificates_revoked_before");
 
+                    b.Property<string>("ContentHash")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("content_hash");
+
                     b.Property<long>("CreatedAt")
                         .HasColumnType("INTEGER")
                         .HasColumnName("created_at");
@@ -772,6 +995,10 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                     b.Property<long?>("DeactivatedAt")
                         .HasColumnType("INTEGER")
                         .HasColumnName("deactivated_at");
+
+                    b.Property<bool>("DeactivatedByImport")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("deactivated_by_import");
 
                     b.Property<string>("Email")
                         .HasColumnType("TEXT")
@@ -815,6 +1042,10 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                         .HasColumnType("TEXT")
                         .HasColumnName("rpps");
 
+                    b.Property<string>("Source")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("source");
+
                     b.Property<string>("SpecialtyCode")
                         .HasColumnType("TEXT")
                         .HasColumnName("specialty_code");
@@ -822,6 +1053,10 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                     b.Property<string>("SpecialtyDisplay")
                         .HasColumnType("TEXT")
                         .HasColumnName("specialty_display");
+
+                    b.Property<long?>("UpdatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("updated_at");
 
                     b.HasKey("Id");
 

@@ -22,7 +22,7 @@ namespace OpenDmp.Server.Cli;
 /// The opendmp executable's command line: serve (the default) and the administration subcommands.
 /// Every subcommand accepts --data DIR; bad input prints a clear message and exits non-zero.
 /// </summary>
-public static class AdminCli
+public static partial class AdminCli
 {
     public static async Task<int> RunAsync(string[] args, IDictionary<string, string?>? configOverrides = null, TextWriter? output = null, TextWriter? error = null)
     {
@@ -555,7 +555,7 @@ public static class AdminCli
                 await c.Out.WriteLineAsync($"{Path.GetFileName(file)}: {report}");
             }
         }, ct)));
-        root.Subcommands.Add(new Command("import", "bulk imports") { importFhir });
+        root.Subcommands.Add(new Command("import", "bulk imports") { importFhir, DirectoryImportCommand(c) });
     }
 
     /// <summary>terminology import | list.</summary>

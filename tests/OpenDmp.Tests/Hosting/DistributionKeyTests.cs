@@ -15,6 +15,8 @@ public sealed class DistributionKeyTests
     {
         ["professionals"] = "directory (reference table): no patient data",
         ["organizations"] = "directory (reference table): no patient data",
+        ["practitioner_activities"] = "directory (reference table): professionals' activities from the national RPPS extraction, no patient data",
+        ["directory_places"] = "directory (reference table): communes' positions learnt from the FINESS extraction, no patient data",
         ["care_groups"] = "directory: group practices",
         ["care_group_members"] = "directory: group practices",
         ["staff_members"] = "directory: staff cards (secretaries, assistants), no patient data",
