@@ -18,10 +18,15 @@ public sealed record GroupMember(string Id, string Name, string? Rpps, string? P
 public sealed record GroupMembers(string Id, string Name, string Kind, IReadOnlyList<GroupMember> Members, string Version);
 
 /// <summary>mCSD-style directory searches (Practitioner, Organization). Reference data, no patient data.</summary>
-public sealed class DirectoryQueries(DmpDbContext db)
+public sealed class DirectoryQueries(DmpDbContext db, DirectorySearch search)
 {
-    public static readonly IReadOnlySet<string> PractitionerParams = new HashSet<string>(StringComparer.Ordinal) { "_id", "identifier", "family", "given", "name", "_count", "_offset", "_total" };
-    public static readonly IReadOnlySet<string> OrganizationParams = new HashSet<string>(StringComparer.Ordinal) { "_id", "identifier", "name", "_count", "_offset", "_total" };
+    public static readonly IReadOnlySet<string> PractitionerParams = new HashSet<string>(StringComparer.Ordinal) { "_id", "identifier", "family", "given", "name", "active", "_count", "_offset", "_total" };
+    public static readonly IReadOnlySet<string> OrganizationParams = new HashSet<string>(StringComparer.Ordinal) { "_id", "identifier", "name", "type", "active", "address-postalcode", "address-city", "_count", "_offset", "_total" };
+    public static readonly IReadOnlySet<string> PractitionerRoleParams = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "_id", "practitioner", "specialty", "role", "practitioner.name", "location.near", "location.address-postalcode", "location.address-city", "_count", "_offset", "_total",
+    };
+    public static readonly IReadOnlySet<string> LocationParams = new HashSet<string>(StringComparer.Ordinal) { "_id", "near", "name", "type", "address-postalcode", "address-city", "_count", "_offset", "_total" };
 
     public async Task<SearchPage> SearchPractitionersAsync(SearchParams sp, CancellationToken ct)
     {
@@ -53,6 +58,11 @@ public sealed class DirectoryQueries(DmpDbContext db)
         foreach (var v in sp.All("name"))
         {
             q = q.Where(x => x.Family.StartsWith(v) || x.Given.StartsWith(v));
+        }
+
+        if (sp.First("active") is { } active)
+        {
+            q = Bool("active", active) ? q.Where(x => x.DeactivatedAt == null) : q.Where(x => x.DeactivatedAt != null);
         }
 
         int? total = sp.First("_total") is "accurate" or "estimate" ? await q.CountAsync(ct) : null;
@@ -87,15 +97,140 @@ public sealed class DirectoryQueries(DmpDbContext db)
             q = q.Where(x => x.Name.StartsWith(v));
         }
 
+        foreach (var v in sp.All("type"))
+        {
+            var (_, code) = SearchParams.Token(v);
+            q = q.Where(x => x.TypeCode == code);
+        }
+
+        foreach (var v in sp.All("address-postalcode"))
+        {
+            q = q.Where(x => x.PostalCode == v);
+        }
+
+        foreach (var v in sp.All("address-city"))
+        {
+            var city = v.Trim().ToUpperInvariant();
+#pragma warning disable CA1304, CA1311, CA1862 // translated to SQL upper(): no .NET culture involved
+            q = q.Where(x => x.City!.ToUpper().StartsWith(city));
+#pragma warning restore CA1304, CA1311, CA1862
+        }
+
+        if (sp.First("active") is { } active)
+        {
+            q = Bool("active", active) ? q.Where(x => x.DeactivatedAt == null) : q.Where(x => x.DeactivatedAt != null);
+        }
+
         int? total = sp.First("_total") is "accurate" or "estimate" ? await q.CountAsync(ct) : null;
         var rows = await q.OrderBy(x => x.Name).ThenBy(x => x.Id).Skip(offset).Take(count + 1).ToListAsync(ct);
-        return new SearchPage(rows.Take(count).Select(o => new SearchHit("Organization", o.Id, FhirJson.Serialize(Mappers.ToFhir(o)))).ToList(), offset, count, rows.Count > count, total);
+        return new SearchPage(rows.Take(count).Select(o => new SearchHit("Organization", o.Id, FhirJson.Serialize(McsdMappers.ToOrganization(o)))).ToList(), offset, count, rows.Count > count, total);
     }
+
+    /// <summary>mCSD PractitionerRole search: a professional's activities, by specialty, profession, postal code, city, or around a place (<c>location.near</c>, nearest first).</summary>
+    public async Task<SearchPage> SearchPractitionerRolesAsync(SearchParams sp, CancellationToken ct)
+    {
+        sp.RequireKnown(PractitionerRoleParams);
+        var (count, offset) = sp.Paging(50, 200);
+        GeoPoint? centre = null;
+        double? km = null;
+        if (sp.First("location.near") is { } near)
+        {
+            (var c, var d) = DirectorySearch.ParseNear(near);
+            (centre, km) = (c, d);
+        }
+
+        var criteria = new DirectoryCriteria(
+            Name: sp.First("practitioner.name"),
+            Profession: sp.First("role") is { } role ? SearchParams.Token(role).Code : null,
+            Specialty: sp.First("specialty") is { } specialty ? SearchParams.Token(specialty).Code : null,
+            PostalCode: sp.First("location.address-postalcode"),
+            City: sp.First("location.address-city"),
+            Around: centre,
+            DistanceKm: km,
+            ProfessionalId: sp.First("practitioner") is { } pr ? pr.Replace("Practitioner/", string.Empty, StringComparison.Ordinal) : null);
+        if (sp.First("_id") is { } id)
+        {
+            return new SearchPage([new SearchHit("PractitionerRole", id, await ReadPractitionerRoleAsync(id, ct))], 0, count, false, null);
+        }
+
+        var result = await search.SearchAsync(criteria, offset, count, ct);
+
+        var sites = await OrganizationsBySiteAsync(result.Hits.Select(h => h.Activity.SiteFiness), ct);
+        var hits = result.Hits.Select(h => new SearchHit("PractitionerRole", h.Activity.Id,
+            FhirJson.Serialize(McsdMappers.ToPractitionerRole(h.Activity, h.Professional, h.Activity.SiteFiness is { } f ? sites.GetValueOrDefault(f) : null)), h.DistanceKm)).ToList();
+        return new SearchPage(hits, offset, count, offset + result.Hits.Count < result.Total, sp.First("_total") is "accurate" or "estimate" ? result.Total : null);
+    }
+
+    public async Task<string> ReadPractitionerRoleAsync(string id, CancellationToken ct)
+    {
+        var row = await (from a in db.PractitionerActivities.AsNoTracking()
+                         join p in db.Professionals.AsNoTracking() on a.ProfessionalId equals p.Id
+                         where a.Id == id
+                         select new { a, p }).FirstOrDefaultAsync(ct) ?? throw DmpException.NotFound($"PractitionerRole/{id} does not exist");
+        var sites = await OrganizationsBySiteAsync([row.a.SiteFiness], ct);
+        return FhirJson.Serialize(McsdMappers.ToPractitionerRole(row.a, row.p, row.a.SiteFiness is { } f ? sites.GetValueOrDefault(f) : null));
+    }
+
+    /// <summary>mCSD Location search over the establishments: around a place (<c>near</c>, nearest first), by name, category, postal code or city.</summary>
+    public async Task<SearchPage> SearchLocationsAsync(SearchParams sp, CancellationToken ct)
+    {
+        sp.RequireKnown(LocationParams);
+        var (count, offset) = sp.Paging(50, 200);
+        GeoPoint? centre = null;
+        double? km = null;
+        if (sp.First("near") is { } near)
+        {
+            (var c, var d) = DirectorySearch.ParseNear(near);
+            (centre, km) = (c, d);
+        }
+
+        if (sp.First("_id") is { } id)
+        {
+            return new SearchPage([new SearchHit("Location", id, await ReadLocationAsync(id, ct))], 0, count, false, null);
+        }
+
+        var (hits, total) = await search.SearchEstablishmentsAsync(sp.First("name"), sp.First("type") is { } t ? SearchParams.Token(t).Code : null,
+            sp.First("address-postalcode"), sp.First("address-city"), centre, km, offset, count, ct);
+        return new SearchPage([.. hits.Select(h => new SearchHit("Location", h.Site.Id, FhirJson.Serialize(McsdMappers.ToLocation(h.Site)), h.DistanceKm))],
+            offset, count, offset + hits.Count < total, sp.First("_total") is "accurate" or "estimate" ? total : null);
+    }
+
+    /// <summary>A Location: an establishment's site (same id as its Organization) or a professional's activity site (same id as the PractitionerRole).</summary>
+    public async Task<string> ReadLocationAsync(string id, CancellationToken ct)
+    {
+        if (await db.Organizations.AsNoTracking().FirstOrDefaultAsync(o => o.Id == id, ct) is { } o)
+        {
+            return FhirJson.Serialize(McsdMappers.ToLocation(o));
+        }
+
+        var a = await db.PractitionerActivities.AsNoTracking().FirstOrDefaultAsync(x => x.Id == id, ct) ?? throw DmpException.NotFound($"Location/{id} does not exist");
+        var sites = await OrganizationsBySiteAsync([a.SiteFiness], ct);
+        return FhirJson.Serialize(McsdMappers.ToLocation(a, a.SiteFiness is { } f ? sites.GetValueOrDefault(f) : null));
+    }
+
+    private async Task<Dictionary<string, string>> OrganizationsBySiteAsync(IEnumerable<string?> finess, CancellationToken ct)
+    {
+        var list = finess.Where(f => f is not null).Select(f => f!).Distinct(StringComparer.Ordinal).ToList();
+        if (list.Count == 0)
+        {
+            return new Dictionary<string, string>(StringComparer.Ordinal);
+        }
+
+        return (await db.Organizations.AsNoTracking().Where(o => o.Finess != null && list.Contains(o.Finess)).Select(o => new { o.Finess, o.Id }).ToListAsync(ct))
+            .GroupBy(o => o.Finess!, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First().Id, StringComparer.Ordinal);
+    }
+
+    private static bool Bool(string name, string value) => value switch
+    {
+        "true" => true,
+        "false" => false,
+        _ => throw DmpException.Invalid($"{name} is true or false, got '{value}'"),
+    };
 
     public async Task<string> ReadOrganizationAsync(string id, CancellationToken ct)
     {
         var o = await db.Organizations.AsNoTracking().FirstOrDefaultAsync(x => x.Id == id, ct) ?? throw DmpException.NotFound($"Organization/{id} does not exist");
-        return FhirJson.Serialize(Mappers.ToFhir(o));
+        return FhirJson.Serialize(McsdMappers.ToOrganization(o));
     }
 
     /// <summary>A group and its current members, by name; 404 for an unknown group.</summary>

@@ -163,6 +163,9 @@ public static class Geo
         return (centre.Latitude - dLat, centre.Latitude + dLat, centre.Longitude - dLon, centre.Longitude + dLon);
     }
 
+    /// <summary>cos²(latitude): a degree of longitude's length relative to a degree of latitude, squared (for ordering by distance in SQL).</summary>
+    public static double LongitudeScale(GeoPoint centre) => Math.Pow(Math.Cos(Rad(centre.Latitude)), 2);
+
     private static double IsoLat(double phi) =>
         Math.Log(Math.Tan(Math.PI / 4 + phi / 2) * Math.Pow((1 - E * Math.Sin(phi)) / (1 + E * Math.Sin(phi)), E / 2));
 

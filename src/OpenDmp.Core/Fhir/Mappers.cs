@@ -39,7 +39,7 @@ public static class Mappers
 
     public static Practitioner ToFhir(DirProfessional p)
     {
-        var r = new Practitioner { Id = p.Id, Meta = new Meta { LastUpdated = p.CreatedAt }, Active = true };
+        var r = new Practitioner { Id = p.Id, Meta = new Meta { LastUpdated = p.UpdatedAt ?? p.CreatedAt }, Active = p.DeactivatedAt is null };
         if (p.Rpps is not null)
         {
             r.Identifier.Add(new Identifier(Rpps.IdNatPsSystem, Rpps.ToIdNatPs(p.Rpps)) { Type = new CodeableConcept("http://interopsante.org/fhir/CodeSystem/fr-v2-0203", "IDNPS") });

@@ -61,6 +61,18 @@ public static class FhirEndpoints
         fhir.MapGet("/Organization", async (HttpContext ctx, DirectoryQueries q) =>
             FhirResults.SearchSet(await q.SearchOrganizationsAsync(Params(ctx), ctx.RequestAborted), ctx.Request))
             .WithMetadata(DmpEndpoint.Exempt(Requirement.Professional, "reference data (directory): no patient data"));
+        fhir.MapGet("/PractitionerRole", async (HttpContext ctx, DirectoryQueries q) =>
+            FhirResults.SearchSet(await q.SearchPractitionerRolesAsync(Params(ctx), ctx.RequestAborted), ctx.Request))
+            .WithMetadata(DmpEndpoint.Exempt(Requirement.Professional, "reference data (directory): no patient data"));
+        fhir.MapGet("/PractitionerRole/{id}", async (string id, HttpContext ctx, DirectoryQueries q) =>
+            FhirResults.Resource(await q.ReadPractitionerRoleAsync(id, ctx.RequestAborted), ctx.Request))
+            .WithMetadata(DmpEndpoint.Exempt(Requirement.Professional, "reference data (directory): no patient data"));
+        fhir.MapGet("/Location", async (HttpContext ctx, DirectoryQueries q) =>
+            FhirResults.SearchSet(await q.SearchLocationsAsync(Params(ctx), ctx.RequestAborted), ctx.Request))
+            .WithMetadata(DmpEndpoint.Exempt(Requirement.Professional, "reference data (directory): no patient data"));
+        fhir.MapGet("/Location/{id}", async (string id, HttpContext ctx, DirectoryQueries q) =>
+            FhirResults.Resource(await q.ReadLocationAsync(id, ctx.RequestAborted), ctx.Request))
+            .WithMetadata(DmpEndpoint.Exempt(Requirement.Professional, "reference data (directory): no patient data"));
         // A group practice and its current members: shown to the patient before a group declaration (its meta.versionId is sent back).
         fhir.MapGet("/Group/{id}", async (string id, HttpContext ctx, DirectoryQueries q) =>
             FhirResults.Resource(await q.ReadGroupAsync(id, ctx.RequestAborted), ctx.Request))

@@ -124,6 +124,22 @@ public static class FhirResults
                 w.WriteRawValue(Absolutize(hit.Json, baseUrl), skipInputValidation: true);
                 w.WriteStartObject("search");
                 w.WriteString("mode", "match");
+                if (hit.DistanceKm is { } km)
+                {
+                    // The distance from the centre of a near search (FHIR location-distance, on the entry's search).
+                    w.WriteStartArray("extension");
+                    w.WriteStartObject();
+                    w.WriteString("url", "http://hl7.org/fhir/StructureDefinition/location-distance");
+                    w.WriteStartObject("valueDistance");
+                    w.WriteNumber("value", Math.Round((decimal)km, 3));
+                    w.WriteString("unit", "km");
+                    w.WriteString("system", "http://unitsofmeasure.org");
+                    w.WriteString("code", "km");
+                    w.WriteEndObject();
+                    w.WriteEndObject();
+                    w.WriteEndArray();
+                }
+
                 w.WriteEndObject();
                 w.WriteEndObject();
             }

@@ -24,7 +24,7 @@ public sealed class EndpointProtectionTests() : ServerTestBase(new SqliteStorage
     private static readonly HashSet<string> ReviewedExemptions = new(StringComparer.Ordinal)
     {
         "/fhir/metadata", "/health/live", "/health/ready", "/langue", "/messaging/deposit-certificate", "/patient/deconnexion",
-        "/patient/logout", "/fhir/$message-status", "/fhir/Practitioner", "/fhir/Practitioner/{id}", "/fhir/Organization", "/fhir/Organization/{id}", "/fhir/Group/{id}",
+        "/patient/logout", "/fhir/$message-status", "/fhir/Practitioner", "/fhir/Practitioner/{id}", "/fhir/Organization", "/fhir/Organization/{id}", "/fhir/PractitionerRole", "/fhir/PractitionerRole/{id}", "/fhir/Location", "/fhir/Location/{id}", "/fhir/Group/{id}",
         "/pki/ca.crl", "/.well-known/security.txt", "/patient/login",
 
         // Operator metrics: counters without patient data, answered to the monitoring networks and token only (TelemetryTests).
