@@ -133,8 +133,6 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
             e.HasIndex(x => x.ProfessionalId);
             e.HasIndex(x => new { x.SkillCode, x.PostalCode });
             e.HasIndex(x => x.PostalCode);
-            e.HasIndex(x => x.CommuneCode);
-            e.HasIndex(x => x.SiteFiness);
             e.HasIndex(x => new { x.Latitude, x.Longitude });
         });
         modelBuilder.Entity<DirectoryPlace>(e =>

@@ -962,13 +962,9 @@ namespace OpenDmp.Migrations.Postgres.Migrations
 
                     b.HasKey("Id");
 
-                    b.HasIndex("CommuneCode");
-
                     b.HasIndex("PostalCode");
 
                     b.HasIndex("ProfessionalId");
-
-                    b.HasIndex("SiteFiness");
 
                     b.HasIndex("Latitude", "Longitude");
 

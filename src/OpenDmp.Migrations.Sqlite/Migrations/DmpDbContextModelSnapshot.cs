@@ -955,13 +955,9 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
 
                     b.HasKey("Id");
 
-                    b.HasIndex("CommuneCode");
-
                     b.HasIndex("PostalCode");
 
                     b.HasIndex("ProfessionalId");
-
-                    b.HasIndex("SiteFiness");
 
                     b.HasIndex("Latitude", "Longitude");
 

@@ -64,7 +64,7 @@ public sealed class DirectoryImporter(DmpDbContext db, WriteGate gate, AuditTrai
     /// <summary>Imports a PS_LibreAcces_Personne_activite extraction; <paramref name="progress"/> gets the lines read.</summary>
     public async Task<DirectoryImportReport> ImportRppsAsync(TextReader text, DirectoryImportOptions options, IProgress<long>? progress, CancellationToken ct)
     {
-        var run = new RppsRun();
+        var run = new RppsRun { Positions = await PositionsAsync(ct) };
         var batch = new List<RppsActivityLine>(BatchLines);
         long lines = 0;
         foreach (var item in RppsExtract.Read(text))
@@ -89,9 +89,8 @@ public sealed class DirectoryImporter(DmpDbContext db, WriteGate gate, AuditTrai
         await WriteRppsBatchAsync(batch, run, ct);
         progress?.Report(lines);
         await RemoveAbsentProfessionalsAsync(run, options, ct);
-        var located = await LocateAsync(ct);
         var report = new DirectoryImportReport(RppsSource, lines, run.Added, run.Updated, run.Unchanged, run.Reactivated, run.Deactivated,
-            run.ActivitiesAdded, run.ActivitiesUpdated, run.ActivitiesEnded, located, run.Rejected, run.Samples);
+            run.ActivitiesAdded, run.ActivitiesUpdated, run.ActivitiesEnded, run.Located, run.Rejected, run.Samples);
         await AuditAsync(report, ct);
         return report;
     }
@@ -145,13 +144,21 @@ public sealed class DirectoryImporter(DmpDbContext db, WriteGate gate, AuditTrai
 
         var now = time.GetUtcNow();
         var people = batch.GroupBy(l => l.NationalId, StringComparer.Ordinal).ToList();
+        db.ChangeTracker.AutoDetectChangesEnabled = false;
         var rpps = people.Where(p => p.First().IdType == "8").Select(p => p.First().Id).ToList();
         var others = people.Where(p => p.First().IdType != "8").Select(p => p.Key).ToList();
         await using var scope = await gate.EnterAsync(db, null, ct);
-        var existing = await db.Professionals.Where(p => (p.Rpps != null && rpps.Contains(p.Rpps)) || (p.IdentifierSystem == Rpps.IdNatPsSystem && others.Contains(p.IdentifierValue!))).ToListAsync(ct);
+        // Two lookups, each on its own index (an OR of the two would scan the table at every batch).
+        var existing = rpps.Count == 0 ? [] : await db.Professionals.Where(p => rpps.Contains(p.Rpps!)).ToListAsync(ct);
+        if (others.Count > 0)
+        {
+            existing.AddRange(await db.Professionals.Where(p => p.IdentifierSystem == Rpps.IdNatPsSystem && others.Contains(p.IdentifierValue!)).ToListAsync(ct));
+        }
+
         var byKey = existing.ToDictionary(p => p.Rpps is not null ? "8" + p.Rpps : p.IdentifierValue!, StringComparer.Ordinal);
         var ids = existing.Select(p => p.Id).ToList();
-        var activities = (await db.PractitionerActivities.Where(a => ids.Contains(a.ProfessionalId)).ToListAsync(ct)).ToDictionary(a => a.Id, StringComparer.Ordinal);
+        var activities = ids.Count == 0 ? new Dictionary<string, PractitionerActivity>(StringComparer.Ordinal)
+            : (await db.PractitionerActivities.Where(a => ids.Contains(a.ProfessionalId)).ToListAsync(ct)).ToDictionary(a => a.Id, StringComparer.Ordinal);
         foreach (var person in people)
         {
             var first = person.First();
@@ -202,9 +209,11 @@ public sealed class DirectoryImporter(DmpDbContext db, WriteGate gate, AuditTrai
             }
         }
 
+        db.ChangeTracker.DetectChanges();
         await db.SaveChangesAsync(ct);
         await scope.CommitAsync(ct);
         db.ChangeTracker.Clear();
+        db.ChangeTracker.AutoDetectChangesEnabled = true;
     }
 
     private static void Apply(Professional p, RppsActivityLine first, RppsActivityLine primary, string hash, DateTimeOffset now)
@@ -229,6 +238,13 @@ public sealed class DirectoryImporter(DmpDbContext db, WriteGate gate, AuditTrai
             return; // the same activity twice in the extraction: the first line stands
         }
 
+        // Placed as it is written: its site's own position (FINESS), else its commune's.
+        var (position, exact) = run.Positions.Of(line.SiteFiness, line.CommuneCode);
+        if (position is not null)
+        {
+            run.Located++;
+        }
+
         if (!activities.TryGetValue(id, out var a))
         {
             a = new PractitionerActivity { Id = id, ProfessionalId = professionalId, CreatedAt = now };
@@ -238,12 +254,19 @@ public sealed class DirectoryImporter(DmpDbContext db, WriteGate gate, AuditTrai
         }
         else if (a.ContentHash == hash && a.EndedAt is null)
         {
+            if ((a.Latitude, a.Longitude, a.PositionExact) != (position?.Latitude, position?.Longitude, exact))
+            {
+                (a.Latitude, a.Longitude, a.PositionExact) = (position?.Latitude, position?.Longitude, exact);
+            }
+
             return;
         }
         else
         {
             run.ActivitiesUpdated++;
         }
+
+        (a.Latitude, a.Longitude, a.PositionExact) = (position?.Latitude, position?.Longitude, exact);
 
         a.ProfessionCode = line.ProfessionCode;
         a.ProfessionLabel = line.ProfessionLabel;
@@ -445,6 +468,26 @@ public sealed class DirectoryImporter(DmpDbContext db, WriteGate gate, AuditTrai
         return located;
     }
 
+    /// <summary>The positions known now: the geolocated establishments by FINESS and the communes' learnt positions.</summary>
+    private async Task<Positions> PositionsAsync(CancellationToken ct)
+    {
+        var exact = (await db.Organizations.AsNoTracking().Where(o => o.DeactivatedAt == null && o.PositionExact && o.Finess != null)
+            .Select(o => new { o.Finess, o.Latitude, o.Longitude }).ToListAsync(ct))
+            .GroupBy(o => o.Finess!, StringComparer.Ordinal).ToDictionary(g => g.Key, g => new GeoPoint(g.First().Latitude!.Value, g.First().Longitude!.Value), StringComparer.Ordinal);
+        var places = await db.DirectoryPlaces.AsNoTracking().ToDictionaryAsync(p => p.CommuneCode, p => new GeoPoint(p.Latitude, p.Longitude), StringComparer.Ordinal, ct);
+        return new Positions(exact, places);
+    }
+
+    private sealed record Positions(Dictionary<string, GeoPoint> Exact, Dictionary<string, GeoPoint> Places)
+    {
+        public static Positions None { get; } = new(new Dictionary<string, GeoPoint>(StringComparer.Ordinal), new Dictionary<string, GeoPoint>(StringComparer.Ordinal));
+
+        public (GeoPoint? Position, bool Exact) Of(string? finess, string? commune) =>
+            finess is not null && Exact.TryGetValue(finess, out var e) ? (e, true)
+            : commune is not null && Places.TryGetValue(commune, out var p) ? (p, false)
+            : (null, false);
+    }
+
     /// <summary>Sets the position of entries by pages (their site's, else their commune's), writing only those that change.</summary>
     private async Task<int> PlaceAsync<T>(IQueryable<T> query, Func<T, string> id, Func<T, string?> commune, Func<T, string?> site,
         Action<T, GeoPoint?> set, Func<T, (double?, double?)> current, Dictionary<string, GeoPoint> exact, Dictionary<string, DirectoryPlace> places, CancellationToken ct)
@@ -520,7 +563,8 @@ public sealed class DirectoryImporter(DmpDbContext db, WriteGate gate, AuditTrai
 
     private sealed class RppsRun : Run
     {
-        public int ActivitiesAdded, ActivitiesUpdated, ActivitiesEnded;
+        public int ActivitiesAdded, ActivitiesUpdated, ActivitiesEnded, Located;
+        public Positions Positions { get; init; } = Positions.None;
         public HashSet<string> SeenPeople { get; } = new(StringComparer.Ordinal);
         public HashSet<string> SeenActivities { get; } = new(StringComparer.Ordinal);
     }

@@ -1,8 +1,9 @@
-﻿using Microsoft.EntityFrameworkCore.Migrations;
+﻿using System;
+using Microsoft.EntityFrameworkCore.Migrations;
 
 #nullable disable
 
-namespace OpenDmp.Migrations.Sqlite.Migrations
+namespace OpenDmp.Migrations.Postgres.Migrations
 {
     /// <inheritdoc />
     public partial class NationalDirectory : Migration
@@ -13,124 +14,124 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
             migrationBuilder.AddColumn<string>(
                 name: "content_hash",
                 table: "professionals",
-                type: "TEXT",
+                type: "text",
                 nullable: true);
 
             migrationBuilder.AddColumn<bool>(
                 name: "deactivated_by_import",
                 table: "professionals",
-                type: "INTEGER",
+                type: "boolean",
                 nullable: false,
                 defaultValue: false);
 
             migrationBuilder.AddColumn<string>(
                 name: "source",
                 table: "professionals",
-                type: "TEXT",
+                type: "text",
                 nullable: true);
 
-            migrationBuilder.AddColumn<long>(
+            migrationBuilder.AddColumn<DateTimeOffset>(
                 name: "updated_at",
                 table: "professionals",
-                type: "INTEGER",
+                type: "timestamp with time zone",
                 nullable: true);
 
             migrationBuilder.AddColumn<string>(
                 name: "address_line",
                 table: "organizations",
-                type: "TEXT",
+                type: "text",
                 nullable: true);
 
             migrationBuilder.AddColumn<string>(
                 name: "commune_code",
                 table: "organizations",
-                type: "TEXT",
+                type: "text",
                 nullable: true);
 
             migrationBuilder.AddColumn<string>(
                 name: "content_hash",
                 table: "organizations",
-                type: "TEXT",
+                type: "text",
                 nullable: true);
 
-            migrationBuilder.AddColumn<long>(
+            migrationBuilder.AddColumn<DateTimeOffset>(
                 name: "deactivated_at",
                 table: "organizations",
-                type: "INTEGER",
+                type: "timestamp with time zone",
                 nullable: true);
 
             migrationBuilder.AddColumn<string>(
                 name: "department_code",
                 table: "organizations",
-                type: "TEXT",
+                type: "text",
                 nullable: true);
 
             migrationBuilder.AddColumn<string>(
                 name: "finess_legal_entity",
                 table: "organizations",
-                type: "TEXT",
+                type: "text",
                 nullable: true);
 
             migrationBuilder.AddColumn<double>(
                 name: "latitude",
                 table: "organizations",
-                type: "REAL",
+                type: "double precision",
                 nullable: true);
 
             migrationBuilder.AddColumn<double>(
                 name: "longitude",
                 table: "organizations",
-                type: "REAL",
+                type: "double precision",
                 nullable: true);
 
             migrationBuilder.AddColumn<string>(
                 name: "phone",
                 table: "organizations",
-                type: "TEXT",
+                type: "text",
                 nullable: true);
 
             migrationBuilder.AddColumn<bool>(
                 name: "position_exact",
                 table: "organizations",
-                type: "INTEGER",
+                type: "boolean",
                 nullable: false,
                 defaultValue: false);
 
             migrationBuilder.AddColumn<string>(
                 name: "postal_code",
                 table: "organizations",
-                type: "TEXT",
+                type: "text",
                 nullable: true);
 
             migrationBuilder.AddColumn<string>(
                 name: "source",
                 table: "organizations",
-                type: "TEXT",
+                type: "text",
                 nullable: true);
 
             migrationBuilder.AddColumn<string>(
                 name: "type_label",
                 table: "organizations",
-                type: "TEXT",
+                type: "text",
                 nullable: true);
 
-            migrationBuilder.AddColumn<long>(
+            migrationBuilder.AddColumn<DateTimeOffset>(
                 name: "updated_at",
                 table: "organizations",
-                type: "INTEGER",
+                type: "timestamp with time zone",
                 nullable: true);
 
             migrationBuilder.CreateTable(
                 name: "directory_places",
                 columns: table => new
                 {
-                    commune_code = table.Column<string>(type: "TEXT", nullable: false),
-                    postal_code = table.Column<string>(type: "TEXT", nullable: false),
-                    city = table.Column<string>(type: "TEXT", nullable: false),
-                    department_code = table.Column<string>(type: "TEXT", nullable: true),
-                    latitude = table.Column<double>(type: "REAL", nullable: false),
-                    longitude = table.Column<double>(type: "REAL", nullable: false),
-                    sources = table.Column<int>(type: "INTEGER", nullable: false)
+                    commune_code = table.Column<string>(type: "text", nullable: false),
+                    postal_code = table.Column<string>(type: "text", nullable: false),
+                    city = table.Column<string>(type: "text", nullable: false),
+                    department_code = table.Column<string>(type: "text", nullable: true),
+                    latitude = table.Column<double>(type: "double precision", nullable: false),
+                    longitude = table.Column<double>(type: "double precision", nullable: false),
+                    sources = table.Column<int>(type: "integer", nullable: false)
                 },
                 constraints: table =>
                 {
@@ -141,31 +142,31 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                 name: "practitioner_activities",
                 columns: table => new
                 {
-                    id = table.Column<string>(type: "TEXT", nullable: false),
-                    professional_id = table.Column<string>(type: "TEXT", nullable: false),
-                    profession_code = table.Column<string>(type: "TEXT", nullable: true),
-                    profession_label = table.Column<string>(type: "TEXT", nullable: true),
-                    skill_type = table.Column<string>(type: "TEXT", nullable: true),
-                    skill_code = table.Column<string>(type: "TEXT", nullable: true),
-                    skill_label = table.Column<string>(type: "TEXT", nullable: true),
-                    practice_mode = table.Column<string>(type: "TEXT", nullable: true),
-                    sector_code = table.Column<string>(type: "TEXT", nullable: true),
-                    site_name = table.Column<string>(type: "TEXT", nullable: true),
-                    site_finess = table.Column<string>(type: "TEXT", nullable: true),
-                    site_structure_id = table.Column<string>(type: "TEXT", nullable: true),
-                    address_line = table.Column<string>(type: "TEXT", nullable: true),
-                    postal_code = table.Column<string>(type: "TEXT", nullable: true),
-                    commune_code = table.Column<string>(type: "TEXT", nullable: true),
-                    city = table.Column<string>(type: "TEXT", nullable: true),
-                    department_code = table.Column<string>(type: "TEXT", nullable: true),
-                    phone = table.Column<string>(type: "TEXT", nullable: true),
-                    latitude = table.Column<double>(type: "REAL", nullable: true),
-                    longitude = table.Column<double>(type: "REAL", nullable: true),
-                    position_exact = table.Column<bool>(type: "INTEGER", nullable: false),
-                    content_hash = table.Column<string>(type: "TEXT", nullable: true),
-                    created_at = table.Column<long>(type: "INTEGER", nullable: false),
-                    updated_at = table.Column<long>(type: "INTEGER", nullable: true),
-                    ended_at = table.Column<long>(type: "INTEGER", nullable: true)
+                    id = table.Column<string>(type: "text", nullable: false),
+                    professional_id = table.Column<string>(type: "text", nullable: false),
+                    profession_code = table.Column<string>(type: "text", nullable: true),
+                    profession_label = table.Column<string>(type: "text", nullable: true),
+                    skill_type = table.Column<string>(type: "text", nullable: true),
+                    skill_code = table.Column<string>(type: "text", nullable: true),
+                    skill_label = table.Column<string>(type: "text", nullable: true),
+                    practice_mode = table.Column<string>(type: "text", nullable: true),
+                    sector_code = table.Column<string>(type: "text", nullable: true),
+                    site_name = table.Column<string>(type: "text", nullable: true),
+                    site_finess = table.Column<string>(type: "text", nullable: true),
+                    site_structure_id = table.Column<string>(type: "text", nullable: true),
+                    address_line = table.Column<string>(type: "text", nullable: true),
+                    postal_code = table.Column<string>(type: "text", nullable: true),
+                    commune_code = table.Column<string>(type: "text", nullable: true),
+                    city = table.Column<string>(type: "text", nullable: true),
+                    department_code = table.Column<string>(type: "text", nullable: true),
+                    phone = table.Column<string>(type: "text", nullable: true),
+                    latitude = table.Column<double>(type: "double precision", nullable: true),
+                    longitude = table.Column<double>(type: "double precision", nullable: true),
+                    position_exact = table.Column<bool>(type: "boolean", nullable: false),
+                    content_hash = table.Column<string>(type: "text", nullable: true),
+                    created_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    updated_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
+                    ended_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true)
                 },
                 constraints: table =>
                 {
@@ -188,11 +189,6 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                 column: "postal_code");
 
             migrationBuilder.CreateIndex(
-                name: "IX_practitioner_activities_commune_code",
-                table: "practitioner_activities",
-                column: "commune_code");
-
-            migrationBuilder.CreateIndex(
                 name: "IX_practitioner_activities_latitude_longitude",
                 table: "practitioner_activities",
                 columns: new[] { "latitude", "longitude" });
@@ -206,11 +202,6 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                 name: "IX_practitioner_activities_professional_id",
                 table: "practitioner_activities",
                 column: "professional_id");
-
-            migrationBuilder.CreateIndex(
-                name: "IX_practitioner_activities_site_finess",
-                table: "practitioner_activities",
-                column: "site_finess");
 
             migrationBuilder.CreateIndex(
                 name: "IX_practitioner_activities_skill_code_postal_code",

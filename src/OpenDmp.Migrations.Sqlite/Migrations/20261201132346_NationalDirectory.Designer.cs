@@ -11,7 +11,7 @@ using OpenDmp.Core.Storage;
 namespace OpenDmp.Migrations.Sqlite.Migrations
 {
     [DbContext(typeof(DmpDbContext))]
-    [Migration("20261201125239_NationalDirectory")]
+    [Migration("20261201132346_NationalDirectory")]
     partial class NationalDirectory
     {
         /// <inheritdoc />
@@ -958,13 +958,9 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
 
                     b.HasKey("Id");
 
-                    b.HasIndex("CommuneCode");
-
                     b.HasIndex("PostalCode");
 
                     b.HasIndex("ProfessionalId");
-
-                    b.HasIndex("SiteFiness");
 
                     b.HasIndex("Latitude", "Longitude");
 

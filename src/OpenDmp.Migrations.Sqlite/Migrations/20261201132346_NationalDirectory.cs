@@ -1,9 +1,8 @@
-﻿using System;
-using Microsoft.EntityFrameworkCore.Migrations;
+﻿using Microsoft.EntityFrameworkCore.Migrations;
 
 #nullable disable
 
-namespace OpenDmp.Migrations.Postgres.Migrations
+namespace OpenDmp.Migrations.Sqlite.Migrations
 {
     /// <inheritdoc />
     public partial class NationalDirectory : Migration
@@ -14,124 +13,124 @@ namespace OpenDmp.Migrations.Postgres.Migrations
             migrationBuilder.AddColumn<string>(
                 name: "content_hash",
                 table: "professionals",
-                type: "text",
+                type: "TEXT",
                 nullable: true);
 
             migrationBuilder.AddColumn<bool>(
                 name: "deactivated_by_import",
                 table: "professionals",
-                type: "boolean",
+                type: "INTEGER",
                 nullable: false,
                 defaultValue: false);
 
             migrationBuilder.AddColumn<string>(
                 name: "source",
                 table: "professionals",
-                type: "text",
+                type: "TEXT",
                 nullable: true);
 
-            migrationBuilder.AddColumn<DateTimeOffset>(
+            migrationBuilder.AddColumn<long>(
                 name: "updated_at",
                 table: "professionals",
-                type: "timestamp with time zone",
+                type: "INTEGER",
                 nullable: true);
 
             migrationBuilder.AddColumn<string>(
                 name: "address_line",
                 table: "organizations",
-                type: "text",
+                type: "TEXT",
                 nullable: true);
 
             migrationBuilder.AddColumn<string>(
                 name: "commune_code",
                 table: "organizations",
-                type: "text",
+                type: "TEXT",
                 nullable: true);
 
             migrationBuilder.AddColumn<string>(
                 name: "content_hash",
                 table: "organizations",
-                type: "text",
+                type: "TEXT",
                 nullable: true);
 
-            migrationBuilder.AddColumn<DateTimeOffset>(
+            migrationBuilder.AddColumn<long>(
                 name: "deactivated_at",
                 table: "organizations",
-                type: "timestamp with time zone",
+                type: "INTEGER",
                 nullable: true);
 
             migrationBuilder.AddColumn<string>(
                 name: "department_code",
                 table: "organizations",
-                type: "text",
+                type: "TEXT",
                 nullable: true);
 
             migrationBuilder.AddColumn<string>(
                 name: "finess_legal_entity",
                 table: "organizations",
-                type: "text",
+                type: "TEXT",
                 nullable: true);
 
             migrationBuilder.AddColumn<double>(
                 name: "latitude",
                 table: "organizations",
-                type: "double precision",
+                type: "REAL",
                 nullable: true);
 
             migrationBuilder.AddColumn<double>(
                 name: "longitude",
                 table: "organizations",
-                type: "double precision",
+                type: "REAL",
                 nullable: true);
 
             migrationBuilder.AddColumn<string>(
                 name: "phone",
                 table: "organizations",
-                type: "text",
+                type: "TEXT",
                 nullable: true);
 
             migrationBuilder.AddColumn<bool>(
                 name: "position_exact",
                 table: "organizations",
-                type: "boolean",
+                type: "INTEGER",
                 nullable: false,
                 defaultValue: false);
 
             migrationBuilder.AddColumn<string>(
                 name: "postal_code",
                 table: "organizations",
-                type: "text",
+                type: "TEXT",
                 nullable: true);
 
             migrationBuilder.AddColumn<string>(
                 name: "source",
                 table: "organizations",
-                type: "text",
+                type: "TEXT",
                 nullable: true);
 
             migrationBuilder.AddColumn<string>(
                 name: "type_label",
                 table: "organizations",
-                type: "text",
+                type: "TEXT",
                 nullable: true);
 
-            migrationBuilder.AddColumn<DateTimeOffset>(
+            migrationBuilder.AddColumn<long>(
                 name: "updated_at",
                 table: "organizations",
-                type: "timestamp with time zone",
+                type: "INTEGER",
                 nullable: true);
 
             migrationBuilder.CreateTable(
                 name: "directory_places",
                 columns: table => new
                 {
-                    commune_code = table.Column<string>(type: "text", nullable: false),
-                    postal_code = table.Column<string>(type: "text", nullable: false),
-                    city = table.Column<string>(type: "text", nullable: false),
-                    department_code = table.Column<string>(type: "text", nullable: true),
-                    latitude = table.Column<double>(type: "double precision", nullable: false),
-                    longitude = table.Column<double>(type: "double precision", nullable: false),
-                    sources = table.Column<int>(type: "integer", nullable: false)
+                    commune_code = table.Column<string>(type: "TEXT", nullable: false),
+                    postal_code = table.Column<string>(type: "TEXT", nullable: false),
+                    city = table.Column<string>(type: "TEXT", nullable: false),
+                    department_code = table.Column<string>(type: "TEXT", nullable: true),
+                    latitude = table.Column<double>(type: "REAL", nullable: false),
+                    longitude = table.Column<double>(type: "REAL", nullable: false),
+                    sources = table.Column<int>(type: "INTEGER", nullable: false)
                 },
                 constraints: table =>
                 {
@@ -142,31 +141,31 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                 name: "practitioner_activities",
                 columns: table => new
                 {
-                    id = table.Column<string>(type: "text", nullable: false),
-                    professional_id = table.Column<string>(type: "text", nullable: false),
-                    profession_code = table.Column<string>(type: "text", nullable: true),
-                    profession_label = table.Column<string>(type: "text", nullable: true),
-                    skill_type = table.Column<string>(type: "text", nullable: true),
-                    skill_code = table.Column<string>(type: "text", nullable: true),
-                    skill_label = table.Column<string>(type: "text", nullable: true),
-                    practice_mode = table.Column<string>(type: "text", nullable: true),
-                    sector_code = table.Column<string>(type: "text", nullable: true),
-                    site_name = table.Column<string>(type: "text", nullable: true),
-                    site_finess = table.Column<string>(type: "text", nullable: true),
-                    site_structure_id = table.Column<string>(type: "text", nullable: true),
-                    address_line = table.Column<string>(type: "text", nullable: true),
-                    postal_code = table.Column<string>(type: "text", nullable: true),
-                    commune_code = table.Column<string>(type: "text", nullable: true),
-                    city = table.Column<string>(type: "text", nullable: true),
-                    department_code = table.Column<string>(type: "text", nullable: true),
-                    phone = table.Column<string>(type: "text", nullable: true),
-                    latitude = table.Column<double>(type: "double precision", nullable: true),
-                    longitude = table.Column<double>(type: "double precision", nullable: true),
-                    position_exact = table.Column<bool>(type: "boolean", nullable: false),
-                    content_hash = table.Column<string>(type: "text", nullable: true),
-                    created_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
-                    updated_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
-                    ended_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true)
+                    id = table.Column<string>(type: "TEXT", nullable: false),
+                    professional_id = table.Column<string>(type: "TEXT", nullable: false),
+                    profession_code = table.Column<string>(type: "TEXT", nullable: true),
+                    profession_label = table.Column<string>(type: "TEXT", nullable: true),
+                    skill_type = table.Column<string>(type: "TEXT", nullable: true),
+                    skill_code = table.Column<string>(type: "TEXT", nullable: true),
+                    skill_label = table.Column<string>(type: "TEXT", nullable: true),
+                    practice_mode = table.Column<string>(type: "TEXT", nullable: true),
+                    sector_code = table.Column<string>(type: "TEXT", nullable: true),
+                    site_name = table.Column<string>(type: "TEXT", nullable: true),
+                    site_finess = table.Column<string>(type: "TEXT", nullable: true),
+                    site_structure_id = table.Column<string>(type: "TEXT", nullable: true),
+                    address_line = table.Column<string>(type: "TEXT", nullable: true),
+                    postal_code = table.Column<string>(type: "TEXT", nullable: true),
+                    commune_code = table.Column<string>(type: "TEXT", nullable: true),
+                    city = table.Column<string>(type: "TEXT", nullable: true),
+                    department_code = table.Column<string>(type: "TEXT", nullable: true),
+                    phone = table.Column<string>(type: "TEXT", nullable: true),
+                    latitude = table.Column<double>(type: "REAL", nullable: true),
+                    longitude = table.Column<double>(type: "REAL", nullable: true),
+                    position_exact = table.Column<bool>(type: "INTEGER", nullable: false),
+                    content_hash = table.Column<string>(type: "TEXT", nullable: true),
+                    created_at = table.Column<long>(type: "INTEGER", nullable: false),
+                    updated_at = table.Column<long>(type: "INTEGER", nullable: true),
+                    ended_at = table.Column<long>(type: "INTEGER", nullable: true)
                 },
                 constraints: table =>
                 {
@@ -189,11 +188,6 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                 column: "postal_code");
 
             migrationBuilder.CreateIndex(
-                name: "IX_practitioner_activities_commune_code",
-                table: "practitioner_activities",
-                column: "commune_code");
-
-            migrationBuilder.CreateIndex(
                 name: "IX_practitioner_activities_latitude_longitude",
                 table: "practitioner_activities",
                 columns: new[] { "latitude", "longitude" });
@@ -207,11 +201,6 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                 name: "IX_practitioner_activities_professional_id",
                 table: "practitioner_activities",
                 column: "professional_id");
-
-            migrationBuilder.CreateIndex(
-                name: "IX_practitioner_activities_site_finess",
-                table: "practitioner_activities",
-                column: "site_finess");
 
             migrationBuilder.CreateIndex(
                 name: "IX_practitioner_activities_skill_code_postal_code",

@@ -12,7 +12,7 @@ using OpenDmp.Core.Storage;
 namespace OpenDmp.Migrations.Postgres.Migrations
 {
     [DbContext(typeof(DmpDbContext))]
-    [Migration("20261201125259_NationalDirectory")]
+    [Migration("20261201132405_NationalDirectory")]
     partial class NationalDirectory
     {
         /// <inheritdoc />
@@ -965,13 +965,9 @@ namespace OpenDmp.Migrations.Postgres.Migrations
 
                     b.HasKey("Id");
 
-                    b.HasIndex("CommuneCode");
-
                     b.HasIndex("PostalCode");
 
                     b.HasIndex("ProfessionalId");
-
-                    b.HasIndex("SiteFiness");
 
                     b.HasIndex("Latitude", "Longitude");
 
