@@ -98,7 +98,7 @@ internal static class DirectoryBench
         var watch = Stopwatch.StartNew();
         var report = await import(scope.ServiceProvider.GetRequiredService<DirectoryImporter>(), reader);
         var rate = lines / watch.Elapsed.TotalSeconds;
-        Console.WriteLine($"{what}: {watch.Elapsed.TotalSeconds:F1} s = {rate:N0} lines/s{(readRate is { } r ? $" ({rate / r:P0} of the read-alone rate)" : string.Empty)} — {report}");
+        Console.WriteLine($"{what}: {watch.Elapsed.TotalSeconds:F1} s = {rate:N0} lines/s{(readRate is { } r ? $" ({rate / r:P1} of the read-alone rate)" : string.Empty)} — {report}");
     }
 
     // Communes spread over metropolitan France (INSEE code, postal code, city, position).

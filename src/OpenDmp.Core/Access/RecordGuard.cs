@@ -46,10 +46,10 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
     /// same single query whether or not the record exists: answering "no such record" is not
     /// measurably faster than answering "not for you" (no timing-visible existence).
     /// </summary>
-    public async Task<(RecordFacts Facts, bool? PatientIsTest)?> FactsWithPatientAsync(string recordId, CancellationToken ct)
+    public async Task<(RecordFacts Facts, bool? PatientIsTest, Identity.IdentityStatus? Identity)?> FactsWithPatientAsync(string recordId, CancellationToken ct)
     {
         var row = await FactsQuery.For(db)(db, recordId, ct);
-        return row is null ? null : (ToFacts(row), row.IsTest);
+        return row is null ? null : (ToFacts(row), row.IsTest, row.Identity);
     }
 
     /// <summary>
@@ -103,6 +103,7 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
                 OpposeEmergencyUnmasking = x.OpposeEmergencyUnmasking,
                 OpposeDispensingToPrescriber = x.OpposeDispensingToPrescriber,
                 IsTest = db.Patients.Where(p => p.RecordId == x.RecordId).Select(p => (bool?)p.IsTestIdentity).FirstOrDefault(),
+                Identity = db.Patients.Where(p => p.RecordId == x.RecordId).Select(p => (Identity.IdentityStatus?)p.IdentityStatus).FirstOrDefault(),
                 // Aggregated rather than joined, so the grants are not multiplied by the blocked rows.
                 Blocked = db.BlockedProfessionals.Where(b => b.RecordId == x.RecordId).GroupBy(b => b.RecordId).Select(g => string.Join(BlockedSeparator, g.Select(b => b.ProfessionalId))).FirstOrDefault(),
                 Grants = db.Grants.Where(g => g.RecordId == x.RecordId).ToList(),
@@ -119,6 +120,7 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
         public bool OpposeEmergencyUnmasking { get; init; }
         public bool OpposeDispensingToPrescriber { get; init; }
         public bool? IsTest { get; init; }
+        public Identity.IdentityStatus? Identity { get; init; }
         public string? Blocked { get; init; }
         public required List<Grant> Grants { get; init; }
     }

@@ -217,7 +217,7 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
             throw DmpException.Invalid("the patient has no record: it must be opened with the patient's consent first");
         }
 
-        var (facts, isTest) = found.Value;
+        var (facts, isTest, identity) = found.Value;
         foreach (var (index, _, doc) in parsed.Documents)
         {
             var at = $"Bundle.entry[{index}].resource.subject";
@@ -243,6 +243,8 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
             throw DmpException.Invalid("the patient's record is closed: it accepts no documents");
         }
 
+        // RNIV: a record is filed under the INS, which only a qualified identity may carry (a doubt raised since the opening stops filing).
+        Identity.IdentityVigilance.RequireQualified(identity ?? Identity.IdentityStatus.Qualified, "file documents");
         return (recordId, isTest.Value, facts);
     }
 

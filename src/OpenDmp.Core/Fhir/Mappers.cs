@@ -33,6 +33,7 @@ public static class Mappers
             r.Extension.Add(new Extension("http://hl7.org/fhir/StructureDefinition/patient-birthPlace", new Address { Extension = { new Extension("https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-address-insee-code", new Coding("https://mos.esante.gouv.fr/NOS/TRE_R13-CommuneOM/FHIR/TRE-R13-CommuneOM", p.BirthPlace)) } }));
         }
 
+        r.Extension.Add(IdentityVigilance.ToExtension(p.IdentityStatus, p.IdentityDocument, p.IdentityCheckedOn));
         DocumentResources.MarkTest(r.Meta, p.IsTestIdentity);
         return r;
     }

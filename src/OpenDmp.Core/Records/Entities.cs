@@ -38,6 +38,15 @@ public sealed class Patient
     public required string Sex { get; set; }
     /// <summary>INSEE code of the birth place (commune or 99xxx for a foreign country).</summary>
     public string? BirthPlace { get; set; }
+    /// <summary>The identity's confidence status (RNIV), derived from the evidence below (Identity.IdentityVigilance.StatusOf).</summary>
+    public Identity.IdentityStatus IdentityStatus { get; set; } = Identity.IdentityStatus.Qualified;
+    /// <summary>When the INS was recovered from the INSi teleservice (null: not recovered).</summary>
+    public DateOnly? InsRecoveredOn { get; set; }
+    /// <summary>The identity document of high trust checked (CN, PA, CS, LE, AN), or "attested" when the sending professional qualified the identity themselves.</summary>
+    public string? IdentityDocument { get; set; }
+    public DateOnly? IdentityCheckedOn { get; set; }
+    /// <summary>The identity is doubtful (RNIV attribute): provisional until the doubt is lifted.</summary>
+    public bool IdentityDoubtful { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
 }

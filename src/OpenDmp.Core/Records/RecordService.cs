@@ -9,7 +9,8 @@ using OpenDmp.Core.Storage;
 namespace OpenDmp.Core.Records;
 
 /// <summary>Identity traits of a new patient.</summary>
-public sealed record NewPatient(string Ins, string InsSystem, string Family, string Given, DateOnly BirthDate, string Sex, string? BirthPlace, string? Id = null);
+/// <summary>A patient to register. <paramref name="Evidence"/>: what establishes the identity's status; none means the registering party sends the INS of an identity it qualified itself (the RNIV lets only a qualified identity carry its INS).</summary>
+public sealed record NewPatient(string Ins, string InsSystem, string Family, string Given, DateOnly BirthDate, string Sex, string? BirthPlace, string? Id = null, IdentityEvidence? Evidence = null);
 
 /// <summary>
 /// The patient's consent to open their record, as it was collected: where, the version of the
@@ -64,6 +65,9 @@ public sealed class RecordService(DmpDbContext db, WriteGate gate, AuditTrail au
             throw DmpException.Invalid($"the birth place is an INSEE code of 5 characters (commune, or 99xxx for a country), got '{bp}'", "Patient.extension:birthPlace");
         }
 
+        var today = DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
+        var evidence = p.Evidence ?? IdentityEvidence.AttestedQualified(today);
+        IdentityVigilance.Check(evidence, today);
         var recordId = p.Id ?? Ids.New();
         await using var scope = await gate.EnterAsync(db, null, ct);
         if (await db.PatientIdentifiers.AnyAsync(x => x.System == p.InsSystem && x.Value == ins, ct))
@@ -88,12 +92,40 @@ public sealed class RecordService(DmpDbContext db, WriteGate gate, AuditTrail au
             BirthDate = p.BirthDate,
             Sex = p.Sex,
             BirthPlace = p.BirthPlace,
+            IdentityStatus = IdentityVigilance.StatusOf(evidence),
+            InsRecoveredOn = evidence.InsRecoveredOn,
+            IdentityDocument = evidence.Document,
+            IdentityCheckedOn = evidence.CheckedOn,
+            IdentityDoubtful = evidence.Doubtful,
             CreatedAt = now,
             UpdatedAt = now,
         };
         db.Patients.Add(patient);
         db.PatientIdentifiers.Add(new PatientIdentifier { System = p.InsSystem, Value = ins, RecordId = recordId });
-        await audit.AppendAsync(db, new AuditItem(recordId, actor, AuditAction.Create, "success", channel, "Patient", recordId), ct);
+        await audit.AppendAsync(db, new AuditItem(recordId, actor, AuditAction.Create, "success", channel, "Patient", recordId, Detail: "identity " + IdentityVigilance.Code(patient.IdentityStatus)), ct);
+        await db.SaveChangesAsync(ct);
+        await scope.CommitAsync(ct);
+        return patient;
+    }
+
+    /// <summary>
+    /// Records what establishes a patient's identity (INSi recovery, document checked, doubt) and the
+    /// status it derives (RNIV), on the record's audit chain with the status before and after.
+    /// </summary>
+    public async Task<Patient> SetIdentityAsync(string recordId, IdentityEvidence evidence, Actor actor, string channel, CancellationToken ct)
+    {
+        IdentityVigilance.Check(evidence, DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime));
+        await using var scope = await gate.EnterAsync(db, recordId, ct);
+        var patient = await db.Patients.FirstOrDefaultAsync(x => x.RecordId == recordId, ct) ?? throw DmpException.NotFound($"Patient/{recordId} does not exist");
+        var before = patient.IdentityStatus;
+        patient.InsRecoveredOn = evidence.InsRecoveredOn;
+        patient.IdentityDocument = evidence.Document;
+        patient.IdentityCheckedOn = evidence.CheckedOn;
+        patient.IdentityDoubtful = evidence.Doubtful;
+        patient.IdentityStatus = IdentityVigilance.StatusOf(evidence);
+        patient.UpdatedAt = time.GetUtcNow();
+        await audit.AppendAsync(db, new AuditItem(recordId, actor, AuditAction.Update, AuditOutcomes.Success, channel, "Patient", recordId,
+            Detail: $"identity {IdentityVigilance.Code(before)} → {IdentityVigilance.Code(patient.IdentityStatus)}"), ct);
         await db.SaveChangesAsync(ct);
         await scope.CommitAsync(ct);
         return patient;
@@ -132,10 +164,9 @@ public sealed class RecordService(DmpDbContext db, WriteGate gate, AuditTrail au
     public async Task<(Record Record, RecordOpening Opening)> OpenAsync(string recordId, OpeningConsent consent, Actor actor, string auditChannel, CancellationToken ct)
     {
         var (notice, collector, treating) = await CheckOpeningAsync(consent, actor, ct);
-        if (!await db.Patients.AnyAsync(x => x.RecordId == recordId, ct))
-        {
-            throw DmpException.NotFound("no such patient");
-        }
+        var identity = await db.Patients.AsNoTracking().Where(x => x.RecordId == recordId).Select(x => (IdentityStatus?)x.IdentityStatus).FirstOrDefaultAsync(ct)
+            ?? throw DmpException.NotFound("no such patient");
+        IdentityVigilance.RequireQualified(identity, "open a record");
 
         // An open (or closed) record is a conflict; then the policy decides (and a refusal is audited) before anything is written.
         var facts = await guard.FactsAsync(recordId, ct);

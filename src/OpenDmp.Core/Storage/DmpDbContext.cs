@@ -131,7 +131,8 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
             e.ToTable("practitioner_activities");
             e.HasKey(x => x.Id);
             e.HasIndex(x => x.ProfessionalId);
-            e.HasIndex(x => new { x.SkillCode, x.PostalCode });
+            // A specialty around a place: the specialty, then the latitude range.
+            e.HasIndex(x => new { x.SkillCode, x.Latitude, x.Longitude });
             e.HasIndex(x => x.PostalCode);
             e.HasIndex(x => new { x.Latitude, x.Longitude });
         });

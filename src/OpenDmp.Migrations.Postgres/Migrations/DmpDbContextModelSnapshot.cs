@@ -968,7 +968,7 @@ namespace OpenDmp.Migrations.Postgres.Migrations
 
                     b.HasIndex("Latitude", "Longitude");
 
-                    b.HasIndex("SkillCode", "PostalCode");
+                    b.HasIndex("SkillCode", "Latitude", "Longitude");
 
                     b.ToTable("practitioner_activities", (string)null);
                 });
@@ -2012,10 +2012,30 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                         .HasColumnType("text")
                         .HasColumnName("given");
 
+                    b.Property<DateOnly?>("IdentityCheckedOn")
+                        .HasColumnType("date")
+                        .HasColumnName("identity_checked_on");
+
+                    b.Property<string>("IdentityDocument")
+                        .HasColumnType("text")
+                        .HasColumnName("identity_document");
+
+                    b.Property<bool>("IdentityDoubtful")
+                        .HasColumnType("boolean")
+                        .HasColumnName("identity_doubtful");
+
+                    b.Property<int>("IdentityStatus")
+                        .HasColumnType("integer")
+                        .HasColumnName("identity_status");
+
                     b.Property<string>("Ins")
                         .IsRequired()
                         .HasColumnType("text")
                         .HasColumnName("ins");
+
+                    b.Property<DateOnly?>("InsRecoveredOn")
+                        .HasColumnType("date")
+                        .HasColumnName("ins_recovered_on");
 
                     b.Property<string>("InsSystem")
                         .IsRequired()

@@ -961,7 +961,7 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
 
                     b.HasIndex("Latitude", "Longitude");
 
-                    b.HasIndex("SkillCode", "PostalCode");
+                    b.HasIndex("SkillCode", "Latitude", "Longitude");
 
                     b.ToTable("practitioner_activities", (string)null);
                 });
@@ -2005,10 +2005,30 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                         .HasColumnType("TEXT")
                         .HasColumnName("given");
 
+                    b.Property<DateOnly?>("IdentityCheckedOn")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("identity_checked_on");
+
+                    b.Property<string>("IdentityDocument")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("identity_document");
+
+                    b.Property<bool>("IdentityDoubtful")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("identity_doubtful");
+
+                    b.Property<int>("IdentityStatus")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("identity_status");
+
                     b.Property<string>("Ins")
                         .IsRequired()
                         .HasColumnType("TEXT")
                         .HasColumnName("ins");
+
+                    b.Property<DateOnly?>("InsRecoveredOn")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("ins_recovered_on");
 
                     b.Property<string>("InsSystem")
                         .IsRequired()

@@ -310,7 +310,11 @@ public static partial class AdminCli
         var birthDate = new Option<string>("--birth-date") { Description = "YYYY-MM-DD", Required = true };
         var sex = new Option<string>("--sex") { Description = "M or F", Required = true };
         var birthPlace = new Option<string?>("--birth-place") { Description = "INSEE code of the birth place" };
-        var patientAdd = new Command("add", "register a patient with strict identity traits") { ins, insSystem, pFamily, pGiven, birthDate, sex, birthPlace };
+        var (insi, document, checkedOn, doubtful) = IdentityOptions();
+        var patientAdd = new Command("add", "register a patient with strict identity traits; without --insi-recovered/--document the INS is taken as sent by whoever qualified the identity (the RNIV lets only a qualified identity carry its INS)")
+        {
+            ins, insSystem, pFamily, pGiven, birthDate, sex, birthPlace, insi, document, checkedOn, doubtful,
+        };
         patientAdd.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
         {
             if (!DateOnly.TryParseExact(pr.GetValue(birthDate), "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var bd))
@@ -319,8 +323,9 @@ public static partial class AdminCli
             }
 
             var system = InsSystem(pr.GetValue(insSystem)) ?? Ins.NirSystem;
-            var p = await sp.GetRequiredService<RecordService>().AddPatientAsync(new NewPatient(pr.GetValue(ins)!, system, pr.GetValue(pFamily)!, pr.GetValue(pGiven)!, bd, pr.GetValue(sex)!.ToUpperInvariant(), pr.GetValue(birthPlace)), Actor.Operator, Channels.Admin, ct);
-            await c.Out.WriteLineAsync($"Patient {p.Family} {p.Given} registered (INS {p.Ins}, Patient/{p.RecordId}). Open the record with 'record open'.");
+            var evidence = Evidence(pr, insi, document, checkedOn, doubtful);
+            var p = await sp.GetRequiredService<RecordService>().AddPatientAsync(new NewPatient(pr.GetValue(ins)!, system, pr.GetValue(pFamily)!, pr.GetValue(pGiven)!, bd, pr.GetValue(sex)!.ToUpperInvariant(), pr.GetValue(birthPlace), Evidence: evidence), Actor.Operator, Channels.Admin, ct);
+            await c.Out.WriteLineAsync($"Patient {p.Family} {p.Given} registered (INS {p.Ins}, Patient/{p.RecordId}), {IdentityVigilance.Display(p.IdentityStatus).ToLowerInvariant()} ({IdentityVigilance.Code(p.IdentityStatus)}). Open the record with 'record open'.");
         }, ct)));
         var aIns = new Option<string>("--ins") { Description = "INS of the patient (or Patient id)", Required = true };
         var aSystem = LookupSystem();
@@ -339,7 +344,7 @@ public static partial class AdminCli
             var code = await sp.GetRequiredService<OpenDmp.Core.Patients.InsurerLetterProof>().IssueAsync(patient.RecordId, Actor.Operator, Channels.Admin, ct);
             await c.Out.WriteLineAsync($"Code du courrier d'ouverture en ligne / online opening letter code for {patient.Family} {patient.Given}: {code} (one use, valid {OpenDmp.Core.Patients.InsurerLetterProof.Lifetime.TotalDays:0} days; mail it to the patient's postal address).");
         }, ct)));
-        root.Subcommands.Add(new Command("patient", "patients") { patientAdd, activation, letter });
+        root.Subcommands.Add(new Command("patient", "patients") { patientAdd, activation, letter, IdentityCommand(c) });
     }
 
     /// <summary>representative add | activation | revoke | list.</summary>

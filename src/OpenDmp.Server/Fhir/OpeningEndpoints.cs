@@ -94,6 +94,26 @@ public static class OpeningEndpoints
             AdministrativeGender.Other or AdministrativeGender.Unknown => "U",
             _ => throw DmpException.Invalid("the patient's sex (gender) is required", "Patient.gender"),
         };
-        return new NewPatient(ins.Value ?? string.Empty, ins.System ?? string.Empty, name.Family ?? string.Empty, string.Join(' ', name.Given), birth, sex, birthPlace);
+        return new NewPatient(ins.Value ?? string.Empty, ins.System ?? string.Empty, name.Family ?? string.Empty, string.Join(' ', name.Given), birth, sex, birthPlace, Evidence: Evidence(p));
+    }
+
+    /// <summary>
+    /// What the sender states of the identity (fr-core identityReliability): a record is opened only
+    /// for a qualified identity; the document and date it names are kept. Stating nothing is sending
+    /// the INS, which the RNIV allows only for a qualified identity.
+    /// </summary>
+    private static IdentityEvidence? Evidence(Patient p)
+    {
+        if (IdentityVigilance.StatedBy(p) is not { } stated)
+        {
+            return null;
+        }
+
+        IdentityVigilance.RequireQualified(stated, "open a record");
+        var ext = p.GetExtension(IdentityVigilance.ReliabilityExtension)!;
+        var today = DateOnly.FromDateTime(DateTime.UtcNow);
+        var document = (ext.GetExtension("validationMode")?.Value as Coding)?.Code;
+        var checkedOn = ext.GetExtension("validationDate")?.Value is Date d && DateOnly.TryParseExact(d.Value, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var on) ? on : (DateOnly?)null;
+        return document is null ? IdentityEvidence.AttestedQualified(today) : new IdentityEvidence(today, document, checkedOn ?? today);
     }
 }

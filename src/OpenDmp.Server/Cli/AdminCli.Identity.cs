@@ -1,0 +1,49 @@
+using System.CommandLine;
+using System.Globalization;
+using OpenDmp.Core.Common;
+using OpenDmp.Core.Identity;
+using OpenDmp.Core.Records;
+
+namespace OpenDmp.Server.Cli;
+
+public static partial class AdminCli
+{
+    /// <summary>The options that state what establishes an identity (RNIV).</summary>
+    private static (Option<string?> Insi, Option<string?> Document, Option<string?> CheckedOn, Option<bool> Doubtful) IdentityOptions() => (
+        new Option<string?>("--insi-recovered") { Description = "YYYY-MM-DD: the INS was recovered from (or checked against) the INSi teleservice that day" },
+        new Option<string?>("--document") { Description = "the identity document of high trust checked: CN (carte nationale d'identité), PA (passeport), CS (titre de séjour), LE (livret de famille), AN (acte de naissance)" },
+        new Option<string?>("--checked-on") { Description = "YYYY-MM-DD: the day the document was checked" },
+        new Option<bool>("--doubtful") { Description = "the identity is doubtful: provisional until the doubt is lifted" });
+
+    /// <summary>The evidence the options state, or null when they state nothing.</summary>
+    private static IdentityEvidence? Evidence(ParseResult pr, Option<string?> insi, Option<string?> document, Option<string?> checkedOn, Option<bool> doubtful)
+    {
+        static DateOnly? Day(string? value, string name) => value is null ? null
+            : DateOnly.TryParseExact(value, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var d) ? d
+            : throw DmpException.Invalid($"{name} must be YYYY-MM-DD, got '{value}'");
+        var (i, d, c, doubt) = (pr.GetValue(insi), pr.GetValue(document), pr.GetValue(checkedOn), pr.GetValue(doubtful));
+        return i is null && d is null && c is null && !doubt ? null
+            : new IdentityEvidence(Day(i, "--insi-recovered"), d?.ToUpperInvariant(), Day(c, "--checked-on"), doubt);
+    }
+
+    /// <summary><c>opendmp patient identity</c>: record what establishes a patient's identity; prints the status it derives.</summary>
+    private static Command IdentityCommand(Cli c)
+    {
+        var ins = new Option<string>("--ins") { Description = "INS of the patient (or Patient id)", Required = true };
+        var system = LookupSystem();
+        var (insi, document, checkedOn, doubtful) = IdentityOptions();
+        var command = new Command("identity", "record what establishes a patient's identity (RNIV): INSi recovery, identity document checked, doubt; the status follows (provisional, recovered, validated, qualified) and only a qualified identity may open a record or file under the INS")
+        {
+            ins, system, insi, document, checkedOn, doubtful,
+        };
+        command.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
+        {
+            var records = sp.GetRequiredService<RecordService>();
+            var patient = await records.RequirePatientAsync(pr.GetValue(ins)!, ct, InsSystem(pr.GetValue(system)));
+            var evidence = Evidence(pr, insi, document, checkedOn, doubtful) ?? new IdentityEvidence(null, null, null);
+            var updated = await records.SetIdentityAsync(patient.RecordId, evidence, Actor.Operator, Channels.Admin, ct);
+            await c.Out.WriteLineAsync($"{updated.Family} {updated.Given}: {IdentityVigilance.Display(updated.IdentityStatus)} ({IdentityVigilance.Code(updated.IdentityStatus)})");
+        }, ct)));
+        return command;
+    }
+}
