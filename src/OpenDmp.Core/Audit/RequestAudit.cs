@@ -55,7 +55,7 @@ public sealed partial class PatientDataInterceptor : DbCommandInterceptor
     {
         "patients", "patient_identifiers", "records", "documents", "document_links", "submission_sets", "observations",
         "audit_entries", "content_blobs", "grants", "blocked_professionals", "record_accessors", "notifications", "notification_choices", "reminders", "measurements", "monitoring_thresholds", "device_tokens",
-        "personal_entries", "saved_views", "record_keys", "record_events", "professional_alerts", "subscription_events",
+        "personal_entries", "saved_views", "record_keys", "record_events", "professional_alerts", "subscription_events", "identity_duplicates",
     };
 
     private static readonly ConcurrentDictionary<string, bool> Seen = new(StringComparer.Ordinal);

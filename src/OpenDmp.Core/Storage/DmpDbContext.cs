@@ -26,6 +26,7 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
     public DbSet<Organization> Organizations => Set<Organization>();
     public DbSet<PractitionerActivity> PractitionerActivities => Set<PractitionerActivity>();
     public DbSet<DirectoryPlace> DirectoryPlaces => Set<DirectoryPlace>();
+    public DbSet<Identity.IdentityDuplicate> IdentityDuplicates => Set<Identity.IdentityDuplicate>();
     public DbSet<Pki.IssuedCertificate> IssuedCertificates => Set<Pki.IssuedCertificate>();
     public DbSet<Pki.CertificateRevocation> CertificateRevocations => Set<Pki.CertificateRevocation>();
     public DbSet<Patient> Patients => Set<Patient>();
@@ -135,6 +136,13 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
             e.HasIndex(x => new { x.SkillCode, x.Latitude, x.Longitude });
             e.HasIndex(x => x.PostalCode);
             e.HasIndex(x => new { x.Latitude, x.Longitude });
+        });
+        modelBuilder.Entity<Identity.IdentityDuplicate>(e =>
+        {
+            e.ToTable("identity_duplicates");
+            e.HasKey(x => x.Id);
+            e.HasIndex(x => new { x.RecordIdA, x.RecordIdB }).IsUnique();
+            e.HasIndex(x => new { x.Status, x.Score });
         });
         modelBuilder.Entity<DirectoryPlace>(e =>
         {

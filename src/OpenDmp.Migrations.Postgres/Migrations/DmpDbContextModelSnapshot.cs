@@ -1407,6 +1407,58 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                     b.ToTable("submission_sets", (string)null);
                 });
 
+            modelBuilder.Entity("OpenDmp.Core.Identity.IdentityDuplicate", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasColumnType("text")
+                        .HasColumnName("id");
+
+                    b.Property<DateTimeOffset>("DetectedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("detected_at");
+
+                    b.Property<string>("Reasons")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("reasons");
+
+                    b.Property<string>("RecordIdA")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("record_id_a");
+
+                    b.Property<string>("RecordIdB")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("record_id_b");
+
+                    b.Property<DateTimeOffset?>("ReviewedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("reviewed_at");
+
+                    b.Property<string>("ReviewedBy")
+                        .HasColumnType("text")
+                        .HasColumnName("reviewed_by");
+
+                    b.Property<double>("Score")
+                        .HasColumnType("double precision")
+                        .HasColumnName("score");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("status");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("RecordIdA", "RecordIdB")
+                        .IsUnique();
+
+                    b.HasIndex("Status", "Score");
+
+                    b.ToTable("identity_duplicates", (string)null);
+                });
+
             modelBuilder.Entity("OpenDmp.Core.Messaging.InboundMessage", b =>
                 {
                     b.Property<string>("Key")

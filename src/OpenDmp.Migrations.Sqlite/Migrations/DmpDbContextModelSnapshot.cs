@@ -1400,6 +1400,58 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                     b.ToTable("submission_sets", (string)null);
                 });
 
+            modelBuilder.Entity("OpenDmp.Core.Identity.IdentityDuplicate", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<long>("DetectedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("detected_at");
+
+                    b.Property<string>("Reasons")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("reasons");
+
+                    b.Property<string>("RecordIdA")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("record_id_a");
+
+                    b.Property<string>("RecordIdB")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("record_id_b");
+
+                    b.Property<long?>("ReviewedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("reviewed_at");
+
+                    b.Property<string>("ReviewedBy")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("reviewed_by");
+
+                    b.Property<double>("Score")
+                        .HasColumnType("REAL")
+                        .HasColumnName("score");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("status");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("RecordIdA", "RecordIdB")
+                        .IsUnique();
+
+                    b.HasIndex("Status", "Score");
+
+                    b.ToTable("identity_duplicates", (string)null);
+                });
+
             modelBuilder.Entity("OpenDmp.Core.Messaging.InboundMessage", b =>
                 {
                     b.Property<string>("Key")

@@ -46,4 +46,48 @@ public static partial class AdminCli
         }, ct)));
         return command;
     }
+
+    /// <summary><c>opendmp identity duplicates | decide</c>: the identity-vigilance review queue.</summary>
+    private static Command IdentityVigilanceCommand(Cli c)
+    {
+        var threshold = new Option<double>("--threshold") { Description = "the score from which a pair is queued (0 to 1)", DefaultValueFactory = _ => DuplicateScoring.DefaultThreshold };
+        var max = new Option<int>("--max") { Description = "how many open pairs to list", DefaultValueFactory = _ => 50 };
+        var detect = new Command("duplicates", "compare every identity (blocking on strict traits, Jaro-Winkler on the names, birth date, sex, birth place); queue the possible duplicates not queued or decided before, then list the open pairs") { threshold, max };
+        detect.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
+        {
+            var t = pr.GetValue(threshold);
+            if (t is <= 0 or > 1)
+            {
+                throw DmpException.Invalid($"--threshold is between 0 and 1, got {t.ToString(CultureInfo.InvariantCulture)}");
+            }
+
+            var queue = sp.GetRequiredService<DuplicateQueue>();
+            var report = await queue.DetectAsync(t, ct);
+            await c.Out.WriteLineAsync(report.ToString());
+            foreach (var p in await queue.OpenPairsAsync(Math.Clamp(pr.GetValue(max), 1, 1000), ct))
+            {
+                await c.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                    $"{p.Pair.Id}  {p.Pair.Score:F3}  {Describe(p.A, p.StatusA)}  ~  {Describe(p.B, p.StatusB)}  ({p.Pair.Reasons})"));
+            }
+        }, ct)));
+
+        var pair = new Option<string>("--pair") { Description = "the pair's id (from 'identity duplicates')", Required = true };
+        var same = new Option<bool>("--same-person") { Description = "the two identities are one person (to merge)" };
+        var different = new Option<bool>("--different-persons") { Description = "two persons (twins, namesakes): the pair is never proposed again" };
+        var decide = new Command("decide", "decide a pair of the identity-vigilance queue: --same-person or --different-persons (on both records' audit chains)") { pair, same, different };
+        decide.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
+        {
+            if (pr.GetValue(same) == pr.GetValue(different))
+            {
+                throw DmpException.Invalid("give --same-person or --different-persons");
+            }
+
+            var decided = await sp.GetRequiredService<DuplicateQueue>().DecideAsync(pr.GetValue(pair)!, pr.GetValue(same), Actor.Operator, Channels.Admin, ct);
+            await c.Out.WriteLineAsync($"Pair {decided.Id}: {decided.Status}");
+        }, ct)));
+        return new Command("identity", "identity vigilance: possible duplicates and their review") { detect, decide };
+    }
+
+    private static string Describe(IdentityTraits t, IdentityStatus s) =>
+        string.Create(CultureInfo.InvariantCulture, $"{t.Family} {t.Given}, {t.BirthDate:yyyy-MM-dd}, {t.Sex}, {t.BirthPlace ?? "?"} [{IdentityVigilance.Code(s)}] Patient/{t.RecordId}");
 }

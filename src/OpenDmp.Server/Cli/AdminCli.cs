@@ -345,6 +345,7 @@ public static partial class AdminCli
             await c.Out.WriteLineAsync($"Code du courrier d'ouverture en ligne / online opening letter code for {patient.Family} {patient.Given}: {code} (one use, valid {OpenDmp.Core.Patients.InsurerLetterProof.Lifetime.TotalDays:0} days; mail it to the patient's postal address).");
         }, ct)));
         root.Subcommands.Add(new Command("patient", "patients") { patientAdd, activation, letter, IdentityCommand(c) });
+        root.Subcommands.Add(IdentityVigilanceCommand(c));
     }
 
     /// <summary>representative add | activation | revoke | list.</summary>

@@ -50,6 +50,7 @@ public static class CoreServices
         services.AddScoped<OpenDmp.Core.Pki.VihfAuthentication>();
         services.AddScoped<DirectoryQueries>();
         services.AddScoped<OpenDmp.Core.Directory.DirectorySearch>();
+        services.AddScoped<OpenDmp.Core.Identity.DuplicateQueue>();
         services.AddScoped<OpenDmp.Core.Directory.Import.DirectoryImporter>();
         services.AddScoped<ProvideDocumentBundle>();
         services.AddScoped<SimplifiedPublish>();

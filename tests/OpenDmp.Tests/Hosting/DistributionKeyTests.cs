@@ -16,6 +16,7 @@ public sealed class DistributionKeyTests
         ["professionals"] = "directory (reference table): no patient data",
         ["organizations"] = "directory (reference table): no patient data",
         ["practitioner_activities"] = "directory (reference table): professionals' activities from the national RPPS extraction, no patient data",
+        ["identity_duplicates"] = "identity-vigilance queue: a pair of records (two distribution keys), ids, a score and which traits agreed; no clinical content",
         ["directory_places"] = "directory (reference table): communes' positions learnt from the FINESS extraction, no patient data",
         ["care_groups"] = "directory: group practices",
         ["care_group_members"] = "directory: group practices",
