@@ -45,6 +45,8 @@ public enum AccessAction
     SetMonitoringThreshold,
     /// <summary>Review the signals of improper access (the access-review role): professionals and counts, never content.</summary>
     ReviewAccess,
+    /// <summary>Review possible duplicate identities (the identity-vigilance role): strict identity traits only, never content.</summary>
+    ReviewIdentity,
     /// <summary>
     /// Open a patient's record with their express consent (<see cref="AccessRequest.Opening"/>): a
     /// professional who collected it, or the patient after proving their identity online.
@@ -135,7 +137,7 @@ public sealed record DocumentFacts(
 }
 
 /// <summary>What is known about the requesting professional beyond the certificate: groups, prior accesses, establishment.</summary>
-public sealed record ActorFacts(IReadOnlySet<string> Groups, bool HasAccessedBefore, string? OrganizationId = null, bool AccessReviewer = false)
+public sealed record ActorFacts(IReadOnlySet<string> Groups, bool HasAccessedBefore, string? OrganizationId = null, bool AccessReviewer = false, bool IdentityOfficer = false)
 {
     public static ActorFacts Unknown { get; } = new(new HashSet<string>(), false);
 }
@@ -438,6 +440,13 @@ public static class AccessPolicy
             return request.ActorFacts is { AccessReviewer: true }
                 ? new AccessDecision(true, "access review role", "access-review", DocumentScope.None)
                 : AccessDecision.Deny("only a professional holding the access-review role reviews access signals", Denial.NotAllowed);
+        }
+
+        if (request.Action == AccessAction.ReviewIdentity)
+        {
+            return request.ActorFacts is { IdentityOfficer: true }
+                ? new AccessDecision(true, "identity-vigilance role", "identity-vigilance", DocumentScope.None)
+                : AccessDecision.Deny("only a professional holding the identity-vigilance role reviews possible duplicate identities", Denial.NotAllowed);
         }
 
         var record = request.Record;

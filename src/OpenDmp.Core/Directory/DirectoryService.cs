@@ -98,6 +98,17 @@ public sealed partial class DirectoryService(DmpDbContext db, WriteGate gate, Au
         await scope.CommitAsync(ct);
     }
 
+    /// <summary>Grants or withdraws the identity-vigilance role (the review queue of possible duplicates), on the platform's audit chain.</summary>
+    public async Task SetIdentityOfficerAsync(string rpps, bool officer, Actor actor, string channel, CancellationToken ct)
+    {
+        var p = await FindByRppsAsync(rpps, ct) ?? throw DmpException.NotFound($"no professional with RPPS {rpps} in the directory");
+        await using var scope = await gate.EnterAsync(db, null, ct);
+        await db.Professionals.Where(x => x.Id == p.Id).ExecuteUpdateAsync(u => u.SetProperty(x => x.IdentityOfficer, officer), ct);
+        await audit.AppendAsync(db, new AuditItem(null, actor, AuditAction.Update, AuditOutcomes.Success, channel, "Practitioner", p.Id, Detail: officer ? "identity-vigilance role granted" : "identity-vigilance role withdrawn"), ct);
+        await db.SaveChangesAsync(ct);
+        await scope.CommitAsync(ct);
+    }
+
     public Task<Professional?> FindByRppsAsync(string rpps, CancellationToken ct) =>
         db.Professionals.AsNoTracking().FirstOrDefaultAsync(x => x.Rpps == rpps, ct);
 

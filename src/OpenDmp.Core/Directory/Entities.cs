@@ -19,6 +19,8 @@ public sealed class Professional
     public string? Email { get; set; }
     /// <summary>Holds the access-review role: reviews the signals of improper access (issue 20).</summary>
     public bool AccessReviewer { get; set; }
+    /// <summary>Holds the identity-vigilance role: reviews the possible duplicate identities (issue 19).</summary>
+    public bool IdentityOfficer { get; set; }
     /// <summary>The professional's secure-messaging certificate (PEM): senders encrypt for it.</summary>
     public string? MessagingCertificate { get; set; }
     public DateTimeOffset CreatedAt { get; set; }

@@ -37,7 +37,7 @@ public sealed record DuplicateReport(int Identities, long PairsCompared, int Can
 public sealed record DuplicatePair(IdentityDuplicate Pair, IdentityTraits A, IdentityTraits B, IdentityStatus StatusA, IdentityStatus StatusB);
 
 /// <summary>Runs the detection over every registered identity and keeps the review queue.</summary>
-public sealed class DuplicateQueue(DmpDbContext db, WriteGate gate, AuditTrail audit, TimeProvider time)
+public sealed class DuplicateQueue(DmpDbContext db, WriteGate gate, AuditTrail audit, Access.RecordGuard guard, TimeProvider time)
 {
     public const string Open = "open";
     public const string SamePerson = "same-person";
@@ -85,9 +85,41 @@ public sealed class DuplicateQueue(DmpDbContext db, WriteGate gate, AuditTrail a
             .Select(p => new DuplicatePair(p, T(p.RecordIdA), T(p.RecordIdB), people[p.RecordIdA].IdentityStatus, people[p.RecordIdB].IdentityStatus))];
     }
 
+    /// <summary>
+    /// The queue as a professional of the identity-vigilance role sees it (the policy decides; a refusal
+    /// is audited): each identity shown is an access to its record's traits, on that record's chain.
+    /// </summary>
+    public async Task<IReadOnlyList<DuplicatePair>> ReviewAsync(Actor actor, string channel, int max, CancellationToken ct)
+    {
+        await RequireOfficerAsync(actor, AuditAction.Search, null, channel, ct);
+        var pairs = await OpenPairsAsync(max, ct);
+        foreach (var record in pairs.SelectMany(p => new[] { p.A.RecordId, p.B.RecordId }).Distinct(StringComparer.Ordinal))
+        {
+            await using var scope = await gate.EnterAsync(db, record, ct);
+            await audit.AppendAsync(db, new AuditItem(record, actor, AuditAction.Read, AuditOutcomes.Success, channel, "Patient", record, Mode: "identity-vigilance", Detail: "identity vigilance: identity traits shown in the review of possible duplicates"), ct);
+            await db.SaveChangesAsync(ct);
+            await scope.CommitAsync(ct);
+        }
+
+        return pairs;
+    }
+
+    private async Task RequireOfficerAsync(Actor actor, AuditAction verb, string? pairId, string channel, CancellationToken ct)
+    {
+        if (actor.Kind == ActorKind.System)
+        {
+            return; // the operator's command line
+        }
+
+        var officer = actor.Kind == ActorKind.Professional && await db.Professionals.AsNoTracking().AnyAsync(p => p.Id == actor.Id && p.IdentityOfficer && p.DeactivatedAt == null, ct);
+        await guard.RequireAsync(new Access.AccessRequest(actor, Access.AccessAction.ReviewIdentity, ActorFacts: Access.ActorFacts.Unknown with { IdentityOfficer = officer }),
+            verb, "IdentityDuplicate", pairId, channel, auditPermit: false, ct, "the review of possible duplicate identities is for the identity-vigilance role");
+    }
+
     /// <summary>A reviewer's decision on a pair, on both records' audit chains.</summary>
     public async Task<IdentityDuplicate> DecideAsync(string pairId, bool samePerson, Actor actor, string channel, CancellationToken ct)
     {
+        await RequireOfficerAsync(actor, AuditAction.Update, pairId, channel, ct);
         var pair = await db.IdentityDuplicates.AsNoTracking().FirstOrDefaultAsync(d => d.Id == pairId, ct) ?? throw DmpException.NotFound($"no pair {pairId} in the identity-vigilance queue");
         if (pair.Status != Open)
         {

@@ -1025,6 +1025,10 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                         .HasColumnType("text")
                         .HasColumnName("identifier_value");
 
+                    b.Property<bool>("IdentityOfficer")
+                        .HasColumnType("boolean")
+                        .HasColumnName("identity_officer");
+
                     b.Property<string>("MessagingCertificate")
                         .HasColumnType("text")
                         .HasColumnName("messaging_certificate");

@@ -1018,6 +1018,10 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                         .HasColumnType("TEXT")
                         .HasColumnName("identifier_value");
 
+                    b.Property<bool>("IdentityOfficer")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("identity_officer");
+
                     b.Property<string>("MessagingCertificate")
                         .HasColumnType("TEXT")
                         .HasColumnName("messaging_certificate");

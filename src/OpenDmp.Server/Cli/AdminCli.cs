@@ -134,7 +134,14 @@ public static partial class AdminCli
             await sp.GetRequiredService<DirectoryService>().SetAccessReviewerAsync(pr.GetValue(activeRpps)!, granted, Actor.Operator, Channels.Admin, ct);
             await c.Out.WriteLineAsync($"Professional RPPS {pr.GetValue(activeRpps)} {(granted ? "now reviews" : "no longer reviews")} the signals of improper access.");
         }, ct)));
-        root.Subcommands.Add(new Command("professional", "directory of professionals") { professionalAdd, deactivate, reactivate, reviewer });
+        var officer = new Command("identity-officer", "grant (or with --off withdraw) the identity-vigilance role: the professional reviews the possible duplicate identities in /pro/identitovigilance") { activeRpps, off };
+        officer.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
+        {
+            var granted = !pr.GetValue(off);
+            await sp.GetRequiredService<DirectoryService>().SetIdentityOfficerAsync(pr.GetValue(activeRpps)!, granted, Actor.Operator, Channels.Admin, ct);
+            await c.Out.WriteLineAsync($"Professional RPPS {pr.GetValue(activeRpps)} {(granted ? "now reviews" : "no longer reviews")} the possible duplicate identities.");
+        }, ct)));
+        root.Subcommands.Add(new Command("professional", "directory of professionals") { professionalAdd, deactivate, reactivate, reviewer, officer });
     }
 
     /// <summary>pki issue-professional | revoke.</summary>

@@ -16,7 +16,7 @@ namespace OpenDmp.Tests.Identity;
 /// duplicates (not the twins), a decision is on both records' chains, and a decided pair is never
 /// proposed again.
 /// </summary>
-public abstract partial class DuplicateQueueTests(IStorageUnderTest storage) : ServerTestBase(storage)
+public abstract partial class DuplicateQueueTests(IStorageUnderTest storage, BrowserFixture browser) : ServerTestBase(storage)
 {
     private async Task<(int Code, string Out)> CliAsync(params string[] args)
     {
@@ -56,14 +56,46 @@ public abstract partial class DuplicateQueueTests(IStorageUnderTest storage) : S
         Assert.Equal(3, code);
         Assert.Contains("already decided", output, StringComparison.Ordinal);
 
-        // A new run does not propose it again.
+        // The identity-vigilance officer reviews the queue in the portal: a second pair, decided there.
+        var marc = await RegisterAsync("ROUSSEAU", "Margot", "1961-12-01", "F", "35238");
+        var marcAgain = await RegisterAsync("ROUSEAU", "Margot", "1961-12-01", "F", "35238");
         (code, output) = await CliAsync("identity", "duplicates");
         Assert.True(code == 0, output);
-        Assert.Contains("(0 new in the queue, 0 already queued, 1 already decided)", output, StringComparison.Ordinal);
+        var gp = await Server.AddProfessionalAsync();
+        using (var refused = await Server.Http(gp.Certificate).GetAsync("/pro/identitovigilance"))
+        {
+            Assert.Contains("identity-vigilance role", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        var officer = await Server.AddProfessionalAsync("10", "SM54", "Vigie", "Anne");
+        (code, output) = await CliAsync("professional", "identity-officer", "--rpps", officer.Rpps);
+        Assert.True(code == 0, output);
+        await using (var context = await browser.ContextAsync(Server, Path.Combine(Server.Data.Root, "test-certs", officer.Rpps)))
+        {
+            var page = await context.NewPageAsync();
+            await page.GotoAsync("/pro/identitovigilance");
+            await Microsoft.Playwright.Assertions.Expect(page.Locator("tr.duplicate-pair")).ToHaveCountAsync(1);
+            Assert.Contains("ROUSEAU Margot", await page.InnerTextAsync("tr.duplicate-pair"), StringComparison.Ordinal);
+            await BrowserFixture.AssertAccessibleAsync(page);
+            await BrowserFixture.ScreenshotAsync(page, "identity-vigilance");
+            await page.ClickAsync("tr.duplicate-pair button.secondary");
+            await Microsoft.Playwright.Assertions.Expect(page.Locator("p.success")).ToBeVisibleAsync();
+            await Microsoft.Playwright.Assertions.Expect(page.Locator("tr.duplicate-pair")).ToHaveCountAsync(0);
+        }
+
+        var shown = await Server.WithScopeAsync(sp => sp.GetRequiredService<DmpDbContext>().AuditEntries.AsNoTracking()
+            .Where(e => (e.RecordId == marc.RecordId || e.RecordId == marcAgain.RecordId) && e.ActorId == officer.Id).Select(e => e.Detail).ToListAsync());
+        Assert.Contains(shown, d => d!.Contains("identity traits shown", StringComparison.Ordinal));
+        Assert.Contains(shown, d => d!.Contains("not the same person", StringComparison.Ordinal));
+
+        // A new run does not propose them again.
+        (code, output) = await CliAsync("identity", "duplicates");
+        Assert.True(code == 0, output);
+        Assert.Contains("(0 new in the queue, 0 already queued, 2 already decided)", output, StringComparison.Ordinal);
 
         // The decision is on both records' chains, each naming the other.
         var details = await Server.WithScopeAsync(sp => sp.GetRequiredService<DmpDbContext>().AuditEntries.AsNoTracking()
-            .Where(e => (e.RecordId == helene.RecordId || e.RecordId == again.RecordId) && e.Detail != null && e.Detail.StartsWith("identity vigilance"))
+            .Where(e => (e.RecordId == helene.RecordId || e.RecordId == again.RecordId) && e.Detail != null && e.Detail.StartsWith("identity vigilance: ") && !e.Detail.Contains("shown"))
             .Select(e => new { e.RecordId, e.Detail }).ToListAsync());
         Assert.Equal(2, details.Count);
         Assert.Contains(details, d => d.RecordId == helene.RecordId && d.Detail!.Contains($"Patient/{again.RecordId}", StringComparison.Ordinal));
@@ -71,7 +103,7 @@ public abstract partial class DuplicateQueueTests(IStorageUnderTest storage) : S
     }
 }
 
-public sealed class DuplicateQueueTests_Sqlite() : DuplicateQueueTests(new SqliteStorage());
+public sealed class DuplicateQueueTests_Sqlite(BrowserFixture browser) : DuplicateQueueTests(new SqliteStorage(), browser), IClassFixture<BrowserFixture>;
 
 [Collection(PostgresCollection.Name)]
-public sealed class DuplicateQueueTests_Postgres(PostgresCluster pg) : DuplicateQueueTests(new PostgresStorage(pg, "duplicates"));
+public sealed class DuplicateQueueTests_Postgres(PostgresCluster pg, BrowserFixture browser) : DuplicateQueueTests(new PostgresStorage(pg, "duplicates"), browser), IClassFixture<BrowserFixture>;

@@ -434,6 +434,16 @@ T = {
 "dir.col.distance": ("Distance", "Distance"), "dir.km": ("{0} km", "{0} km"),
 "dir.pages": ("Pages de résultats", "Result pages"), "dir.previous": ("Résultats précédents", "Previous results"), "dir.next": ("Résultats suivants", "Next results"),
 "dir.bydept": ("Résultats par département", "Results by département"),
+"idv.title": ("Identitovigilance : doublons possibles", "Identity vigilance: possible duplicates"),
+"idv.intro": ("Paires d'identités qui pourraient désigner la même personne. Chaque identité affichée est tracée dans le dossier du patient. Décidez pour chaque paire.", "Pairs of identities that may be the same person. Every identity shown is recorded in the patient's record. Decide for each pair."),
+"idv.none": ("Aucun doublon possible en attente.", "No possible duplicate waiting."),
+"idv.caption": ("{0} paire(s) à examiner", "{0} pair(s) to review"),
+"idv.first": ("Première identité", "First identity"), "idv.second": ("Seconde identité", "Second identity"), "idv.score": ("Score", "Score"), "idv.decision": ("Décision", "Decision"),
+"idv.same": ("Même personne (à fusionner)", "Same person (to merge)"), "idv.different": ("Personnes différentes", "Different persons"),
+"idv.born": ("née ou né le {0}", "born {0}"), "idv.place": ("lieu de naissance {0}", "birth place {0}"),
+"idv.done.same": ("Paire enregistrée comme une même personne.", "Pair recorded as the same person."),
+"idv.done.different": ("Paire enregistrée comme deux personnes différentes.", "Pair recorded as two different persons."),
+"idv.link": ("Identitovigilance", "Identity vigilance"),
 }
 
 HEAD = '''<?xml version="1.0" encoding="utf-8"?>
