@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using OpenDmp.Core.Directory;
+using OpenDmp.Core.Directory.Import;
 
 namespace OpenDmp.Tests.Directories;
 
@@ -33,21 +34,7 @@ public sealed record FinessSite(string Finess, string Name, string PostalCode, s
 /// </summary>
 public static class NationalExtracts
 {
-    public static readonly string[] RppsHeader =
-    [
-        "Type d'identifiant PP", "Identifiant PP", "Identification nationale PP", "Code civilité d'exercice", "Libellé civilité d'exercice", "Code civilité", "Libellé civilité",
-        "Nom d'exercice", "Prénom d'exercice", "Code profession", "Libellé profession", "Code catégorie professionnelle", "Libellé catégorie professionnelle",
-        "Code type savoir-faire", "Libellé type savoir-faire", "Code savoir-faire", "Libellé savoir-faire", "Code mode exercice", "Libellé mode exercice",
-        "Numéro SIRET site", "Numéro SIREN site", "Numéro FINESS site", "Numéro FINESS établissement juridique", "Identifiant technique de la structure",
-        "Raison sociale site", "Enseigne commerciale site", "Complément destinataire (coord. structure)", "Complément point géographique (coord. structure)",
-        "Numéro Voie (coord. structure)", "Indice répétition voie (coord. structure)", "Code type de voie (coord. structure)", "Libellé type de voie (coord. structure)",
-        "Libellé Voie (coord. structure)", "Mention distribution (coord. structure)", "Bureau cedex (coord. structure)", "Code postal (coord. structure)",
-        "Code commune (coord. structure)", "Libellé commune (coord. structure)", "Code pays (coord. structure)", "Libellé pays (coord. structure)",
-        "Téléphone (coord. structure)", "Téléphone 2 (coord. structure)", "Télécopie (coord. structure)", "Adresse e-mail (coord. structure)",
-        "Code département (coord. structure)", "Libellé département (coord. structure)", "Ancien identifiant de la structure", "Autorité d'enregistrement",
-        "Code secteur d'activité", "Libellé secteur d'activité", "Code section tableau pharmaciens", "Libellé section tableau pharmaciens", "Code rôle", "Libellé rôle",
-        "Code genre activité", "Libellé genre activité",
-    ];
+    public static readonly string[] RppsHeader = [.. RppsExtract.PublishedColumns];
 
     private static readonly Dictionary<string, string> Professions = new(StringComparer.Ordinal) { ["10"] = "Médecin", ["21"] = "Pharmacien", ["60"] = "Infirmier", ["70"] = "Masseur-Kinésithérapeute" };
 

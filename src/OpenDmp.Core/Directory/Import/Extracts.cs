@@ -25,6 +25,22 @@ public sealed class BoundedLineReader(TextReader reader, int maxLineChars = 16 *
     /// <summary>The number of the last line read (1-based).</summary>
     public long LineNumber { get; private set; }
 
+    /// <summary>The remaining non-empty lines split into fields, each with its number; an overlong line as its rejection.</summary>
+    public IEnumerable<(long Line, string[] Fields, RejectedLine? Rejected)> Records(char separator)
+    {
+        while (ReadLine(out var tooLong) is { } line)
+        {
+            if (tooLong)
+            {
+                yield return (LineNumber, [], new RejectedLine(LineNumber, $"line longer than {maxLineChars / 1024} KiB"));
+            }
+            else if (line.Length > 0)
+            {
+                yield return (LineNumber, line.Split(separator), null);
+            }
+        }
+    }
+
     /// <summary>The next line (without its line break), null at the end; <paramref name="tooLong"/> when it was cut.</summary>
     public string? ReadLine(out bool tooLong)
     {
@@ -105,6 +121,23 @@ public sealed record RppsActivityLine(
 /// </summary>
 public static class RppsExtract
 {
+    /// <summary>The columns of the extraction as the annuaire santé publishes it, in order (for writing files in its layout).</summary>
+    public static readonly IReadOnlyList<string> PublishedColumns =
+    [
+        "Type d'identifiant PP", "Identifiant PP", "Identification nationale PP", "Code civilité d'exercice", "Libellé civilité d'exercice", "Code civilité", "Libellé civilité",
+        "Nom d'exercice", "Prénom d'exercice", "Code profession", "Libellé profession", "Code catégorie professionnelle", "Libellé catégorie professionnelle",
+        "Code type savoir-faire", "Libellé type savoir-faire", "Code savoir-faire", "Libellé savoir-faire", "Code mode exercice", "Libellé mode exercice",
+        "Numéro SIRET site", "Numéro SIREN site", "Numéro FINESS site", "Numéro FINESS établissement juridique", "Identifiant technique de la structure",
+        "Raison sociale site", "Enseigne commerciale site", "Complément destinataire (coord. structure)", "Complément point géographique (coord. structure)",
+        "Numéro Voie (coord. structure)", "Indice répétition voie (coord. structure)", "Code type de voie (coord. structure)", "Libellé type de voie (coord. structure)",
+        "Libellé Voie (coord. structure)", "Mention distribution (coord. structure)", "Bureau cedex (coord. structure)", "Code postal (coord. structure)",
+        "Code commune (coord. structure)", "Libellé commune (coord. structure)", "Code pays (coord. structure)", "Libellé pays (coord. structure)",
+        "Téléphone (coord. structure)", "Téléphone 2 (coord. structure)", "Télécopie (coord. structure)", "Adresse e-mail (coord. structure)",
+        "Code département (coord. structure)", "Libellé département (coord. structure)", "Ancien identifiant de la structure", "Autorité d'enregistrement",
+        "Code secteur d'activité", "Libellé secteur d'activité", "Code section tableau pharmaciens", "Libellé section tableau pharmaciens", "Code rôle", "Libellé rôle",
+        "Code genre activité", "Libellé genre activité",
+    ];
+
     private static readonly string[] Required = ["Type d'identifiant PP", "Identifiant PP", "Identification nationale PP", "Nom d'exercice", "Prénom d'exercice", "Code profession"];
 
     /// <summary>Reads the extraction's lines; a line that cannot be used is given as a <see cref="RejectedLine"/>.</summary>
@@ -131,20 +164,14 @@ public static class RppsExtract
             postal = ix("Code postal (coord. structure)"), commune = ix("Code commune (coord. structure)"), city = ix("Libellé commune (coord. structure)"),
             dept = ix("Code département (coord. structure)"), phone = ix("Téléphone (coord. structure)");
 
-        while (reader.ReadLine(out var tooLong) is { } line)
+        foreach (var (number, f, overlong) in reader.Records('|'))
         {
-            if (line.Length == 0)
+            if (overlong is not null)
             {
+                yield return overlong;
                 continue;
             }
 
-            if (tooLong)
-            {
-                yield return new RejectedLine(reader.LineNumber, "line longer than 16 KiB");
-                continue;
-            }
-
-            var f = line.Split('|');
             string? F(int i) => i >= 0 && i < f.Length && f[i].Trim() is { Length: > 0 } v ? v : null;
             var t = F(idType);
             var identifier = F(id);
@@ -153,18 +180,18 @@ public static class RppsExtract
             var pc = F(prof);
             if (identifier is null || national is null || fam is null || pc is null || t is null)
             {
-                yield return new RejectedLine(reader.LineNumber, "identifier, national identifier, name or profession missing");
+                yield return new RejectedLine(number, "identifier, national identifier, name or profession missing");
                 continue;
             }
 
             if (t == "8" && Identity.Rpps.Validate(identifier) is { } err)
             {
-                yield return new RejectedLine(reader.LineNumber, err);
+                yield return new RejectedLine(number, err);
                 continue;
             }
 
             var address = string.Join(' ', new[] { F(num), F(rep), F(wayType), F(way) }.Where(x => x is not null));
-            yield return new RppsActivityLine(reader.LineNumber, t, identifier, national, F(civ), fam, F(given) ?? string.Empty, pc, F(profLabel),
+            yield return new RppsActivityLine(number, t, identifier, national, F(civ), fam, F(given) ?? string.Empty, pc, F(profLabel),
                 F(skillType), F(skill), F(skillLabel), F(mode), F(sector), F(finess), F(structure), F(name) ?? F(sign),
                 address.Length > 0 ? address : null, F(postal), F(commune), F(city), F(dept), F(phone));
         }
@@ -224,31 +251,25 @@ public static class FinessExtract
             throw DmpException.Invalid("the FINESS extraction's first line should describe it (finess;etalab;…): is it etalab-cs1100507-stock-*.csv?");
         }
 
-        while (reader.ReadLine(out var tooLong) is { } line)
+        foreach (var (number, f, overlong) in reader.Records(';'))
         {
-            if (line.Length == 0)
+            if (overlong is not null)
             {
+                yield return overlong;
                 continue;
             }
 
-            if (tooLong)
-            {
-                yield return new RejectedLine(reader.LineNumber, "line longer than 16 KiB");
-                continue;
-            }
-
-            var f = line.Split(';');
             string? F(int i) => i < f.Length && f[i].Trim() is { Length: > 0 } v ? v : null;
             switch (f[0])
             {
                 case "structureet":
-                    yield return Establishment(reader.LineNumber, f, F);
+                    yield return Establishment(number, f, F);
                     break;
                 case "geolocalisation":
-                    yield return Geolocation(reader.LineNumber, F);
+                    yield return Geolocation(number, F);
                     break;
                 default:
-                    yield return new RejectedLine(reader.LineNumber, $"unknown record kind '{Truncate(f[0])}' (structureet or geolocalisation expected)");
+                    yield return new RejectedLine(number, $"unknown record kind '{Truncate(f[0])}' (structureet or geolocalisation expected)");
                     break;
             }
         }
