@@ -51,6 +51,8 @@ public sealed class CliRobustnessTests : IDisposable
     [InlineData("patient", "activation", "--ins", "156037505602424")]
     [InlineData("import", "fhir", "x.json")]
     [InlineData("terminology", "import", "x.json")]
+    [InlineData("import", "directory", "--rpps", "x.txt")]
+    [InlineData("identity", "duplicates")]
     public async Task MissingDataFolder_IsRefused_NotCreated(params string[] args)
     {
         var (code, _, err) = await CliAsync([.. args, "--data", _dir]);
