@@ -63,9 +63,17 @@ public static partial class AdminCli
                 var task = progressCtx.AddTask(Path.GetFileName(file), maxValue: Math.Max(1, stream.Length));
                 using var scope = sp.CreateScope();
                 var importer = scope.ServiceProvider.GetRequiredService<DirectoryImporter>();
-                report = await import(importer, text, new Progress<long>(_ => task.Value = stream.Position));
+                // Reported inline by the importer while the file is open (System.Progress would post it to
+                // the thread pool, where a late report read the position of a file already closed).
+                report = await import(importer, text, new InlineProgress(_ => task.Value = stream.Position));
                 task.Value = task.MaxValue;
             });
         return report!;
+    }
+
+    /// <summary>An <see cref="IProgress{T}"/> that runs its handler on the reporting thread, at once.</summary>
+    private sealed class InlineProgress(Action<long> handler) : IProgress<long>
+    {
+        public void Report(long value) => handler(value);
     }
 }
