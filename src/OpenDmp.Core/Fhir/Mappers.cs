@@ -1,7 +1,6 @@
 using Hl7.Fhir.Model;
 using OpenDmp.Core.Documents;
 using OpenDmp.Core.Identity;
-using DirOrganization = OpenDmp.Core.Directory.Organization;
 using DirProfessional = OpenDmp.Core.Directory.Professional;
 using DmpPatient = OpenDmp.Core.Records.Patient;
 
@@ -71,26 +70,6 @@ public static class Mappers
         if (p.Email is not null)
         {
             r.Telecom.Add(new ContactPoint(ContactPoint.ContactPointSystem.Email, ContactPoint.ContactPointUse.Work, p.Email));
-        }
-
-        return r;
-    }
-
-    public static Organization ToFhir(DirOrganization o)
-    {
-        var r = new Organization { Id = o.Id, Meta = new Meta { LastUpdated = o.CreatedAt }, Active = true, Name = o.Name };
-        if (o.Finess is not null)
-        {
-            r.Identifier.Add(new Identifier("urn:oid:1.2.250.1.71.4.2.2", o.Finess));
-        }
-        else if (o.IdentifierValue is not null)
-        {
-            r.Identifier.Add(new Identifier(o.IdentifierSystem, o.IdentifierValue));
-        }
-
-        if (o.City is not null)
-        {
-            r.Address.Add(new Address { City = o.City });
         }
 
         return r;

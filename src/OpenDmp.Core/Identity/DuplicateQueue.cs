@@ -75,7 +75,7 @@ public sealed class DuplicateQueue(DmpDbContext db, WriteGate gate, AuditTrail a
     }
 
     /// <summary>The queue's open pairs (best score first) with both identities.</summary>
-    public async Task<IReadOnlyList<DuplicatePair>> OpenPairsAsync(int max, CancellationToken ct)
+    private async Task<IReadOnlyList<DuplicatePair>> OpenPairsAsync(int max, CancellationToken ct)
     {
         var pairs = await db.IdentityDuplicates.AsNoTracking().Where(d => d.Status == Open).OrderByDescending(d => d.Score).ThenBy(d => d.Id).Take(max).ToListAsync(ct);
         var ids = pairs.SelectMany(p => new[] { p.RecordIdA, p.RecordIdB }).Distinct(StringComparer.Ordinal).ToList();
@@ -86,8 +86,9 @@ public sealed class DuplicateQueue(DmpDbContext db, WriteGate gate, AuditTrail a
     }
 
     /// <summary>
-    /// The queue as a professional of the identity-vigilance role sees it (the policy decides; a refusal
-    /// is audited): each identity shown is an access to its record's traits, on that record's chain.
+    /// The queue as a reviewer sees it — the operator, or a professional of the identity-vigilance role
+    /// (the policy decides; a refusal is audited): each identity shown is an access to its record's
+    /// traits, on that record's chain.
     /// </summary>
     public async Task<IReadOnlyList<DuplicatePair>> ReviewAsync(Actor actor, string channel, int max, CancellationToken ct)
     {

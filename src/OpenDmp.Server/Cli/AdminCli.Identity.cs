@@ -64,7 +64,7 @@ public static partial class AdminCli
             var queue = sp.GetRequiredService<DuplicateQueue>();
             var report = await queue.DetectAsync(t, ct);
             await c.Out.WriteLineAsync(report.ToString());
-            foreach (var p in await queue.OpenPairsAsync(Math.Clamp(pr.GetValue(max), 1, 1000), ct))
+            foreach (var p in await queue.ReviewAsync(Actor.Operator, Channels.Admin, Math.Clamp(pr.GetValue(max), 1, 1000), ct))
             {
                 await c.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                     $"{p.Pair.Id}  {p.Pair.Score:F3}  {Describe(p.A, p.StatusA)}  ~  {Describe(p.B, p.StatusB)}  ({p.Pair.Reasons})"));

@@ -48,6 +48,9 @@ public abstract partial class DuplicateQueueTests(IStorageUnderTest storage, Bro
         Assert.Contains($"Patient/{helene.RecordId}", output, StringComparison.Ordinal);
         Assert.Contains($"Patient/{again.RecordId}", output, StringComparison.Ordinal);
         var pairId = line.Groups[1].Value;
+        // Listing the queue shows identity traits: on each record's chain, even for the operator.
+        Assert.True(await Server.WithScopeAsync(sp => sp.GetRequiredService<DmpDbContext>().AuditEntries.AsNoTracking()
+            .AnyAsync(e => e.RecordId == again.RecordId && e.Detail != null && e.Detail.Contains("identity traits shown"))));
 
         (code, output) = await CliAsync("identity", "decide", "--pair", pairId, "--same-person");
         Assert.True(code == 0, output);
