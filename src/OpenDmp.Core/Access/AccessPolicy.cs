@@ -52,7 +52,18 @@ public enum AccessAction
     /// professional who collected it, or the patient after proving their identity online.
     /// </summary>
     OpenRecord,
+    /// <summary>Enrol the patient in a health network (<see cref="AccessRequest.Network"/>): a member collecting the patient's consent, or the patient.</summary>
+    EnrolNetwork,
+    /// <summary>End the patient's enrolment in a network: the patient, or a member.</summary>
+    WithdrawNetwork,
+    /// <summary>Read the network's record space for the patient: its members while the patient is enrolled, and the patient.</summary>
+    ReadNetworkRecord,
+    /// <summary>Write the network's record space: its members while the patient is enrolled.</summary>
+    WriteNetworkRecord,
 }
+
+/// <summary>What the policy reads about a health network: is the actor a member, is the patient enrolled (with consent, not withdrawn).</summary>
+public sealed record NetworkFacts(string NetworkId, string Name, bool IsMember, bool PatientEnrolled);
 
 /// <summary>What the policy reads to open a record: whose, and whether the informed patient expressly agreed.</summary>
 public sealed record OpeningFacts(string PatientId, bool ExpressConsent);
@@ -109,7 +120,8 @@ public sealed record RecordFacts(
     string? TreatingPhysicianId,
     RecordSettings Settings,
     IReadOnlyList<GrantFacts> Grants,
-    IReadOnlySet<string> Blocked)
+    IReadOnlySet<string> Blocked,
+    string? MergedInto = null)
 {
     private static readonly IReadOnlySet<string> NoneBlocked = new HashSet<string>();
 
@@ -180,7 +192,8 @@ public sealed record AccessRequest(
     PolicySettings? Settings = null,
     GrantMode? Emergency = null,
     DeclarationFacts? Declaration = null,
-    OpeningFacts? Opening = null);
+    OpeningFacts? Opening = null,
+    NetworkFacts? Network = null);
 
 /// <summary>The answer: permit or deny, why, under which mode and grant, which documents a search may return, and the obligations.</summary>
 public sealed record AccessDecision(
@@ -240,6 +253,12 @@ public static class AccessPolicy
             return DecideOpening(request);
         }
 
+        // A merged identity holds nothing any more: its documents and authorisations are the survivor's.
+        if (request.Record is { Status: RecordStatus.Merged } merged && actor.Kind != ActorKind.System)
+        {
+            return AccessDecision.Deny($"this identity was merged into Patient/{merged.MergedInto} (identity vigilance): its record is that patient's now", Denial.Closed);
+        }
+
         return actor.Kind switch
         {
             ActorKind.System => new AccessDecision(true, "operator administration", "operator", DocumentScope.All),
@@ -281,6 +300,9 @@ public static class AccessPolicy
             case AccessAction.ManageConsent:
             case AccessAction.Export:
             case AccessAction.SetMonitoringThreshold:
+            case AccessAction.EnrolNetwork when request.Network is not null:
+            case AccessAction.WithdrawNetwork when request.Network is not null:
+            case AccessAction.ReadNetworkRecord when request.Network is not null:
                 return new AccessDecision(true, representative ? "legal representative of the patient" : "the patient's own record", mode, scope);
             case AccessAction.RecordMeasurement:
                 return record.Status != RecordStatus.Open
@@ -464,6 +486,11 @@ public static class AccessPolicy
         if (record.Blocked.Contains(actor.Id))
         {
             return AccessDecision.Deny("the patient has not authorised this professional", Denial.Blocked);
+        }
+
+        if (request.Action is AccessAction.EnrolNetwork or AccessAction.WithdrawNetwork or AccessAction.ReadNetworkRecord or AccessAction.WriteNetworkRecord)
+        {
+            return DecideNetworkMember(request);
         }
 
         if (record.Status != RecordStatus.Open)
@@ -697,6 +724,31 @@ public static class AccessPolicy
         }
 
         return best;
+    }
+
+    /// <summary>
+    /// A health network's record space: rights come from membership and the patient's enrolment, never
+    /// from (nor towards) the national record — a member reads nothing of it without a grant there.
+    /// </summary>
+    private static AccessDecision DecideNetworkMember(AccessRequest request)
+    {
+        if (request.Network is not { } network)
+        {
+            return AccessDecision.Deny("no network given", Denial.NotAllowed);
+        }
+
+        if (!network.IsMember)
+        {
+            return AccessDecision.Deny($"only the members of the network {network.Name} use its record", Denial.NotAllowed);
+        }
+
+        return request.Action switch
+        {
+            AccessAction.EnrolNetwork => new AccessDecision(true, "network member collecting the patient's consent to enrolment", "network", DocumentScope.None),
+            AccessAction.WithdrawNetwork => new AccessDecision(true, "network member recording the patient's withdrawal", "network", DocumentScope.None),
+            _ when !network.PatientEnrolled => AccessDecision.Deny($"the patient is not enrolled in the network {network.Name} (or withdrew): its members have no right on this patient", Denial.NotAllowed),
+            _ => new AccessDecision(true, "network member, the patient enrolled with consent", "network", DocumentScope.None),
+        };
     }
 
     /// <summary>The authorisation status of a professional: valid, expired (a grant existed), forbidden (blocked), none.</summary>

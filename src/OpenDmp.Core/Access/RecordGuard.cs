@@ -73,7 +73,8 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
         row.TreatingPhysicianId,
         new RecordSettings(row.OpposeBreakGlass, row.OpposeCentre15, row.OpposeEmergencyUnmasking, row.OpposeDispensingToPrescriber),
         row.Grants.Select(g => g.ToFacts()).ToList(),
-        (row.Blocked ?? string.Empty).Split(BlockedSeparator, StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal));
+        (row.Blocked ?? string.Empty).Split(BlockedSeparator, StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal),
+        row.MergedInto);
 
     /// <summary>The lot form of <see cref="FactsQuery"/> (the patient's test flag is not needed there).</summary>
     private static readonly PerModel<Func<DmpDbContext, List<string>, IAsyncEnumerable<FactsRow>>> FactsManyQuery = new(() => EF.CompileAsyncQuery(
@@ -87,6 +88,7 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
                 OpposeCentre15 = x.OpposeCentre15,
                 OpposeEmergencyUnmasking = x.OpposeEmergencyUnmasking,
                 OpposeDispensingToPrescriber = x.OpposeDispensingToPrescriber,
+                MergedInto = x.MergedInto,
                 Blocked = db.BlockedProfessionals.Where(b => b.RecordId == x.RecordId).GroupBy(b => b.RecordId).Select(g => string.Join(BlockedSeparator, g.Select(b => b.ProfessionalId))).FirstOrDefault(),
                 Grants = db.Grants.Where(g => g.RecordId == x.RecordId).ToList(),
             })));
@@ -102,6 +104,7 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
                 OpposeCentre15 = x.OpposeCentre15,
                 OpposeEmergencyUnmasking = x.OpposeEmergencyUnmasking,
                 OpposeDispensingToPrescriber = x.OpposeDispensingToPrescriber,
+                MergedInto = x.MergedInto,
                 IsTest = db.Patients.Where(p => p.RecordId == x.RecordId).Select(p => (bool?)p.IsTestIdentity).FirstOrDefault(),
                 Identity = db.Patients.Where(p => p.RecordId == x.RecordId).Select(p => (Identity.IdentityStatus?)p.IdentityStatus).FirstOrDefault(),
                 // Aggregated rather than joined, so the grants are not multiplied by the blocked rows.
@@ -119,6 +122,7 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
         public bool OpposeCentre15 { get; init; }
         public bool OpposeEmergencyUnmasking { get; init; }
         public bool OpposeDispensingToPrescriber { get; init; }
+        public string? MergedInto { get; init; }
         public bool? IsTest { get; init; }
         public Identity.IdentityStatus? Identity { get; init; }
         public string? Blocked { get; init; }

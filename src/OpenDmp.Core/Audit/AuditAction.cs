@@ -49,6 +49,14 @@ public enum AuditAction
     StaffDeclare,
     /// <summary>A staff member's declaration ends.</summary>
     StaffEnd,
+    /// <summary>Identity vigilance: a duplicate identity merged into the surviving one (on both chains).</summary>
+    Merge,
+    /// <summary>Identity vigilance: a merge undone (on both chains).</summary>
+    Unmerge,
+    /// <summary>The patient enrolled in a health network, with consent.</summary>
+    NetworkEnrol,
+    /// <summary>The patient's enrolment in a health network ended.</summary>
+    NetworkWithdraw,
 }
 
 /// <summary>The FHIR BALP shape of an action: the RESTful interaction and the C/R/U/D/E code.</summary>
@@ -99,6 +107,10 @@ public static class AuditActions
         [AuditAction.TerminologyImport] = "terminology-import",
         [AuditAction.StaffDeclare] = "staff-declare",
         [AuditAction.StaffEnd] = "staff-end",
+        [AuditAction.Merge] = "merge",
+        [AuditAction.Unmerge] = "unmerge",
+        [AuditAction.NetworkEnrol] = "network-enrol",
+        [AuditAction.NetworkWithdraw] = "network-withdraw",
     };
 
     private static readonly Dictionary<string, AuditAction> ByCode = BuildByCode();
@@ -116,13 +128,13 @@ public static class AuditActions
     {
         AuditAction.Read or AuditAction.Retrieve or AuditAction.AccessStatus => new("read", Hl7.Fhir.Model.AuditEvent.AuditEventAction.R),
         AuditAction.Search => new("search-type", Hl7.Fhir.Model.AuditEvent.AuditEventAction.E),
-        AuditAction.Create or AuditAction.Open or AuditAction.Grant or AuditAction.Emergency or AuditAction.Deposit or AuditAction.RepresentativeAdd or AuditAction.StaffDeclare => new("create", Hl7.Fhir.Model.AuditEvent.AuditEventAction.C),
+        AuditAction.Create or AuditAction.Open or AuditAction.Grant or AuditAction.Emergency or AuditAction.Deposit or AuditAction.RepresentativeAdd or AuditAction.StaffDeclare or AuditAction.NetworkEnrol => new("create", Hl7.Fhir.Model.AuditEvent.AuditEventAction.C),
         AuditAction.Import or AuditAction.TerminologyImport => new("batch", Hl7.Fhir.Model.AuditEvent.AuditEventAction.C),
         AuditAction.Delete => new("delete", Hl7.Fhir.Model.AuditEvent.AuditEventAction.D),
         AuditAction.Erase or AuditAction.Replace or AuditAction.Update or AuditAction.Close or AuditAction.Reopen or AuditAction.SetTreatingPhysician
             or AuditAction.Revoke or AuditAction.Extend or AuditAction.Exclude or AuditAction.Restrict or AuditAction.Block or AuditAction.Unblock
             or AuditAction.Preferences or AuditAction.Mask or AuditAction.Unmask or AuditAction.Release or AuditAction.Validate
-            or AuditAction.RepresentativeRevoke or AuditAction.CertificateRevoke or AuditAction.ProfessionalDeactivate or AuditAction.StaffEnd => new("update", Hl7.Fhir.Model.AuditEvent.AuditEventAction.U),
+            or AuditAction.RepresentativeRevoke or AuditAction.CertificateRevoke or AuditAction.ProfessionalDeactivate or AuditAction.StaffEnd or AuditAction.Merge or AuditAction.Unmerge or AuditAction.NetworkWithdraw => new("update", Hl7.Fhir.Model.AuditEvent.AuditEventAction.U),
         AuditAction.Notify or AuditAction.Send => new("operation", Hl7.Fhir.Model.AuditEvent.AuditEventAction.E),
         AuditAction.Activation or AuditAction.Activate or AuditAction.Login => new("operation", Hl7.Fhir.Model.AuditEvent.AuditEventAction.E),
         _ => throw new ArgumentOutOfRangeException(nameof(action), action, "an audit action without a patient-facing meaning"),

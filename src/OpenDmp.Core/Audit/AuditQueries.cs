@@ -37,9 +37,9 @@ public sealed class AuditQueries(DmpDbContext db, RecordGuard guard, DocumentOpt
             return new SearchPage([], offset, count, false, null);
         }
 
-        var q = await VisibleAsync(facts, actor, channel, ct);
+        var (q, several) = await VisibleAsync(facts, actor, channel, ct);
         int? total = sp.First("_total") is "accurate" or "estimate" ? await q.CountAsync(ct) : null;
-        var rows = await q.OrderByDescending(e => e.Seq).Skip(offset).Take(count + 1).ToListAsync(ct);
+        var rows = await Newest(q, several).Skip(offset).Take(count + 1).ToListAsync(ct);
         var page = rows.Take(count).ToList();
         var ids = page.Where(e => e.ActorKind == "Professional").Select(e => e.ActorId)
             .Concat(page.Where(e => e.OnBehalfOf is not null).Select(e => e.OnBehalfOf!)).Distinct().ToList();
@@ -58,8 +58,8 @@ public sealed class AuditQueries(DmpDbContext db, RecordGuard guard, DocumentOpt
     public async Task<IReadOnlyList<AuditEntry>> LatestAsync(string recordId, Actor actor, string channel, int count, CancellationToken ct)
     {
         var facts = await guard.RequireFactsAsync(recordId, actor, AuditAction.Search, "AuditEvent", channel, ct);
-        var q = await VisibleAsync(facts, actor, channel, ct);
-        return await q.OrderByDescending(e => e.Seq).Take(count).ToListAsync(ct);
+        var (q, several) = await VisibleAsync(facts, actor, channel, ct);
+        return await Newest(q, several).Take(count).ToListAsync(ct);
     }
 
     /// <summary>When this person (patient or representative) signed in before the current session, from the record's trail (for "new since your last visit").</summary>
@@ -67,19 +67,26 @@ public sealed class AuditQueries(DmpDbContext db, RecordGuard guard, DocumentOpt
     {
         var recordId = actor.OwnRecordId ?? throw new DmpException(ErrorKind.Forbidden, "only the patient or a legal representative has sign-ins");
         var facts = await guard.RequireFactsAsync(recordId, actor, AuditAction.Search, "AuditEvent", channel, ct);
-        var q = await VisibleAsync(facts, actor, channel, ct);
+        var (q, several) = await VisibleAsync(facts, actor, channel, ct);
         var login = AuditAction.Login.Code();
-        return await q.Where(e => e.ActorId == actor.Id && e.Action == login && e.Outcome == AuditOutcomes.Success)
-            .OrderByDescending(e => e.Seq).Skip(1).Select(e => (DateTimeOffset?)e.Time).FirstOrDefaultAsync(ct);
+        return await Newest(q.Where(e => e.ActorId == actor.Id && e.Action == login && e.Outcome == AuditOutcomes.Success), several).Skip(1).Select(e => (DateTimeOffset?)e.Time).FirstOrDefaultAsync(ct);
     }
 
-    /// <summary>Decides ReadAudit (audited) and returns the entries this actor may see.</summary>
-    private async Task<IQueryable<AuditEntry>> VisibleAsync(RecordFacts facts, Actor actor, string channel, CancellationToken ct)
+    /// <summary>Newest first: by sequence on one chain; by time across the chains of merged identities.</summary>
+    private static IOrderedQueryable<AuditEntry> Newest(IQueryable<AuditEntry> q, bool severalChains) =>
+        severalChains ? q.OrderByDescending(e => e.Time).ThenByDescending(e => e.Seq) : q.OrderByDescending(e => e.Seq);
+
+    /// <summary>
+    /// Decides ReadAudit (audited) and returns the entries this actor may see: the record's chain and
+    /// those of the identities merged into it (their accesses are the patient's too).
+    /// </summary>
+    private async Task<(IQueryable<AuditEntry> Query, bool SeveralChains)> VisibleAsync(RecordFacts facts, Actor actor, string channel, CancellationToken ct)
     {
         var recordId = facts.RecordId;
         var decision = await guard.RequireAsync(new AccessRequest(actor, AccessAction.ReadAudit, facts), AuditAction.Search, "AuditEvent", null, channel, auditPermit: true, ct);
+        var chains = await Identity.IdentityMerges.ChainsAsync(db, recordId, ct);
 
-        IQueryable<AuditEntry> q = db.AuditEntries.AsNoTracking().Where(e => e.RecordId == recordId);
+        IQueryable<AuditEntry> q = chains.Count == 1 ? db.AuditEntries.AsNoTracking().Where(e => e.RecordId == recordId) : db.AuditEntries.AsNoTracking().Where(e => chains.Contains(e.RecordId));
         if (actor.ActsForPatient)
         {
             // The patient sees every access, except those about documents not yet released to them
@@ -104,7 +111,7 @@ public sealed class AuditQueries(DmpDbContext db, RecordGuard guard, DocumentOpt
             q = q.Where(e => e.ActorId == actor.Id);
         }
 
-        return q;
+        return (q, chains.Count > 1);
     }
 
     /// <summary>What the patient (or a representative) may not learn about: documents kept from them, the submission sets that filed them, the documents they replaced.</summary>

@@ -53,9 +53,9 @@ public sealed partial class PatientDataInterceptor : DbCommandInterceptor
 {
     public static readonly IReadOnlySet<string> PatientTables = new HashSet<string>(StringComparer.Ordinal)
     {
-        "patients", "patient_identifiers", "records", "documents", "document_links", "submission_sets", "observations",
+        "patients", "patient_identifiers", "records", "documents", "document_links", "submission_sets", "observations", "clinical_entries",
         "audit_entries", "content_blobs", "grants", "blocked_professionals", "record_accessors", "notifications", "notification_choices", "reminders", "measurements", "monitoring_thresholds", "device_tokens",
-        "personal_entries", "saved_views", "record_keys", "record_events", "professional_alerts", "subscription_events", "identity_duplicates",
+        "personal_entries", "saved_views", "record_keys", "record_events", "professional_alerts", "subscription_events", "identity_duplicates", "record_merges", "network_enrolments", "network_documents",
     };
 
     private static readonly ConcurrentDictionary<string, bool> Seen = new(StringComparer.Ordinal);

@@ -105,6 +105,13 @@ public static class DocumentResources
         Bump(entry, doc, now);
     }
 
+    /// <summary>Points every reference to Patient/{from} at Patient/{to} (a merge of identities), bumping the version.</summary>
+    public static void Repoint(DocumentEntry entry, string from, string to, DateTimeOffset now)
+    {
+        var doc = FhirJson.Parse<DocumentReference>(Identity.IdentityMerges.Repoint(entry.ResourceJson, from, to));
+        Bump(entry, doc, now);
+    }
+
     private static void Bump(DocumentEntry entry, DocumentReference doc, DateTimeOffset now)
     {
         entry.VersionId++;

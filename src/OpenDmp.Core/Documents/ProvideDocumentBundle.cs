@@ -238,6 +238,11 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
             }
         }
 
+        if (facts.Status == RecordStatus.Merged)
+        {
+            throw new DmpException(ErrorKind.Conflict, $"this identity was merged into Patient/{facts.MergedInto} (identity vigilance): file the documents under that patient");
+        }
+
         if (facts.Status != RecordStatus.Open)
         {
             throw DmpException.Invalid("the patient's record is closed: it accepts no documents");
@@ -460,7 +465,8 @@ public sealed class ProvideDocumentBundle(DmpDbContext db, WriteGate gate, Audit
             var status = scope.LockedRecordStatus ?? await db.Records.AsNoTracking().Where(x => x.RecordId == recordId).Select(x => x.Status).FirstAsync(ct);
             if (status != RecordStatus.Open)
             {
-                throw DmpException.Invalid("the patient's record is closed: it accepts no documents");
+                throw status == RecordStatus.Merged ? new DmpException(ErrorKind.Conflict, "this identity was just merged into another (identity vigilance): file the documents under the surviving patient")
+                    : DmpException.Invalid("the patient's record is closed: it accepts no documents");
             }
 
             foreach (var nd in newDocs)

@@ -9,7 +9,7 @@ namespace OpenDmp.Core.Fhir;
 /// <summary>Projection of OpenDMP entities to FHIR R4 resources (FR Core / PDQm / mCSD shapes).</summary>
 public static class Mappers
 {
-    public static Patient ToFhir(DmpPatient p, Records.Record? record)
+    public static Patient ToFhir(DmpPatient p, Records.Record? record, IReadOnlyList<string>? replaces = null)
     {
         var r = new Patient
         {
@@ -33,6 +33,17 @@ public static class Mappers
         }
 
         r.Extension.Add(IdentityVigilance.ToExtension(p.IdentityStatus, p.IdentityDocument, p.IdentityCheckedOn));
+        // IHE PMIR: a merged identity is inactive and names its survivor; the survivor names what it replaces.
+        if (record is { Status: Records.RecordStatus.Merged, MergedInto: { } survivor })
+        {
+            r.Link.Add(new Patient.LinkComponent { Other = new ResourceReference($"Patient/{survivor}"), Type = Patient.LinkType.ReplacedBy });
+        }
+
+        foreach (var merged in replaces ?? [])
+        {
+            r.Link.Add(new Patient.LinkComponent { Other = new ResourceReference($"Patient/{merged}"), Type = Patient.LinkType.Replaces });
+        }
+
         DocumentResources.MarkTest(r.Meta, p.IsTestIdentity);
         return r;
     }

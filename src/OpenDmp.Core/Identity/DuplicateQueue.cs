@@ -36,6 +36,22 @@ public sealed record DuplicateReport(int Identities, long PairsCompared, int Can
 /// <summary>One pair of the queue with both identities' strict traits, for the reviewer.</summary>
 public sealed record DuplicatePair(IdentityDuplicate Pair, IdentityTraits A, IdentityTraits B, IdentityStatus StatusA, IdentityStatus StatusB);
 
+/// <summary>Who may review and merge identities: the operator, or a professional of the identity-vigilance role (the policy decides; a refusal is audited).</summary>
+internal static class IdentityOfficer
+{
+    public static async Task RequireAsync(DmpDbContext db, Access.RecordGuard guard, Actor actor, AuditAction verb, string objectType, string? objectId, string channel, CancellationToken ct)
+    {
+        if (actor.Kind == ActorKind.System)
+        {
+            return; // the operator's command line
+        }
+
+        var officer = actor.Kind == ActorKind.Professional && await db.Professionals.AsNoTracking().AnyAsync(p => p.Id == actor.Id && p.IdentityOfficer && p.DeactivatedAt == null, ct);
+        await guard.RequireAsync(new Access.AccessRequest(actor, Access.AccessAction.ReviewIdentity, ActorFacts: Access.ActorFacts.Unknown with { IdentityOfficer = officer }),
+            verb, objectType, objectId, channel, auditPermit: false, ct, "the review and merging of duplicate identities is for the identity-vigilance role");
+    }
+}
+
 /// <summary>Runs the detection over every registered identity and keeps the review queue.</summary>
 public sealed class DuplicateQueue(DmpDbContext db, WriteGate gate, AuditTrail audit, Access.RecordGuard guard, TimeProvider time)
 {
@@ -105,17 +121,8 @@ public sealed class DuplicateQueue(DmpDbContext db, WriteGate gate, AuditTrail a
         return pairs;
     }
 
-    private async Task RequireOfficerAsync(Actor actor, AuditAction verb, string? pairId, string channel, CancellationToken ct)
-    {
-        if (actor.Kind == ActorKind.System)
-        {
-            return; // the operator's command line
-        }
-
-        var officer = actor.Kind == ActorKind.Professional && await db.Professionals.AsNoTracking().AnyAsync(p => p.Id == actor.Id && p.IdentityOfficer && p.DeactivatedAt == null, ct);
-        await guard.RequireAsync(new Access.AccessRequest(actor, Access.AccessAction.ReviewIdentity, ActorFacts: Access.ActorFacts.Unknown with { IdentityOfficer = officer }),
-            verb, "IdentityDuplicate", pairId, channel, auditPermit: false, ct, "the review of possible duplicate identities is for the identity-vigilance role");
-    }
+    private Task RequireOfficerAsync(Actor actor, AuditAction verb, string? pairId, string channel, CancellationToken ct) =>
+        IdentityOfficer.RequireAsync(db, guard, actor, verb, "IdentityDuplicate", pairId, channel, ct);
 
     /// <summary>A reviewer's decision on a pair, on both records' audit chains.</summary>
     public async Task<IdentityDuplicate> DecideAsync(string pairId, bool samePerson, Actor actor, string channel, CancellationToken ct)

@@ -56,6 +56,9 @@ public static class NotificationEvents
     public const string EmergencyAccess = "emergency-access";
     public const string NewDocument = "new-document";
     public const string Reminder = "reminder";
+    /// <summary>Identity vigilance merged a duplicate identity with the patient's (or undid it): always e-mailed when there is an address.</summary>
+    public const string IdentityMerge = "identity-merge";
+    public const string IdentityUnmerge = "identity-unmerge";
 
     public const string Email = "email";
     public const string Sms = "sms";
@@ -63,8 +66,8 @@ public static class NotificationEvents
     public static readonly IReadOnlyList<string> All = [EmergencyAccess, FirstAccess, NewDocument, Reminder];
     public static readonly IReadOnlyList<string> Channels = [Email, Sms];
 
-    /// <summary>An emergency access is always e-mailed when the patient has an address (the patient is told of every one).</summary>
-    public static bool Mandatory(string kind, string channel) => kind == EmergencyAccess && channel == Email;
+    /// <summary>An emergency access, or a merge of identities, is always e-mailed when the patient has an address (the patient is told of every one).</summary>
+    public static bool Mandatory(string kind, string channel) => (kind is EmergencyAccess or IdentityMerge or IdentityUnmerge) && channel == Email;
 
     /// <summary>What a new account starts with: first accesses and reminders by e-mail.</summary>
     public static readonly IReadOnlyList<(string Event, string Channel)> Defaults = [(FirstAccess, Email), (Reminder, Email)];

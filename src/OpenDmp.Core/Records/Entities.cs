@@ -5,6 +5,8 @@ public enum RecordStatus
 {
     Open = 1,
     Closed = 2,
+    /// <summary>The identity was found to duplicate another and merged into it (<see cref="Record.MergedInto"/>): its content is there.</summary>
+    Merged = 3,
 }
 
 /// <summary>Where the patient's consent to open the record was collected.</summary>
@@ -77,6 +79,8 @@ public sealed class Record
     public bool OpposeEmergencyUnmasking { get; set; }
     /// <summary>The patient opposes that prescribers see the dispensing of their prescriptions.</summary>
     public bool OpposeDispensingToPrescriber { get; set; }
+    /// <summary>For a merged identity: the surviving record (IHE PMIR replaced-by).</summary>
+    public string? MergedInto { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
 }
 

@@ -60,8 +60,9 @@ public sealed class PatientQueries(DmpDbContext db, RecordGuard guard)
         }
 
         var record = await db.Records.AsNoTracking().FirstOrDefaultAsync(x => x.RecordId == id, ct);
+        var replaces = await db.Records.AsNoTracking().Where(x => x.MergedInto == id && x.Status == RecordStatus.Merged).OrderBy(x => x.RecordId).Select(x => x.RecordId).ToListAsync(ct);
         await guard.AuditAsync(new AuditItem(id, actor, AuditAction.Read, "success", channel, "Patient", id, permit.Mode), ct);
-        return FhirJson.Serialize(Mappers.ToFhir(p, record));
+        return FhirJson.Serialize(Mappers.ToFhir(p, record, replaces));
     }
 
     /// <summary>Every patient matching exactly (at most <see cref="MaxResults"/> + 1 are read).</summary>

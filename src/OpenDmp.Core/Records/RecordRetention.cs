@@ -75,7 +75,8 @@ public sealed class RecordRetention(DmpDbContext db, WriteGate gate, AuditTrail 
 
     /// <summary>
     /// What the database holds in clear about a destroyed record goes too: structured results and
-    /// entries (values, diagnoses, medications), document titles and descriptions. Kept (ADR 0019):
+    /// entries (values, diagnoses, medications), document titles and descriptions, network documents,
+    /// the resources kept to undo a merge (which then cannot be undone). Kept (ADR 0019):
     /// the document rows' codes and dates, which the audit trail's meaning rests on, and the trail.
     /// </summary>
     private async Task PurgeClearDataAsync(string recordId, CancellationToken ct)
@@ -83,6 +84,9 @@ public sealed class RecordRetention(DmpDbContext db, WriteGate gate, AuditTrail 
         await db.Observations.Where(x => x.RecordId == recordId).ExecuteDeleteAsync(ct);
         await db.ClinicalEntries.Where(x => x.RecordId == recordId).ExecuteDeleteAsync(ct);
         await db.SubscriptionEvents.Where(x => x.RecordId == recordId).ExecuteDeleteAsync(ct);
+        // Network documents (sealed content, titles in clear) and the stored resources a merge kept to undo itself.
+        await db.NetworkDocuments.Where(x => x.RecordId == recordId).ExecuteDeleteAsync(ct);
+        await db.RecordMerges.Where(x => x.RecordId == recordId || x.SurvivorId == recordId).ExecuteUpdateAsync(u => u.SetProperty(x => x.Moved, "{}"), ct);
         foreach (var doc in await db.Documents.Where(x => x.RecordId == recordId).ToListAsync(ct))
         {
             var resource = OpenDmp.Core.Fhir.FhirJson.Parse<Hl7.Fhir.Model.DocumentReference>(doc.ResourceJson);

@@ -27,6 +27,9 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
     public DbSet<PractitionerActivity> PractitionerActivities => Set<PractitionerActivity>();
     public DbSet<DirectoryPlace> DirectoryPlaces => Set<DirectoryPlace>();
     public DbSet<Identity.IdentityDuplicate> IdentityDuplicates => Set<Identity.IdentityDuplicate>();
+    public DbSet<Identity.RecordMerge> RecordMerges => Set<Identity.RecordMerge>();
+    public DbSet<Networks.NetworkEnrolment> NetworkEnrolments => Set<Networks.NetworkEnrolment>();
+    public DbSet<Networks.NetworkDocument> NetworkDocuments => Set<Networks.NetworkDocument>();
     public DbSet<Pki.IssuedCertificate> IssuedCertificates => Set<Pki.IssuedCertificate>();
     public DbSet<Pki.CertificateRevocation> CertificateRevocations => Set<Pki.CertificateRevocation>();
     public DbSet<Patient> Patients => Set<Patient>();
@@ -144,6 +147,27 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
             e.HasIndex(x => new { x.RecordIdA, x.RecordIdB }).IsUnique();
             e.HasIndex(x => new { x.Status, x.Score });
         });
+        modelBuilder.Entity<Identity.RecordMerge>(e =>
+        {
+            e.ToTable("record_merges");
+            e.HasKey(x => new { x.RecordId, x.Id });
+            e.HasIndex(x => x.Id);
+            e.HasIndex(x => x.SurvivorId);
+            e.HasIndex(x => x.MergedAt);
+            e.Property(x => x.PreviousStatus).HasConversion<string>();
+        });
+        modelBuilder.Entity<Networks.NetworkEnrolment>(e =>
+        {
+            e.ToTable("network_enrolments");
+            e.HasKey(x => new { x.RecordId, x.Id });
+            e.HasIndex(x => new { x.RecordId, x.NetworkId });
+        });
+        modelBuilder.Entity<Networks.NetworkDocument>(e =>
+        {
+            e.ToTable("network_documents");
+            e.HasKey(x => new { x.RecordId, x.Id });
+            e.HasIndex(x => new { x.RecordId, x.NetworkId, x.CreatedAt });
+        });
         modelBuilder.Entity<DirectoryPlace>(e =>
         {
             e.ToTable("directory_places");
@@ -165,6 +189,7 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
         {
             e.ToTable("records");
             e.HasKey(x => x.RecordId);
+            e.HasIndex(x => x.MergedInto);
             e.Property(x => x.Status).HasConversion<string>();
             e.Property(x => x.OpeningChannel).HasConversion<string>();
         });

@@ -1463,6 +1463,63 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                     b.ToTable("identity_duplicates", (string)null);
                 });
 
+            modelBuilder.Entity("OpenDmp.Core.Identity.RecordMerge", b =>
+                {
+                    b.Property<string>("RecordId")
+                        .HasColumnType("text")
+                        .HasColumnName("record_id");
+
+                    b.Property<string>("Id")
+                        .HasColumnType("text")
+                        .HasColumnName("id");
+
+                    b.Property<DateTimeOffset>("MergedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("merged_at");
+
+                    b.Property<string>("MergedBy")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("merged_by");
+
+                    b.Property<string>("Moved")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("moved");
+
+                    b.Property<string>("PairId")
+                        .HasColumnType("text")
+                        .HasColumnName("pair_id");
+
+                    b.Property<string>("PreviousStatus")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("previous_status");
+
+                    b.Property<string>("SurvivorId")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("survivor_id");
+
+                    b.Property<DateTimeOffset?>("UnmergedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("unmerged_at");
+
+                    b.Property<string>("UnmergedBy")
+                        .HasColumnType("text")
+                        .HasColumnName("unmerged_by");
+
+                    b.HasKey("RecordId", "Id");
+
+                    b.HasIndex("Id");
+
+                    b.HasIndex("MergedAt");
+
+                    b.HasIndex("SurvivorId");
+
+                    b.ToTable("record_merges", (string)null);
+                });
+
             modelBuilder.Entity("OpenDmp.Core.Messaging.InboundMessage", b =>
                 {
                     b.Property<string>("Key")
@@ -1601,6 +1658,113 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                     b.HasIndex("OutboundId");
 
                     b.ToTable("outbound_recipients", (string)null);
+                });
+
+            modelBuilder.Entity("OpenDmp.Core.Networks.NetworkDocument", b =>
+                {
+                    b.Property<string>("RecordId")
+                        .HasColumnType("text")
+                        .HasColumnName("record_id");
+
+                    b.Property<string>("Id")
+                        .HasColumnType("text")
+                        .HasColumnName("id");
+
+                    b.Property<string>("AuthorDisplay")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("author_display");
+
+                    b.Property<string>("AuthorId")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("author_id");
+
+                    b.Property<string>("ContentType")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("content_type");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("kind");
+
+                    b.Property<string>("NetworkId")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("network_id");
+
+                    b.Property<string>("PublishedDocumentId")
+                        .HasColumnType("text")
+                        .HasColumnName("published_document_id");
+
+                    b.Property<string>("PublishedSubmissionSetId")
+                        .HasColumnType("text")
+                        .HasColumnName("published_submission_set_id");
+
+                    b.Property<byte[]>("SealedContent")
+                        .IsRequired()
+                        .HasColumnType("bytea")
+                        .HasColumnName("sealed_content");
+
+                    b.Property<long>("Size")
+                        .HasColumnType("bigint")
+                        .HasColumnName("size");
+
+                    b.Property<string>("Title")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("title");
+
+                    b.HasKey("RecordId", "Id");
+
+                    b.HasIndex("RecordId", "NetworkId", "CreatedAt");
+
+                    b.ToTable("network_documents", (string)null);
+                });
+
+            modelBuilder.Entity("OpenDmp.Core.Networks.NetworkEnrolment", b =>
+                {
+                    b.Property<string>("RecordId")
+                        .HasColumnType("text")
+                        .HasColumnName("record_id");
+
+                    b.Property<string>("Id")
+                        .HasColumnType("text")
+                        .HasColumnName("id");
+
+                    b.Property<DateTimeOffset>("EnrolledAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("enrolled_at");
+
+                    b.Property<string>("EnrolledBy")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("enrolled_by");
+
+                    b.Property<string>("NetworkId")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("network_id");
+
+                    b.Property<DateTimeOffset?>("WithdrawnAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("withdrawn_at");
+
+                    b.Property<string>("WithdrawnBy")
+                        .HasColumnType("text")
+                        .HasColumnName("withdrawn_by");
+
+                    b.HasKey("RecordId", "Id");
+
+                    b.HasIndex("RecordId", "NetworkId");
+
+                    b.ToTable("network_enrolments", (string)null);
                 });
 
             modelBuilder.Entity("OpenDmp.Core.Notifications.NotificationChoice", b =>
@@ -2186,6 +2350,10 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                         .HasColumnType("text")
                         .HasColumnName("consent_collected_by_id");
 
+                    b.Property<string>("MergedInto")
+                        .HasColumnType("text")
+                        .HasColumnName("merged_into");
+
                     b.Property<DateTimeOffset>("OpenedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("opened_at");
@@ -2225,6 +2393,8 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                         .HasColumnName("updated_at");
 
                     b.HasKey("RecordId");
+
+                    b.HasIndex("MergedInto");
 
                     b.ToTable("records", (string)null);
                 });

@@ -1456,6 +1456,63 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                     b.ToTable("identity_duplicates", (string)null);
                 });
 
+            modelBuilder.Entity("OpenDmp.Core.Identity.RecordMerge", b =>
+                {
+                    b.Property<string>("RecordId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("record_id");
+
+                    b.Property<string>("Id")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<long>("MergedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("merged_at");
+
+                    b.Property<string>("MergedBy")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("merged_by");
+
+                    b.Property<string>("Moved")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("moved");
+
+                    b.Property<string>("PairId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("pair_id");
+
+                    b.Property<string>("PreviousStatus")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("previous_status");
+
+                    b.Property<string>("SurvivorId")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("survivor_id");
+
+                    b.Property<long?>("UnmergedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("unmerged_at");
+
+                    b.Property<string>("UnmergedBy")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("unmerged_by");
+
+                    b.HasKey("RecordId", "Id");
+
+                    b.HasIndex("Id");
+
+                    b.HasIndex("MergedAt");
+
+                    b.HasIndex("SurvivorId");
+
+                    b.ToTable("record_merges", (string)null);
+                });
+
             modelBuilder.Entity("OpenDmp.Core.Messaging.InboundMessage", b =>
                 {
                     b.Property<string>("Key")
@@ -1594,6 +1651,113 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                     b.HasIndex("OutboundId");
 
                     b.ToTable("outbound_recipients", (string)null);
+                });
+
+            modelBuilder.Entity("OpenDmp.Core.Networks.NetworkDocument", b =>
+                {
+                    b.Property<string>("RecordId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("record_id");
+
+                    b.Property<string>("Id")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<string>("AuthorDisplay")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("author_display");
+
+                    b.Property<string>("AuthorId")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("author_id");
+
+                    b.Property<string>("ContentType")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("content_type");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("kind");
+
+                    b.Property<string>("NetworkId")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("network_id");
+
+                    b.Property<string>("PublishedDocumentId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("published_document_id");
+
+                    b.Property<string>("PublishedSubmissionSetId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("published_submission_set_id");
+
+                    b.Property<byte[]>("SealedContent")
+                        .IsRequired()
+                        .HasColumnType("BLOB")
+                        .HasColumnName("sealed_content");
+
+                    b.Property<long>("Size")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("size");
+
+                    b.Property<string>("Title")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("title");
+
+                    b.HasKey("RecordId", "Id");
+
+                    b.HasIndex("RecordId", "NetworkId", "CreatedAt");
+
+                    b.ToTable("network_documents", (string)null);
+                });
+
+            modelBuilder.Entity("OpenDmp.Core.Networks.NetworkEnrolment", b =>
+                {
+                    b.Property<string>("RecordId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("record_id");
+
+                    b.Property<string>("Id")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<long>("EnrolledAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("enrolled_at");
+
+                    b.Property<string>("EnrolledBy")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("enrolled_by");
+
+                    b.Property<string>("NetworkId")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("network_id");
+
+                    b.Property<long?>("WithdrawnAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("withdrawn_at");
+
+                    b.Property<string>("WithdrawnBy")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("withdrawn_by");
+
+                    b.HasKey("RecordId", "Id");
+
+                    b.HasIndex("RecordId", "NetworkId");
+
+                    b.ToTable("network_enrolments", (string)null);
                 });
 
             modelBuilder.Entity("OpenDmp.Core.Notifications.NotificationChoice", b =>
@@ -2179,6 +2343,10 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                         .HasColumnType("TEXT")
                         .HasColumnName("consent_collected_by_id");
 
+                    b.Property<string>("MergedInto")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("merged_into");
+
                     b.Property<long>("OpenedAt")
                         .HasColumnType("INTEGER")
                         .HasColumnName("opened_at");
@@ -2218,6 +2386,8 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                         .HasColumnName("updated_at");
 
                     b.HasKey("RecordId");
+
+                    b.HasIndex("MergedInto");
 
                     b.ToTable("records", (string)null);
                 });

@@ -85,7 +85,58 @@ public static partial class AdminCli
             var decided = await sp.GetRequiredService<DuplicateQueue>().DecideAsync(pr.GetValue(pair)!, pr.GetValue(same), Actor.Operator, Channels.Admin, ct);
             await c.Out.WriteLineAsync($"Pair {decided.Id}: {decided.Status}");
         }, ct)));
-        return new Command("identity", "identity vigilance: possible duplicates and their review") { detect, decide };
+        return new Command("identity", "identity vigilance: possible duplicates, their review, merge and unmerge") { detect, decide, MergeCommand(c), UnmergeCommand(c), MergesCommand(c) };
+    }
+
+    /// <summary><c>opendmp identity merge</c>: a pair of the queue (or two identities) become one; what the merged identity held moves to the survivor.</summary>
+    private static Command MergeCommand(Cli c)
+    {
+        var pair = new Option<string?>("--pair") { Description = "the pair of the queue to merge (decided 'same person' with it)" };
+        var merged = new Option<string?>("--merged") { Description = "without --pair: the Patient id of the duplicate identity to merge" };
+        var survivor = new Option<string?>("--survivor") { Description = "the Patient id that survives (default for a pair: the better identity status, then the record with more documents, then the older)" };
+        var command = new Command("merge", "merge a duplicate identity into the surviving one (IHE PMIR): documents, results, authorisations and oppositions move; the merged Patient becomes inactive, replaced-by the survivor; both patients are notified; undone by 'identity unmerge'") { pair, merged, survivor };
+        command.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
+        {
+            var merges = sp.GetRequiredService<IdentityMerges>();
+            var (p, m, s) = (pr.GetValue(pair), pr.GetValue(merged), pr.GetValue(survivor));
+            var report = (p, m, s) switch
+            {
+                ({ } id, null, _) => await merges.MergePairAsync(id, s, Actor.Operator, Channels.Admin, ct),
+                (null, { } from, { } to) => await merges.MergeAsync(from, to, null, Actor.Operator, Channels.Admin, ct),
+                _ => throw DmpException.Invalid("give --pair (and optionally --survivor), or --merged and --survivor"),
+            };
+            await c.Out.WriteLineAsync(report.ToString());
+        }, ct)));
+        return command;
+    }
+
+    /// <summary><c>opendmp identity unmerge</c>: undoes a merge.</summary>
+    private static Command UnmergeCommand(Cli c)
+    {
+        var merge = new Option<string>("--merge") { Description = "the merge's id (from 'identity merge' or 'identity merges')", Required = true };
+        var command = new Command("unmerge", "undo a merge: what moved goes back to the merged identity (unchanged resources byte for byte), which is active again; both patients are notified") { merge };
+        command.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
+        {
+            var report = await sp.GetRequiredService<IdentityMerges>().UnmergeAsync(pr.GetValue(merge)!, Actor.Operator, Channels.Admin, ct);
+            await c.Out.WriteLineAsync(report.ToString());
+        }, ct)));
+        return command;
+    }
+
+    /// <summary><c>opendmp identity merges</c>: the latest merges.</summary>
+    private static Command MergesCommand(Cli c)
+    {
+        var max = new Option<int>("--max") { Description = "how many merges to list", DefaultValueFactory = _ => 50 };
+        var command = new Command("merges", "list the latest merges of identities (newest first), undone ones marked") { max };
+        command.SetAction((pr, ct) => Guarded(c.Err, () => WithServicesAsync(Data(pr, c), c.Overrides, async sp =>
+        {
+            foreach (var m in await sp.GetRequiredService<IdentityMerges>().ListAsync(Actor.Operator, Channels.Admin, Math.Clamp(pr.GetValue(max), 1, 1000), ct))
+            {
+                await c.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                    $"{m.Id}  {m.MergedAt:yyyy-MM-dd HH:mm}  Patient/{m.MergedId} -> Patient/{m.SurvivorId}  {m.Documents} documents{(m.UnmergedAt is { } u ? $"  undone {u:yyyy-MM-dd HH:mm}" : string.Empty)}"));
+            }
+        }, ct)));
+        return command;
     }
 
     private static string Describe(IdentityTraits t, IdentityStatus s) =>

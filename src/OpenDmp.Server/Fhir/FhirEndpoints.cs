@@ -212,6 +212,7 @@ public static class FhirEndpoints
             .WithMetadata(new DmpEndpoint(Requirement.Patient, AuditAction.Read));
 
         fhir.MapConsent();
+        fhir.MapNetworks();
         fhir.MapOpening();
         fhir.MapSubscriptions();
         fhir.MapAlerts();

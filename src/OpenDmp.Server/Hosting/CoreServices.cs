@@ -51,6 +51,8 @@ public static class CoreServices
         services.AddScoped<DirectoryQueries>();
         services.AddScoped<OpenDmp.Core.Directory.DirectorySearch>();
         services.AddScoped<OpenDmp.Core.Identity.DuplicateQueue>();
+        services.AddScoped<OpenDmp.Core.Identity.IdentityMerges>();
+        services.AddScoped<OpenDmp.Core.Networks.NetworkRecords>();
         services.AddScoped<OpenDmp.Core.Directory.Import.DirectoryImporter>();
         services.AddScoped<ProvideDocumentBundle>();
         services.AddScoped<SimplifiedPublish>();

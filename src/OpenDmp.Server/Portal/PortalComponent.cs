@@ -63,7 +63,7 @@ public abstract class PortalComponent : ComponentBase
     /// Runs an action, then reloads the page's data to show its effect. The person sees the action's
     /// outcome (its message and status code); a failure of the reload is shown only if the action succeeded.
     /// </summary>
-    protected async Task ActAsync(Func<Task> action, string success, Func<Task> reload)
+    protected async Task ActAsync(Func<Task> action, string? success, Func<Task> reload)
     {
         var ok = await TryAsync(action, success);
         var (done, error, status) = (Done, Error, HttpContext.Response.StatusCode);

@@ -37,6 +37,9 @@ public static class Ui
         {
             case OpenDmp.Core.Notifications.NotificationEvents.NewDocument:
                 return Text("notification.new-document");
+            case OpenDmp.Core.Notifications.NotificationEvents.IdentityMerge:
+            case OpenDmp.Core.Notifications.NotificationEvents.IdentityUnmerge:
+                return Text("notification." + n.Kind);
             case OpenDmp.Core.Notifications.NotificationEvents.Reminder:
                 {
                     // The reminder's own title (written by the patient or taken from the vaccination schedule), at its local time.
