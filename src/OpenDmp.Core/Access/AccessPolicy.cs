@@ -361,7 +361,12 @@ public static class AccessPolicy
 
         if (request.Record is { } existing)
         {
-            return AccessDecision.Deny(existing.Status == RecordStatus.Open ? "the patient's record is already open" : "the patient closed their record: it is reopened at the patient's own request, not opened again", Denial.NotAllowed);
+            return AccessDecision.Deny(existing.Status switch
+            {
+                RecordStatus.Open => "the patient's record is already open",
+                RecordStatus.Merged => $"this identity was merged into Patient/{existing.MergedInto} (identity vigilance): use that patient",
+                _ => "the patient closed their record: it is reopened at the patient's own request, not opened again",
+            }, Denial.NotAllowed);
         }
 
         return actor.Kind switch

@@ -23,8 +23,8 @@ public sealed class RecordMerge
     public required string SurvivorId { get; set; }
     /// <summary>The pair of the review queue the merge settles, if any.</summary>
     public string? PairId { get; set; }
-    /// <summary>The merged record's status before the merge (restored by the unmerge).</summary>
-    public RecordStatus PreviousStatus { get; set; }
+    /// <summary>The merged record's status before the merge (restored by the unmerge); null when the identity had no record (a registration only).</summary>
+    public RecordStatus? PreviousStatus { get; set; }
     public DateTimeOffset MergedAt { get; set; }
     public required string MergedBy { get; set; }
     public DateTimeOffset? UnmergedAt { get; set; }
@@ -144,35 +144,40 @@ public sealed class IdentityMerges(DmpDbContext db, WriteGate gate, AuditTrail a
         try
         {
             await using var unit = await gate.EnterManyAsync(db, [mergedId, survivorId], ct);
-            var (merged, survivor) = await RequireRecordsAsync(mergedId, survivorId, ct);
-            if (merged.Status == RecordStatus.Merged)
+            var (merged, survivor) = await RecordsAsync(mergedId, survivorId, ct);
+            if (merged?.Status == RecordStatus.Merged)
             {
                 throw new DmpException(ErrorKind.Conflict, $"Patient/{mergedId} was already merged into Patient/{merged.MergedInto}");
             }
 
-            if (survivor.Status != RecordStatus.Open)
+            if (survivor?.Status == RecordStatus.Merged)
             {
-                throw new DmpException(ErrorKind.Conflict, survivor.Status == RecordStatus.Merged
-                    ? $"Patient/{survivorId} was itself merged into Patient/{survivor.MergedInto}: merge into that patient"
-                    : $"the surviving record Patient/{survivorId} is closed: the survivor must be an open record");
+                throw new DmpException(ErrorKind.Conflict, $"Patient/{survivorId} was itself merged into Patient/{survivor.MergedInto}: merge into that patient");
             }
 
-            await MoveDocumentsAsync(mergedId, survivorId, manifest, written, now, ct);
-            await MoveRowsAsync(mergedId, survivorId, manifest, ct);
-            TakeSettings(merged, survivor, manifest, now);
-            if (merged.TreatingPhysicianId is { } doctor && survivor.TreatingPhysicianId != doctor)
+            RecordStatus? previous = merged?.Status;
+            if (merged is not null)
             {
-                // The doctor the patient chose under the other identity keeps caring for them: a lasting
-                // authorisation on the survivor (the patient sees it and may revoke it), removed by an unmerge.
-                var grant = new Access.Grant
+                // The merged identity has a record: its content needs an open record to go to.
+                if (survivor is null)
                 {
-                    RecordId = survivorId, Id = Ids.New(), Mode = Access.GrantModes.Code(Access.GrantMode.Alleged), HolderId = doctor, Start = now, End = null,
-                    DeclaredBy = actor.Id, CreatedAt = now, Reason = $"treating physician of the identity Patient/{mergedId} merged into this one",
-                };
-                db.Grants.Add(grant);
-                manifest.TreatingPhysicianGrant = grant.Id;
+                    throw new DmpException(ErrorKind.Conflict, $"Patient/{survivorId} has no record to receive the content of Patient/{mergedId}'s: keep Patient/{mergedId} as the survivor, or open a record for Patient/{survivorId} first");
+                }
+
+                if (survivor.Status != RecordStatus.Open)
+                {
+                    throw new DmpException(ErrorKind.Conflict, $"the surviving record Patient/{survivorId} is closed: the survivor must be an open record");
+                }
+
+                await MoveAsync(merged, survivor, manifest, written, actor, now, ct);
             }
-            var previous = merged.Status;
+            else
+            {
+                // A registration without a record (a facility's identity): only the identity is merged.
+                merged = new Record { RecordId = mergedId, OpeningChannel = OpeningChannel.Import, OpenedAt = now };
+                db.Records.Add(merged);
+            }
+
             merged.Status = RecordStatus.Merged;
             merged.MergedInto = survivorId;
             merged.UpdatedAt = now;
@@ -242,23 +247,44 @@ public sealed class IdentityMerges(DmpDbContext db, WriteGate gate, AuditTrail a
                 throw new DmpException(ErrorKind.Conflict, $"the merge {mergeId} concerns a record destroyed since (retention): it cannot be undone");
             }
 
-            var (merged, survivor) = await RequireRecordsAsync(mergedId, survivorId, ct);
-            if (survivor.Status == RecordStatus.Merged)
+            var (merged, survivor) = await RecordsAsync(mergedId, survivorId, ct);
+            if (merged is not { Status: RecordStatus.Merged })
+            {
+                throw new InvalidOperationException($"the merge {mergeId} is not undone but Patient/{mergedId} is not merged");
+            }
+
+            if (survivor?.Status == RecordStatus.Merged)
             {
                 throw new DmpException(ErrorKind.Conflict, $"Patient/{survivorId} was merged into Patient/{survivor.MergedInto} since: undo that merge first");
             }
 
             var manifest = JsonSerializer.Deserialize<MergeManifest>(merge.Moved, Json) ?? throw new InvalidOperationException("a merge without its manifest");
-            var (changed, gone) = await ReturnDocumentsAsync(mergedId, survivorId, manifest, written, moved, now, ct);
-            await ReturnRowsAsync(mergedId, survivorId, manifest, ct);
-            GiveBackSettings(survivor, manifest, now);
-            if (manifest.TreatingPhysicianGrant is { } given)
+            List<string> changed = [], gone = [];
+            if (merge.PreviousStatus is { } previous)
             {
-                await db.Grants.Where(g => g.RecordId == survivorId && g.Id == given).ExecuteDeleteAsync(ct);
+                if (survivor is null)
+                {
+                    throw new InvalidOperationException($"the survivor of merge {mergeId} has no record");
+                }
+
+                (changed, gone) = await ReturnDocumentsAsync(mergedId, survivorId, manifest, written, moved, now, ct);
+                await ReturnRowsAsync(mergedId, survivorId, manifest, ct);
+                GiveBackSettings(survivor, manifest, now);
+                if (manifest.TreatingPhysicianGrant is { } given)
+                {
+                    await db.Grants.Where(g => g.RecordId == survivorId && g.Id == given).ExecuteDeleteAsync(ct);
+                }
+
+                merged.Status = previous;
+                merged.MergedInto = null;
+                merged.UpdatedAt = now;
             }
-            merged.Status = merge.PreviousStatus;
-            merged.MergedInto = null;
-            merged.UpdatedAt = now;
+            else
+            {
+                // The identity had no record: it has none again.
+                db.Records.Remove(merged);
+            }
+
             merge.UnmergedAt = now;
             merge.UnmergedBy = actor.Id;
             report = new UnmergeReport(mergeId, mergedId, survivorId, moved.Count, manifest.Grants.Count, changed, gone);
@@ -305,6 +331,27 @@ public sealed class IdentityMerges(DmpDbContext db, WriteGate gate, AuditTrail a
             JsonSerializer.Deserialize<MergeManifest>(m.Moved, Json)?.Documents.Count ?? 0))];
     }
 
+    /// <summary>Everything the merged record holds moves to the survivor; its choices join the survivor's.</summary>
+    private async Task MoveAsync(Record merged, Record survivor, MergeManifest manifest, List<string> written, Actor actor, DateTimeOffset now, CancellationToken ct)
+    {
+        var (mergedId, survivorId) = (merged.RecordId, survivor.RecordId);
+        await MoveDocumentsAsync(mergedId, survivorId, manifest, written, now, ct);
+        await MoveRowsAsync(mergedId, survivorId, manifest, ct);
+        TakeSettings(merged, survivor, manifest, now);
+        if (merged.TreatingPhysicianId is { } doctor && survivor.TreatingPhysicianId != doctor)
+        {
+            // The doctor the patient chose under the other identity keeps caring for them: a lasting
+            // authorisation on the survivor (the patient sees it and may revoke it), removed by an unmerge.
+            var grant = new Access.Grant
+            {
+                RecordId = survivorId, Id = Ids.New(), Mode = Access.GrantModes.Code(Access.GrantMode.Alleged), HolderId = doctor, Start = now, End = null,
+                DeclaredBy = actor.Id, CreatedAt = now, Reason = $"treating physician of the identity Patient/{mergedId} merged into this one",
+            };
+            db.Grants.Add(grant);
+            manifest.TreatingPhysicianGrant = grant.Id;
+        }
+    }
+
     /// <summary>The records whose audit chains a record's history shows: its own and those of the identities merged into it (transitively).</summary>
     public static async Task<List<string>> ChainsAsync(DmpDbContext db, string recordId, CancellationToken ct)
     {
@@ -321,16 +368,18 @@ public sealed class IdentityMerges(DmpDbContext db, WriteGate gate, AuditTrail a
         return chains;
     }
 
-    private async Task<(Record Merged, Record Survivor)> RequireRecordsAsync(string mergedId, string survivorId, CancellationToken ct)
+    /// <summary>Both identities must be registered; either may have no record (a facility's registration).</summary>
+    private async Task<(Record? Merged, Record? Survivor)> RecordsAsync(string mergedId, string survivorId, CancellationToken ct)
     {
         var ids = new[] { mergedId, survivorId };
-        var records = await db.Records.Where(r => ids.Contains(r.RecordId)).ToDictionaryAsync(r => r.RecordId, StringComparer.Ordinal, ct);
-        foreach (var id in ids.Where(id => !records.ContainsKey(id)))
+        var registered = await db.Patients.AsNoTracking().Where(p => ids.Contains(p.RecordId)).Select(p => p.RecordId).ToListAsync(ct);
+        foreach (var id in ids.Where(id => !registered.Contains(id)))
         {
-            throw DmpException.NotFound($"Patient/{id} has no record");
+            throw DmpException.NotFound($"Patient/{id} does not exist");
         }
 
-        return (records[mergedId], records[survivorId]);
+        var records = await db.Records.Where(r => ids.Contains(r.RecordId)).ToDictionaryAsync(r => r.RecordId, StringComparer.Ordinal, ct);
+        return (records.GetValueOrDefault(mergedId), records.GetValueOrDefault(survivorId));
     }
 
     /// <summary>Documents, their links and content, and the submission sets whose unique id the survivor does not hold.</summary>

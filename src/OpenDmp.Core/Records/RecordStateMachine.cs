@@ -27,6 +27,7 @@ public static class RecordStateMachine
         (RecordStatus.Open, RecordCommand.Reopen) => throw new DmpException(ErrorKind.Conflict, "the record is open: only a closed record can be reopened"),
         (RecordStatus.Closed, RecordCommand.Close) => throw new DmpException(ErrorKind.Conflict, "the record is already closed"),
         (RecordStatus.Closed, RecordCommand.Open) => throw new DmpException(ErrorKind.Conflict, "the record exists and is closed: reopen it instead"),
+        (RecordStatus.Merged, _) => throw new DmpException(ErrorKind.Conflict, "this identity was merged into another (identity vigilance): its record is the survivor's; undo the merge first"),
         _ => throw new DmpException(ErrorKind.Conflict, "impossible record transition"),
     };
 }

@@ -1492,7 +1492,6 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                         .HasColumnName("pair_id");
 
                     b.Property<string>("PreviousStatus")
-                        .IsRequired()
                         .HasColumnType("text")
                         .HasColumnName("previous_status");
 

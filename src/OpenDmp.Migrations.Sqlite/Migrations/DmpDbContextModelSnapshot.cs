@@ -1485,7 +1485,6 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                         .HasColumnName("pair_id");
 
                     b.Property<string>("PreviousStatus")
-                        .IsRequired()
                         .HasColumnType("TEXT")
                         .HasColumnName("previous_status");
 

@@ -209,6 +209,24 @@ public abstract class MergeTests(IStorageUnderTest storage, BrowserFixture brows
         Assert.Equal(2, code);
         Assert.Contains("no merge no-such-merge", output, StringComparison.Ordinal);
 
+        // Two registrations of a facility, without any record: the identity alone is merged, and unmerged.
+        var first = await Server.WithScopeAsync(sp => sp.GetRequiredService<RecordService>().AddPatientAsync(
+            new NewPatient(TestIds.NewIns(), Ins.NirSystem, "NGUYEN", "Thi Lan", new DateOnly(1990, 2, 3), "F", "99243"), Actor.Operator, Channels.Admin, CancellationToken.None));
+        var second = await Server.WithScopeAsync(sp => sp.GetRequiredService<RecordService>().AddPatientAsync(
+            new NewPatient(TestIds.NewIns(), Ins.NirSystem, "NGUYEN", "Lan", new DateOnly(1990, 2, 3), "F", "99243"), Actor.Operator, Channels.Admin, CancellationToken.None));
+        (code, output) = await CliAsync("identity", "merge", "--merged", second.RecordId, "--survivor", first.RecordId);
+        Assert.True(code == 0, output);
+        var registration = FhirJson.Parse<Patient>(await Server.Http(gp.Certificate).GetStringAsync($"/fhir/Patient/{second.RecordId}"));
+        Assert.Equal(Patient.LinkType.ReplacedBy, registration.Link.Single().Type);
+        (code, output) = await CliAsync("record", "open", "--ins", second.Ins, "--treating-physician", gp.Rpps, "--consent-collected-by", gp.Rpps, "--channel", "office");
+        Assert.NotEqual(0, code);
+        Assert.True(output.Contains("this identity was merged into another", StringComparison.Ordinal), output);
+        (code, output) = await CliAsync("identity", "merges");
+        (code, output) = await CliAsync("identity", "unmerge", "--merge", output.Split(' ', 2)[0]);
+        Assert.True(code == 0, output);
+        Assert.Empty(FhirJson.Parse<Patient>(await Server.Http(gp.Certificate).GetStringAsync($"/fhir/Patient/{second.RecordId}")).Link);
+        Assert.False(await Server.WithScopeAsync(sp => sp.GetRequiredService<DmpDbContext>().Records.AnyAsync(r => r.RecordId == second.RecordId)));
+
         // A professional without the identity-vigilance role: refused, and the refusal is audited.
         var merges = await Server.WithScopeAsync(async sp =>
         {

@@ -11,7 +11,7 @@ using OpenDmp.Core.Storage;
 namespace OpenDmp.Migrations.Sqlite.Migrations
 {
     [DbContext(typeof(DmpDbContext))]
-    [Migration("20261201163801_MergesAndNetworkRecords")]
+    [Migration("20261201164729_MergesAndNetworkRecords")]
     partial class MergesAndNetworkRecords
     {
         /// <inheritdoc />
@@ -1488,7 +1488,6 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                         .HasColumnName("pair_id");
 
                     b.Property<string>("PreviousStatus")
-                        .IsRequired()
                         .HasColumnType("TEXT")
                         .HasColumnName("previous_status");
 

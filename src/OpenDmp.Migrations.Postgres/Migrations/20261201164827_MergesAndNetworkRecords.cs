@@ -65,7 +65,7 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                     id = table.Column<string>(type: "text", nullable: false),
                     survivor_id = table.Column<string>(type: "text", nullable: false),
                     pair_id = table.Column<string>(type: "text", nullable: true),
-                    previous_status = table.Column<string>(type: "text", nullable: false),
+                    previous_status = table.Column<string>(type: "text", nullable: true),
                     merged_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
                     merged_by = table.Column<string>(type: "text", nullable: false),
                     unmerged_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),

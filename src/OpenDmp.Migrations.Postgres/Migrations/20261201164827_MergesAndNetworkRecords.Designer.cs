@@ -12,7 +12,7 @@ using OpenDmp.Core.Storage;
 namespace OpenDmp.Migrations.Postgres.Migrations
 {
     [DbContext(typeof(DmpDbContext))]
-    [Migration("20261201163820_MergesAndNetworkRecords")]
+    [Migration("20261201164827_MergesAndNetworkRecords")]
     partial class MergesAndNetworkRecords
     {
         /// <inheritdoc />
@@ -1495,7 +1495,6 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                         .HasColumnName("pair_id");
 
                     b.Property<string>("PreviousStatus")
-                        .IsRequired()
                         .HasColumnType("text")
                         .HasColumnName("previous_status");
 

@@ -64,7 +64,7 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                     id = table.Column<string>(type: "TEXT", nullable: false),
                     survivor_id = table.Column<string>(type: "TEXT", nullable: false),
                     pair_id = table.Column<string>(type: "TEXT", nullable: true),
-                    previous_status = table.Column<string>(type: "TEXT", nullable: false),
+                    previous_status = table.Column<string>(type: "TEXT", nullable: true),
                     merged_at = table.Column<long>(type: "INTEGER", nullable: false),
                     merged_by = table.Column<string>(type: "TEXT", nullable: false),
                     unmerged_at = table.Column<long>(type: "INTEGER", nullable: true),
