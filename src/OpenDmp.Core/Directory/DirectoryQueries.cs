@@ -45,19 +45,23 @@ public sealed class DirectoryQueries(DmpDbContext db, DirectorySearch search)
             q = rpps is not null ? q.Where(x => x.Rpps == rpps) : q.Where(x => x.IdentifierValue == value && (system == null || x.IdentifierSystem == system));
         }
 
+        // FHIR string search: the beginning, case and accents ignored (the search keys).
         foreach (var v in sp.All("family"))
         {
-            q = q.Where(x => x.Family.StartsWith(v));
+            var key = SearchKeys.Prefix(v);
+            q = q.Where(x => x.SearchName.StartsWith(key));
         }
 
         foreach (var v in sp.All("given"))
         {
-            q = q.Where(x => x.Given.StartsWith(v));
+            var key = SearchKeys.Prefix(v);
+            q = q.Where(x => x.SearchName.Contains(key));
         }
 
         foreach (var v in sp.All("name"))
         {
-            q = q.Where(x => x.Family.StartsWith(v) || x.Given.StartsWith(v));
+            var key = SearchKeys.Prefix(v);
+            q = q.Where(x => x.SearchName.Contains(key));
         }
 
         if (sp.First("active") is { } active)
@@ -94,7 +98,8 @@ public sealed class DirectoryQueries(DmpDbContext db, DirectorySearch search)
 
         foreach (var v in sp.All("name"))
         {
-            q = q.Where(x => x.Name.StartsWith(v));
+            var key = SearchKeys.Prefix(v);
+            q = q.Where(x => x.SearchName.Contains(key));
         }
 
         foreach (var v in sp.All("type"))
@@ -110,10 +115,8 @@ public sealed class DirectoryQueries(DmpDbContext db, DirectorySearch search)
 
         foreach (var v in sp.All("address-city"))
         {
-            var city = v.Trim().ToUpperInvariant();
-#pragma warning disable CA1304, CA1311, CA1862 // translated to SQL upper(): no .NET culture involved
-            q = q.Where(x => x.City!.ToUpper().StartsWith(city));
-#pragma warning restore CA1304, CA1311, CA1862
+            var city = SearchKeys.Prefix(v);
+            q = q.Where(x => x.SearchCity.StartsWith(city));
         }
 
         if (sp.First("active") is { } active)
@@ -317,15 +320,14 @@ public sealed class DirectoryQueries(DmpDbContext db, DirectorySearch search)
     /// <summary>Professionals by RPPS or family name (at least two characters), for the patient's block list.</summary>
     public async Task<IReadOnlyList<(string Name, string Rpps)>> FindProfessionalsAsync(string term, int max, CancellationToken ct)
     {
-        var t = term.Trim().ToUpperInvariant();
+        var t = term.Trim();
         if (t.Length < 2)
         {
             return [];
         }
 
-#pragma warning disable CA1304, CA1311, CA1862 // translated to SQL upper(): no .NET culture involved
-        var q = db.Professionals.AsNoTracking().Where(p => p.Rpps == t || p.Family.ToUpper().Contains(t));
-#pragma warning restore CA1304, CA1311, CA1862
+        var key = SearchKeys.Prefix(t);
+        var q = db.Professionals.AsNoTracking().Where(p => p.Rpps == t || p.SearchName.Contains(key));
         return (await q.OrderBy(p => p.Family).Take(max).ToListAsync(ct))
             .Select(p => ($"{p.Prefix} {p.Given} {p.Family}".Trim(), p.Rpps ?? p.Id)).ToList();
     }

@@ -64,10 +64,8 @@ public sealed class DirectorySearch(DmpDbContext db)
         }
         else
         {
-            var city = p.ToUpperInvariant();
-#pragma warning disable CA1304, CA1311, CA1862 // translated to SQL upper(): no .NET culture involved
-            places = await db.DirectoryPlaces.AsNoTracking().Where(x => x.City.ToUpper() == city).ToListAsync(ct);
-#pragma warning restore CA1304, CA1311, CA1862
+            var city = SearchKeys.Words(p);
+            places = await db.DirectoryPlaces.AsNoTracking().Where(x => x.SearchCity == city).ToListAsync(ct);
         }
 
         if (places.Count == 0)
@@ -97,10 +95,8 @@ public sealed class DirectorySearch(DmpDbContext db)
                 select new { a, p };
         if (!string.IsNullOrWhiteSpace(c.Name))
         {
-            var name = c.Name.Trim().ToUpperInvariant();
-#pragma warning disable CA1304, CA1311, CA1862 // translated to SQL upper(): no .NET culture involved
-            q = q.Where(x => x.p.Family.ToUpper().StartsWith(name) || x.p.Given.ToUpper().StartsWith(name));
-#pragma warning restore CA1304, CA1311, CA1862
+            var name = SearchKeys.Prefix(c.Name);
+            q = q.Where(x => x.p.SearchName.Contains(name));
         }
 
         if (!string.IsNullOrWhiteSpace(c.Profession))
@@ -141,10 +137,8 @@ public sealed class DirectorySearch(DmpDbContext db)
 
         if (!string.IsNullOrWhiteSpace(c.City))
         {
-            var city = c.City.Trim().ToUpperInvariant();
-#pragma warning disable CA1304, CA1311, CA1862 // translated to SQL upper(): no .NET culture involved
-            q = q.Where(x => x.a.City!.ToUpper().StartsWith(city));
-#pragma warning restore CA1304, CA1311, CA1862
+            var city = SearchKeys.Prefix(c.City);
+            q = q.Where(x => x.a.SearchCity.StartsWith(city));
         }
 
         var total = await q.Take(MaxMatches).CountAsync(ct);
@@ -161,10 +155,8 @@ public sealed class DirectorySearch(DmpDbContext db)
         var q = db.Organizations.AsNoTracking().Where(o => o.DeactivatedAt == null);
         if (!string.IsNullOrWhiteSpace(name))
         {
-            var n = name.Trim().ToUpperInvariant();
-#pragma warning disable CA1304, CA1311, CA1862 // translated to SQL upper(): no .NET culture involved
-            q = q.Where(o => o.Name.ToUpper().Contains(n));
-#pragma warning restore CA1304, CA1311, CA1862
+            var n = Identity.DuplicateScoring.Normalize(name);
+            q = q.Where(o => o.SearchName.Contains(n));
         }
 
         if (!string.IsNullOrWhiteSpace(type))
@@ -179,10 +171,8 @@ public sealed class DirectorySearch(DmpDbContext db)
 
         if (!string.IsNullOrWhiteSpace(city))
         {
-            var c = city.Trim().ToUpperInvariant();
-#pragma warning disable CA1304, CA1311, CA1862 // translated to SQL upper(): no .NET culture involved
-            q = q.Where(o => o.City!.ToUpper().StartsWith(c));
-#pragma warning restore CA1304, CA1311, CA1862
+            var c = SearchKeys.Prefix(city);
+            q = q.Where(o => o.SearchCity.StartsWith(c));
         }
 
         if (around is { } centre && km is { } radius)

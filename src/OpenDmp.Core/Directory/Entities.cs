@@ -11,6 +11,8 @@ public sealed class Professional
     public string? IdentifierValue { get; set; }
     public required string Family { get; set; }
     public required string Given { get; set; }
+    /// <summary>The names as searched (<see cref="SearchKeys"/>): kept in step with Family and Given, never set.</summary>
+    public string SearchName { get => SearchKeys.Words(Family, Given); private set { } }
     public string? Prefix { get; set; }
     public string? ProfessionCode { get; set; }
     public string? SpecialtyCode { get; set; }
@@ -47,6 +49,9 @@ public sealed class Organization
     public string? IdentifierSystem { get; set; }
     public string? IdentifierValue { get; set; }
     public required string Name { get; set; }
+    /// <summary>The name and the city as searched (<see cref="SearchKeys"/>).</summary>
+    public string SearchName { get => SearchKeys.Words(Name); private set { } }
+    public string SearchCity { get => SearchKeys.Words(City); private set { } }
     public string? TypeCode { get; set; }
     /// <summary>The FINESS category label (catégorie d'établissement), e.g. "Pharmacie d'Officine".</summary>
     public string? TypeLabel { get; set; }
@@ -100,6 +105,7 @@ public sealed class PractitionerActivity
     public string? PostalCode { get; set; }
     public string? CommuneCode { get; set; }
     public string? City { get; set; }
+    public string SearchCity { get => SearchKeys.Words(City); private set { } }
     public string? DepartmentCode { get; set; }
     public string? Phone { get; set; }
     public double? Latitude { get; set; }
@@ -123,6 +129,7 @@ public sealed class DirectoryPlace
     public required string CommuneCode { get; set; }
     public required string PostalCode { get; set; }
     public required string City { get; set; }
+    public string SearchCity { get => SearchKeys.Words(City); private set { } }
     public string? DepartmentCode { get; set; }
     public double Latitude { get; set; }
     public double Longitude { get; set; }
@@ -163,4 +170,59 @@ public sealed class StaffAssignment
     public required string DeclaredBy { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset? EndedAt { get; set; }
+}
+
+/// <summary>
+/// Search keys of the directory: words in capitals without accents, separated by one space and
+/// framed by spaces (" SAINT ETIENNE "), so that a search by any word's beginning is the same on
+/// SQLite (whose upper() knows only ASCII) and PostgreSQL, whatever accents and hyphens the user types.
+/// </summary>
+public static class SearchKeys
+{
+    public static string Words(params string?[] parts) =>
+        " " + string.Join(' ', parts.Where(p => !string.IsNullOrWhiteSpace(p)).Select(p => Identity.DuplicateScoring.Normalize(p!)).Where(p => p.Length > 0)) + " ";
+
+    /// <summary>
+    /// Computes the keys of rows written before they existed (a column added empty): once, at the
+    /// first start after the upgrade, in batches; nothing to do afterwards (a key is never empty).
+    /// </summary>
+    public static async Task<int> BackfillAsync(Storage.DmpDbContext db, CancellationToken ct)
+    {
+        var done = 0;
+        done += await BatchesAsync(db, () => db.Professionals.Where(p => p.SearchName == string.Empty), ct, nameof(Professional.SearchName));
+        done += await BatchesAsync(db, () => db.Organizations.Where(o => o.SearchName == string.Empty || o.SearchCity == string.Empty), ct, nameof(Organization.SearchName), nameof(Organization.SearchCity));
+        done += await BatchesAsync(db, () => db.PractitionerActivities.Where(a => a.SearchCity == string.Empty), ct, nameof(PractitionerActivity.SearchCity));
+        done += await BatchesAsync(db, () => db.DirectoryPlaces.Where(p => p.SearchCity == string.Empty), ct, nameof(DirectoryPlace.SearchCity));
+        return done;
+    }
+
+    private static async Task<int> BatchesAsync<T>(Storage.DmpDbContext db, Func<IQueryable<T>> rows, CancellationToken ct, params string[] keys)
+        where T : class
+    {
+        var done = 0;
+        while (true)
+        {
+            // The keys are computed from the other columns: marking them modified writes them.
+            var batch = await Microsoft.EntityFrameworkCore.EntityFrameworkQueryableExtensions.ToListAsync(rows().Take(5000), ct);
+            if (batch.Count == 0)
+            {
+                return done;
+            }
+
+            foreach (var row in batch)
+            {
+                foreach (var key in keys)
+                {
+                    db.Entry(row).Property(key).IsModified = true;
+                }
+            }
+
+            await db.SaveChangesAsync(ct);
+            db.ChangeTracker.Clear();
+            done += batch.Count;
+        }
+    }
+
+    /// <summary>What a search term must find in a key: the beginning of a word (" ETIEN"), or of words in a row (" SAINT ET").</summary>
+    public static string Prefix(string term) => " " + Identity.DuplicateScoring.Normalize(term);
 }

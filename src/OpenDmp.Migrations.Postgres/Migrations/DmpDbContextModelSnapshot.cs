@@ -742,6 +742,11 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                         .HasColumnType("text")
                         .HasColumnName("postal_code");
 
+                    b.Property<string>("SearchCity")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("search_city");
+
                     b.Property<int>("Sources")
                         .HasColumnType("integer")
                         .HasColumnName("sources");
@@ -827,6 +832,16 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                     b.Property<string>("PostalCode")
                         .HasColumnType("text")
                         .HasColumnName("postal_code");
+
+                    b.Property<string>("SearchCity")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("search_city");
+
+                    b.Property<string>("SearchName")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("search_name");
 
                     b.Property<string>("Source")
                         .HasColumnType("text")
@@ -927,6 +942,11 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                         .IsRequired()
                         .HasColumnType("text")
                         .HasColumnName("professional_id");
+
+                    b.Property<string>("SearchCity")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("search_city");
 
                     b.Property<string>("SectorCode")
                         .HasColumnType("text")
@@ -1048,6 +1068,11 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                     b.Property<string>("Rpps")
                         .HasColumnType("text")
                         .HasColumnName("rpps");
+
+                    b.Property<string>("SearchName")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("search_name");
 
                     b.Property<string>("Source")
                         .HasColumnType("text")

@@ -735,6 +735,11 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                         .HasColumnType("TEXT")
                         .HasColumnName("postal_code");
 
+                    b.Property<string>("SearchCity")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("search_city");
+
                     b.Property<int>("Sources")
                         .HasColumnType("INTEGER")
                         .HasColumnName("sources");
@@ -820,6 +825,16 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                     b.Property<string>("PostalCode")
                         .HasColumnType("TEXT")
                         .HasColumnName("postal_code");
+
+                    b.Property<string>("SearchCity")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("search_city");
+
+                    b.Property<string>("SearchName")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("search_name");
 
                     b.Property<string>("Source")
                         .HasColumnType("TEXT")
@@ -920,6 +935,11 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                         .IsRequired()
                         .HasColumnType("TEXT")
                         .HasColumnName("professional_id");
+
+                    b.Property<string>("SearchCity")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("search_city");
 
                     b.Property<string>("SectorCode")
                         .HasColumnType("TEXT")
@@ -1041,6 +1061,11 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                     b.Property<string>("Rpps")
                         .HasColumnType("TEXT")
                         .HasColumnName("rpps");
+
+                    b.Property<string>("SearchName")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("search_name");
 
                     b.Property<string>("Source")
                         .HasColumnType("TEXT")

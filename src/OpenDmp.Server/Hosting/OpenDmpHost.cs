@@ -32,6 +32,7 @@ public static class OpenDmpHost
 
         // After a restore: records destroyed since the backup lose again what the database holds in clear.
         await scope.ServiceProvider.GetRequiredService<OpenDmp.Core.Records.RecordRetention>().ReapplyTombstonesAsync(ct);
+        await OpenDmp.Core.Directory.SearchKeys.BackfillAsync(scope.ServiceProvider.GetRequiredService<DmpDbContext>(), ct);
         await services.GetRequiredService<RevocationList>().RefreshAsync(scope.ServiceProvider.GetRequiredService<DmpDbContext>(), TimeProvider.System, ct);
     }
 

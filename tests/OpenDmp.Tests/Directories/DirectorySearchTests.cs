@@ -1,3 +1,4 @@
+using Microsoft.EntityFrameworkCore;
 using System.Net;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
@@ -36,6 +37,7 @@ public abstract class DirectorySearchTests(IStorageUnderTest storage, BrowserFix
         Cardiologist(TestIds.NewRpps(), "CARON", "38200", "38544", "Vienne", "S3"),
         Cardiologist(TestIds.NewRpps(), "DUMAS", "38000", "38185", "Grenoble", "S4"),
         new(TestIds.NewRpps(), "ESTEVE", "Luc", StructureId: "S5"), // a GP in Lyon 3: not a cardiologist
+        new(TestIds.NewRpps(), "LEFÈVRE-DUPRÉ", "Hélène", StructureId: "S6"), // another GP, as the extraction writes accents and hyphens
     ];
 
     private async Task ImportAsync()
@@ -59,6 +61,39 @@ public abstract class DirectorySearchTests(IStorageUnderTest storage, BrowserFix
             var rpps = string.Join('\n', new[] { string.Join('|', RppsHeader) + "|" }.Concat(People.Select(RppsLine)));
             return await importer.ImportRppsAsync(new StringReader(rpps), new DirectoryImportOptions(), null, CancellationToken.None);
         });
+    }
+
+    [Fact]
+    public async Task ByNameAndCity_CaseAccentsAndHyphensIgnored_OnBothDatabases()
+    {
+        await ImportAsync();
+        async Task<string[]> FamiliesAsync(DirectoryCriteria c) => await Server.WithScopeAsync(async sp =>
+            (await sp.GetRequiredService<DirectorySearch>().SearchAsync(c, 0, 20, CancellationToken.None)).Hits.Select(h => h.Professional.Family).ToArray());
+
+        // SQLite's upper() knows only ASCII: the search keys make both databases answer alike.
+        Assert.Equal(["LEFÈVRE-DUPRÉ"], await FamiliesAsync(new DirectoryCriteria(Name: "lefevre")));
+        Assert.Equal(["LEFÈVRE-DUPRÉ"], await FamiliesAsync(new DirectoryCriteria(Name: "Dupré")));
+        Assert.Equal(["LEFÈVRE-DUPRÉ"], await FamiliesAsync(new DirectoryCriteria(Name: "hélène")));
+        Assert.Empty(await FamiliesAsync(new DirectoryCriteria(Name: "efevre"))); // the beginning of a word, not any substring
+        Assert.Equal(["AUBERT"], await FamiliesAsync(new DirectoryCriteria(Name: "aub", City: "lyon-3e")));
+        Assert.Equal(["BLANC"], await FamiliesAsync(new DirectoryCriteria(City: "VILLEURBANNE")));
+
+        // Rows written before the keys existed (the column added empty) get them at the next start.
+        var backfilled = await Server.WithScopeAsync(async sp =>
+        {
+            var db = sp.GetRequiredService<OpenDmp.Core.Storage.DmpDbContext>();
+            await db.Database.ExecuteSqlRawAsync("UPDATE professionals SET search_name = ''");
+            await db.Database.ExecuteSqlRawAsync("UPDATE practitioner_activities SET search_city = ''");
+            return await OpenDmp.Core.Directory.SearchKeys.BackfillAsync(db, CancellationToken.None);
+        });
+        Assert.True(backfilled >= People.Length * 2, $"{backfilled} rows backfilled");
+        Assert.Equal(["AUBERT"], await FamiliesAsync(new DirectoryCriteria(Name: "aub", City: "lyon-3e")));
+
+        var gp = await Server.AddProfessionalAsync();
+        var bundle = JsonNode.Parse(await Server.Http(gp.Certificate).GetStringAsync("/fhir/Practitioner?family=lefevre"))!;
+        Assert.Equal("LEFÈVRE-DUPRÉ", (string?)bundle["entry"]![0]!["resource"]!["name"]![0]!["family"]);
+        var sites = JsonNode.Parse(await Server.Http(gp.Certificate).GetStringAsync("/fhir/Organization?name=republique&address-city=lyon"))!;
+        Assert.Equal("PHARMACIE DE LA REPUBLIQUE", (string?)sites["entry"]![0]!["resource"]!["name"]);
     }
 
     [Fact]
