@@ -155,7 +155,7 @@ public sealed class DirectorySearch(DmpDbContext db)
         var q = db.Organizations.AsNoTracking().Where(o => o.DeactivatedAt == null);
         if (!string.IsNullOrWhiteSpace(name))
         {
-            var n = Identity.DuplicateScoring.Normalize(name);
+            var n = SearchKeys.Prefix(name);
             q = q.Where(o => o.SearchName.Contains(n));
         }
 

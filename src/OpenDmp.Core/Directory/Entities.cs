@@ -184,13 +184,14 @@ public static class SearchKeys
 
     /// <summary>
     /// Computes the keys of rows written before they existed (a column added empty): once, at the
-    /// first start after the upgrade, in batches; nothing to do afterwards (a key is never empty).
+    /// first start after the upgrade, in batches; afterwards each check is one lookup in an index
+    /// holding only the rows still empty (a key is never empty; an organisation's two keys are written together).
     /// </summary>
     public static async Task<int> BackfillAsync(Storage.DmpDbContext db, CancellationToken ct)
     {
         var done = 0;
         done += await BatchesAsync(db, () => db.Professionals.Where(p => p.SearchName == string.Empty), ct, nameof(Professional.SearchName));
-        done += await BatchesAsync(db, () => db.Organizations.Where(o => o.SearchName == string.Empty || o.SearchCity == string.Empty), ct, nameof(Organization.SearchName), nameof(Organization.SearchCity));
+        done += await BatchesAsync(db, () => db.Organizations.Where(o => o.SearchName == string.Empty), ct, nameof(Organization.SearchName), nameof(Organization.SearchCity));
         done += await BatchesAsync(db, () => db.PractitionerActivities.Where(a => a.SearchCity == string.Empty), ct, nameof(PractitionerActivity.SearchCity));
         done += await BatchesAsync(db, () => db.DirectoryPlaces.Where(p => p.SearchCity == string.Empty), ct, nameof(DirectoryPlace.SearchCity));
         return done;

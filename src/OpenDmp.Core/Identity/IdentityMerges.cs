@@ -92,10 +92,9 @@ public sealed class IdentityMerges(DmpDbContext db, WriteGate gate, AuditTrail a
     /// <summary>Points every reference to Patient/{from} in a stored resource at Patient/{to} (relative or absolute; ids are UUIDs, no other text matches).</summary>
     public static string Repoint(string json, string from, string to) => json.Replace($"Patient/{from}\"", $"Patient/{to}\"", StringComparison.Ordinal);
 
-    /// <summary>The survivor a pair suggests: the better identity status, then the record holding more documents, then the older record.</summary>
-    public async Task<(string Survivor, string Merged)> SuggestAsync(string pairId, CancellationToken ct)
+    /// <summary>The survivor a pair suggests: an open record, then the better identity status, then the record holding more documents, then the older record.</summary>
+    private async Task<(string Survivor, string Merged)> SuggestAsync(IdentityDuplicate pair, CancellationToken ct)
     {
-        var pair = await db.IdentityDuplicates.AsNoTracking().FirstOrDefaultAsync(d => d.Id == pairId, ct) ?? throw DmpException.NotFound($"no pair {pairId} in the identity-vigilance queue");
         var ids = new[] { pair.RecordIdA, pair.RecordIdB };
         var people = await db.Patients.AsNoTracking().Where(p => ids.Contains(p.RecordId)).ToDictionaryAsync(p => p.RecordId, StringComparer.Ordinal, ct);
         var records = await db.Records.AsNoTracking().Where(r => ids.Contains(r.RecordId)).ToDictionaryAsync(r => r.RecordId, StringComparer.Ordinal, ct);
@@ -118,20 +117,26 @@ public sealed class IdentityMerges(DmpDbContext db, WriteGate gate, AuditTrail a
             throw new DmpException(ErrorKind.Conflict, $"the pair {pairId} was decided to be two persons: it is not merged");
         }
 
-        var (suggested, other) = await SuggestAsync(pairId, ct);
         if (survivor is not null && survivor != pair.RecordIdA && survivor != pair.RecordIdB)
         {
             throw DmpException.Invalid($"the survivor must be one of the pair's identities (Patient/{pair.RecordIdA} or Patient/{pair.RecordIdB})");
         }
 
+        var (suggested, other) = await SuggestAsync(pair, ct);
         var s = survivor ?? suggested;
-        return await MergeAsync(s == suggested ? other : suggested, s, pair.Id, actor, channel, ct);
+        return await MergeCheckedAsync(s == suggested ? other : suggested, s, pair.Id, actor, channel, ct);
     }
 
     /// <summary>Merges Patient/{mergedId} into Patient/{survivorId}: one unit of work holding both records' gates.</summary>
-    public async Task<MergeReport> MergeAsync(string mergedId, string survivorId, string? pairId, Actor actor, string channel, CancellationToken ct)
+    public async Task<MergeReport> MergeAsync(string mergedId, string survivorId, Actor actor, string channel, CancellationToken ct)
     {
         await IdentityOfficer.RequireAsync(db, guard, actor, AuditAction.Merge, "Patient", mergedId, channel, ct);
+        return await MergeCheckedAsync(mergedId, survivorId, null, actor, channel, ct);
+    }
+
+    /// <summary>The merge itself, once the policy permitted it.</summary>
+    private async Task<MergeReport> MergeCheckedAsync(string mergedId, string survivorId, string? pairId, Actor actor, string channel, CancellationToken ct)
+    {
         if (mergedId == survivorId)
         {
             throw DmpException.Invalid("an identity cannot be merged into itself");

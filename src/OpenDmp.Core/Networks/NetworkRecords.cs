@@ -1,4 +1,5 @@
 using System.Text;
+using Bundle = Hl7.Fhir.Model.Bundle;
 using Microsoft.EntityFrameworkCore;
 using OpenDmp.Core.Access;
 using OpenDmp.Core.Audit;
@@ -211,9 +212,12 @@ public sealed class NetworkRecords(DmpDbContext db, WriteGate gate, AuditTrail a
     public async Task<string> PublishAsync(string recordId, string networkId, string documentId, string? typeCode, string? classCode, Actor actor, string channel, CancellationToken ct)
     {
         var (item, content) = await ReadAsync(recordId, networkId, documentId, actor, channel, ct);
-        if (item.PublishedDocumentId is not null)
+        // The filing's transaction marks the submission set; the document's id follows it.
+        if (await db.NetworkDocuments.AsNoTracking().AnyAsync(d => d.RecordId == recordId && d.Id == documentId && d.PublishedSubmissionSetId != null, ct))
         {
-            throw new DmpException(ErrorKind.Conflict, $"this network document was already published as DocumentReference/{item.PublishedDocumentId}");
+            throw new DmpException(ErrorKind.Conflict, item.PublishedDocumentId is { } published
+                ? $"this network document was already published as DocumentReference/{published}"
+                : "this network document was already published into the national record");
         }
 
         var rpps = await db.Professionals.AsNoTracking().Where(p => p.Id == actor.Id).Select(p => p.Rpps).FirstOrDefaultAsync(ct)
@@ -226,14 +230,24 @@ public sealed class NetworkRecords(DmpDbContext db, WriteGate gate, AuditTrail a
             AuthorId = string.Empty, AuthorDisplay = string.Empty, SealedContent = [],
         };
         // Marked in the filing's own transaction: a document is published once.
-        var response = await provide.HandleAsync(bundle, actor, channel, ct, (context, _, submissionSet) =>
+        Bundle response;
+        try
         {
-            context.NetworkDocuments.Attach(tracked);
-            tracked.PublishedSubmissionSetId = submissionSet;
-        });
-        var published = response.Entry.Select(e => e.Response?.Location).First(l => l is not null && l.StartsWith("DocumentReference/", StringComparison.Ordinal))!.Split('/')[1];
-        await db.NetworkDocuments.Where(d => d.RecordId == recordId && d.Id == documentId).ExecuteUpdateAsync(u => u.SetProperty(d => d.PublishedDocumentId, published), ct);
-        return published;
+            response = await provide.HandleAsync(bundle, actor, channel, ct, (context, _, submissionSet) =>
+            {
+                context.NetworkDocuments.Attach(tracked);
+                tracked.PublishedSubmissionSetId = submissionSet;
+            });
+        }
+        finally
+        {
+            // The stand-in row must not reach a later unit of work of this scope (after a refusal above all).
+            db.Entry(tracked).State = EntityState.Detached;
+        }
+
+        var filed = response.Entry.Select(e => e.Response?.Location).First(l => l is not null && l.StartsWith("DocumentReference/", StringComparison.Ordinal))!.Split('/')[1];
+        await db.NetworkDocuments.Where(d => d.RecordId == recordId && d.Id == documentId).ExecuteUpdateAsync(u => u.SetProperty(d => d.PublishedDocumentId, filed), ct);
+        return filed;
     }
 
     private static NetworkItem Item(NetworkDocument d) => new(d.Id, d.Kind, d.Title, d.ContentType, d.Size, d.AuthorDisplay, d.CreatedAt, d.PublishedDocumentId);

@@ -83,6 +83,8 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
         modelBuilder.Entity<Professional>(e =>
         {
             e.ToTable("professionals");
+            // Empty only until the start-up back-fill: this index makes finding none a lookup, not a scan.
+            e.HasIndex(x => x.SearchName).HasFilter("search_name = ''").HasDatabaseName("ix_professionals_search_name_missing");
             e.HasKey(x => x.Id);
             e.HasIndex(x => x.Rpps).IsUnique();
             e.HasIndex(x => new { x.IdentifierSystem, x.IdentifierValue });
@@ -124,6 +126,8 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
         modelBuilder.Entity<Organization>(e =>
         {
             e.ToTable("organizations");
+            // Empty only until the start-up back-fill: this index makes finding none a lookup, not a scan.
+            e.HasIndex(x => x.SearchName).HasFilter("search_name = ''").HasDatabaseName("ix_organizations_search_name_missing");
             e.HasKey(x => x.Id);
             e.HasIndex(x => x.Finess);
             e.HasIndex(x => new { x.IdentifierSystem, x.IdentifierValue });
@@ -133,6 +137,8 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
         modelBuilder.Entity<PractitionerActivity>(e =>
         {
             e.ToTable("practitioner_activities");
+            // Empty only until the start-up back-fill: this index makes finding none a lookup, not a scan.
+            e.HasIndex(x => x.SearchCity).HasFilter("search_city = ''").HasDatabaseName("ix_practitioner_activities_search_city_missing");
             e.HasKey(x => x.Id);
             e.HasIndex(x => x.ProfessionalId);
             // A specialty around a place: the specialty, then the latitude range.
@@ -171,6 +177,8 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
         modelBuilder.Entity<DirectoryPlace>(e =>
         {
             e.ToTable("directory_places");
+            // Empty only until the start-up back-fill: this index makes finding none a lookup, not a scan.
+            e.HasIndex(x => x.SearchCity).HasFilter("search_city = ''").HasDatabaseName("ix_directory_places_search_city_missing");
             e.HasKey(x => x.CommuneCode);
             e.HasIndex(x => x.PostalCode);
         });

@@ -755,6 +755,10 @@ namespace OpenDmp.Migrations.Postgres.Migrations
 
                     b.HasIndex("PostalCode");
 
+                    b.HasIndex("SearchCity")
+                        .HasDatabaseName("ix_directory_places_search_city_missing")
+                        .HasFilter("search_city = ''");
+
                     b.ToTable("directory_places", (string)null);
                 });
 
@@ -864,6 +868,10 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                     b.HasIndex("Finess");
 
                     b.HasIndex("PostalCode");
+
+                    b.HasIndex("SearchName")
+                        .HasDatabaseName("ix_organizations_search_name_missing")
+                        .HasFilter("search_name = ''");
 
                     b.HasIndex("IdentifierSystem", "IdentifierValue");
 
@@ -986,6 +994,10 @@ namespace OpenDmp.Migrations.Postgres.Migrations
 
                     b.HasIndex("ProfessionalId");
 
+                    b.HasIndex("SearchCity")
+                        .HasDatabaseName("ix_practitioner_activities_search_city_missing")
+                        .HasFilter("search_city = ''");
+
                     b.HasIndex("Latitude", "Longitude");
 
                     b.HasIndex("SkillCode", "Latitude", "Longitude");
@@ -1096,6 +1108,10 @@ namespace OpenDmp.Migrations.Postgres.Migrations
 
                     b.HasIndex("Rpps")
                         .IsUnique();
+
+                    b.HasIndex("SearchName")
+                        .HasDatabaseName("ix_professionals_search_name_missing")
+                        .HasFilter("search_name = ''");
 
                     b.HasIndex("IdentifierSystem", "IdentifierValue");
 

@@ -748,6 +748,10 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
 
                     b.HasIndex("PostalCode");
 
+                    b.HasIndex("SearchCity")
+                        .HasDatabaseName("ix_directory_places_search_city_missing")
+                        .HasFilter("search_city = ''");
+
                     b.ToTable("directory_places", (string)null);
                 });
 
@@ -857,6 +861,10 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                     b.HasIndex("Finess");
 
                     b.HasIndex("PostalCode");
+
+                    b.HasIndex("SearchName")
+                        .HasDatabaseName("ix_organizations_search_name_missing")
+                        .HasFilter("search_name = ''");
 
                     b.HasIndex("IdentifierSystem", "IdentifierValue");
 
@@ -979,6 +987,10 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
 
                     b.HasIndex("ProfessionalId");
 
+                    b.HasIndex("SearchCity")
+                        .HasDatabaseName("ix_practitioner_activities_search_city_missing")
+                        .HasFilter("search_city = ''");
+
                     b.HasIndex("Latitude", "Longitude");
 
                     b.HasIndex("SkillCode", "Latitude", "Longitude");
@@ -1089,6 +1101,10 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
 
                     b.HasIndex("Rpps")
                         .IsUnique();
+
+                    b.HasIndex("SearchName")
+                        .HasDatabaseName("ix_professionals_search_name_missing")
+                        .HasFilter("search_name = ''");
 
                     b.HasIndex("IdentifierSystem", "IdentifierValue");
 

@@ -102,7 +102,7 @@ public static partial class AdminCli
             var report = (p, m, s) switch
             {
                 ({ } id, null, _) => await merges.MergePairAsync(id, s, Actor.Operator, Channels.Admin, ct),
-                (null, { } from, { } to) => await merges.MergeAsync(from, to, null, Actor.Operator, Channels.Admin, ct),
+                (null, { } from, { } to) => await merges.MergeAsync(from, to, Actor.Operator, Channels.Admin, ct),
                 _ => throw DmpException.Invalid("give --pair (and optionally --survivor), or --merged and --survivor"),
             };
             await c.Out.WriteLineAsync(report.ToString());

@@ -248,7 +248,8 @@ public static class ConsentEndpoints
         Payload = [new Communication.PayloadComponent { Content = new FhirString(OpenDmp.Server.Portal.Ui.Notification(n, culture)) }],
     };
 
-    internal static async Task<Parameters> ParametersAsync(HttpContext ctx, DocumentOptions options)
+    /// <summary>The operation's Parameters body (none: empty), within <paramref name="maxBytes"/> (default: a small body).</summary>
+    internal static async Task<Parameters> ParametersAsync(HttpContext ctx, DocumentOptions options, long maxBytes = FhirEndpoints.SmallBodyBytes)
     {
         var type = ctx.Request.ContentType ?? string.Empty;
         if (ctx.Request.ContentLength is 0 || (type.Length == 0 && ctx.Request.ContentLength is null))
@@ -261,7 +262,7 @@ public static class ConsentEndpoints
             throw new DmpException(ErrorKind.BadRequest, $"the body must be a FHIR Parameters resource in JSON (Content-Type application/fhir+json), got '{type}'");
         }
 
-        BodyLimits.Apply(ctx, FhirEndpoints.SmallBodyBytes);
+        BodyLimits.Apply(ctx, maxBytes);
         using var reader = new StreamReader(ctx.Request.Body, Encoding.UTF8);
         var body = await reader.ReadToEndAsync(ctx.RequestAborted);
         return body.Length == 0 ? new Parameters() : FhirJson.Parse<Parameters>(body);

@@ -1,9 +1,7 @@
-using System.Text;
 using Hl7.Fhir.Model;
 using OpenDmp.Core.Audit;
 using OpenDmp.Core.Common;
 using OpenDmp.Core.Documents;
-using OpenDmp.Core.Fhir;
 using OpenDmp.Core.Networks;
 using static OpenDmp.Server.Fhir.ConsentEndpoints;
 
@@ -60,9 +58,9 @@ public static class NetworkEndpoints
             return Results.Bytes(content, OpenDmp.Server.Hosting.SafeContent.Prepare(ctx.Response, item.ContentType, item.Id, framable: false));
         }).WithMetadata(new DmpEndpoint(Requirement.ProfessionalOrPatient, AuditAction.Retrieve));
 
-        fhir.MapPost("/Patient/{id}/$network-record", async (string id, HttpContext ctx, NetworkRecords n) =>
+        fhir.MapPost("/Patient/{id}/$network-record", async (string id, HttpContext ctx, NetworkRecords n, DocumentOptions o) =>
         {
-            var p = await LargeParametersAsync(ctx);
+            var p = await ParametersAsync(ctx, o, MaxAddBytes);
             var data = p.Parameter.FirstOrDefault(x => x.Name == "content")?.Value as Base64Binary
                 ?? throw DmpException.Invalid("parameter content (valueBase64Binary) is required", "Parameters.parameter:content");
             var item = await n.AddAsync(id, Network(p), Str(p, "kind") ?? "coordination", Str(p, "title") ?? string.Empty, Str(p, "contentType") ?? string.Empty,
@@ -85,19 +83,6 @@ public static class NetworkEndpoints
 
     private static string Required(string? value, string name) =>
         string.IsNullOrWhiteSpace(value) ? throw DmpException.Invalid($"parameter {name} is required", name) : value;
-
-    private static async Task<Parameters> LargeParametersAsync(HttpContext ctx)
-    {
-        if (!(ctx.Request.ContentType ?? string.Empty).Contains("json", StringComparison.OrdinalIgnoreCase))
-        {
-            throw new DmpException(ErrorKind.BadRequest, "the body must be a FHIR Parameters resource in JSON (Content-Type application/fhir+json)");
-        }
-
-        BodyLimits.Apply(ctx, MaxAddBytes);
-        using var reader = new StreamReader(ctx.Request.Body, Encoding.UTF8);
-        var body = await reader.ReadToEndAsync(ctx.RequestAborted);
-        return body.Length == 0 ? throw DmpException.Invalid("a Parameters body is required") : FhirJson.Parse<Parameters>(body);
-    }
 
     /// <summary>A network document as a DocumentReference of the network's space (not of the national record: no XDS metadata).</summary>
     private static DocumentReference ToDocumentReference(string recordId, string networkId, NetworkItem item, string baseUrl)

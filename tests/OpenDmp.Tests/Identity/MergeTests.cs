@@ -231,7 +231,7 @@ public abstract class MergeTests(IStorageUnderTest storage, BrowserFixture brows
         var merges = await Server.WithScopeAsync(async sp =>
         {
             var actor = new Actor(ActorKind.Professional, gp.Id, gp.Display, "10");
-            var ex = await Assert.ThrowsAsync<DmpException>(() => sp.GetRequiredService<IdentityMerges>().MergeAsync(b.Id, a.Id, null, actor, Channels.Portal, CancellationToken.None));
+            var ex = await Assert.ThrowsAsync<DmpException>(() => sp.GetRequiredService<IdentityMerges>().MergeAsync(b.Id, a.Id, actor, Channels.Portal, CancellationToken.None));
             Assert.Equal(ErrorKind.Forbidden, ex.Kind);
             return await sp.GetRequiredService<DmpDbContext>().AuditEntries.AsNoTracking().CountAsync(e => e.ActorId == gp.Id && e.Outcome != "success" && e.ObjectType == "Patient");
         });
