@@ -22,6 +22,11 @@ command -v postfix >/dev/null 2>&1 || need_pkgs+=(postfix)
 command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
 # Browser tests drive the distribution's Chromium (Playwright never downloads a browser).
 command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
+# Exports are opened in the tests by tools that are not OpenDMP: age (the encryption), unzip, and script
+# (bsdutils) to give age the terminal it reads a passphrase from.
+command -v age >/dev/null 2>&1 || need_pkgs+=(age)
+command -v unzip >/dev/null 2>&1 || need_pkgs+=(unzip)
+command -v script >/dev/null 2>&1 || need_pkgs+=(bsdutils)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing Debian packages: ${need_pkgs[*]} (run as root, or install them)" >&2

@@ -57,6 +57,10 @@ public enum AuditAction
     NetworkEnrol,
     /// <summary>The patient's enrolment in a health network ended.</summary>
     NetworkWithdraw,
+    /// <summary>The record (all or part) exported by the patient or their representative, encrypted with their passphrase.</summary>
+    Export,
+    /// <summary>A portable record (dossier médical baladeur) produced from the record, encrypted with the patient's code.</summary>
+    PortableRecord,
 }
 
 /// <summary>The FHIR BALP shape of an action: the RESTful interaction and the C/R/U/D/E code.</summary>
@@ -111,6 +115,8 @@ public static class AuditActions
         [AuditAction.Unmerge] = "unmerge",
         [AuditAction.NetworkEnrol] = "network-enrol",
         [AuditAction.NetworkWithdraw] = "network-withdraw",
+        [AuditAction.Export] = "export",
+        [AuditAction.PortableRecord] = "portable-record",
     };
 
     private static readonly Dictionary<string, AuditAction> ByCode = BuildByCode();
@@ -135,7 +141,7 @@ public static class AuditActions
             or AuditAction.Revoke or AuditAction.Extend or AuditAction.Exclude or AuditAction.Restrict or AuditAction.Block or AuditAction.Unblock
             or AuditAction.Preferences or AuditAction.Mask or AuditAction.Unmask or AuditAction.Release or AuditAction.Validate
             or AuditAction.RepresentativeRevoke or AuditAction.CertificateRevoke or AuditAction.ProfessionalDeactivate or AuditAction.StaffEnd or AuditAction.Merge or AuditAction.Unmerge or AuditAction.NetworkWithdraw => new("update", Hl7.Fhir.Model.AuditEvent.AuditEventAction.U),
-        AuditAction.Notify or AuditAction.Send => new("operation", Hl7.Fhir.Model.AuditEvent.AuditEventAction.E),
+        AuditAction.Notify or AuditAction.Send or AuditAction.Export or AuditAction.PortableRecord => new("operation", Hl7.Fhir.Model.AuditEvent.AuditEventAction.E),
         AuditAction.Activation or AuditAction.Activate or AuditAction.Login => new("operation", Hl7.Fhir.Model.AuditEvent.AuditEventAction.E),
         _ => throw new ArgumentOutOfRangeException(nameof(action), action, "an audit action without a patient-facing meaning"),
     };

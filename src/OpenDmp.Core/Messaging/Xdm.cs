@@ -21,8 +21,8 @@ public static class Xdm
     public const string SubsetFolder = "IHE_XDM/SUBSET01/";
     public const string MetadataPath = SubsetFolder + "METADATA.XML";
 
-    private static readonly XNamespace Rim = "urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0";
-    private static readonly XNamespace Lcm = "urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0";
+    public static readonly XNamespace Rim = "urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0";
+    public static readonly XNamespace Lcm = "urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0";
     private const string Approved = "urn:oasis:names:tc:ebxml-regrep:StatusType:Approved";
     private const string ClassificationNode = "urn:oasis:names:tc:ebxml-regrep:ObjectType:RegistryObject:ClassificationNode";
 
@@ -515,7 +515,7 @@ public static class Xdm
             : throw new XdmException($"'{dtm}' is not an XDS date-time (yyyyMMddHHmmss)");
     }
 
-    private static string Extension(string? mime) => mime switch
+    public static string Extension(string? mime) => mime switch
     {
         "application/pdf" => ".PDF",
         "text/xml" or "application/xml" or "application/hl7-v3+xml" => ".XML",

@@ -213,6 +213,7 @@ public static class FhirEndpoints
 
         fhir.MapConsent();
         fhir.MapNetworks();
+        OpenDmp.Server.Exports.ExportEndpoints.MapPortableRecord(fhir);
         fhir.MapOpening();
         fhir.MapSubscriptions();
         fhir.MapAlerts();

@@ -28,6 +28,8 @@ public static class ConfigurationValidation
         ("Sms", typeof(OpenDmp.Server.Messaging.SmsOptions)),
         ("Reminders", typeof(OpenDmp.Core.Reminders.ReminderOptions)),
         ("Xds", typeof(OpenDmp.Core.Xds.XdsOptions)),
+        ("Exports", typeof(OpenDmp.Core.Exports.ExportOptions)),
+        ("Portable", typeof(OpenDmp.Core.Exports.PortableOptions)),
     ];
 
     /// <summary>Keys read one by one, with their type.</summary>
@@ -183,6 +185,8 @@ public static class ConfigurationValidation
         Positive(problems, "Audit:GroupCommitMaxEntries", audit.GroupCommitMaxEntries);
         problems.AddRange((configuration.GetSection("Alerts").Get<OpenDmp.Core.Alerts.AlertOptions>() ?? new OpenDmp.Core.Alerts.AlertOptions()).Problems());
         problems.AddRange((configuration.GetSection("AccessSignals").Get<OpenDmp.Core.Access.AccessSignalOptions>() ?? new OpenDmp.Core.Access.AccessSignalOptions()).Problems());
+        problems.AddRange((configuration.GetSection("Exports").Get<OpenDmp.Core.Exports.ExportOptions>() ?? new OpenDmp.Core.Exports.ExportOptions()).Problems());
+        problems.AddRange((configuration.GetSection("Portable").Get<OpenDmp.Core.Exports.PortableOptions>() ?? new OpenDmp.Core.Exports.PortableOptions()).Problems());
         problems.AddRange((configuration.GetSection("Subscriptions").Get<OpenDmp.Core.Subscriptions.SubscriptionOptions>() ?? new OpenDmp.Core.Subscriptions.SubscriptionOptions()).Problems());
         problems.AddRange((configuration.GetSection("Reminders").Get<OpenDmp.Core.Reminders.ReminderOptions>() ?? new OpenDmp.Core.Reminders.ReminderOptions()).Problems());
         problems.AddRange((configuration.GetSection("Sms").Get<OpenDmp.Server.Messaging.SmsOptions>() ?? new OpenDmp.Server.Messaging.SmsOptions()).Problems());

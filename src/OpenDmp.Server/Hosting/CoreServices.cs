@@ -53,6 +53,10 @@ public static class CoreServices
         services.AddScoped<OpenDmp.Core.Identity.DuplicateQueue>();
         services.AddScoped<OpenDmp.Core.Identity.IdentityMerges>();
         services.AddScoped<OpenDmp.Core.Networks.NetworkRecords>();
+        services.AddSingleton(configuration.GetSection("Exports").Get<OpenDmp.Core.Exports.ExportOptions>() ?? new OpenDmp.Core.Exports.ExportOptions());
+        services.AddSingleton(configuration.GetSection("Portable").Get<OpenDmp.Core.Exports.PortableOptions>() ?? new OpenDmp.Core.Exports.PortableOptions());
+        services.AddScoped<OpenDmp.Core.Exports.RecordExports>();
+        services.AddScoped<OpenDmp.Core.Exports.PortableRecords>();
         services.AddScoped<OpenDmp.Core.Directory.Import.DirectoryImporter>();
         services.AddScoped<ProvideDocumentBundle>();
         services.AddScoped<SimplifiedPublish>();

@@ -124,6 +124,7 @@ public static class OpenDmpHost
         OpenDmp.Server.Hl7v2.AdtEndpoints.MapAdt(app);
         OpenDmp.Server.Xds.XdsEndpoints.MapXds(app);
         app.MapPatientAuth();
+        OpenDmp.Server.Exports.ExportEndpoints.MapExports(app);
         OpenDmp.Server.Messaging.MessagingEndpoints.MapMessagingCertificate(app);
         app.MapPortals();
         return app;

@@ -54,8 +54,15 @@ public sealed record DocumentView(
             labels.Contains("INVISIBLE_PATIENT"),
             d.DocStatus == CompositionStatus.Preliminary,
             cls?.Code == "90",
-            role?.Identifier.Select(i => OpenDmp.Core.Identity.Rpps.FromIdentifier(i.System, i.Value ?? string.Empty)).FirstOrDefault(r => r is not null));
+            role?.Identifier.Select(i => OpenDmp.Core.Identity.Rpps.FromIdentifier(i.System, i.Value ?? string.Empty)).FirstOrDefault(r => r is not null))
+        {
+            // R4 parses the size as unsignedInt, which the shared Attachment.Size getter does not read.
+            Size = d.Content.FirstOrDefault()?.Attachment?.SizeElement switch { UnsignedInt u => u.Value ?? 0, Integer64 i => i.Value ?? 0, _ => 0 },
+        };
     }
+
+    /// <summary>The content's size in bytes, as filed (0 when not stated).</summary>
+    public long Size { get; init; }
 
     private static string Display(TerminologySet terms, Coding? coding) =>
         coding is null ? "—" : terms.Display(coding.System, coding.Code) ?? coding.Display ?? coding.Code ?? "—";
