@@ -60,10 +60,15 @@ public enum AccessAction
     ReadNetworkRecord,
     /// <summary>Write the network's record space: its members while the patient is enrolled.</summary>
     WriteNetworkRecord,
+    /// <summary>Include the record, pseudonymised, in the extract of an authorised study (<see cref="AccessRequest.Study"/>): the platform's extractor only.</summary>
+    IncludeInStudy,
 }
 
 /// <summary>What the policy reads about a health network: is the actor a member, is the patient enrolled (with consent, not withdrawn).</summary>
 public sealed record NetworkFacts(string NetworkId, string Name, bool IsMember, bool PatientEnrolled);
+
+/// <summary>The facts of a public-health study the policy needs: its authorisation and its validity.</summary>
+public sealed record StudyFacts(string StudyId, string Name, DateTimeOffset ValidFrom, DateTimeOffset ValidUntil, bool Revoked);
 
 /// <summary>What the policy reads to open a record: whose, and whether the informed patient expressly agreed.</summary>
 public sealed record OpeningFacts(string PatientId, bool ExpressConsent);
@@ -108,7 +113,8 @@ public enum Obligations
 /// <param name="OpposeCentre15">The patient opposes access by the SAMU regulation (centre 15).</param>
 /// <param name="OpposeEmergencyUnmasking">The patient opposes that emergency access shows masked documents.</param>
 /// <param name="OpposeDispensingToPrescriber">The patient opposes that a prescriber sees the dispensing of their prescriptions (documents of class 43 that execute them, and their MedicationDispenses).</param>
-public sealed record RecordSettings(bool OpposeBreakGlass = false, bool OpposeCentre15 = false, bool OpposeEmergencyUnmasking = false, bool OpposeDispensingToPrescriber = false)
+/// <param name="OpposeResearch">The patient opposes the use of their data in authorised public-health studies.</param>
+public sealed record RecordSettings(bool OpposeBreakGlass = false, bool OpposeCentre15 = false, bool OpposeEmergencyUnmasking = false, bool OpposeDispensingToPrescriber = false, bool OpposeResearch = false)
 {
     public static RecordSettings Default { get; } = new();
 }
@@ -193,7 +199,8 @@ public sealed record AccessRequest(
     GrantMode? Emergency = null,
     DeclarationFacts? Declaration = null,
     OpeningFacts? Opening = null,
-    NetworkFacts? Network = null);
+    NetworkFacts? Network = null,
+    StudyFacts? Study = null);
 
 /// <summary>The answer: permit or deny, why, under which mode and grant, which documents a search may return, and the obligations.</summary>
 public sealed record AccessDecision(
@@ -235,6 +242,38 @@ public static class AccessPolicy
         return decision;
     }
 
+    /// <summary>
+    /// A record enters a study's extract only through the platform's extractor, under an authorisation
+    /// in force, when the patient has not opposed it; masked documents never do (the scope excludes them).
+    /// </summary>
+    private static AccessDecision DecideStudy(AccessRequest request)
+    {
+        if (request.Actor.Kind != ActorKind.System)
+        {
+            return AccessDecision.Deny("only the platform's extractor includes records in a study", Denial.NotAllowed);
+        }
+
+        if (request.Study is not { } study)
+        {
+            return AccessDecision.Deny("no authorised study is named", Denial.NotAllowed);
+        }
+
+        var now = request.Now == default ? DateTimeOffset.UtcNow : request.Now;
+        if (study.Revoked || now < study.ValidFrom || now > study.ValidUntil)
+        {
+            return AccessDecision.Deny($"the authorisation of study {study.Name} is not in force", Denial.NotAllowed);
+        }
+
+        if (request.Record is not { } record || record.Status == RecordStatus.Merged)
+        {
+            return AccessDecision.Deny("no such record", Denial.NotAllowed);
+        }
+
+        return record.Settings.OpposeResearch
+            ? AccessDecision.Deny("the patient opposes the use of their data for research", Denial.NotAllowed)
+            : new AccessDecision(true, $"authorised study {study.Name}", "research", new DocumentScope(true, null, null, MaskedRule.Exclude, false, null));
+    }
+
     private static AccessDecision DecideFor(AccessRequest request)
     {
         var actor = request.Actor;
@@ -251,6 +290,11 @@ public static class AccessPolicy
         if (request.Action == AccessAction.OpenRecord)
         {
             return DecideOpening(request);
+        }
+
+        if (request.Action == AccessAction.IncludeInStudy)
+        {
+            return DecideStudy(request);
         }
 
         // A merged identity holds nothing any more: its documents and authorisations are the survivor's.

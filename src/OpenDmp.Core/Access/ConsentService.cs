@@ -24,7 +24,7 @@ public sealed record AccessDeclaration(string? Mode, bool? Confirm, DateTimeOffs
 public sealed record ConsentOverview(IReadOnlyList<Grant> Grants, IReadOnlySet<string> Blocked, RecordSettings Settings);
 
 /// <summary>The patient's emergency settings; null leaves a setting unchanged.</summary>
-public sealed record EmergencyPreferences(bool? OpposeBreakGlass, bool? OpposeCentre15, bool? OpposeEmergencyUnmasking, bool? OpposeDispensingToPrescriber = null);
+public sealed record EmergencyPreferences(bool? OpposeBreakGlass, bool? OpposeCentre15, bool? OpposeEmergencyUnmasking, bool? OpposeDispensingToPrescriber = null, bool? OpposeResearch = null);
 
 /// <summary>
 /// The consent regime's write side: professionals declare accesses (alleged consent, group practice,
@@ -557,13 +557,14 @@ public sealed class ConsentService(DmpDbContext db, WriteGate gate, AuditTrail a
     {
         var facts = await RequirePatientConsentAsync(actor, AuditAction.Preferences, patientId, channel, ct, patientId);
         Record? record = null;
-        await WriteAsync(facts.RecordId, actor, AuditAction.Preferences, "Patient", facts.RecordId, null, $"break-glass={prefs.OpposeBreakGlass} centre-15={prefs.OpposeCentre15} unmasking={prefs.OpposeEmergencyUnmasking} dispensing-to-prescriber={prefs.OpposeDispensingToPrescriber}", channel, ct, async () =>
+        await WriteAsync(facts.RecordId, actor, AuditAction.Preferences, "Patient", facts.RecordId, null, $"break-glass={prefs.OpposeBreakGlass} centre-15={prefs.OpposeCentre15} unmasking={prefs.OpposeEmergencyUnmasking} dispensing-to-prescriber={prefs.OpposeDispensingToPrescriber} research={prefs.OpposeResearch}", channel, ct, async () =>
         {
             record = await db.Records.FirstAsync(x => x.RecordId == facts.RecordId, ct);
             record.OpposeBreakGlass = prefs.OpposeBreakGlass ?? record.OpposeBreakGlass;
             record.OpposeCentre15 = prefs.OpposeCentre15 ?? record.OpposeCentre15;
             record.OpposeEmergencyUnmasking = prefs.OpposeEmergencyUnmasking ?? record.OpposeEmergencyUnmasking;
             record.OpposeDispensingToPrescriber = prefs.OpposeDispensingToPrescriber ?? record.OpposeDispensingToPrescriber;
+            record.OpposeResearch = prefs.OpposeResearch ?? record.OpposeResearch;
             record.UpdatedAt = time.GetUtcNow();
         });
         return record!;

@@ -71,7 +71,7 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
         row.RecordId,
         row.Status,
         row.TreatingPhysicianId,
-        new RecordSettings(row.OpposeBreakGlass, row.OpposeCentre15, row.OpposeEmergencyUnmasking, row.OpposeDispensingToPrescriber),
+        new RecordSettings(row.OpposeBreakGlass, row.OpposeCentre15, row.OpposeEmergencyUnmasking, row.OpposeDispensingToPrescriber, row.OpposeResearch),
         row.Grants.Select(g => g.ToFacts()).ToList(),
         (row.Blocked ?? string.Empty).Split(BlockedSeparator, StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal),
         row.MergedInto);
@@ -88,6 +88,7 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
                 OpposeCentre15 = x.OpposeCentre15,
                 OpposeEmergencyUnmasking = x.OpposeEmergencyUnmasking,
                 OpposeDispensingToPrescriber = x.OpposeDispensingToPrescriber,
+                OpposeResearch = x.OpposeResearch,
                 MergedInto = x.MergedInto,
                 Blocked = db.BlockedProfessionals.Where(b => b.RecordId == x.RecordId).GroupBy(b => b.RecordId).Select(g => string.Join(BlockedSeparator, g.Select(b => b.ProfessionalId))).FirstOrDefault(),
                 Grants = db.Grants.Where(g => g.RecordId == x.RecordId).ToList(),
@@ -104,6 +105,7 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
                 OpposeCentre15 = x.OpposeCentre15,
                 OpposeEmergencyUnmasking = x.OpposeEmergencyUnmasking,
                 OpposeDispensingToPrescriber = x.OpposeDispensingToPrescriber,
+                OpposeResearch = x.OpposeResearch,
                 MergedInto = x.MergedInto,
                 IsTest = db.Patients.Where(p => p.RecordId == x.RecordId).Select(p => (bool?)p.IsTestIdentity).FirstOrDefault(),
                 Identity = db.Patients.Where(p => p.RecordId == x.RecordId).Select(p => (Identity.IdentityStatus?)p.IdentityStatus).FirstOrDefault(),
@@ -122,6 +124,7 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
         public bool OpposeCentre15 { get; init; }
         public bool OpposeEmergencyUnmasking { get; init; }
         public bool OpposeDispensingToPrescriber { get; init; }
+        public bool OpposeResearch { get; init; }
         public string? MergedInto { get; init; }
         public bool? IsTest { get; init; }
         public Identity.IdentityStatus? Identity { get; init; }

@@ -61,6 +61,8 @@ public enum AuditAction
     Export,
     /// <summary>A portable record (dossier médical baladeur) produced from the record, encrypted with the patient's code.</summary>
     PortableRecord,
+    /// <summary>The record included, pseudonymised, in the extract of an authorised public-health study (or such an extract downloaded, on the platform's chain).</summary>
+    StudyExtract,
 }
 
 /// <summary>The FHIR BALP shape of an action: the RESTful interaction and the C/R/U/D/E code.</summary>
@@ -117,6 +119,7 @@ public static class AuditActions
         [AuditAction.NetworkWithdraw] = "network-withdraw",
         [AuditAction.Export] = "export",
         [AuditAction.PortableRecord] = "portable-record",
+        [AuditAction.StudyExtract] = "study-extract",
     };
 
     private static readonly Dictionary<string, AuditAction> ByCode = BuildByCode();
@@ -141,7 +144,7 @@ public static class AuditActions
             or AuditAction.Revoke or AuditAction.Extend or AuditAction.Exclude or AuditAction.Restrict or AuditAction.Block or AuditAction.Unblock
             or AuditAction.Preferences or AuditAction.Mask or AuditAction.Unmask or AuditAction.Release or AuditAction.Validate
             or AuditAction.RepresentativeRevoke or AuditAction.CertificateRevoke or AuditAction.ProfessionalDeactivate or AuditAction.StaffEnd or AuditAction.Merge or AuditAction.Unmerge or AuditAction.NetworkWithdraw => new("update", Hl7.Fhir.Model.AuditEvent.AuditEventAction.U),
-        AuditAction.Notify or AuditAction.Send or AuditAction.Export or AuditAction.PortableRecord => new("operation", Hl7.Fhir.Model.AuditEvent.AuditEventAction.E),
+        AuditAction.Notify or AuditAction.Send or AuditAction.Export or AuditAction.PortableRecord or AuditAction.StudyExtract => new("operation", Hl7.Fhir.Model.AuditEvent.AuditEventAction.E),
         AuditAction.Activation or AuditAction.Activate or AuditAction.Login => new("operation", Hl7.Fhir.Model.AuditEvent.AuditEventAction.E),
         _ => throw new ArgumentOutOfRangeException(nameof(action), action, "an audit action without a patient-facing meaning"),
     };

@@ -503,6 +503,7 @@ public sealed class IdentityMerges(DmpDbContext db, WriteGate gate, AuditTrail a
         ("centre-15", r => r.OpposeCentre15, (r, v) => r.OpposeCentre15 = v),
         ("emergency-unmasking", r => r.OpposeEmergencyUnmasking, (r, v) => r.OpposeEmergencyUnmasking = v),
         ("dispensing-to-prescriber", r => r.OpposeDispensingToPrescriber, (r, v) => r.OpposeDispensingToPrescriber = v),
+        ("research", r => r.OpposeResearch, (r, v) => r.OpposeResearch = v),
     ];
 
     private async Task<(List<string> Changed, List<string> Gone)> ReturnDocumentsAsync(string to, string from, MergeManifest manifest, List<string> written, List<string> moved, DateTimeOffset now, CancellationToken ct)

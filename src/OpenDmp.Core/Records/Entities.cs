@@ -79,6 +79,8 @@ public sealed class Record
     public bool OpposeEmergencyUnmasking { get; set; }
     /// <summary>The patient opposes that prescribers see the dispensing of their prescriptions.</summary>
     public bool OpposeDispensingToPrescriber { get; set; }
+    /// <summary>The patient opposes the use of their data in authorised public-health studies (pseudonymised extracts).</summary>
+    public bool OpposeResearch { get; set; }
     /// <summary>For a merged identity: the surviving record (IHE PMIR replaced-by).</summary>
     public string? MergedInto { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }

@@ -29,6 +29,8 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
     public DbSet<Identity.IdentityDuplicate> IdentityDuplicates => Set<Identity.IdentityDuplicate>();
     public DbSet<Identity.RecordMerge> RecordMerges => Set<Identity.RecordMerge>();
     public DbSet<Networks.NetworkEnrolment> NetworkEnrolments => Set<Networks.NetworkEnrolment>();
+    public DbSet<Research.ResearchStudy> ResearchStudies => Set<Research.ResearchStudy>();
+    public DbSet<Research.ResearchExtract> ResearchExtracts => Set<Research.ResearchExtract>();
     public DbSet<Networks.NetworkDocument> NetworkDocuments => Set<Networks.NetworkDocument>();
     public DbSet<Pki.IssuedCertificate> IssuedCertificates => Set<Pki.IssuedCertificate>();
     public DbSet<Pki.CertificateRevocation> CertificateRevocations => Set<Pki.CertificateRevocation>();
@@ -161,6 +163,17 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
             e.HasIndex(x => x.SurvivorId);
             e.HasIndex(x => x.MergedAt);
             e.Property(x => x.PreviousStatus).HasConversion<string>();
+        });
+        modelBuilder.Entity<Research.ResearchStudy>(e =>
+        {
+            e.ToTable("research_studies");
+            e.HasKey(x => x.Id);
+        });
+        modelBuilder.Entity<Research.ResearchExtract>(e =>
+        {
+            e.ToTable("research_extracts");
+            e.HasKey(x => x.Id);
+            e.HasIndex(x => new { x.Status, x.RequestedAt });
         });
         modelBuilder.Entity<Networks.NetworkEnrolment>(e =>
         {

@@ -2419,6 +2419,10 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                         .HasColumnType("boolean")
                         .HasColumnName("oppose_emergency_unmasking");
 
+                    b.Property<bool>("OpposeResearch")
+                        .HasColumnType("boolean")
+                        .HasColumnName("oppose_research");
+
                     b.Property<string>("Status")
                         .IsRequired()
                         .HasColumnType("text")
@@ -2580,6 +2584,126 @@ namespace OpenDmp.Migrations.Postgres.Migrations
                     b.HasIndex("NextNotifyAt");
 
                     b.ToTable("reminders", (string)null);
+                });
+
+            modelBuilder.Entity("OpenDmp.Core.Research.ResearchExtract", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasColumnType("text")
+                        .HasColumnName("id");
+
+                    b.Property<DateTimeOffset?>("CompletedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("completed_at");
+
+                    b.Property<int>("Considered")
+                        .HasColumnType("integer")
+                        .HasColumnName("considered");
+
+                    b.Property<string>("Error")
+                        .HasColumnType("text")
+                        .HasColumnName("error");
+
+                    b.Property<string>("Files")
+                        .HasColumnType("text")
+                        .HasColumnName("files");
+
+                    b.Property<int>("Included")
+                        .HasColumnType("integer")
+                        .HasColumnName("included");
+
+                    b.Property<int>("OptedOut")
+                        .HasColumnType("integer")
+                        .HasColumnName("opted_out");
+
+                    b.Property<DateTimeOffset>("RequestedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("requested_at");
+
+                    b.Property<int?>("SmallestGroup")
+                        .HasColumnType("integer")
+                        .HasColumnName("smallest_group");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("status");
+
+                    b.Property<string>("StudyId")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("study_id");
+
+                    b.Property<int>("Suppressed")
+                        .HasColumnType("integer")
+                        .HasColumnName("suppressed");
+
+                    b.Property<string>("TokenHash")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("token_hash");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("Status", "RequestedAt");
+
+                    b.ToTable("research_extracts", (string)null);
+                });
+
+            modelBuilder.Entity("OpenDmp.Core.Research.ResearchStudy", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasColumnType("text")
+                        .HasColumnName("id");
+
+                    b.Property<string>("Authorisation")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("authorisation");
+
+                    b.Property<string>("AuthorisedBy")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("authorised_by");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("Dataset")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("dataset");
+
+                    b.Property<int>("MinGroupSize")
+                        .HasColumnType("integer")
+                        .HasColumnName("min_group_size");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("name");
+
+                    b.Property<string>("Purpose")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("purpose");
+
+                    b.Property<DateTimeOffset?>("RevokedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("revoked_at");
+
+                    b.Property<DateTimeOffset>("ValidFrom")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("valid_from");
+
+                    b.Property<DateTimeOffset>("ValidUntil")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("valid_until");
+
+                    b.HasKey("Id");
+
+                    b.ToTable("research_studies", (string)null);
                 });
 
             modelBuilder.Entity("OpenDmp.Core.SelfMonitoring.DeviceToken", b =>

@@ -2412,6 +2412,10 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                         .HasColumnType("INTEGER")
                         .HasColumnName("oppose_emergency_unmasking");
 
+                    b.Property<bool>("OpposeResearch")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("oppose_research");
+
                     b.Property<string>("Status")
                         .IsRequired()
                         .HasColumnType("TEXT")
@@ -2573,6 +2577,126 @@ namespace OpenDmp.Migrations.Sqlite.Migrations
                     b.HasIndex("NextNotifyAt");
 
                     b.ToTable("reminders", (string)null);
+                });
+
+            modelBuilder.Entity("OpenDmp.Core.Research.ResearchExtract", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<long?>("CompletedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("completed_at");
+
+                    b.Property<int>("Considered")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("considered");
+
+                    b.Property<string>("Error")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("error");
+
+                    b.Property<string>("Files")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("files");
+
+                    b.Property<int>("Included")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("included");
+
+                    b.Property<int>("OptedOut")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("opted_out");
+
+                    b.Property<long>("RequestedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("requested_at");
+
+                    b.Property<int?>("SmallestGroup")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("smallest_group");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("status");
+
+                    b.Property<string>("StudyId")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("study_id");
+
+                    b.Property<int>("Suppressed")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("suppressed");
+
+                    b.Property<string>("TokenHash")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("token_hash");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("Status", "RequestedAt");
+
+                    b.ToTable("research_extracts", (string)null);
+                });
+
+            modelBuilder.Entity("OpenDmp.Core.Research.ResearchStudy", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<string>("Authorisation")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("authorisation");
+
+                    b.Property<string>("AuthorisedBy")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("authorised_by");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("Dataset")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("dataset");
+
+                    b.Property<int>("MinGroupSize")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("min_group_size");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("name");
+
+                    b.Property<string>("Purpose")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("purpose");
+
+                    b.Property<long?>("RevokedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("revoked_at");
+
+                    b.Property<long>("ValidFrom")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("valid_from");
+
+                    b.Property<long>("ValidUntil")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("valid_until");
+
+                    b.HasKey("Id");
+
+                    b.ToTable("research_studies", (string)null);
                 });
 
             modelBuilder.Entity("OpenDmp.Core.SelfMonitoring.DeviceToken", b =>

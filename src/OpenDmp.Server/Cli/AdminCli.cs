@@ -353,6 +353,7 @@ public static partial class AdminCli
         }, ct)));
         root.Subcommands.Add(new Command("patient", "patients") { patientAdd, activation, letter, IdentityCommand(c) });
         root.Subcommands.Add(IdentityVigilanceCommand(c));
+        root.Subcommands.Add(StudyCommand(c));
     }
 
     /// <summary>representative add | activation | revoke | list.</summary>

@@ -125,12 +125,13 @@ public static class ConsentEndpoints
         fhir.MapPost("/Patient/{id}/$emergency-preferences", async (string id, HttpContext ctx, ConsentService s, DocumentOptions o) =>
         {
             var p = await ParametersAsync(ctx, o);
-            var r = await s.SetPreferencesAsync(id, new EmergencyPreferences(Bool(p, "oppose-break-glass"), Bool(p, "oppose-centre-15"), Bool(p, "oppose-emergency-unmasking"), Bool(p, "oppose-dispensing-to-prescriber")), ctx.Actor(), Channels.Api, ctx.RequestAborted);
+            var r = await s.SetPreferencesAsync(id, new EmergencyPreferences(Bool(p, "oppose-break-glass"), Bool(p, "oppose-centre-15"), Bool(p, "oppose-emergency-unmasking"), Bool(p, "oppose-dispensing-to-prescriber"), Bool(p, "oppose-research")), ctx.Actor(), Channels.Api, ctx.RequestAborted);
             var result = new Parameters();
             result.Add("oppose-break-glass", new FhirBoolean(r.OpposeBreakGlass));
             result.Add("oppose-centre-15", new FhirBoolean(r.OpposeCentre15));
             result.Add("oppose-emergency-unmasking", new FhirBoolean(r.OpposeEmergencyUnmasking));
             result.Add("oppose-dispensing-to-prescriber", new FhirBoolean(r.OpposeDispensingToPrescriber));
+            result.Add("oppose-research", new FhirBoolean(r.OpposeResearch));
             return FhirResults.Resource(result);
         }).WithMetadata(PatientConsent(AuditAction.Preferences));
         fhir.MapPost("/Patient/{id}/$designate-treating-physician", async (string id, HttpContext ctx, ConsentService s, DocumentOptions o) =>

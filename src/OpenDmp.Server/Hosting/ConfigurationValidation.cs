@@ -30,6 +30,7 @@ public static class ConfigurationValidation
         ("Xds", typeof(OpenDmp.Core.Xds.XdsOptions)),
         ("Exports", typeof(OpenDmp.Core.Exports.ExportOptions)),
         ("Portable", typeof(OpenDmp.Core.Exports.PortableOptions)),
+        ("Research", typeof(OpenDmp.Core.Research.ResearchOptions)),
     ];
 
     /// <summary>Keys read one by one, with their type.</summary>
@@ -186,6 +187,7 @@ public static class ConfigurationValidation
         problems.AddRange((configuration.GetSection("Alerts").Get<OpenDmp.Core.Alerts.AlertOptions>() ?? new OpenDmp.Core.Alerts.AlertOptions()).Problems());
         problems.AddRange((configuration.GetSection("AccessSignals").Get<OpenDmp.Core.Access.AccessSignalOptions>() ?? new OpenDmp.Core.Access.AccessSignalOptions()).Problems());
         problems.AddRange((configuration.GetSection("Exports").Get<OpenDmp.Core.Exports.ExportOptions>() ?? new OpenDmp.Core.Exports.ExportOptions()).Problems());
+        problems.AddRange((configuration.GetSection("Research").Get<OpenDmp.Core.Research.ResearchOptions>() ?? new OpenDmp.Core.Research.ResearchOptions()).Problems());
         problems.AddRange((configuration.GetSection("Portable").Get<OpenDmp.Core.Exports.PortableOptions>() ?? new OpenDmp.Core.Exports.PortableOptions()).Problems());
         problems.AddRange((configuration.GetSection("Subscriptions").Get<OpenDmp.Core.Subscriptions.SubscriptionOptions>() ?? new OpenDmp.Core.Subscriptions.SubscriptionOptions()).Problems());
         problems.AddRange((configuration.GetSection("Reminders").Get<OpenDmp.Core.Reminders.ReminderOptions>() ?? new OpenDmp.Core.Reminders.ReminderOptions()).Problems());

@@ -57,6 +57,12 @@ public static class CoreServices
         services.AddSingleton(configuration.GetSection("Portable").Get<OpenDmp.Core.Exports.PortableOptions>() ?? new OpenDmp.Core.Exports.PortableOptions());
         services.AddScoped<OpenDmp.Core.Exports.RecordExports>();
         services.AddScoped<OpenDmp.Core.Exports.PortableRecords>();
+        services.AddSingleton(configuration.GetSection("Research").Get<OpenDmp.Core.Research.ResearchOptions>() ?? new OpenDmp.Core.Research.ResearchOptions());
+        // The studies' pseudonym secrets live in files, apart from the database (ADR 0034).
+        services.AddSingleton(new OpenDmp.Core.Research.StudySecrets(Path.Combine(data.Root, "study-secrets")));
+        services.AddSingleton(new OpenDmp.Core.Research.ResearchFiles(Path.Combine(data.Root, "research-extracts")));
+        services.AddScoped<OpenDmp.Core.Research.StudyService>();
+        services.AddScoped<OpenDmp.Core.Research.StudyExtractor>();
         services.AddScoped<OpenDmp.Core.Directory.Import.DirectoryImporter>();
         services.AddScoped<ProvideDocumentBundle>();
         services.AddScoped<SimplifiedPublish>();

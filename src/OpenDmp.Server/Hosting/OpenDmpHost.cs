@@ -57,6 +57,7 @@ public static class OpenDmpHost
         builder.Services.AddHostedService<RevocationService>();
         builder.Services.AddHostedService<ContentSweepService>();
         builder.Services.AddHostedService<RetentionService>();
+        builder.Services.AddHostedService<OpenDmp.Server.Research.ResearchExtractService>();
         builder.Services.AddHostedService<OpenDmp.Server.Messaging.DepositMailboxService>();
         builder.Services.AddHostedService<OpenDmp.Server.Messaging.NotificationMailService>();
         builder.Services.AddHostedService<OpenDmp.Server.Messaging.ReminderDispatchService>();
@@ -125,6 +126,7 @@ public static class OpenDmpHost
         OpenDmp.Server.Xds.XdsEndpoints.MapXds(app);
         app.MapPatientAuth();
         OpenDmp.Server.Exports.ExportEndpoints.MapExports(app);
+        OpenDmp.Server.Research.ResearchEndpoints.MapResearch(app);
         OpenDmp.Server.Messaging.MessagingEndpoints.MapMessagingCertificate(app);
         app.MapPortals();
         return app;

@@ -26,6 +26,8 @@ public sealed class DistributionKeyTests
         ["certificate_revocations"] = "PKI: revocations",
         ["vihf_assertions"] = "the IDs of VIHF assertions already used (replay detection shared by the instances): no patient data",
         ["terminology_imports"] = "reference data (ANS terminologies)",
+        ["research_studies"] = "platform data: the authorisations of public-health studies (no patient)",
+        ["research_extracts"] = "platform data: the state and counts of each study extract (no patient; the pseudonymised files are outside the database)",
         ["data_protection_keys"] = "the instances' key ring: no patient data",
         ["audit_checkpoints"] = "signed checkpoints over every chain's head (reference table; the heads are in audit_checkpoint_heads, by record)",
         ["patient_identifiers"] = "the lookup from an identifier (INS) to its record: distributed by identifier, the way in to a record",
