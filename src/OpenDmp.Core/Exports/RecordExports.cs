@@ -156,7 +156,7 @@ public sealed class RecordExports(DmpDbContext db, RecordGuard guard, IContentSt
 
         var length = AgeEncryption.EncryptedLength(zipLength, options.ScryptWorkFactor);
         // Audited before a byte leaves: the patient's history shows the export (its size, never its content).
-        var detail = $"{documents.Count} documents" + (selection.Describe() is { Length: > 0 } s ? "; " + s.TrimEnd(' ', ';') : string.Empty);
+        var detail = (documents.Count == 1 ? "1 document" : $"{documents.Count} documents") + (selection.Describe() is { Length: > 0 } s ? "; " + s.TrimEnd(' ', ';') : string.Empty);
         await guard.AuditAsync(new AuditItem(recordId, actor, AuditAction.Export, "success", channel, "DocumentReference", null, access.Mode, detail), ct);
         return new PreparedExport(recordId, documents, head, zipLength, length, options.ScryptWorkFactor, passphrase!, now);
     }

@@ -84,7 +84,7 @@ public static partial class ExportEndpoints
                 return Back(back, "expired");
             }
 
-            return await PortableAsync(ctx, portable, id, form, back);
+            return await PortableAsync(ctx, portable, id, form, back, withNote: true);
         }).WithMetadata(new DmpEndpoint(Requirement.PortalProfessional, AuditAction.PortableRecord)).DisableAntiforgery();
     }
 
@@ -107,7 +107,7 @@ public static partial class ExportEndpoints
         return fhir;
     }
 
-    private static async Task<IResult> PortableAsync(HttpContext ctx, PortableRecords portable, string recordId, IFormCollection form, string back)
+    private static async Task<IResult> PortableAsync(HttpContext ctx, PortableRecords portable, string recordId, IFormCollection form, string back, bool withNote = false)
     {
         if (form["code"] != form["code2"])
         {
@@ -116,13 +116,38 @@ public static partial class ExportEndpoints
 
         try
         {
-            var file = await portable.BuildAsync(recordId, form["code"], Values(form["document"]) ?? [], Ui.English ? "en" : "fr", ctx.Actor(), Channels.Portal, ctx.RequestAborted);
+            portable.CheckCode(form["code"]);
+            var documents = (Values(form["document"]) ?? []).ToList();
+            if (withNote && form["note"].ToString() is { Length: > 0 } note && !string.IsNullOrWhiteSpace(note))
+            {
+                // The consultation note goes into the hosted record first (ITI-65: same policy, metadata rules and audit), then onto the key.
+                documents.Insert(0, await FileNoteAsync(ctx, recordId, note));
+            }
+
+            var file = await portable.BuildAsync(recordId, form["code"], documents, Ui.English ? "en" : "fr", ctx.Actor(), Channels.Portal, ctx.RequestAborted);
             return Download(ctx, file);
         }
         catch (DmpException ex) when (ex.Kind == ErrorKind.Unprocessable)
         {
             return Back(back, ex.Message.Contains("code", StringComparison.Ordinal) ? "code" : "documents");
         }
+    }
+
+    /// <summary>Files a consultation note written with the portable record, as the professional, through ITI-65.</summary>
+    private static async Task<string> FileNoteAsync(HttpContext ctx, string recordId, string note)
+    {
+        if (note.Length > 20_000)
+        {
+            throw DmpException.Invalid("the consultation note holds at most 20,000 characters", "note");
+        }
+
+        var actor = ctx.Actor();
+        var me = await ctx.RequestServices.GetRequiredService<OpenDmp.Core.Access.ConsentService>().ResolveProfessionalAsync(actor.Id, ctx.RequestAborted);
+        var rpps = me.Rpps ?? throw DmpException.Invalid("a professional without an RPPS number cannot author a document", "author");
+        var doc = new DocumentToSubmit(System.Text.Encoding.UTF8.GetBytes(note.Trim()), "text/plain", "Note de consultation (dossier portable)", "11488-4", "10", "urn:ihe:iti:xds-sd:text:2008");
+        var bundle = SubmissionBuilder.Build("Patient/" + recordId, rpps, actor.Display, [doc]);
+        var response = await ctx.RequestServices.GetRequiredService<ProvideDocumentBundle>().HandleAsync(bundle, actor, Channels.Portal, ctx.RequestAborted);
+        return response.Entry.Select(e => e.Response?.Location).First(l => l?.StartsWith("DocumentReference/", StringComparison.Ordinal) == true)!.Split('/')[1];
     }
 
     private static IResult Download(HttpContext ctx, PortableFile file)

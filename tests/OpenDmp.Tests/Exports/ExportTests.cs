@@ -44,6 +44,8 @@ public abstract class ExportTests(IStorageUnderTest storage, BrowserFixture brow
         var reportId = await Server.SubmitAsync(gp, patient, Note("Consultation de suivi", report));
         var pdfId = await Server.SubmitAsync(gp, patient, Note("Lettre de liaison", pdf, "application/pdf", type: "34133-9"));
         var hiddenId = await Server.SubmitAsync(gp, patient, Note("Annonce", Encoding.UTF8.GetBytes(hiddenText), visibility: "INVISIBLE_PATIENT"));
+        var minorSecret = Encoding.UTF8.GetBytes("Consultation confidentielle de l'adolescente");
+        await Server.SubmitAsync(gp, patient, Note("Consultation confidentielle", minorSecret, visibility: "INVISIBLE_REPRESENTANTS_LEGAUX"));
         var (patientHttp, _) = await Server.LoginPatientAsync(patient);
 
         // A weak passphrase is refused with the rule, before anything is read.
@@ -90,7 +92,8 @@ public abstract class ExportTests(IStorageUnderTest storage, BrowserFixture brow
             Assert.Contains("README.TXT", names);
             Assert.Contains("IHE_XDM/SUBSET01/METADATA.XML", names);
             var documents = zip.Entries.Where(e => e.FullName.StartsWith("IHE_XDM/SUBSET01/DOC", StringComparison.Ordinal)).Select(e => Read(e)).ToList();
-            Assert.Equal(2, documents.Count);
+            Assert.Equal(3, documents.Count);
+            Assert.Contains(documents, d => d.AsSpan().SequenceEqual(minorSecret));
             Assert.Contains(documents, d => d.AsSpan().SequenceEqual(report));
             Assert.Contains(documents, d => d.AsSpan().SequenceEqual(pdf));
             // Nothing of the document hidden from the patient, anywhere in the archive.
@@ -108,6 +111,23 @@ public abstract class ExportTests(IStorageUnderTest storage, BrowserFixture brow
 #pragma warning disable CA5350 // XDS hash is SHA-1 by definition.
             Assert.Contains(Convert.ToHexStringLower(SHA1.HashData(pdf)), metadata, StringComparison.Ordinal);
 #pragma warning restore CA5350
+
+            // A legal representative gets what they may see: not the document kept from representatives.
+            var representative = await Server.LoginRepresentativeAsync(patient);
+            using (var repExport = await representative.PostAsJsonAsync("/patient/export", new { passphrase = Passphrase }))
+            {
+                Assert.Equal(HttpStatusCode.OK, repExport.StatusCode);
+                await File.WriteAllBytesAsync(file, await repExport.Content.ReadAsByteArrayAsync());
+            }
+
+            var repZip = Path.Combine(dir.FullName, "representative.zip");
+            Assert.Equal(0, (await AgeDecryptAsync(file, repZip, Passphrase)).Exit);
+            using (var rz = ZipFile.OpenRead(repZip))
+            {
+                var docs = rz.Entries.Where(e => e.FullName.StartsWith("IHE_XDM/SUBSET01/DOC", StringComparison.Ordinal)).Select(e => Read(e)).ToList();
+                Assert.Equal(2, docs.Count);
+                Assert.DoesNotContain(docs, d => d.AsSpan().SequenceEqual(minorSecret));
+            }
 
             // A part: one type only.
             using var part = await patientHttp.PostAsJsonAsync("/patient/export", new { passphrase = Passphrase, types = LetterType });
@@ -131,6 +151,8 @@ public abstract class ExportTests(IStorageUnderTest storage, BrowserFixture brow
         var chain = await Server.WithScopeAsync(sp => sp.GetRequiredService<DmpDbContext>().AuditEntries.AsNoTracking()
             .Where(e => e.RecordId == patient.Id && e.Action == "export").Select(e => new { e.ActorId, e.Outcome, e.Detail }).ToListAsync());
         Assert.Equal(2, chain.Count(e => e.ActorId == patient.Id && e.Outcome == "success"));
+        Assert.Equal(3, chain.Count(e => e.Outcome == "success"));
+        Assert.Contains(chain, e => e.Detail!.StartsWith("3 documents", StringComparison.Ordinal));
         Assert.Contains(chain, e => e.Detail!.StartsWith("2 documents", StringComparison.Ordinal));
         Assert.Contains(chain, e => e.Detail!.Contains("types 34133-9", StringComparison.Ordinal));
         using var history = await patientHttp.GetAsync($"/fhir/AuditEvent?patient={patient.Id}&_count=200");
@@ -259,6 +281,25 @@ public abstract class ExportTests(IStorageUnderTest storage, BrowserFixture brow
             dir.Delete(recursive: true);
         }
 
+        // The physician updates it from the synthesis page with a consultation note, which is filed into the record too.
+        await using (var context = await browser.ContextAsync(Server, Path.Combine(Server.Data.Root, "test-certs", gp.Rpps)))
+        {
+            var page = await context.NewPageAsync();
+            await page.GotoAsync($"/pro/patients/{patient.Id}/synthese");
+            await BrowserFixture.AssertAccessibleAsync(page);
+            await page.FillAsync("#portable-note", "Glycémie stable : poursuivre le traitement, revoir dans trois mois.");
+            await page.FillAsync("#portable-code", "7391-soleil");
+            await page.FillAsync("#portable-code2", "7391-soleil");
+            var update = await page.RunAndWaitForDownloadAsync(() => page.ClickAsync("#h-portable ~ form button[type=submit]"));
+            Assert.Null(await update.FailureAsync());
+            Assert.Equal("dossier-medical-portable.html", update.SuggestedFilename);
+        }
+
+        using (var search = await Server.Http(gp.Certificate).GetAsync($"/fhir/DocumentReference?patient={patient.Id}"))
+        {
+            Assert.Contains("Note de consultation (dossier portable)", await search.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
         // The patient produces one from the portal (and the page passes axe).
         await using (var context = await browser.ContextAsync(Server))
         {
@@ -267,7 +308,7 @@ public abstract class ExportTests(IStorageUnderTest storage, BrowserFixture brow
             var page = await context.NewPageAsync();
             await page.GotoAsync("/patient/exporter");
             await Assertions.Expect(page.Locator("h1")).ToHaveTextAsync("Exporter mon dossier");
-            await Assertions.Expect(page.Locator("[role=status]").First).ToContainTextAsync("2 documents");
+            await Assertions.Expect(page.Locator("[role=status]").First).ToContainTextAsync("3 documents");
             await BrowserFixture.AssertAccessibleAsync(page);
             await page.FillAsync("#portable-code", "123456");
             await page.FillAsync("#portable-code2", "999999");

@@ -50,6 +50,23 @@ public static class Sessions
         return (client, cookie.Split(';')[0]);
     }
 
+    /// <summary>Adds a legal representative to the patient (operator), activates their account and signs them in: an HTTPS client carrying their bearer token.</summary>
+    public static async Task<HttpClient> LoginRepresentativeAsync(this RunningServer server, TestPatient patient, string name = "Paul Parent")
+    {
+        var (repId, code) = await server.WithScopeAsync(sp => sp.GetRequiredService<PatientAuthService>().AddRepresentativeAsync(patient.Id, name, "parent", null, null, Actor.Operator, Channels.Admin, CancellationToken.None));
+        var http = server.Http(null);
+        using var activate = await http.PostAsJsonAsync("/patient/activate", new { ins = patient.Ins, code, password = PatientPassword, representative = repId });
+        var body = await activate.Content.ReadAsStringAsync();
+        Assert.True(activate.IsSuccessStatusCode, body);
+        var secret = FromBase32(JsonDocument.Parse(body).RootElement.GetProperty("totpSecret").GetString()!);
+        using var login = await http.PostAsJsonAsync("/patient/login", new { ins = patient.Ins, password = PatientPassword, totp = Totp.Code(secret, Totp.StepAt(DateTimeOffset.UtcNow)), representative = repId });
+        var loginBody = await login.Content.ReadAsStringAsync();
+        Assert.True(login.IsSuccessStatusCode, loginBody);
+        var client = server.Http(null);
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", JsonDocument.Parse(loginBody).RootElement.GetProperty("access_token").GetString());
+        return client;
+    }
+
     public static byte[] FromBase32(string s)
     {
         const string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";

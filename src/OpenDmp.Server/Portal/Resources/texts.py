@@ -112,6 +112,8 @@ T = {
 "portable.intro": ("Un fichier unique à copier sur une clé USB : la synthèse du dossier et les documents clés choisis, chiffrés par le code du patient. Le patient n'y est désigné que par un pseudonyme.", "A single file to copy onto a USB key: the record's synthesis and the key documents chosen, encrypted with the patient's code. The patient is named only by a pseudonym in it."),
 "portable.offline": ("Il s'ouvre sans Internet dans n'importe quel navigateur récent, y compris sur un téléphone, avec le code. Un code erroné ne révèle rien. Le patient peut changer le code depuis le fichier lui-même.", "It opens without the Internet in any current browser, phones included, with the code. A wrong code reveals nothing. The patient can change the code from the file itself."),
 "portable.documents": ("Documents clés à emporter", "Key documents to carry"),
+"portable.note": ("Note de consultation (facultative)", "Consultation note (optional)"),
+"portable.note.help": ("Elle est d'abord déposée dans le dossier du patient, puis ajoutée au dossier portable.", "It is first filed into the patient's record, then added to the portable record."),
 "portable.code": ("Code du patient", "Patient's code"),
 "portable.code.help": ("Au moins 6 caractères, choisis par le patient. Il n'est conservé nulle part.", "At least 6 characters, chosen by the patient. It is kept nowhere."),
 "portable.code2": ("Confirmez le code", "Confirm the code"),
