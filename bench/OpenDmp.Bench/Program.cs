@@ -128,6 +128,15 @@ try
         return;
     }
 
+    if (opts.Export)
+    {
+        // Issue 18: the patient's encrypted export of a record of opts.TargetDocuments documents, and the portable record.
+        var exportWorkload = new Workload(http, opts.Clients, opts.DocumentBytes, gpRpps);
+        using var plainHandler = new SocketsHttpHandler { SslOptions = new System.Net.Security.SslClientAuthenticationOptions { RemoteCertificateValidationCallback = (_, c, _, _) => c is not null && c.Issuer == ca.Certificate.Subject } };
+        await ExportBench.RunAsync(http, exportWorkload, patients[0], insList[0], opts.TargetDocuments, server.Id, () => new ServiceCollection().AddLogging().AddOpenDmpCore(config, data).BuildServiceProvider(), () => new HttpClient(plainHandler, disposeHandler: false) { BaseAddress = http.BaseAddress, Timeout = TimeSpan.FromMinutes(5) });
+        return;
+    }
+
     // ITI-65: documents spread over the patients; the target patient receives opts.TargetDocuments.
     var target = patients[0];
     var plan = new List<string>(opts.Documents);
@@ -408,12 +417,12 @@ internal static partial class Program
     private static readonly string PharmacistRpps = Rpps.WithCheckDigit("1000000002");
 }
 
-internal sealed record BenchOptions(string? Postgres, int Documents, int Patients, int TargetDocuments, int DocumentBytes, int Clients, int SearchRequests, int LargeTransactions, bool Keep, bool SummaryOnly = false, int WarmupSeconds = 0, int MeasureAt = 0, int Alerts = 0, double AlertShare = 1, string? Peer = null, int PeerPid = 0, int PeerSearchRequests = 10, int XdsDocuments = 0, int DirectoryLines = 0, int Duplicates = 0)
+internal sealed record BenchOptions(string? Postgres, int Documents, int Patients, int TargetDocuments, int DocumentBytes, int Clients, int SearchRequests, int LargeTransactions, bool Keep, bool SummaryOnly = false, int WarmupSeconds = 0, int MeasureAt = 0, int Alerts = 0, double AlertShare = 1, string? Peer = null, int PeerPid = 0, int PeerSearchRequests = 10, int XdsDocuments = 0, int DirectoryLines = 0, int Duplicates = 0, bool Export = false)
 {
     public static BenchOptions Parse(string[] args)
     {
         string? Get(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
         int Int(string name, int d) => Get(name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : d;
-        return new BenchOptions(Get("--postgres"), Int("--documents", 100_000), Int("--patients", 1_000), Int("--target-documents", 500), Int("--document-bytes", 10 * 1024), Int("--clients", 8), Int("--search-requests", 2_000), Int("--large-transactions", 5), args.Contains("--keep"), args.Contains("--summary-only"), Int("--warmup-seconds", 60), Int("--measure-at", 0), Int("--alerts", 0), Get("--alert-share") is { } share ? double.Parse(share, CultureInfo.InvariantCulture) : 1, Get("--peer"), Int("--peer-pid", 0), Int("--peer-search-requests", 10), Int("--xds-documents", 0), Int("--directory-lines", 0), Int("--duplicates", 0));
+        return new BenchOptions(Get("--postgres"), Int("--documents", 100_000), Int("--patients", 1_000), Int("--target-documents", 500), Int("--document-bytes", 10 * 1024), Int("--clients", 8), Int("--search-requests", 2_000), Int("--large-transactions", 5), args.Contains("--keep"), args.Contains("--summary-only"), Int("--warmup-seconds", 60), Int("--measure-at", 0), Int("--alerts", 0), Get("--alert-share") is { } share ? double.Parse(share, CultureInfo.InvariantCulture) : 1, Get("--peer"), Int("--peer-pid", 0), Int("--peer-search-requests", 10), Int("--xds-documents", 0), Int("--directory-lines", 0), Int("--duplicates", 0), args.Contains("--export"));
     }
 }

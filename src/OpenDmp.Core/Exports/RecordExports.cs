@@ -26,6 +26,12 @@ public sealed class ExportOptions
     /// <summary>Shortest passphrase accepted.</summary>
     public int MinPassphraseLength { get; set; } = 12;
 
+    /// <summary>
+    /// Exports whose passphrase is being stretched at once (scrypt at work factor 18 takes 256 MiB for
+    /// about a second): the others wait their turn, so that a burst of exports cannot exhaust memory.
+    /// </summary>
+    public int MaxConcurrentKeyDerivations { get; set; } = 2;
+
     /// <summary>Most documents one export holds (beyond: choose a part).</summary>
     public int MaxDocuments { get; set; } = 10_000;
 
@@ -39,6 +45,11 @@ public sealed class ExportOptions
         if (MinPassphraseLength is < 8 or > 128)
         {
             yield return "Exports:MinPassphraseLength must be between 8 and 128";
+        }
+
+        if (MaxConcurrentKeyDerivations is < 1 or > 64)
+        {
+            yield return "Exports:MaxConcurrentKeyDerivations must be between 1 and 64";
         }
 
         if (MaxDocuments is < 1 or > StoredZip.MaxEntries - 3)
@@ -90,6 +101,12 @@ public sealed class PreparedExport
     public string FileName => $"dossier-medical-{At.UtcDateTime:yyyy-MM-dd}.zip.age";
 }
 
+/// <summary>The process-wide limit on concurrent passphrase stretching (<see cref="ExportOptions.MaxConcurrentKeyDerivations"/>).</summary>
+public sealed class ExportKeyDerivations(ExportOptions options)
+{
+    public SemaphoreSlim Gate { get; } = new(options.MaxConcurrentKeyDerivations, options.MaxConcurrentKeyDerivations);
+}
+
 /// <summary>One document of an export and where it lies in the archive.</summary>
 public sealed record ExportedDocument(string Id, string ContentKey, string Sha1, long Size, string Path);
 
@@ -100,7 +117,7 @@ public sealed record ExportedDocument(string Id, string ContentKey, string Sha1,
 /// 0034). The export is decided by the access policy (<see cref="AccessAction.Export"/>) and audited
 /// before a byte leaves; the archive is written as it is read, one document in memory at a time.
 /// </summary>
-public sealed class RecordExports(DmpDbContext db, RecordGuard guard, IContentStore store, TimeProvider time, ExportOptions options)
+public sealed class RecordExports(DmpDbContext db, RecordGuard guard, IContentStore store, TimeProvider time, ExportOptions options, ExportKeyDerivations derivations)
 {
     /// <summary>Decides the export, lists its documents, audits it, and computes the file's length.</summary>
     public async Task<PreparedExport> PrepareAsync(string recordId, ExportSelection selection, string? passphrase, string language, Actor actor, string channel, CancellationToken ct)
@@ -164,7 +181,18 @@ public sealed class RecordExports(DmpDbContext db, RecordGuard guard, IContentSt
     /// <summary>Writes the encrypted archive; <paramref name="progress"/> hears the number of documents written.</summary>
     public async Task WriteAsync(PreparedExport export, Stream output, IProgress<int>? progress, CancellationToken ct)
     {
-        await using var encrypted = await AgeEncryption.EncryptAsync(output, export.Passphrase, export.LogN, ct);
+        Stream encryptedStream;
+        await derivations.Gate.WaitAsync(ct);
+        try
+        {
+            encryptedStream = await AgeEncryption.EncryptAsync(output, export.Passphrase, export.LogN, ct);
+        }
+        finally
+        {
+            derivations.Gate.Release();
+        }
+
+        await using var encrypted = encryptedStream;
         var zip = new StoredZip(encrypted, export.At);
         foreach (var (name, content) in export.Head)
         {

@@ -55,6 +55,7 @@ public static class CoreServices
         services.AddScoped<OpenDmp.Core.Networks.NetworkRecords>();
         services.AddSingleton(configuration.GetSection("Exports").Get<OpenDmp.Core.Exports.ExportOptions>() ?? new OpenDmp.Core.Exports.ExportOptions());
         services.AddSingleton(configuration.GetSection("Portable").Get<OpenDmp.Core.Exports.PortableOptions>() ?? new OpenDmp.Core.Exports.PortableOptions());
+        services.AddSingleton<OpenDmp.Core.Exports.ExportKeyDerivations>();
         services.AddScoped<OpenDmp.Core.Exports.RecordExports>();
         services.AddScoped<OpenDmp.Core.Exports.PortableRecords>();
         services.AddSingleton(configuration.GetSection("Research").Get<OpenDmp.Core.Research.ResearchOptions>() ?? new OpenDmp.Core.Research.ResearchOptions());
