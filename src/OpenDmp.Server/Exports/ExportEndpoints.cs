@@ -53,7 +53,7 @@ public static partial class ExportEndpoints
             PreparedExport prepared;
             try
             {
-                var selection = new ExportSelection(Values(form["type"]), null, DateOf(form["from"]), DateOf(form["to"]));
+                var selection = new ExportSelection(Values(form["type"]), Values(form["class"]), DateOf(form["from"]), DateOf(form["to"]));
                 prepared = await exports.PrepareAsync(actor.OwnRecordId ?? string.Empty, selection, form["passphrase"], Ui.English ? "en" : "fr", actor, Channels.Portal, ctx.RequestAborted);
             }
             catch (DmpException ex) when (ex.Kind == ErrorKind.Unprocessable)

@@ -44,6 +44,8 @@ public abstract class ExportTests(IStorageUnderTest storage, BrowserFixture brow
         var reportId = await Server.SubmitAsync(gp, patient, Note("Consultation de suivi", report));
         var pdfId = await Server.SubmitAsync(gp, patient, Note("Lettre de liaison", pdf, "application/pdf", type: "34133-9"));
         var hiddenId = await Server.SubmitAsync(gp, patient, Note("Annonce", Encoding.UTF8.GetBytes(hiddenText), visibility: "INVISIBLE_PATIENT"));
+        var draftText = "Brouillon de compte rendu non validé";
+        await Server.SubmitAsync(gp, patient, Note("Brouillon", Encoding.UTF8.GetBytes(draftText)) with { Draft = true });
         var minorSecret = Encoding.UTF8.GetBytes("Consultation confidentielle de l'adolescente");
         await Server.SubmitAsync(gp, patient, Note("Consultation confidentielle", minorSecret, visibility: "INVISIBLE_REPRESENTANTS_LEGAUX"));
         var (patientHttp, _) = await Server.LoginPatientAsync(patient);
@@ -101,6 +103,7 @@ public abstract class ExportTests(IStorageUnderTest storage, BrowserFixture brow
             {
                 var text = Encoding.UTF8.GetString(Read(entry));
                 Assert.DoesNotContain(hiddenText, text, StringComparison.Ordinal);
+                Assert.DoesNotContain(draftText, text, StringComparison.Ordinal);
                 Assert.DoesNotContain(hiddenId, text, StringComparison.Ordinal);
             }
 

@@ -95,6 +95,7 @@ T = {
 "export.size": ("Votre dossier compte {0} documents ({1} Mo).", "Your record holds {0} documents ({1} MB)."),
 "export.part": ("Quelle partie ?", "Which part?"),
 "export.part.help": ("Sans choix, tout le dossier est exporté. Cochez des types ou donnez des dates pour n'en exporter qu'une partie.", "Without a choice the whole record is exported. Tick types or give dates to export a part."),
+"export.classes": ("Catégories", "Categories"), "export.types": ("Types de documents", "Document types"),
 "export.from": ("Documents datés à partir du", "Documents dated from"), "export.to": ("jusqu'au", "up to"),
 "export.passphrase": ("Phrase de passe", "Passphrase"),
 "export.passphrase.help": ("Au moins {0} caractères ; plusieurs mots sont plus faciles à retenir. Elle n'est conservée nulle part : notez-la en lieu sûr.", "At least {0} characters; several words are easier to remember. It is kept nowhere: write it down somewhere safe."),
