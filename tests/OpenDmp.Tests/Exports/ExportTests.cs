@@ -175,6 +175,9 @@ public abstract class ExportTests(IStorageUnderTest storage, BrowserFixture brow
         var key = await Server.SubmitAsync(gp, patient, Note("Volet de synthèse médicale", Encoding.UTF8.GetBytes(keyText), type: "60591-5"));
         await Server.SubmitAsync(gp, patient, Note("Consultation de cardiologie", Encoding.UTF8.GetBytes("ECG normal.")));
         var hidden = await Server.SubmitAsync(gp, patient, Note("Annonce", Encoding.UTF8.GetBytes("réservé"), visibility: "INVISIBLE_PATIENT"));
+        // The patient declared an allergy in their personal space: part of the synthesis.
+        await Server.WithScopeAsync(sp => sp.GetRequiredService<OpenDmp.Core.Records.PersonalSpaceService>().SaveAsync(patient.Id, "allergy", new Dictionary<string, string?> { ["substance"] = "Pénicilline", ["severity"] = "severe" },
+            new OpenDmp.Core.Common.Actor(OpenDmp.Core.Common.ActorKind.Patient, patient.Id, "Patiente"), OpenDmp.Core.Common.Channels.Portal, CancellationToken.None));
 
         // Refusals: a stranger, a short code, a document the producer may not carry.
         var args = new Parameters();
@@ -212,6 +215,7 @@ public abstract class ExportTests(IStorageUnderTest storage, BrowserFixture brow
         Assert.DoesNotContain(patient.Ins, text, StringComparison.Ordinal);
         Assert.DoesNotContain(family, text, StringComparison.Ordinal);
         Assert.DoesNotContain("diabète", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("Pénicilline", text, StringComparison.Ordinal);
         Assert.DoesNotContain("<script src", text, StringComparison.Ordinal);
 
         var dir = Directory.CreateTempSubdirectory("opendmp-portable-");
@@ -256,6 +260,8 @@ public abstract class ExportTests(IStorageUnderTest storage, BrowserFixture brow
             var record = page.Locator("#record");
             await Assertions.Expect(record).ToBeVisibleAsync();
             await Assertions.Expect(record).ToContainTextAsync("Derniers documents du dossier");
+            await Assertions.Expect(record.Locator("h2", new() { HasText = "Allergies" })).ToBeVisibleAsync();
+            await Assertions.Expect(record).ToContainTextAsync("Pénicilline (déclarée par le patient)");
             await Assertions.Expect(record).ToContainTextAsync("Consultation de cardiologie");
             await Assertions.Expect(record.Locator("pre")).ToContainTextAsync("diabète de type 2");
             await Assertions.Expect(record).ToContainTextAsync("DMP-");
