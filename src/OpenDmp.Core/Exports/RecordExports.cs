@@ -159,7 +159,7 @@ public sealed class RecordExports(DmpDbContext db, RecordGuard guard, IContentSt
         {
             ("README.TXT", Encoding.UTF8.GetBytes(Readme(language, documents.Count, now))),
             ("INDEX.HTM", Encoding.UTF8.GetBytes(Index(language, rows, documents, now))),
-            (Xdm.MetadataPath, Metadata(rows, documents, patient)),
+            (Xdm.MetadataPath, Metadata(rows, documents, patient, now)),
         };
         long zipLength;
         try
@@ -241,12 +241,12 @@ public sealed class RecordExports(DmpDbContext db, RecordGuard guard, IContentSt
         }
     }
 
-    private static byte[] Metadata(List<DocumentEntry> rows, List<ExportedDocument> documents, Records.Patient patient)
+    private static byte[] Metadata(List<DocumentEntry> rows, List<ExportedDocument> documents, Records.Patient patient, DateTimeOffset now)
     {
         var patientId = $"{patient.Ins}^^^&{(patient.InsSystem.StartsWith("urn:oid:", StringComparison.Ordinal) ? patient.InsSystem[8..] : patient.InsSystem)}&ISO";
         var ssId = "urn:uuid:" + Guid.NewGuid();
         var objects = new XElement(Xdm.Rim + "RegistryObjectList");
-        var list = new List { Status = List.ListStatus.Current, Mode = ListMode.Working, Date = DateTimeOffset.UtcNow.ToString("o", CultureInfo.InvariantCulture), Title = "Export du dossier par le patient" };
+        var list = new List { Status = List.ListStatus.Current, Mode = ListMode.Working, Date = now.ToString("o", CultureInfo.InvariantCulture), Title = "Export du dossier par le patient" };
         // A submission set's unique id is an OID: the UUID form (2.25.n, ITU-T X.667).
         list.Identifier.Add(new Identifier("urn:ietf:rfc:3986", "urn:oid:2.25." + new System.Numerics.BigInteger(Guid.NewGuid().ToByteArray(), isUnsigned: true).ToString(CultureInfo.InvariantCulture)) { Use = Identifier.IdentifierUse.Usual });
         DocumentReference? first = null;

@@ -41,6 +41,19 @@ public sealed class StudyExtractor(DmpDbContext db, RecordGuard guard, StudySecr
     /// <summary>Runs the oldest queued extract, if any; returns whether one ran.</summary>
     public async Task<bool> RunNextAsync(CancellationToken ct)
     {
+        // Only the lease holder runs extracts, one at a time: one still "running" here was cut short
+        // (the process stopped); its partial files go and it runs again from the start.
+        foreach (var orphan in await db.ResearchExtracts.Where(e => e.Status == "running").ToListAsync(ct))
+        {
+            if (System.IO.Directory.Exists(files.FolderOf(orphan.Id)))
+            {
+                System.IO.Directory.Delete(files.FolderOf(orphan.Id), recursive: true);
+            }
+
+            orphan.Status = "queued";
+        }
+
+        await db.SaveChangesAsync(ct);
         var extract = await db.ResearchExtracts.Where(e => e.Status == "queued").OrderBy(e => e.RequestedAt).FirstOrDefaultAsync(ct);
         if (extract is null)
         {

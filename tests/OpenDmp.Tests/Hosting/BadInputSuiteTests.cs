@@ -131,6 +131,32 @@ public abstract class BadInputSuiteTests(IStorageUnderTest storage) : ServerTest
             }
         }
 
+        // The patient's export (JSON, not FHIR) and the research extracts' Bulk Data side (their own token).
+        foreach (var body in new[] { "{\"passphrase\":null}", "{\"passphrase\":\"x\",\"from\":\"nope\"}", "{\"types\":[1,2]}", "[]", "{\"passphrase\":\"correct horse battery\",\"from\":\"2026-12-31\",\"to\":\"2020-01-01\"}", "{\"passphrase\":\"a\u0000bcdefghijklmnop\"}", new string('[', 3000) })
+        {
+            using var r = await bearer.PostAsync("/patient/export", new StringContent(body, Encoding.UTF8, "application/json"));
+            _requests++;
+            if ((int)r.StatusCode is >= 500 or < 400)
+            {
+                _problems.Add($"POST /patient/export {body[..Math.Min(40, body.Length)]} → {(int)r.StatusCode}");
+            }
+        }
+
+        var warehouse = Server.Http(null);
+        warehouse.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", "not-a-token");
+        foreach (var url in new[] { "/research/extracts/x", "/research/extracts/" + new string('z', 2000), "/research/extracts/x/..%2F..%2Fetc", "/research/extracts/x/Patient.ndjson", "/research/extracts/%00" })
+        {
+            foreach (var method in new[] { HttpMethod.Get, HttpMethod.Delete })
+            {
+                using var r = await warehouse.SendAsync(new HttpRequestMessage(method, url));
+                _requests++;
+                if ((int)r.StatusCode is >= 500 or < 400)
+                {
+                    _problems.Add($"{method} {url[..Math.Min(60, url.Length)]} → {(int)r.StatusCode}");
+                }
+            }
+        }
+
         Assert.True(_problems.Count == 0, $"{_problems.Count} of {_requests} requests failed the rule:\n" + string.Join("\n", _problems.Take(40)));
         Assert.True(_requests > 2000, $"only {_requests} requests");
     }
