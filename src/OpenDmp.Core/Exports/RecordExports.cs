@@ -141,17 +141,27 @@ public sealed class RecordExports(DmpDbContext db, RecordGuard guard, IContentSt
             q = q.Where(x => x.ClassCode != null && classes.Contains(x.ClassCode));
         }
 
+        // Dates are days in UTC, both ends included; an undated document is outside any date range.
+        if (selection.From is { } from)
+        {
+            var start = new DateTimeOffset(from.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+            q = q.Where(x => x.Date >= start);
+        }
+
+        if (selection.To is { } to)
+        {
+            var end = new DateTimeOffset(to.AddDays(1).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+            q = q.Where(x => x.Date < end);
+        }
+
         var rows = await q.OrderBy(x => x.Date).ThenBy(x => x.Id).Take(options.MaxDocuments + 1).ToListAsync(ct);
         if (rows.Count > options.MaxDocuments)
         {
             throw DmpException.Invalid($"the export would hold more than {options.MaxDocuments} documents: choose a part of the record (types, dates)", "selection");
         }
 
-        // Defence in depth: each document is checked again by the policy itself; dates are compared as days in UTC.
-        rows = rows.Where(r => access.Admits(DocumentResources.Facts(r), AccessAction.ReadDocument))
-            .Where(r => selection.From is not { } from || (r.Date is { } d && DateOnly.FromDateTime(d.UtcDateTime) >= from))
-            .Where(r => selection.To is not { } to || (r.Date is { } d && DateOnly.FromDateTime(d.UtcDateTime) <= to))
-            .ToList();
+        // Defence in depth: each document is checked again by the policy itself.
+        rows = rows.Where(r => access.Admits(DocumentResources.Facts(r), AccessAction.ReadDocument)).ToList();
         var patient = await db.Patients.AsNoTracking().FirstAsync(p => p.RecordId == recordId, ct);
         var documents = rows.Select((r, i) => new ExportedDocument(r.Id, r.ContentKey, r.Sha1, r.Size, $"{Xdm.SubsetFolder}DOC{i + 1:D4}{Xdm.Extension(r.ContentType)}")).ToList();
         var now = time.GetUtcNow();

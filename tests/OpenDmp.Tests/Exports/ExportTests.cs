@@ -42,7 +42,7 @@ public abstract class ExportTests(IStorageUnderTest storage, BrowserFixture brow
         pdf[0] = (byte)'%';
         var hiddenText = "Annonce diagnostique réservée à la consultation d'annonce";
         var reportId = await Server.SubmitAsync(gp, patient, Note("Consultation de suivi", report));
-        var pdfId = await Server.SubmitAsync(gp, patient, Note("Lettre de liaison", pdf, "application/pdf", type: "34133-9"));
+        var pdfId = await Server.SubmitAsync(gp, patient, Note("Lettre de liaison", pdf, "application/pdf", type: "34133-9") with { Date = new DateTimeOffset(2024, 3, 15, 10, 0, 0, TimeSpan.Zero) });
         var hiddenId = await Server.SubmitAsync(gp, patient, Note("Annonce", Encoding.UTF8.GetBytes(hiddenText), visibility: "INVISIBLE_PATIENT"));
         var draftText = "Brouillon de compte rendu non validé";
         await Server.SubmitAsync(gp, patient, Note("Brouillon", Encoding.UTF8.GetBytes(draftText)) with { Draft = true });
@@ -132,6 +132,22 @@ public abstract class ExportTests(IStorageUnderTest storage, BrowserFixture brow
                 Assert.DoesNotContain(docs, d => d.AsSpan().SequenceEqual(minorSecret));
             }
 
+            // A part: a date range (both ends included) — only the letter of March 2024.
+            using (var dated = await patientHttp.PostAsJsonAsync("/patient/export", new { passphrase = Passphrase, from = "2024-03-15", to = "2024-03-15" }))
+            {
+                Assert.Equal(HttpStatusCode.OK, dated.StatusCode);
+                await File.WriteAllBytesAsync(file, await dated.Content.ReadAsByteArrayAsync());
+            }
+
+            var datedZip = Path.Combine(dir.FullName, "dated.zip");
+            Assert.Equal(0, (await AgeDecryptAsync(file, datedZip, Passphrase)).Exit);
+            using (var dz = ZipFile.OpenRead(datedZip))
+            {
+                var docs = dz.Entries.Where(e => e.FullName.StartsWith("IHE_XDM/SUBSET01/DOC", StringComparison.Ordinal)).Select(e => Read(e)).ToList();
+                Assert.Single(docs);
+                Assert.True(docs[0].AsSpan().SequenceEqual(pdf));
+            }
+
             // A part: one type only.
             using var part = await patientHttp.PostAsJsonAsync("/patient/export", new { passphrase = Passphrase, types = LetterType });
             Assert.Equal(HttpStatusCode.OK, part.StatusCode);
@@ -153,8 +169,9 @@ public abstract class ExportTests(IStorageUnderTest storage, BrowserFixture brow
         // Every export is on the patient's chain and in their history; the document ids are not in it.
         var chain = await Server.WithScopeAsync(sp => sp.GetRequiredService<DmpDbContext>().AuditEntries.AsNoTracking()
             .Where(e => e.RecordId == patient.Id && e.Action == "export").Select(e => new { e.ActorId, e.Outcome, e.Detail }).ToListAsync());
-        Assert.Equal(2, chain.Count(e => e.ActorId == patient.Id && e.Outcome == "success"));
-        Assert.Equal(3, chain.Count(e => e.Outcome == "success"));
+        Assert.Equal(3, chain.Count(e => e.ActorId == patient.Id && e.Outcome == "success"));
+        Assert.Equal(4, chain.Count(e => e.Outcome == "success"));
+        Assert.Contains(chain, e => e.Detail!.Contains("from 2024-03-15; to 2024-03-15", StringComparison.Ordinal));
         Assert.Contains(chain, e => e.Detail!.StartsWith("3 documents", StringComparison.Ordinal));
         Assert.Contains(chain, e => e.Detail!.StartsWith("2 documents", StringComparison.Ordinal));
         Assert.Contains(chain, e => e.Detail!.Contains("types 34133-9", StringComparison.Ordinal));
