@@ -246,6 +246,10 @@ public static class AccessPolicy
     /// A record enters a study's extract only through the platform's extractor, under an authorisation
     /// in force, when the patient has not opposed it; masked documents never do (the scope excludes them).
     /// </summary>
+    /// <summary>Why a study's authorisation is not in force at <paramref name="now"/> (withdrawn, not begun, ended), or null when it is.</summary>
+    public static string? StudyRefusal(StudyFacts study, DateTimeOffset now) =>
+        study.Revoked || now < study.ValidFrom || now > study.ValidUntil ? $"the authorisation of study {study.Name} is not in force" : null;
+
     private static AccessDecision DecideStudy(AccessRequest request)
     {
         if (request.Actor.Kind != ActorKind.System)
@@ -258,10 +262,9 @@ public static class AccessPolicy
             return AccessDecision.Deny("no authorised study is named", Denial.NotAllowed);
         }
 
-        var now = request.Now == default ? DateTimeOffset.UtcNow : request.Now;
-        if (study.Revoked || now < study.ValidFrom || now > study.ValidUntil)
+        if (StudyRefusal(study, request.Now == default ? DateTimeOffset.UtcNow : request.Now) is { } refusal)
         {
-            return AccessDecision.Deny($"the authorisation of study {study.Name} is not in force", Denial.NotAllowed);
+            return AccessDecision.Deny(refusal, Denial.NotAllowed);
         }
 
         if (request.Record is not { } record || record.Status == RecordStatus.Merged)

@@ -188,8 +188,8 @@ public sealed class RecordExports(DmpDbContext db, RecordGuard guard, IContentSt
         return new PreparedExport(recordId, documents, head, zipLength, length, options.ScryptWorkFactor, passphrase!, now);
     }
 
-    /// <summary>Writes the encrypted archive; <paramref name="progress"/> hears the number of documents written.</summary>
-    public async Task WriteAsync(PreparedExport export, Stream output, IProgress<int>? progress, CancellationToken ct)
+    /// <summary>Writes the encrypted archive, one document in memory at a time.</summary>
+    public async Task WriteAsync(PreparedExport export, Stream output, CancellationToken ct)
     {
         Stream encryptedStream;
         await derivations.Gate.WaitAsync(ct);
@@ -209,7 +209,6 @@ public sealed class RecordExports(DmpDbContext db, RecordGuard guard, IContentSt
             await zip.AddAsync(name, content, ct);
         }
 
-        var n = 0;
         foreach (var d in export.Documents)
         {
             var bytes = await store.GetAsync(db, export.RecordId, d.ContentKey, ct)
@@ -222,7 +221,6 @@ public sealed class RecordExports(DmpDbContext db, RecordGuard guard, IContentSt
             }
 
             await zip.AddAsync(d.Path, bytes, ct);
-            progress?.Report(++n);
         }
 
         await zip.FinishAsync(ct);

@@ -139,10 +139,9 @@ public sealed class StudyService(DmpDbContext db, StudySecrets secrets, Research
 
         var study = await db.ResearchStudies.AsNoTracking().FirstOrDefaultAsync(s => s.Id == studyId, ct)
             ?? throw DmpException.NotFound($"no authorised study {studyId}: record the authorisation first (opendmp study authorise)");
-        var decision = AccessPolicy.Decide(new AccessRequest(Actor.Operator, AccessAction.IncludeInStudy, new RecordFacts("-", Records.RecordStatus.Open, null), Now: time.GetUtcNow(), Study: FactsOf(study)));
-        if (!decision.Permitted)
+        if (AccessPolicy.StudyRefusal(FactsOf(study), time.GetUtcNow()) is { } refusal)
         {
-            throw new DmpException(ErrorKind.Forbidden, decision.Reason);
+            throw new DmpException(ErrorKind.Forbidden, refusal);
         }
 
         if (secrets.Find(study.Id) is null)

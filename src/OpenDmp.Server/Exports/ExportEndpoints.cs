@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Json;
 using Hl7.Fhir.Model;
 using Task = System.Threading.Tasks.Task;
 using Microsoft.AspNetCore.Antiforgery;
@@ -30,7 +29,7 @@ public static partial class ExportEndpoints
     {
         app.MapPost("/patient/export", async (HttpContext ctx, RecordExports exports) =>
         {
-            var body = await ReadJsonAsync(ctx);
+            var body = await OpenDmp.Server.Patients.PatientEndpoints.ReadAsync<ExportRequest>(ctx);
             var actor = ctx.Actor();
             var prepared = await exports.PrepareAsync(actor.OwnRecordId ?? string.Empty, new ExportSelection(body.Types, body.Classes, body.From, body.To), body.Passphrase, Language(ctx), actor, Channels.Api, ctx.RequestAborted);
             await StreamAsync(ctx, exports, prepared);
@@ -58,7 +57,7 @@ public static partial class ExportEndpoints
             }
             catch (DmpException ex) when (ex.Kind == ErrorKind.Unprocessable)
             {
-                return Back("/patient/exporter", ex.Message.Contains("passphrase", StringComparison.Ordinal) ? "passphrase" : ex.Message.Contains("date", StringComparison.Ordinal) ? "dates" : "size");
+                return Back("/patient/exporter", ex.Expression switch { "passphrase" => "passphrase", "from" or "date" => "dates", _ => "size" });
             }
 
             await StreamAsync(ctx, exports, prepared);
@@ -121,7 +120,14 @@ public static partial class ExportEndpoints
             if (withNote && form["note"].ToString() is { Length: > 0 } note && !string.IsNullOrWhiteSpace(note))
             {
                 // The consultation note goes into the hosted record first (ITI-65: same policy, metadata rules and audit), then onto the key.
-                documents.Insert(0, await FileNoteAsync(ctx, recordId, note));
+                try
+                {
+                    documents.Insert(0, await FileNoteAsync(ctx, recordId, note));
+                }
+                catch (DmpException ex) when (ex.Kind == ErrorKind.Unprocessable)
+                {
+                    return Back(back, "note");
+                }
             }
 
             var file = await portable.BuildAsync(recordId, form["code"], documents, Ui.English ? "en" : "fr", ctx.Actor(), Channels.Portal, ctx.RequestAborted);
@@ -129,7 +135,7 @@ public static partial class ExportEndpoints
         }
         catch (DmpException ex) when (ex.Kind == ErrorKind.Unprocessable)
         {
-            return Back(back, ex.Message.Contains("code", StringComparison.Ordinal) ? "code" : "documents");
+            return Back(back, ex.Expression == "code" ? "code" : "documents");
         }
     }
 
@@ -169,7 +175,7 @@ public static partial class ExportEndpoints
         ctx.Response.Headers["X-Content-Type-Options"] = "nosniff";
         try
         {
-            await exports.WriteAsync(prepared, ctx.Response.Body, null, ctx.RequestAborted);
+            await exports.WriteAsync(prepared, ctx.Response.Body, ctx.RequestAborted);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -206,27 +212,6 @@ public static partial class ExportEndpoints
     private static string Language(HttpContext ctx) =>
         ctx.Request.Headers.AcceptLanguage.ToString().StartsWith("en", StringComparison.OrdinalIgnoreCase) ? "en" : "fr";
 
-    private static async Task<ExportRequest> ReadJsonAsync(HttpContext ctx)
-    {
-        if (ctx.Request.ContentType?.Contains("json", StringComparison.OrdinalIgnoreCase) != true)
-        {
-            throw new DmpException(ErrorKind.BadRequest, "the body must be JSON (Content-Type application/json)");
-        }
-
-        BodyLimits.Apply(ctx, MaxFormBytes);
-        try
-        {
-            return await JsonSerializer.DeserializeAsync<ExportRequest>(ctx.Request.Body, JsonOptions, ctx.RequestAborted)
-                ?? throw new DmpException(ErrorKind.BadRequest, "the body is empty");
-        }
-        catch (JsonException ex)
-        {
-            throw new DmpException(ErrorKind.BadRequest, "the body is not valid JSON: " + ex.Message);
-        }
-    }
-
     [LoggerMessage(Level = LogLevel.Error, Message = "An export was interrupted after its start ({ExceptionType})")]
     private static partial void LogInterrupted(ILogger logger, string exceptionType);
-
-    private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web) { MaxDepth = 8 };
 }

@@ -112,7 +112,8 @@ public static class PatientEndpoints
             Expires = cookie.ExpiresAt,
         });
 
-    private static async Task<T> ReadAsync<T>(HttpContext ctx)
+    /// <summary>A small JSON body of the patient API (content type, size, NUL characters and syntax checked, each with its message).</summary>
+    internal static async Task<T> ReadAsync<T>(HttpContext ctx)
     {
         if (ctx.Request.ContentType?.Contains("json", StringComparison.OrdinalIgnoreCase) != true)
         {

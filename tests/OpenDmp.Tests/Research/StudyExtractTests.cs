@@ -130,6 +130,8 @@ public abstract class StudyExtractTests(IStorageUnderTest storage) : ServerTestB
         Assert.Equal(7, patientsA.Count);
         Assert.Equal(7, documentsA.Count); // one visible document each; the masked ones are absent
         Assert.All(patientsA, p => Assert.Equal("1970", p.GetProperty("birthDate").GetString()));
+        // The birth place generalised to its département: "75", never the commune "75056".
+        Assert.All(patientsA, p => Assert.Equal("75", p.GetProperty("extension")[0].GetProperty("valueString").GetString()));
         var all = string.Join('\n', patientsA.Concat(documentsA).Select(e => e.GetRawText()));
         var rows = await Server.WithScopeAsync(sp => sp.GetRequiredService<DmpDbContext>().Patients.AsNoTracking().ToListAsync());
         foreach (var row in rows)
@@ -143,6 +145,7 @@ public abstract class StudyExtractTests(IStorageUnderTest storage) : ServerTestB
         Assert.DoesNotContain("masqué", all, StringComparison.Ordinal);
         Assert.DoesNotContain("Consultation de suivi", all, StringComparison.Ordinal); // titles are not extracted
         Assert.DoesNotContain("1970-03-10", all, StringComparison.Ordinal);
+        Assert.DoesNotContain("75056", all, StringComparison.Ordinal);
         var pseudonymsA = patientsA.Select(p => p.GetProperty("id").GetString()!).ToHashSet(StringComparer.Ordinal);
         Assert.All(documentsA, d => Assert.Contains(d.GetProperty("subject").GetProperty("reference").GetString()![8..], pseudonymsA));
 
