@@ -60,12 +60,15 @@ public sealed class AlertOptions
     public double DispatchSeconds { get; set; } = 2;
 
     /// <summary>
-    /// After a filing woke it, how long the dispatcher waits to gather the events of concurrent filings
-    /// into one lot (one transaction and one commit for many records instead of one each). 0 (the
-    /// default): dispatch at once — on the benchmark's 2-core machine 150 ms gave fewer commits but no
-    /// measurable gain on ingest and a p50 delay of 112 ms instead of 30 (BENCHMARKS.md).
+    /// Under load, the shortest time between the starts of two dispatch rounds: a wake that comes
+    /// sooner waits the rest, so the events of concurrent filings share a lot (one transaction, one
+    /// commit, a constant number of reads and one notification per subscription for many records
+    /// instead of each event alone). A wake after a quiet period dispatches at once, so a lone event
+    /// waits nothing. 0 dispatches every wake at once. Default 300: on the benchmark's 2-core machine,
+    /// 100 ms (about 3 alerts a lot) still cost +8 to +11 % of ingest, 300 ms (about 9) none
+    /// measurable, for an event-to-alert p95 of about 300 ms under load (BENCHMARKS.md).
     /// </summary>
-    public int GatherMilliseconds { get; set; }
+    public int GatherMilliseconds { get; set; } = 300;
 
     /// <summary>Failed dispatches of a record's events before they are set aside (failed_at) for the operator.</summary>
     public int MaxAttempts { get; set; } = 5;

@@ -22,6 +22,8 @@ public sealed partial class AlertDispatchService(IServiceProvider services, Aler
     /// <summary>Records per transaction (each a few reads before the lock; one commit for the lot).</summary>
     private const int RecordsPerLot = 32;
 
+    private readonly OpenDmp.Core.Common.RoundPacer _pacer = new(TimeSpan.FromMilliseconds(options.GatherMilliseconds), TimeProvider.System);
+
     protected override Task ExecuteAsync(CancellationToken stoppingToken) => options.DispatchSeconds <= 0
         ? Task.CompletedTask
         : leader.LeadAsync("alerts", TimeSpan.FromSeconds(options.DispatchSeconds), signal, RoundAsync, ex => LogFailed(logger, ex.GetType().Name, ex), stoppingToken);
@@ -29,10 +31,12 @@ public sealed partial class AlertDispatchService(IServiceProvider services, Aler
     /// <summary>One round: dispatch the pending events (a burst is drained batch by batch), then e-mail what waits.</summary>
     public async Task RoundAsync(CancellationToken ct)
     {
-        if (options.GatherMilliseconds > 0)
+        // Paced under load: a round that follows the previous one too closely waits the rest of
+        // Alerts:GatherMilliseconds, and the events written meanwhile go in the same lots.
+        var wait = _pacer.Next();
+        if (wait > TimeSpan.Zero)
         {
-            // The filings running now write their events meanwhile: they go in the same lots.
-            await Task.Delay(options.GatherMilliseconds, ct);
+            await Task.Delay(wait, ct);
         }
 
         List<RecordEvent> events;
