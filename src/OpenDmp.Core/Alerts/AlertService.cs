@@ -408,7 +408,12 @@ public sealed class AlertService(DmpDbContext db, RecordGuard guard, WriteGate g
     /// <summary>Marks an alert e-mailed (after the SMTP server accepted it: at least once), in the record's trail.</summary>
     public async Task MarkMailedAsync(AlertMail mail, CancellationToken ct)
     {
-        await db.ProfessionalAlerts.Where(a => a.RecordId == mail.RecordId && a.Id == mail.Id).ExecuteUpdateAsync(u => u.SetProperty(a => a.EmailStatus, "sent"), ct);
+        await using (var scope = await gate.EnterBookkeepingAsync(db, ct))
+        {
+            await db.ProfessionalAlerts.Where(a => a.RecordId == mail.RecordId && a.Id == mail.Id).ExecuteUpdateAsync(u => u.SetProperty(a => a.EmailStatus, "sent"), ct);
+            await scope.CommitAsync(ct);
+        }
+
         await guard.AuditAsync(new AuditItem(mail.RecordId, Actor.Operator, AuditAction.Notify, "success", Channels.Messaging, "Alert", mail.Id, Detail: "alert sent by e-mail"), ct);
     }
 }

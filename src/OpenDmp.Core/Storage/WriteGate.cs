@@ -63,6 +63,22 @@ public sealed class WriteGate : IDisposable
     }
 
     /// <summary>
+    /// Opens a unit of work for bookkeeping writes tied to no record and no audit chain (delivery
+    /// marks, counters). SQLite: the process's single writer, so that such a write never meets a
+    /// writer in the database file and sleeps in SQLite's busy handler (nor makes one sleep). PostgreSQL:
+    /// a plain transaction, no lock.
+    /// </summary>
+    public async Task<WriteScope> EnterBookkeepingAsync(DmpDbContext db, CancellationToken ct)
+    {
+        if (db.Database.IsSqlite())
+        {
+            return await EnterAsync(db, null, ct);
+        }
+
+        return new WriteScope(await BeginAsync(db, ct), null);
+    }
+
+    /// <summary>
     /// Opens a unit of work holding the gates of several records (audit group commit). PostgreSQL:
     /// their rows locked in record-id order (two groups, or a group and a single writer, cannot
     /// deadlock), then the head of each one's audit chain read after the locks, in the same round

@@ -254,7 +254,7 @@ public abstract class SubscriptionTests(IStorageUnderTest storage) : ServerTestB
         var options = new SubscriptionOptions();
         await Server.WithScopeAsync(async sp =>
         {
-            var delivery = new SubscriptionDelivery(sp.GetRequiredService<DmpDbContext>(), new FixedTime(now), options);
+            var delivery = new SubscriptionDelivery(sp.GetRequiredService<DmpDbContext>(), sp.GetRequiredService<WriteGate>(), new FixedTime(now), options);
             var work = Assert.Single(await delivery.DueAsync(10, CancellationToken.None), w => w.Subscription.Id == id);
             Assert.Equal([1L, 2L], work.Events.Select(e => e.Number));
 
