@@ -14,7 +14,7 @@ public sealed record NotificationWork(PatientNotification Notification, string T
 /// out, settled by the patient's choices at delivery time, and their delivery recorded in the
 /// record's trail. The senders (e-mail, SMS gateway) only format and transmit.
 /// </summary>
-public sealed class NotificationDelivery(DmpDbContext db, RecordGuard guard, TimeProvider time)
+public sealed class NotificationDelivery(DmpDbContext db, RecordGuard guard, WriteGate gate, TimeProvider time)
 {
     /// <summary>
     /// The oldest pending notifications on <paramref name="channel"/>, up to <paramref name="batchSize"/>:
@@ -85,7 +85,13 @@ public sealed class NotificationDelivery(DmpDbContext db, RecordGuard guard, Tim
         await guard.AuditAsync(new AuditItem(n.RecordId, Actor.Operator, AuditAction.Notify, "success", Channels.Messaging, "Communication", n.Id, Detail: sms ? "sent by SMS" : "sent by e-mail"), ct);
     }
 
-    private static Task<int> SetAsync(IQueryable<PatientNotification> rows, bool sms, string outcome, CancellationToken ct) => sms
-        ? rows.ExecuteUpdateAsync(u => u.SetProperty(x => x.SmsStatus, outcome), ct)
-        : rows.ExecuteUpdateAsync(u => u.SetProperty(x => x.Status, outcome), ct);
+    /// <summary>A delivery mark: bookkeeping, under SQLite's single writer (see <see cref="WriteGate.EnterBookkeepingAsync"/>).</summary>
+    private async Task SetAsync(IQueryable<PatientNotification> rows, bool sms, string outcome, CancellationToken ct)
+    {
+        await using var scope = await gate.EnterBookkeepingAsync(db, ct);
+        _ = sms
+            ? await rows.ExecuteUpdateAsync(u => u.SetProperty(x => x.SmsStatus, outcome), ct)
+            : await rows.ExecuteUpdateAsync(u => u.SetProperty(x => x.Status, outcome), ct);
+        await scope.CommitAsync(ct);
+    }
 }
