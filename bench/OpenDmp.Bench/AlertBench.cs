@@ -115,10 +115,10 @@ internal static class AlertBench
         // show what the method reads when nothing differs: this machine's noise floor).
         var perSet = Math.Max(clients, reports / (3 * Rounds));
         var picker = new Random(7);
-        var rates = new Dictionary<SetKind, List<double>> { [SetKind.Firing] = [], [SetKind.Quiet] = [], [SetKind.Control] = [] };
-        var latencies = new Dictionary<SetKind, List<double>> { [SetKind.Firing] = [], [SetKind.Quiet] = [], [SetKind.Control] = [] };
-        var drains = new Dictionary<SetKind, List<double>> { [SetKind.Firing] = [], [SetKind.Quiet] = [], [SetKind.Control] = [] };
-        var cpuPerDocument = new Dictionary<SetKind, List<CpuSplit>> { [SetKind.Firing] = [], [SetKind.Quiet] = [], [SetKind.Control] = [] };
+        var rates = ByKind<double>();
+        var latencies = ByKind<double>();
+        var drains = ByKind<double>();
+        var cpuPerDocument = ByKind<CpuSplit>();
         var n = 0;
         // Round -1 warms the lab-report path (this document type and the alert pipeline were not
         // part of the warm-up before): one firing set, not counted.
@@ -261,6 +261,8 @@ internal static class AlertBench
           </section></component></structuredBody></component>
         </ClinicalDocument>
         """);
+
+    private static Dictionary<SetKind, List<T>> ByKind<T>() => Enum.GetValues<SetKind>().ToDictionary(k => k, _ => new List<T>());
 
     private sealed record CpuSplit(double Server, double Database, double Driver);
 

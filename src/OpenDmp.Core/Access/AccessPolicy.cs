@@ -242,14 +242,14 @@ public static class AccessPolicy
         return decision;
     }
 
-    /// <summary>
-    /// A record enters a study's extract only through the platform's extractor, under an authorisation
-    /// in force, when the patient has not opposed it; masked documents never do (the scope excludes them).
-    /// </summary>
     /// <summary>Why a study's authorisation is not in force at <paramref name="now"/> (withdrawn, not begun, ended), or null when it is.</summary>
     public static string? StudyRefusal(StudyFacts study, DateTimeOffset now) =>
         study.Revoked || now < study.ValidFrom || now > study.ValidUntil ? $"the authorisation of study {study.Name} is not in force" : null;
 
+    /// <summary>
+    /// A record enters a study's extract only through the platform's extractor, under an authorisation
+    /// in force, when the patient has not opposed it; masked documents never do (the scope excludes them).
+    /// </summary>
     private static AccessDecision DecideStudy(AccessRequest request)
     {
         if (request.Actor.Kind != ActorKind.System)

@@ -89,9 +89,15 @@ public sealed class NotificationDelivery(DmpDbContext db, RecordGuard guard, Wri
     private async Task SetAsync(IQueryable<PatientNotification> rows, bool sms, string outcome, CancellationToken ct)
     {
         await using var scope = await gate.EnterBookkeepingAsync(db, ct);
-        _ = sms
-            ? await rows.ExecuteUpdateAsync(u => u.SetProperty(x => x.SmsStatus, outcome), ct)
-            : await rows.ExecuteUpdateAsync(u => u.SetProperty(x => x.Status, outcome), ct);
+        if (sms)
+        {
+            await rows.ExecuteUpdateAsync(u => u.SetProperty(x => x.SmsStatus, outcome), ct);
+        }
+        else
+        {
+            await rows.ExecuteUpdateAsync(u => u.SetProperty(x => x.Status, outcome), ct);
+        }
+
         await scope.CommitAsync(ct);
     }
 }

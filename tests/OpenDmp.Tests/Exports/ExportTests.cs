@@ -117,49 +117,19 @@ public abstract class ExportTests(IStorageUnderTest storage, BrowserFixture brow
 
             // A legal representative gets what they may see: not the document kept from representatives.
             var representative = await Server.LoginRepresentativeAsync(patient);
-            using (var repExport = await representative.PostAsJsonAsync("/patient/export", new { passphrase = Passphrase }))
-            {
-                Assert.Equal(HttpStatusCode.OK, repExport.StatusCode);
-                await File.WriteAllBytesAsync(file, await repExport.Content.ReadAsByteArrayAsync());
-            }
-
-            var repZip = Path.Combine(dir.FullName, "representative.zip");
-            Assert.Equal(0, (await AgeDecryptAsync(file, repZip, Passphrase)).Exit);
-            using (var rz = ZipFile.OpenRead(repZip))
-            {
-                var docs = rz.Entries.Where(e => e.FullName.StartsWith("IHE_XDM/SUBSET01/DOC", StringComparison.Ordinal)).Select(e => Read(e)).ToList();
-                Assert.Equal(2, docs.Count);
-                Assert.DoesNotContain(docs, d => d.AsSpan().SequenceEqual(minorSecret));
-            }
+            var forRepresentative = await ExportedDocumentsAsync(representative, new { passphrase = Passphrase }, dir, "representative");
+            Assert.Equal(2, forRepresentative.Count);
+            Assert.DoesNotContain(forRepresentative, d => d.AsSpan().SequenceEqual(minorSecret));
 
             // A part: a date range (both ends included) — only the letter of March 2024.
-            using (var dated = await patientHttp.PostAsJsonAsync("/patient/export", new { passphrase = Passphrase, from = "2024-03-15", to = "2024-03-15" }))
-            {
-                Assert.Equal(HttpStatusCode.OK, dated.StatusCode);
-                await File.WriteAllBytesAsync(file, await dated.Content.ReadAsByteArrayAsync());
-            }
-
-            var datedZip = Path.Combine(dir.FullName, "dated.zip");
-            Assert.Equal(0, (await AgeDecryptAsync(file, datedZip, Passphrase)).Exit);
-            using (var dz = ZipFile.OpenRead(datedZip))
-            {
-                var docs = dz.Entries.Where(e => e.FullName.StartsWith("IHE_XDM/SUBSET01/DOC", StringComparison.Ordinal)).Select(e => Read(e)).ToList();
-                Assert.Single(docs);
-                Assert.True(docs[0].AsSpan().SequenceEqual(pdf));
-            }
+            var dated = await ExportedDocumentsAsync(patientHttp, new { passphrase = Passphrase, from = "2024-03-15", to = "2024-03-15" }, dir, "dated");
+            Assert.Single(dated);
+            Assert.True(dated[0].AsSpan().SequenceEqual(pdf));
 
             // A part: one type only.
-            using var part = await patientHttp.PostAsJsonAsync("/patient/export", new { passphrase = Passphrase, types = LetterType });
-            Assert.Equal(HttpStatusCode.OK, part.StatusCode);
-            await File.WriteAllBytesAsync(file, await part.Content.ReadAsByteArrayAsync());
-            File.Delete(zipPath);
-            Assert.Equal(0, (await AgeDecryptAsync(file, zipPath, Passphrase)).Exit);
-            using (var partZip = ZipFile.OpenRead(zipPath))
-            {
-                var only = partZip.Entries.Where(e => e.FullName.StartsWith("IHE_XDM/SUBSET01/DOC", StringComparison.Ordinal)).Select(e => Read(e)).ToList();
-                Assert.Single(only);
-                Assert.True(only[0].AsSpan().SequenceEqual(pdf));
-            }
+            var letters = await ExportedDocumentsAsync(patientHttp, new { passphrase = Passphrase, types = LetterType }, dir, "letters");
+            Assert.Single(letters);
+            Assert.True(letters[0].AsSpan().SequenceEqual(pdf));
         }
         finally
         {
@@ -356,6 +326,23 @@ public abstract class ExportTests(IStorageUnderTest storage, BrowserFixture brow
         Assert.Contains(chain, e => e.Action == "portable-record" && e.ActorId == stranger.Id && e.Outcome == "denied");
         Assert.Contains(chain, e => e.Action == "portable-record" && e.ActorId == patient.Id && e.Outcome == "success");
         Assert.Contains(chain, e => e.Action == "export" && e.ActorId == patient.Id && e.Outcome == "success");
+    }
+
+    /// <summary>Asks for an export, decrypts it with the age tool and returns the documents of its XDM subset.</summary>
+    private static async Task<List<byte[]>> ExportedDocumentsAsync(HttpClient http, object request, DirectoryInfo dir, string name)
+    {
+        var encrypted = Path.Combine(dir.FullName, name + ".zip.age");
+        using (var response = await http.PostAsJsonAsync("/patient/export", request))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            await File.WriteAllBytesAsync(encrypted, await response.Content.ReadAsByteArrayAsync());
+        }
+
+        var zipPath = Path.Combine(dir.FullName, name + ".zip");
+        var decrypted = await AgeDecryptAsync(encrypted, zipPath, Passphrase);
+        Assert.True(decrypted.Exit == 0, decrypted.Output);
+        using var zip = ZipFile.OpenRead(zipPath);
+        return zip.Entries.Where(e => e.FullName.StartsWith("IHE_XDM/SUBSET01/DOC", StringComparison.Ordinal)).Select(Read).ToList();
     }
 
     private static byte[] Read(ZipArchiveEntry entry)
