@@ -134,7 +134,7 @@ internal static class AlertBench
                     return FhirJson.Serialize(SubmissionBuilder.Build("Patient/" + patient, gpRpps, "Claire Martin", [new DocumentToSubmit(cda, "text/xml", "Compte rendu de biologie", TypeCode: "11502-2", FormatCode: "urn:ihe:lab:xd-lab:2008")]));
                 }).ToList();
                 var next = -1;
-                var cpu = ProcessesCpu();
+                var cpu = BenchSupport.ProcessesCpu();
                 var watch = Stopwatch.StartNew();
                 await Task.WhenAll(Enumerable.Range(0, clients).Select(async _ =>
                 {
@@ -177,7 +177,7 @@ internal static class AlertBench
 
                 rates[kind].Add(bundles.Count / filed.TotalSeconds);
                 drains[kind].Add(drain.TotalMilliseconds);
-                var spent = ProcessesCpu();
+                var spent = BenchSupport.ProcessesCpu();
                 cpuPerDocument[kind].Add(new CpuSplit((spent.Server - cpu.Server) * 1000 / bundles.Count, (spent.Database - cpu.Database) * 1000 / bundles.Count, (spent.Driver - cpu.Driver) * 1000 / bundles.Count));
             }
         }
@@ -265,52 +265,4 @@ internal static class AlertBench
     private static Dictionary<SetKind, List<T>> ByKind<T>() => Enum.GetValues<SetKind>().ToDictionary(k => k, _ => new List<T>());
 
     private sealed record CpuSplit(double Server, double Database, double Driver);
-
-    /// <summary>
-    /// CPU seconds (user and system, /proc/[pid]/stat) of the OpenDMP server process, of all PostgreSQL
-    /// processes (SQLite runs inside the server) and of this driver with its receiver; zeros where /proc
-    /// cannot be read.
-    /// </summary>
-    private static (double Server, double Database, double Driver) ProcessesCpu()
-    {
-        double server = 0, database = 0, driver = 0;
-        if (!System.IO.Directory.Exists("/proc"))
-        {
-            return (0, 0, 0);
-        }
-
-        foreach (var dir in System.IO.Directory.GetDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
-            {
-                continue;
-            }
-
-            try
-            {
-                var command = File.ReadAllText(dir + "/cmdline").Replace('\0', ' ');
-                var stat = File.ReadAllText(dir + "/stat");
-                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-                var seconds = (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
-                if (command.Contains("opendmp.dll serve", StringComparison.Ordinal))
-                {
-                    server += seconds;
-                }
-                else if (command.StartsWith("postgres", StringComparison.Ordinal))
-                {
-                    database += seconds;
-                }
-                else if (pid == Environment.ProcessId)
-                {
-                    driver += seconds;
-                }
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                // The process ended meanwhile.
-            }
-        }
-
-        return (server, database, driver);
-    }
 }

@@ -239,6 +239,10 @@ try
     var reads = Math.Max(2_000, opts.SearchRequests * 2);
     var (readRate, readLatencies) = await workload.ReadByIdAsync(ids, reads);
     Console.WriteLine($"DocumentReference read by id (audited), {opts.Clients} clients: {readRate:F0} reads/s; p50 {BenchSupport.P(readLatencies, 50):F2} ms, p95 {BenchSupport.P(readLatencies, 95):F2} ms, p99 {BenchSupport.P(readLatencies, 99):F2} ms ({reads} reads)");
+    if (opts.ReadRounds > 0)
+    {
+        await ReadBench.RunAsync(workload, ids, reads, opts.ReadRounds, opts.Clients);
+    }
 
     var hiddenTimes = new List<double>();
     var absentTimes = new List<double>();
@@ -417,12 +421,12 @@ internal static partial class Program
     private static readonly string PharmacistRpps = Rpps.WithCheckDigit("1000000002");
 }
 
-internal sealed record BenchOptions(string? Postgres, int Documents, int Patients, int TargetDocuments, int DocumentBytes, int Clients, int SearchRequests, int LargeTransactions, bool Keep, bool SummaryOnly = false, int WarmupSeconds = 0, int MeasureAt = 0, int Alerts = 0, double AlertShare = 1, string? Peer = null, int PeerPid = 0, int PeerSearchRequests = 10, int XdsDocuments = 0, int DirectoryLines = 0, int Duplicates = 0, bool Export = false)
+internal sealed record BenchOptions(string? Postgres, int Documents, int Patients, int TargetDocuments, int DocumentBytes, int Clients, int SearchRequests, int LargeTransactions, bool Keep, bool SummaryOnly = false, int WarmupSeconds = 0, int MeasureAt = 0, int Alerts = 0, double AlertShare = 1, string? Peer = null, int PeerPid = 0, int PeerSearchRequests = 10, int XdsDocuments = 0, int DirectoryLines = 0, int Duplicates = 0, bool Export = false, int ReadRounds = 0)
 {
     public static BenchOptions Parse(string[] args)
     {
         string? Get(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
         int Int(string name, int d) => Get(name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : d;
-        return new BenchOptions(Get("--postgres"), Int("--documents", 100_000), Int("--patients", 1_000), Int("--target-documents", 500), Int("--document-bytes", 10 * 1024), Int("--clients", 8), Int("--search-requests", 2_000), Int("--large-transactions", 5), args.Contains("--keep"), args.Contains("--summary-only"), Int("--warmup-seconds", 60), Int("--measure-at", 0), Int("--alerts", 0), Get("--alert-share") is { } share ? double.Parse(share, CultureInfo.InvariantCulture) : 1, Get("--peer"), Int("--peer-pid", 0), Int("--peer-search-requests", 10), Int("--xds-documents", 0), Int("--directory-lines", 0), Int("--duplicates", 0), args.Contains("--export"));
+        return new BenchOptions(Get("--postgres"), Int("--documents", 100_000), Int("--patients", 1_000), Int("--target-documents", 500), Int("--document-bytes", 10 * 1024), Int("--clients", 8), Int("--search-requests", 2_000), Int("--large-transactions", 5), args.Contains("--keep"), args.Contains("--summary-only"), Int("--warmup-seconds", 60), Int("--measure-at", 0), Int("--alerts", 0), Get("--alert-share") is { } share ? double.Parse(share, CultureInfo.InvariantCulture) : 1, Get("--peer"), Int("--peer-pid", 0), Int("--peer-search-requests", 10), Int("--xds-documents", 0), Int("--directory-lines", 0), Int("--duplicates", 0), args.Contains("--export"), Int("--read-rounds", 0));
     }
 }

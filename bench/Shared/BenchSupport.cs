@@ -53,4 +53,52 @@ internal static class BenchSupport
 
         return (hwm, rss);
     }
+
+    /// <summary>
+    /// CPU seconds (user and system, /proc/[pid]/stat) of the OpenDMP server process, of all PostgreSQL
+    /// processes (SQLite runs inside the server) and of this driver with its receiver; zeros where /proc
+    /// cannot be read.
+    /// </summary>
+    public static (double Server, double Database, double Driver) ProcessesCpu()
+    {
+        double server = 0, database = 0, driver = 0;
+        if (!System.IO.Directory.Exists("/proc"))
+        {
+            return (0, 0, 0);
+        }
+
+        foreach (var dir in System.IO.Directory.GetDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
+            {
+                continue;
+            }
+
+            try
+            {
+                var command = File.ReadAllText(dir + "/cmdline").Replace('\0', ' ');
+                var stat = File.ReadAllText(dir + "/stat");
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                var seconds = (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+                if (command.Contains("opendmp.dll serve", StringComparison.Ordinal))
+                {
+                    server += seconds;
+                }
+                else if (command.StartsWith("postgres", StringComparison.Ordinal))
+                {
+                    database += seconds;
+                }
+                else if (pid == Environment.ProcessId)
+                {
+                    driver += seconds;
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // The process ended meanwhile.
+            }
+        }
+
+        return (server, database, driver);
+    }
 }

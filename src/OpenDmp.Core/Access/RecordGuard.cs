@@ -61,35 +61,38 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
         var facts = new Dictionary<string, RecordFacts>(StringComparer.Ordinal);
         await foreach (var row in FactsManyQuery.For(db)(db, recordIds.ToList()).WithCancellation(ct))
         {
-            facts[row.RecordId] = ToFacts(row);
+            facts[row.Record.RecordId] = ToFacts(row);
         }
 
         return facts;
     }
 
     private static RecordFacts ToFacts(FactsRow row) => new(
-        row.RecordId,
-        row.Status,
-        row.TreatingPhysicianId,
-        new RecordSettings(row.OpposeBreakGlass, row.OpposeCentre15, row.OpposeEmergencyUnmasking, row.OpposeDispensingToPrescriber, row.OpposeResearch),
+        row.Record.RecordId,
+        row.Record.Status,
+        row.Record.TreatingPhysicianId,
+        new RecordSettings(row.Record.OpposeBreakGlass, row.Record.OpposeCentre15, row.Record.OpposeEmergencyUnmasking, row.Record.OpposeDispensingToPrescriber, row.Record.OpposeResearch),
         row.Grants.Select(g => g.ToFacts()).ToList(),
         (row.Blocked ?? string.Empty).Split(BlockedSeparator, StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal),
-        row.MergedInto);
+        row.Record.MergedInto);
+
+    /// <summary>
+    /// A document and its record's facts in <b>one</b> query (every read, retrieval or change of a
+    /// document by id: one round trip instead of two); null for an unknown id. One query either
+    /// way, so an absent document costs what a hidden one costs.
+    /// </summary>
+    public async Task<(Documents.DocumentEntry Document, RecordFacts Facts)?> DocumentWithFactsAsync(string documentId, CancellationToken ct)
+    {
+        var row = await DocumentFactsQuery.For(db)(db, documentId, ct);
+        return row?.Document is { } document ? (document, ToFacts(row)) : null;
+    }
 
     /// <summary>The lot form of <see cref="FactsQuery"/> (the patient's test flag is not needed there).</summary>
     private static readonly PerModel<Func<DmpDbContext, List<string>, IAsyncEnumerable<FactsRow>>> FactsManyQuery = new(() => EF.CompileAsyncQuery(
         (DmpDbContext db, List<string> recordIds) => db.Records.AsNoTracking().Where(x => recordIds.Contains(x.RecordId))
             .Select(x => new FactsRow
             {
-                RecordId = x.RecordId,
-                Status = x.Status,
-                TreatingPhysicianId = x.TreatingPhysicianId,
-                OpposeBreakGlass = x.OpposeBreakGlass,
-                OpposeCentre15 = x.OpposeCentre15,
-                OpposeEmergencyUnmasking = x.OpposeEmergencyUnmasking,
-                OpposeDispensingToPrescriber = x.OpposeDispensingToPrescriber,
-                OpposeResearch = x.OpposeResearch,
-                MergedInto = x.MergedInto,
+                Record = x,
                 Blocked = db.BlockedProfessionals.Where(b => b.RecordId == x.RecordId).GroupBy(b => b.RecordId).Select(g => string.Join(BlockedSeparator, g.Select(b => b.ProfessionalId))).FirstOrDefault(),
                 Grants = db.Grants.Where(g => g.RecordId == x.RecordId).ToList(),
             })));
@@ -98,15 +101,7 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
         (DmpDbContext db, string recordId, CancellationToken ct) => db.Records.AsNoTracking().Where(x => x.RecordId == recordId)
             .Select(x => new FactsRow
             {
-                RecordId = x.RecordId,
-                Status = x.Status,
-                TreatingPhysicianId = x.TreatingPhysicianId,
-                OpposeBreakGlass = x.OpposeBreakGlass,
-                OpposeCentre15 = x.OpposeCentre15,
-                OpposeEmergencyUnmasking = x.OpposeEmergencyUnmasking,
-                OpposeDispensingToPrescriber = x.OpposeDispensingToPrescriber,
-                OpposeResearch = x.OpposeResearch,
-                MergedInto = x.MergedInto,
+                Record = x,
                 IsTest = db.Patients.Where(p => p.RecordId == x.RecordId).Select(p => (bool?)p.IsTestIdentity).FirstOrDefault(),
                 Identity = db.Patients.Where(p => p.RecordId == x.RecordId).Select(p => (Identity.IdentityStatus?)p.IdentityStatus).FirstOrDefault(),
                 // Aggregated rather than joined, so the grants are not multiplied by the blocked rows.
@@ -115,17 +110,24 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
             })
             .FirstOrDefault()));
 
+    /// <summary>The document form of <see cref="FactsQuery"/>: the document's row joined to its record's.</summary>
+    private static readonly PerModel<Func<DmpDbContext, string, CancellationToken, Task<FactsRow?>>> DocumentFactsQuery = new(() => EF.CompileAsyncQuery(
+        (DmpDbContext db, string documentId, CancellationToken ct) => db.Documents.AsNoTracking().Where(d => d.Id == documentId)
+            .Join(db.Records.AsNoTracking(), d => d.RecordId, r => r.RecordId, (d, r) => new { Document = d, Record = r })
+            .Select(x => new FactsRow
+            {
+                Document = x.Document,
+                Record = x.Record,
+                Blocked = db.BlockedProfessionals.Where(b => b.RecordId == x.Record.RecordId).GroupBy(b => b.RecordId).Select(g => string.Join(BlockedSeparator, g.Select(b => b.ProfessionalId))).FirstOrDefault(),
+                Grants = db.Grants.Where(g => g.RecordId == x.Record.RecordId).ToList(),
+            })
+            .FirstOrDefault()));
+
+    /// <summary>A record's row and what its facts add to it (the patient's flags, grants, blocked professionals); with the document asked about, when asked by document.</summary>
     private sealed class FactsRow
     {
-        public required string RecordId { get; init; }
-        public required Records.RecordStatus Status { get; init; }
-        public string? TreatingPhysicianId { get; init; }
-        public bool OpposeBreakGlass { get; init; }
-        public bool OpposeCentre15 { get; init; }
-        public bool OpposeEmergencyUnmasking { get; init; }
-        public bool OpposeDispensingToPrescriber { get; init; }
-        public bool OpposeResearch { get; init; }
-        public string? MergedInto { get; init; }
+        public required Records.Record Record { get; init; }
+        public Documents.DocumentEntry? Document { get; init; }
         public bool? IsTest { get; init; }
         public Identity.IdentityStatus? Identity { get; init; }
         public string? Blocked { get; init; }

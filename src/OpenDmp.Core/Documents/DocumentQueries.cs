@@ -481,16 +481,15 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
 
     private async Task<(DocumentEntry Doc, GuardedAccess Access)> RequireDocumentAsync(string id, Actor actor, AccessAction action, AuditAction verb, string channel, CancellationToken ct, bool allowErased = false)
     {
-        var doc = await DocumentById.For(db)(db, id, ct);
-        // An absent document loads (empty) record facts too: it must cost what a hidden one costs.
-        var facts = await FactsAsync(doc?.RecordId ?? id, ct);
-        if (doc is null || facts is null)
+        // One query whether the document exists or not: an absent document costs what a hidden one costs.
+        if (await guard.DocumentWithFactsAsync(id, ct) is not { } found)
         {
             // Audited like a refusal, so that an absent document and a hidden one cost the same.
             await AuditAsync(new AuditItem(null, actor, verb, "not-found", channel, "DocumentReference", id), ct);
             throw DmpException.NotFound($"DocumentReference/{id} does not exist");
         }
 
+        var (doc, facts) = found;
         var access = await DecideAndAuditDenialAsync(new AccessRequest(actor, action, facts, DocumentResources.Facts(doc)), verb, "DocumentReference", id, channel, ct);
         if (doc.Erased && !allowErased)
         {
@@ -500,10 +499,6 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
 
         return (doc, access);
     }
-
-    /// <summary>Compiled: asked on every read by id (the expression tree is not rebuilt and matched each time).</summary>
-    private static readonly PerModel<Func<DmpDbContext, string, CancellationToken, Task<DocumentEntry?>>> DocumentById = new(() => EF.CompileAsyncQuery(
-        (DmpDbContext db, string id, CancellationToken ct) => db.Documents.AsNoTracking().FirstOrDefault(x => x.Id == id)));
 
     /// <summary>Compiled: the links of the documents answered that may name a document hidden from the reader.</summary>
     private static readonly PerModel<Func<DmpDbContext, string, List<string>, IAsyncEnumerable<DocumentLinkRef>>> LinksOf = new(() => EF.CompileAsyncQuery(
