@@ -4,6 +4,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
 using OpenDmp.Core.Storage;
 
 namespace OpenDmp.Core.Audit;
@@ -153,10 +154,9 @@ public sealed class AuditVerifier(DmpDbContext db, WriteGate gate, AuditKeys key
     public async Task<IReadOnlyList<string>> UncoveredAsync(IReadOnlyCollection<string> chains, CancellationToken ct)
     {
         var uncovered = new List<string>();
-        foreach (var batch in chains.Distinct(StringComparer.Ordinal).Chunk(500))
+        foreach (var heads in (await HeadsAsync(chains, ct)).Chunk(500))
         {
-            var heads = await db.AuditEntries.AsNoTracking().Where(e => batch.Contains(e.RecordId))
-                .GroupBy(e => e.RecordId).Select(g => new { RecordId = g.Key, Seq = g.Max(e => e.Seq) }).ToListAsync(ct);
+            var batch = heads.Select(h => h.RecordId).ToList();
             var covered = await db.AuditCheckpointHeads.AsNoTracking().Where(h => batch.Contains(h.RecordId))
                 .GroupBy(h => h.RecordId).Select(g => new { RecordId = g.Key, Seq = g.Max(h => h.Seq) }).ToDictionaryAsync(x => x.RecordId, x => x.Seq, ct);
             uncovered.AddRange(heads.Where(h => !covered.TryGetValue(h.RecordId, out var seq) || seq < h.Seq).Select(h => h.RecordId));
@@ -165,24 +165,47 @@ public sealed class AuditVerifier(DmpDbContext db, WriteGate gate, AuditKeys key
         return uncovered;
     }
 
+    /// <summary>
+    /// The newest entry of each chain (all chains, or these), found by one descent of the
+    /// (record_id, seq) key per chain: the cost grows with the number of chains, not with their
+    /// length. (Comparing each entry with its chain's maximum read every entry of the chains: a
+    /// checkpoint of one busy record took 0.4 s of database time per 40,000 entries, every 5 s.)
+    /// All chains are enumerated by skipping from one record_id of the key to the next.
+    /// </summary>
     private async Task<List<Head>> HeadsAsync(IReadOnlyCollection<string>? chains, CancellationToken ct)
     {
-        if (chains is null)
+        var postgres = db.Database.IsNpgsql();
+        const string AllChains = "WITH RECURSIVE k(id) AS (SELECT min(record_id) FROM audit_entries UNION ALL SELECT (SELECT min(record_id) FROM audit_entries WHERE record_id > k.id) FROM k WHERE k.id IS NOT NULL) SELECT id FROM k WHERE id IS NOT NULL";
+        var ids = chains is null ? AllChains : postgres ? "SELECT unnest(@ids) AS id" : "SELECT value AS id FROM json_each(@ids)";
+        var sql = $"SELECT h.record_id, h.seq, h.hash FROM ({ids}) AS c JOIN audit_entries AS h ON h.record_id = c.id AND h.seq = (SELECT seq FROM audit_entries WHERE record_id = c.id ORDER BY seq DESC LIMIT 1)";
+        var heads = new List<Head>(chains?.Count ?? 0);
+        var batches = chains is null ? new string[]?[] { null } : chains.Distinct(StringComparer.Ordinal).Chunk(500).ToArray<string[]?>();
+        foreach (var batch in batches)
         {
-            // One query for all heads: O(number of chains), run at start and every Audit:FullCheckpointHours.
-            return await db.AuditEntries.AsNoTracking()
-                .Where(e => e.Seq == db.AuditEntries.Where(b => b.RecordId == e.RecordId).Max(b => b.Seq))
-                .Select(e => new Head(e.RecordId, e.Seq, e.Hash))
-                .ToListAsync(ct);
-        }
+            await using var command = db.Database.GetDbConnection().CreateCommand();
+            command.CommandText = sql;
+            command.Transaction = db.Database.CurrentTransaction?.GetDbTransaction();
+            if (batch is not null)
+            {
+                var p = command.CreateParameter();
+                p.ParameterName = "ids";
+                p.Value = postgres ? batch : JsonSerializer.Serialize(batch);
+                command.Parameters.Add(p);
+            }
 
-        var heads = new List<Head>(chains.Count);
-        foreach (var batch in chains.Distinct(StringComparer.Ordinal).Chunk(500))
-        {
-            heads.AddRange(await db.AuditEntries.AsNoTracking()
-                .Where(e => batch.Contains(e.RecordId) && e.Seq == db.AuditEntries.Where(b => b.RecordId == e.RecordId).Max(b => b.Seq))
-                .Select(e => new Head(e.RecordId, e.Seq, e.Hash))
-                .ToListAsync(ct));
+            await db.Database.OpenConnectionAsync(ct);
+            try
+            {
+                await using var reader = await command.ExecuteReaderAsync(ct);
+                while (await reader.ReadAsync(ct))
+                {
+                    heads.Add(new Head(reader.GetString(0), reader.GetInt64(1), reader.GetString(2)));
+                }
+            }
+            finally
+            {
+                await db.Database.CloseConnectionAsync();
+            }
         }
 
         return heads;

@@ -112,6 +112,64 @@ public abstract class TamperEvidenceTests : ServerTestBase
         Assert.True(head > 0);
     }
 
+    /// <summary>
+    /// A checkpoint names each chain's newest entry — the chains asked for (an unknown one is left
+    /// out) and, for the full checkpoint, every chain — whatever the chains' lengths (the heads are
+    /// found by one descent of the key per chain, no longer by reading every entry).
+    /// </summary>
+    [Fact]
+    public async Task Checkpoint_NamesEachChainsNewestEntry_ForTheChainsAskedAndForAll()
+    {
+        var (_, shortChain) = await ActivityAsync();
+        var (_, longChain) = await ActivityAsync();
+        await Server.WithScopeAsync(async sp =>
+        {
+            var db = sp.GetRequiredService<DmpDbContext>();
+            await using var scope = await sp.GetRequiredService<WriteGate>().EnterAsync(db, longChain.Id, default);
+            for (var i = 0; i < 40; i++)
+            {
+                await sp.GetRequiredService<AuditTrail>().AppendAsync(db, new AuditItem(longChain.Id, OpenDmp.Core.Common.Actor.Operator, AuditAction.Read, "success", OpenDmp.Core.Common.Channels.Admin, "Patient", longChain.Id), default);
+            }
+
+            await db.SaveChangesAsync();
+            await scope.CommitAsync(default);
+            return 0;
+        });
+
+        Task<Dictionary<string, long>> NewestAsync() => DbAsync(db => db.AuditEntries.GroupBy(e => e.RecordId).Select(g => new { g.Key, Seq = g.Max(e => e.Seq) }).ToDictionaryAsync(x => x.Key, x => x.Seq));
+        var before = await NewestAsync();
+        var (asked, all) = await Server.WithScopeAsync(async sp =>
+        {
+            var verifier = sp.GetRequiredService<AuditVerifier>();
+            return (await verifier.CheckpointAsync(default, [shortChain.Id, longChain.Id, "no-such-chain"]), await verifier.CheckpointAsync(default));
+        });
+        var after = await NewestAsync();
+
+        async Task<Dictionary<string, long>> HeadsAsync(AuditCheckpoint? cp)
+        {
+            var heads = new Dictionary<string, long>();
+            foreach (var line in cp!.Heads.Split('\n'))
+            {
+                var (chain, seq, hash) = (line.Split(' ')[0], long.Parse(line.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture), line.Split(' ')[2]);
+                Assert.Equal(hash, await DbAsync(db => db.AuditEntries.Where(e => e.RecordId == chain && e.Seq == seq).Select(e => e.Hash).SingleAsync()));
+                heads[chain] = seq;
+            }
+
+            return heads;
+        }
+
+        var askedHeads = await HeadsAsync(asked);
+        Assert.Equal(new[] { longChain.Id, shortChain.Id }.Order(StringComparer.Ordinal), askedHeads.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(before[longChain.Id], askedHeads[longChain.Id]);
+        Assert.Equal(before[shortChain.Id], askedHeads[shortChain.Id]);
+        Assert.True(before[longChain.Id] > 40);
+
+        // Every chain, each at its newest entry (other activity may add entries meanwhile: between the two readings).
+        var allHeads = await HeadsAsync(all);
+        Assert.Equal(after.Keys.Order(StringComparer.Ordinal), allHeads.Keys.Order(StringComparer.Ordinal));
+        Assert.All(allHeads, h => Assert.InRange(h.Value, before.GetValueOrDefault(h.Key), after[h.Key]));
+    }
+
     /// <summary>Regression: deleting the newest entries written after the last signed checkpoint left "audit verify" intact.</summary>
     [Fact]
     public async Task NewestEntries_CutSecondsLater_AreDetected()
