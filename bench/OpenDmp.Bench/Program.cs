@@ -241,7 +241,7 @@ try
     Console.WriteLine($"DocumentReference read by id (audited), {opts.Clients} clients: {readRate:F0} reads/s; p50 {BenchSupport.P(readLatencies, 50):F2} ms, p95 {BenchSupport.P(readLatencies, 95):F2} ms, p99 {BenchSupport.P(readLatencies, 99):F2} ms ({reads} reads)");
     if (opts.ReadRounds > 0)
     {
-        await ReadBench.RunAsync(workload, ids, reads, opts.ReadRounds, opts.Clients);
+        await ReadBench.RunAsync(http, workload, ids, reads, opts.ReadRounds, opts.Clients);
     }
 
     var hiddenTimes = new List<double>();

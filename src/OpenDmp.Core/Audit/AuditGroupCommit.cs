@@ -34,13 +34,20 @@ public sealed class AuditGroupCommit : IAsyncDisposable, IDisposable
         }
     }
 
-    private sealed record Pending(AuditItem Item, TaskCompletionSource Done);
+    private sealed record Pending(AuditItem Item, TaskCompletionSource Done, long Since)
+    {
+        public void Durable()
+        {
+            Common.DmpTelemetry.AuditWait.Record(System.Diagnostics.Stopwatch.GetElapsedTime(Since).TotalMilliseconds);
+            Done.TrySetResult();
+        }
+    }
 
     /// <summary>Appends the entry to its record's chain; returns once it is committed.</summary>
     public Task AppendAsync(AuditItem item)
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (!_queue.Writer.TryWrite(new Pending(item, done)))
+        if (!_queue.Writer.TryWrite(new Pending(item, done, System.Diagnostics.Stopwatch.GetTimestamp())))
         {
             done.SetException(new ObjectDisposedException(nameof(AuditGroupCommit), "the server is stopping: the audit trail accepts no more entries"));
         }
@@ -61,8 +68,11 @@ public sealed class AuditGroupCommit : IAsyncDisposable, IDisposable
 
             try
             {
+                var started = System.Diagnostics.Stopwatch.GetTimestamp();
                 await WriteAsync(group);
-                group.ForEach(p => p.Done.TrySetResult());
+                Common.DmpTelemetry.AuditGroupDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                Common.DmpTelemetry.AuditGroupEntries.Record(group.Count);
+                group.ForEach(p => p.Durable());
             }
             catch (Exception) when (group.Count > 1)
             {
@@ -72,7 +82,7 @@ public sealed class AuditGroupCommit : IAsyncDisposable, IDisposable
                     try
                     {
                         await WriteAsync([p]);
-                        p.Done.TrySetResult();
+                        p.Durable();
                     }
                     catch (Exception ex)
                     {

@@ -41,6 +41,15 @@ public static class DmpTelemetry
     /// <summary>ITI-65 commits whose acknowledgement was lost, checked on the database afterwards, tagged with what the check found.</summary>
     public static readonly Counter<long> CommitChecks = Meter.CreateCounter<long>("opendmp.db.commit_checks", "{transaction}", "Commits with a lost acknowledgement, checked afterwards");
 
+    /// <summary>Entries written by one group commit of the audit trail (reads, searches, refusals).</summary>
+    public static readonly Histogram<long> AuditGroupEntries = Meter.CreateHistogram<long>("opendmp.audit.group_entries", "{entry}", "Audit entries per group commit");
+
+    /// <summary>One group commit: lock, chain heads, insert, commit.</summary>
+    public static readonly Histogram<double> AuditGroupDuration = Meter.CreateHistogram<double>("opendmp.audit.group_duration", "ms", "Time to write and commit one group of audit entries");
+
+    /// <summary>From a request's append to its entry being durable: the wait for the group in progress, then its own.</summary>
+    public static readonly Histogram<double> AuditWait = Meter.CreateHistogram<double>("opendmp.audit.wait", "ms", "Time a request waits for its audit entry to be durable");
+
     static DmpTelemetry()
     {
         Meter.CreateObservableGauge("opendmp.deposit.queue", () => Volatile.Read(ref _depositQueue), "{message}", "Messages waiting in the deposit mailbox at its last poll");
