@@ -40,16 +40,12 @@ internal static class ReadBench
     private static async Task<Dictionary<string, double>> MetricsAsync(HttpClient http)
     {
         var values = new Dictionary<string, double>(StringComparer.Ordinal);
-        foreach (var line in (await http.GetStringAsync("/metrics")).Split('\n'))
+        foreach (var line in (await http.GetStringAsync("/metrics")).Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
+            // "name{labels} value": the exporter writes no timestamp.
             var name = line.Split('{', ' ')[0];
-            if (line.StartsWith('#') || !(name.EndsWith("_sum", StringComparison.Ordinal) || name.EndsWith("_count", StringComparison.Ordinal)))
-            {
-                continue;
-            }
-
-            if (double.TryParse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[^1], NumberStyles.Float, CultureInfo.InvariantCulture, out var v)
-                || double.TryParse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[^2], NumberStyles.Float, CultureInfo.InvariantCulture, out v))
+            if (!line.StartsWith('#') && (name.EndsWith("_sum", StringComparison.Ordinal) || name.EndsWith("_count", StringComparison.Ordinal))
+                && double.TryParse(line[(line.LastIndexOf(' ') + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out var v))
             {
                 values[name] = values.GetValueOrDefault(name) + v;
             }

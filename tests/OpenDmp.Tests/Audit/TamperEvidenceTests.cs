@@ -150,7 +150,8 @@ public abstract class TamperEvidenceTests : ServerTestBase
             var heads = new Dictionary<string, long>();
             foreach (var line in cp!.Heads.Split('\n'))
             {
-                var (chain, seq, hash) = (line.Split(' ')[0], long.Parse(line.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture), line.Split(' ')[2]);
+                var parts = line.Split(' ');
+                var (chain, seq, hash) = (parts[0], long.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture), parts[2]);
                 Assert.Equal(hash, await DbAsync(db => db.AuditEntries.Where(e => e.RecordId == chain && e.Seq == seq).Select(e => e.Hash).SingleAsync()));
                 heads[chain] = seq;
             }
