@@ -355,9 +355,10 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
     /// <summary>Appends one entry in its own unit of work, under the record's write gate.</summary>
     public async Task AuditAsync(AuditItem item, CancellationToken ct)
     {
-        if (auditOptions.GroupCommit && item.RecordId is not null)
+        if (auditOptions.GroupCommit)
         {
-            // Durable when this returns; written with the other requests' entries of the moment.
+            // Durable when this returns; written with the other requests' entries of the moment
+            // (an absent document's refusal too, on the system chain: it costs what a hidden one's does).
             await groupCommit.AppendAsync(item);
             RequestAuditLog.Current?.Appended(item.Action, item.Outcome);
             return;

@@ -68,9 +68,19 @@ public sealed class AuditTrail(TimeProvider time)
             prev = last?.Hash ?? Genesis;
         }
 
+        db.AuditEntries.Add(Next(e, seq, prev));
+        RequestAuditLog.Current?.Appended(e.Action, e.Outcome);
+    }
+
+    /// <summary>
+    /// The entry that continues a chain whose newest entry is (seq - 1, prev), hashed; the chain is
+    /// marked for the next checkpoint. The caller writes it, holding the record's lock.
+    /// </summary>
+    public AuditEntry Next(AuditItem e, long seq, string prev)
+    {
         var entry = new AuditEntry
         {
-            RecordId = chain,
+            RecordId = e.RecordId ?? SystemChain,
             Seq = seq,
             Time = TruncateToMicroseconds(time.GetUtcNow()),
             ActorKind = e.Actor.Kind.ToString(),
@@ -88,9 +98,8 @@ public sealed class AuditTrail(TimeProvider time)
             Hash = string.Empty,
         };
         entry.Hash = ComputeHash(entry);
-        db.AuditEntries.Add(entry);
-        _dirty.TryAdd(chain, 0);
-        RequestAuditLog.Current?.Appended(e.Action, e.Outcome);
+        _dirty.TryAdd(entry.RecordId, 0);
+        return entry;
     }
 
     /// <summary>The chains written since the last call (a checkpoint covers them); the set starts anew.</summary>

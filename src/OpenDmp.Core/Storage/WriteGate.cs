@@ -13,6 +13,9 @@ public sealed class WriteGate : IDisposable
 {
     private readonly SemaphoreSlim _sqliteWriter = new(1, 1);
 
+    /// <summary>PostgreSQL: the lock that serialises the writers of the system audit chain, held until the transaction ends.</summary>
+    public const string SystemChainLockSql = "SELECT pg_advisory_xact_lock(7349001)";
+
     /// <summary>Opens a unit of work holding the record's gate.</summary>
     public async Task<WriteScope> EnterAsync(DmpDbContext db, string? recordId, CancellationToken ct)
     {
@@ -56,7 +59,7 @@ public sealed class WriteGate : IDisposable
         else
         {
             // Writes not tied to one record (system audit chain) are serialised by an advisory lock.
-            await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock(7349001)", ct);
+            await db.Database.ExecuteSqlRawAsync(SystemChainLockSql, ct);
         }
 
         return new WriteScope(ptx, null);
@@ -85,7 +88,11 @@ public sealed class WriteGate : IDisposable
     /// trip. SQLite: the process's single writer; the heads are read by the appends themselves.
     /// Records without a row are not locked and have no head here.
     /// </summary>
-    public async Task<GroupScope> EnterManyAsync(DmpDbContext db, IReadOnlyCollection<string> recordIds, CancellationToken ct)
+    public Task<GroupScope> EnterManyAsync(DmpDbContext db, IReadOnlyCollection<string> recordIds, CancellationToken ct) =>
+        EnterManyAsync(db, recordIds, systemChain: false, ct);
+
+    /// <summary>The same, and on PostgreSQL the system audit chain's lock too (after the records').</summary>
+    public async Task<GroupScope> EnterManyAsync(DmpDbContext db, IReadOnlyCollection<string> recordIds, bool systemChain, CancellationToken ct)
     {
         if (db.Database.IsSqlite())
         {
@@ -121,6 +128,13 @@ public sealed class WriteGate : IDisposable
             foreach (var id in locked.Where(id => !heads.ContainsKey(id)))
             {
                 heads[id] = new ChainHead(id, 0, Audit.AuditTrail.Genesis);
+            }
+
+            if (systemChain)
+            {
+                // After the records' locks, like a record's writer that then appends to the system chain.
+                await reader.DisposeAsync();
+                await db.Database.ExecuteSqlRawAsync(SystemChainLockSql, ct);
             }
         }
         catch

@@ -171,6 +171,63 @@ public abstract class TamperEvidenceTests : ServerTestBase
         Assert.All(allHeads, h => Assert.InRange(h.Value, before.GetValueOrDefault(h.Key), after[h.Key]));
     }
 
+    /// <summary>
+    /// Reads are audited by the group commit, which on PostgreSQL continues the chain heads it wrote
+    /// last in one round trip. Another writer extends the chain in between (here the operator's
+    /// entries, like a deposit's): the next reads are still answered and audited, the chain has no
+    /// gap, no fork, no repeated entry, and verifies; so does the system chain, where the refusals
+    /// of absent documents go through the same group commit.
+    /// </summary>
+    [Fact]
+    public async Task GroupCommit_ContinuesAChainAnotherWriterExtendedMeanwhile()
+    {
+        var (gp, patient) = await ActivityAsync();
+        var id = await DbAsync(db => db.Documents.Where(d => d.RecordId == patient.Id).Select(d => d.Id).FirstAsync());
+        using var http = Server.Http(gp.Certificate);
+        async Task ReadAsync(int times)
+        {
+            var answers = await Task.WhenAll(Enumerable.Range(0, times).Select(_ => http.GetAsync($"/fhir/DocumentReference/{id}")));
+            Assert.All(answers, a => Assert.Equal(System.Net.HttpStatusCode.OK, a.StatusCode));
+        }
+
+        Task<int> ReadsAsync() => DbAsync(db => db.AuditEntries.CountAsync(e => e.RecordId == patient.Id && e.ObjectId == id && e.ActorId == gp.Id && e.Action == "read"));
+
+        await ReadAsync(4);
+        await ReadAsync(4);
+        for (var round = 0; round < 3; round++)
+        {
+            await Server.WithScopeAsync(async sp =>
+            {
+                var db = sp.GetRequiredService<DmpDbContext>();
+                await using var scope = await sp.GetRequiredService<WriteGate>().EnterAsync(db, patient.Id, default);
+                await sp.GetRequiredService<AuditTrail>().AppendAsync(db, new AuditItem(patient.Id, OpenDmp.Core.Common.Actor.Operator, AuditAction.Read, "success", OpenDmp.Core.Common.Channels.Admin, "Patient", patient.Id), default);
+                await db.SaveChangesAsync();
+                await scope.CommitAsync(default);
+                return 0;
+            });
+            await ReadAsync(5);
+
+            // An absent document's refusal goes to the system chain through the same group commit.
+            using var absent = await http.GetAsync($"/fhir/DocumentReference/absent-{round}-{Guid.NewGuid():N}");
+            Assert.Equal(System.Net.HttpStatusCode.NotFound, absent.StatusCode);
+        }
+
+        Assert.Equal(8 + 15, await ReadsAsync());
+        var system = await DbAsync(db => db.AuditEntries.Where(e => e.RecordId == AuditTrail.SystemChain).OrderBy(e => e.Seq).ToListAsync());
+        Assert.Equal(3, system.Count(e => e.ObjectId!.StartsWith("absent-", StringComparison.Ordinal) && e.Outcome == "not-found"));
+        Assert.Equal(Enumerable.Range(1, system.Count).Select(i => (long)i), system.Select(e => e.Seq));
+        var chain = await DbAsync(db => db.AuditEntries.Where(e => e.RecordId == patient.Id).OrderBy(e => e.Seq).ToListAsync());
+        Assert.Equal(Enumerable.Range(1, chain.Count).Select(i => (long)i), chain.Select(e => e.Seq));
+        for (var i = 0; i < chain.Count; i++)
+        {
+            Assert.Equal(i == 0 ? AuditTrail.Genesis : chain[i - 1].Hash, chain[i].PrevHash);
+            Assert.Equal(AuditTrail.ComputeHash(chain[i]), chain[i].Hash);
+        }
+
+        var (code, output) = await CliAsync("audit", "verify");
+        Assert.True(code == 0, output);
+    }
+
     /// <summary>Regression: deleting the newest entries written after the last signed checkpoint left "audit verify" intact.</summary>
     [Fact]
     public async Task NewestEntries_CutSecondsLater_AreDetected()
