@@ -148,11 +148,13 @@ public sealed class AuditGroupCommit : IAsyncDisposable, IDisposable
     }
 
     /// <summary>
-    /// PostgreSQL, every chain of the group known: one batch locks the records and inserts the
-    /// entries, and commits as one implicit transaction at the batch's end (durable when it
-    /// returns). Another writer — a deposit, another instance — may have extended a chain since
-    /// this writer last wrote it: the entries then collide with that writer's (record_id, seq),
-    /// nothing of the batch stays, and false sends the group the way that reads the heads.
+    /// PostgreSQL, every chain of the group known: one batch locks the records, checks that the
+    /// remembered heads are still entries of the trail, inserts the entries, and commits as one
+    /// implicit transaction at the batch's end (durable when it returns). Another writer — a
+    /// deposit, another instance — may have extended a chain since this writer last wrote it: the
+    /// entries then collide with that writer's (record_id, seq); a head may be gone (a restore):
+    /// the check fails. Either way nothing of the batch stays, and false sends the group the way
+    /// that reads the heads.
     /// </summary>
     private async Task<bool> TryInOneRoundTripAsync(DmpDbContext db, AuditTrail audit, List<Pending> group, List<string> chains, List<string> records)
     {
@@ -176,6 +178,12 @@ public sealed class AuditGroupCommit : IAsyncDisposable, IDisposable
                 Statement(batch, WriteGate.SystemChainLockSql, []);
             }
 
+            // The remembered heads must still be in the trail (a restore, or a failover that lost
+            // commits, would otherwise let the entries continue an entry that is no longer there):
+            // under the locks, a division by zero ends the batch unless every one of them is found.
+            var known = chains.Select(c => _heads[c]).ToList();
+            Statement(batch, HeadsStillThereSql, [known.Select(h => h.RecordId).ToArray(), known.Select(h => h.Seq).ToArray(), known.Select(h => h.Hash).ToArray(), known.Count]);
+
             Statement(batch, InsertSql, [
                 Column(entries, e => e.RecordId), entries.Select(e => e.Seq).ToArray(), entries.Select(e => e.Time).ToArray(),
                 Column(entries, e => e.ActorKind), Column(entries, e => e.ActorId), Column(entries, e => e.OnBehalfOf), Column(entries, e => e.ViaStructure),
@@ -183,8 +191,9 @@ public sealed class AuditGroupCommit : IAsyncDisposable, IDisposable
                 Column(entries, e => e.Mode), Column(entries, e => e.Channel), Column(entries, e => e.Detail), Column(entries, e => e.PrevHash), Column(entries, e => e.Hash)]);
             await batch.ExecuteNonQueryAsync(CancellationToken.None);
         }
-        catch (Npgsql.PostgresException ex) when (ex.SqlState == Npgsql.PostgresErrorCodes.UniqueViolation)
+        catch (Npgsql.PostgresException ex) when (ex.SqlState is Npgsql.PostgresErrorCodes.UniqueViolation or Npgsql.PostgresErrorCodes.DivisionByZero)
         {
+            // Another writer extended a chain, or a remembered head is gone: read the heads under the lock.
             chains.ForEach(c => _heads.Remove(c));
             return false;
         }
@@ -209,6 +218,12 @@ public sealed class AuditGroupCommit : IAsyncDisposable, IDisposable
 
     /// <summary>The chain an entry goes to: its record's, or the system chain.</summary>
     private static string Chain(AuditItem item) => item.RecordId ?? AuditTrail.SystemChain;
+
+    /// <summary>1 when every remembered head (record, seq, hash) is an entry of the trail; a division by zero otherwise.</summary>
+    private const string HeadsStillThereSql = """
+        SELECT 1 / ((SELECT count(*) FROM unnest($1::text[], $2::bigint[], $3::text[]) AS h(record_id, seq, hash)
+            JOIN audit_entries a ON a.record_id = h.record_id AND a.seq = h.seq AND a.hash = h.hash) = $4)::int
+        """;
 
     /// <summary>One statement for the whole group, whatever its size (one prepared statement).</summary>
     private const string InsertSql = """

@@ -228,6 +228,41 @@ public abstract class TamperEvidenceTests : ServerTestBase
         Assert.True(code == 0, output);
     }
 
+    /// <summary>
+    /// The chain's newest entries disappear while the server runs (a restore of an older state, a
+    /// failover that lost commits): the group commit does not continue the head it remembers, which
+    /// is gone, but the chain as it now is — no gap, each entry linked to the one before.
+    /// </summary>
+    [Fact]
+    public async Task GroupCommit_DoesNotContinueARememberedHeadThatIsGone()
+    {
+        var (gp, patient) = await ActivityAsync();
+        var id = await DbAsync(db => db.Documents.Where(d => d.RecordId == patient.Id).Select(d => d.Id).FirstAsync());
+        using var http = Server.Http(gp.Certificate);
+        for (var i = 0; i < 3; i++)
+        {
+            using var read = await http.GetAsync($"/fhir/DocumentReference/{id}");
+            Assert.Equal(System.Net.HttpStatusCode.OK, read.StatusCode);
+        }
+
+        var newest = await DbAsync(db => db.AuditEntries.Where(e => e.RecordId == patient.Id).MaxAsync(e => e.Seq));
+        Assert.Equal(2, await SqlAsync($"DELETE FROM audit_entries WHERE record_id = {patient.Id} AND seq > {newest - 2}"));
+        for (var i = 0; i < 3; i++)
+        {
+            using var read = await http.GetAsync($"/fhir/DocumentReference/{id}");
+            Assert.Equal(System.Net.HttpStatusCode.OK, read.StatusCode);
+        }
+
+        var chain = await DbAsync(db => db.AuditEntries.Where(e => e.RecordId == patient.Id).OrderBy(e => e.Seq).ToListAsync());
+        Assert.Equal(newest + 1, chain.Count);
+        Assert.Equal(Enumerable.Range(1, chain.Count).Select(i => (long)i), chain.Select(e => e.Seq));
+        for (var i = 1; i < chain.Count; i++)
+        {
+            Assert.Equal(chain[i - 1].Hash, chain[i].PrevHash);
+            Assert.Equal(AuditTrail.ComputeHash(chain[i]), chain[i].Hash);
+        }
+    }
+
     /// <summary>Regression: deleting the newest entries written after the last signed checkpoint left "audit verify" intact.</summary>
     [Fact]
     public async Task NewestEntries_CutSecondsLater_AreDetected()
