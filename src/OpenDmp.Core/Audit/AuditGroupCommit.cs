@@ -138,13 +138,11 @@ public sealed class AuditGroupCommit : IAsyncDisposable, IDisposable
         }
 
         await db.SaveChangesAsync(CancellationToken.None);
-        var newest = db.ChangeTracker.Entries<AuditEntry>().Select(x => x.Entity).GroupBy(e => e.RecordId, StringComparer.Ordinal).Select(g => g.MaxBy(e => e.Seq)!).ToList();
+        var newest = postgres ? db.ChangeTracker.Entries<AuditEntry>().Select(x => x.Entity).GroupBy(e => e.RecordId, StringComparer.Ordinal).Select(g => g.MaxBy(e => e.Seq)!).ToList() : [];
         await unit.Scope.CommitAsync(CancellationToken.None);
-        if (postgres)
-        {
-            // Written under the records' locks: these are the chains' heads now.
-            newest.ForEach(Remember);
-        }
+
+        // Written under the records' locks: these are the chains' heads now (remembered on PostgreSQL only).
+        newest.ForEach(Remember);
     }
 
     /// <summary>
@@ -172,19 +170,19 @@ public sealed class AuditGroupCommit : IAsyncDisposable, IDisposable
         try
         {
             await using var batch = db.Database.GetDbConnection().CreateBatch();
-            Statement(batch, "SELECT record_id FROM records WHERE record_id = ANY($1) ORDER BY record_id FOR UPDATE", [records.Order(StringComparer.Ordinal).ToArray()]);
+            WriteGate.AddStatement(batch, WriteGate.LockRecordsSql, [records.Order(StringComparer.Ordinal).ToArray()]);
             if (records.Count < chains.Count)
             {
-                Statement(batch, WriteGate.SystemChainLockSql, []);
+                WriteGate.AddStatement(batch, WriteGate.SystemChainLockSql, []);
             }
 
             // The remembered heads must still be in the trail (a restore, or a failover that lost
             // commits, would otherwise let the entries continue an entry that is no longer there):
             // under the locks, a division by zero ends the batch unless every one of them is found.
             var known = chains.Select(c => _heads[c]).ToList();
-            Statement(batch, HeadsStillThereSql, [known.Select(h => h.RecordId).ToArray(), known.Select(h => h.Seq).ToArray(), known.Select(h => h.Hash).ToArray(), known.Count]);
+            WriteGate.AddStatement(batch, HeadsStillThereSql, [known.Select(h => h.RecordId).ToArray(), known.Select(h => h.Seq).ToArray(), known.Select(h => h.Hash).ToArray(), known.Count]);
 
-            Statement(batch, InsertSql, [
+            WriteGate.AddStatement(batch, InsertSql, [
                 Column(entries, e => e.RecordId), entries.Select(e => e.Seq).ToArray(), entries.Select(e => e.Time).ToArray(),
                 Column(entries, e => e.ActorKind), Column(entries, e => e.ActorId), Column(entries, e => e.OnBehalfOf), Column(entries, e => e.ViaStructure),
                 Column(entries, e => e.Action), Column(entries, e => e.ObjectType), Column(entries, e => e.ObjectId), Column(entries, e => e.Outcome),
@@ -232,20 +230,6 @@ public sealed class AuditGroupCommit : IAsyncDisposable, IDisposable
         """;
 
     private static string?[] Column(List<AuditEntry> entries, Func<AuditEntry, string?> value) => entries.Select(value).ToArray();
-
-    private static void Statement(System.Data.Common.DbBatch batch, string sql, IReadOnlyList<object> values)
-    {
-        var command = batch.CreateBatchCommand();
-        command.CommandText = sql;
-        foreach (var value in values)
-        {
-            var parameter = command.CreateParameter();
-            parameter.Value = value;
-            command.Parameters.Add(parameter);
-        }
-
-        batch.BatchCommands.Add(command);
-    }
 
     private void Remember(AuditEntry newest)
     {

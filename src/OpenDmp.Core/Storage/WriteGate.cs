@@ -16,6 +16,9 @@ public sealed class WriteGate : IDisposable
     /// <summary>PostgreSQL: the lock that serialises the writers of the system audit chain, held until the transaction ends.</summary>
     public const string SystemChainLockSql = "SELECT pg_advisory_xact_lock(7349001)";
 
+    /// <summary>PostgreSQL: locks the rows of several records, always in record-id order (no deadlock between two such lockers).</summary>
+    public const string LockRecordsSql = "SELECT record_id FROM records WHERE record_id = ANY($1) ORDER BY record_id FOR UPDATE";
+
     /// <summary>Opens a unit of work holding the record's gate.</summary>
     public async Task<WriteScope> EnterAsync(DmpDbContext db, string? recordId, CancellationToken ct)
     {
@@ -104,7 +107,7 @@ public sealed class WriteGate : IDisposable
         try
         {
             await using var batch = LockThenHeads(db, ptx, recordIds.Order(StringComparer.Ordinal).ToArray(),
-                "SELECT record_id FROM records WHERE record_id = ANY($1) ORDER BY record_id FOR UPDATE",
+                LockRecordsSql,
                 "SELECT h.record_id, h.seq, h.hash FROM unnest($1::text[]) AS r(id) CROSS JOIN LATERAL (SELECT record_id, seq, hash FROM audit_entries WHERE record_id = r.id ORDER BY seq DESC LIMIT 1) AS h");
             await using var reader = await batch.ExecuteReaderAsync(ct);
             var locked = new HashSet<string>(StringComparer.Ordinal);
@@ -163,17 +166,24 @@ public sealed class WriteGate : IDisposable
     {
         var batch = db.Database.GetDbConnection().CreateBatch();
         batch.Transaction = tx.GetDbTransaction();
-        foreach (var sql in new[] { lockSql, headSql })
+        AddStatement(batch, lockSql, [parameter]);
+        AddStatement(batch, headSql, [parameter]);
+        return batch;
+    }
+
+    /// <summary>Adds a statement to a batch, its values as positional parameters ($1, $2, …).</summary>
+    public static void AddStatement(System.Data.Common.DbBatch batch, string sql, IReadOnlyList<object> values)
+    {
+        var command = batch.CreateBatchCommand();
+        command.CommandText = sql;
+        foreach (var value in values)
         {
-            var command = batch.CreateBatchCommand();
-            command.CommandText = sql;
-            var p = command.CreateParameter();
-            p.Value = parameter;
-            command.Parameters.Add(p);
-            batch.BatchCommands.Add(command);
+            var parameter = command.CreateParameter();
+            parameter.Value = value;
+            command.Parameters.Add(parameter);
         }
 
-        return batch;
+        batch.BatchCommands.Add(command);
     }
 
     public void Dispose() => _sqliteWriter.Dispose();
