@@ -127,12 +127,29 @@ public sealed class HaCluster : IAsyncLifetime
         return -1;
     }
 
-    /// <summary>A leader and a synchronous standby, all three nodes running and streaming.</summary>
-    public Task WaitHealthyAsync() => Wait.UntilAsync(async () =>
+    /// <summary>
+    /// A leader and a synchronous standby, all three nodes running and streaming. A replica's first
+    /// start copies the primary (pg_basebackup) and, on the loaded 2-core CI machine, may take well
+    /// over a minute; when the wait fails, the message carries the members and each node's last log lines.
+    /// </summary>
+    public Task WaitHealthyAsync()
     {
-        var members = await MembersAsync();
-        return members.Count == 3 && members.All(m => m.State is "running" or "streaming") && members.Any(m => m.Role == "leader") && members.Any(m => m.Role == "sync_standby");
-    }, TimeSpan.FromSeconds(120), () => "the cluster did not reach three running members with a synchronous standby");
+        var last = new List<(string Role, string State, int Port)>();
+        return Wait.UntilAsync(async () =>
+        {
+            var members = last = await MembersAsync();
+            return members.Count == 3 && members.All(m => m.State is "running" or "streaming") && members.Any(m => m.Role == "leader") && members.Any(m => m.Role == "sync_standby");
+        }, TimeSpan.FromSeconds(240), () => "the cluster did not reach three running members with a synchronous standby; members: "
+            + (last.Count == 0 ? "none answered" : string.Join("; ", last.Select(m => $"node{Array.IndexOf(_pgPorts, m.Port)} {m.Role} {m.State}")))
+            + string.Concat(Enumerable.Range(0, 3).Select(LogTail)));
+    }
+
+    private string LogTail(int node)
+    {
+        var path = Path.Combine(Root, $"patroni{node}.log");
+        var lines = File.Exists(path) ? File.ReadLines(path).TakeLast(12) : ["(no log)"];
+        return $"\n--- patroni{node}.log (last lines)\n" + string.Join('\n', lines);
+    }
 
     /// <summary>The members as Patroni reports them (for the test's output).</summary>
     public async Task<string> DescribeAsync() => string.Join("; ", (await MembersAsync()).Select(m => $"node{Array.IndexOf(_pgPorts, m.Port)} {m.Role} {m.State}"));
