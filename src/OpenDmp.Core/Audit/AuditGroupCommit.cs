@@ -170,6 +170,7 @@ public sealed class AuditGroupCommit : IAsyncDisposable, IDisposable
         try
         {
             await using var batch = db.Database.GetDbConnection().CreateBatch();
+            WriteGate.AddStatement(batch, WriteGate.GenericPlansSql, []);
             WriteGate.AddStatement(batch, WriteGate.LockRecordsSql, [records.Order(StringComparer.Ordinal).ToArray()]);
             if (records.Count < chains.Count)
             {

@@ -16,6 +16,17 @@ public sealed class WriteGate : IDisposable
     /// <summary>PostgreSQL: the lock that serialises the writers of the system audit chain, held until the transaction ends.</summary>
     public const string SystemChainLockSql = "SELECT pg_advisory_xact_lock(7349001)";
 
+    /// <summary>
+    /// PostgreSQL: generic plans until the end of the transaction — for the audit group's one-round-trip
+    /// batch, its implicit transaction — then back to the session's setting. The group's statements take arrays whose length changes
+    /// from one call to the next; with the default plan cache mode PostgreSQL judged a plan made for
+    /// the actual arrays cheaper every time and planned each execution again — measured with
+    /// pg_stat_statements: as many plans as calls, planning costing twice the execution (ADR 0022).
+    /// Their generic plans are index probes per element. <c>set_config(…, true)</c> rather than
+    /// <c>SET LOCAL</c>, which warns in the server log outside an explicit transaction block.
+    /// </summary>
+    public const string GenericPlansSql = "SELECT set_config('plan_cache_mode', 'force_generic_plan', true)";
+
     /// <summary>PostgreSQL: locks the rows of several records, always in record-id order (no deadlock between two such lockers).</summary>
     public const string LockRecordsSql = "SELECT record_id FROM records WHERE record_id = ANY($1) ORDER BY record_id FOR UPDATE";
 

@@ -373,4 +373,43 @@ public abstract class TamperEvidenceTests : ServerTestBase
 public sealed class TamperEvidenceTests_Sqlite() : TamperEvidenceTests(new SqliteStorage());
 
 [Collection(PostgresCollection.Name)]
-public sealed class TamperEvidenceTests_Postgres(PostgresCluster pg) : TamperEvidenceTests(new PostgresStorage(pg, "tamper"));
+public sealed class TamperEvidenceTests_Postgres(PostgresCluster pg) : TamperEvidenceTests(new PostgresStorage(pg, "tamper"))
+{
+    /// <summary>
+    /// The audit group's one-round-trip batch asks for generic plans; pooled connections keep their
+    /// session state (no reset on close), so the setting must end with the batch's implicit
+    /// transaction and never reach the next user of the connection.
+    /// </summary>
+    [Fact]
+    public async Task GroupBatch_GenericPlans_EndWithTheBatch()
+    {
+        var (inBatch, after) = await Server.WithScopeAsync(async sp =>
+        {
+            var db = sp.GetRequiredService<DmpDbContext>();
+            await db.Database.OpenConnectionAsync();
+            try
+            {
+                await using var batch = db.Database.GetDbConnection().CreateBatch();
+                WriteGate.AddStatement(batch, WriteGate.GenericPlansSql, []);
+                WriteGate.AddStatement(batch, "SELECT current_setting('plan_cache_mode')", []);
+                string inside;
+                await using (var reader = await batch.ExecuteReaderAsync())
+                {
+                    await reader.NextResultAsync();
+                    await reader.ReadAsync();
+                    inside = reader.GetString(0);
+                }
+
+                await using var next = db.Database.GetDbConnection().CreateCommand();
+                next.CommandText = "SELECT current_setting('plan_cache_mode')";
+                return (inside, (string)(await next.ExecuteScalarAsync())!);
+            }
+            finally
+            {
+                await db.Database.CloseConnectionAsync();
+            }
+        });
+        Assert.Equal("force_generic_plan", inBatch);
+        Assert.Equal("auto", after);
+    }
+}
