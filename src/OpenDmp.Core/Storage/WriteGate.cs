@@ -17,13 +17,14 @@ public sealed class WriteGate : IDisposable
     public const string SystemChainLockSql = "SELECT pg_advisory_xact_lock(7349001)";
 
     /// <summary>
-    /// PostgreSQL: generic plans until the end of the transaction — for the audit group's one-round-trip
-    /// batch, its implicit transaction — then back to the session's setting. The group's statements take arrays whose length changes
-    /// from one call to the next; with the default plan cache mode PostgreSQL judged a plan made for
-    /// the actual arrays cheaper every time and planned each execution again — measured with
-    /// pg_stat_statements: as many plans as calls, planning costing twice the execution (ADR 0022).
-    /// Their generic plans are index probes per element. <c>set_config(…, true)</c> rather than
-    /// <c>SET LOCAL</c>, which warns in the server log outside an explicit transaction block.
+    /// PostgreSQL: generic plans until the end of the transaction (for the audit group's
+    /// one-round-trip batch, its implicit transaction), then back to the session's setting. The
+    /// group's statements take arrays whose length changes from one call to the next; with the
+    /// default plan cache mode PostgreSQL judged a plan for the actual arrays cheaper every time and
+    /// planned each execution again (pg_stat_statements: as many plans as calls, planning twice the
+    /// execution; ADR 0022). Their generic plans are index probes per element.
+    /// <c>set_config(…, true)</c> rather than <c>SET LOCAL</c>, which warns in the server log outside
+    /// an explicit transaction block.
     /// </summary>
     public const string GenericPlansSql = "SELECT set_config('plan_cache_mode', 'force_generic_plan', true)";
 
