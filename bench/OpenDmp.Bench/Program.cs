@@ -192,8 +192,8 @@ try
     // what a faster write path has to remove.
     var firstPart = Math.Max(1, head.Count);
     var (serverMs, databaseMs, driverMs) = ((cpuAfter.Server - cpuBefore.Server) * 1000 / firstPart, (cpuAfter.Database - cpuBefore.Database) * 1000 / firstPart, (cpuAfter.Driver - cpuBefore.Driver) * 1000 / firstPart);
-    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"CPU per document filed (process times): server {serverMs:F3} ms, database {databaseMs:F3} ms, driver {driverMs:F3} ms; "
-        + $"the {Environment.ProcessorCount} cores bound the rate at {Environment.ProcessorCount * 1000 / (serverMs + databaseMs + driverMs):F0} documents/s, and at {Environment.ProcessorCount * 1000 / (databaseMs + driverMs):F0} with a server that cost nothing"));
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"CPU per document filed (process times): server {serverMs:F3} ms, database {databaseMs:F3} ms, driver {driverMs:F3} ms; ")
+        + BenchSupport.CpuBound(serverMs, databaseMs, driverMs, "documents"));
 
     // ITI-67 for the patient with opts.TargetDocuments documents, in a database of opts.Documents.
     async Task MeasureFirstPageAsync(string when)

@@ -29,8 +29,8 @@ internal static class ReadBench
         var sorted = rates.Order().ToList();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"DocumentReference read by id (audited), {clients} clients, {rounds} rounds of {reads}: median {BenchSupport.P(sorted, 50):F0} reads/s (each round: {string.Join(" / ", rates.Select(r => r.ToString("F0", CultureInfo.InvariantCulture)))}); p50 {BenchSupport.P(latencies, 50):F2} ms, p95 {BenchSupport.P(latencies, 95):F2} ms, p99 {BenchSupport.P(latencies, 99):F2} ms"));
         var (server, database, driver) = (cpu.Average(c => c.Server), cpu.Average(c => c.Database), cpu.Average(c => c.Driver));
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"CPU per read (process times, mean of the rounds): server {server:F3} ms, database {database:F3} ms, driver {driver:F3} ms; "
-            + $"the {Environment.ProcessorCount} cores bound the rate at {Environment.ProcessorCount * 1000 / (server + database + driver):F0} reads/s, and at {Environment.ProcessorCount * 1000 / (database + driver):F0} with a server that cost nothing"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"CPU per read (process times, mean of the rounds): server {server:F3} ms, database {database:F3} ms, driver {driver:F3} ms; ")
+            + BenchSupport.CpuBound(server, database, driver, "reads"));
 
         // The audit group commit seen from the server's own metrics (Prometheus, loopback).
         var metrics = await MetricsAsync(http);

@@ -55,6 +55,13 @@ internal static class BenchSupport
     }
 
     /// <summary>
+    /// The bound this machine's cores put on a rate, from the CPU one request costs each process (ms):
+    /// as measured, and with a server that would cost nothing.
+    /// </summary>
+    public static string CpuBound(double serverMs, double databaseMs, double driverMs, string unit) =>
+        string.Create(CultureInfo.InvariantCulture, $"the {Environment.ProcessorCount} cores bound the rate at {Environment.ProcessorCount * 1000 / (serverMs + databaseMs + driverMs):F0} {unit}/s, and at {Environment.ProcessorCount * 1000 / (databaseMs + driverMs):F0} with a server that cost nothing");
+
+    /// <summary>
     /// CPU seconds (user and system, /proc/[pid]/stat) of the OpenDMP server process, of all PostgreSQL
     /// processes (SQLite runs inside the server) and of this driver with its receiver; zeros where /proc
     /// cannot be read.
