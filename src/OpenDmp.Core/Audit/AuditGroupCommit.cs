@@ -234,25 +234,7 @@ public sealed class AuditGroupCommit : IAsyncDisposable, IDisposable
         await using var unit = await gate.EnterAsync(db, null, CancellationToken.None);
         var connection = db.Database.GetDbConnection();
         var transaction = db.Database.CurrentTransaction!.GetDbTransaction();
-        var heads = new Dictionary<string, ChainHead>(StringComparer.Ordinal);
-        await using (var read = connection.CreateCommand())
-        {
-            read.Transaction = transaction;
-            read.CommandText = string.Join(" UNION ALL ", chains.Select((_, i) =>
-                $"SELECT * FROM (SELECT record_id, seq, hash FROM audit_entries WHERE record_id = $c{i} ORDER BY seq DESC LIMIT 1)"));
-            for (var i = 0; i < chains.Count; i++)
-            {
-                AddParameter(read, $"$c{i}", chains[i]);
-            }
-
-            await using var reader = await read.ExecuteReaderAsync(CancellationToken.None);
-            while (await reader.ReadAsync(CancellationToken.None))
-            {
-                var id = reader.GetString(0);
-                heads[id] = new ChainHead(id, reader.GetInt64(1), reader.GetString(2));
-            }
-        }
-
+        var heads = await SqliteHeadsAsync(connection, transaction, chains);
         await using (var insert = connection.CreateCommand())
         {
             insert.Transaction = transaction;
@@ -277,6 +259,36 @@ public sealed class AuditGroupCommit : IAsyncDisposable, IDisposable
 
         await unit.CommitAsync(CancellationToken.None);
         Common.DmpTelemetry.AuditAppends.Add(group.Count);
+    }
+
+    /// <summary>
+    /// SQLite: the newest entry of each chain that has one (chains without an entry are absent), by
+    /// the key's index — one probe per chain, at most 100 chains per statement (well under SQLite's
+    /// limit of terms in a compound SELECT, whatever Audit:GroupCommitMaxEntries says).
+    /// </summary>
+    internal static async Task<Dictionary<string, ChainHead>> SqliteHeadsAsync(System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction? transaction, IReadOnlyList<string> chains)
+    {
+        var heads = new Dictionary<string, ChainHead>(StringComparer.Ordinal);
+        foreach (var chunk in chains.Chunk(100))
+        {
+            await using var read = connection.CreateCommand();
+            read.Transaction = transaction;
+            read.CommandText = string.Join(" UNION ALL ", chunk.Select((_, i) =>
+                $"SELECT * FROM (SELECT record_id, seq, hash FROM audit_entries WHERE record_id = $c{i} ORDER BY seq DESC LIMIT 1)"));
+            for (var i = 0; i < chunk.Length; i++)
+            {
+                AddParameter(read, $"$c{i}", chunk[i]);
+            }
+
+            await using var reader = await read.ExecuteReaderAsync(CancellationToken.None);
+            while (await reader.ReadAsync(CancellationToken.None))
+            {
+                var id = reader.GetString(0);
+                heads[id] = new ChainHead(id, reader.GetInt64(1), reader.GetString(2));
+            }
+        }
+
+        return heads;
     }
 
     /// <summary>The columns of an audit entry, in the order <see cref="WriteOnSqliteAsync"/> gives them (SQLite keeps the time as UTC ticks, like the model's converter).</summary>

@@ -97,10 +97,11 @@ public sealed class WriteGate : IDisposable
     }
 
     /// <summary>
-    /// Opens a unit of work holding the gates of several records (audit group commit). PostgreSQL:
-    /// their rows locked in record-id order (two groups, or a group and a single writer, cannot
-    /// deadlock), then the head of each one's audit chain read after the locks, in the same round
-    /// trip. SQLite: the process's single writer; the heads are read by the appends themselves.
+    /// Opens a unit of work holding the gates of several records (the audit group commit on
+    /// PostgreSQL, alerts, identity merges). PostgreSQL: their rows locked in record-id order (two
+    /// groups, or a group and a single writer, cannot deadlock), then the head of each one's audit
+    /// chain read after the locks, in the same round trip. SQLite: the process's single writer; the
+    /// heads are read by the appends themselves.
     /// Records without a row are not locked and have no head here.
     /// </summary>
     public Task<GroupScope> EnterManyAsync(DmpDbContext db, IReadOnlyCollection<string> recordIds, CancellationToken ct) =>

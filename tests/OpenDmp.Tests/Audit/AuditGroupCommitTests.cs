@@ -1,0 +1,110 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using OpenDmp.Core.Audit;
+using OpenDmp.Core.Common;
+using OpenDmp.Core.Storage;
+using OpenDmp.Tests.Infrastructure;
+using Task = System.Threading.Tasks.Task;
+
+namespace OpenDmp.Tests.Audit;
+
+/// <summary>
+/// The audit group commit with groups larger than the default (Audit:GroupCommitMaxEntries): a
+/// group spanning hundreds of chains — on SQLite more than one statement reads their heads — still
+/// continues each chain from its own newest entry, in arrival order, with no gap and no fork.
+/// </summary>
+public abstract class AuditGroupCommitTests(IStorageUnderTest storage) : ServerTestBase(storage)
+{
+    private const int Chains = 250;
+    private const int Rounds = 3;
+
+    protected override IDictionary<string, string?>? ExtraConfig => new Dictionary<string, string?> { ["Audit:GroupCommitMaxEntries"] = "600" };
+
+    [Fact]
+    public async Task ManyChainsInOneGroup_EachContinuesItsOwnHead()
+    {
+        var chains = Enumerable.Range(0, Chains).Select(i => $"group-chain-{i:D3}").ToList();
+        await Server.WithScopeAsync(async sp =>
+        {
+            var commit = sp.GetRequiredService<AuditGroupCommit>();
+            for (var round = 0; round < Rounds; round++)
+            {
+                // Queued together, so that the writer takes most of them as one group; two entries
+                // per chain per round, the second continuing the first within the group.
+                await Task.WhenAll(chains.SelectMany(c => new[]
+                {
+                    commit.AppendAsync(new AuditItem(c, Actor.Operator, AuditAction.Read, "success", Channels.Admin, "Patient", c, Detail: $"round {round} first")),
+                    commit.AppendAsync(new AuditItem(c, Actor.Operator, AuditAction.Read, "success", Channels.Admin, "Patient", c, Detail: $"round {round} second")),
+                }));
+            }
+
+            return 0;
+        });
+
+        var entries = await Server.WithScopeAsync(sp => sp.GetRequiredService<DmpDbContext>().AuditEntries.AsNoTracking()
+            .Where(e => e.RecordId.StartsWith("group-chain-")).ToListAsync());
+        Assert.Equal(Chains * Rounds * 2, entries.Count);
+        foreach (var chain in entries.GroupBy(e => e.RecordId))
+        {
+            var ordered = chain.OrderBy(e => e.Seq).ToList();
+            Assert.Equal(Enumerable.Range(1, Rounds * 2).Select(i => (long)i), ordered.Select(e => e.Seq));
+            Assert.Equal(
+                Enumerable.Range(0, Rounds).SelectMany(r => new[] { $"round {r} first", $"round {r} second" }),
+                ordered.Select(e => e.Detail));
+            for (var i = 0; i < ordered.Count; i++)
+            {
+                Assert.Equal(i == 0 ? AuditTrail.Genesis : ordered[i - 1].Hash, ordered[i].PrevHash);
+                Assert.Equal(AuditTrail.ComputeHash(ordered[i]), ordered[i].Hash);
+            }
+        }
+    }
+}
+
+public sealed class AuditGroupCommitTests_Sqlite() : AuditGroupCommitTests(new SqliteStorage())
+{
+    /// <summary>
+    /// The SQLite group reads its chains' heads with compound statements of at most 100 chains: over
+    /// several statements, each chain's newest entry is found, and a chain with no entry is absent.
+    /// </summary>
+    [Fact]
+    public async Task HeadsOfManyChains_AreEachChainsNewestEntry()
+    {
+        var chains = Enumerable.Range(0, 230).Select(i => $"heads-chain-{i:D3}").ToList();
+        await Server.WithScopeAsync(async sp =>
+        {
+            var commit = sp.GetRequiredService<AuditGroupCommit>();
+            // Chain i gets 1 + i % 3 entries.
+            foreach (var (chain, i) in chains.Select((c, i) => (c, i)))
+            {
+                for (var n = 0; n <= i % 3; n++)
+                {
+                    await commit.AppendAsync(new AuditItem(chain, Actor.Operator, AuditAction.Read, "success", Channels.Admin, "Patient", chain));
+                }
+            }
+
+            return 0;
+        });
+
+        var expected = await Server.WithScopeAsync(sp => sp.GetRequiredService<DmpDbContext>().AuditEntries.AsNoTracking()
+            .Where(e => e.RecordId.StartsWith("heads-chain-")).GroupBy(e => e.RecordId)
+            .Select(g => g.OrderByDescending(e => e.Seq).Select(e => new { e.RecordId, e.Seq, e.Hash }).First()).ToListAsync());
+        Assert.Equal(chains.Count, expected.Count);
+        var heads = await Server.WithScopeAsync(async sp =>
+        {
+            var db = sp.GetRequiredService<DmpDbContext>();
+            await db.Database.OpenConnectionAsync();
+            return await AuditGroupCommit.SqliteHeadsAsync(db.Database.GetDbConnection(), null, [.. chains, "heads-chain-none"]);
+        });
+
+        Assert.Equal(chains.Count, heads.Count);
+        Assert.False(heads.ContainsKey("heads-chain-none"));
+        foreach (var e in expected)
+        {
+            Assert.Equal(new ChainHead(e.RecordId, e.Seq, e.Hash), heads[e.RecordId]);
+            Assert.Equal(1 + (chains.IndexOf(e.RecordId) % 3), e.Seq);
+        }
+    }
+}
+
+[Collection(PostgresCollection.Name)]
+public sealed class AuditGroupCommitTests_Postgres(PostgresCluster pg) : AuditGroupCommitTests(new PostgresStorage(pg, "groupcommit"));
