@@ -2,6 +2,7 @@ using System.Threading.Channels;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using OpenDmp.Core.Storage;
 
 namespace OpenDmp.Core.Audit;
@@ -19,7 +20,7 @@ namespace OpenDmp.Core.Audit;
 /// commit in one batch), continuing the heads it remembers; the key (record_id, seq) refuses it
 /// whole if another writer extended a chain meanwhile, and the group then reads the heads under the lock.
 /// </summary>
-public sealed class AuditGroupCommit : IAsyncDisposable, IDisposable
+public sealed partial class AuditGroupCommit : IAsyncDisposable, IDisposable
 {
     private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
     private readonly IServiceScopeFactory _scopes;
@@ -33,9 +34,12 @@ public sealed class AuditGroupCommit : IAsyncDisposable, IDisposable
     private readonly Dictionary<string, ChainHead> _heads = new(StringComparer.Ordinal);
     private const int MaxKnownHeads = 100_000;
 
-    public AuditGroupCommit(IServiceScopeFactory scopes, AuditOptions options)
+    private readonly ILogger<AuditGroupCommit> _log;
+
+    public AuditGroupCommit(IServiceScopeFactory scopes, AuditOptions options, ILogger<AuditGroupCommit> log)
     {
         _scopes = scopes;
+        _log = log;
         _maxGroup = options.GroupCommitMaxEntries;
 
         // The writer must not inherit the context of the request that happens to create it (its
@@ -86,9 +90,11 @@ public sealed class AuditGroupCommit : IAsyncDisposable, IDisposable
                 Common.DmpTelemetry.AuditGroupEntries.Record(group.Count);
                 group.ForEach(p => p.Durable());
             }
-            catch (Exception) when (group.Count > 1)
+            catch (Exception failure) when (group.Count > 1)
             {
                 // Alone, each entry succeeds or fails on its own.
+                Common.DmpTelemetry.AuditGroupRetries.Add(1);
+                LogGroupRetried(_log, group.Count, failure.GetType().Name);
                 foreach (var p in group)
                 {
                     try
@@ -305,6 +311,9 @@ public sealed class AuditGroupCommit : IAsyncDisposable, IDisposable
         command.Parameters.Add(parameter);
         return parameter;
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "An audit group of {Entries} entries failed whole ({Error}); its entries are written one by one")]
+    private static partial void LogGroupRetried(ILogger logger, int entries, string error);
 
     /// <summary>The chain an entry goes to: its record's, or the system chain.</summary>
     private static string Chain(AuditItem item) => item.RecordId ?? AuditTrail.SystemChain;

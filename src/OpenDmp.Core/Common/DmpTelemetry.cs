@@ -47,6 +47,9 @@ public static class DmpTelemetry
     /// <summary>One group commit: lock, chain heads, insert, commit.</summary>
     public static readonly Histogram<double> AuditGroupDuration = Meter.CreateHistogram<double>("opendmp.audit.group_duration", "ms", "Time to write and commit one group of audit entries");
 
+    /// <summary>Groups of the audit trail that failed whole and were written again entry by entry (one bad entry fails only its request).</summary>
+    public static readonly Counter<long> AuditGroupRetries = Meter.CreateCounter<long>("opendmp.audit.group_retries", "{group}", "Audit groups that failed whole and were written entry by entry");
+
     /// <summary>From a request's append to its entry being durable: the wait for the group in progress, then its own.</summary>
     public static readonly Histogram<double> AuditWait = Meter.CreateHistogram<double>("opendmp.audit.wait", "ms", "Time a request waits for its audit entry to be durable");
 

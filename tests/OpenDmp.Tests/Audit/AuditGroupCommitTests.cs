@@ -58,6 +58,60 @@ public abstract class AuditGroupCommitTests(IStorageUnderTest storage) : ServerT
             }
         }
     }
+
+    /// <summary>
+    /// One entry the database refuses (here a channel left empty, which the schema forbids) makes its
+    /// group fail whole: the group is written again entry by entry, so that only that entry's request
+    /// fails; the others are durable, the chain stays dense, and the retry is counted
+    /// (<c>opendmp.audit.group_retries</c>) and logged without the entry's content.
+    /// </summary>
+    [Fact]
+    public async Task ABadEntry_FailsOnlyItsOwnRequest()
+    {
+        long retries = 0;
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Name == "opendmp.audit.group_retries")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref retries, value));
+        listener.Start();
+
+        const string chain = "bad-entry-chain";
+        var written = 0;
+        for (var attempt = 0; attempt < 5 && Interlocked.Read(ref retries) == 0; attempt++)
+        {
+            var (good, bad) = await Server.WithScopeAsync(sp =>
+            {
+                var commit = sp.GetRequiredService<AuditGroupCommit>();
+                AuditItem Good(int i) => new(chain, Actor.Operator, AuditAction.Read, "success", Channels.Admin, "Patient", chain, Detail: $"good {attempt}.{i}");
+                // Queued together behind the group being written: the bad entry shares a group with good ones.
+                var before = Enumerable.Range(0, 10).Select(i => commit.AppendAsync(Good(i))).ToList();
+                var refused = commit.AppendAsync(new AuditItem(chain, Actor.Operator, AuditAction.Read, "success", null!, "Patient", chain, Detail: "bad"));
+                var after = Enumerable.Range(10, 10).Select(i => commit.AppendAsync(Good(i))).ToList();
+                return Task.FromResult((before.Concat(after).ToList(), refused));
+            });
+
+            await Task.WhenAll(good);
+            await Assert.ThrowsAnyAsync<Exception>(() => bad);
+            written += good.Count;
+        }
+
+        Assert.True(Interlocked.Read(ref retries) >= 1, "no group containing the bad entry was retried entry by entry");
+        var entries = await Server.WithScopeAsync(sp => sp.GetRequiredService<DmpDbContext>().AuditEntries.AsNoTracking()
+            .Where(e => e.RecordId == chain).OrderBy(e => e.Seq).ToListAsync());
+        Assert.Equal(written, entries.Count);
+        Assert.DoesNotContain(entries, e => e.Detail == "bad");
+        Assert.Equal(Enumerable.Range(1, written).Select(i => (long)i), entries.Select(e => e.Seq));
+        for (var i = 0; i < entries.Count; i++)
+        {
+            Assert.Equal(i == 0 ? AuditTrail.Genesis : entries[i - 1].Hash, entries[i].PrevHash);
+            Assert.Equal(AuditTrail.ComputeHash(entries[i]), entries[i].Hash);
+        }
+    }
 }
 
 public sealed class AuditGroupCommitTests_Sqlite() : AuditGroupCommitTests(new SqliteStorage())
