@@ -25,14 +25,20 @@ public abstract class TamperEvidenceTests : ServerTestBase
     private static readonly string KeyDir = Path.Combine(Path.GetTempPath(), "opendmp-audit-key-" + Guid.NewGuid().ToString("N")[..8]);
     private static readonly string AnchorDir = Path.Combine(Path.GetTempPath(), "opendmp-anchor-" + Guid.NewGuid().ToString("N")[..8]);
 
+    /// <summary>The SQLite and PostgreSQL classes run in parallel and share the key folder: one creates it, the other waits.</summary>
+    private static readonly Lock KeyLock = new();
+
     protected TamperEvidenceTests(IStorageUnderTest storage)
         : base(storage)
     {
-        if (!File.Exists(Path.Combine(KeyDir, "audit.key")))
+        lock (KeyLock)
         {
-            // The signing key lives with another administrator, outside the data folder.
-            using var signer = TestCertificateAuthority.LoadOrCreate(KeyDir, TimeProvider.System).AuditSigner(KeyDir, TimeProvider.System);
-            File.Copy(Path.Combine(KeyDir, "audit.crt"), Path.Combine(KeyDir, "published-audit.crt"), overwrite: true);
+            if (!File.Exists(Path.Combine(KeyDir, "published-audit.crt")))
+            {
+                // The signing key lives with another administrator, outside the data folder.
+                using var signer = TestCertificateAuthority.LoadOrCreate(KeyDir, TimeProvider.System).AuditSigner(KeyDir, TimeProvider.System);
+                File.Copy(Path.Combine(KeyDir, "audit.crt"), Path.Combine(KeyDir, "published-audit.crt"), overwrite: true);
+            }
         }
     }
 
