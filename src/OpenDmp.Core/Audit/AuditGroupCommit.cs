@@ -120,18 +120,17 @@ public sealed partial class AuditGroupCommit : IAsyncDisposable, IDisposable
         await using var scope = _scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<DmpDbContext>();
         var audit = scope.ServiceProvider.GetRequiredService<AuditTrail>();
+        var gate = scope.ServiceProvider.GetRequiredService<WriteGate>();
         var chains = group.Select(p => Chain(p.Item)).Distinct(StringComparer.Ordinal).ToList();
-        var records = chains.Where(c => c != AuditTrail.SystemChain).ToList();
-        var postgres = db.Database.IsNpgsql();
-        if (postgres && chains.TrueForAll(_heads.ContainsKey) && await TryInOneRoundTripAsync(db, audit, group, chains, records))
+        if (!db.Database.IsNpgsql())
         {
+            await WriteOnSqliteAsync(db, gate, audit, group, chains);
             return;
         }
 
-        var gate = scope.ServiceProvider.GetRequiredService<WriteGate>();
-        if (!postgres)
+        var records = chains.Where(c => c != AuditTrail.SystemChain).ToList();
+        if (chains.TrueForAll(_heads.ContainsKey) && await TryInOneRoundTripAsync(db, audit, group, chains, records))
         {
-            await WriteOnSqliteAsync(db, gate, audit, group, chains);
             return;
         }
 
@@ -154,7 +153,7 @@ public sealed partial class AuditGroupCommit : IAsyncDisposable, IDisposable
         var newest = db.ChangeTracker.Entries<AuditEntry>().Select(x => x.Entity).GroupBy(e => e.RecordId, StringComparer.Ordinal).Select(g => g.MaxBy(e => e.Seq)!).ToList();
         await unit.Scope.CommitAsync(CancellationToken.None);
 
-        // Written under the records' locks: these are the chains' heads now (remembered on PostgreSQL only).
+        // Written under the records' locks: these are the chains' heads now.
         newest.ForEach(Remember);
     }
 
@@ -230,8 +229,8 @@ public sealed partial class AuditGroupCommit : IAsyncDisposable, IDisposable
 
     /// <summary>
     /// SQLite: under the process's single writer and the database's write lock (taken when the
-    /// transaction begins), the heads of the group's chains read in one statement, the entries
-    /// chained in arrival order and inserted by one prepared statement, then one commit. Plain
+    /// transaction begins), the heads of the group's chains read (<see cref="SqliteHeadsAsync"/>), the
+    /// entries chained in arrival order and inserted by one prepared statement, then one commit. Plain
     /// commands rather than EF's change tracking and update pipeline: this runs once per group of
     /// reads, and EF's share of it was most of the group's CPU (ADR 0022, third amendment).
     /// </summary>
@@ -245,7 +244,7 @@ public sealed partial class AuditGroupCommit : IAsyncDisposable, IDisposable
         {
             insert.Transaction = transaction;
             insert.CommandText = SqliteInsertSql;
-            var values = SqliteInsertColumns.Select(c => AddParameter(insert, "$" + c, null)).ToArray();
+            var values = EntryColumns.Select(c => AddParameter(insert, "$" + c, null)).ToArray();
             foreach (var p in group)
             {
                 var chain = Chain(p.Item);
@@ -297,11 +296,12 @@ public sealed partial class AuditGroupCommit : IAsyncDisposable, IDisposable
         return heads;
     }
 
-    /// <summary>The columns of an audit entry, in the order <see cref="WriteOnSqliteAsync"/> gives them (SQLite keeps the time as UTC ticks, like the model's converter).</summary>
-    private static readonly string[] SqliteInsertColumns = ["record_id", "seq", "time", "actor_kind", "actor_id", "on_behalf_of", "via_structure", "action", "object_type", "object_id", "outcome", "mode", "channel", "detail", "prev_hash", "hash"];
+    /// <summary>The columns of an audit entry, in the order both inserts give their values.</summary>
+    private static readonly string[] EntryColumns = ["record_id", "seq", "time", "actor_kind", "actor_id", "on_behalf_of", "via_structure", "action", "object_type", "object_id", "outcome", "mode", "channel", "detail", "prev_hash", "hash"];
 
+    /// <summary>SQLite: one entry, run once per entry of the group (SQLite keeps the time as UTC ticks, like the model's converter).</summary>
     private static readonly string SqliteInsertSql =
-        $"INSERT INTO audit_entries ({string.Join(", ", SqliteInsertColumns)}) VALUES ({string.Join(", ", SqliteInsertColumns.Select(c => "$" + c))})";
+        $"INSERT INTO audit_entries ({string.Join(", ", EntryColumns)}) VALUES ({string.Join(", ", EntryColumns.Select(c => "$" + c))})";
 
     private static System.Data.Common.DbParameter AddParameter(System.Data.Common.DbCommand command, string name, object? value)
     {
@@ -324,11 +324,9 @@ public sealed partial class AuditGroupCommit : IAsyncDisposable, IDisposable
             JOIN audit_entries a ON a.record_id = h.record_id AND a.seq = h.seq AND a.hash = h.hash) = $4)::int
         """;
 
-    /// <summary>One statement for the whole group, whatever its size (one prepared statement).</summary>
-    private const string InsertSql = """
-        INSERT INTO audit_entries (record_id, seq, time, actor_kind, actor_id, on_behalf_of, via_structure, action, object_type, object_id, outcome, mode, channel, detail, prev_hash, hash)
-        SELECT * FROM unnest($1::text[], $2::bigint[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[])
-        """;
+    /// <summary>One statement for the whole group, whatever its size (one prepared statement): one array per column of <see cref="EntryColumns"/>, in that order.</summary>
+    private static readonly string InsertSql =
+        $"INSERT INTO audit_entries ({string.Join(", ", EntryColumns)}) SELECT * FROM unnest($1::text[], $2::bigint[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[])";
 
     private static string?[] Column(List<AuditEntry> entries, Func<AuditEntry, string?> value) => entries.Select(value).ToArray();
 
