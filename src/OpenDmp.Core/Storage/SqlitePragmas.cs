@@ -1,4 +1,5 @@
 using System.Data.Common;
+using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore.Diagnostics;
 
 namespace OpenDmp.Core.Storage;
@@ -12,12 +13,17 @@ public sealed class SqlitePragmas : DbConnectionInterceptor
 {
     private const string Pragmas = "PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;";
 
-    // EF opens and closes a context's connection around each command: set the pragmas once per connection object.
-    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<DbConnection, object> _done = [];
+    /// <summary>
+    /// The native connections already set. Keyed by the native handle, not by the
+    /// <see cref="DbConnection"/> object: Microsoft.Data.Sqlite pools native connections, and an
+    /// object opened again may be given one it has never used — or one opened for it by the pool
+    /// just now, which SQLite's defaults would leave at synchronous=FULL (an fsync at every commit).
+    /// </summary>
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<object, object> _done = [];
 
     public override void ConnectionOpened(DbConnection connection, ConnectionEndEventData eventData)
     {
-        if (!_done.TryAdd(connection, this))
+        if (!FirstUse(connection))
         {
             return;
         }
@@ -29,7 +35,7 @@ public sealed class SqlitePragmas : DbConnectionInterceptor
 
     public override async Task ConnectionOpenedAsync(DbConnection connection, ConnectionEndEventData eventData, CancellationToken cancellationToken = default)
     {
-        if (!_done.TryAdd(connection, this))
+        if (!FirstUse(connection))
         {
             return;
         }
@@ -38,4 +44,6 @@ public sealed class SqlitePragmas : DbConnectionInterceptor
         cmd.CommandText = Pragmas;
         await cmd.ExecuteNonQueryAsync(cancellationToken);
     }
+
+    private bool FirstUse(DbConnection connection) => _done.TryAdd(connection is SqliteConnection { Handle: { } native } ? native : connection, this);
 }
