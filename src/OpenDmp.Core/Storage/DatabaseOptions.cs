@@ -75,6 +75,7 @@ public sealed class DatabaseOptions
         }
         else
         {
+            SqliteProcessSettings.Apply();
             builder.UseSqlite(SqliteConnectionString(dataDirectory), o => o.MigrationsAssembly(SqliteMigrationsAssembly)).AddInterceptors(Pragmas, PatientData);
         }
     }

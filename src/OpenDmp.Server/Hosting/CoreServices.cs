@@ -10,7 +10,7 @@ using OpenDmp.Core.Storage;
 namespace OpenDmp.Server.Hosting;
 
 /// <summary>Registration of the Core modules: one DbContext, the content store, the handlers.</summary>
-public static class CoreServices
+public static partial class CoreServices
 {
     public static IServiceCollection AddOpenDmpCore(this IServiceCollection services, IConfiguration configuration, DataDirectory data)
     {
@@ -163,6 +163,21 @@ public static class CoreServices
         if (db.Database.IsSqlite())
         {
             await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", ct);
+            var log = services.GetRequiredService<ILoggerFactory>().CreateLogger("OpenDmp.Storage");
+            if (SqliteProcessSettings.Apply())
+            {
+                LogSqliteSettings(log);
+            }
+            else
+            {
+                LogSqliteSettingsLate(log);
+            }
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "SQLite: process settings applied (memory statistics off)")]
+    private static partial void LogSqliteSettings(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "SQLite was initialised in this process before its settings could be applied: memory statistics stay on (slower under concurrent requests)")]
+    private static partial void LogSqliteSettingsLate(ILogger logger);
 }

@@ -88,6 +88,11 @@ public abstract class AuditedReadsCrashTests(Func<Task<string?>> postgres) : IAs
                 return false;
             }
         }, TimeSpan.FromSeconds(60));
+        if (provider is null)
+        {
+            // SQLite's process-wide settings took effect (applied before its first connection: ADR 0003).
+            Assert.Contains(_server.Output, l => l.Contains("SQLite: process settings applied", StringComparison.Ordinal));
+        }
 
         // Documents to read, one per patient's record at least.
         var readable = new List<string>();

@@ -7,6 +7,10 @@ namespace OpenDmp.Tests.Infrastructure;
 public sealed class ServerProcess(string dataDir)
 {
     private Process? _process;
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _output = new();
+
+    /// <summary>The lines the server has written so far (standard output and error).</summary>
+    public IReadOnlyCollection<string> Output => _output;
 
     public string DataDir => dataDir;
 
@@ -20,10 +24,18 @@ public sealed class ServerProcess(string dataDir)
             WorkingDirectory = dataDir,
         };
         _process = Process.Start(psi)!;
-        _process.OutputDataReceived += (_, _) => { };
-        _process.ErrorDataReceived += (_, _) => { };
+        _process.OutputDataReceived += (_, e) => Keep(e.Data);
+        _process.ErrorDataReceived += (_, e) => Keep(e.Data);
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
+    }
+
+    private void Keep(string? line)
+    {
+        if (line is not null && _output.Count < 10_000)
+        {
+            _output.Enqueue(line);
+        }
     }
 
     public void Kill()
