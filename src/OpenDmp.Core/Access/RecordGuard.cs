@@ -25,7 +25,7 @@ public sealed record GuardedAccess(AccessDecision Decision, AccessRequest Reques
 /// refuse with a 403 that tells the professional what they can do without revealing anything of the
 /// record's content. A document the actor may not see is answered as absent (404).
 /// </summary>
-public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audit, TimeProvider time, PolicySettings settings, AuditOptions auditOptions, AuditGroupCommit groupCommit)
+public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audit, TimeProvider time, PolicySettings settings, AuditOptions auditOptions, AuditGroupCommit groupCommit, SqliteStatements statements)
 {
     /// <summary>Professionals known to have accessed a record (saves a query on every request).</summary>
     private static readonly ConcurrentDictionary<(string Record, string Professional), bool> KnownAccessors = new();
@@ -83,7 +83,11 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
     /// </summary>
     public async Task<(Documents.DocumentEntry Document, RecordFacts Facts)?> DocumentWithFactsAsync(string documentId, CancellationToken ct)
     {
-        var row = await DocumentFactsQuery.For(db)(db, documentId, ct);
+        // SQLite outside a transaction: the same query on a kept connection that keeps it compiled.
+        // Within one, the context's own connection (which sees what the transaction wrote).
+        var row = statements.Enabled && db.Database.CurrentTransaction is null
+            ? DocumentFactsOnSqlite.For(db).Read(statements, documentId)
+            : await DocumentFactsQuery.For(db)(db, documentId, ct);
         return row?.Document is { } document ? (document, ToFacts(row)) : null;
     }
 
@@ -122,6 +126,80 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
                 Grants = db.Grants.Where(g => g.RecordId == x.Record.RecordId).ToList(),
             })
             .FirstOrDefault()));
+
+    private static readonly PerModel<DocumentFactsStatement> DocumentFactsOnSqlite = new(model => new DocumentFactsStatement(model));
+
+    /// <summary>
+    /// <see cref="DocumentFactsQuery"/> written for <see cref="SqliteStatements"/>: the same rows
+    /// (the document joined to its record, one row per grant of the record, the blocked
+    /// professionals aggregated), read back through the model's mapping.
+    /// </summary>
+    private sealed class DocumentFactsStatement
+    {
+        private readonly RowReader<Documents.DocumentEntry> _document;
+        private readonly RowReader<Records.Record> _record;
+        private readonly RowReader<Grant> _grant;
+        private readonly string _sql;
+
+        public DocumentFactsStatement(Microsoft.EntityFrameworkCore.Metadata.IModel model)
+        {
+            _document = new RowReader<Documents.DocumentEntry>(model);
+            _record = new RowReader<Records.Record>(model);
+            _grant = new RowReader<Grant>(model);
+            var blocked = new RowReader<BlockedProfessional>(model);
+            _sql = $"""
+                SELECT {_document.SelectList("d")}, {_record.SelectList("r")},
+                  (SELECT group_concat(b."{blocked.Column(nameof(BlockedProfessional.ProfessionalId))}", char(31)) FROM "{blocked.Table}" AS b WHERE b."{blocked.Column(nameof(BlockedProfessional.RecordId))}" = r."{_record.Column(nameof(Records.Record.RecordId))}"),
+                  {_grant.SelectList("g")}
+                FROM "{_document.Table}" AS d
+                INNER JOIN "{_record.Table}" AS r ON r."{_record.Column(nameof(Records.Record.RecordId))}" = d."{_document.Column(nameof(Documents.DocumentEntry.RecordId))}"
+                LEFT JOIN "{_grant.Table}" AS g ON g."{_grant.Column(nameof(Grant.RecordId))}" = r."{_record.Column(nameof(Records.Record.RecordId))}"
+                WHERE d."{_document.Column(nameof(Documents.DocumentEntry.Id))}" = $p
+                ORDER BY d."{_document.Column(nameof(Documents.DocumentEntry.RecordId))}", g."{_grant.Column(nameof(Grant.Id))}"
+                """;
+        }
+
+        public FactsRow? Read(SqliteStatements statements, string documentId)
+        {
+            PatientDataInterceptor.Observe(_sql);
+            return statements.Read(_sql, documentId, reader =>
+            {
+                if (!reader.Read())
+                {
+                    return null;
+                }
+
+                var document = _document.Read(reader, 0);
+                var recordAt = _document.Columns.Count;
+                var blockedAt = recordAt + _record.Columns.Count;
+                var grantAt = blockedAt + 1;
+                var grantId = grantAt + _grant.Ordinal(nameof(Grant.Id));
+                var row = new FactsRow
+                {
+                    Document = document,
+                    Record = _record.Read(reader, recordAt),
+                    Blocked = reader.IsDBNull(blockedAt) ? null : reader.GetString(blockedAt),
+                    Grants = [],
+                };
+                do
+                {
+                    // Rows of another document with the same id (in another record) are not this one's.
+                    if (reader.GetString(_document.Ordinal(nameof(Documents.DocumentEntry.RecordId))) != document.RecordId)
+                    {
+                        break;
+                    }
+
+                    if (!reader.IsDBNull(grantId))
+                    {
+                        row.Grants.Add(_grant.Read(reader, grantAt));
+                    }
+                }
+                while (reader.Read());
+
+                return row;
+            });
+        }
+    }
 
     /// <summary>A record's row and what its facts add to it (the patient's flags, grants, blocked professionals); with the document asked about, when asked by document.</summary>
     private sealed class FactsRow

@@ -122,9 +122,12 @@ public sealed partial class PatientDataInterceptor : DbCommandInterceptor
         return touches;
     }
 
-    private static void Observe(DbCommand command)
+    private static void Observe(DbCommand command) => Observe(command.CommandText);
+
+    /// <summary>Marks the current request when <paramref name="sql"/> touches patient data (for statements run outside EF).</summary>
+    public static void Observe(string sql)
     {
-        if (RequestAuditLog.Current is { TouchedPatientData: false } log && TouchesPatientData(command.CommandText))
+        if (RequestAuditLog.Current is { TouchedPatientData: false } log && TouchesPatientData(sql))
         {
             log.Touched();
         }

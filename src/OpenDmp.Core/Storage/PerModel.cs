@@ -10,10 +10,15 @@ namespace OpenDmp.Core.Storage;
 /// its record's facts) — but is bound to the model it first ran with, and one process may hold
 /// several (SQLite and PostgreSQL side by side in the tests, the tools): one compilation per model.
 /// </summary>
-public sealed class PerModel<TQuery>(Func<TQuery> compile)
+public sealed class PerModel<TQuery>(Func<IModel, TQuery> compile)
     where TQuery : class
 {
     private readonly ConditionalWeakTable<IModel, TQuery> _byModel = [];
 
-    public TQuery For(DbContext db) => _byModel.GetValue(db.Model, _ => compile());
+    public PerModel(Func<TQuery> compile)
+        : this(_ => compile())
+    {
+    }
+
+    public TQuery For(DbContext db) => _byModel.GetValue(db.Model, compile.Invoke);
 }

@@ -42,6 +42,8 @@ public static partial class CoreServices
         services.AddSingleton(keyRing);
         services.AddSingleton<IContentStore>(new EncryptingContentStore(store, keyRing));
         services.AddDbContextPool<DmpDbContext>(o => db.Configure(o, data.Root));
+        // SQLite: kept connections for the hottest reads (their statements stay compiled); none on PostgreSQL.
+        services.AddSingleton(_ => db.Provider == DatabaseProvider.Sqlite ? new SqliteStatements(db.SqliteConnectionString(data.Root)) : new SqliteStatements());
         services.AddScoped<RecordService>();
         services.AddScoped<OpenDmp.Core.Records.RecordRetention>();
         services.AddScoped<PatientQueries>();
