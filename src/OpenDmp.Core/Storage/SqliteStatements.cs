@@ -20,6 +20,7 @@ public sealed class SqliteStatements : IDisposable
 
     private readonly string? _connectionString;
     private readonly ConcurrentBag<Lease> _idle = [];
+    private int _idleCount; // ConcurrentBag.Count takes every thread's lock: counted here instead
     private bool _disposed;
 
     /// <summary>None: every read goes through EF.</summary>
@@ -63,6 +64,7 @@ public sealed class SqliteStatements : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (_idle.TryTake(out var lease))
         {
+            Interlocked.Decrement(ref _idleCount);
             return lease;
         }
 
@@ -80,13 +82,18 @@ public sealed class SqliteStatements : IDisposable
     private void Return(Lease lease, bool ok)
     {
         // A connection that failed is not trusted again; one too many is closed.
-        if (!ok || _disposed || _idle.Count >= MaxIdle)
+        if (ok && !_disposed)
         {
-            lease.Dispose();
-            return;
+            if (Interlocked.Increment(ref _idleCount) <= MaxIdle)
+            {
+                _idle.Add(lease);
+                return;
+            }
+
+            Interlocked.Decrement(ref _idleCount);
         }
 
-        _idle.Add(lease);
+        lease.Dispose();
     }
 
     public void Dispose()
