@@ -141,12 +141,24 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
         private readonly RowReader<Grant> _grant;
         private readonly string _sql;
 
+        // Where each part of a row starts (the document's columns, the record's, the aggregated blocked professionals, a grant's).
+        private readonly int _recordAt;
+        private readonly int _blockedAt;
+        private readonly int _grantAt;
+        private readonly int _documentRecordId;
+        private readonly int _grantId;
+
         public DocumentFactsStatement(Microsoft.EntityFrameworkCore.Metadata.IModel model)
         {
             _document = new RowReader<Documents.DocumentEntry>(model);
             _record = new RowReader<Records.Record>(model);
             _grant = new RowReader<Grant>(model);
             var blocked = new RowReader<BlockedProfessional>(model);
+            _recordAt = _document.Columns.Count;
+            _blockedAt = _recordAt + _record.Columns.Count;
+            _grantAt = _blockedAt + 1;
+            _documentRecordId = _document.Ordinal(nameof(Documents.DocumentEntry.RecordId));
+            _grantId = _grantAt + _grant.Ordinal(nameof(Grant.Id));
             _sql = $"""
                 SELECT {_document.SelectList("d")}, {_record.SelectList("r")},
                   (SELECT group_concat(b."{blocked.Column(nameof(BlockedProfessional.ProfessionalId))}", char(31)) FROM "{blocked.Table}" AS b WHERE b."{blocked.Column(nameof(BlockedProfessional.RecordId))}" = r."{_record.Column(nameof(Records.Record.RecordId))}"),
@@ -170,28 +182,24 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
                 }
 
                 var document = _document.Read(reader, 0);
-                var recordAt = _document.Columns.Count;
-                var blockedAt = recordAt + _record.Columns.Count;
-                var grantAt = blockedAt + 1;
-                var grantId = grantAt + _grant.Ordinal(nameof(Grant.Id));
                 var row = new FactsRow
                 {
                     Document = document,
-                    Record = _record.Read(reader, recordAt),
-                    Blocked = reader.IsDBNull(blockedAt) ? null : reader.GetString(blockedAt),
+                    Record = _record.Read(reader, _recordAt),
+                    Blocked = reader.IsDBNull(_blockedAt) ? null : reader.GetString(_blockedAt),
                     Grants = [],
                 };
                 do
                 {
                     // Rows of another document with the same id (in another record) are not this one's.
-                    if (reader.GetString(_document.Ordinal(nameof(Documents.DocumentEntry.RecordId))) != document.RecordId)
+                    if (reader.GetString(_documentRecordId) != document.RecordId)
                     {
                         break;
                     }
 
-                    if (!reader.IsDBNull(grantId))
+                    if (!reader.IsDBNull(_grantId))
                     {
-                        row.Grants.Add(_grant.Read(reader, grantAt));
+                        row.Grants.Add(_grant.Read(reader, _grantAt));
                     }
                 }
                 while (reader.Read());

@@ -11,7 +11,10 @@ namespace OpenDmp.Core.Storage;
 /// </summary>
 public sealed class SqlitePragmas : DbConnectionInterceptor
 {
-    private const string Pragmas = "PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;";
+    /// <summary>Readers and the single writer wait for a lock this long instead of failing (also the kept connections of <see cref="SqliteStatements"/>).</summary>
+    internal const string BusyTimeout = "PRAGMA busy_timeout=30000;";
+
+    private const string Pragmas = "PRAGMA synchronous=NORMAL; " + BusyTimeout;
 
     /// <summary>
     /// The native connections already set. Keyed by the native handle, not by the

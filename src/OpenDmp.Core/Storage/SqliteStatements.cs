@@ -72,7 +72,7 @@ public sealed class SqliteStatements : IDisposable
         connection.Open();
         using (var pragmas = connection.CreateCommand())
         {
-            pragmas.CommandText = "PRAGMA busy_timeout=30000; PRAGMA query_only=1;";
+            pragmas.CommandText = SqlitePragmas.BusyTimeout + " PRAGMA query_only=1;";
             pragmas.ExecuteNonQuery();
         }
 
