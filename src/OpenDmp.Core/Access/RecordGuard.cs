@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
 using OpenDmp.Core.Audit;
 using OpenDmp.Core.Common;
 using OpenDmp.Core.Notifications;
@@ -83,11 +84,23 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
     /// </summary>
     public async Task<(Documents.DocumentEntry Document, RecordFacts Facts)?> DocumentWithFactsAsync(string documentId, CancellationToken ct)
     {
-        // SQLite outside a transaction: the same query on a kept connection that keeps it compiled.
-        // Within one, the context's own connection (which sees what the transaction wrote).
+        // The same hand-written query on both providers, EF's pipeline left out (it cost more than
+        // the query): on SQLite outside a transaction, on a kept connection that keeps it compiled;
+        // on PostgreSQL, on the context's connection (within its transaction, if any), where the
+        // driver's automatic preparation keeps it planned. SQLite within a transaction: EF's query,
+        // on the context's own connection (which sees what the transaction wrote).
         var row = statements.Enabled && db.Database.CurrentTransaction is null
-            ? DocumentFactsOnSqlite.For(db).Read(statements, documentId)
-            : await DocumentFactsQuery.For(db)(db, documentId, ct);
+            ? DocumentFactsStatements.For(db).ReadOnSqlite(statements, documentId)
+            : db.Database.IsNpgsql()
+                ? await DocumentFactsStatements.For(db).ReadOnPostgresAsync(db, documentId, ct)
+                : await DocumentFactsQuery.For(db)(db, documentId, ct);
+        return row?.Document is { } document ? (document, ToFacts(row)) : null;
+    }
+
+    /// <summary>EF's form of the read above (the reference the hand-written statements are tested against).</summary>
+    internal async Task<(Documents.DocumentEntry Document, RecordFacts Facts)?> DocumentWithFactsThroughEfAsync(string documentId, CancellationToken ct)
+    {
+        var row = await DocumentFactsQuery.For(db)(db, documentId, ct);
         return row?.Document is { } document ? (document, ToFacts(row)) : null;
     }
 
@@ -127,19 +140,20 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
             })
             .FirstOrDefault()));
 
-    private static readonly PerModel<DocumentFactsStatement> DocumentFactsOnSqlite = new(model => new DocumentFactsStatement(model));
+    private static readonly PerModel<DocumentFactsStatement> DocumentFactsStatements = new(model => new DocumentFactsStatement(model));
 
     /// <summary>
-    /// <see cref="DocumentFactsQuery"/> written for <see cref="SqliteStatements"/>: the same rows
-    /// (the document joined to its record, one row per grant of the record, the blocked
-    /// professionals aggregated), read back through the model's mapping.
+    /// <see cref="DocumentFactsQuery"/> written by hand, for SQLite (<see cref="SqliteStatements"/>)
+    /// and PostgreSQL: the same rows (the document joined to its record, one row per grant of the
+    /// record, the blocked professionals aggregated), read back through the model's mapping.
     /// </summary>
     private sealed class DocumentFactsStatement
     {
         private readonly RowReader<Documents.DocumentEntry> _document;
         private readonly RowReader<Records.Record> _record;
         private readonly RowReader<Grant> _grant;
-        private readonly string _sql;
+        private readonly string _sqlite;
+        private readonly string _postgres;
 
         // Where each part of a row starts (the document's columns, the record's, the aggregated blocked professionals, a grant's).
         private readonly int _recordAt;
@@ -159,53 +173,106 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
             _grantAt = _blockedAt + 1;
             _documentRecordId = _document.Ordinal(nameof(Documents.DocumentEntry.RecordId));
             _grantId = _grantAt + _grant.Ordinal(nameof(Grant.Id));
-            _sql = $"""
+            var recordKey = $"r.\"{_record.Column(nameof(Records.Record.RecordId))}\"";
+            string Sql(string aggregate, string parameter) => $"""
                 SELECT {_document.SelectList("d")}, {_record.SelectList("r")},
-                  (SELECT group_concat(b."{blocked.Column(nameof(BlockedProfessional.ProfessionalId))}", char(31)) FROM "{blocked.Table}" AS b WHERE b."{blocked.Column(nameof(BlockedProfessional.RecordId))}" = r."{_record.Column(nameof(Records.Record.RecordId))}"),
+                  (SELECT {aggregate}(b."{blocked.Column(nameof(BlockedProfessional.ProfessionalId))}", {(aggregate == "string_agg" ? "chr(31)" : "char(31)")}) FROM "{blocked.Table}" AS b WHERE b."{blocked.Column(nameof(BlockedProfessional.RecordId))}" = {recordKey}),
                   {_grant.SelectList("g")}
                 FROM "{_document.Table}" AS d
-                INNER JOIN "{_record.Table}" AS r ON r."{_record.Column(nameof(Records.Record.RecordId))}" = d."{_document.Column(nameof(Documents.DocumentEntry.RecordId))}"
-                LEFT JOIN "{_grant.Table}" AS g ON g."{_grant.Column(nameof(Grant.RecordId))}" = r."{_record.Column(nameof(Records.Record.RecordId))}"
-                WHERE d."{_document.Column(nameof(Documents.DocumentEntry.Id))}" = $p
-                ORDER BY d."{_document.Column(nameof(Documents.DocumentEntry.RecordId))}", g."{_grant.Column(nameof(Grant.Id))}"
+                INNER JOIN "{_record.Table}" AS r ON {recordKey} = d."{_document.Column(nameof(Documents.DocumentEntry.RecordId))}"
+                LEFT JOIN "{_grant.Table}" AS g ON g."{_grant.Column(nameof(Grant.RecordId))}" = {recordKey}
+                WHERE d."{_document.Column(nameof(Documents.DocumentEntry.Id))}" = {parameter}
                 """;
+            _sqlite = Sql("group_concat", "$p");
+
+            // No ORDER BY: on PostgreSQL a sort is one more plan node set up on every execution; the
+            // rows are few and <see cref="Rows"/> does not depend on their order.
+            _postgres = Sql("string_agg", "$1");
         }
 
-        public FactsRow? Read(SqliteStatements statements, string documentId)
+        public FactsRow? ReadOnSqlite(SqliteStatements statements, string documentId)
         {
-            PatientDataInterceptor.Observe(_sql);
-            return statements.Read(_sql, documentId, reader =>
+            PatientDataInterceptor.Observe(_sqlite);
+            return statements.Read(_sqlite, documentId, reader =>
             {
-                if (!reader.Read())
+                var rows = new Rows(this);
+                while (reader.Read())
                 {
-                    return null;
+                    rows.Add(reader);
                 }
 
-                var document = _document.Read(reader, 0);
-                var row = new FactsRow
-                {
-                    Document = document,
-                    Record = _record.Read(reader, _recordAt),
-                    Blocked = reader.IsDBNull(_blockedAt) ? null : reader.GetString(_blockedAt),
-                    Grants = [],
-                };
-                do
-                {
-                    // Rows of another document with the same id (in another record) are not this one's.
-                    if (reader.GetString(_documentRecordId) != document.RecordId)
-                    {
-                        break;
-                    }
-
-                    if (!reader.IsDBNull(_grantId))
-                    {
-                        row.Grants.Add(_grant.Read(reader, _grantAt));
-                    }
-                }
-                while (reader.Read());
-
-                return row;
+                return rows.Result;
             });
+        }
+
+        public async Task<FactsRow?> ReadOnPostgresAsync(DmpDbContext db, string documentId, CancellationToken ct)
+        {
+            PatientDataInterceptor.Observe(_postgres);
+            await db.Database.OpenConnectionAsync(ct);
+            try
+            {
+                await using var command = db.Database.GetDbConnection().CreateCommand();
+                command.CommandText = _postgres;
+                command.Transaction = db.Database.CurrentTransaction?.GetDbTransaction();
+                var parameter = command.CreateParameter();
+                parameter.Value = documentId;
+                command.Parameters.Add(parameter);
+                await using var reader = await command.ExecuteReaderAsync(ct);
+                var rows = new Rows(this);
+                while (await reader.ReadAsync(ct))
+                {
+                    rows.Add(reader);
+                }
+
+                return rows.Result;
+            }
+            finally
+            {
+                await db.Database.CloseConnectionAsync();
+            }
+        }
+
+        /// <summary>
+        /// The rows of one read, in any order: the document of the lowest record id (ordinal) when
+        /// the same id exists in several records (as EF's query orders them), its record's grants by id.
+        /// </summary>
+        private sealed class Rows(DocumentFactsStatement s)
+        {
+            private FactsRow? _row;
+
+            public void Add(System.Data.Common.DbDataReader reader)
+            {
+                var recordId = reader.GetString(s._documentRecordId);
+                if (_row is null || string.CompareOrdinal(recordId, _row.Document!.RecordId) < 0)
+                {
+                    _row = new FactsRow
+                    {
+                        Document = s._document.Read(reader, 0),
+                        Record = s._record.Read(reader, s._recordAt),
+                        Blocked = reader.IsDBNull(s._blockedAt) ? null : reader.GetString(s._blockedAt),
+                        Grants = [],
+                    };
+                }
+                else if (recordId != _row.Document.RecordId)
+                {
+                    // A row of another document with the same id, in another record: not this one's.
+                    return;
+                }
+
+                if (!reader.IsDBNull(s._grantId))
+                {
+                    _row.Grants.Add(s._grant.Read(reader, s._grantAt));
+                }
+            }
+
+            public FactsRow? Result
+            {
+                get
+                {
+                    _row?.Grants.Sort((a, b) => string.CompareOrdinal(a.Id, b.Id));
+                    return _row;
+                }
+            }
         }
     }
 

@@ -13,10 +13,11 @@ using Task = System.Threading.Tasks.Task;
 namespace OpenDmp.Tests.Access;
 
 /// <summary>
-/// A document and its record's facts, read by id on every read of a document: on SQLite outside a
-/// transaction through <see cref="SqliteStatements"/> (kept connections, statement compiled once),
-/// otherwise through EF's compiled query. Both give the same document and facts, and the kept
-/// connections cache nothing: a change committed elsewhere applies to the very next read.
+/// A document and its record's facts, read by id on every read of a document by a hand-written
+/// statement: on SQLite outside a transaction through <see cref="SqliteStatements"/> (kept
+/// connections, statement compiled once), on PostgreSQL on the context's connection; SQLite within
+/// a transaction uses EF's compiled query. Each gives what EF's query gives, within a transaction
+/// too, and nothing is cached: a change committed elsewhere applies to the very next read.
 /// </summary>
 public abstract class DocumentFactsReadTests(IStorageUnderTest storage, bool sqlite) : ServerTestBase(storage)
 {
@@ -63,9 +64,13 @@ public abstract class DocumentFactsReadTests(IStorageUnderTest storage, bool sql
                 within = await guard.DocumentWithFactsAsync(documentId, CancellationToken.None);
             }
 
+            var ef = await guard.DocumentWithFactsThroughEfAsync(documentId, CancellationToken.None);
             Assert.NotNull(outside);
             Assert.NotNull(within);
+            Assert.NotNull(ef);
             Assert.Equal(Json(document), Json(outside.Value.Document));
+            Assert.Equal(Json(ef.Value.Document), Json(outside.Value.Document));
+            Assert.Equal(Json(ef.Value.Facts), Json(outside.Value.Facts));
             Assert.Equal(Json(within.Value.Document), Json(outside.Value.Document));
             Assert.Equal(Json(within.Value.Facts), Json(outside.Value.Facts));
             Assert.Equal(3, outside.Value.Facts.Grants.Count);
@@ -88,6 +93,38 @@ public abstract class DocumentFactsReadTests(IStorageUnderTest storage, bool sql
             Assert.False(again.Value.Document.Masked);
             Assert.Equal(DateTimeOffset.UnixEpoch, again.Value.Facts.Grants.Single(g => g.Id == grants[1].Id).RevokedAt);
             Assert.Contains("810000000003", again.Value.Facts.Blocked);
+            return 0;
+        });
+    }
+
+    [Fact]
+    public async Task TheSameIdInTwoRecords_TheDocumentOfTheFirstRecord_WithItsOwnGrantsOnly()
+    {
+        var documentId = Guid.NewGuid().ToString();
+        var first = "docfacts-a" + Guid.NewGuid().ToString("N")[..10];
+        var second = "docfacts-b" + Guid.NewGuid().ToString("N")[..10];
+        // The second record written first (its own commit: EF orders one save's inserts by key), so
+        // that neither insertion order nor physical order gives the answer.
+        foreach (var (recordId, grants) in new[] { (second, 2), (first, 1) })
+        {
+            await WriteAsync(db =>
+            {
+                db.Records.Add(new Record { RecordId = recordId });
+                db.Documents.Add(new DocumentEntry { RecordId = recordId, Id = documentId, MasterIdentifier = recordId, Status = "current", TypeCode = "x", ContentType = "x", Sha1 = "x", ContentKey = "x", ResourceJson = "{}" });
+                db.Grants.AddRange(Enumerable.Range(0, grants).Select(i => new Grant { RecordId = recordId, Id = $"{recordId}-{i}", Mode = "alleged", HolderId = "810000000001", DeclaredBy = "810000000001" }));
+                db.BlockedProfessionals.Add(new BlockedProfessional { RecordId = recordId, ProfessionalId = recordId });
+            });
+        }
+
+        await Server.WithScopeAsync(async sp =>
+        {
+            var read = await sp.GetRequiredService<RecordGuard>().DocumentWithFactsAsync(documentId, CancellationToken.None);
+            Assert.NotNull(read);
+            Assert.Equal(first, read.Value.Document.RecordId);
+            Assert.Equal(first, read.Value.Document.MasterIdentifier);
+            Assert.Equal(first, read.Value.Facts.RecordId);
+            Assert.Equal([$"{first}-0"], read.Value.Facts.Grants.Select(g => g.Id));
+            Assert.Equal([first], read.Value.Facts.Blocked);
             return 0;
         });
     }
