@@ -91,7 +91,7 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
         // on the context's own connection (which sees what the transaction wrote).
         var row = statements.Enabled && db.Database.CurrentTransaction is null
             ? DocumentFactsStatements.For(db).ReadOnSqlite(statements, documentId)
-            : db.Database.IsNpgsql()
+            : db.IsPostgres
                 ? await DocumentFactsStatements.For(db).ReadOnPostgresAsync(db, documentId, ct)
                 : await DocumentFactsQuery.For(db)(db, documentId, ct);
         return row?.Document is { } document ? (document, ToFacts(row)) : null;

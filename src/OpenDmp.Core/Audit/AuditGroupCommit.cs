@@ -122,7 +122,7 @@ public sealed partial class AuditGroupCommit : IAsyncDisposable, IDisposable
         var audit = scope.ServiceProvider.GetRequiredService<AuditTrail>();
         var gate = scope.ServiceProvider.GetRequiredService<WriteGate>();
         var chains = group.Select(p => Chain(p.Item)).Distinct(StringComparer.Ordinal).ToList();
-        if (!db.Database.IsNpgsql())
+        if (!db.IsPostgres)
         {
             await WriteOnSqliteAsync(db, gate, audit, group, chains);
             return;

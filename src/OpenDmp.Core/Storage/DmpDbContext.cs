@@ -22,6 +22,15 @@ public sealed class DmpDbContext(DbContextOptions<DmpDbContext> options) : DbCon
     /// <summary>Set by the write gate (PostgreSQL) for the unit of work it opened; consumed by the first audit append.</summary>
     public ChainHead? LockedChainHead { get; set; }
 
+    /// <summary>
+    /// Whether this context runs on PostgreSQL (otherwise SQLite), asked once per context instance:
+    /// EF's <c>IsNpgsql()</c> resolves the provider's services on every call, and the read path asks
+    /// on every request. A pooled context keeps its provider, and the answer, for its whole life.
+    /// </summary>
+    public bool IsPostgres => _isPostgres ??= Database.IsNpgsql();
+
+    private bool? _isPostgres;
+
     public DbSet<Professional> Professionals => Set<Professional>();
     public DbSet<Organization> Organizations => Set<Organization>();
     public DbSet<PractitionerActivity> PractitionerActivities => Set<PractitionerActivity>();

@@ -34,7 +34,7 @@ public sealed class WriteGate : IDisposable
     /// <summary>Opens a unit of work holding the record's gate.</summary>
     public async Task<WriteScope> EnterAsync(DmpDbContext db, string? recordId, CancellationToken ct)
     {
-        if (db.Database.IsSqlite())
+        if (!db.IsPostgres)
         {
             await _sqliteWriter.WaitAsync(ct);
             try
@@ -88,7 +88,7 @@ public sealed class WriteGate : IDisposable
     /// </summary>
     public async Task<WriteScope> EnterBookkeepingAsync(DmpDbContext db, CancellationToken ct)
     {
-        if (db.Database.IsSqlite())
+        if (!db.IsPostgres)
         {
             return await EnterAsync(db, null, ct);
         }
@@ -110,7 +110,7 @@ public sealed class WriteGate : IDisposable
     /// <summary>The same, and on PostgreSQL the system audit chain's lock too (after the records').</summary>
     public async Task<GroupScope> EnterManyAsync(DmpDbContext db, IReadOnlyCollection<string> recordIds, bool systemChain, CancellationToken ct)
     {
-        if (db.Database.IsSqlite())
+        if (!db.IsPostgres)
         {
             return new GroupScope(await EnterAsync(db, null, ct), new Dictionary<string, ChainHead>(StringComparer.Ordinal));
         }
