@@ -234,7 +234,7 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
 
         /// <summary>
         /// The rows of one read, in any order: the document of the lowest record id (ordinal) when
-        /// the same id exists in several records (as EF's query orders them), its record's grants by id.
+        /// the same id exists in several records (whatever order the plan gives), its record's grants by id.
         /// </summary>
         private sealed class Rows(DocumentFactsStatement s)
         {
