@@ -276,9 +276,19 @@ public sealed class CertificateService(DmpDbContext db, WriteGate gate, AuditTra
 
         var now = time.GetUtcNow();
         var crl = builder.Build(ca.Certificate, new System.Numerics.BigInteger(now.ToUnixTimeSeconds()), now.AddDays(7), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1, now);
-        var tmp = path + ".tmp";
-        await File.WriteAllBytesAsync(tmp, crl, ct);
-        File.Move(tmp, path, overwrite: true);
+        // The server's refresh loop and an admin command may write the CRL at the same moment: each
+        // writes its own temporary file, and the rename makes whichever comes last the one served.
+        var tmp = $"{path}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
+        try
+        {
+            await File.WriteAllBytesAsync(tmp, crl, ct);
+            File.Move(tmp, path, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(tmp);
+        }
+
         return crl;
     }
 }

@@ -153,6 +153,25 @@ public abstract class RevocationTests(IStorageUnderTest storage) : ServerTestBas
         Assert.StartsWith("Revoked:", refused.Detail, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task CrlWrittenByManyWritersAtOnce_EveryWriteSucceeds_AndTheFileIsACompleteCrl()
+    {
+        // The server's refresh loop and an admin command (another process) write the same file.
+        var path = Path.Combine(Server.Data.Root, "pki", "concurrent.crl");
+        var writers = Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
+        {
+            for (var i = 0; i < 10; i++)
+            {
+                await Server.WithScopeAsync(sp => sp.GetRequiredService<CertificateService>().WriteCrlAsync(Server.Ca, path, CancellationToken.None));
+            }
+        }));
+        await Task.WhenAll(writers);
+
+        var (exit, text) = await RunAsync("openssl", "crl", "-inform", "DER", "-in", path, "-CAfile", Server.Data.CaCertificate, "-noout");
+        Assert.True(exit == 0 && text.Contains("verify OK", StringComparison.Ordinal), text);
+        Assert.Empty(System.IO.Directory.GetFiles(Path.GetDirectoryName(path)!, "concurrent.crl*.tmp"));
+    }
+
     private static async Task<(int Exit, string Output)> RunAsync(string file, params string[] args)
     {
         var psi = new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true };
