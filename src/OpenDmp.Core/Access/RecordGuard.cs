@@ -26,7 +26,7 @@ public sealed record GuardedAccess(AccessDecision Decision, AccessRequest Reques
 /// refuse with a 403 that tells the professional what they can do without revealing anything of the
 /// record's content. A document the actor may not see is answered as absent (404).
 /// </summary>
-public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audit, TimeProvider time, PolicySettings settings, AuditOptions auditOptions, AuditGroupCommit groupCommit, SqliteStatements statements)
+public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audit, TimeProvider time, PolicySettings settings, AuditOptions auditOptions, AuditGroupCommit groupCommit, SqliteStatements statements, DocumentFactsCache remembered)
 {
     /// <summary>Professionals known to have accessed a record (saves a query on every request).</summary>
     private static readonly ConcurrentDictionary<(string Record, string Professional), bool> KnownAccessors = new();
@@ -94,7 +94,47 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
             : db.IsPostgres
                 ? await DocumentFactsStatements.For(db).ReadOnPostgresAsync(db, documentId, ct)
                 : await DocumentFactsQuery.For(db)(db, documentId, ct);
-        return row?.Document is { } document ? (document, ToFacts(row)) : null;
+        if (row?.Document is not { } document)
+        {
+            return null;
+        }
+
+        var facts = ToFacts(row);
+        if (row.FactsVersion is { } version && db.Database.CurrentTransaction is null && remembered.EnabledFor(db))
+        {
+            // Committed facts only (a transaction's own changes may yet be rolled back).
+            remembered.Set(new DocumentFactsCache.Entry(document, facts, version));
+        }
+
+        return (document, facts);
+    }
+
+    /// <summary>
+    /// A document and its record's facts kept in memory (PostgreSQL, ADR 0036), with the facts
+    /// version they were read at; null when not kept. Only for a permit whose audit entry carries
+    /// that version (<see cref="AuditItem.FactsVersion"/>): the audit writer refuses it if the
+    /// record's facts changed since, and the caller then decides again from the database.
+    /// </summary>
+    public DocumentFactsCache.Entry? RememberedDocument(string documentId)
+    {
+        if (!remembered.EnabledFor(db) || remembered.Get(documentId) is not { } entry)
+        {
+            return null;
+        }
+
+        // As the database read would have: the request touched patient data.
+        RequestAuditLog.Current?.Touched();
+        return entry;
+    }
+
+    /// <summary>
+    /// A permit decided on remembered facts that turned out stale: the document is forgotten and the
+    /// permit's obligation withdrawn (the request is decided again from the database).
+    /// </summary>
+    public void Withdraw(string documentId, GuardedAccess access)
+    {
+        remembered.Forget(documentId);
+        _pending.RemoveAll(p => ReferenceEquals(p.Request, access.Request));
     }
 
     /// <summary>EF's form of the read above (the reference the hand-written statements are tested against).</summary>
@@ -158,6 +198,7 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
         // Where each part of a row starts (the document's columns, the record's, the aggregated blocked professionals, a grant's).
         private readonly int _recordAt;
         private readonly int _blockedAt;
+        private readonly int _versionAt;
         private readonly int _grantAt;
         private readonly int _documentRecordId;
         private readonly int _grantId;
@@ -170,24 +211,28 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
             var blocked = new RowReader<BlockedProfessional>(model);
             _recordAt = _document.Columns.Count;
             _blockedAt = _recordAt + _record.Columns.Count;
-            _grantAt = _blockedAt + 1;
+            _versionAt = _blockedAt + 1;
+            _grantAt = _versionAt + 1;
             _documentRecordId = _document.Ordinal(nameof(Documents.DocumentEntry.RecordId));
             _grantId = _grantAt + _grant.Ordinal(nameof(Grant.Id));
             var recordKey = $"r.\"{_record.Column(nameof(Records.Record.RecordId))}\"";
-            string Sql(string aggregate, string parameter) => $"""
+            // The record's facts version (PostgreSQL only, kept by triggers: ADR 0036), read in the
+            // same statement — the same snapshot — as the facts it numbers.
+            string Sql(string aggregate, string parameter, string version) => $"""
                 SELECT {_document.SelectList("d")}, {_record.SelectList("r")},
                   (SELECT {aggregate}(b."{blocked.Column(nameof(BlockedProfessional.ProfessionalId))}", {(aggregate == "string_agg" ? "chr(31)" : "char(31)")}) FROM "{blocked.Table}" AS b WHERE b."{blocked.Column(nameof(BlockedProfessional.RecordId))}" = {recordKey}),
+                  {version},
                   {_grant.SelectList("g")}
                 FROM "{_document.Table}" AS d
                 INNER JOIN "{_record.Table}" AS r ON {recordKey} = d."{_document.Column(nameof(Documents.DocumentEntry.RecordId))}"
                 LEFT JOIN "{_grant.Table}" AS g ON g."{_grant.Column(nameof(Grant.RecordId))}" = {recordKey}
                 WHERE d."{_document.Column(nameof(Documents.DocumentEntry.Id))}" = {parameter}
                 """;
-            _sqlite = Sql("group_concat", "$p");
+            _sqlite = Sql("group_concat", "$p", "NULL");
 
             // No ORDER BY: on PostgreSQL a sort is one more plan node set up on every execution; the
             // rows are few and <see cref="Rows"/> does not depend on their order.
-            _postgres = Sql("string_agg", "$1");
+            _postgres = Sql("string_agg", "$1", "r.facts_version");
         }
 
         public FactsRow? ReadOnSqlite(SqliteStatements statements, string documentId)
@@ -250,6 +295,7 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
                         Document = s._document.Read(reader, 0),
                         Record = s._record.Read(reader, s._recordAt),
                         Blocked = reader.IsDBNull(s._blockedAt) ? null : reader.GetString(s._blockedAt),
+                        FactsVersion = reader.IsDBNull(s._versionAt) ? null : reader.GetInt64(s._versionAt),
                         Grants = [],
                     };
                 }
@@ -284,6 +330,9 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
         public bool? IsTest { get; init; }
         public Identity.IdentityStatus? Identity { get; init; }
         public string? Blocked { get; init; }
+
+        /// <summary>The record's facts version (PostgreSQL's hand-written read only).</summary>
+        public long? FactsVersion { get; init; }
         public required List<Grant> Grants { get; init; }
     }
 

@@ -54,6 +54,12 @@ public sealed partial class AuditGroupCommit : IAsyncDisposable, IDisposable
     {
         public void Durable()
         {
+            if (Done.Task.IsCompleted)
+            {
+                // Found stale under the lock: not written, already answered.
+                return;
+            }
+
             Common.DmpTelemetry.AuditWait.Record(System.Diagnostics.Stopwatch.GetElapsedTime(Since).TotalMilliseconds);
             Done.TrySetResult();
         }
@@ -135,9 +141,17 @@ public sealed partial class AuditGroupCommit : IAsyncDisposable, IDisposable
         }
 
         await using var unit = await gate.EnterManyAsync(db, records, records.Count < chains.Count, CancellationToken.None);
+        var stale = await StaleUnderLockAsync(db, group);
         var started = new HashSet<string>(StringComparer.Ordinal);
         foreach (var p in group)
         {
+            if (stale.Contains(p))
+            {
+                // Decided on facts that changed since: not written; the request decides again.
+                p.Done.TrySetException(new Access.StaleFactsException(p.Item.RecordId!));
+                continue;
+            }
+
             var record = Chain(p.Item);
             if (started.Add(record) && unit.Heads.TryGetValue(record, out var head))
             {
@@ -156,6 +170,45 @@ public sealed partial class AuditGroupCommit : IAsyncDisposable, IDisposable
         // Written under the records' locks: these are the chains' heads now.
         newest.ForEach(Remember);
     }
+
+    /// <summary>
+    /// The entries whose permit was decided on a facts version (<see cref="AuditItem.FactsVersion"/>)
+    /// the record no longer has — read under the records' locks, so no change can come between this
+    /// check and the entries' commit. A record that is gone is stale too.
+    /// </summary>
+    private static async Task<HashSet<Pending>> StaleUnderLockAsync(DmpDbContext db, List<Pending> group)
+    {
+        var stale = new HashSet<Pending>();
+        var expecting = group.Where(p => p.Item.FactsVersion is not null).ToList();
+        if (expecting.Count == 0)
+        {
+            return stale;
+        }
+
+        var versions = new Dictionary<string, long>(StringComparer.Ordinal);
+        await using (var command = db.Database.GetDbConnection().CreateCommand())
+        {
+            command.CommandText = FactsVersionsSql;
+            command.Transaction = db.Database.CurrentTransaction?.GetDbTransaction();
+            var parameter = command.CreateParameter();
+            parameter.Value = expecting.Select(p => p.Item.RecordId!).Distinct(StringComparer.Ordinal).ToArray();
+            command.Parameters.Add(parameter);
+            await using var reader = await command.ExecuteReaderAsync(CancellationToken.None);
+            while (await reader.ReadAsync(CancellationToken.None))
+            {
+                versions[reader.GetString(0)] = reader.GetInt64(1);
+            }
+        }
+
+        foreach (var p in expecting.Where(p => !versions.TryGetValue(p.Item.RecordId!, out var v) || v != p.Item.FactsVersion))
+        {
+            stale.Add(p);
+        }
+
+        return stale;
+    }
+
+    private const string FactsVersionsSql = "SELECT record_id, facts_version FROM records WHERE record_id = ANY($1)";
 
     /// <summary>
     /// PostgreSQL, every chain of the group known: one batch locks the records, checks that the
@@ -190,10 +243,15 @@ public sealed partial class AuditGroupCommit : IAsyncDisposable, IDisposable
             }
 
             // The remembered heads must still be in the trail (a restore, or a failover that lost
-            // commits, would otherwise let the entries continue an entry that is no longer there):
-            // under the locks, a division by zero ends the batch unless every one of them is found.
+            // commits, would otherwise let the entries continue an entry that is no longer there),
+            // and the permits decided on facts kept in memory must have been decided on the records'
+            // current facts (ADR 0036): under the locks, a division by zero ends the batch unless
+            // every head is found and every record still has the facts version its entries name.
             var known = chains.Select(c => _heads[c]).ToList();
-            WriteGate.AddStatement(batch, HeadsStillThereSql, [known.Select(h => h.RecordId).ToArray(), known.Select(h => h.Seq).ToArray(), known.Select(h => h.Hash).ToArray(), known.Count]);
+            var expecting = group.Where(p => p.Item.FactsVersion is not null).Select(p => p.Item).ToList();
+            WriteGate.AddStatement(batch, StillAsReadSql, [
+                known.Select(h => h.RecordId).ToArray(), known.Select(h => h.Seq).ToArray(), known.Select(h => h.Hash).ToArray(), known.Count,
+                expecting.Select(i => i.RecordId!).ToArray(), expecting.Select(i => i.FactsVersion!.Value).ToArray(), expecting.Count]);
 
             WriteGate.AddStatement(batch, InsertSql, [
                 Column(entries, e => e.RecordId), entries.Select(e => e.Seq).ToArray(), entries.Select(e => e.Time).ToArray(),
@@ -204,7 +262,8 @@ public sealed partial class AuditGroupCommit : IAsyncDisposable, IDisposable
         }
         catch (Npgsql.PostgresException ex) when (ex.SqlState is Npgsql.PostgresErrorCodes.UniqueViolation or Npgsql.PostgresErrorCodes.DivisionByZero)
         {
-            // Another writer extended a chain, or a remembered head is gone: read the heads under the lock.
+            // Another writer extended a chain, a remembered head is gone, or a record's facts changed:
+            // read the heads (and the facts versions) under the lock.
             chains.ForEach(c => _heads.Remove(c));
             return false;
         }
@@ -318,10 +377,16 @@ public sealed partial class AuditGroupCommit : IAsyncDisposable, IDisposable
     /// <summary>The chain an entry goes to: its record's, or the system chain.</summary>
     private static string Chain(AuditItem item) => item.RecordId ?? AuditTrail.SystemChain;
 
-    /// <summary>1 when every remembered head (record, seq, hash) is an entry of the trail; a division by zero otherwise.</summary>
-    private const string HeadsStillThereSql = """
-        SELECT 1 / ((SELECT count(*) FROM unnest($1::text[], $2::bigint[], $3::text[]) AS h(record_id, seq, hash)
-            JOIN audit_entries a ON a.record_id = h.record_id AND a.seq = h.seq AND a.hash = h.hash) = $4)::int
+    /// <summary>
+    /// 1 when every remembered head (record, seq, hash) is an entry of the trail and every (record,
+    /// facts version) a permit was decided on is the record's current one; a division by zero otherwise.
+    /// </summary>
+    private const string StillAsReadSql = """
+        SELECT 1 / ((
+            (SELECT count(*) FROM unnest($1::text[], $2::bigint[], $3::text[]) AS h(record_id, seq, hash)
+                JOIN audit_entries a ON a.record_id = h.record_id AND a.seq = h.seq AND a.hash = h.hash) = $4
+            AND (SELECT count(*) FROM unnest($5::text[], $6::bigint[]) AS f(record_id, facts_version)
+                JOIN records r ON r.record_id = f.record_id AND r.facts_version = f.facts_version) = $7)::int)
         """;
 
     /// <summary>One statement for the whole group, whatever its size (one prepared statement): one array per column of <see cref="EntryColumns"/>, in that order.</summary>

@@ -19,6 +19,13 @@ public sealed class AuditOptions
     /// <summary>Most entries in one group commit (default 64).</summary>
     public int GroupCommitMaxEntries { get; set; } = 64;
 
+    /// <summary>
+    /// PostgreSQL with group commit: how many documents (with their record's facts) a server keeps in
+    /// memory for reads by id, each one's permit confirmed under the record's lock, in the read's
+    /// audit transaction, against the record's facts version (ADR 0036); default 10,000, 0 disables.
+    /// </summary>
+    public int DocumentFactsCacheEntries { get; set; } = 10_000;
+
     /// <summary>Hours between checkpoints over every chain (and one at start), which also cover chains written by an instance that stopped before its checkpoint.</summary>
     public double FullCheckpointHours { get; set; } = 24;
 

@@ -7,7 +7,11 @@ using OpenDmp.Core.Storage;
 
 namespace OpenDmp.Core.Audit;
 
-/// <summary>What is recorded for one access.</summary>
+/// <summary>
+/// What is recorded for one access. <see cref="FactsVersion"/> (not recorded): the record's facts
+/// version a permit was decided on when its facts came from memory; the group commit writes the
+/// entry only if the record still has that version under its lock (ADR 0036).
+/// </summary>
 public sealed record AuditItem(
     string? RecordId,
     Actor Actor,
@@ -17,7 +21,10 @@ public sealed record AuditItem(
     string? ObjectType = null,
     string? ObjectId = null,
     string? Mode = null,
-    string? Detail = null);
+    string? Detail = null)
+{
+    public long? FactsVersion { get; init; }
+}
 
 /// <summary>
 /// Appends entries to the audit trail inside the caller's unit of work. One SHA-256 chain per

@@ -228,12 +228,64 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
     }
 
     /// <summary>Read one DocumentReference (404 if unknown, 410 if erased).</summary>
-    public async Task<string> ReadDocumentAsync(string id, Actor actor, string channel, CancellationToken ct)
+    public Task<string> ReadDocumentAsync(string id, Actor actor, string channel, CancellationToken ct) => FromMemoryOrDatabaseAsync(async fromMemory =>
     {
-        var (doc, access) = await RequireDocumentAsync(id, actor, AccessAction.ReadDocument, AuditAction.Read, channel, ct);
+        var (doc, access, version) = await RequireReadableAsync(id, actor, AuditAction.Read, channel, fromMemory, ct);
         var hits = await WithoutHiddenLinksAsync([new SearchHit("DocumentReference", doc.Id, doc.ResourceJson)], doc.RecordId, access, ct);
-        await AuditAsync(new AuditItem(doc.RecordId, actor, AuditAction.Read, "success", channel, "DocumentReference", id, access.Mode), ct);
+        await AuditPermitAsync(new AuditItem(doc.RecordId, actor, AuditAction.Read, "success", channel, "DocumentReference", id, access.Mode) { FactsVersion = version }, id, access, ct);
         return hits[0].Json;
+    });
+
+    /// <summary>
+    /// A read by id decided first on the document and facts kept in memory (ADR 0036); when the
+    /// audit writer finds that the record's facts changed since they were read, nothing was written
+    /// nor answered, and the read is decided again from the database.
+    /// </summary>
+    private static async Task<T> FromMemoryOrDatabaseAsync<T>(Func<bool, Task<T>> read)
+    {
+        try
+        {
+            return await read(true);
+        }
+        catch (StaleFactsException)
+        {
+            return await read(false);
+        }
+    }
+
+    /// <summary>
+    /// A document to read (ITI-67 read, ITI-68): from memory when kept there and the policy permits
+    /// on those facts (the permit's audit entry then carries their version); otherwise — every
+    /// refusal, every unknown id — from the database, exactly as any other action.
+    /// </summary>
+    private async Task<(DocumentEntry Doc, GuardedAccess Access, long? FactsVersion)> RequireReadableAsync(string id, Actor actor, AuditAction verb, string channel, bool fromMemory, CancellationToken ct)
+    {
+        if (fromMemory && guard.RememberedDocument(id) is { Document.Erased: false } kept)
+        {
+            var request = await guard.CompleteAsync(new AccessRequest(actor, AccessAction.ReadDocument, kept.Facts, DocumentResources.Facts(kept.Document)), ct);
+            if (AccessPolicy.Decide(request).Permitted)
+            {
+                var permit = await DecideAndAuditDenialAsync(request, verb, "DocumentReference", id, channel, ct);
+                return (kept.Document, permit, kept.Version);
+            }
+        }
+
+        var (doc, access) = await RequireDocumentAsync(id, actor, AccessAction.ReadDocument, verb, channel, ct);
+        return (doc, access, null);
+    }
+
+    /// <summary>Audits a read's outcome; when its permit was decided on stale facts, withdraws it (and its obligation) before the read is decided again.</summary>
+    private async Task AuditPermitAsync(AuditItem item, string documentId, GuardedAccess access, CancellationToken ct)
+    {
+        try
+        {
+            await AuditAsync(item, ct);
+        }
+        catch (StaleFactsException)
+        {
+            guard.Withdraw(documentId, access);
+            throw;
+        }
     }
 
     /// <summary>
@@ -274,19 +326,19 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
     }
 
     /// <summary>ITI-68: the exact bytes of a document, with its content type.</summary>
-    public async Task<(DocumentEntry Document, byte[] Content)> RetrieveAsync(string id, Actor actor, string channel, CancellationToken ct)
+    public Task<(DocumentEntry Document, byte[] Content)> RetrieveAsync(string id, Actor actor, string channel, CancellationToken ct) => FromMemoryOrDatabaseAsync(async fromMemory =>
     {
-        var (doc, access) = await RequireDocumentAsync(id, actor, AccessAction.ReadDocument, AuditAction.Retrieve, channel, ct);
+        var (doc, access, version) = await RequireReadableAsync(id, actor, AuditAction.Retrieve, channel, fromMemory, ct);
         var bytes = await store.GetAsync(db, doc.RecordId, doc.ContentKey, ct);
         if (bytes is null)
         {
-            await AuditAsync(new AuditItem(doc.RecordId, actor, AuditAction.Retrieve, AuditOutcomes.Gone, channel, "Binary", id, access.Mode, Detail: "content destroyed"), ct);
+            await AuditPermitAsync(new AuditItem(doc.RecordId, actor, AuditAction.Retrieve, AuditOutcomes.Gone, channel, "Binary", id, access.Mode, Detail: "content destroyed") { FactsVersion = version }, id, access, ct);
             throw new DmpException(ErrorKind.Gone, $"the content of DocumentReference/{id} is no longer available (its record's key was destroyed)");
         }
 
-        await AuditAsync(new AuditItem(doc.RecordId, actor, AuditAction.Retrieve, "success", channel, "Binary", id, access.Mode), ct);
+        await AuditPermitAsync(new AuditItem(doc.RecordId, actor, AuditAction.Retrieve, "success", channel, "Binary", id, access.Mode) { FactsVersion = version }, id, access, ct);
         return (doc, bytes);
-    }
+    });
 
     /// <summary>FHIRPath Patch on a DocumentReference: only "replace DocumentReference.status" with superseded (archive) or current (unarchive).</summary>
     public async Task<string> PatchStatusAsync(string id, Parameters patch, Actor actor, string channel, CancellationToken ct)

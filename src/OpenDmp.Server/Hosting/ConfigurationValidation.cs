@@ -184,6 +184,10 @@ public static class ConfigurationValidation
         }
 
         Positive(problems, "Audit:GroupCommitMaxEntries", audit.GroupCommitMaxEntries);
+        if (audit.DocumentFactsCacheEntries < 0)
+        {
+            problems.Add($"Audit:DocumentFactsCacheEntries: must be 0 (no cache) or more, got {audit.DocumentFactsCacheEntries}");
+        }
         problems.AddRange((configuration.GetSection("Alerts").Get<OpenDmp.Core.Alerts.AlertOptions>() ?? new OpenDmp.Core.Alerts.AlertOptions()).Problems());
         problems.AddRange((configuration.GetSection("AccessSignals").Get<OpenDmp.Core.Access.AccessSignalOptions>() ?? new OpenDmp.Core.Access.AccessSignalOptions()).Problems());
         problems.AddRange((configuration.GetSection("Exports").Get<OpenDmp.Core.Exports.ExportOptions>() ?? new OpenDmp.Core.Exports.ExportOptions()).Problems());

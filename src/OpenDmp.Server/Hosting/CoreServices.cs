@@ -87,6 +87,7 @@ public static partial class CoreServices
         services.AddSingleton<OpenDmp.Core.Pki.RevocationList>();
         services.AddScoped<OpenDmp.Core.Pki.CertificateService>();
         services.AddSingleton<AuditGroupCommit>();
+        services.AddSingleton<OpenDmp.Core.Access.DocumentFactsCache>();
         services.AddScoped<OpenDmp.Core.Access.RecordGuard>();
         services.AddScoped<OpenDmp.Core.Access.ConsentService>();
         services.AddScoped<OpenDmp.Core.Access.AccessSignalService>();

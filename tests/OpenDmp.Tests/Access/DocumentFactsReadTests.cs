@@ -17,7 +17,8 @@ namespace OpenDmp.Tests.Access;
 /// statement: on SQLite outside a transaction through <see cref="SqliteStatements"/> (kept
 /// connections, statement compiled once), on PostgreSQL on the context's connection; SQLite within
 /// a transaction uses EF's compiled query. Each gives what EF's query gives, within a transaction
-/// too, and nothing is cached: a change committed elsewhere applies to the very next read.
+/// too, and nothing of it is cached: a change committed elsewhere applies to the very next read (what a
+/// read by id keeps in memory on PostgreSQL is tested in <see cref="RememberedDocumentTests"/>).
 /// </summary>
 public abstract class DocumentFactsReadTests(IStorageUnderTest storage, bool sqlite) : ServerTestBase(storage)
 {
