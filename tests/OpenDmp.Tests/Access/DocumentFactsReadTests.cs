@@ -40,7 +40,7 @@ public abstract class DocumentFactsReadTests(IStorageUnderTest storage, bool sql
             return g;
         }).ToList();
 
-        await WriteAsync(db =>
+        await Server.WriteAsync(db =>
         {
             db.Records.Add(record);
             db.Documents.Add(document);
@@ -81,7 +81,7 @@ public abstract class DocumentFactsReadTests(IStorageUnderTest storage, bool sql
         });
 
         // Changes committed by another context: seen by the very next read.
-        await WriteAsync(db =>
+        await Server.WriteAsync(db =>
         {
             db.Grants.Single(g => g.Id == grants[1].Id).RevokedAt = DateTimeOffset.UnixEpoch;
             db.BlockedProfessionals.Add(new BlockedProfessional { RecordId = recordId, ProfessionalId = "810000000003" });
@@ -108,7 +108,7 @@ public abstract class DocumentFactsReadTests(IStorageUnderTest storage, bool sql
         // that neither insertion order nor physical order gives the answer.
         foreach (var (recordId, grants) in new[] { (second, 2), (first, 1) })
         {
-            await WriteAsync(db =>
+            await Server.WriteAsync(db =>
             {
                 db.Records.Add(new Record { RecordId = recordId });
                 db.Documents.Add(new DocumentEntry { RecordId = recordId, Id = documentId, MasterIdentifier = recordId, Status = "current", TypeCode = "x", ContentType = "x", Sha1 = "x", ContentKey = "x", ResourceJson = "{}" });
@@ -129,14 +129,6 @@ public abstract class DocumentFactsReadTests(IStorageUnderTest storage, bool sql
             return 0;
         });
     }
-
-    private Task<int> WriteAsync(Action<DmpDbContext> change) => Server.WithScopeAsync(async sp =>
-    {
-        var db = sp.GetRequiredService<DmpDbContext>();
-        change(db);
-        await db.SaveChangesAsync();
-        return 0;
-    });
 
     /// <summary>The facts with their sets in a stable order.</summary>
     private static string Json(RecordFacts facts) => JsonSerializer.Serialize(facts with

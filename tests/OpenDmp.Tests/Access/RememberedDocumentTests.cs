@@ -59,7 +59,7 @@ public abstract class RememberedDocumentTests(IStorageUnderTest storage, bool po
         async Task ChangedElsewhereAsync(Action<DmpDbContext> change, HttpStatusCode expected)
         {
             var (hits, before) = (cache.Hits, await OutcomesAsync(patient.Id, id));
-            await WriteAsync(change);
+            await Server.WriteAsync(change);
             Assert.Equal(expected, await ReadAsync());
             Assert.Equal(postgres ? hits + 1 : 0, cache.Hits);
             var after = await OutcomesAsync(patient.Id, id);
@@ -70,30 +70,22 @@ public abstract class RememberedDocumentTests(IStorageUnderTest storage, bool po
         await ReadTwiceAsync();
         await ChangedElsewhereAsync(db => db.Grants.Single(g => g.RecordId == patient.Id && g.HolderId == reader.Id).RevokedAt = DateTimeOffset.UtcNow.AddMinutes(-1), HttpStatusCode.Forbidden);
 
-        await WriteAsync(db => db.Grants.Single(g => g.RecordId == patient.Id && g.HolderId == reader.Id).RevokedAt = null);
+        await Server.WriteAsync(db => db.Grants.Single(g => g.RecordId == patient.Id && g.HolderId == reader.Id).RevokedAt = null);
         await ReadTwiceAsync();
         await ChangedElsewhereAsync(db => db.Documents.Single(d => d.Id == id).Masked = true, HttpStatusCode.NotFound);
 
-        await WriteAsync(db => db.Documents.Single(d => d.Id == id).Masked = false);
+        await Server.WriteAsync(db => db.Documents.Single(d => d.Id == id).Masked = false);
         await ReadTwiceAsync();
         await ChangedElsewhereAsync(db => db.Documents.Single(d => d.Id == id).Erased = true, HttpStatusCode.Gone);
 
-        await WriteAsync(db => db.Documents.Single(d => d.Id == id).Erased = false);
+        await Server.WriteAsync(db => db.Documents.Single(d => d.Id == id).Erased = false);
         await ReadTwiceAsync();
         await ChangedElsewhereAsync(db => db.BlockedProfessionals.Add(new BlockedProfessional { RecordId = patient.Id, ProfessionalId = reader.Id, CreatedAt = DateTimeOffset.UtcNow }), HttpStatusCode.Forbidden);
 
-        await WriteAsync(db => db.BlockedProfessionals.Remove(db.BlockedProfessionals.Single(b => b.RecordId == patient.Id)));
+        await Server.WriteAsync(db => db.BlockedProfessionals.Remove(db.BlockedProfessionals.Single(b => b.RecordId == patient.Id)));
         await ReadTwiceAsync();
         await ChangedElsewhereAsync(db => db.Records.Single(r => r.RecordId == patient.Id).Status = RecordStatus.Closed, HttpStatusCode.Forbidden);
     }
-
-    private Task<int> WriteAsync(Action<DmpDbContext> change) => Server.WithScopeAsync(async sp =>
-    {
-        var db = sp.GetRequiredService<DmpDbContext>();
-        change(db);
-        await db.SaveChangesAsync();
-        return 0;
-    });
 
     private Task<Dictionary<string, int>> OutcomesAsync(string recordId, string documentId) => Server.WithScopeAsync(sp =>
         sp.GetRequiredService<DmpDbContext>().AuditEntries.AsNoTracking()
@@ -114,12 +106,12 @@ public sealed class RememberedDocumentTests_Postgres(PostgresCluster pg) : Remem
         var other = "facts-version-0" + Guid.NewGuid().ToString("N")[..10];
         var documentId = Guid.NewGuid().ToString();
         DocumentEntry Document(string record, string id) => new() { RecordId = record, Id = id, MasterIdentifier = record + id, Status = "current", TypeCode = "x", ContentType = "x", Sha1 = "x", ContentKey = "x", ResourceJson = "{}" };
-        await WriteAsync(db => db.Records.AddRange(new Record { RecordId = recordId }, new Record { RecordId = other }));
+        await Server.WriteAsync(db => db.Records.AddRange(new Record { RecordId = recordId }, new Record { RecordId = other }));
         var version = await VersionAsync(recordId);
 
         async Task ChangesAsync(Action<DmpDbContext> change, bool changes)
         {
-            await WriteAsync(change);
+            await Server.WriteAsync(change);
             var now = await VersionAsync(recordId);
             Assert.True(changes ? now != version : now == version, $"version {version} → {now}");
             version = now;
@@ -179,14 +171,6 @@ public sealed class RememberedDocumentTests_Postgres(PostgresCluster pg) : Remem
 
         Assert.Empty(await Server.WithScopeAsync(sp => sp.GetRequiredService<DmpDbContext>().AuditEntries.AsNoTracking().Where(e => e.RecordId == "no-such-record").ToListAsync()));
     }
-
-    private Task<int> WriteAsync(Action<DmpDbContext> change) => Server.WithScopeAsync(async sp =>
-    {
-        var db = sp.GetRequiredService<DmpDbContext>();
-        change(db);
-        await db.SaveChangesAsync();
-        return 0;
-    });
 
     private Task<long> VersionAsync(string recordId) => Server.WithScopeAsync(sp =>
         sp.GetRequiredService<DmpDbContext>().Database.SqlQueryRaw<long>("SELECT facts_version AS \"Value\" FROM records WHERE record_id = {0}", recordId).SingleAsync());

@@ -98,6 +98,14 @@ public sealed class RunningServer : IAsyncDisposable
         return await action(scope.ServiceProvider);
     }
 
+    /// <summary>A change saved straight into the database, by no service of the server (as another instance or SQL by hand would).</summary>
+    public Task<int> WriteAsync(Action<DmpDbContext> change) => WithScopeAsync(async sp =>
+    {
+        var db = sp.GetRequiredService<DmpDbContext>();
+        change(db);
+        return await db.SaveChangesAsync();
+    });
+
     /// <summary>A professional in the directory with a client certificate from the platform CA.</summary>
     public async Task<TestProfessional> AddProfessionalAsync(string profession = "10", string? specialty = "SM54", string family = "Durand", string given = "Paul")
     {
