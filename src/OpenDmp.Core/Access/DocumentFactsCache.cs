@@ -26,8 +26,6 @@ public sealed class DocumentFactsCache(AuditOptions options)
     /// <summary>Reads answered from memory (their permit confirmed by the audit writer).</summary>
     public long Hits => Interlocked.Read(ref _hits);
 
-    public int Count => _entries.Count;
-
     public Entry? Get(string documentId)
     {
         if (_entries.TryGetValue(documentId, out var entry))
@@ -55,7 +53,4 @@ public sealed class DocumentFactsCache(AuditOptions options)
 }
 
 /// <summary>The facts a permit was decided on changed before its audit entry was written: nothing was written; decide again from the database.</summary>
-public sealed class StaleFactsException(string recordId) : Exception($"the facts of record {recordId} changed since they were read")
-{
-    public string RecordId { get; } = recordId;
-}
+public sealed class StaleFactsException(string recordId) : Exception($"the facts of record {recordId} changed since they were read");

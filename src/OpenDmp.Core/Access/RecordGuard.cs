@@ -403,6 +403,23 @@ public sealed class RecordGuard(DmpDbContext db, WriteGate gate, AuditTrail audi
             await AuditAsync(new AuditItem(request.Record?.RecordId, request.Actor, verb, "success", channel, objectType, objectId, decision.Mode), ct);
         }
 
+        return Permit(request, decision);
+    }
+
+    /// <summary>
+    /// Decides on facts kept in memory (ADR 0036): a permit, its obligation pending as with
+    /// <see cref="RequireAsync"/>, or null — nothing audited — and the caller decides on the database's facts.
+    /// </summary>
+    public async Task<GuardedAccess?> PermitOrNullAsync(AccessRequest request, CancellationToken ct)
+    {
+        request = await CompleteAsync(request, ct);
+        var decision = AccessPolicy.Decide(request);
+        return decision.Permitted ? Permit(request, decision) : null;
+    }
+
+    /// <summary>A permit; its notification obligation waits until the request has succeeded (<see cref="FulfilPendingAsync"/>).</summary>
+    private GuardedAccess Permit(AccessRequest request, AccessDecision decision)
+    {
         if (decision.Obligations.HasFlag(Obligations.NotifyPatient))
         {
             _pending.Add((request, decision));

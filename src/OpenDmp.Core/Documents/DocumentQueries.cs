@@ -260,14 +260,10 @@ public sealed class DocumentQueries(DmpDbContext db, WriteGate gate, AuditTrail 
     /// </summary>
     private async Task<(DocumentEntry Doc, GuardedAccess Access, long? FactsVersion)> RequireReadableAsync(string id, Actor actor, AuditAction verb, string channel, bool fromMemory, CancellationToken ct)
     {
-        if (fromMemory && guard.RememberedDocument(id) is { Document.Erased: false } kept)
+        if (fromMemory && guard.RememberedDocument(id) is { Document.Erased: false } kept
+            && await guard.PermitOrNullAsync(new AccessRequest(actor, AccessAction.ReadDocument, kept.Facts, DocumentResources.Facts(kept.Document)), ct) is { } permit)
         {
-            var request = await guard.CompleteAsync(new AccessRequest(actor, AccessAction.ReadDocument, kept.Facts, DocumentResources.Facts(kept.Document)), ct);
-            if (AccessPolicy.Decide(request).Permitted)
-            {
-                var permit = await DecideAndAuditDenialAsync(request, verb, "DocumentReference", id, channel, ct);
-                return (kept.Document, permit, kept.Version);
-            }
+            return (kept.Document, permit, kept.Version);
         }
 
         var (doc, access) = await RequireDocumentAsync(id, actor, AccessAction.ReadDocument, verb, channel, ct);

@@ -188,6 +188,7 @@ public static class ConfigurationValidation
         {
             problems.Add($"Audit:DocumentFactsCacheEntries: must be 0 (no cache) or more, got {audit.DocumentFactsCacheEntries}");
         }
+
         problems.AddRange((configuration.GetSection("Alerts").Get<OpenDmp.Core.Alerts.AlertOptions>() ?? new OpenDmp.Core.Alerts.AlertOptions()).Problems());
         problems.AddRange((configuration.GetSection("AccessSignals").Get<OpenDmp.Core.Access.AccessSignalOptions>() ?? new OpenDmp.Core.Access.AccessSignalOptions()).Problems());
         problems.AddRange((configuration.GetSection("Exports").Get<OpenDmp.Core.Exports.ExportOptions>() ?? new OpenDmp.Core.Exports.ExportOptions()).Problems());
